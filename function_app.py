@@ -1,0 +1,78 @@
+"""Azure Functions entry point: wiring only.
+
+Each trigger turns its binding into a plain call into ``shared`` and maps the result to a response.
+The ``shared`` modules are imported inside the triggers, not here: the worker imports this file on every
+cold start, and the storage and identity SDKs are only needed once a trigger runs.
+"""
+
+import json
+import logging
+
+import azure.functions as func
+
+# The SDKs log every request at INFO; keep their lines for warnings so logs stay about VMs.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+logging.getLogger("azure.identity").setLevel(logging.WARNING)
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.function_name("on_vm_event")
+@app.event_grid_trigger(arg_name="event")
+def on_vm_event(event: func.EventGridEvent) -> None:
+    """Record a VM write/action/delete event; storage failures raise so Event Grid redelivers."""
+    from shared.clients import get_ledger
+    from shared.events import inbound_from_binding
+    from shared.ingest import handle_event
+
+    handle_event(inbound_from_binding(event), get_ledger())
+
+
+@app.function_name("get_vm")
+@app.route(route="vms/{subscriptionId}/{resourceGroup}/{vmName}", methods=["GET"])
+def get_vm(req: func.HttpRequest) -> func.HttpResponse:
+    """Current state of one VM and its billed seconds in a window (``from``, ``to``)."""
+    from shared import views
+
+    return _respond(views.get_vm, req)
+
+
+@app.function_name("list_vm_transitions")
+@app.route(route="vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions", methods=["GET"])
+def list_vm_transitions(req: func.HttpRequest) -> func.HttpResponse:
+    """One VM's transitions in time order, paged (``from``, ``to``, ``top``, ``continuationToken``)."""
+    from shared import views
+
+    return _respond(views.list_vm_transitions, req)
+
+
+@app.function_name("list_vms")
+@app.route(route="vms", methods=["GET"])
+def list_vms(req: func.HttpRequest) -> func.HttpResponse:
+    """Current state of every VM in the ledger, paged (``subscriptionId``, ``resourceGroup``, ``top``)."""
+    from shared import views
+
+    return _respond(views.list_vms, req)
+
+
+@app.function_name("reconcile_vms")
+@app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def reconcile_vms(timer: func.TimerRequest) -> None:
+    """Converge the ledger on Virtual Machines - List All; raises if any subscription failed."""
+    from shared.clients import get_ledger
+    from shared.reconcile import reconcile_configured_subscriptions
+
+    if timer.past_due:
+        logging.getLogger(__name__).info("reconcile is running late (past due)")
+    reconcile_configured_subscriptions(get_ledger())
+
+
+def _respond(view, req: func.HttpRequest) -> func.HttpResponse:
+    from shared.clients import get_ledger
+    from shared.views import Request, respond
+
+    request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))
+    result = respond(view, request, get_ledger)
+    return func.HttpResponse(
+        json.dumps(result.body), status_code=result.status, mimetype="application/json", charset="utf-8"
+    )

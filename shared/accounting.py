@@ -1,0 +1,57 @@
+"""Seconds billed, and seconds unknown, inside a time window.
+
+Raw seconds, no rounding: any billing granularity (per minute, per second with a minimum) belongs to
+reporting. A state counts from the time it was recorded as reached (events fire when an operation ends)
+until the next transition, the end of the window, or ``as_of`` (nothing accrues in the future).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.transitions import VmState
+
+
+@dataclass(frozen=True)
+class WindowTotals:
+    billed_seconds: float
+    unknown_seconds: float
+
+
+def window_totals(
+    state_at_start: VmState | None,
+    changes: Iterable[tuple[datetime, VmState]],
+    start: datetime,
+    end: datetime,
+) -> WindowTotals:
+    """Sum billed and unknown time in ``[start, end)``.
+
+    ``state_at_start`` is the state in force at ``start`` (``None``: the VM did not exist yet) and
+    ``changes`` the (time, state after) pairs inside the window, in time order.
+    """
+    billed = unknown = 0.0
+    state, since = state_at_start, start
+    for at, new_state in changes:
+        at = min(max(at, start), end)
+        billed, unknown = _add(state, (at - since).total_seconds(), billed, unknown)
+        state, since = new_state, at
+    billed, unknown = _add(state, max((end - since).total_seconds(), 0.0), billed, unknown)
+    return WindowTotals(billed, unknown)
+
+
+def _add(state: VmState | None, seconds: float, billed: float, unknown: float) -> tuple[float, float]:
+    if state is None or state.deleted:
+        return billed, unknown
+    if state.is_unknown:
+        return billed, unknown + seconds
+    if state.billable:
+        return billed + seconds, unknown
+    return billed, unknown
+
+
+def as_number(seconds: float) -> int | float:
+    """Whole seconds as an int in JSON, fractions kept to the microsecond."""
+    rounded = round(seconds, 6)
+    return int(rounded) if rounded.is_integer() else rounded

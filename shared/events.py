@@ -1,0 +1,171 @@
+"""Turning an Azure Resource Manager event into a VM change, or a reason to skip it.
+
+Accepts the Event Grid schema and the CloudEvents 1.0 schema as the Functions binding hands them over
+(read by attribute, so this module does not import ``azure.functions``). Event types come from
+``azure.eventgrid.SystemEventNames``. The outcome comes from the event type; ``data.status`` is only
+informational (published failure examples carry ``"Succeeded"``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from azure.eventgrid import SystemEventNames
+
+from shared.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
+from shared.resource_ids import VmId, parse_vm_id
+from shared.times import as_utc
+from shared.transitions import Change
+
+MAX_EVENT_ID_LENGTH = 256
+
+_KINDS: dict[str, tuple[str, str]] = {
+    SystemEventNames.ResourceWriteSuccessEventName: ("write", SUCCEEDED),
+    SystemEventNames.ResourceWriteFailureEventName: ("write", FAILED),
+    SystemEventNames.ResourceWriteCancelEventName: ("write", CANCELED),
+    SystemEventNames.ResourceDeleteSuccessEventName: ("delete", SUCCEEDED),
+    SystemEventNames.ResourceDeleteFailureEventName: ("delete", FAILED),
+    SystemEventNames.ResourceDeleteCancelEventName: ("delete", CANCELED),
+    SystemEventNames.ResourceActionSuccessEventName: ("action", SUCCEEDED),
+    SystemEventNames.ResourceActionFailureEventName: ("action", FAILED),
+    SystemEventNames.ResourceActionCancelEventName: ("action", CANCELED),
+}
+_KINDS_BY_LOWER = {name.value.lower(): kind for name, kind in _KINDS.items()}
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """The fields of either schema that the ledger reads."""
+
+    id: Any
+    event_type: Any
+    subject: Any
+    time: datetime | None
+    data: Any
+    schema: str
+
+
+@dataclass(frozen=True)
+class VmEvent:
+    """An accepted event: which VM, when, and what it changed."""
+
+    event_id: str
+    event_type: str
+    vm: VmId
+    time: datetime
+    operation_name: str
+    change: Change
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Why an event was not recorded. ``malformed`` separates broken input from merely out of scope."""
+
+    reason: str
+    malformed: bool = False
+
+
+def inbound_from_binding(event: object) -> InboundEvent:
+    """Read a ``func.EventGridEvent`` or a ``func.CloudEvent`` (``type`` instead of ``event_type``)."""
+    if hasattr(event, "event_type"):
+        return InboundEvent(
+            id=getattr(event, "id", None),
+            event_type=event.event_type,
+            subject=getattr(event, "subject", None),
+            time=getattr(event, "event_time", None),
+            data=_json_of(event),
+            schema="EventGrid",
+        )
+    return InboundEvent(
+        id=getattr(event, "id", None),
+        event_type=getattr(event, "type", None),
+        subject=getattr(event, "subject", None),
+        time=getattr(event, "time", None),
+        data=_json_of(event),
+        schema="CloudEvents",
+    )
+
+
+def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
+    """Accept VM write/action/delete events; everything else comes back as ``Skipped``."""
+    kind = _KINDS_BY_LOWER.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
+    if kind is None:
+        return Skipped("not a resource write, action or delete event")
+    data = _as_object(event.data)
+    if data is None:
+        return Skipped("event has no data object", malformed=True)
+    operation = data.get("operationName")
+    if not isinstance(operation, str) or not operation.strip():
+        return Skipped("event data has no operationName", malformed=True)
+    suffix = operation_suffix(operation)
+    if suffix is None:
+        return Skipped("operation is not on Microsoft.Compute/virtualMachines")
+    target = data.get("resourceUri") or event.subject
+    vm = parse_vm_id(target) if isinstance(target, str) else None
+    if vm is None:
+        if _is_under_vm_provider(target):
+            return Skipped("resource is a child of a VM, not a VM")
+        return Skipped("resource id is not a VM id", malformed=True)
+    verb, outcome = kind
+    if not _verb_matches(verb, suffix):
+        return Skipped(f"{verb} event carries a non-{verb} operation", malformed=True)
+    return _accepted(event, vm, operation, suffix, outcome, data)
+
+
+def _accepted(
+    event: InboundEvent, vm: VmId, operation: str, suffix: str, outcome: str, data: dict[str, Any]
+) -> VmEvent | Skipped:
+    if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
+        return Skipped("event id is missing or too long", malformed=True)
+    if not isinstance(event.time, datetime):
+        return Skipped("event has no time", malformed=True)
+    change = change_for(suffix, outcome, hibernate=_asks_hibernate(data))
+    return VmEvent(
+        event_id=event.id,
+        event_type=event.event_type,
+        vm=vm,
+        time=as_utc(event.time),
+        operation_name=operation.strip(),
+        change=change,
+    )
+
+
+def _verb_matches(verb: str, suffix: str) -> bool:
+    if verb == "action":
+        return suffix.endswith("/action")
+    return suffix == verb
+
+
+def _is_under_vm_provider(target: Any) -> bool:
+    return isinstance(target, str) and "/providers/microsoft.compute/virtualmachines/" in target.lower()
+
+
+def _asks_hibernate(data: dict[str, Any]) -> bool:
+    """A deallocate with ``hibernate=true`` in the request URL hibernates the VM."""
+    request = _as_object(data.get("httpRequest"))
+    url = request.get("url") if request else None
+    if not isinstance(url, str):
+        return False
+    query = parse_qsl(urlsplit(url).query)
+    return any(key.lower() == "hibernate" and value.lower() == "true" for key, value in query)
+
+
+def _json_of(event: object) -> Any:
+    try:
+        return event.get_json()  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
+def _as_object(value: Any) -> dict[str, Any] | None:
+    """Some fields arrive as JSON text instead of an object."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,52 @@
+"""Handling one Event Grid delivery: parse it, record it, log what happened.
+
+Out-of-scope and malformed events are logged and return normally: raising would make Event Grid
+redeliver them for a day. Storage failures raise, so that Event Grid delivers the event again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared.events import InboundEvent, Skipped, parse_vm_event
+from shared.ledger import Ledger
+from shared.rows import SOURCE_EVENT, NewTransition
+
+logger = logging.getLogger(__name__)
+_LOG_LIMIT = 200
+
+
+def handle_event(event: InboundEvent, ledger: Ledger) -> str:
+    """Record ``event`` if it concerns a VM; return ``recorded``, ``duplicate`` or ``skipped``."""
+    parsed = parse_vm_event(event)
+    if isinstance(parsed, Skipped):
+        level = logging.WARNING if parsed.malformed else logging.DEBUG
+        logger.log(
+            level, "event %s skipped: %s (subject %s)", _safe(event.id), parsed.reason, _safe(event.subject)
+        )
+        return "skipped"
+    outcome = ledger.record(
+        NewTransition(
+            vm=parsed.vm,
+            time=parsed.time,
+            change=parsed.change,
+            source=SOURCE_EVENT,
+            event_id=parsed.event_id,
+            operation_name=parsed.operation_name,
+            event_type=parsed.event_type,
+        )
+    )
+    logger.info(
+        "event %s %s for %s: %s at %s",
+        _safe(parsed.event_id),
+        outcome,
+        parsed.vm.resource_id,
+        parsed.operation_name,
+        parsed.time.isoformat(),
+    )
+    return outcome
+
+
+def _safe(value: object) -> str:
+    """Input-controlled text for a log line: printable and short."""
+    return repr(value)[:_LOG_LIMIT]

@@ -1,0 +1,132 @@
+"""Read-side questions to the ledger, each answered with a bounded number of Table round trips.
+
+A VM's state at the start of a window is stored on the first transition at or after that instant (its
+"state before"), so no query reads history older than its window; a window with no transitions after
+its start is covered by the current row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Generic, TypeVar
+
+from shared.accounting import WindowTotals, window_totals
+from shared.errors import NotFoundError
+from shared.ledger import Ledger
+from shared.resource_ids import VmId
+from shared.rows import (
+    CURRENT_PREFIX,
+    CurrentRow,
+    TransitionRow,
+    current_from_entity,
+    time_key,
+    time_key_after,
+    upper_bound,
+)
+from shared.transitions import VmState
+
+
+@dataclass(frozen=True)
+class VmReport:
+    current: CurrentRow
+    start: datetime
+    end: datetime
+    totals: WindowTotals
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_after: str | None  # the last key returned, when more may follow
+
+
+def require_vm(ledger: Ledger, vm: VmId) -> CurrentRow:
+    current = ledger.get_current(vm)
+    if current is None:
+        raise NotFoundError("VmNotFound", "the ledger has no record of this virtual machine")
+    return current
+
+
+def vm_report(ledger: Ledger, vm: VmId, start: datetime | None, end: datetime, as_of: datetime) -> VmReport:
+    """The VM's current state and its billed/unknown seconds in ``[start, end)``, accrued up to ``as_of``."""
+    current = require_vm(ledger, vm)
+    start = start if start is not None else current.first_time
+    accrue_until = max(min(end, as_of), start)
+    rows = ledger.iter_transitions(vm, start_key=time_key(vm, start))
+    first = next(rows, None)
+    if first is None:
+        return VmReport(current, start, end, window_totals(current.state, [], start, accrue_until))
+    changes = _until(_chain(first, rows), accrue_until)
+    return VmReport(current, start, end, window_totals(first.prev, changes, start, accrue_until))
+
+
+def transitions_page(
+    ledger: Ledger, vm: VmId, start: datetime | None, end: datetime | None, top: int, after: str | None
+) -> tuple[CurrentRow, Page[TransitionRow]]:
+    """Up to ``top`` transitions in ``[start, end]`` after the key ``after``, in time order."""
+    current = require_vm(ledger, vm)
+    low = after if after is not None else (time_key(vm, start) if start else None)
+    high = time_key_after(vm, end) if end else None
+    rows = ledger.iter_transitions(vm, start_key=low, end_key=high, page_size=min(top + 1, 1000))
+    if after is not None:
+        rows = (row for row in rows if row.key != after)
+    return current, _page(rows, top, lambda row: row.key)
+
+
+def vms_page(
+    ledger: Ledger, subscription_id: str | None, resource_group: str | None, top: int, after: str | None
+) -> Page[CurrentRow]:
+    """Current rows across subscriptions (or one), optionally one resource group, in key order.
+
+    ``after`` is ``<subscription>/<row key>`` of the last row returned before.
+    """
+    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
+    prefix = CURRENT_PREFIX + (f"{resource_group.lower()}|" if resource_group else "")
+    after_sub, _, after_key = (after or "").partition("/")
+    return _page(_current_rows(ledger, subscriptions, prefix, after_sub, after_key, top), top, _cursor)
+
+
+def _current_rows(
+    ledger: Ledger, subscriptions: list[str], prefix: str, after_sub: str, after_key: str, top: int
+) -> Iterator[CurrentRow]:
+    for subscription in subscriptions:
+        if after_sub and subscription < after_sub:
+            continue
+        resume = subscription == after_sub and after_key > prefix
+        entities = ledger.query_range(
+            subscription,
+            after_key if resume else prefix,
+            upper_bound(prefix),
+            page_size=min(top + 1, 1000),
+            start_inclusive=not resume,
+        )
+        yield from (current_from_entity(entity) for entity in entities)
+
+
+def _cursor(row: CurrentRow) -> str:
+    return f"{row.vm.subscription_key}/{CURRENT_PREFIX}{row.vm.vm_key}"
+
+
+def _page(items: Iterator[T], top: int, key_of: Callable[[T], str]) -> Page[T]:
+    taken = list(islice(items, top + 1))
+    if len(taken) > top:
+        return Page(taken[:top], key_of(taken[top - 1]))
+    return Page(taken, None)
+
+
+def _chain(first: TransitionRow, rest: Iterator[TransitionRow]) -> Iterator[TransitionRow]:
+    yield first
+    yield from rest
+
+
+def _until(rows: Iterator[TransitionRow], end: datetime) -> Iterator[tuple[datetime, VmState]]:
+    for row in rows:
+        if row.time >= end:
+            return
+        yield row.time, row.state

@@ -1,0 +1,149 @@
+"""Settings of the ledger, read from the environment (app settings / ``local.settings.json`` Values).
+
+Settings are read when first needed, never at import, so importing ``function_app`` stays cheap and a
+bad value surfaces as a clear ``ConfigurationError`` naming the setting.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigurationError
+from shared.states import BillingPolicy
+
+STORAGE_CONNECTION = "VM_LEDGER_STORAGE"
+STORAGE_SERVICE_URI = "VM_LEDGER_STORAGE__tableServiceUri"
+STORAGE_CLIENT_ID = "VM_LEDGER_STORAGE__clientId"
+TABLE_NAME = "VM_LEDGER_TABLE"
+BILLED_POWER_STATES = "BILLED_POWER_STATES"
+RECONCILE_SUBSCRIPTION_IDS = "RECONCILE_SUBSCRIPTION_IDS"
+ARM_ENDPOINT = "ARM_ENDPOINT"
+COMPUTE_API_VERSION = "COMPUTE_API_VERSION"
+# Read by the Functions host through the %RECONCILE_SCHEDULE% binding expression, not by Python.
+RECONCILE_SCHEDULE = "RECONCILE_SCHEDULE"
+
+DEFAULT_TABLE_NAME = "vmledger"
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+DEFAULT_COMPUTE_API_VERSION = "2024-07-01"
+
+_TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_SUBSCRIPTION_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_LOOPBACK_HOSTS = {"localhost"}
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the ledger table lives: a connection string (Azurite, dev) or a URI used with an identity."""
+
+    connection_string: str | None
+    table_service_uri: str | None
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageSettings
+    table_name: str
+    billing_policy: BillingPolicy
+    reconcile_subscription_ids: tuple[str, ...]
+    arm_endpoint: str
+    compute_api_version: str
+
+
+def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build ``Settings`` from ``environ`` (default ``os.environ``); ``ConfigurationError`` if invalid."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        storage=_read_storage(env),
+        table_name=_read_table_name(env),
+        billing_policy=_read_policy(env),
+        reconcile_subscription_ids=_read_subscriptions(env),
+        arm_endpoint=_read_arm_endpoint(env),
+        compute_api_version=_value(env, COMPUTE_API_VERSION) or DEFAULT_COMPUTE_API_VERSION,
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return read_settings()
+
+
+def is_loopback_http(endpoint: str) -> bool:
+    """True for ``http://`` on 127.0.0.1, ::1 or localhost: the local emulation mode that sends no token."""
+    parts = urlsplit(endpoint)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _read_storage(env: Mapping[str, str]) -> StorageSettings:
+    connection = _value(env, STORAGE_CONNECTION)
+    uri = _value(env, STORAGE_SERVICE_URI)
+    if bool(connection) == bool(uri):
+        state = "both are set" if connection else "neither is set"
+        raise ConfigurationError(
+            f"set exactly one of {STORAGE_CONNECTION} (a connection string, 'UseDevelopmentStorage=true' "
+            f"for Azurite) or {STORAGE_SERVICE_URI} (with a managed identity); {state}"
+        )
+    if uri and urlsplit(uri).scheme != "https" and not is_loopback_http(uri):
+        raise ConfigurationError(f"{STORAGE_SERVICE_URI} must be an https:// table endpoint, got {uri!r}")
+    return StorageSettings(
+        connection_string=connection,
+        table_service_uri=uri,
+        client_id=_value(env, STORAGE_CLIENT_ID),
+    )
+
+
+def _read_table_name(env: Mapping[str, str]) -> str:
+    name = _value(env, TABLE_NAME) or DEFAULT_TABLE_NAME
+    if not _TABLE_NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"{TABLE_NAME} must be 3-63 letters and digits starting with a letter, got {name!r}"
+        )
+    return name
+
+
+def _read_policy(env: Mapping[str, str]) -> BillingPolicy:
+    try:
+        return BillingPolicy.parse(env.get(BILLED_POWER_STATES))
+    except ValueError as err:
+        raise ConfigurationError(f"{BILLED_POWER_STATES}: {err}") from err
+
+
+def _read_subscriptions(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _value(env, RECONCILE_SUBSCRIPTION_IDS) or ""
+    ids = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    bad = [value for value in ids if not _SUBSCRIPTION_PATTERN.match(value)]
+    if bad:
+        raise ConfigurationError(f"{RECONCILE_SUBSCRIPTION_IDS}: not subscription ids: {', '.join(bad)}")
+    return tuple(dict.fromkeys(ids))
+
+
+def _read_arm_endpoint(env: Mapping[str, str]) -> str:
+    endpoint = (_value(env, ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT).rstrip("/")
+    parts = urlsplit(endpoint)
+    if parts.scheme == "https" and parts.hostname:
+        return endpoint
+    if is_loopback_http(endpoint):
+        return endpoint
+    raise ConfigurationError(
+        f"{ARM_ENDPOINT} must be https://, or http:// on a loopback address for local emulation; "
+        f"got {endpoint!r}"
+    )

@@ -1,0 +1,68 @@
+"""Shared fixtures: one real Azurite per test session, a fresh table per test, the indexed app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from scripts.azurite import Azurite
+from shared import clients, settings
+from shared.clients import open_ledger
+from shared.ledger import Ledger
+from shared.settings import Settings, read_settings
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with Azurite() as server:
+        yield server
+
+
+@pytest.fixture
+def table_name() -> str:
+    return "t" + uuid.uuid4().hex[:20]
+
+
+@pytest.fixture
+def ledger_env(azurite: Azurite, table_name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point the process-wide settings at Azurite and a table of this test's own."""
+    env = {settings.STORAGE_CONNECTION: azurite.connection_string, settings.TABLE_NAME: table_name}
+    for name in (settings.STORAGE_SERVICE_URI, settings.BILLED_POWER_STATES):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    _reset_process_state()
+    yield env
+    _reset_process_state()
+
+
+@pytest.fixture
+def app_settings(ledger_env: dict[str, str]) -> Settings:
+    return read_settings()
+
+
+@pytest.fixture
+def ledger(ledger_env: dict[str, str]) -> Ledger:
+    """The same ledger the function app uses in this process."""
+    return clients.get_ledger()
+
+
+@pytest.fixture
+def fresh_ledger(app_settings: Settings):
+    """Builds further, independent ledgers on the same table (other instances, cold caches)."""
+    return lambda **options: open_ledger(app_settings, **options)
+
+
+@pytest.fixture(scope="session")
+def indexed_functions():
+    """``app.get_functions()`` may be called only once per app."""
+    import function_app
+
+    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
+
+
+def _reset_process_state() -> None:
+    settings.get_settings.cache_clear()
+    clients._process_ledger.cache_clear()

@@ -1,0 +1,128 @@
+"""Realistic Azure Resource Manager events, built with azure-eventgrid's models and serialised to the
+wire shape the Functions host delivers, then decoded by the same converter the worker uses."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+from azure.core.messaging import CloudEvent
+from azure.eventgrid import EventGridEvent, SystemEventNames
+from azure.functions import meta
+from azure.functions.eventgrid import EventGridEventInConverter
+
+SUB = "9a6c2a1e-5f0b-4d3e-8c7a-1b2c3d4e5f60"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+
+WRITE_OK = SystemEventNames.ResourceWriteSuccessEventName
+WRITE_FAILED = SystemEventNames.ResourceWriteFailureEventName
+WRITE_CANCELED = SystemEventNames.ResourceWriteCancelEventName
+ACTION_OK = SystemEventNames.ResourceActionSuccessEventName
+ACTION_FAILED = SystemEventNames.ResourceActionFailureEventName
+ACTION_CANCELED = SystemEventNames.ResourceActionCancelEventName
+DELETE_OK = SystemEventNames.ResourceDeleteSuccessEventName
+DELETE_FAILED = SystemEventNames.ResourceDeleteFailureEventName
+
+_VERB_EVENT = {"write": WRITE_OK, "delete": DELETE_OK}
+
+
+def vm_id(name: str = "vm1", group: str = "rg-app", subscription: str = SUB) -> str:
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+def at(minutes: float = 0, hours: float = 0) -> datetime:
+    return T0 + timedelta(minutes=minutes, hours=hours)
+
+
+def arm_data(
+    resource_id: str, operation: str, *, url_query: str = "", method: str = "POST"
+) -> dict[str, Any]:
+    """The ``data`` of a resource event, personal data included as Azure sends it (it must not be stored)."""
+    return {
+        "authorization": {
+            "scope": resource_id,
+            "action": operation,
+            "evidence": {"role": "Contributor", "principalId": "5c8f3f2d0a1b4c5d9e8f7a6b5c4d3e2f"},
+        },
+        "claims": {
+            "name": "Ada Lovelace",
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "ada@contoso.example",
+            "ipaddr": "203.0.113.7",
+        },
+        "correlationId": str(uuid.uuid4()),
+        "httpRequest": {
+            "clientRequestId": str(uuid.uuid4()),
+            "clientIpAddress": "203.0.113.7",
+            "method": method,
+            "url": f"https://management.azure.com{resource_id}/{operation.rsplit('/', 2)[-2]}"
+            f"?api-version=2024-07-01{url_query}",
+        },
+        "resourceProvider": "Microsoft.Compute",
+        "resourceUri": resource_id,
+        "operationName": operation,
+        "status": "Succeeded",
+        "subscriptionId": resource_id.split("/")[2],
+        "tenantId": TENANT,
+    }
+
+
+def operation_for(verb: str) -> str:
+    """``start`` -> the action's operation name; ``write`` and ``delete`` as they are."""
+    if verb in ("write", "delete"):
+        return f"Microsoft.Compute/virtualMachines/{verb}"
+    return f"Microsoft.Compute/virtualMachines/{verb}/action"
+
+
+def wire_event(
+    verb: str,
+    when: datetime,
+    *,
+    resource_id: str | None = None,
+    event_type: str | None = None,
+    event_id: str | None = None,
+    url_query: str = "",
+    schema: str = "EventGrid",
+    operation: str | None = None,
+) -> dict[str, Any]:
+    """One event as JSON on the wire, Event Grid schema (7-digit times) or CloudEvents 1.0."""
+    resource_id = resource_id or vm_id()
+    operation = operation or operation_for(verb)
+    event_type = event_type or _VERB_EVENT.get(verb, ACTION_OK)
+    data = arm_data(resource_id, operation, url_query=url_query)
+    event_id = event_id or str(uuid.uuid4())
+    topic = f"/subscriptions/{resource_id.split('/')[2]}"
+    if schema == "CloudEvents":
+        cloud = CloudEvent(
+            source=topic, type=event_type, data=data, subject=resource_id, time=when, id=event_id
+        )
+        return {
+            "specversion": cloud.specversion,
+            "id": cloud.id,
+            "source": cloud.source,
+            "type": cloud.type,
+            "time": cloud.time.isoformat().replace("+00:00", "Z"),
+            "subject": cloud.subject,
+            "data": cloud.data,
+        }
+    event = EventGridEvent(
+        subject=resource_id, event_type=event_type, data=data, data_version="2", topic=topic, id=event_id,
+        event_time=when,
+    )  # fmt: skip
+    wire = event.serialize()
+    wire["eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "3Z"  # Event Grid sends 7 digits
+    wire.setdefault("metadataVersion", "1")
+    return wire
+
+
+def binding(wire: dict[str, Any]) -> func.EventGridEvent | func.CloudEvent:
+    """Decode wire JSON exactly as the Python worker does for an Event Grid trigger."""
+    return EventGridEventInConverter.decode(
+        data=meta.Datum(type="json", value=json.dumps(wire)), trigger_metadata=None
+    )

@@ -1,0 +1,162 @@
+"""End to end through the real ``on_vm_event`` and the real HTTP functions, on a real Azurite."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import azure.functions as func
+import pytest
+
+import function_app
+from tests.factories import ACTION_FAILED, WRITE_OK, at, binding, vm_id, wire_event
+
+pytestmark = pytest.mark.azurite
+
+VM = vm_id("web-01", "rg-app")
+DAY = [
+    wire_event("write", at(hours=8), resource_id=VM),  # created: running from 08:00
+    wire_event("powerOff", at(hours=10), resource_id=VM),  # stopped but still billed
+    wire_event("deallocate", at(hours=11), resource_id=VM),  # free from 11:00
+    wire_event("start", at(hours=13), resource_id=VM),  # billed again
+    wire_event("deallocate", at(hours=15), resource_id=VM, url_query="&hibernate=true"),
+]
+
+
+def deliver(*events: dict) -> None:
+    for wire in events:
+        function_app.on_vm_event(binding(wire))
+
+
+def get(route: str, **params: str) -> tuple[int, dict]:
+    """Call the HTTP function that serves ``route`` with a real ``func.HttpRequest``."""
+    parts = route.strip("/").split("/")
+    url = "http://localhost:7071/api/" + route.strip("/")
+    if len(parts) == 1:
+        fn, route_params = function_app.list_vms, {}
+    else:
+        names = ("subscriptionId", "resourceGroup", "vmName")
+        route_params = dict(zip(names, parts[1:4], strict=False))
+        fn = function_app.list_vm_transitions if parts[-1] == "transitions" else function_app.get_vm
+    response = fn(func.HttpRequest("GET", url, body=b"", params=params, route_params=route_params))
+    assert response.mimetype == "application/json"
+    return response.status_code, json.loads(response.get_body())
+
+
+def vm_route(resource_id: str = VM) -> str:
+    parts = resource_id.split("/")
+    return f"vms/{parts[2]}/{parts[4]}/{parts[8]}"
+
+
+def test_a_day_of_events_bills_exactly_the_running_and_stopped_hours(ledger_env):
+    deliver(*DAY)
+    status, body = get(vm_route(), **{"from": at(0).isoformat(), "to": at(hours=24).isoformat()})
+    assert status == 200
+    # 08-10 running, 10-11 stopped (billed), 13-15 running: 5 hours.
+    assert body["billedSeconds"] == 5 * 3600
+    assert body["unknownSeconds"] == 0
+    assert body["powerState"] == "deallocated"
+    assert body["hibernated"] is True
+    assert body["billable"] is False
+    assert body["since"] == "2026-11-23T15:00:00.000000Z"
+    assert body["resourceId"] == VM
+    assert body["billedPowerStates"] == ["starting", "running", "stopping", "stopped"]
+
+
+def test_an_interval_that_started_before_the_window_is_clipped_to_it(ledger_env):
+    deliver(*DAY)
+    _, body = get(vm_route(), **{"from": at(hours=9).isoformat(), "to": at(hours=14).isoformat()})
+    # 09-10 running, 10-11 stopped, 13-14 running.
+    assert body["billedSeconds"] == 3 * 3600
+    assert body["window"] == {"from": "2026-11-23T09:00:00.000000Z", "to": "2026-11-23T14:00:00.000000Z"}
+
+
+def test_a_window_inside_one_state_is_billed_from_the_state_before_it(ledger_env):
+    deliver(*DAY)
+    _, body = get(vm_route(), **{"from": at(hours=8, minutes=30).isoformat(), "to": at(hours=9).isoformat()})
+    assert body["billedSeconds"] == 1800
+
+
+def test_duplicated_and_shuffled_deliveries_give_the_same_answers(ledger_env):
+    deliveries = DAY + DAY[1:3]
+    random.Random(7).shuffle(deliveries)
+    deliver(*deliveries)
+    _, body = get(vm_route(), **{"from": at(0).isoformat(), "to": at(hours=24).isoformat()})
+    assert body["billedSeconds"] == 5 * 3600
+    assert body["powerState"] == "deallocated"
+    _, history = get(vm_route() + "/transitions")
+    assert [row["time"][11:16] for row in history["value"]] == ["08:00", "10:00", "11:00", "13:00", "15:00"]
+    assert [row["powerState"] for row in history["value"]] == [
+        "running", "stopped", "deallocated", "running", "deallocated",
+    ]  # fmt: skip
+
+
+def test_an_update_delivered_late_takes_the_power_state_of_its_place_in_time(ledger_env):
+    update = wire_event("write", at(hours=12), resource_id=VM)  # an update while deallocated
+    deliver(*DAY, update)
+    _, history = get(vm_route() + "/transitions")
+    by_time = {row["time"][11:16]: row for row in history["value"]}
+    assert by_time["12:00"]["powerState"] == "deallocated"
+    assert by_time["12:00"]["billable"] is False
+
+
+def test_a_late_start_recomputes_the_failures_that_followed_it(ledger_env):
+    failed = wire_event("restart", at(hours=14), resource_id=VM, event_type=ACTION_FAILED)
+    deliver(DAY[0], DAY[2], failed)  # write 08, deallocate 11, failed restart 14
+    _, before = get(vm_route())
+    assert before["powerState"] == "deallocated"
+    assert before["provisioningState"] == "Failed"
+    deliver(DAY[3])  # the start at 13:00 arrives last
+    _, after = get(vm_route(), **{"from": at(0).isoformat(), "to": at(hours=16).isoformat()})
+    assert after["powerState"] == "running"
+    assert after["since"] == "2026-11-23T13:00:00.000000Z"
+    # 08-11 running (3h), 13-16 running (3h)
+    assert after["billedSeconds"] == 6 * 3600
+
+
+def test_a_deleted_vm_stops_accruing_at_its_deletion_and_is_listed_as_deleted(ledger_env):
+    deliver(DAY[0], wire_event("delete", at(hours=9), resource_id=VM))
+    _, body = get(vm_route(), **{"from": at(0).isoformat(), "to": at(hours=24).isoformat()})
+    assert body["billedSeconds"] == 3600
+    assert body["deleted"] is True
+    _, listing = get("vms")
+    assert [(row["vmName"], row["deleted"]) for row in listing["value"]] == [("web-01", True)]
+
+
+def test_a_failure_on_a_vm_never_seen_starts_it_with_power_unknown(ledger_env):
+    deliver(
+        wire_event("write", at(hours=1), resource_id=VM, event_type=WRITE_OK.replace("Success", "Failure"))
+    )
+    _, body = get(vm_route(), **{"to": at(hours=3).isoformat()})
+    assert body["powerState"] == "unknown"
+    assert body["provisioningState"] == "Failed"
+    assert body["unknownSeconds"] == 2 * 3600
+    assert body["billedSeconds"] == 0
+
+
+def test_both_schemas_are_recorded_alike(ledger_env):
+    other = vm_id("web-02", "rg-app")
+    deliver(
+        wire_event("write", at(hours=1), resource_id=other, schema="CloudEvents"),
+        wire_event("deallocate", at(hours=2), resource_id=other, schema="CloudEvents"),
+    )
+    _, body = get(vm_route(other), **{"to": at(hours=5).isoformat()})
+    assert body["billedSeconds"] == 3600
+    assert body["powerState"] == "deallocated"
+
+
+def test_the_vm_is_found_in_any_casing_and_keeps_the_casing_first_seen(ledger_env):
+    shouting = VM.replace("resourceGroups/rg-app", "resourcegroups/RG-APP").replace("web-01", "WEB-01")
+    deliver(DAY[0], wire_event("start", at(hours=9), resource_id=shouting))
+    status, body = get(vm_route(shouting))
+    assert status == 200
+    assert body["resourceId"] == VM
+    _, listing = get("vms")
+    assert len(listing["value"]) == 1
+
+
+def test_no_caller_claims_or_personal_data_reach_the_table(ledger_env, ledger):
+    deliver(*DAY)
+    stored = json.dumps([dict(entity) for entity in ledger.table.list_entities()])
+    for secret in ("Ada Lovelace", "ada@contoso.example", "203.0.113.7", "principalId", "claims"):
+        assert secret not in stored
