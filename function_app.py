@@ -5,7 +5,6 @@ The ``shared`` modules are imported inside the triggers, not here: the worker im
 cold start, and the storage and identity SDKs are only needed once a trigger runs.
 """
 
-import json
 import logging
 
 import azure.functions as func
@@ -74,5 +73,5 @@ def _respond(view, req: func.HttpRequest) -> func.HttpResponse:
     request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))
     result = respond(view, request, get_ledger)
     return func.HttpResponse(
-        json.dumps(result.body), status_code=result.status, mimetype="application/json", charset="utf-8"
+        result.text(), status_code=result.status, mimetype=result.mimetype, charset="utf-8"
     )

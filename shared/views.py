@@ -23,7 +23,7 @@ from shared.accounting import as_number
 from shared.errors import BadRequestError, ConfigurationError, NotFoundError
 from shared.ledger import Ledger
 from shared.queries import transitions_page, vm_report, vms_page
-from shared.resource_ids import require_part, vm_id_from_parts
+from shared.resource_ids import VmId, require_part, vm_id_from_parts
 from shared.rows import CURRENT_PREFIX, CurrentRow, TransitionRow, transitions_prefix
 from shared.times import format_time, parse_time, utc_now
 from shared.transitions import VmState
@@ -34,10 +34,19 @@ DEFAULT_TOP = 100
 MAX_TOP = 1000
 
 
+JSON = "application/json"
+
+
 @dataclass(frozen=True)
 class HttpResult:
+    """A response: ``body`` is JSON-serialisable for ``application/json``, text for anything else."""
+
     status: int
-    body: dict[str, Any]
+    body: Any
+    mimetype: str = JSON
+
+    def text(self) -> str:
+        return json.dumps(self.body) if self.mimetype == JSON else self.body
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,7 @@ def _transition_body(row: TransitionRow) -> dict[str, Any]:
     }
 
 
-def _vm(request: Request):
+def _vm(request: Request) -> VmId:
     route = request.route
     return vm_id_from_parts(
         route.get("subscriptionId", ""), route.get("resourceGroup", ""), route.get("vmName", "")
