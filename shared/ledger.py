@@ -131,10 +131,14 @@ class Ledger:
 
     # ---- writes ------------------------------------------------------------------------------------
 
-    def record(self, new: NewTransition) -> str:
-        """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures."""
+    def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> str:
+        """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
+
+        ``known_current`` is a current row the caller has just read (with its ETag), saving a read.
+        """
         for attempt in range(MAX_ATTEMPTS):
-            current = self._cached(new.vm) or self.get_current(new.vm)
+            current = known_current or self._cached(new.vm) or self.get_current(new.vm)
+            known_current = None
             try:
                 return self._record_once(new, current)
             except _Conflict:

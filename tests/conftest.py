@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.azurite import Azurite
-from shared import clients, settings
+from shared import arm, clients, settings
 from shared.clients import open_ledger
 from shared.ledger import Ledger
 from shared.settings import Settings, read_settings
@@ -66,3 +66,4 @@ def indexed_functions():
 def _reset_process_state() -> None:
     settings.get_settings.cache_clear()
     clients._process_ledger.cache_clear()
+    arm.get_arm_client.cache_clear()

@@ -1,0 +1,218 @@
+"""Make the ledger converge on what Azure reports: Virtual Machines - List All, status only.
+
+Events miss things: a shutdown inside the guest (billed *stopped*), Spot eviction, platform events,
+lost deliveries, VMs that existed before the tool. Each run compares a subscription's listing with the
+ledger's current rows (read with paged range queries, never one request per VM) and records what
+differs as a ``reconcile`` transition at the observation time. The true change happened somewhere
+between the VM's previous record and that time; the record keeps the previous time to show it.
+
+A VM absent from a *complete* listing is recorded as deleted; a listing that failed part way deletes
+nothing and the subscription is reported as failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from azure.core.exceptions import AzureError
+
+from shared.arm import ArmClient, ListedVm, ListingError
+from shared.ledger import Ledger
+from shared.resource_ids import VmId, parse_vm_id
+from shared.rows import (
+    CURRENT_PREFIX,
+    SOURCE_RECONCILE,
+    CurrentRow,
+    NewTransition,
+    current_from_entity,
+    upper_bound,
+)
+from shared.times import format_time, utc_now
+from shared.transitions import Change
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_OPERATION = "reconcile/listAll"
+UNKNOWN_PROVISIONING = "Unknown"
+
+
+class ReconcileFailed(RuntimeError):
+    """At least one subscription could not be reconciled; raised after all were tried."""
+
+
+@dataclass
+class SubscriptionReport:
+    subscription_id: str
+    listed: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    new: int = 0
+    deleted: int = 0
+    unknown: int = 0
+    failure: str | None = None
+    vanished: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        status = f"FAILED ({self.failure})" if self.failure else "ok"
+        counts = (
+            f"listed {self.listed}, unchanged {self.unchanged}, changed {self.changed}, new {self.new}, "
+            f"deleted {self.deleted}, unknown {self.unknown}"
+        )
+        return f"subscription {self.subscription_id}: {counts}: {status}"
+
+
+def reconcile_subscription(
+    ledger: Ledger,
+    subscription_id: str,
+    pages: Iterable[list[ListedVm]],
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> SubscriptionReport:
+    """Apply one subscription's listing (streamed page by page) to the ledger."""
+    report = SubscriptionReport(subscription_id.lower())
+    try:
+        known = _current_rows(ledger, report.subscription_id)
+        seen: set[str] = set()
+        for page in pages:
+            observed_at = clock()
+            for listed in page:
+                _apply_listed(ledger, listed, known, seen, observed_at, report)
+        _record_vanished(ledger, known, seen, clock(), report)
+    except ListingError as err:
+        report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
+    except AzureError as err:
+        report.failure = f"storage error: {type(err).__name__}"
+    return report
+
+
+def reconcile_configured_subscriptions(
+    ledger: Ledger, subscription_ids: Iterable[str] | None = None, client: ArmClient | None = None
+) -> list[SubscriptionReport]:
+    """The timer's work: every configured subscription, each independently; raise if any failed."""
+    from shared.arm import get_arm_client
+    from shared.settings import get_settings
+
+    ids = list(
+        subscription_ids if subscription_ids is not None else get_settings().reconcile_subscription_ids
+    )
+    if not ids:
+        logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
+        return []
+    client = client or get_arm_client()
+    reports = [reconcile_subscription(ledger, sub, client.iter_vm_pages(sub)) for sub in ids]
+    for report in reports:
+        (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
+    failed = [report.subscription_id for report in reports if report.failure]
+    if failed:
+        raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
+    return reports
+
+
+def _current_rows(ledger: Ledger, subscription: str) -> dict[str, CurrentRow]:
+    entities = ledger.query_range(subscription, CURRENT_PREFIX, upper_bound(CURRENT_PREFIX))
+    rows = (current_from_entity(entity) for entity in entities)
+    return {row.vm.vm_key: row for row in rows}
+
+
+def _apply_listed(
+    ledger: Ledger,
+    listed: ListedVm,
+    known: dict[str, CurrentRow],
+    seen: set[str],
+    observed_at: datetime,
+    report: SubscriptionReport,
+) -> None:
+    vm = parse_vm_id(listed.resource_id)
+    if vm is None or vm.subscription_key != report.subscription_id:
+        logger.warning(
+            "reconcile skips listed id %r: not a VM of this subscription", listed.resource_id[:200]
+        )
+        return
+    report.listed += 1
+    seen.add(vm.vm_key)
+    report.unknown += listed.power_state is None
+    current = known.get(vm.vm_key)
+    if current is not None and not current.state.deleted and not _differs(current, listed):
+        report.unchanged += 1
+        return
+    change = _observed_change(listed, current)
+    _record(ledger, vm, change, observed_at, current)
+    if current is None:
+        report.new += 1
+    else:
+        report.changed += 1
+
+
+def _differs(current: CurrentRow, listed: ListedVm) -> bool:
+    """A missing power status is no evidence of change; provisioning compares on its main state only."""
+    if listed.power_state is None:
+        return False
+    state = current.state
+    if (state.power_state, state.hibernated) != (listed.power_state, listed.hibernated):
+        return True
+    return listed.provisioning_state is not None and _main_state(listed.provisioning_state) != _main_state(
+        state.provisioning_state
+    )
+
+
+def _observed_change(listed: ListedVm, current: CurrentRow | None) -> Change:
+    provisioning = _provisioning_label(listed.provisioning_state)
+    if provisioning is None:
+        kept = current.state.provisioning_state if current and not current.state.deleted else None
+        provisioning = kept or UNKNOWN_PROVISIONING
+    return Change(
+        provisioning_state=provisioning, power_state=listed.power_state, hibernated=listed.hibernated
+    )
+
+
+def _record_vanished(
+    ledger: Ledger,
+    known: dict[str, CurrentRow],
+    seen: set[str],
+    observed_at: datetime,
+    report: SubscriptionReport,
+) -> None:
+    for key, current in known.items():
+        if key in seen or current.state.deleted:
+            continue
+        _record(ledger, current.vm, Change(provisioning_state="Deleted", deletes=True), observed_at, current)
+        report.deleted += 1
+        report.vanished.append(current.vm.resource_id)
+
+
+def _record(
+    ledger: Ledger, vm: VmId, change: Change, observed_at: datetime, current: CurrentRow | None
+) -> None:
+    ledger.record(
+        NewTransition(
+            vm=current.vm if current else vm,
+            time=observed_at,
+            change=change,
+            source=SOURCE_RECONCILE,
+            event_id=_observation_id(vm, observed_at),
+            operation_name=RECONCILE_OPERATION,
+            changed_after=current.last_time if current else None,
+        ),
+        known_current=current,
+    )
+
+
+def _observation_id(vm: VmId, observed_at: datetime) -> str:
+    digest = hashlib.sha256(f"{vm.subscription_key}|{vm.vm_key}".encode()).hexdigest()[:16]
+    return f"reconcile-{format_time(observed_at)}-{digest}"
+
+
+def _provisioning_label(text: str | None) -> str | None:
+    """``succeeded`` -> ``Succeeded``; ``failed/AllocationFailed`` -> ``Failed/AllocationFailed``."""
+    if not text:
+        return None
+    head, _, rest = text.partition("/")
+    return head[:1].upper() + head[1:].lower() + (f"/{rest}" if rest else "")
+
+
+def _main_state(text: str | None) -> str:
+    return (text or "").partition("/")[0].lower()
