@@ -18,7 +18,7 @@ from azure.eventgrid import SystemEventNames
 
 from shared.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
 from shared.resource_ids import VmId, parse_vm_id
-from shared.times import as_utc
+from shared.times import as_utc, parse_time
 from shared.transitions import Change
 
 MAX_EVENT_ID_LENGTH = 256
@@ -90,6 +90,20 @@ def inbound_from_binding(event: object) -> InboundEvent:
     )
 
 
+def inbound_from_json(body: Any) -> InboundEvent:
+    """Read one event as JSON (either schema), e.g. a saved or dead-lettered delivery, for the CLI."""
+    body = body if isinstance(body, dict) else {}
+    cloud = "specversion" in body
+    return InboundEvent(
+        id=body.get("id"),
+        event_type=body.get("type" if cloud else "eventType"),
+        subject=body.get("subject"),
+        time=_time_or_none(body.get("time" if cloud else "eventTime")),
+        data=body.get("data"),
+        schema="CloudEvents" if cloud else "EventGrid",
+    )
+
+
 def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
     """Accept VM write/action/delete events; everything else comes back as ``Skipped``."""
     kind = _KINDS_BY_LOWER.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
@@ -152,6 +166,13 @@ def _asks_hibernate(data: dict[str, Any]) -> bool:
         return False
     query = parse_qsl(urlsplit(url).query)
     return any(key.lower() == "hibernate" and value.lower() == "true" for key, value in query)
+
+
+def _time_or_none(text: Any) -> datetime | None:
+    try:
+        return parse_time(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _json_of(event: object) -> Any:

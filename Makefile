@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first:
+# a virtualenv in .venv with requirements-dev.txt, and Azurite from npm under .tools/.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+AZURITE_VERSION := 3.35.0
+AZURITE := .tools/node_modules/.bin/azurite-table
+
+.PHONY: demo test lint bench start samples clean
+
+demo: $(VENV)/.installed $(AZURITE)
+	$(PY) -m scripts.demo
+
+test: $(VENV)/.installed $(AZURITE)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(VENV)/.installed $(AZURITE)
+	$(PY) -m bench.run
+
+# Needs Azure Functions Core Tools (`func`) and a local.settings.json (copy local.settings.sample.json).
+start: $(VENV)/.installed
+	@command -v func >/dev/null || { echo "Azure Functions Core Tools (func) is not installed"; exit 1; }
+	@test -f local.settings.json || cp local.settings.sample.json local.settings.json
+	. $(VENV)/bin/activate && func start
+
+samples: $(VENV)/.installed
+	$(PY) -m scripts.make_samples
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(AZURITE):
+	npm install --prefix .tools --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+		azurite@$(AZURITE_VERSION)
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache test-output demo-timeline.html

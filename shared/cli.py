@@ -1,0 +1,195 @@
+"""Command line for the ledger: replay saved events, show VMs, reconcile; against Azurite or Azure.
+
+Uses the same settings as the function app (``VM_LEDGER_STORAGE`` or ``VM_LEDGER_STORAGE__tableServiceUri``,
+``VM_LEDGER_TABLE``, ...). Examples::
+
+    python -m shared.cli replay samples/events-day.json
+    python -m shared.cli show
+    python -m shared.cli show <VM resource id>
+    python -m shared.cli reconcile
+    python -m shared.cli reconcile --from-file listing.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.arm import parse_listing_page
+from shared.clients import get_ledger
+from shared.errors import ConfigurationError, NotFoundError
+from shared.events import inbound_from_json
+from shared.ingest import handle_event
+from shared.ledger import Ledger
+from shared.queries import transitions_page, vm_report, vms_page
+from shared.reconcile import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
+from shared.resource_ids import parse_vm_id
+from shared.times import format_time, parse_time, utc_now
+from shared.transitions import VmState
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args, get_ledger())
+    except (ConfigurationError, NotFoundError, ValueError, ReconcileFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def load_events(path: Path) -> list[Any]:
+    """A JSON array of events (either schema), one event object, or JSON lines."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return loaded if isinstance(loaded, list) else [loaded]
+
+
+def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) -> list[dict[str, str]]:
+    """One row per VM in the ledger: state, since when, billed hours in ``[start, end)``."""
+    rows = []
+    after = None
+    while True:
+        page = vms_page(ledger, None, None, 1000, after)
+        for current in page.items:
+            totals = vm_report(ledger, current.vm, start, end, as_of).totals
+            state = current.state
+            rows.append(
+                {
+                    "vm": f"{current.vm.resource_group}/{current.vm.name}",
+                    "power": "deleted"
+                    if state.deleted
+                    else (state.power_state or "") + (" (hibernated)" if state.hibernated else ""),
+                    "provisioning": state.provisioning_state or "",
+                    "billable": "yes" if state.billable else "no",
+                    "since": format_time(state.since)[:19].replace("T", " "),
+                    "billed_h": f"{totals.billed_seconds / 3600:.2f}",
+                    "unknown_h": f"{totals.unknown_seconds / 3600:.2f}",
+                }
+            )
+        if page.next_after is None:
+            return rows
+        after = page.next_after
+
+
+def _power_label(state: VmState) -> str:
+    if state.deleted:
+        return "deleted"
+    return (state.power_state or "") + (" (hibernated)" if state.hibernated else "")
+
+
+def print_table(rows: list[dict[str, str]], headers: dict[str, str]) -> None:
+    widths = {key: max([len(title)] + [len(row[key]) for row in rows]) for key, title in headers.items()}
+    print("  ".join(title.ljust(widths[key]) for key, title in headers.items()))
+    print("  ".join("-" * widths[key] for key in headers))
+    for row in rows:
+        print("  ".join(row[key].ljust(widths[key]) for key in headers))
+
+
+VM_TABLE_HEADERS = {
+    "vm": "VM",
+    "power": "POWER STATE",
+    "provisioning": "PROVISIONING",
+    "billable": "BILLED",
+    "since": "SINCE (UTC)",
+    "billed_h": "BILLED H",
+    "unknown_h": "UNKNOWN H",
+}
+
+
+def _replay(args: argparse.Namespace, ledger: Ledger) -> int:
+    counts: dict[str, int] = {}
+    for path in args.files:
+        for body in load_events(Path(path)):
+            outcome = handle_event(inbound_from_json(body), ledger)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    print(", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "no events")
+    return 0
+
+
+def _show(args: argparse.Namespace, ledger: Ledger) -> int:
+    as_of = utc_now()
+    end = parse_time(args.to) if args.to else as_of
+    start = parse_time(args.start) if args.start else end - timedelta(days=1)
+    if not args.vm:
+        print(f"Billed compute hours from {format_time(start)} to {format_time(end)}")
+        print_table(vm_table(ledger, start, end, as_of), VM_TABLE_HEADERS)
+        return 0
+    vm = parse_vm_id(args.vm)
+    if vm is None:
+        raise ValueError("not a VM resource id")
+    report = vm_report(ledger, vm, start, end, as_of)
+    totals = report.totals
+    print(f"{report.current.vm.resource_id} from {format_time(start)} to {format_time(end)}:")
+    print(f"  billed {totals.billed_seconds / 3600:.2f} h, unknown {totals.unknown_seconds / 3600:.2f} h")
+    _, page = transitions_page(ledger, vm, start, end, 1000, None)
+    for row in page.items:
+        print(
+            f"  {format_time(row.time)}  {row.state.power_state or 'deleted':<12} {row.source:<9} "
+            f"{row.operation_name}"
+        )
+    return 0
+
+
+def _reconcile(args: argparse.Namespace, ledger: Ledger) -> int:
+    if args.from_file:
+        reports = _reconcile_from_file(Path(args.from_file), args.subscription, ledger)
+    else:
+        reports = reconcile_configured_subscriptions(ledger, args.subscription or None)
+    for report in reports:
+        print(report.summary())
+    return 1 if any(report.failure for report in reports) else 0
+
+
+def _reconcile_from_file(path: Path, subscriptions: list[str], ledger: Ledger):
+    """Apply a saved List All response; a file that still has a ``nextLink`` is an incomplete listing."""
+    body = json.loads(path.read_text(encoding="utf-8"))
+    pages = body if isinstance(body, list) else [body]
+    parsed = [parse_listing_page(page) for page in pages]
+    listed = [vm for vms, _ in parsed for vm in vms]
+    complete = parsed[-1][1] is None if parsed else True
+    subs = {s.lower() for s in subscriptions} or {
+        vm.subscription_key for vm in (parse_vm_id(item.resource_id) for item in listed) if vm
+    }
+    reports = []
+    for sub in sorted(subs):
+        own = [item for item in listed if item.resource_id.lower().startswith(f"/subscriptions/{sub}/")]
+        report = reconcile_subscription(ledger, sub, [own] if complete else _partial(own, sub))
+        reports.append(report)
+    return reports
+
+
+def _partial(vms, sub: str):
+    from shared.arm import ListingError
+
+    yield vms
+    raise ListingError(sub, 1, "the saved listing has a nextLink: it is not the whole subscription")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(required=True)
+    replay = commands.add_parser("replay", help="record saved events (Event Grid or CloudEvents JSON)")
+    replay.add_argument("files", nargs="+")
+    replay.set_defaults(run=_replay)
+    show = commands.add_parser("show", help="VMs and billed hours, or one VM's transitions")
+    show.add_argument("vm", nargs="?", help="a VM resource id")
+    show.add_argument("--from", dest="start", help="window start (ISO-8601), default 24 h before --to")
+    show.add_argument("--to", help="window end (ISO-8601), default now")
+    show.set_defaults(run=_show)
+    reconcile = commands.add_parser("reconcile", help="reconcile with List All (or a saved listing)")
+    reconcile.add_argument("--subscription", action="append", default=[], help="repeatable")
+    reconcile.add_argument("--from-file", help="a saved List All response (one page or an array of pages)")
+    reconcile.set_defaults(run=_reconcile)
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
