@@ -1,0 +1,58 @@
+"""The app indexes as the Functions host will see it: names, triggers, routes, schedule expression."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HTTP_ROUTES = {
+    "get_vm": "vms/{subscriptionId}/{resourceGroup}/{vmName}",
+    "list_vm_transitions": "vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions",
+    "list_vms": "vms",
+}
+
+
+def trigger_of(fn) -> dict:
+    """The trigger binding as the host receives it (the function's JSON)."""
+    bindings = json.loads(fn.get_function_json())["bindings"]
+    return next(binding for binding in bindings if binding["type"].endswith("Trigger"))
+
+
+def test_every_contracted_function_is_registered(indexed_functions):
+    assert {"on_vm_event", "reconcile_vms", *HTTP_ROUTES} <= set(indexed_functions)
+
+
+@pytest.mark.parametrize(("name", "route"), sorted(HTTP_ROUTES.items()))
+def test_http_functions_use_function_keys_get_and_their_contracted_route(indexed_functions, name, route):
+    trigger = trigger_of(indexed_functions[name])
+    assert trigger["type"] == "httpTrigger"
+    assert trigger["route"] == route
+    assert trigger["methods"] == ["GET"]
+    assert trigger["authLevel"] == "FUNCTION"
+
+
+def test_the_event_function_is_an_event_grid_trigger(indexed_functions):
+    assert trigger_of(indexed_functions["on_vm_event"])["type"] == "eventGridTrigger"
+
+
+def test_the_reconcile_timer_takes_its_schedule_from_the_setting(indexed_functions):
+    trigger = trigger_of(indexed_functions["reconcile_vms"])
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["schedule"] == "%RECONCILE_SCHEDULE%"
+
+
+def test_importing_the_app_reads_no_settings_and_loads_no_storage_sdk():
+    code = (
+        "import os, sys\n"
+        "for name in list(os.environ):\n"
+        "    if name.startswith(('VM_LEDGER', 'BILLED', 'RECONCILE', 'ARM_')): del os.environ[name]\n"
+        "import function_app\n"
+        "sdks = ('azure.data.tables', 'azure.identity', 'azure.eventgrid')\n"
+        "heavy = [m for m in sdks if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,75 @@
+"""Settings: read when needed, validated with messages that name the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import settings
+from shared.errors import ConfigurationError
+from shared.settings import is_loopback_http, read_settings
+
+AZURITE = {"VM_LEDGER_STORAGE": "UseDevelopmentStorage=true"}
+
+
+def test_defaults_follow_the_current_learn_billing_table():
+    values = read_settings(AZURITE)
+    assert values.table_name == "vmledger"
+    assert values.billing_policy.ordered == ["starting", "running", "stopping", "stopped"]
+    assert values.arm_endpoint == "https://management.azure.com"
+    assert values.compute_api_version == "2024-07-01"
+    assert values.reconcile_subscription_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "VM_LEDGER_STORAGE"),
+        (
+            {**AZURITE, "VM_LEDGER_STORAGE__tableServiceUri": "https://a.table.core.windows.net"},
+            "exactly one",
+        ),
+        ({**AZURITE, "BILLED_POWER_STATES": "running,asleep"}, "BILLED_POWER_STATES"),
+        ({**AZURITE, "VM_LEDGER_TABLE": "bad-name"}, "VM_LEDGER_TABLE"),
+        ({**AZURITE, "RECONCILE_SUBSCRIPTION_IDS": "not-a-guid"}, "RECONCILE_SUBSCRIPTION_IDS"),
+        ({**AZURITE, "ARM_ENDPOINT": "http://arm.example.com"}, "ARM_ENDPOINT"),
+        ({"VM_LEDGER_STORAGE__tableServiceUri": "http://a.table.core.windows.net"}, "https"),
+    ],
+)
+def test_invalid_settings_raise_an_error_naming_the_setting(env, named):
+    with pytest.raises(ConfigurationError, match=named):
+        read_settings(env)
+
+
+def test_a_managed_identity_storage_uri_with_a_client_id_is_accepted():
+    values = read_settings(
+        {
+            "VM_LEDGER_STORAGE__tableServiceUri": "https://acct.table.core.windows.net",
+            "VM_LEDGER_STORAGE__clientId": "c",
+        }
+    )
+    assert values.storage.connection_string is None
+    assert values.storage.client_id == "c"
+
+
+def test_subscription_lists_are_trimmed_lowercased_and_deduplicated():
+    sub = "9A6C2A1E-5F0B-4D3E-8C7A-1B2C3D4E5F60"
+    values = read_settings({**AZURITE, "RECONCILE_SUBSCRIPTION_IDS": f" {sub}, {sub.lower()} ,"})
+    assert values.reconcile_subscription_ids == (sub.lower(),)
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [("http://127.0.0.1:8080", True), ("http://localhost", True), ("http://[::1]:9", True),
+     ("http://10.0.0.1", False), ("https://127.0.0.1", False), ("http://127.0.0.1.example.com", False)],
+)  # fmt: skip
+def test_only_plain_http_on_loopback_counts_as_local_emulation(url, loopback):
+    assert is_loopback_http(url) is loopback
+
+
+def test_settings_are_read_on_first_use_not_at_import(monkeypatch):
+    settings.get_settings.cache_clear()
+    monkeypatch.delenv("VM_LEDGER_STORAGE", raising=False)
+    monkeypatch.delenv("VM_LEDGER_STORAGE__tableServiceUri", raising=False)
+    with pytest.raises(ConfigurationError):
+        settings.get_settings()
+    settings.get_settings.cache_clear()
