@@ -1,0 +1,59 @@
+"""Reconcile under ARM faults: a listing failing on page k deletes nothing; the next clean run converges."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.arm import ArmClient
+from shared.reconcile import reconcile_subscription
+from shared.resource_ids import parse_vm_id
+from tests.factories import SUB, at, vm_id
+from tests.fake_arm import FakeArm, Faults, make_vm
+
+pytestmark = [pytest.mark.faults, pytest.mark.azurite]
+
+
+def run(ledger, fake: FakeArm, hour: int):
+    client = ArmClient(fake.url, "2024-07-01", retry_total=2, retry_backoff_factor=0)
+    return reconcile_subscription(ledger, SUB, client.iter_vm_pages(SUB), clock=lambda: at(hours=hour))
+
+
+def states(ledger, names: list[str]) -> dict[str, tuple]:
+    result = {}
+    for name in names:
+        current = ledger.get_current(parse_vm_id(vm_id(name, "rg-pool")))
+        result[name] = None if current is None else (current.state.power_state, current.state.deleted)
+    return result
+
+
+@pytest.mark.parametrize("fault", [Faults(fail_page=3), Faults(drop_page=3), Faults(garbage_page=3)])
+def test_a_listing_failing_on_page_k_deletes_nothing_and_the_next_clean_run_converges(ledger, fault):
+    names = [f"n{i:02d}" for i in range(10)]
+    first = [make_vm(SUB, "rg-pool", name, power="running") for name in names]
+    with FakeArm({SUB: first}, page_size=3) as fake:
+        assert run(ledger, fake, 1).failure is None
+
+        # Half the pool is deallocated and two VMs are gone; the listing then breaks on page 3.
+        second = [make_vm(SUB, "rg-pool", name, power="deallocated" if i % 2 else "running")
+                  for i, name in enumerate(names[:8])]  # fmt: skip
+        fake.set_vms(SUB, second)
+        fake.faults = fault
+        broken = run(ledger, fake, 2)
+        assert broken.failure is not None
+        assert broken.deleted == 0
+        assert all(not deleted for _, deleted in states(ledger, names).values())
+
+        fake.faults = Faults()
+        clean = run(ledger, fake, 3)
+    assert clean.failure is None
+    expected = {name: ("deallocated" if i % 2 else "running", False) for i, name in enumerate(names[:8])}
+    expected.update({name: (None, True) for name in names[8:]})
+    assert states(ledger, names) == expected
+    assert run_again_appends_nothing(ledger, second)
+
+
+def run_again_appends_nothing(ledger, vms) -> bool:
+    before = sum(1 for _ in ledger.table.list_entities())
+    with FakeArm({SUB: vms}, page_size=3) as fake:
+        report = run(ledger, fake, 4)
+    return report.failure is None and sum(1 for _ in ledger.table.list_entities()) == before
