@@ -73,5 +73,27 @@ def _respond(view, req: func.HttpRequest) -> func.HttpResponse:
     request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))
     result = respond(view, request, get_ledger)
     return func.HttpResponse(
-        result.text(), status_code=result.status, mimetype=result.mimetype, charset="utf-8"
+        result.text(),
+        status_code=result.status,
+        mimetype=result.mimetype,
+        charset="utf-8",
+        headers=dict(result.headers),
     )
+
+
+@app.function_name("list_vm_timelines")
+@app.route(route="timelines", methods=["GET"])
+def list_vm_timelines(req: func.HttpRequest) -> func.HttpResponse:
+    """Every VM's power-state segments and billed seconds in a window, paged (``from``, ``to``, ``top``)."""
+    from shared import timeline
+
+    return _respond(timeline.list_vm_timelines, req)
+
+
+@app.function_name("vm_timeline_page")
+@app.route(route="timeline", methods=["GET"])
+def vm_timeline_page(req: func.HttpRequest) -> func.HttpResponse:
+    """The timeline page (HTML); it reads ``timelines`` with the same function key."""
+    from shared import timeline
+
+    return _respond(timeline.vm_timeline_page, req)

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from azure.core.exceptions import AzureError
 
 from shared.accounting import as_number
+from shared.csv_export import (
+    CSV_FORMAT,
+    CSV_MIMETYPE,
+    TRANSITION_COLUMNS,
+    VM_COLUMNS,
+    requested_format,
+    to_csv,
+)
 from shared.errors import BadRequestError, ConfigurationError, NotFoundError
 from shared.ledger import Ledger
 from shared.queries import transitions_page, vm_report, vms_page
@@ -44,6 +52,7 @@ class HttpResult:
     status: int
     body: Any
     mimetype: str = JSON
+    headers: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
         return json.dumps(self.body) if self.mimetype == JSON else self.body
@@ -59,11 +68,14 @@ class Request:
 
 
 def respond(
-    view: Callable[[Request, Ledger], dict[str, Any]], request: Request, ledger: Callable[[], Ledger]
+    view: Callable[[Request, Ledger], dict[str, Any] | HttpResult],
+    request: Request,
+    ledger: Callable[[], Ledger],
 ) -> HttpResult:
-    """Run ``view`` and map every outcome to a status and a JSON body."""
+    """Run ``view`` and map every outcome to a status and a body (a view may answer in another format)."""
     try:
-        return HttpResult(200, view(request, ledger()))
+        result = view(request, ledger())
+        return result if isinstance(result, HttpResult) else HttpResult(200, result)
     except BadRequestError as err:
         return _error(400, err.code, err.message)
     except NotFoundError as err:
@@ -95,7 +107,8 @@ def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
     return body
 
 
-def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any]:
+def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    output = requested_format(request.params)
     vm = _vm(request)
     start, end = _window(request.params, default_end=None)
     top = _top(request.params)
@@ -103,10 +116,14 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any]:
     if after is not None and not after.startswith(transitions_prefix(vm)):
         raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
     _, page = transitions_page(ledger, vm, start, end, top, after)
-    return _paged([_transition_body(row) for row in page.items], page.next_after, request)
+    body = _paged([_transition_body(row) for row in page.items], page.next_after, request)
+    if output == CSV_FORMAT:
+        return csv_response(TRANSITION_COLUMNS, body, "transitions.csv")
+    return body
 
 
-def list_vms(request: Request, ledger: Ledger) -> dict[str, Any]:
+def list_vms(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    output = requested_format(request.params)
     subscription = request.params.get("subscriptionId")
     group = request.params.get("resourceGroup")
     if subscription is not None:
@@ -118,7 +135,18 @@ def list_vms(request: Request, ledger: Ledger) -> dict[str, Any]:
     if after is not None and f"/{CURRENT_PREFIX}" not in after:
         raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
     page = vms_page(ledger, subscription, group, top, after)
-    return _paged([_vm_body(row) for row in page.items], page.next_after, request)
+    body = _paged([_vm_body(row) for row in page.items], page.next_after, request)
+    if output == CSV_FORMAT:
+        return csv_response(VM_COLUMNS, body, "vms.csv")
+    return body
+
+
+def csv_response(columns: Sequence[str], body: dict[str, Any], filename: str) -> HttpResult:
+    """``body["value"]`` as CSV; the next page, if any, goes in a ``Link`` header (CSV has no room for it)."""
+    headers = [("Content-Disposition", f'attachment; filename="{filename}"')]
+    if "nextLink" in body:
+        headers.append(("Link", f'<{body["nextLink"]}>; rel="next"'))
+    return HttpResult(200, to_csv(columns, body["value"]), CSV_MIMETYPE, tuple(headers))
 
 
 def state_body(state: VmState) -> dict[str, Any]:

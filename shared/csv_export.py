@@ -1,0 +1,77 @@
+"""CSV answers for finance: RFC 4180 text made from the same bodies the JSON API returns.
+
+A header row, CRLF line ends, times as the API writes them (ISO-8601 UTC), hours as plain decimals.
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and some also after a tab or CR)
+as a formula, and resource names, operation names and event ids come from outside: such a field gets a
+leading ``'`` so it is shown as text. Hours are never negative, so no real number is altered.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from shared.errors import BadRequestError
+
+JSON_FORMAT = "json"
+CSV_FORMAT = "csv"
+CSV_MIMETYPE = "text/csv"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+HOURS_DECIMALS = 6
+
+STATE_COLUMNS = ("powerState", "provisioningState", "billable", "hibernated", "deleted")
+VM_COLUMNS = (
+    "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "lastChange",
+)  # fmt: skip
+TRANSITION_COLUMNS = (
+    "time", *STATE_COLUMNS, "operationName", "source", "eventId", "billingPolicy", "changedAfter",
+)  # fmt: skip
+TIMELINE_COLUMNS = (*VM_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated")
+
+
+def requested_format(params: Mapping[str, str]) -> str:
+    """``json`` (the default) or ``csv``; anything else is a client error."""
+    value = params.get("format")
+    if value is None or value.lower() == JSON_FORMAT:
+        return JSON_FORMAT
+    if value.lower() == CSV_FORMAT:
+        return CSV_FORMAT
+    raise BadRequestError("InvalidFormat", "'format' must be json or csv")
+
+
+def to_csv(columns: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:
+    """One header row of ``columns``, then one row per item (missing keys are empty fields)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow([safe_field(name) for name in columns])
+    for item in items:
+        writer.writerow([safe_field(item.get(name)) for name in columns])
+    return buffer.getvalue()
+
+
+def safe_field(value: Any) -> str:
+    """The text of one field: ``true``/``false``, empty for ``None``, formula-like text made inert."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        text = format_decimal(value)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def format_decimal(value: float) -> str:
+    """A plain decimal (never an exponent) with at most six places: ``5``, ``0.25``, ``0.000278``."""
+    text = f"{value:.{HOURS_DECIMALS}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def hours(seconds: float) -> str:
+    """Seconds as decimal hours, rounded to six places (about a hundredth of a second)."""
+    return format_decimal(seconds / 3600)

@@ -1,0 +1,565 @@
+"""The timeline page in a real headless Chromium, served by the real HTTP functions on Azurite.
+
+Debian's ``chromium`` and ``chromium-driver`` are used (installed with apt-get when missing); no browser
+is downloaded from anywhere else. A tiny loopback HTTP server turns each browser request into a
+``func.HttpRequest`` for the function that owns the route, as the Functions host would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import azure.functions as func
+import pytest
+
+import function_app
+from shared import timeline
+from shared.csv_export import hours
+from shared.times import format_time, parse_time, utc_now
+from tests.factories import ACTION_FAILED, WRITE_FAILED, binding, vm_id, wire_event
+
+pytestmark = pytest.mark.azurite
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+INSTALL_TIMEOUT = 900
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+KEY = "test-function-key"
+OTHER_SUB = "0b1c2d3e-4f50-4617-8a9b-0c1d2e3f4a5b"
+LONG_NAME = "analytics-worker-with-an-exceptionally-long-name-for-the-layout1"  # 64, the most Azure allows
+WAIT = 30  # seconds the browser may take to show something; a ceiling, never an assertion
+
+
+# ---- the browser ------------------------------------------------------------------------------------
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's chromium and chromium-driver; a reason to skip when that is impossible."""
+    if shutil.which("apt-get") is None:
+        return "no /usr/bin/chromium, and no apt-get to install Debian's chromium"
+    if os.geteuid() != 0:
+        return "no /usr/bin/chromium, and not root to apt-get install chromium chromium-driver"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium", "chromium-driver"]):
+        try:
+            subprocess.run(command, env=env, capture_output=True, timeout=INSTALL_TIMEOUT, check=True)
+        except (OSError, subprocess.SubprocessError) as err:
+            return f"could not install Debian's chromium ({' '.join(command)} failed: {err})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[Path, Path]:
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        reason = _install_chromium()
+        if reason:
+            pytest.skip(reason)
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.skip("apt-get ran but /usr/bin/chromium or /usr/bin/chromedriver is still missing")
+    pytest.importorskip("selenium", reason="selenium is not installed: pip install -r requirements-dev.txt")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture(scope="module")
+def driver(chromium):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, chromedriver = chromium
+    with tempfile.TemporaryDirectory(prefix="timeline-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(browser)
+        for flag in (
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1000",
+        ):  # fmt: skip
+            options.add_argument(flag)
+        browser_driver = webdriver.Chrome(service=Service(executable_path=str(chromedriver)), options=options)
+        browser_driver.set_script_timeout(WAIT)
+        try:
+            yield browser_driver
+        finally:
+            browser_driver.quit()
+
+
+# ---- the function app, served on loopback -----------------------------------------------------------
+
+ROUTES = {
+    "/api/timeline": function_app.vm_timeline_page,
+    "/api/timelines": function_app.list_vm_timelines,
+    "/api/vms": function_app.list_vms,
+}
+
+
+class FunctionHost:
+    """Serves ``ROUTES`` on 127.0.0.1 and remembers the query of every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                parts = urlsplit(self.path)
+                params = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+                host.requests.append((parts.path, params))
+                fn = ROUTES.get(parts.path)
+                if fn is None:
+                    self.send_error(404)
+                    return
+                url = f"http://{self.headers['Host']}{self.path}"
+                response = fn(func.HttpRequest("GET", url, body=b"", params=params, route_params={}))
+                body = response.get_body()
+                self.send_response(response.status_code)
+                self.send_header("Content-Type", f"{response.mimetype}; charset={response.charset}")
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-type", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002 (the http.server API)
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+    def page(self, **params: str) -> str:
+        return f"{self.base}/timeline?" + urlencode({"code": KEY, **params})
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[FunctionHost]:
+    server = FunctionHost()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+
+
+# ---- demo data --------------------------------------------------------------------------------------
+
+
+def demo_events(now: datetime) -> list[dict]:
+    """A small estate: billed, free, hibernated, stopped, unknown, deleted, old and long-named VMs."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+
+    def ago(days: float = 0, hours: float = 0) -> datetime:
+        return hour - timedelta(days=days, hours=hours)
+
+    web1, web2 = vm_id("web-01", "rg-web"), vm_id("web-02", "rg-web")
+    db1, batch = vm_id("db-01", "rg-data"), vm_id("batch-old", "rg-data")
+    lost, gone = vm_id("lost-01", "rg-ops"), vm_id("temp-01", "rg-ops")
+    long, other = vm_id(LONG_NAME, "rg-data"), vm_id("jump-01", "rg-web", subscription=OTHER_SUB)
+    return [
+        wire_event("write", ago(days=3), resource_id=web1),
+        wire_event("powerOff", ago(days=2), resource_id=web1),
+        wire_event("deallocate", ago(days=2, hours=-5), resource_id=web1),
+        wire_event("start", ago(days=1), resource_id=web1),
+        wire_event("write", ago(days=5), resource_id=web2),
+        wire_event("deallocate", ago(days=4), resource_id=web2, url_query="&hibernate=true"),
+        wire_event("write", ago(days=6), resource_id=db1),
+        wire_event("restart", ago(days=2), resource_id=db1, event_type=ACTION_FAILED),
+        wire_event("write", ago(days=20), resource_id=batch),
+        wire_event("deallocate", ago(days=19), resource_id=batch),
+        wire_event("write", ago(days=2), resource_id=lost, event_type=WRITE_FAILED),
+        wire_event("write", ago(days=4), resource_id=gone),
+        wire_event("delete", ago(days=3), resource_id=gone),
+        wire_event("write", ago(days=1, hours=6), resource_id=long),
+        wire_event("deallocate", ago(hours=10), resource_id=long),
+        wire_event("write", ago(hours=20), resource_id=other),
+    ]
+
+
+def deliver(events: list[dict]) -> None:
+    for wire in events:
+        function_app.on_vm_event(binding(wire))
+
+
+@pytest.fixture
+def demo(ledger_env) -> datetime:
+    now = utc_now()
+    deliver(demo_events(now))
+    return now
+
+
+# ---- reading the page -------------------------------------------------------------------------------
+
+
+def api(**params: str) -> dict:
+    request = func.HttpRequest("GET", "http://127.0.0.1/api/timelines", body=b"", params=params)
+    response = function_app.list_vm_timelines(request)
+    assert response.status_code == 200, response.get_body()
+    return json.loads(response.get_body())
+
+
+def api_all(start: str, end: str, **filters: str) -> list[dict]:
+    items, token = [], None
+    while True:
+        params = {"from": start, "to": end, "top": "200", **filters}
+        if token:
+            params["continuationToken"] = token
+        body = api(**params)
+        items += body["value"]
+        if "nextLink" not in body:
+            return items
+        token = parse_qs(urlsplit(body["nextLink"]).query)["continuationToken"][0]
+
+
+def wait_loaded(driver, loads: int = 1) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(d) -> bool:
+        state = d.execute_script("return [document.body.dataset.state, Number(document.body.dataset.loads)]")
+        if state[0] == "error":
+            raise AssertionError(d.find_element("id", "error").text)
+        return state[0] == "ready" and state[1] >= loads
+
+    WebDriverWait(driver, WAIT).until(ready)
+
+
+def open_page(driver, host: FunctionHost, **params: str) -> None:
+    driver.get(host.page(**params))
+    wait_loaded(driver)
+
+
+def page_window(driver) -> tuple[str, str]:
+    table = driver.find_element("id", "timeline")
+    return table.get_attribute("data-from"), table.get_attribute("data-to")
+
+
+def page_rows(driver) -> list[dict]:
+    """What the page shows for each row on screen, read from the DOM."""
+    return driver.execute_script(
+        """
+        return Array.from(document.querySelectorAll('#rows tr')).map((tr) => ({
+          resourceId: tr.dataset.resourceId,
+          name: tr.querySelector('.name').textContent,
+          nameTitle: tr.querySelector('.name').title,
+          billed: tr.querySelector('.billed-hours').firstChild.textContent,
+          current: tr.querySelector('.current-state').textContent,
+          segments: Array.from(tr.querySelectorAll('rect.seg')).map((r) => ({
+            from: r.dataset.from, to: r.dataset.to, key: r.dataset.key, billing: r.dataset.billing,
+            fill: r.getAttribute('fill'), label: r.getAttribute('aria-label'),
+            tabindex: r.getAttribute('tabindex')})),
+        }));
+        """
+    )
+
+
+def legend(driver) -> dict[tuple[str, str], dict]:
+    entries = driver.execute_script(
+        """
+        return Array.from(document.querySelectorAll('#legend li')).map((li) => ({
+          key: li.dataset.key, billing: li.dataset.billing, text: li.textContent,
+          fill: li.querySelector('rect').getAttribute('fill')}));
+        """
+    )
+    return {(entry["key"], entry["billing"]): entry for entry in entries}
+
+
+def key_of(state: dict) -> str:
+    if state["deleted"]:
+        return "deleted"
+    if state["powerState"] is None:
+        return "absent"
+    if state["powerState"] == "unknown":
+        return "unknown"
+    return "hibernated" if state["hibernated"] else state["powerState"]
+
+
+def billing_of(state: dict) -> str:
+    key = key_of(state)
+    if key == "unknown":
+        return "unknown"
+    if key in ("deleted", "absent"):
+        return "none"
+    return "billed" if state["billable"] else "free"
+
+
+def hours_text(seconds: float) -> str:
+    """As the page's ``toFixed(2)`` rounds: to the nearer hundredth, a tie upwards."""
+    return str(Decimal(seconds / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def shown_time(iso: str) -> str:
+    return iso[:19].replace("T", " ") + " UTC"
+
+
+def assert_page_matches_api(driver, expected_names: set[str] | None = None) -> list[dict]:
+    start, end = page_window(driver)
+    items = api_all(start, end, **filters_in_address(driver))
+    by_id = {item["resourceId"]: item for item in items}
+    rows = page_rows(driver)
+    assert len(rows) == min(len(items), 50)
+    if expected_names is not None:
+        assert {row["name"] for row in rows} == expected_names
+    colours = legend(driver)
+    for row in rows:
+        vm = by_id[row["resourceId"]]
+        assert row["name"] == vm["vmName"] and row["nameTitle"] == vm["resourceId"]
+        assert row["billed"] == hours_text(vm["billedSeconds"])
+        assert row["current"].startswith(colours[(key_of(vm), billing_of(vm))]["text"].split(" — ")[0])
+        assert [(s["from"], s["to"], s["key"], s["billing"]) for s in row["segments"]] == [
+            (s["from"], s["to"], key_of(s), billing_of(s)) for s in vm["segments"]
+        ]
+        for segment in row["segments"]:
+            assert segment["fill"] == colours[(segment["key"], segment["billing"])]["fill"]
+    total = driver.find_element("id", "total-billed").text
+    assert total == hours_text(sum(item["billedSeconds"] for item in items)) + " h"
+    return items
+
+
+def filters_in_address(driver) -> dict[str, str]:
+    query = parse_qs(urlsplit(driver.current_url).query)
+    return {name: query[name][0] for name in ("subscriptionId", "resourceGroup") if name in query}
+
+
+def tooltip(driver) -> dict[str, str]:
+    tip = driver.find_element("id", "tip")
+    assert tip.is_displayed()
+    return {dd.get_attribute("data-field"): dd.text for dd in tip.find_elements("css selector", "dd")}
+
+
+def click(driver, css: str) -> None:
+    driver.find_element("css selector", css).click()
+
+
+def loads(driver) -> int:
+    return int(driver.execute_script("return Number(document.body.dataset.loads)"))
+
+
+# ---- tests ------------------------------------------------------------------------------------------
+
+
+def test_the_page_shows_each_vm_with_the_apis_segments_colours_current_state_and_totals(driver, host, demo):
+    open_page(driver, host)
+    items = assert_page_matches_api(
+        driver, {"web-01", "web-02", "db-01", "batch-old", "lost-01", "temp-01", LONG_NAME, "jump-01"}
+    )
+    start, end = (parse_time(text) for text in page_window(driver))
+    assert end - start == timedelta(days=7)
+    by_name = {item["vmName"]: item for item in items}
+    assert by_name["web-01"]["billedSeconds"] > 0 and by_name["batch-old"]["billedSeconds"] == 0
+    assert by_name["lost-01"]["unknownSeconds"] > 0
+    OUTPUT.mkdir(exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / "timeline.png"))
+    data_requests = [params for path, params in host.requests if path == "/api/timelines"]
+    assert data_requests and all(params.get("code") == KEY for params in data_requests)
+
+
+def test_billed_free_and_unknown_states_look_different_and_the_legend_says_which_is_which(driver, host, demo):
+    open_page(driver, host)
+    colours = legend(driver)
+    billed = {entry["fill"] for entry in colours.values() if entry["billing"] == "billed"}
+    free = {entry["fill"] for entry in colours.values() if entry["billing"] == "free"}
+    assert billed and free and not billed & free
+    assert colours[("unknown", "unknown")]["fill"] == "url(#hatch)"
+    assert colours[("running", "billed")]["text"] == "running — billed"
+    assert colours[("deallocated", "free")]["text"] == "deallocated — not billed"
+    assert colours[("stopped", "billed")]["text"] == "stopped — billed"
+    for row in page_rows(driver):
+        for segment in row["segments"]:
+            assert segment["label"].startswith(
+                colours[(segment["key"], segment["billing"])]["text"].split(" — ")[0]
+            )
+
+
+def test_hovering_a_band_shows_its_state_start_end_and_the_operation_that_caused_it(driver, host, demo):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(driver, host)
+    start, end = page_window(driver)
+    web1 = next(item for item in api_all(start, end) if item["vmName"] == "web-01")
+    stopped = next(s for s in web1["segments"] if s["powerState"] == "stopped")
+    rect = driver.find_element(
+        "css selector", f'tr[data-resource-id="{web1["resourceId"]}"] rect[data-from="{stopped["from"]}"]'
+    )
+    ActionChains(driver).move_to_element(rect).perform()
+    assert tooltip(driver) == {
+        "state": "stopped · provisioning Succeeded",
+        "billing": "billed",
+        "start": shown_time(stopped["from"]),
+        "end": shown_time(stopped["to"]),
+        "cause": "Microsoft.Compute/virtualMachines/powerOff/action (event)",
+    }
+    ActionChains(driver).move_to_element(driver.find_element("tag name", "h1")).perform()
+    assert not driver.find_element("id", "tip").is_displayed()
+
+
+def test_keyboard_focus_reaches_every_band_and_every_period_in_it(driver, host, demo):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(driver, host)
+    start, end = page_window(driver)
+    by_id = {item["resourceId"]: item for item in api_all(start, end)}
+    rows = page_rows(driver)
+    driver.execute_script("document.getElementById('download').focus()")  # the last control before the table
+
+    def focused() -> dict | None:
+        return driver.execute_script(
+            "const e = document.activeElement; if (!e || !e.matches('rect.seg')) return null;"
+            "return {id: e.closest('tr').dataset.resourceId, i: Number(e.dataset.index)};"
+        )
+
+    reached = []
+    for _ in range(60):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        here = focused()
+        if here is None:
+            if reached:
+                break
+            continue
+        assert here["i"] == 0
+        vm = by_id[here["id"]]
+        assert tooltip(driver)["start"] == shown_time(vm["segments"][0]["from"])
+        for index, segment in enumerate(vm["segments"][1:], start=1):
+            ActionChains(driver).send_keys(Keys.ARROW_RIGHT).perform()
+            assert focused() == {"id": here["id"], "i": index}
+            assert tooltip(driver)["end"] == shown_time(segment["to"])
+        ActionChains(driver).send_keys(Keys.HOME).perform()
+        assert focused() == {"id": here["id"], "i": 0}
+        reached.append(here["id"])
+    assert reached == [row["resourceId"] for row in rows]
+
+
+def test_the_window_presets_and_a_custom_window_change_the_data(driver, host, demo):
+    open_page(driver, host)
+    before = {row["name"]: row["billed"] for row in page_rows(driver)}
+    assert before["batch-old"] == "0.00"
+
+    click(driver, 'button[data-range="30d"]')
+    wait_loaded(driver, loads=2)
+    start, end = (parse_time(text) for text in page_window(driver))
+    assert end - start == timedelta(days=30)
+    assert {row["name"]: row["billed"] for row in page_rows(driver)}["batch-old"] == "24.00"
+    assert_page_matches_api(driver)
+
+    click(driver, 'button[data-range="today"]')
+    wait_loaded(driver, loads=3)
+    start, end = (parse_time(text) for text in page_window(driver))
+    assert start == end.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert_page_matches_api(driver)
+
+    hour = demo.replace(minute=0, second=0, microsecond=0)
+    custom_from, custom_to = hour - timedelta(days=21), hour - timedelta(days=18, hours=12)
+    driver.execute_script(
+        "for (const [id, value] of [['from', arguments[0]], ['to', arguments[1]]]) {"
+        "  const input = document.getElementById(id); input.value = value;"
+        "  input.dispatchEvent(new Event('input', {bubbles: true})); }",
+        custom_from.strftime("%Y-%m-%dT%H:%M"),
+        custom_to.strftime("%Y-%m-%dT%H:%M"),
+    )
+    assert (
+        driver.find_element("css selector", 'button[data-range="custom"]').get_attribute("aria-pressed")
+        == "true"
+    )
+    click(driver, "#apply")
+    wait_loaded(driver, loads=4)
+    assert page_window(driver) == (format_time(custom_from), format_time(custom_to))
+    rows = {row["name"]: row for row in page_rows(driver)}
+    assert rows["batch-old"]["billed"] == "24.00"
+    assert_page_matches_api(driver)
+    assert "range=custom" in driver.current_url and f"code={KEY}" in driver.current_url
+
+
+def test_the_resource_group_filter_narrows_the_rows_and_stays_in_the_address(driver, host, demo):
+    open_page(driver, host)
+    field = driver.find_element("id", "group")
+    field.clear()
+    field.send_keys("rg-data")
+    click(driver, "#apply")
+    wait_loaded(driver, loads=2)
+    assert {row["name"] for row in page_rows(driver)} == {"db-01", "batch-old", LONG_NAME}
+    assert "resourceGroup=rg-data" in driver.current_url
+    assert_page_matches_api(driver, {"db-01", "batch-old", LONG_NAME})
+
+
+def test_sorting_by_billed_hours_orders_the_rows_by_the_apis_totals(driver, host, demo):
+    open_page(driver, host)
+    start, end = page_window(driver)
+    billed = {item["resourceId"]: item["billedSeconds"] for item in api_all(start, end)}
+    click(driver, 'button[data-sort="billed"]')
+    descending = [billed[row["resourceId"]] for row in page_rows(driver)]
+    assert descending == sorted(billed.values(), reverse=True)
+    header = driver.find_element("id", "col-billed")
+    assert header.get_attribute("aria-sort") == "descending"
+    click(driver, 'button[data-sort="billed"]')
+    assert [billed[row["resourceId"]] for row in page_rows(driver)] == sorted(billed.values())
+    assert header.get_attribute("aria-sort") == "ascending"
+
+
+def test_hundreds_of_vms_are_paged_and_long_names_do_not_widen_the_page(driver, host, ledger_env):
+    now = utc_now()
+    names = [f"{LONG_NAME[:56]}-{n:05d}" if n % 7 == 0 else f"vm-{n:05d}" for n in range(230)]
+    deliver(
+        [wire_event("write", now - timedelta(hours=5), resource_id=vm_id(name, "rg-fleet")) for name in names]
+    )
+    open_page(driver, host)
+    assert len(page_rows(driver)) == 50
+    assert "of 230" in driver.find_element("id", "page-info").text
+    assert driver.find_element("id", "total-label").text == "Total (230 VMs)"
+    layout = driver.execute_script(
+        """
+        const bands = Array.from(document.querySelectorAll('svg.band'))
+          .map((s) => s.getBoundingClientRect().width);
+        return {page: document.documentElement.scrollWidth, view: document.documentElement.clientWidth,
+                widest: Math.max(...bands), narrowest: Math.min(...bands)};
+        """
+    )
+    assert layout["page"] <= layout["view"]
+    assert layout["widest"] - layout["narrowest"] < 1
+    shown = set()
+    for _ in range(5):
+        shown |= {row["name"] for row in page_rows(driver)}
+        if not driver.find_element("id", "next").is_enabled():
+            break
+        click(driver, "#next")
+    assert shown == set(names)
+    OUTPUT.mkdir(exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / "timeline-many.png"))
+    start, end = page_window(driver)
+    page_csv = driver.execute_async_script("window.collectTimelineCsv().then(arguments[0])")
+    rows = list(csv.DictReader(io.StringIO(page_csv, newline="")))
+    assert sorted(row["vmName"] for row in rows) == sorted(names)
+    expected = {item["vmName"]: hours(item["billedSeconds"]) for item in api_all(start, end)}
+    assert {row["vmName"]: row["billedHours"] for row in rows} == expected
+
+
+def test_the_demo_snapshot_shows_the_same_rows_without_any_server(driver, demo, ledger, tmp_path):
+    as_of = demo.replace(microsecond=0).astimezone(UTC)
+    path = tmp_path / "demo-timeline.html"
+    count = timeline.write_snapshot(path, ledger, as_of=as_of)
+    driver.get(path.as_uri())
+    wait_loaded(driver)
+    assert not driver.find_element("id", "controls").is_displayed()
+    assert "Static snapshot" in driver.find_element("id", "snapshot-note").text
+    rows = page_rows(driver)
+    assert len(rows) == count == 8
+    start, end = page_window(driver)
+    expected = {item["resourceId"]: hours_text(item["billedSeconds"]) for item in api_all(start, end)}
+    assert {row["resourceId"]: row["billed"] for row in rows} == expected
+    OUTPUT.mkdir(exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / "timeline-snapshot.png"))
