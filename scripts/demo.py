@@ -67,8 +67,20 @@ def _run(events: list[dict[str, Any]], arm_url: str) -> int:
     after = _vm_rows(function_app, today)
     _print_rows(after, changed=_changed(before, after))
     _print_history(function_app, after)
+    _write_timeline_snapshot(now)
     _print_next_steps(after)
     return 0
+
+
+def _write_timeline_snapshot(now: datetime) -> None:
+    from shared.clients import get_ledger
+    from shared.timeline import write_snapshot
+
+    # The sample is one day long; a longer window would show mostly "not in the ledger yet".
+    path = ROOT / "demo-timeline.html"
+    count = write_snapshot(path, get_ledger(), start=now - timedelta(days=1), end=now)
+    print(f"\n5. Timeline page: {BASE_URL}/timeline under `func start`; a static snapshot of its {count} VMs")
+    print(f"   (no server needed) is in {path}")
 
 
 def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
@@ -129,10 +141,11 @@ def _print_history(function_app, rows: list[dict[str, str]]) -> None:
 
 
 def _print_next_steps(rows: list[dict[str, str]]) -> None:
-    print("\n5. The same API under `func start` (Core Tools) at", BASE_URL)
+    print("\n6. The same API under `func start` (Core Tools) at", BASE_URL)
     print(f"   GET {BASE_URL}/vms")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}?from=2026-11-01T00:00:00Z")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}/transitions?top=50")
+    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions and timelines)")
 
 
 def _call(function, url_path: str, params: dict[str, str] | None = None, route: dict[str, str] | None = None):

@@ -12,6 +12,8 @@ HTTP_ROUTES = {
     "get_vm": "vms/{subscriptionId}/{resourceGroup}/{vmName}",
     "list_vm_transitions": "vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions",
     "list_vms": "vms",
+    "list_vm_timelines": "timelines",
+    "vm_timeline_page": "timeline",
 }
 
 
