@@ -53,17 +53,46 @@ def require_vm(ledger: Ledger, vm: VmId) -> CurrentRow:
     return current
 
 
+@dataclass(frozen=True)
+class _WindowRows:
+    """A VM's state at a window's start and, lazily, its transitions until ``accrue_until``."""
+
+    state_at_start: VmState | None
+    rows: Iterator[TransitionRow]
+    accrue_until: datetime
+
+
+def _window_rows(
+    ledger: Ledger,
+    current: CurrentRow,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    page_size: int = 1000,
+) -> _WindowRows:
+    """One range query from ``start``: its first row's ``prev`` is the state in force at ``start``.
+
+    With no transition at or after ``start``, the current row's state has held since before it.
+    Nothing accrues after ``as_of``.
+    """
+    vm = current.vm
+    accrue_until = max(min(end, as_of), start)
+    rows = ledger.iter_transitions(vm, start_key=time_key(vm, start), page_size=page_size)
+    first = next(rows, None)
+    if first is None:
+        return _WindowRows(current.state, iter(()), accrue_until)
+    return _WindowRows(first.prev, _until(_chain(first, rows), accrue_until), accrue_until)
+
+
 def vm_report(ledger: Ledger, vm: VmId, start: datetime | None, end: datetime, as_of: datetime) -> VmReport:
     """The VM's current state and its billed/unknown seconds in ``[start, end)``, accrued up to ``as_of``."""
     current = require_vm(ledger, vm)
     start = start if start is not None else min(current.first_time, end)
-    accrue_until = max(min(end, as_of), start)
-    rows = ledger.iter_transitions(vm, start_key=time_key(vm, start))
-    first = next(rows, None)
-    if first is None:
-        return VmReport(current, start, end, window_totals(current.state, [], start, accrue_until))
-    changes = _until(_chain(first, rows), accrue_until)
-    return VmReport(current, start, end, window_totals(first.prev, changes, start, accrue_until))
+    window = _window_rows(ledger, current, start, end, as_of)
+    changes = ((row.time, row.state) for row in window.rows)
+    return VmReport(
+        current, start, end, window_totals(window.state_at_start, changes, start, window.accrue_until)
+    )
 
 
 def transitions_page(
@@ -125,11 +154,11 @@ def _chain(first: TransitionRow, rest: Iterator[TransitionRow]) -> Iterator[Tran
     yield from rest
 
 
-def _until(rows: Iterator[TransitionRow], end: datetime) -> Iterator[tuple[datetime, VmState]]:
+def _until(rows: Iterator[TransitionRow], end: datetime) -> Iterator[TransitionRow]:
     for row in rows:
         if row.time >= end:
             return
-        yield row.time, row.state
+        yield row
 
 
 @dataclass(frozen=True)
@@ -171,21 +200,14 @@ def vm_timeline(
     force at ``start`` (its ``prev``), as in ``vm_report``. Segments stop at ``as_of`` and take at most
     ``max_transitions`` transitions; the totals still cover the whole window, streamed from the same query.
     """
-    vm = current.vm
-    accrue_until = max(min(end, as_of), start)
-    page_size = min(max_transitions + 1, 1000)
-    rows = ledger.iter_transitions(vm, start_key=time_key(vm, start), page_size=page_size)
-    first = next(rows, None)
-    state_at_start = first.prev if first is not None else current.state
-    in_window = _chain(first, rows) if first is not None else iter(())
+    window = _window_rows(ledger, current, start, end, as_of, page_size=min(max_transitions + 1, 1000))
+    state_at_start, accrue_until = window.state_at_start, window.accrue_until
     kept: list[TransitionRow] = []
     first_left_out: list[datetime] = []
 
     def changes() -> Iterator[tuple[datetime, VmState]]:
         # Segments keep the first ``max_transitions`` rows; the totals see every row of the window.
-        for row in in_window:
-            if row.time >= accrue_until:
-                return
+        for row in window.rows:
             if len(kept) < max_transitions:
                 kept.append(row)
             elif not first_left_out:

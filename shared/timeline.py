@@ -28,10 +28,17 @@ from shared.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, hours, requested_for
 from shared.errors import BadRequestError
 from shared.ledger import Ledger
 from shared.queries import Segment, vm_timeline, vms_page
-from shared.resource_ids import require_part
-from shared.rows import CURRENT_PREFIX, CurrentRow
+from shared.rows import CurrentRow
 from shared.times import format_time, utc_now
-from shared.views import HttpResult, Request, _paged, _token, _vm_body, _window, csv_response
+from shared.views import (
+    HttpResult,
+    Request,
+    csv_response,
+    paged_body,
+    query_window,
+    vm_body,
+    vms_page_for,
+)
 
 DEFAULT_TOP = 50
 MAX_TOP = 200
@@ -58,20 +65,11 @@ def list_vm_timelines(request: Request, ledger: Ledger) -> dict[str, Any] | Http
     """``GET timelines``: one page of VMs with their segments and totals over ``from``..``to``."""
     params = request.params
     output = requested_format(params)
-    subscription, group = params.get("subscriptionId"), params.get("resourceGroup")
-    if subscription is not None:
-        require_part("subscriptionId", subscription)
-    if group is not None:
-        require_part("resourceGroup", group)
     as_of = utc_now()
     start, end = timeline_window(params, as_of)
-    top = _top(params)
-    after = _token(params)
-    if after is not None and f"/{CURRENT_PREFIX}" not in after:
-        raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
-    page = vms_page(ledger, subscription, group, top, after)
+    page = vms_page_for(params, ledger, DEFAULT_TOP, MAX_TOP)
     items = [timeline_body(ledger, row, start, end, as_of) for row in page.items]
-    body = _paged(items, page.next_after, request)
+    body = paged_body(items, page.next_after, request)
     body.update(_window_fields(ledger, start, end, as_of))
     if output == CSV_FORMAT:
         rows = {**body, "value": [_csv_item(item, body["window"]) for item in items]}
@@ -87,7 +85,7 @@ def vm_timeline_page(request: Request, ledger: Ledger) -> HttpResult:
 
 def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetime, datetime]:
     """``from``/``to`` from the query; ``to`` defaults to now and ``from`` to seven days before ``to``."""
-    start, end = _window(params, default_end=as_of)
+    start, end = query_window(params, default_end=as_of)
     end = end if end is not None else as_of
     start = start if start is not None else end - DEFAULT_WINDOW
     _check_window(start, end)
@@ -99,7 +97,7 @@ def timeline_body(
 ) -> dict[str, Any]:
     """One VM's entry: its current state, billed/unknown seconds in the window, and its segments."""
     timeline = vm_timeline(ledger, current, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
-    body = _vm_body(current)
+    body = vm_body(current)
     body.update(
         billedSeconds=as_number(timeline.totals.billed_seconds),
         unknownSeconds=as_number(timeline.totals.unknown_seconds),
@@ -189,15 +187,6 @@ def _check_window(start: datetime, end: datetime) -> None:
         raise BadRequestError("InvalidWindow", "'to' is earlier than 'from'")
     if end - start > MAX_WINDOW:
         raise BadRequestError("InvalidWindow", f"the window may span at most {MAX_WINDOW.days} days")
-
-
-def _top(params: Mapping[str, str]) -> int:
-    text = params.get("top")
-    if text is None:
-        return DEFAULT_TOP
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
-        raise BadRequestError("InvalidTop", f"'top' must be a whole number from 1 to {MAX_TOP}")
-    return int(text)
 
 
 @functools.cache

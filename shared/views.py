@@ -30,7 +30,7 @@ from shared.csv_export import (
 )
 from shared.errors import BadRequestError, ConfigurationError, NotFoundError
 from shared.ledger import Ledger
-from shared.queries import transitions_page, vm_report, vms_page
+from shared.queries import Page, transitions_page, vm_report, vms_page
 from shared.resource_ids import VmId, require_part, vm_id_from_parts
 from shared.rows import CURRENT_PREFIX, CurrentRow, TransitionRow, transitions_prefix
 from shared.times import format_time, parse_time, utc_now
@@ -94,9 +94,9 @@ def respond(
 def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
     vm = _vm(request)
     as_of = utc_now()
-    start, end = _window(request.params, default_end=as_of)
+    start, end = query_window(request.params, default_end=as_of)
     report = vm_report(ledger, vm, start, end, as_of)
-    body = _vm_body(report.current)
+    body = vm_body(report.current)
     body.update(
         billedSeconds=as_number(report.totals.billed_seconds),
         unknownSeconds=as_number(report.totals.unknown_seconds),
@@ -110,13 +110,13 @@ def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
 def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
     output = requested_format(request.params)
     vm = _vm(request)
-    start, end = _window(request.params, default_end=None)
-    top = _top(request.params)
-    after = _token(request.params)
+    start, end = query_window(request.params, default_end=None)
+    top = page_size(request.params)
+    after = continuation_after(request.params)
     if after is not None and not after.startswith(transitions_prefix(vm)):
         raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
     _, page = transitions_page(ledger, vm, start, end, top, after)
-    body = _paged([_transition_body(row) for row in page.items], page.next_after, request)
+    body = paged_body([_transition_body(row) for row in page.items], page.next_after, request)
     if output == CSV_FORMAT:
         return csv_response(TRANSITION_COLUMNS, body, "transitions.csv")
     return body
@@ -124,21 +124,28 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | Ht
 
 def list_vms(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
     output = requested_format(request.params)
-    subscription = request.params.get("subscriptionId")
-    group = request.params.get("resourceGroup")
+    page = vms_page_for(request.params, ledger, DEFAULT_TOP, MAX_TOP)
+    body = paged_body([vm_body(row) for row in page.items], page.next_after, request)
+    if output == CSV_FORMAT:
+        return csv_response(VM_COLUMNS, body, "vms.csv")
+    return body
+
+
+def vms_page_for(
+    params: Mapping[str, str], ledger: Ledger, default_top: int, max_top: int
+) -> Page[CurrentRow]:
+    """The page of current rows that ``subscriptionId``, ``resourceGroup``, ``top`` and the token ask for."""
+    subscription = params.get("subscriptionId")
+    group = params.get("resourceGroup")
     if subscription is not None:
         require_part("subscriptionId", subscription)
     if group is not None:
         require_part("resourceGroup", group)
-    top = _top(request.params)
-    after = _token(request.params)
+    top = page_size(params, default_top, max_top)
+    after = continuation_after(params)
     if after is not None and f"/{CURRENT_PREFIX}" not in after:
         raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
-    page = vms_page(ledger, subscription, group, top, after)
-    body = _paged([_vm_body(row) for row in page.items], page.next_after, request)
-    if output == CSV_FORMAT:
-        return csv_response(VM_COLUMNS, body, "vms.csv")
-    return body
+    return vms_page(ledger, subscription, group, top, after)
 
 
 def csv_response(columns: Sequence[str], body: dict[str, Any], filename: str) -> HttpResult:
@@ -159,7 +166,7 @@ def state_body(state: VmState) -> dict[str, Any]:
     }
 
 
-def _vm_body(current: CurrentRow) -> dict[str, Any]:
+def vm_body(current: CurrentRow) -> dict[str, Any]:
     vm = current.vm
     return {
         "resourceId": vm.resource_id,
@@ -191,7 +198,7 @@ def _vm(request: Request) -> VmId:
     )
 
 
-def _window(
+def query_window(
     params: Mapping[str, str], default_end: datetime | None
 ) -> tuple[datetime | None, datetime | None]:
     start = _time(params, "from")
@@ -213,16 +220,17 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
         ) from None
 
 
-def _top(params: Mapping[str, str]) -> int:
+def page_size(params: Mapping[str, str], default: int = DEFAULT_TOP, maximum: int = MAX_TOP) -> int:
+    """The ``top`` parameter: a whole number from 1 to ``maximum``."""
     text = params.get("top")
     if text is None:
-        return DEFAULT_TOP
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
-        raise BadRequestError("InvalidTop", f"'top' must be a whole number from 1 to {MAX_TOP}")
+        return default
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise BadRequestError("InvalidTop", f"'top' must be a whole number from 1 to {maximum}")
     return int(text)
 
 
-def _token(params: Mapping[str, str]) -> str | None:
+def continuation_after(params: Mapping[str, str]) -> str | None:
     """Continuation tokens are opaque to clients: base64url JSON holding the last key returned."""
     text = params.get("continuationToken")
     if text is None:
@@ -241,7 +249,7 @@ def _encode_token(after: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
 
 
-def _paged(items: list[dict[str, Any]], next_after: str | None, request: Request) -> dict[str, Any]:
+def paged_body(items: list[dict[str, Any]], next_after: str | None, request: Request) -> dict[str, Any]:
     body: dict[str, Any] = {"value": items}
     if next_after is not None:
         body["nextLink"] = _next_link(request, _encode_token(next_after))
