@@ -126,3 +126,31 @@ def binding(wire: dict[str, Any]) -> func.EventGridEvent | func.CloudEvent:
     return EventGridEventInConverter.decode(
         data=meta.Datum(type="json", value=json.dumps(wire)), trigger_metadata=None
     )
+
+
+def sample_day(resource_id: str) -> list[dict[str, Any]]:
+    """A VM's day: created 08:00, powered off 10:00 (still billed), deallocated 11:00, started 13:00,
+    hibernated 15:00. Billed 5 hours."""
+    return [
+        wire_event("write", at(hours=8), resource_id=resource_id),
+        wire_event("powerOff", at(hours=10), resource_id=resource_id),
+        wire_event("deallocate", at(hours=11), resource_id=resource_id),
+        wire_event("start", at(hours=13), resource_id=resource_id),
+        wire_event("deallocate", at(hours=15), resource_id=resource_id, url_query="&hibernate=true"),
+    ]
+
+
+def deliver(*events: dict[str, Any]) -> None:
+    """Hand each event to the real ``on_vm_event`` as the worker would."""
+    import function_app
+
+    for wire in events:
+        function_app.on_vm_event(binding(wire))
+
+
+def http_get(fn, path: str, route: dict[str, str] | None = None, **params: str) -> func.HttpResponse:
+    """Call an HTTP function with a real ``func.HttpRequest`` for ``/api/<path>``."""
+    request = func.HttpRequest(
+        "GET", "http://localhost:7071/api/" + path, body=b"", params=params, route_params=route or {}
+    )
+    return fn(request)

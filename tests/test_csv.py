@@ -20,7 +20,7 @@ from shared.csv_export import (
     to_csv,
 )
 from shared.errors import BadRequestError
-from tests.factories import at, binding, vm_id, wire_event
+from tests.factories import at, deliver, http_get, vm_id, wire_event
 
 
 def parse(text: str) -> list[list[str]]:
@@ -107,16 +107,7 @@ ODD = vm_id("-cmd", "-rg")  # Azure allows a leading '-' in both names: a spread
 ROUTE = {"subscriptionId": VM.split("/")[2], "resourceGroup": "rg-app", "vmName": "web-01"}
 
 
-def deliver(*events: dict) -> None:
-    for wire in events:
-        function_app.on_vm_event(binding(wire))
-
-
-def call(fn, path: str, route: dict[str, str] | None = None, **params: str) -> func.HttpResponse:
-    request = func.HttpRequest(
-        "GET", "http://localhost:7071/api/" + path, body=b"", params=params, route_params=route or {}
-    )
-    return fn(request)
+call = http_get
 
 
 def as_json(response: func.HttpResponse) -> dict:

@@ -9,23 +9,12 @@ import azure.functions as func
 import pytest
 
 import function_app
-from tests.factories import ACTION_FAILED, WRITE_OK, at, binding, vm_id, wire_event
+from tests.factories import ACTION_FAILED, WRITE_OK, at, deliver, sample_day, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
 
 VM = vm_id("web-01", "rg-app")
-DAY = [
-    wire_event("write", at(hours=8), resource_id=VM),  # created: running from 08:00
-    wire_event("powerOff", at(hours=10), resource_id=VM),  # stopped but still billed
-    wire_event("deallocate", at(hours=11), resource_id=VM),  # free from 11:00
-    wire_event("start", at(hours=13), resource_id=VM),  # billed again
-    wire_event("deallocate", at(hours=15), resource_id=VM, url_query="&hibernate=true"),
-]
-
-
-def deliver(*events: dict) -> None:
-    for wire in events:
-        function_app.on_vm_event(binding(wire))
+DAY = sample_day(VM)  # 08 running, 10 stopped (billed), 11 deallocated, 13 running, 15 hibernated
 
 
 def get(route: str, **params: str) -> tuple[int, dict]:

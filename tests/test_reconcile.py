@@ -12,7 +12,7 @@ from shared.arm import ArmClient
 from shared.queries import vm_report
 from shared.reconcile import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.resource_ids import parse_vm_id
-from tests.factories import SUB, at, binding, vm_id, wire_event
+from tests.factories import SUB, at, deliver, vm_id, wire_event
 from tests.fake_arm import FakeArm, Faults, make_vm
 
 pytestmark = pytest.mark.azurite
@@ -23,11 +23,6 @@ API = "2024-07-01"
 
 def client_for(fake: FakeArm) -> ArmClient:
     return ArmClient(fake.url, API, retry_total=3, retry_backoff_factor=0)
-
-
-def deliver(*events: dict) -> None:
-    for wire in events:
-        function_app.on_vm_event(binding(wire))
 
 
 def transitions(ledger, resource_id: str) -> list:

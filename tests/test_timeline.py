@@ -10,37 +10,21 @@ import json
 import re
 from datetime import timedelta
 
-import azure.functions as func
 import pytest
 
 import function_app
 from shared import timeline
 from shared.times import parse_time, utc_now
-from tests.factories import ACTION_FAILED, SUB, at, binding, vm_id, wire_event
+from tests.factories import ACTION_FAILED, SUB, at, deliver, http_get, sample_day, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
 
 VM = vm_id("web-01", "rg-app")
-DAY = [
-    wire_event("write", at(hours=8), resource_id=VM),  # created: running from 08:00
-    wire_event("powerOff", at(hours=10), resource_id=VM),  # stopped but still billed
-    wire_event("deallocate", at(hours=11), resource_id=VM),  # free from 11:00
-    wire_event("start", at(hours=13), resource_id=VM),  # billed again
-    wire_event("deallocate", at(hours=15), resource_id=VM, url_query="&hibernate=true"),
-]
+DAY = sample_day(VM)
 OTHER_SUB = "0b1c2d3e-4f50-4617-8a9b-0c1d2e3f4a5b"
 
 
-def deliver(*events: dict) -> None:
-    for wire in events:
-        function_app.on_vm_event(binding(wire))
-
-
-def call(fn, path: str, route: dict[str, str] | None = None, **params: str) -> func.HttpResponse:
-    request = func.HttpRequest(
-        "GET", "http://localhost:7071/api/" + path, body=b"", params=params, route_params=route or {}
-    )
-    return fn(request)
+call = http_get
 
 
 def timelines(**params: str) -> dict:
