@@ -1,0 +1,73 @@
+"""The command line against a real Azurite: replay saved events, show, reconcile from a saved listing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared import cli
+from shared.resource_ids import parse_vm_id
+from tests.factories import SUB, at, sample_day, vm_id
+from tests.fake_arm import make_vm
+
+pytestmark = pytest.mark.azurite
+
+VM = vm_id("web-01", "rg-app")
+
+
+def test_replay_records_a_saved_file_of_events_and_counts_outcomes(ledger, tmp_path, capsys):
+    events = sample_day(VM)
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events + events[:1]))  # one delivered twice
+    assert cli.main(["replay", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == "1 duplicate, 5 recorded"
+    assert ledger.get_current(parse_vm_id(VM)).state.hibernated
+
+
+def test_replay_reads_json_lines_too(ledger, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(event) for event in sample_day(VM)[:2]))
+    assert cli.main(["replay", str(path)]) == 0
+    assert ledger.get_current(parse_vm_id(VM)).state.power_state == "stopped"
+
+
+def test_show_prints_billed_hours_for_the_window(ledger, tmp_path, capsys):
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(sample_day(VM)))
+    cli.main(["replay", str(path)])
+    capsys.readouterr()
+    assert cli.main(["show", "--from", at(0).isoformat(), "--to", at(hours=24).isoformat()]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "rg-app/web-01" in line)
+    assert "deallocated (hibernated)" in row and "5.00" in row
+    assert cli.main(["show", VM, "--from", at(0).isoformat(), "--to", at(hours=24).isoformat()]) == 0
+    assert "billed 5.00 h" in capsys.readouterr().out
+
+
+def test_reconcile_from_a_saved_listing_applies_it_and_marks_the_missing_as_deleted(ledger, tmp_path, capsys):
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(sample_day(VM) + sample_day(vm_id("gone", "rg-app"))))
+    cli.main(["replay", str(path)])
+    listing = tmp_path / "list-all.json"
+    listing.write_text(json.dumps({"value": [make_vm(SUB, "rg-app", "web-01", power="stopped")]}))
+    assert cli.main(["reconcile", "--from-file", str(listing)]) == 0
+    assert "changed 1" in capsys.readouterr().out
+    assert ledger.get_current(parse_vm_id(VM)).state.power_state == "stopped"
+    assert ledger.get_current(parse_vm_id(vm_id("gone", "rg-app"))).state.deleted
+
+
+def test_a_saved_listing_with_a_next_link_is_incomplete_and_deletes_nothing(ledger, tmp_path, capsys):
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(sample_day(VM) + sample_day(vm_id("other", "rg-app"))))
+    cli.main(["replay", str(path)])
+    listing = tmp_path / "page1.json"
+    page = {"value": [make_vm(SUB, "rg-app", "web-01")], "nextLink": "https://management.azure.com/next"}
+    listing.write_text(json.dumps(page))
+    assert cli.main(["reconcile", "--from-file", str(listing)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    assert not ledger.get_current(parse_vm_id(vm_id("other", "rg-app"))).state.deleted
+
+
+def test_a_bad_argument_is_a_clear_error_not_a_traceback(ledger, capsys):
+    assert cli.main(["show", "not-a-vm-id"]) == 2
+    assert "error: not a VM resource id" in capsys.readouterr().err
