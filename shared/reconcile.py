@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from azure.core.exceptions import AzureError
 
@@ -75,13 +76,12 @@ def reconcile_subscription(
     """Apply one subscription's listing (streamed page by page) to the ledger."""
     report = SubscriptionReport(subscription_id.lower())
     try:
-        known = _current_rows(ledger, report.subscription_id)
-        seen: set[str] = set()
+        unseen = _known_states(ledger, report.subscription_id)
         for page in pages:
             observed_at = clock()
             for listed in page:
-                _apply_listed(ledger, listed, known, seen, observed_at, report)
-        _record_vanished(ledger, known, seen, clock(), report)
+                _apply_listed(ledger, listed, unseen, observed_at, report)
+        _record_vanished(ledger, unseen, clock(), report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except AzureError as err:
@@ -112,17 +112,31 @@ def reconcile_configured_subscriptions(
     return reports
 
 
-def _current_rows(ledger: Ledger, subscription: str) -> dict[str, CurrentRow]:
+class _Known(NamedTuple):
+    """What reconcile compares, kept small: the map holds one per VM of the subscription."""
+
+    power_state: str | None
+    hibernated: bool
+    deleted: bool
+    provisioning: str
+
+
+def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
+    """The ledger's current states of a subscription, by VM key, from paged range queries."""
     entities = ledger.query_range(subscription, CURRENT_PREFIX, upper_bound(CURRENT_PREFIX))
-    rows = (current_from_entity(entity) for entity in entities)
-    return {row.vm.vm_key: row for row in rows}
+    known = {}
+    for entity in entities:
+        state = current_from_entity(entity).state
+        known[entity["RowKey"][len(CURRENT_PREFIX) :]] = _Known(
+            state.power_state, state.hibernated, state.deleted, _main_state(state.provisioning_state)
+        )
+    return known
 
 
 def _apply_listed(
     ledger: Ledger,
     listed: ListedVm,
-    known: dict[str, CurrentRow],
-    seen: set[str],
+    unseen: dict[str, _Known],
     observed_at: datetime,
     report: SubscriptionReport,
 ) -> None:
@@ -133,29 +147,28 @@ def _apply_listed(
         )
         return
     report.listed += 1
-    seen.add(vm.vm_key)
     report.unknown += listed.power_state is None
-    current = known.get(vm.vm_key)
-    if current is not None and not current.state.deleted and not _differs(current, listed):
+    known = unseen.pop(vm.vm_key, None)
+    if known is not None and not known.deleted and not _differs(known, listed):
         report.unchanged += 1
         return
-    change = _observed_change(listed, current)
-    _record(ledger, vm, change, observed_at, current)
+    # Only changed VMs are read in full: one point read and one write each.
+    current = ledger.get_current(vm) if known is not None else None
+    _record(ledger, vm, _observed_change(listed, current), observed_at, current)
     if current is None:
         report.new += 1
     else:
         report.changed += 1
 
 
-def _differs(current: CurrentRow, listed: ListedVm) -> bool:
+def _differs(known: _Known, listed: ListedVm) -> bool:
     """A missing power status is no evidence of change; provisioning compares on its main state only."""
     if listed.power_state is None:
         return False
-    state = current.state
-    if (state.power_state, state.hibernated) != (listed.power_state, listed.hibernated):
+    if (known.power_state, known.hibernated) != (listed.power_state, listed.hibernated):
         return True
-    return listed.provisioning_state is not None and _main_state(listed.provisioning_state) != _main_state(
-        state.provisioning_state
+    return (
+        listed.provisioning_state is not None and _main_state(listed.provisioning_state) != known.provisioning
     )
 
 
@@ -170,14 +183,15 @@ def _observed_change(listed: ListedVm, current: CurrentRow | None) -> Change:
 
 
 def _record_vanished(
-    ledger: Ledger,
-    known: dict[str, CurrentRow],
-    seen: set[str],
-    observed_at: datetime,
-    report: SubscriptionReport,
+    ledger: Ledger, unseen: dict[str, _Known], observed_at: datetime, report: SubscriptionReport
 ) -> None:
-    for key, current in known.items():
-        if key in seen or current.state.deleted:
+    """Called only after a complete listing: what it did not list is gone."""
+    for key, known in unseen.items():
+        if known.deleted:
+            continue
+        group, _, name = key.partition("|")
+        current = ledger.get_current(VmId(report.subscription_id, group, name))
+        if current is None or current.state.deleted:
             continue
         _record(ledger, current.vm, Change(provisioning_state="Deleted", deletes=True), observed_at, current)
         report.deleted += 1
