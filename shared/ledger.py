@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.resource_ids import VmId
@@ -141,6 +141,10 @@ class Ledger:
             known_current = None
             try:
                 return self._record_once(new, current)
+            except AzureError:
+                # The write may have landed although it failed here: the cached row is no longer trusted.
+                self._forget(new.vm)
+                raise
             except _Conflict:
                 self._forget(new.vm)
                 logger.debug("write conflict on %s (attempt %d), retrying", new.vm.resource_id, attempt + 1)
@@ -207,12 +211,16 @@ class Ledger:
             outcome, state, following, touch_next = RECORDED, row.state, tail, True
         state, rewrites, reached_end = self._recompute(following, state, touch_next)
         operations += [_replace_op(self._entity(new.vm, row), row.etag) for row in rewrites]
+        # Judge whether the VM now ends differently against the last stored row, read just now, not
+        # against ``current``: a cached current row may be stale (another instance wrote, or a write landed
+        # but its answer was lost), and only a write of the current row is checked by its ETag.
+        end_changed = reached_end and state != (tail[-1].state if tail else current.state)
         updated = current
-        if reached_end and state != current.state:
+        if end_changed:
             updated = replace(updated, state=state, billing_policy=self.policy.label)
         if key < current.first_key:
             updated = replace(updated, first_key=key, first_time=new.time)
-        if updated != current:
+        if end_changed or updated != current:
             operations.append(_replace_op(current_entity(updated), current.etag))
         return _Plan(operations, updated, outcome)
 

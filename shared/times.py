@@ -43,4 +43,5 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """Fixed-width ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: sorts as text in time order (used in row keys)."""
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Not strftime("%Y"): glibc does not zero-pad years before 1000, and row keys must sort as text.
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -225,7 +225,8 @@ def page_size(params: Mapping[str, str], default: int = DEFAULT_TOP, maximum: in
     text = params.get("top")
     if text is None:
         return default
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= maximum:
+    # Length first: int() refuses more than 4,300 digits with a ValueError, which would surface as a 500.
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or not 1 <= int(text) <= maximum:
         raise BadRequestError("InvalidTop", f"'top' must be a whole number from 1 to {maximum}")
     return int(text)
 
