@@ -1,0 +1,112 @@
+"""Run every benchmark against a fresh Azurite and print one table: measure, value, target, pass/fail.
+
+    python -m bench.run            # what ``make bench`` runs
+    python -m bench.run --only roundtrips,coldstart
+
+The table goes to stdout and to ``bench/results-latest.txt`` (not committed); progress goes to stderr.
+Values are round-trip counts and ratios measured side by side in this run: absolute times on a shared
+machine mean little. ``docs/performance.md`` explains each line. With ``--strict`` the exit status is 1
+if a target failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.harness import FAIL, Result, progress
+from scripts.azurite import Azurite
+from tests.faultproxy import FaultProxy
+
+RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
+SECTIONS = ("roundtrips", "throughput", "reconcile", "coldstart")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target failed")
+    args = parser.parse_args(argv)
+    sections = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(unknown)}")
+
+    began = time.monotonic()
+    results: list[Result] = []
+    notes: list[str] = []
+    with Azurite() as azurite, FaultProxy(azurite.port) as proxy:
+        progress(f"Azurite on 127.0.0.1:{azurite.port}, counting proxy on 127.0.0.1:{proxy.port}")
+        runners: dict[str, Callable[[], tuple[list[Result], list[str]]]] = {
+            "roundtrips": lambda: _roundtrips(proxy, azurite),
+            "throughput": lambda: _throughput(azurite),
+            "reconcile": lambda: _reconcile(proxy),
+            "coldstart": _coldstart,
+        }
+        for name in sections:
+            section_results, section_notes = runners[name]()
+            results += section_results
+            notes += section_notes
+    report = _format(results, notes, time.monotonic() - began)
+    print(report)
+    RESULTS_FILE.write_text(report + "\n", encoding="utf-8")
+    return 1 if args.strict and any(result.verdict == FAIL for result in results) else 0
+
+
+def _roundtrips(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.roundtrips import per_event, per_query
+
+    results = per_event(proxy)
+    query_results, notes = per_query(proxy, azurite.connection_string)
+    return results + query_results, notes
+
+
+def _throughput(azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.throughput import ingest
+
+    return ingest(azurite.connection_string)
+
+
+def _reconcile(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
+    from bench.reconcile_cost import reconcile_cost
+
+    return reconcile_cost(proxy)
+
+
+def _coldstart() -> tuple[list[Result], list[str]]:
+    from bench.coldstart import cold_start
+
+    return cold_start()
+
+
+def _format(results: list[Result], notes: list[str], seconds: float) -> str:
+    header = ("measure", "value", "target", "result")
+    rows = [header] + [(r.measure, r.value, r.target, r.verdict) for r in results]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = [
+        f"VM billing ledger benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"Python {platform.python_version()}, azure-data-tables {version('azure-data-tables')}, "
+        f"azure-functions {version('azure-functions')}, Azurite 3.35.0 (in memory), "
+        f"{os.cpu_count()} CPUs, {seconds:.0f} s",
+        "",
+    ]
+    for index, row in enumerate(rows):
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3]
+        )
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths) + "  ------")
+    if notes:
+        lines += ["", *[f"- {note}" for note in notes]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
