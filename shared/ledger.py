@@ -16,6 +16,7 @@ one round trip each; a stale cache entry only costs a 412 and a re-read.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -177,7 +178,7 @@ class Ledger:
             updated = CurrentRow(new.vm, row.state, self.policy.label, key, new.time, key, new.time, None)
             return _Plan(
                 [
-                    ("create", transition_entity(row, new.vm.subscription_key)),
+                    ("create", self._entity(new.vm, row)),
                     ("create", current_entity(updated)),
                 ],
                 updated,
@@ -187,7 +188,7 @@ class Ledger:
         )
         return _Plan(
             [
-                ("create", transition_entity(row, new.vm.subscription_key)),
+                ("create", self._entity(new.vm, row)),
                 _replace_op(current_entity(updated), current.etag),
             ],
             updated,
@@ -200,21 +201,24 @@ class Ledger:
         if tail and tail[0].key == key:
             # Already recorded; a write interrupted between transactions may have left rows to repair.
             outcome, following, touch_next = DUPLICATE, tail[1:], False
-            state = apply_change(tail[0].prev, tail[0].change, tail[0].time, self.policy)
+            state = self._derive(tail[0].prev, tail[0])
             if state != tail[0].state:
                 operations.append(
                     _replace_op(self._entity(new.vm, replace(tail[0], state=state)), tail[0].etag)
                 )
         else:
             row = self._new_row(new, key, self._prev_for_insert(new, tail, current))
-            operations.append(("create", transition_entity(row, new.vm.subscription_key)))
+            operations.append(("create", self._entity(new.vm, row)))
             outcome, state, following, touch_next = RECORDED, row.state, tail, True
-        state, rewrites, reached_end = self._recompute(following, state, touch_next)
+        state, rewrites = self._recompute(following, state, touch_next)
         operations += [_replace_op(self._entity(new.vm, row), row.etag) for row in rewrites]
-        # Judge whether the VM now ends differently against the last stored row, read just now, not
-        # against ``current``: a cached current row may be stale (another instance wrote, or a write landed
-        # but its answer was lost), and only a write of the current row is checked by its ETag.
-        end_changed = reached_end and state != (tail[-1].state if tail else current.state)
+        # The current row is rewritten when the recomputed end differs from the last stored row (read just
+        # now) or from ``current``: a cached ``current`` may be stale (another instance wrote, or a write
+        # landed but its answer was lost), and a write cut off between two transactions may have left the
+        # current row behind its rows. Only a write of the current row is checked by its ETag, so a stale
+        # copy costs a 412 and a re-read, never a silent mismatch.
+        last_stored = tail[-1].state if tail else current.state
+        end_changed = state != last_stored or state != current.state
         updated = current
         if end_changed:
             updated = replace(updated, state=state, billing_policy=self.policy.label)
@@ -236,26 +240,23 @@ class Ledger:
 
     def _recompute(
         self, following: list[TransitionRow], state: VmState, touch_next: bool
-    ) -> tuple[VmState, list[TransitionRow], bool]:
-        """Re-derive the rows after a changed one until a row comes out as stored."""
+    ) -> tuple[VmState, list[TransitionRow]]:
+        """Re-derive every row after a changed one; return the end state and the rows that differ.
+
+        The whole tail was read anyway, so nothing stops at the first row that comes out as stored: a
+        write cut off between two transactions may have left rows further on that need repair.
+        """
         rewrites: list[TransitionRow] = []
         for index, row in enumerate(following):
-            new_state = apply_change(state, row.change, row.time, self.policy)
-            unchanged = row.prev == state and row.state == new_state
-            if unchanged and not (touch_next and index == 0):
-                return new_state, rewrites, False
-            rewrites.append(
-                replace(
-                    row,
-                    prev=state,
-                    state=new_state,
-                    billing_policy=row.billing_policy if unchanged else self.policy.label,
-                )
-            )
+            new_state = self._derive(state, row)
+            if row.prev != state or row.state != new_state or (touch_next and index == 0):
+                rewrites.append(replace(row, prev=state, state=new_state))
             state = new_state
-            if unchanged:
-                return state, rewrites, False
-        return state, rewrites, True
+        return state, rewrites
+
+    def _derive(self, prev: VmState | None, row: TransitionRow) -> VmState:
+        """A recorded row keeps the billing policy that flagged it: a new setting does not rewrite history."""
+        return apply_change(prev, row.change, row.time, _recorded_policy(row.billing_policy, self.policy))
 
     def _new_row(self, new: NewTransition, key: str, prev: VmState | None) -> TransitionRow:
         return TransitionRow(
@@ -321,6 +322,18 @@ def _replace_op(entity: dict[str, Any], etag: str | None) -> tuple[Any, ...]:
         entity,
         {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified},
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_policy(label: str) -> BillingPolicy:
+    return BillingPolicy.parse(label)
+
+
+def _recorded_policy(label: str, default: BillingPolicy) -> BillingPolicy:
+    try:
+        return _parsed_policy(label) if label else default
+    except ValueError:
+        return default
 
 
 def _writes_current(operation: tuple[Any, ...]) -> bool:

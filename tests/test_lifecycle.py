@@ -9,6 +9,9 @@ import azure.functions as func
 import pytest
 
 import function_app
+from shared import clients, settings
+from shared.resource_ids import parse_vm_id
+from shared.rows import current_key
 from tests.factories import ACTION_FAILED, WRITE_OK, at, deliver, sample_day, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
@@ -149,3 +152,35 @@ def test_no_caller_claims_or_personal_data_reach_the_table(ledger_env, ledger):
     stored = json.dumps([dict(entity) for entity in ledger.table.list_entities()])
     for secret in ("Ada Lovelace", "ada@contoso.example", "203.0.113.7", "principalId", "claims"):
         assert secret not in stored
+
+
+def test_a_redelivered_late_event_repairs_a_current_row_left_behind_by_an_interrupted_write(
+    ledger_env, ledger
+):
+    update = wire_event("write", at(hours=5), resource_id=VM)  # an update: power as before
+    late = wire_event("deallocate", at(hours=3), resource_id=VM)
+    deliver(DAY[0], update, late)  # the late deallocate makes the 05:00 update "deallocated" too
+    vm = parse_vm_id(VM)
+    # A write split over several transactions stopped before its last one: the current row lags behind.
+    stale = dict(ledger.table.get_entity(vm.subscription_key, current_key(vm)))
+    stale.update(statePowerState="running", stateSince="2026-11-23T08:00:00.000000Z", stateBillable=True)
+    ledger.table.upsert_entity(stale)
+    clients._process_ledger.cache_clear()  # a new instance, nothing cached
+
+    deliver(late)  # Event Grid delivers it again
+
+    _, body = get(vm_route())
+    assert (body["powerState"], body["since"]) == ("deallocated", "2026-11-23T03:00:00.000000Z")
+
+
+def test_a_late_event_after_a_policy_change_keeps_the_flags_recorded_before_it(ledger_env, monkeypatch):
+    deliver(DAY[0], wire_event("start", at(hours=12), resource_id=VM))  # flagged by the default policy
+    monkeypatch.setenv("BILLED_POWER_STATES", "stopped")  # someone narrows the billed set
+    settings.get_settings.cache_clear()
+    clients._process_ledger.cache_clear()
+    deliver(wire_event("restart", at(hours=10), resource_id=VM))  # late: lands before the 12:00 start
+
+    _, history = get(vm_route() + "/transitions")
+    flags = {row["time"][11:16]: (row["billable"], row["billingPolicy"]) for row in history["value"]}
+    default = "starting,running,stopping,stopped"
+    assert flags == {"08:00": (True, default), "10:00": (False, "stopped"), "12:00": (True, default)}
