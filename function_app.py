@@ -66,12 +66,12 @@ def reconcile_vms(timer: func.TimerRequest) -> None:
     reconcile_configured_subscriptions(get_ledger())
 
 
-def _respond(view, req: func.HttpRequest) -> func.HttpResponse:
+def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpResponse:
     from shared.clients import get_ledger
     from shared.views import Request, respond
 
     request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))
-    result = respond(view, request, get_ledger)
+    result = respond(view, request, get_ledger if storage else None)
     return func.HttpResponse(
         result.text(),
         status_code=result.status,
@@ -96,4 +96,4 @@ def vm_timeline_page(req: func.HttpRequest) -> func.HttpResponse:
     """The timeline page (HTML); it reads ``timelines`` with the same function key."""
     from shared import timeline
 
-    return _respond(timeline.vm_timeline_page, req)
+    return _respond(timeline.vm_timeline_page, req, storage=False)

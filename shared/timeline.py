@@ -77,8 +77,11 @@ def list_vm_timelines(request: Request, ledger: Ledger) -> dict[str, Any] | Http
     return body
 
 
-def vm_timeline_page(request: Request, ledger: Ledger) -> HttpResult:
-    """``GET timeline``: the HTML page; it loads its data from ``timelines`` with the same function key."""
+def vm_timeline_page(request: Request, ledger: Ledger | None = None) -> HttpResult:
+    """``GET timeline``: the HTML page; it loads its data from ``timelines`` with the same function key.
+
+    It reads no storage, so the page still loads (and says what went wrong) when storage is down.
+    """
     page = _page()
     return HttpResult(200, page.html, HTML, page.headers)
 

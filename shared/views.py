@@ -68,13 +68,17 @@ class Request:
 
 
 def respond(
-    view: Callable[[Request, Ledger], dict[str, Any] | HttpResult],
+    view: Callable[[Request, Ledger | None], dict[str, Any] | HttpResult],
     request: Request,
-    ledger: Callable[[], Ledger],
+    ledger: Callable[[], Ledger] | None,
 ) -> HttpResult:
-    """Run ``view`` and map every outcome to a status and a body (a view may answer in another format)."""
+    """Run ``view`` and map every outcome to a status and a body (a view may answer in another format).
+
+    ``ledger`` is ``None`` for views that need no storage (the static page), so they answer even when
+    storage is down.
+    """
     try:
-        result = view(request, ledger())
+        result = view(request, ledger() if ledger is not None else None)
         return result if isinstance(result, HttpResult) else HttpResult(200, result)
     except BadRequestError as err:
         return _error(400, err.code, err.message)

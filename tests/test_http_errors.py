@@ -132,3 +132,10 @@ def test_http_answers_503_when_storage_is_down(storage_down):
 def test_an_event_raises_when_storage_is_down_so_event_grid_redelivers(storage_down):
     with pytest.raises(ServiceRequestError):
         function_app.on_vm_event(binding(wire_event("start", at(hours=2))))
+
+
+def test_the_timeline_page_still_loads_when_storage_is_down(storage_down):
+    request = func.HttpRequest("GET", "http://localhost/api/timeline", body=b"", params={}, route_params={})
+    response = function_app.vm_timeline_page(request)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
