@@ -25,14 +25,16 @@ from shared.rows import (
     SOURCE_EVENT,
     SUBSCRIPTIONS_PARTITION,
     CurrentRow,
+    NewTransition,
     TransitionRow,
     current_entity,
+    new_transition_row,
     transition_entity,
     transition_key,
 )
 from shared.settings import read_settings
 from shared.states import BillingPolicy
-from shared.transitions import Change, apply_change, state_before_first
+from shared.transitions import Change, state_before_first
 
 PASS, FAIL, INFO = "pass", "FAIL", "info"
 
@@ -113,21 +115,9 @@ def seed_rows(
             prev = state_before_first(change, when)
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resource_id}/{index}"))
         operation, event_type = _CHANGES[suffix]
-        state = apply_change(prev, change, when, policy)
-        row = TransitionRow(
-            key=transition_key(vm, when, event_id),
-            time=when,
-            change=change,
-            prev=prev,
-            state=state,
-            source=SOURCE_EVENT,
-            event_id=event_id,
-            operation_name=operation,
-            event_type=event_type,
-            billing_policy=policy.label,
-            changed_after=None,
-            etag=None,
-        )
+        new = NewTransition(vm, when, change, SOURCE_EVENT, event_id, operation, event_type)
+        row = new_transition_row(new, transition_key(vm, when, event_id), prev, policy)
+        state = row.state
         first = first or row
         entities.append(("upsert", transition_entity(row, vm.subscription_key)))
         prev = state

@@ -36,11 +36,13 @@ from shared.rows import (
     SOURCE_EVENT,
     SUBSCRIPTIONS_PARTITION,
     CurrentRow,
-    TransitionRow,
+    NewTransition,
     current_entity,
+    new_transition_row,
     transition_entity,
     transition_key,
 )
+from shared.states import BillingPolicy
 from shared.transitions import Change, VmState
 from tests.factories import at, binding, vm_id, wire_event
 
@@ -96,20 +98,11 @@ def _baseline_rows(resource_id: str, phase: int) -> tuple[dict[str, Any], dict[s
     when: datetime = at(hours=phase)
     event_id = str(uuid.uuid4())
     state = VmState("Succeeded", "running", False, False, True, when)
-    row = TransitionRow(
-        key=transition_key(vm, when, event_id),
-        time=when,
-        change=_RUNNING,
-        prev=state,
-        state=state,
-        source=SOURCE_EVENT,
-        event_id=event_id,
-        operation_name="Microsoft.Compute/virtualMachines/start/action",
-        event_type="Microsoft.Resources.ResourceActionSuccess",
-        billing_policy="starting,running,stopping,stopped",
-        changed_after=None,
-        etag=None,
-    )
+    new = NewTransition(
+        vm, when, _RUNNING, SOURCE_EVENT, event_id, "Microsoft.Compute/virtualMachines/start/action",
+        "Microsoft.Resources.ResourceActionSuccess",
+    )  # fmt: skip
+    row = new_transition_row(new, transition_key(vm, when, event_id), state, BillingPolicy.parse(None))
     current = CurrentRow(vm, state, row.billing_policy, row.key, when, row.key, when, None)
     return transition_entity(row, vm.subscription_key), current_entity(current)
 

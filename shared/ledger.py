@@ -40,6 +40,7 @@ from shared.rows import (
     current_entity,
     current_from_entity,
     current_key,
+    new_transition_row,
     transition_entity,
     transition_from_entity,
     transition_key,
@@ -259,20 +260,7 @@ class Ledger:
         return apply_change(prev, row.change, row.time, _recorded_policy(row.billing_policy, self.policy))
 
     def _new_row(self, new: NewTransition, key: str, prev: VmState | None) -> TransitionRow:
-        return TransitionRow(
-            key=key,
-            time=new.time,
-            change=new.change,
-            prev=prev,
-            state=apply_change(prev, new.change, new.time, self.policy),
-            source=new.source,
-            event_id=new.event_id,
-            operation_name=new.operation_name,
-            event_type=new.event_type,
-            billing_policy=self.policy.label,
-            changed_after=new.changed_after,
-            etag=None,
-        )
+        return new_transition_row(new, key, prev, self.policy)
 
     @staticmethod
     def _entity(vm: VmId, row: TransitionRow) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.resource_ids import VmId
+from shared.states import BillingPolicy
 from shared.times import format_time, parse_time
-from shared.transitions import Change, VmState
+from shared.transitions import Change, VmState, apply_change
 
 SUBSCRIPTIONS_PARTITION = "subscriptions"
 CURRENT_PREFIX = "vm|"
@@ -101,6 +102,26 @@ class CurrentRow:
     last_key: str
     last_time: datetime
     etag: str | None
+
+
+def new_transition_row(
+    new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy
+) -> TransitionRow:
+    """The row that records ``new`` after the state ``prev``, flagged by ``policy``."""
+    return TransitionRow(
+        key=key,
+        time=new.time,
+        change=new.change,
+        prev=prev,
+        state=apply_change(prev, new.change, new.time, policy),
+        source=new.source,
+        event_id=new.event_id,
+        operation_name=new.operation_name,
+        event_type=new.event_type,
+        billing_policy=policy.label,
+        changed_after=new.changed_after,
+        etag=None,
+    )
 
 
 def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:
