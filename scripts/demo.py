@@ -25,6 +25,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequest
 
 from scripts.azurite import Azurite
+from shared.cli import power_label, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -95,9 +96,7 @@ def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
             "vmName": vm["vmName"],
         }
         detail = _call(function_app.get_vm, "vms/...", {"from": format_time(start)}, route)
-        power = (
-            "deleted" if vm["deleted"] else vm["powerState"] + (" (hibernated)" if vm["hibernated"] else "")
-        )
+        power = power_label(vm["powerState"], vm["hibernated"], vm["deleted"])
         rows.append({
             "vm": f'{vm["resourceGroup"]}/{vm["vmName"]}',
             "power": power,
@@ -119,11 +118,7 @@ def _changed(before: list[dict[str, str]], after: list[dict[str, str]]) -> set[s
 def _print_rows(rows: list[dict[str, str]], changed: set[str] | frozenset[str] = frozenset()) -> None:
     headers = {"vm": "VM", "power": "POWER STATE", "provisioning": "PROVISIONING", "billed": "BILLED",
                "since": "SINCE (UTC)", "today": "BILLED H TODAY", "unknown": "UNKNOWN H"}  # fmt: skip
-    widths = {key: max([len(title)] + [len(row[key]) for row in rows]) for key, title in headers.items()}
-    print("   " + "  ".join(title.ljust(widths[key]) for key, title in headers.items()))
-    for row in rows:
-        mark = " * " if row["vm"] in changed else "   "
-        print(mark + "  ".join(row[key].ljust(widths[key]) for key in headers))
+    print_table(rows, headers, marked=lambda row: row["vm"] in changed)
     if changed:
         print("   (* corrected or added by reconcile)")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from shared.queries import transitions_page, vm_report, vms_page
 from shared.reconcile import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.resource_ids import parse_vm_id
 from shared.times import format_time, parse_time, utc_now
-from shared.transitions import VmState
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,9 +63,7 @@ def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) ->
             rows.append(
                 {
                     "vm": f"{current.vm.resource_group}/{current.vm.name}",
-                    "power": "deleted"
-                    if state.deleted
-                    else (state.power_state or "") + (" (hibernated)" if state.hibernated else ""),
+                    "power": power_label(state.power_state, state.hibernated, state.deleted),
                     "provisioning": state.provisioning_state or "",
                     "billable": "yes" if state.billable else "no",
                     "since": format_time(state.since)[:19].replace("T", " "),
@@ -79,18 +76,26 @@ def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) ->
         after = page.next_after
 
 
-def _power_label(state: VmState) -> str:
-    if state.deleted:
+def power_label(power_state: str | None, hibernated: bool, deleted: bool) -> str:
+    """``deallocated (hibernated)``, ``running``, ``deleted``: the power column of a VM table."""
+    if deleted:
         return "deleted"
-    return (state.power_state or "") + (" (hibernated)" if state.hibernated else "")
+    return (power_state or "") + (" (hibernated)" if hibernated else "")
 
 
-def print_table(rows: list[dict[str, str]], headers: dict[str, str]) -> None:
+def print_table(
+    rows: list[dict[str, str]],
+    headers: dict[str, str],
+    marked: Callable[[dict[str, str]], bool] | None = None,
+) -> None:
+    """Aligned columns; with ``marked``, a leading ``*`` column flags the rows it selects."""
     widths = {key: max([len(title)] + [len(row[key]) for row in rows]) for key, title in headers.items()}
-    print("  ".join(title.ljust(widths[key]) for key, title in headers.items()))
-    print("  ".join("-" * widths[key] for key in headers))
+    margin = (lambda row: " * " if marked(row) else "   ") if marked else (lambda row: "")
+    blank = "   " if marked else ""
+    print(blank + "  ".join(title.ljust(widths[key]) for key, title in headers.items()))
+    print(blank + "  ".join("-" * widths[key] for key in headers))
     for row in rows:
-        print("  ".join(row[key].ljust(widths[key]) for key in headers))
+        print(margin(row) + "  ".join(row[key].ljust(widths[key]) for key in headers))
 
 
 VM_TABLE_HEADERS = {

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from azure.core.exceptions import AzureError
 
-from shared.arm import ArmClient, ListedVm, ListingError
+from shared.arm import ArmClient, ListedVm, ListingError, get_arm_client
 from shared.ledger import Ledger
 from shared.resource_ids import VmId, parse_vm_id
 from shared.rows import (
@@ -32,6 +32,7 @@ from shared.rows import (
     current_from_entity,
     upper_bound,
 )
+from shared.settings import get_settings
 from shared.times import format_time, utc_now
 from shared.transitions import Change
 
@@ -93,9 +94,6 @@ def reconcile_configured_subscriptions(
     ledger: Ledger, subscription_ids: Iterable[str] | None = None, client: ArmClient | None = None
 ) -> list[SubscriptionReport]:
     """The timer's work: every configured subscription, each independently; raise if any failed."""
-    from shared.arm import get_arm_client
-    from shared.settings import get_settings
-
     ids = list(
         subscription_ids if subscription_ids is not None else get_settings().reconcile_subscription_ids
     )
