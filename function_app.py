@@ -31,27 +31,27 @@ def on_vm_event(event: func.EventGridEvent) -> None:
 @app.route(route="vms/{subscriptionId}/{resourceGroup}/{vmName}", methods=["GET"])
 def get_vm(req: func.HttpRequest) -> func.HttpResponse:
     """Current state of one VM and its billed seconds in a window (``from``, ``to``)."""
-    from shared import views
+    from shared import web
 
-    return _respond(views.get_vm, req)
+    return _respond(web.get_vm, req)
 
 
 @app.function_name("list_vm_transitions")
 @app.route(route="vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions", methods=["GET"])
 def list_vm_transitions(req: func.HttpRequest) -> func.HttpResponse:
     """One VM's transitions in time order, paged (``from``, ``to``, ``top``, ``continuationToken``)."""
-    from shared import views
+    from shared import web
 
-    return _respond(views.list_vm_transitions, req)
+    return _respond(web.list_vm_transitions, req)
 
 
 @app.function_name("list_vms")
 @app.route(route="vms", methods=["GET"])
 def list_vms(req: func.HttpRequest) -> func.HttpResponse:
     """Current state of every VM in the ledger, paged (``subscriptionId``, ``resourceGroup``, ``top``)."""
-    from shared import views
+    from shared import web
 
-    return _respond(views.list_vms, req)
+    return _respond(web.list_vms, req)
 
 
 @app.function_name("reconcile_vms")
@@ -68,7 +68,7 @@ def reconcile_vms(timer: func.TimerRequest) -> None:
 
 def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpResponse:
     from shared.clients import get_ledger
-    from shared.views import Request, respond
+    from shared.web import Request, respond
 
     request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))
     result = respond(view, request, get_ledger if storage else None)
@@ -85,15 +85,15 @@ def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpR
 @app.route(route="timelines", methods=["GET"])
 def list_vm_timelines(req: func.HttpRequest) -> func.HttpResponse:
     """Every VM's power-state segments and billed seconds in a window, paged (``from``, ``to``, ``top``)."""
-    from shared import timeline
+    from shared import web
 
-    return _respond(timeline.list_vm_timelines, req)
+    return _respond(web.list_vm_timelines, req)
 
 
 @app.function_name("vm_timeline_page")
 @app.route(route="timeline", methods=["GET"])
 def vm_timeline_page(req: func.HttpRequest) -> func.HttpResponse:
     """The timeline page (HTML); it reads ``timelines`` with the same function key."""
-    from shared import timeline
+    from shared import web
 
-    return _respond(timeline.vm_timeline_page, req, storage=False)
+    return _respond(web.vm_timeline_page, req, storage=False)

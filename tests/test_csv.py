@@ -10,7 +10,8 @@ import azure.functions as func
 import pytest
 
 import function_app
-from shared.csv_export import (
+from shared.errors import BadRequestError
+from shared.web.csv_export import (
     TRANSITION_COLUMNS,
     VM_COLUMNS,
     format_decimal,
@@ -19,7 +20,6 @@ from shared.csv_export import (
     safe_field,
     to_csv,
 )
-from shared.errors import BadRequestError
 from tests.factories import at, deliver, http_get, vm_id, wire_event
 
 

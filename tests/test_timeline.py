@@ -13,8 +13,11 @@ from datetime import timedelta
 import pytest
 
 import function_app
-from shared import timeline
+from shared.cli import write_snapshot
 from shared.times import parse_time, utc_now
+from shared.web import SNAPSHOT_SLOT, embed_snapshot
+from shared.web import timelines as web_timelines
+from shared.web.csv_export import TIMELINE_COLUMNS
 from tests.factories import ACTION_FAILED, SUB, at, deliver, http_get, sample_day, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
@@ -142,7 +145,7 @@ def test_segments_stop_at_the_time_of_the_request_when_the_window_reaches_into_t
 def test_a_vm_with_more_transitions_than_the_cap_is_flagged_and_its_totals_stay_complete(
     ledger_env, monkeypatch
 ):
-    monkeypatch.setattr(timeline, "MAX_TRANSITIONS_PER_VM", 2)
+    monkeypatch.setattr(web_timelines, "MAX_TRANSITIONS_PER_VM", 2)
     deliver(*DAY)
     [vm] = timelines(**window(0, 24))["value"]
     assert vm["truncated"] is True
@@ -223,7 +226,7 @@ def test_the_timelines_csv_has_one_row_per_vm_with_billed_hours_as_decimals(ledg
     assert response.mimetype == "text/csv"
     text = response.get_body().decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    assert list(rows[0]) == list(timeline.TIMELINE_COLUMNS)
+    assert list(rows[0]) == list(TIMELINE_COLUMNS)
     by_name = {row["vmName"]: row for row in rows}
     assert set(by_name) == {"'-danger", "web-01"}
     assert by_name["web-01"]["billedHours"] == "5"
@@ -269,7 +272,7 @@ def test_a_snapshot_embeds_exactly_what_the_api_returns_for_its_window(ledger_en
     deliver(*DAY, wire_event("write", at(hours=3), resource_id=vm_id("db-01", "rg-data")))
     as_of = at(hours=30)
     path = tmp_path / "demo-timeline.html"
-    count = timeline.write_snapshot(path, ledger, start=at(0), end=at(hours=24), as_of=as_of)
+    count = write_snapshot(path, ledger, start=at(0), end=at(hours=24), as_of=as_of)
     assert count == 2
     html = path.read_text(encoding="utf-8")
     embedded = json.loads(
@@ -285,14 +288,14 @@ def test_a_snapshot_embeds_exactly_what_the_api_returns_for_its_window(ledger_en
 def test_a_snapshot_can_be_limited_and_says_that_more_vms_exist(ledger_env, ledger, tmp_path):
     deliver(*(wire_event("write", at(hours=1), resource_id=vm_id(f"vm-{n}", "rg-app")) for n in range(3)))
     path = tmp_path / "snapshot.html"
-    assert timeline.write_snapshot(path, ledger, start=at(0), end=at(hours=2), max_vms=2) == 2
+    assert write_snapshot(path, ledger, start=at(0), end=at(hours=2), max_vms=2) == 2
     embedded = re.search(r'type="application/json">(.*?)</script>', path.read_text())[1]
     assert json.loads(embedded)["moreVms"] is True
 
 
 def test_embedded_data_cannot_close_the_script_element_it_sits_in():
     hostile = "</script><script>alert(1)</script><!--"
-    html = timeline.embed_snapshot(timeline.SNAPSHOT_SLOT, {"value": [{"vmName": hostile}]})
+    html = embed_snapshot(SNAPSHOT_SLOT, {"value": [{"vmName": hostile}]})
     assert html.count("</script>") == 1
     embedded = re.search(r'type="application/json">(.*?)</script>', html)[1]
     assert json.loads(embedded)["value"][0]["vmName"] == hostile

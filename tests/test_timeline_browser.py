@@ -26,9 +26,9 @@ import azure.functions as func
 import pytest
 
 import function_app
-from shared import timeline
-from shared.csv_export import hours
+from shared.cli import write_snapshot
 from shared.times import format_time, parse_time, utc_now
+from shared.web.csv_export import hours
 from tests.factories import ACTION_FAILED, WRITE_FAILED, binding, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
@@ -551,7 +551,7 @@ def test_hundreds_of_vms_are_paged_and_long_names_do_not_widen_the_page(driver, 
 def test_the_demo_snapshot_shows_the_same_rows_without_any_server(driver, demo, ledger, tmp_path):
     as_of = demo.replace(microsecond=0).astimezone(UTC)
     path = tmp_path / "demo-timeline.html"
-    count = timeline.write_snapshot(path, ledger, as_of=as_of)
+    count = write_snapshot(path, ledger, as_of=as_of)
     driver.get(path.as_uri())
     wait_loaded(driver)
     assert not driver.find_element("id", "controls").is_displayed()

@@ -1,0 +1,68 @@
+"""Aligned text tables of VMs for the terminal (the CLI and the demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from shared.ledger import Ledger
+from shared.queries import vm_report, vms_page
+from shared.times import format_time
+
+
+def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) -> list[dict[str, str]]:
+    """One row per VM in the ledger: state, since when, billed hours in ``[start, end)``."""
+    rows = []
+    after = None
+    while True:
+        page = vms_page(ledger, None, None, 1000, after)
+        for current in page.items:
+            totals = vm_report(ledger, current.vm, start, end, as_of).totals
+            state = current.state
+            rows.append(
+                {
+                    "vm": f"{current.vm.resource_group}/{current.vm.name}",
+                    "power": power_label(state.power_state, state.hibernated, state.deleted),
+                    "provisioning": state.provisioning_state or "",
+                    "billable": "yes" if state.billable else "no",
+                    "since": format_time(state.since)[:19].replace("T", " "),
+                    "billed_h": f"{totals.billed_seconds / 3600:.2f}",
+                    "unknown_h": f"{totals.unknown_seconds / 3600:.2f}",
+                }
+            )
+        if page.next_after is None:
+            return rows
+        after = page.next_after
+
+
+def power_label(power_state: str | None, hibernated: bool, deleted: bool) -> str:
+    """``deallocated (hibernated)``, ``running``, ``deleted``: the power column of a VM table."""
+    if deleted:
+        return "deleted"
+    return (power_state or "") + (" (hibernated)" if hibernated else "")
+
+
+def print_table(
+    rows: list[dict[str, str]],
+    headers: dict[str, str],
+    marked: Callable[[dict[str, str]], bool] | None = None,
+) -> None:
+    """Aligned columns; with ``marked``, a leading ``*`` column flags the rows it selects."""
+    widths = {key: max([len(title)] + [len(row[key]) for row in rows]) for key, title in headers.items()}
+    margin = (lambda row: " * " if marked(row) else "   ") if marked else (lambda row: "")
+    blank = "   " if marked else ""
+    print(blank + "  ".join(title.ljust(widths[key]) for key, title in headers.items()))
+    print(blank + "  ".join("-" * widths[key] for key in headers))
+    for row in rows:
+        print(margin(row) + "  ".join(row[key].ljust(widths[key]) for key in headers))
+
+
+VM_TABLE_HEADERS = {
+    "vm": "VM",
+    "power": "POWER STATE",
+    "provisioning": "PROVISIONING",
+    "billable": "BILLED",
+    "since": "SINCE (UTC)",
+    "billed_h": "BILLED H",
+    "unknown_h": "UNKNOWN H",
+}

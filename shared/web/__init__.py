@@ -1,0 +1,19 @@
+"""HTTP without ``azure.functions``: parameters in, ``HttpResult`` out; the triggers wrap these."""
+
+from shared.web.page import SNAPSHOT_SLOT, embed_snapshot, vm_timeline_page
+from shared.web.responses import HttpResult, Request, respond
+from shared.web.timelines import list_vm_timelines
+from shared.web.vms import get_vm, list_vm_transitions, list_vms
+
+__all__ = [
+    "SNAPSHOT_SLOT",
+    "HttpResult",
+    "Request",
+    "embed_snapshot",
+    "get_vm",
+    "list_vm_timelines",
+    "list_vm_transitions",
+    "list_vms",
+    "respond",
+    "vm_timeline_page",
+]

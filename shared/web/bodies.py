@@ -1,0 +1,93 @@
+"""The JSON bodies of the API: the only place its field names are spelt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.accounting import WindowTotals
+from shared.queries import Segment
+from shared.rows import CurrentRow, TransitionRow
+from shared.states import BillingPolicy
+from shared.times import format_time
+from shared.transitions import VmState
+from shared.web.params import next_link
+from shared.web.responses import Request
+
+
+def as_number(seconds: float) -> int | float:
+    """Whole seconds as an int in JSON, fractions kept to the microsecond."""
+    rounded = round(seconds, 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def state_body(state: VmState) -> dict[str, Any]:
+    return {
+        "provisioningState": state.provisioning_state,
+        "powerState": state.power_state,
+        "hibernated": state.hibernated,
+        "deleted": state.deleted,
+        "billable": state.billable,
+    }
+
+
+def vm_body(current: CurrentRow) -> dict[str, Any]:
+    vm = current.vm
+    return {
+        "resourceId": vm.resource_id,
+        "subscriptionId": vm.subscription_id,
+        "resourceGroup": vm.resource_group,
+        "vmName": vm.name,
+        **state_body(current.state),
+        "since": format_time(current.state.since),
+        "lastChange": format_time(current.last_time),
+    }
+
+
+def transition_body(row: TransitionRow) -> dict[str, Any]:
+    return {
+        "time": format_time(row.time),
+        **state_body(row.state),
+        "operationName": row.operation_name,
+        "source": row.source,
+        "eventId": row.event_id,
+        "billingPolicy": row.billing_policy,
+        "changedAfter": format_time(row.changed_after) if row.changed_after else None,
+    }
+
+
+def segment_body(segment: Segment) -> dict[str, Any]:
+    state, cause = segment.state, segment.cause
+    return {
+        "from": format_time(segment.start),
+        "to": format_time(segment.end),
+        "powerState": state.power_state if state else None,
+        "provisioningState": state.provisioning_state if state else None,
+        "billable": state.billable if state else False,
+        "hibernated": state.hibernated if state else False,
+        "deleted": state.deleted if state else False,
+        "operationName": (cause.operation_name or None) if cause else None,
+        "source": cause.source if cause else None,
+    }
+
+
+def totals_fields(totals: WindowTotals) -> dict[str, Any]:
+    return {
+        "billedSeconds": as_number(totals.billed_seconds),
+        "unknownSeconds": as_number(totals.unknown_seconds),
+    }
+
+
+def window_fields(policy: BillingPolicy, start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
+    return {
+        "window": {"from": format_time(start), "to": format_time(end)},
+        "asOf": format_time(as_of),
+        "billedPowerStates": policy.ordered,
+    }
+
+
+def paged_body(items: list[dict[str, Any]], next_after: str | None, request: Request) -> dict[str, Any]:
+    body: dict[str, Any] = {"value": items}
+    if next_after is not None:
+        body["nextLink"] = next_link(request, next_after)
+    return body

@@ -1,0 +1,86 @@
+"""``GET timelines``: every VM's power states over a window, as segments with billed and unknown seconds.
+
+One page of VMs at a time (as ``list_vms`` pages them). Each VM costs one range query that starts at the
+window (its state at the window start is stored on the first transition at or after it), and its
+segments are capped so that one chatty VM cannot blow up a response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.errors import BadRequestError
+from shared.ledger import Ledger
+from shared.queries import vm_timeline
+from shared.rows import CurrentRow
+from shared.times import utc_now
+from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
+from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, hours, requested_format
+from shared.web.params import query_window
+from shared.web.responses import HttpResult, Request, csv_response
+from shared.web.vms import vms_page_for
+
+TIMELINES_DEFAULT_TOP = 50
+TIMELINES_MAX_TOP = 200
+DEFAULT_WINDOW = timedelta(days=7)
+# Bounds the work of one request: a year of history, and a few thousand segments per VM.
+MAX_WINDOW = timedelta(days=366)
+MAX_TRANSITIONS_PER_VM = 2000
+
+
+def list_vm_timelines(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    """One page of VMs with their segments and totals over ``from``..``to``."""
+    params = request.params
+    output = requested_format(params)
+    as_of = utc_now()
+    start, end = timeline_window(params, as_of)
+    page = vms_page_for(params, ledger, TIMELINES_DEFAULT_TOP, TIMELINES_MAX_TOP)
+    items = [timeline_body(ledger, row, start, end, as_of) for row in page.items]
+    body = paged_body(items, page.next_after, request)
+    body.update(window_fields(ledger.policy, start, end, as_of))
+    if output == CSV_FORMAT:
+        rows = {**body, "value": [_csv_item(item, body["window"]) for item in items]}
+        return csv_response(TIMELINE_COLUMNS, rows, "vm-timelines.csv")
+    return body
+
+
+def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetime, datetime]:
+    """``from``/``to`` from the query; ``to`` defaults to now and ``from`` to seven days before ``to``."""
+    start, end = query_window(params, default_end=as_of)
+    end = end if end is not None else as_of
+    start = start if start is not None else end - DEFAULT_WINDOW
+    check_window(start, end)
+    return start, end
+
+
+def check_window(start: datetime, end: datetime) -> None:
+    if end < start:
+        raise BadRequestError("InvalidWindow", "'to' is earlier than 'from'")
+    if end - start > MAX_WINDOW:
+        raise BadRequestError("InvalidWindow", f"the window may span at most {MAX_WINDOW.days} days")
+
+
+def timeline_body(
+    ledger: Ledger, current: CurrentRow, start: datetime, end: datetime, as_of: datetime
+) -> dict[str, Any]:
+    """One VM's entry: its current state, billed/unknown seconds in the window, and its segments."""
+    timeline = vm_timeline(ledger, current, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
+    body = vm_body(current)
+    body.update(totals_fields(timeline.totals))
+    body.update(
+        truncated=timeline.truncated,
+        segments=[segment_body(segment) for segment in timeline.segments],
+    )
+    return body
+
+
+def _csv_item(item: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
+    return {
+        **item,
+        "windowFrom": window["from"],
+        "windowTo": window["to"],
+        "billedHours": hours(item["billedSeconds"]),
+        "unknownHours": hours(item["unknownSeconds"]),
+    }

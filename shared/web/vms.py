@@ -1,0 +1,80 @@
+"""Endpoints about VMs: one VM with its billed time, its transitions, and the list of VMs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.errors import BadRequestError
+from shared.ledger import Ledger
+from shared.queries import Page, transitions_page, vm_report, vms_page
+from shared.resource_ids import VmId, require_part, vm_id_from_parts
+from shared.rows import CURRENT_PREFIX, CurrentRow, transitions_prefix
+from shared.times import utc_now
+from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
+from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format
+from shared.web.params import continuation_after, page_size, query_window
+from shared.web.responses import HttpResult, Request, csv_response
+
+# ``top`` of the VM list and of a VM's transitions.
+LIST_DEFAULT_TOP = 100
+LIST_MAX_TOP = 1000
+
+
+def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
+    vm = _vm(request)
+    as_of = utc_now()
+    start, end = query_window(request.params, default_end=as_of)
+    report = vm_report(ledger, vm, start, end, as_of)
+    body = vm_body(report.current)
+    body.update(totals_fields(report.totals))
+    body.update(window_fields(ledger.policy, report.start, report.end, as_of))
+    return body
+
+
+def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    output = requested_format(request.params)
+    vm = _vm(request)
+    start, end = query_window(request.params, default_end=None)
+    top = page_size(request.params, LIST_DEFAULT_TOP, LIST_MAX_TOP)
+    after = continuation_after(request.params)
+    if after is not None and not after.startswith(transitions_prefix(vm)):
+        raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
+    _, page = transitions_page(ledger, vm, start, end, top, after)
+    body = paged_body([transition_body(row) for row in page.items], page.next_after, request)
+    if output == CSV_FORMAT:
+        return csv_response(TRANSITION_COLUMNS, body, "transitions.csv")
+    return body
+
+
+def list_vms(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    output = requested_format(request.params)
+    page = vms_page_for(request.params, ledger, LIST_DEFAULT_TOP, LIST_MAX_TOP)
+    body = paged_body([vm_body(row) for row in page.items], page.next_after, request)
+    if output == CSV_FORMAT:
+        return csv_response(VM_COLUMNS, body, "vms.csv")
+    return body
+
+
+def vms_page_for(
+    params: Mapping[str, str], ledger: Ledger, default_top: int, max_top: int
+) -> Page[CurrentRow]:
+    """The page of current rows that ``subscriptionId``, ``resourceGroup``, ``top`` and the token ask for."""
+    subscription = params.get("subscriptionId")
+    group = params.get("resourceGroup")
+    if subscription is not None:
+        require_part("subscriptionId", subscription)
+    if group is not None:
+        require_part("resourceGroup", group)
+    top = page_size(params, default_top, max_top)
+    after = continuation_after(params)
+    if after is not None and f"/{CURRENT_PREFIX}" not in after:
+        raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
+    return vms_page(ledger, subscription, group, top, after)
+
+
+def _vm(request: Request) -> VmId:
+    route = request.route
+    return vm_id_from_parts(
+        route.get("subscriptionId", ""), route.get("resourceGroup", ""), route.get("vmName", "")
+    )
