@@ -21,8 +21,8 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def on_vm_event(event: func.EventGridEvent) -> None:
     """Record a VM write/action/delete event; storage failures raise so Event Grid redelivers."""
     from shared.clients import get_ledger
-    from shared.events import inbound_from_binding
     from shared.ingest import handle_event
+    from shared.sources import inbound_from_binding
 
     handle_event(inbound_from_binding(event), get_ledger())
 

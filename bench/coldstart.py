@@ -17,7 +17,7 @@ from bench.harness import FAIL, PASS, Result, progress
 ROOT = Path(__file__).resolve().parent.parent
 REPETITIONS = 9
 TARGET_RATIO = 1.5
-HEAVY_MODULES = ("azure.data.tables", "azure.identity", "azure.eventgrid", "requests", "shared.ledger")
+HEAVY_MODULES = ("azure.data.tables", "azure.identity", "azure.eventgrid", "requests", "shared.store.ledger")
 
 _PROBE = """
 import json, sys, time

@@ -17,24 +17,12 @@ from datetime import datetime, timedelta
 from azure.data.tables import TableClient
 
 from shared import clients, settings
-from shared.clients import open_ledger
-from shared.ledger import Ledger
 from shared.operations import SUCCEEDED, change_for
 from shared.resource_ids import VmId, parse_vm_id
-from shared.rows import (
-    SOURCE_EVENT,
-    SUBSCRIPTIONS_PARTITION,
-    CurrentRow,
-    NewTransition,
-    TransitionRow,
-    current_entity,
-    new_transition_row,
-    transition_entity,
-    transition_key,
-)
 from shared.settings import read_settings
 from shared.states import BillingPolicy
-from shared.transitions import Change, state_before_first
+from shared.store import Ledger, NewTransition, Source, open_ledger
+from shared.store.seeding import seed_histories
 
 PASS, FAIL, INFO = "pass", "FAIL", "info"
 
@@ -64,8 +52,7 @@ def use_table(connection_string: str, table: str) -> None:
     os.environ.pop(settings.BILLED_POWER_STATES, None)
     os.environ[settings.STORAGE_CONNECTION] = connection_string
     os.environ[settings.TABLE_NAME] = table
-    settings.get_settings.cache_clear()
-    clients._process_ledger.cache_clear()
+    clients.reset()
 
 
 def ledger_for(connection_string: str, table: str) -> Ledger:
@@ -96,36 +83,20 @@ _CHANGES = {
 
 def seed_rows(
     table: TableClient, policy: BillingPolicy, resource_id: str, history: Iterable[tuple[str, datetime]]
-):
+) -> None:
     """Write a VM's transitions and current row directly, 100 entities per transaction.
 
-    ``history`` is (operation suffix, time) in time order, as ``shared.ledger`` would have recorded it from
+    ``history`` is (operation suffix, time) in time order, as the ledger would have recorded it from
     events delivered in order: each state derived from the one before with the same policy.
     """
-    vm = parse_vm_id(resource_id)
-    assert vm is not None
-    table.upsert_entity({"PartitionKey": SUBSCRIPTIONS_PARTITION, "RowKey": vm.subscription_key})
-    entities = []
-    prev = None
-    first: TransitionRow | None = None
-    row: TransitionRow | None = None
+    vm = vm_of(resource_id)
+    news = []
     for index, (suffix, when) in enumerate(history):
-        change: Change = change_for(suffix, SUCCEEDED)
-        if index == 0:
-            prev = state_before_first(change, when)
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resource_id}/{index}"))
         operation, event_type = _CHANGES[suffix]
-        new = NewTransition(vm, when, change, SOURCE_EVENT, event_id, operation, event_type)
-        row = new_transition_row(new, transition_key(vm, when, event_id), prev, policy)
-        state = row.state
-        first = first or row
-        entities.append(("upsert", transition_entity(row, vm.subscription_key)))
-        prev = state
-    assert first is not None and row is not None
-    current = CurrentRow(vm, row.state, policy.label, first.key, first.time, row.key, row.time, None)
-    entities.append(("upsert", current_entity(current)))
-    for start in range(0, len(entities), 100):
-        table.submit_transaction(entities[start : start + 100])
+        change = change_for(suffix, SUCCEEDED)
+        news.append(NewTransition(vm, when, change, Source.EVENT, event_id, operation, event_type))
+    seed_histories(table, policy, [news])
 
 
 def alternating_history(count: int, end: datetime, step: timedelta) -> list[tuple[str, datetime]]:

@@ -13,16 +13,13 @@ import tracemalloc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from azure.data.tables import TableClient
-
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress
-from shared.arm import ArmClient
-from shared.ledger import Ledger
 from shared.operations import SUCCEEDED, change_for
 from shared.reconcile import reconcile_subscription
 from shared.resource_ids import VmId
-from shared.rows import SUBSCRIPTIONS_PARTITION, CurrentRow, current_entity, transition_key
-from shared.transitions import apply_change, state_before_first
+from shared.sources import ArmClient
+from shared.store import Ledger, NewTransition, Source
+from shared.store.seeding import seed_histories
 from tests.fake_arm import FakeArm, make_vm
 from tests.faultproxy import FaultProxy
 
@@ -104,19 +101,10 @@ def _measure(proxy: FaultProxy, ledger: Ledger, listing: list[dict], page_size: 
 
 
 def _seed(ledger: Ledger, names: list[str]) -> None:
-    """Each VM's current row after its creation, as the ledger writes it, 100 entities per transaction."""
-    table: TableClient = ledger.table
-    table.upsert_entity({"PartitionKey": SUBSCRIPTIONS_PARTITION, "RowKey": SUB})
+    """Each VM created at ``CREATED``, as the ledger writes it, 100 entities per transaction."""
     change = change_for("write", SUCCEEDED)
-    batch: list[tuple] = []
-    for name in names:
-        vm = VmId(SUB, "rg-fleet", name)
-        state = apply_change(state_before_first(change, CREATED), change, CREATED, ledger.policy)
-        key = transition_key(vm, CREATED, f"seed-{name}")
-        current = CurrentRow(vm, state, ledger.policy.label, key, CREATED, key, CREATED, None)
-        batch.append(("create", current_entity(current)))
-        if len(batch) == 100:
-            table.submit_transaction(batch)
-            batch = []
-    if batch:
-        table.submit_transaction(batch)
+    histories = [
+        [NewTransition(VmId(SUB, "rg-fleet", name), CREATED, change, Source.EVENT, f"seed-{name}", "seed")]
+        for name in names
+    ]
+    seed_histories(ledger.table, ledger.policy, histories)

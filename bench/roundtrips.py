@@ -29,9 +29,9 @@ from bench.harness import (
     verb_of,
 )
 from shared import clients
-from shared.events import inbound_from_binding
 from shared.ingest import handle_event
-from shared.ledger import Ledger
+from shared.sources import inbound_from_binding
+from shared.store import Ledger
 from tests.factories import at, binding, vm_id, wire_event
 from tests.faultproxy import FaultProxy
 
@@ -168,7 +168,8 @@ def per_query(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], 
             seed_rows(ledger.table, ledger.policy, resource_id, history)
             notes.append(
                 f"The {size:,}-transition VM was seeded with batched transactions (100 rows each) in the "
-                "ledger's row format (shared.rows), not through events; smaller ones through on_vm_event."
+                "ledger's row format (shared.store.seeding), not through events; smaller ones through "
+                "on_vm_event."
             )
     use_table(proxy.connection_string, table)
     clients.get_ledger()  # a warm instance: the clients exist before the queries are counted

@@ -1,7 +1,7 @@
 """Measure 3: events per second through the real ``on_vm_event``, against two baselines in the same run.
 
 All three write to Azurite directly (no proxy) with the same client library and options
-(``shared.clients.open_ledger``) and the same number of worker threads, over the same VMs:
+(``shared.store.open_ledger``) and the same number of worker threads, over the same VMs:
 
 - ``on_vm_event``: the function as the worker calls it, on a warm instance (its process ledger has seen
   every VM: each was created through it before the clock starts);
@@ -32,17 +32,9 @@ from azure.data.tables import TableClient, UpdateMode
 import function_app
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress, use_table, vm_of
 from shared import clients
-from shared.rows import (
-    SOURCE_EVENT,
-    SUBSCRIPTIONS_PARTITION,
-    CurrentRow,
-    NewTransition,
-    current_entity,
-    new_transition_row,
-    transition_entity,
-    transition_key,
-)
 from shared.states import BillingPolicy
+from shared.store import NewTransition, Source
+from shared.store.seeding import in_order_entities, register_subscription
 from shared.transitions import Change, VmState
 from tests.factories import at, binding, vm_id, wire_event
 
@@ -99,19 +91,15 @@ def _baseline_rows(resource_id: str, phase: int) -> tuple[dict[str, Any], dict[s
     event_id = str(uuid.uuid4())
     state = VmState("Succeeded", "running", False, False, True, when)
     new = NewTransition(
-        vm, when, _RUNNING, SOURCE_EVENT, event_id, "Microsoft.Compute/virtualMachines/start/action",
+        vm, when, _RUNNING, Source.EVENT, event_id, "Microsoft.Compute/virtualMachines/start/action",
         "Microsoft.Resources.ResourceActionSuccess",
     )  # fmt: skip
-    row = new_transition_row(new, transition_key(vm, when, event_id), state, BillingPolicy.parse(None))
-    current = CurrentRow(vm, state, row.billing_policy, row.key, when, row.key, when, None)
-    return transition_entity(row, vm.subscription_key), current_entity(current)
+    return in_order_entities(new, state, BillingPolicy.parse(None))
 
 
 def _baseline_table(connection_string: str, resource_ids: list[str]) -> TableClient:
     table = ledger_for(connection_string, new_table("tpbase")).table
-    table.upsert_entity(
-        {"PartitionKey": SUBSCRIPTIONS_PARTITION, "RowKey": vm_of(resource_ids[0]).subscription_key}
-    )
+    register_subscription(table, vm_of(resource_ids[0]).subscription_key)
     currents = [_baseline_rows(rid, 0)[1] for rid in resource_ids]
     by_partition: dict[str, list[dict[str, Any]]] = {}
     for entity in currents:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from shared.events import InboundEvent, Skipped, parse_vm_event
-from shared.ledger import Ledger
-from shared.rows import SOURCE_EVENT, NewTransition
+from shared.sources import InboundEvent, Skipped, parse_vm_event
+from shared.store import Ledger, NewTransition, Outcome, Source
 
 logger = logging.getLogger(__name__)
 _LOG_LIMIT = 200
 
 
-def handle_event(event: InboundEvent, ledger: Ledger) -> str:
+def handle_event(event: InboundEvent, ledger: Ledger) -> Outcome:
     """Record ``event`` if it concerns a VM; return ``recorded``, ``duplicate`` or ``skipped``."""
     parsed = parse_vm_event(event)
     if isinstance(parsed, Skipped):
@@ -24,13 +23,13 @@ def handle_event(event: InboundEvent, ledger: Ledger) -> str:
         logger.log(
             level, "event %s skipped: %s (subject %s)", _safe(event.id), parsed.reason, _safe(event.subject)
         )
-        return "skipped"
+        return Outcome.SKIPPED
     outcome = ledger.record(
         NewTransition(
             vm=parsed.vm,
             time=parsed.time,
             change=parsed.change,
-            source=SOURCE_EVENT,
+            source=Source.EVENT,
             event_id=parsed.event_id,
             operation_name=parsed.operation_name,
             event_type=parsed.event_type,

@@ -15,17 +15,8 @@ from typing import Generic, TypeVar
 
 from shared.accounting import WindowTotals, window_totals
 from shared.errors import NotFoundError
-from shared.ledger import Ledger
 from shared.resource_ids import VmId
-from shared.rows import (
-    CURRENT_PREFIX,
-    CurrentRow,
-    TransitionRow,
-    current_from_entity,
-    time_key,
-    time_key_after,
-    upper_bound,
-)
+from shared.store import CurrentRow, Ledger, TransitionRow, cursor_of
 from shared.transitions import VmState
 
 
@@ -77,7 +68,7 @@ def _window_rows(
     """
     vm = current.vm
     accrue_until = max(min(end, as_of), start)
-    rows = ledger.iter_transitions(vm, start_key=time_key(vm, start), page_size=page_size)
+    rows = ledger.iter_transitions(vm, start=start, page_size=page_size)
     first = next(rows, None)
     if first is None:
         return _WindowRows(current.state, iter(()), accrue_until)
@@ -100,11 +91,7 @@ def transitions_page(
 ) -> tuple[CurrentRow, Page[TransitionRow]]:
     """Up to ``top`` transitions in ``[start, end]`` after the key ``after``, in time order."""
     current = require_vm(ledger, vm)
-    low = after if after is not None else (time_key(vm, start) if start else None)
-    high = time_key_after(vm, end) if end else None
-    rows = ledger.iter_transitions(vm, start_key=low, end_key=high, page_size=min(top + 1, 1000))
-    if after is not None:
-        rows = (row for row in rows if row.key != after)
+    rows = ledger.iter_transitions(vm, start=start, end=end, after=after, page_size=min(top + 1, 1000))
     return current, _page(rows, top, lambda row: row.key)
 
 
@@ -113,33 +100,12 @@ def vms_page(
 ) -> Page[CurrentRow]:
     """Current rows across subscriptions (or one), optionally one resource group, in key order.
 
-    ``after`` is ``<subscription>/<row key>`` of the last row returned before.
+    ``after`` is the cursor of the last row returned before.
     """
-    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
-    prefix = CURRENT_PREFIX + (f"{resource_group.lower()}|" if resource_group else "")
-    after_sub, _, after_key = (after or "").partition("/")
-    return _page(_current_rows(ledger, subscriptions, prefix, after_sub, after_key, top), top, _cursor)
-
-
-def _current_rows(
-    ledger: Ledger, subscriptions: list[str], prefix: str, after_sub: str, after_key: str, top: int
-) -> Iterator[CurrentRow]:
-    for subscription in subscriptions:
-        if after_sub and subscription < after_sub:
-            continue
-        resume = subscription == after_sub and after_key > prefix
-        entities = ledger.query_range(
-            subscription,
-            after_key if resume else prefix,
-            upper_bound(prefix),
-            page_size=min(top + 1, 1000),
-            start_inclusive=not resume,
-        )
-        yield from (current_from_entity(entity) for entity in entities)
-
-
-def _cursor(row: CurrentRow) -> str:
-    return f"{row.vm.subscription_key}/{CURRENT_PREFIX}{row.vm.vm_key}"
+    rows = ledger.iter_current_rows(
+        subscription_id, group=resource_group, after=after, page_size=min(top + 1, 1000)
+    )
+    return _page(rows, top, cursor_of)
 
 
 def _page(items: Iterator[T], top: int, key_of: Callable[[T], str]) -> Page[T]:

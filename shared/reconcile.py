@@ -21,18 +21,11 @@ from typing import NamedTuple
 
 from azure.core.exceptions import AzureError
 
-from shared.arm import ArmClient, ListedVm, ListingError, get_arm_client
-from shared.ledger import Ledger
+from shared.clients import get_arm_client
 from shared.resource_ids import VmId, parse_vm_id
-from shared.rows import (
-    CURRENT_PREFIX,
-    SOURCE_RECONCILE,
-    CurrentRow,
-    NewTransition,
-    current_from_entity,
-    upper_bound,
-)
 from shared.settings import get_settings
+from shared.sources import ArmClient, ListedVm, ListingError
+from shared.store import CurrentRow, Ledger, NewTransition, Source
 from shared.times import format_time, utc_now
 from shared.transitions import Change
 
@@ -121,11 +114,10 @@ class _Known(NamedTuple):
 
 def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
     """The ledger's current states of a subscription, by VM key, from paged range queries."""
-    entities = ledger.query_range(subscription, CURRENT_PREFIX, upper_bound(CURRENT_PREFIX))
     known = {}
-    for entity in entities:
-        state = current_from_entity(entity).state
-        known[entity["RowKey"][len(CURRENT_PREFIX) :]] = _Known(
+    for row in ledger.iter_current_rows(subscription):
+        state = row.state
+        known[row.vm.vm_key] = _Known(
             state.power_state, state.hibernated, state.deleted, _main_state(state.provisioning_state)
         )
     return known
@@ -204,7 +196,7 @@ def _record(
             vm=current.vm if current else vm,
             time=observed_at,
             change=change,
-            source=SOURCE_RECONCILE,
+            source=Source.RECONCILE,
             event_id=_observation_id(vm, observed_at),
             operation_name=RECONCILE_OPERATION,
             changed_after=current.last_time if current else None,

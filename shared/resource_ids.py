@@ -63,6 +63,10 @@ def parse_vm_id(text: str) -> VmId | None:
     return VmId(match["sub"], match["rg"], match["name"])
 
 
+def is_subscription_id(text: str) -> bool:
+    return _PARTS["subscriptionId"].fullmatch(text) is not None
+
+
 def vm_id_from_parts(subscription_id: str, resource_group: str, vm_name: str) -> VmId:
     """Validate route parts; raise ``BadRequestError`` naming the first part that is not valid."""
     for label, value in (

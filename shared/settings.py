@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError
+from shared.resource_ids import is_subscription_id
 from shared.states import BillingPolicy
 
 STORAGE_CONNECTION = "VM_LEDGER_STORAGE"
@@ -33,7 +34,6 @@ DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_COMPUTE_API_VERSION = "2024-07-01"
 
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-_SUBSCRIPTION_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _LOOPBACK_HOSTS = {"localhost"}
 
 
@@ -130,20 +130,29 @@ def _read_policy(env: Mapping[str, str]) -> BillingPolicy:
 def _read_subscriptions(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = _value(env, RECONCILE_SUBSCRIPTION_IDS) or ""
     ids = [part.strip().lower() for part in raw.split(",") if part.strip()]
-    bad = [value for value in ids if not _SUBSCRIPTION_PATTERN.match(value)]
+    bad = [value for value in ids if not is_subscription_id(value)]
     if bad:
         raise ConfigurationError(f"{RECONCILE_SUBSCRIPTION_IDS}: not subscription ids: {', '.join(bad)}")
     return tuple(dict.fromkeys(ids))
 
 
-def _read_arm_endpoint(env: Mapping[str, str]) -> str:
-    endpoint = (_value(env, ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT).rstrip("/")
+def check_endpoint(endpoint: str, name: str) -> bool:
+    """``True`` for local emulation (loopback http: no token is sent), ``False`` for https.
+
+    Anything else raises ``ConfigurationError`` naming ``name``: plain http elsewhere would carry tokens
+    and answers in clear text.
+    """
+    if is_loopback_http(endpoint):
+        return True
     parts = urlsplit(endpoint)
     if parts.scheme == "https" and parts.hostname:
-        return endpoint
-    if is_loopback_http(endpoint):
-        return endpoint
+        return False
     raise ConfigurationError(
-        f"{ARM_ENDPOINT} must be https://, or http:// on a loopback address for local emulation; "
-        f"got {endpoint!r}"
+        f"{name} must be https://, or http:// on a loopback address for local emulation; got {endpoint!r}"
     )
+
+
+def _read_arm_endpoint(env: Mapping[str, str]) -> str:
+    endpoint = (_value(env, ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT).rstrip("/")
+    check_endpoint(endpoint, ARM_ENDPOINT)
+    return endpoint

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.azurite import Azurite
-from shared import arm, clients, settings
-from shared.clients import open_ledger
-from shared.ledger import Ledger
+from shared import clients, settings
 from shared.settings import Settings, read_settings
+from shared.store import Ledger, open_ledger
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +63,4 @@ def indexed_functions():
 
 
 def _reset_process_state() -> None:
-    settings.get_settings.cache_clear()
-    clients._process_ledger.cache_clear()
-    arm.get_arm_client.cache_clear()
+    clients.reset()

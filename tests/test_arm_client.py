@@ -16,9 +16,9 @@ import requests
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
-from shared.arm import ArmClient, ListedVm, ListingError, parse_listing_page
+from shared import clients
 from shared.errors import ConfigurationError
-from shared.settings import read_settings
+from shared.sources import ArmClient, ListedVm, ListingError, parse_listing_page
 from tests.fake_arm import FakeArm, Faults, make_vm
 
 SUB = "6f1d3c2a-8b4e-4f7a-9c2d-1e5b7a9c3d40"
@@ -195,16 +195,16 @@ def test_pages_are_produced_lazily_one_request_at_a_time(fake: FakeArm) -> None:
         pages.close()
 
 
-def test_from_settings_uses_the_configured_endpoint_and_api_version(fake: FakeArm) -> None:
-    settings = read_settings(
-        {
-            "VM_LEDGER_STORAGE": "UseDevelopmentStorage=true",
-            "ARM_ENDPOINT": fake.url,
-            "COMPUTE_API_VERSION": "2024-03-01",
-        }
-    )
-    with ArmClient.from_settings(settings) as client:
+def test_the_process_client_uses_the_configured_endpoint_and_api_version(
+    fake: FakeArm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VM_LEDGER_STORAGE", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("ARM_ENDPOINT", fake.url)
+    monkeypatch.setenv("COMPUTE_API_VERSION", "2024-03-01")
+    clients.reset()
+    with clients.get_arm_client() as client:
         read_all(client)
+    clients.reset()
 
     assert client.endpoint == fake.url
     assert {request.query["api-version"] for request in fake.requests} == {"2024-03-01"}
@@ -253,7 +253,7 @@ def test_a_page_that_always_fails_raises_listing_error_after_the_pages_before_it
 
     assert [len(page) for page in pages] == [1, 1]
     assert error.pages_read == 2
-    assert error.subscription_id == SUB
+    assert error.subject == f"VMs of subscription {SUB}"
     assert error.status_code == 500
     assert len(fake.requests) == 2 + 3
 
@@ -380,18 +380,23 @@ def test_a_sovereign_cloud_endpoint_requests_a_token_for_its_own_scope() -> None
     assert credential.scopes == [("https://management.usgovcloudapi.net/.default",)]
 
 
-def test_https_without_a_credential_creates_default_azure_credential_on_the_first_request(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_https_without_a_credential_is_refused_before_any_request() -> None:
+    transport, adapter = canned_transport({"value": []})
+    with pytest.raises(ConfigurationError, match="needs a credential"):
+        ArmClient("https://management.azure.com", API_VERSION, transport=transport)
+
+    assert adapter.sent == []
+
+
+def test_a_credential_given_as_a_callable_is_built_on_the_first_request_only() -> None:
     created: list[FakeCredential] = []
 
-    def default_credential() -> FakeCredential:
+    def build() -> FakeCredential:
         created.append(FakeCredential())
         return created[-1]
 
-    monkeypatch.setattr("azure.identity.DefaultAzureCredential", default_credential)
     transport, adapter = canned_transport({"value": []})
-    client = ArmClient("https://management.azure.com", API_VERSION, transport=transport)
+    client = ArmClient("https://management.azure.com", API_VERSION, build, transport=transport)
     assert created == []
 
     read_all(client)
@@ -497,7 +502,7 @@ def test_malformed_statuses_are_ignored_without_crashing() -> None:
 
 
 def test_a_vm_without_an_id_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="shared.arm")
+    caplog.set_level(logging.WARNING, logger="shared.sources.vm_listing")
     body = {
         "value": [
             page_with("PowerState/running", vm_id=None)["value"][0],

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.events import inbound_from_json
 from shared.ingest import handle_event
 from shared.resource_ids import parse_vm_id
+from shared.sources import inbound_from_json
 from tests.factories import at, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 import function_app
-from shared.events import Skipped, VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
+from shared.sources import Skipped, VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
 from tests.factories import ACTION_FAILED, SUB, at, binding, vm_id, wire_event
 
 

@@ -30,14 +30,13 @@ from azure.core.exceptions import AzureError
 import function_app
 from scripts.azurite import Azurite
 from shared import clients, settings
-from shared.clients import open_ledger
-from shared.events import inbound_from_binding
 from shared.ingest import handle_event
-from shared.ledger import Ledger
 from shared.queries import vm_report
 from shared.resource_ids import parse_vm_id
-from shared.rows import CURRENT_PREFIX, SUBSCRIPTIONS_PARTITION, TRANSITION_PREFIX
 from shared.settings import read_settings
+from shared.sources import inbound_from_binding
+from shared.store import Ledger, open_ledger
+from shared.store._keys import CURRENT_PREFIX, SUBSCRIPTIONS_PARTITION, TRANSITION_PREFIX
 from tests.factories import ACTION_FAILED, SUB, WRITE_FAILED, at, binding, vm_id, wire_event
 from tests.faultproxy import WRITE_KINDS, FaultProxy, FaultRule
 
@@ -76,8 +75,7 @@ _VERBS = (
 
 
 def _reset_process_state() -> None:
-    settings.get_settings.cache_clear()
-    clients._process_ledger.cache_clear()
+    clients.reset()
 
 
 def _point_app_at(monkeypatch: pytest.MonkeyPatch, connection_string: str, table: str) -> None:

@@ -181,8 +181,8 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def _record(ledger_env: dict[str, str], ledger: Any, caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
-    from shared.arm import parse_listing_page
     from shared.reconcile import reconcile_subscription
+    from shared.sources import parse_listing_page
 
     caplog.set_level(logging.DEBUG, logger="shared")
     for wire in _deliveries():

@@ -31,7 +31,7 @@ from scripts.azurite import Azurite
 from shared import clients
 from shared import settings as app_settings
 from shared.resource_ids import parse_vm_id
-from shared.rows import transitions_prefix
+from shared.store._keys import transitions_prefix
 from tests.factories import (
     ACTION_FAILED,
     ACTION_OK,
@@ -286,8 +286,7 @@ def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
 
 
 def _reset_process_state() -> None:
-    app_settings.get_settings.cache_clear()
-    clients._process_ledger.cache_clear()
+    clients.reset()
 
 
 # ---- events -----------------------------------------------------------------------------------------------

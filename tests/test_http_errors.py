@@ -11,6 +11,7 @@ from azure.core.exceptions import ServiceRequestError
 import function_app
 from scripts.azurite import free_port
 from shared import clients, settings
+from shared.store import STORAGE_CLIENT_OPTIONS
 from tests.factories import SUB, at, binding, wire_event
 
 GOOD = {"subscriptionId": SUB, "resourceGroup": "rg-app", "vmName": "vm1"}
@@ -118,9 +119,8 @@ def storage_down(ledger_env, monkeypatch):
         f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
         f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
     )
-    monkeypatch.setitem(clients.STORAGE_CLIENT_OPTIONS, "retry_backoff_factor", 0.01)
-    settings.get_settings.cache_clear()
-    clients._process_ledger.cache_clear()
+    monkeypatch.setitem(STORAGE_CLIENT_OPTIONS, "retry_backoff_factor", 0.01)
+    clients.reset()
 
 
 def test_http_answers_503_when_storage_is_down(storage_down):

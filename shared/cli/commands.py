@@ -20,16 +20,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.arm import parse_listing_page
 from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
 from shared.clients import get_ledger
 from shared.errors import ConfigurationError, NotFoundError
-from shared.events import inbound_from_json
 from shared.ingest import handle_event
-from shared.ledger import Ledger
 from shared.queries import transitions_page, vm_report
 from shared.reconcile import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.resource_ids import parse_vm_id
+from shared.sources import ListingError, inbound_from_json, parse_listing_page
+from shared.store import Ledger
 from shared.times import format_time, parse_time, utc_now
 
 
@@ -115,8 +114,6 @@ def _reconcile_from_file(path: Path, subscriptions: list[str], ledger: Ledger):
 
 
 def _partial(vms, sub: str):
-    from shared.arm import ListingError
-
     yield vms
     raise ListingError(sub, 1, "the saved listing has a nextLink: it is not the whole subscription")
 

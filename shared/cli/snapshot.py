@@ -6,8 +6,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.ledger import Ledger
 from shared.queries import vms_page
+from shared.store import Ledger
 from shared.times import utc_now
 from shared.web.bodies import window_fields
 from shared.web.page import embed_snapshot, shipped_page

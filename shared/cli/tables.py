@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.ledger import Ledger
 from shared.queries import vm_report, vms_page
+from shared.store import Ledger
 from shared.times import format_time
 
 

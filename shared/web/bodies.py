@@ -7,8 +7,8 @@ from typing import Any
 
 from shared.accounting import WindowTotals
 from shared.queries import Segment
-from shared.rows import CurrentRow, TransitionRow
 from shared.states import BillingPolicy
+from shared.store import CurrentRow, TransitionRow
 from shared.times import format_time
 from shared.transitions import VmState
 from shared.web.params import next_link

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.ledger import Ledger
+from shared.store import Ledger
 from shared.web.responses import HttpResult, Request
 
 PAGE_FILE = Path(__file__).resolve().parent / "static" / "timeline.html"

@@ -15,7 +15,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.errors import BadRequestError, ConfigurationError, NotFoundError
-from shared.ledger import Ledger
+from shared.store import Ledger
 from shared.web.csv_export import CSV_MIMETYPE, to_csv
 
 logger = logging.getLogger(__name__)

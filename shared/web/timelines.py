@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.errors import BadRequestError
-from shared.ledger import Ledger
 from shared.queries import vm_timeline
-from shared.rows import CurrentRow
+from shared.store import CurrentRow, Ledger
 from shared.times import utc_now
 from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, hours, requested_format

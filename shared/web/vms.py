@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import BadRequestError
-from shared.ledger import Ledger
 from shared.queries import Page, transitions_page, vm_report, vms_page
 from shared.resource_ids import VmId, require_part, vm_id_from_parts
-from shared.rows import CURRENT_PREFIX, CurrentRow, transitions_prefix
+from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.times import utc_now
 from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format
@@ -38,7 +37,7 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | Ht
     start, end = query_window(request.params, default_end=None)
     top = page_size(request.params, LIST_DEFAULT_TOP, LIST_MAX_TOP)
     after = continuation_after(request.params)
-    if after is not None and not after.startswith(transitions_prefix(vm)):
+    if after is not None and not is_transition_cursor(vm, after):
         raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
     _, page = transitions_page(ledger, vm, start, end, top, after)
     body = paged_body([transition_body(row) for row in page.items], page.next_after, request)
@@ -68,7 +67,7 @@ def vms_page_for(
         require_part("resourceGroup", group)
     top = page_size(params, default_top, max_top)
     after = continuation_after(params)
-    if after is not None and f"/{CURRENT_PREFIX}" not in after:
+    if after is not None and not is_current_cursor(after):
         raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
     return vms_page(ledger, subscription, group, top, after)
 

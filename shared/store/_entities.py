@@ -1,127 +1,15 @@
-"""How the ledger lays out its Table entities.
-
-One partition per subscription (``PartitionKey`` = lower-case subscription id) holds, for each VM:
-
-- the **current row** ``vm|<group>|<name>``: the VM's state now, its display casing, and the key of its
-  last transition (the ETag of this row serialises writers on that VM);
-- its **transition rows** ``tx|<group>|<name>|<time>|<id hash>``: one per accepted event or reconcile
-  observation, in time order because the fixed-width UTC time sorts as text.
-
-Keeping both in one partition lets a transition and the new current state be written in one atomic
-entity group transaction. Each transition stores the state before it, so the state at any instant is
-found from the first transition at or after it: queries never read history older than their window.
-A small registry partition lists the subscriptions, so ``list_vms`` needs no table scan.
-"""
+"""Records to Table entities and back: the ledger's column names live here and nowhere else."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from shared.resource_ids import VmId
-from shared.states import BillingPolicy
+from shared.store._keys import current_key
+from shared.store._records import CurrentRow, TransitionRow
 from shared.times import format_time, parse_time
-from shared.transitions import Change, VmState, apply_change
-
-SUBSCRIPTIONS_PARTITION = "subscriptions"
-CURRENT_PREFIX = "vm|"
-TRANSITION_PREFIX = "tx|"
-SOURCE_EVENT = "event"
-SOURCE_RECONCILE = "reconcile"
-
-
-def upper_bound(prefix: str) -> str:
-    """The smallest key greater than every key starting with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def current_key(vm: VmId) -> str:
-    return f"{CURRENT_PREFIX}{vm.vm_key}"
-
-
-def transitions_prefix(vm: VmId) -> str:
-    return f"{TRANSITION_PREFIX}{vm.vm_key}|"
-
-
-def transition_key(vm: VmId, at: datetime, event_id: str) -> str:
-    # The id is hashed: event ids may hold characters that Table keys forbid.
-    digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:32]
-    return f"{transitions_prefix(vm)}{format_time(at)}|{digest}"
-
-
-def time_key(vm: VmId, at: datetime) -> str:
-    """Sorts before every transition of ``vm`` at or after ``at``."""
-    return f"{transitions_prefix(vm)}{format_time(at)}|"
-
-
-def time_key_after(vm: VmId, at: datetime) -> str:
-    """Sorts after every transition of ``vm`` at or before ``at``."""
-    return upper_bound(time_key(vm, at))
-
-
-@dataclass(frozen=True)
-class NewTransition:
-    """A transition to record, before the ledger knows the state around it."""
-
-    vm: VmId
-    time: datetime
-    change: Change
-    source: str
-    event_id: str
-    operation_name: str
-    event_type: str | None = None
-    # Reconcile only: the last recorded time before the observation; the real change lies in between.
-    changed_after: datetime | None = None
-
-
-@dataclass(frozen=True)
-class TransitionRow:
-    key: str
-    time: datetime
-    change: Change
-    prev: VmState | None
-    state: VmState
-    source: str
-    event_id: str
-    operation_name: str
-    event_type: str | None
-    billing_policy: str
-    changed_after: datetime | None
-    etag: str | None
-
-
-@dataclass(frozen=True)
-class CurrentRow:
-    vm: VmId  # casing first seen
-    state: VmState
-    billing_policy: str
-    first_key: str
-    first_time: datetime
-    last_key: str
-    last_time: datetime
-    etag: str | None
-
-
-def new_transition_row(
-    new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy
-) -> TransitionRow:
-    """The row that records ``new`` after the state ``prev``, flagged by ``policy``."""
-    return TransitionRow(
-        key=key,
-        time=new.time,
-        change=new.change,
-        prev=prev,
-        state=apply_change(prev, new.change, new.time, policy),
-        source=new.source,
-        event_id=new.event_id,
-        operation_name=new.operation_name,
-        event_type=new.event_type,
-        billing_policy=policy.label,
-        changed_after=new.changed_after,
-        etag=None,
-    )
+from shared.transitions import Change, VmState
 
 
 def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:
@@ -138,7 +26,7 @@ def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:
     }
 
 
-def _state_from(prefix: str, entity: dict[str, Any]) -> VmState | None:
+def _state_from(prefix: str, entity: Mapping[str, Any]) -> VmState | None:
     if not entity.get(f"{prefix}Exists"):
         return None
     return VmState(
@@ -173,7 +61,7 @@ def transition_entity(row: TransitionRow, partition: str) -> dict[str, Any]:
     return entity
 
 
-def transition_from_entity(entity: dict[str, Any]) -> TransitionRow:
+def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
     state = _required_state(entity)
     changed_after = entity.get("changedAfter")
     return TransitionRow(
@@ -216,7 +104,7 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
     return entity
 
 
-def current_from_entity(entity: dict[str, Any]) -> CurrentRow:
+def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
     state = _required_state(entity)
     return CurrentRow(
         vm=VmId(entity["subscriptionId"], entity["resourceGroup"], entity["vmName"]),
@@ -230,13 +118,14 @@ def current_from_entity(entity: dict[str, Any]) -> CurrentRow:
     )
 
 
-def _required_state(entity: dict[str, Any]) -> VmState:
+def _required_state(entity: Mapping[str, Any]) -> VmState:
     state = _state_from("state", entity)
     if state is None:
         raise ValueError(f"ledger row {entity.get('RowKey')!r} has no state")
     return state
 
 
-def _etag(entity: Any) -> str | None:
+def _etag(entity: Mapping[str, Any]) -> str | None:
     metadata = getattr(entity, "metadata", None)
-    return metadata.get("etag") if metadata else None
+    etag = metadata.get("etag") if metadata else None
+    return etag if isinstance(etag, str) else None

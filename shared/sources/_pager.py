@@ -1,0 +1,137 @@
+"""One guarded pager for every Azure list API: pages of JSON followed by their next links.
+
+A listing that fails part way proves nothing, so any failure after retries raises ``ListingError``
+carrying how many pages had been read; callers never write ``while next_link:`` themselves. Each next
+link must stay on the origin the listing started on (a link elsewhere would receive our bearer token),
+and a link already followed is refused (it would loop forever).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core import PipelineClient
+from azure.core.exceptions import AzureError
+from azure.core.rest import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Enough of an error message to diagnose (role missing, throttled) without flooding the log.
+_MAX_ERROR_TEXT = 300
+
+
+class ListingError(RuntimeError):
+    """A listing that did not complete: the items seen so far are not the whole set.
+
+    ``pages_read`` counts the pages already yielded; ``status_code`` is the last HTTP status when the
+    failure was an HTTP answer, ``None`` for connection errors, malformed bodies and refused links.
+    """
+
+    def __init__(
+        self, subject: str, pages_read: int, message: str, *, status_code: int | None = None
+    ) -> None:
+        super().__init__(f"listing {subject} failed after {pages_read} page(s): {message}")
+        self.subject = subject
+        self.pages_read = pages_read
+        self.message = message
+        self.status_code = status_code
+
+
+def iter_pages(
+    pipeline: PipelineClient,
+    first: HttpRequest,
+    *,
+    subject: str,
+    next_link: Callable[[Any], str | None],
+    timeout: float,
+) -> Iterator[Any]:
+    """Yield each page's JSON body, following ``next_link(body)`` verbatim until it is ``None``.
+
+    ``next_link`` raises ``ValueError`` for a body that is not a page of this listing.
+    """
+    origin = _origin(first.url)
+    pages_read = 0
+    followed: set[str] = set()
+    request = first
+    while True:
+        body = _read_page(pipeline, request, subject, pages_read, timeout)
+        try:
+            link = next_link(body)
+        except ValueError as err:
+            raise ListingError(subject, pages_read, f"malformed page: {err}") from err
+        pages_read += 1
+        yield body
+        if link is None:
+            return
+        if _origin(link) != origin:
+            raise ListingError(subject, pages_read, "the next link points outside the endpoint")
+        if link in followed:
+            raise ListingError(subject, pages_read, "the next link repeats a page already read")
+        followed.add(link)
+        request = HttpRequest("GET", link)
+
+
+def arm_page(body: Any, what: str) -> tuple[list[Any], str | None]:
+    """The ``value`` array and ``nextLink`` of an Azure Resource Manager list page.
+
+    Raises ``ValueError`` when ``body`` is not such a page: a page read as empty by mistake would make
+    every item look gone.
+    """
+    if not isinstance(body, Mapping):
+        raise ValueError(f"a {what} page is a JSON object, got {type(body).__name__}")
+    entries = body.get("value")
+    if not isinstance(entries, list):
+        raise ValueError(f"a {what} page needs a 'value' array")
+    link = body.get("nextLink")
+    if link is not None and not isinstance(link, str):
+        raise ValueError(f"'nextLink' must be a string, got {type(link).__name__}")
+    return entries, link or None
+
+
+def _read_page(
+    pipeline: PipelineClient, request: HttpRequest, subject: str, pages_read: int, timeout: float
+) -> Any:
+    try:
+        response = pipeline.send_request(request, connection_timeout=timeout, read_timeout=timeout)
+        content = response.read()
+    except AzureError as err:
+        raise ListingError(subject, pages_read, f"request failed: {err}") from err
+    if response.status_code != 200:
+        raise ListingError(subject, pages_read, describe_error(response), status_code=response.status_code)
+    try:
+        return json.loads(content)
+    except ValueError as err:
+        raise ListingError(subject, pages_read, "the response body is not JSON") from err
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def describe_error(response: HttpResponse) -> str:
+    """``HTTP 403 AuthorizationFailed: ...`` from an Azure error body, or the bare status."""
+    summary = f"HTTP {response.status_code}"
+    try:
+        body = json.loads(response.text())
+    except ValueError:
+        return summary
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return summary
+    code, message = error.get("code"), error.get("message")
+    if code:
+        summary += f" {code}"
+    if message:
+        summary += f": {str(message)[:_MAX_ERROR_TEXT]}"
+    return summary

@@ -1,0 +1,84 @@
+"""How the ledger lays out its Table keys. Nothing outside ``shared.store`` builds or parses them.
+
+One partition per subscription (``PartitionKey`` = lower-case subscription id) holds, for each VM:
+
+- the **current row** ``vm|<group>|<name>``: the VM's state now, its display casing, and the key of its
+  last transition (the ETag of this row serialises writers on that VM);
+- its **transition rows** ``tx|<group>|<name>|<time>|<id hash>``: one per accepted event or reconcile
+  observation, in time order because the fixed-width UTC time sorts as text.
+
+Keeping both in one partition lets a transition and the new current state be written in one atomic
+entity group transaction. A small registry partition lists the subscriptions, so listing VMs needs no
+table scan. Cursors handed out for paging are keys (transitions) or ``<subscription>/<key>`` (VMs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from shared.resource_ids import VmId
+from shared.times import format_time
+
+SUBSCRIPTIONS_PARTITION = "subscriptions"
+CURRENT_PREFIX = "vm|"
+TRANSITION_PREFIX = "tx|"
+_CURSOR_SEPARATOR = "/"
+
+
+def upper_bound(prefix: str) -> str:
+    """The smallest key greater than every key starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def current_key(vm: VmId) -> str:
+    return f"{CURRENT_PREFIX}{vm.vm_key}"
+
+
+def current_prefix(group: str | None) -> str:
+    """Keys of the current rows of one resource group, or of all of them."""
+    return CURRENT_PREFIX + (f"{group.lower()}|" if group else "")
+
+
+def vm_key_of_current(key: str) -> str:
+    """``vm|rg|name`` -> ``rg|name`` (``VmId.vm_key``)."""
+    return key[len(CURRENT_PREFIX) :]
+
+
+def transitions_prefix(vm: VmId) -> str:
+    return f"{TRANSITION_PREFIX}{vm.vm_key}|"
+
+
+def transition_key(vm: VmId, at: datetime, event_id: str) -> str:
+    # The id is hashed: event ids may hold characters that Table keys forbid.
+    digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:32]
+    return f"{transitions_prefix(vm)}{format_time(at)}|{digest}"
+
+
+def time_key(vm: VmId, at: datetime) -> str:
+    """Sorts before every transition of ``vm`` at or after ``at``."""
+    return f"{transitions_prefix(vm)}{format_time(at)}|"
+
+
+def time_key_after(vm: VmId, at: datetime) -> str:
+    """Sorts after every transition of ``vm`` at or before ``at``."""
+    return upper_bound(time_key(vm, at))
+
+
+def current_cursor(subscription: str, key: str) -> str:
+    return f"{subscription}{_CURSOR_SEPARATOR}{key}"
+
+
+def split_current_cursor(cursor: str) -> tuple[str, str]:
+    subscription, _, key = cursor.partition(_CURSOR_SEPARATOR)
+    return subscription, key
+
+
+def is_current_cursor(cursor: str) -> bool:
+    """A cursor of the VM listing (not of a VM's transitions)."""
+    return f"{_CURSOR_SEPARATOR}{CURRENT_PREFIX}" in cursor
+
+
+def is_transition_cursor(vm: VmId, cursor: str) -> bool:
+    """A cursor of this VM's transitions."""
+    return cursor.startswith(transitions_prefix(vm))
