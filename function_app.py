@@ -21,7 +21,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def on_vm_event(event: func.EventGridEvent) -> None:
     """Record a VM write/action/delete event; storage failures raise so Event Grid redelivers."""
     from shared.clients import get_ledger
-    from shared.ingest import handle_event
+    from shared.jobs import handle_event
     from shared.sources import inbound_from_binding
 
     handle_event(inbound_from_binding(event), get_ledger())
@@ -59,7 +59,7 @@ def list_vms(req: func.HttpRequest) -> func.HttpResponse:
 def reconcile_vms(timer: func.TimerRequest) -> None:
     """Converge the ledger on Virtual Machines - List All; raises if any subscription failed."""
     from shared.clients import get_ledger
-    from shared.reconcile import reconcile_configured_subscriptions
+    from shared.jobs import reconcile_configured_subscriptions
 
     if timer.past_due:
         logging.getLogger(__name__).info("reconcile is running late (past due)")

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from azure.data.tables import TableClient
 
 from shared import clients, settings
-from shared.operations import SUCCEEDED, change_for
-from shared.resource_ids import VmId, parse_vm_id
+from shared.domain.ids import VmId, parse_vm_id
+from shared.domain.operations import SUCCEEDED, change_for
+from shared.domain.vm_state import BillingPolicy
 from shared.settings import read_settings
-from shared.states import BillingPolicy
 from shared.store import Ledger, NewTransition, Source, open_ledger
 from shared.store.seeding import seed_histories
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress
-from shared.operations import SUCCEEDED, change_for
-from shared.reconcile import reconcile_subscription
-from shared.resource_ids import VmId
+from shared.domain.ids import VmId
+from shared.domain.operations import SUCCEEDED, change_for
+from shared.jobs import reconcile_subscription
 from shared.sources import ArmClient
 from shared.store import Ledger, NewTransition, Source
 from shared.store.seeding import seed_histories

@@ -29,7 +29,7 @@ from bench.harness import (
     verb_of,
 )
 from shared import clients
-from shared.ingest import handle_event
+from shared.jobs import handle_event
 from shared.sources import inbound_from_binding
 from shared.store import Ledger
 from tests.factories import at, binding, vm_id, wire_event

@@ -32,10 +32,9 @@ from azure.data.tables import TableClient, UpdateMode
 import function_app
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress, use_table, vm_of
 from shared import clients
-from shared.states import BillingPolicy
+from shared.domain.vm_state import BillingPolicy, Change, VmState
 from shared.store import NewTransition, Source
 from shared.store.seeding import in_order_entities, register_subscription
-from shared.transitions import Change, VmState
 from tests.factories import at, binding, vm_id, wire_event
 
 VMS = 1_000

@@ -49,7 +49,7 @@ def main() -> int:
 
 def _run(events: list[dict[str, Any]], arm_url: str) -> int:
     import function_app
-    from shared.times import format_time, utc_now
+    from shared.domain.times import format_time, utc_now
 
     now = utc_now()
     events = _shift_to_end_before(events, now - timedelta(minutes=10))
@@ -85,7 +85,7 @@ def _write_timeline_snapshot(now: datetime) -> None:
 
 
 def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
-    from shared.times import format_time
+    from shared.domain.times import format_time
 
     listing = _call(function_app.list_vms, "vms")
     rows = []
@@ -161,7 +161,7 @@ def _binding(wire: dict[str, Any]):
 
 
 def _shift_to_end_before(events: list[dict[str, Any]], end: datetime) -> list[dict[str, Any]]:
-    from shared.times import parse_time
+    from shared.domain.times import parse_time
 
     def field(event: dict[str, Any]) -> str:
         return "time" if "specversion" in event else "eventTime"

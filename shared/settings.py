@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from shared.domain.ids import is_subscription_id
+from shared.domain.vm_state import BillingPolicy
 from shared.errors import ConfigurationError
-from shared.resource_ids import is_subscription_id
-from shared.states import BillingPolicy
 
 STORAGE_CONNECTION = "VM_LEDGER_STORAGE"
 STORAGE_SERVICE_URI = "VM_LEDGER_STORAGE__tableServiceUri"

@@ -301,7 +301,7 @@ def _settings_in_binding_expressions(source: str) -> set[str]:
 @functools.cache
 def _settings_read_by_code() -> frozenset[str]:
     names = _settings_declared_in((SHARED / "settings.py").read_text())
-    for module in sorted(SHARED.glob("*.py")):
+    for module in sorted(SHARED.rglob("*.py")):
         names |= _settings_read_directly_in(module.read_text())
     if FUNCTION_APP.exists():
         source = FUNCTION_APP.read_text()
@@ -653,7 +653,7 @@ def test_app_settings_use_identities_and_the_code_defaults() -> None:
     assert main["reconcileSchedule"]["default"] == "0 */15 * * * *"
     assert main["computeApiVersion"]["default"] == _code_constant("settings", "DEFAULT_COMPUTE_API_VERSION")
     assert main["ledgerTableName"]["default"] == _code_constant("settings", "DEFAULT_TABLE_NAME")
-    billed = _code_constant("states", "DEFAULT_BILLED_POWER_STATES")
+    billed = _code_constant("domain/vm_state", "DEFAULT_BILLED_POWER_STATES")
     assert main["billedPowerStates"]["default"] == ",".join(billed)
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared import cli
-from shared.resource_ids import parse_vm_id
+from shared.domain.ids import parse_vm_id
 from tests.factories import SUB, at, sample_day, vm_id
 from tests.fake_arm import make_vm
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.ingest import handle_event
-from shared.resource_ids import parse_vm_id
+from shared.domain.ids import parse_vm_id
+from shared.jobs import handle_event
 from shared.sources import inbound_from_json
 from tests.factories import at, vm_id, wire_event
 

@@ -30,9 +30,9 @@ from azure.core.exceptions import AzureError
 import function_app
 from scripts.azurite import Azurite
 from shared import clients, settings
-from shared.ingest import handle_event
-from shared.queries import vm_report
-from shared.resource_ids import parse_vm_id
+from shared.answers import vm_report
+from shared.domain.ids import parse_vm_id
+from shared.jobs import handle_event
 from shared.settings import read_settings
 from shared.sources import inbound_from_binding
 from shared.store import Ledger, open_ledger

@@ -181,7 +181,7 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def _record(ledger_env: dict[str, str], ledger: Any, caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
-    from shared.reconcile import reconcile_subscription
+    from shared.jobs import reconcile_subscription
     from shared.sources import parse_listing_page
 
     caplog.set_level(logging.DEBUG, logger="shared")

@@ -30,7 +30,7 @@ import function_app
 from scripts.azurite import Azurite
 from shared import clients
 from shared import settings as app_settings
-from shared.resource_ids import parse_vm_id
+from shared.domain.ids import parse_vm_id
 from shared.store._keys import transitions_prefix
 from tests.factories import (
     ACTION_FAILED,

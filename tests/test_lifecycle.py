@@ -10,7 +10,7 @@ import pytest
 
 import function_app
 from shared import clients
-from shared.resource_ids import parse_vm_id
+from shared.domain.ids import parse_vm_id
 from shared.store._keys import current_key
 from tests.factories import ACTION_FAILED, WRITE_OK, at, deliver, sample_day, vm_id, wire_event
 

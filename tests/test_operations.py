@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
-from shared.states import BillingPolicy
-from shared.transitions import VmState, apply_change, state_before_first
+from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
+from shared.domain.vm_state import BillingPolicy, VmState, apply_change, state_before_first
 from tests.factories import at
 
 POLICY = BillingPolicy.parse(None)

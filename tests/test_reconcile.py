@@ -8,9 +8,9 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from shared import settings
-from shared.queries import vm_report
-from shared.reconcile import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
-from shared.resource_ids import parse_vm_id
+from shared.answers import vm_report
+from shared.domain.ids import parse_vm_id
+from shared.jobs import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.sources import ArmClient
 from tests.factories import SUB, at, deliver, vm_id, wire_event
 from tests.fake_arm import FakeArm, Faults, make_vm

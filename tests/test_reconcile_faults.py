@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.reconcile import reconcile_subscription
-from shared.resource_ids import parse_vm_id
+from shared.domain.ids import parse_vm_id
+from shared.jobs import reconcile_subscription
 from shared.sources import ArmClient
 from tests.factories import SUB, at, vm_id
 from tests.fake_arm import FakeArm, Faults, make_vm

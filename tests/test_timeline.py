@@ -14,7 +14,7 @@ import pytest
 
 import function_app
 from shared.cli import write_snapshot
-from shared.times import parse_time, utc_now
+from shared.domain.times import parse_time, utc_now
 from shared.web import SNAPSHOT_SLOT, embed_snapshot
 from shared.web import timelines as web_timelines
 from shared.web.csv_export import TIMELINE_COLUMNS

@@ -27,7 +27,7 @@ import pytest
 
 import function_app
 from shared.cli import write_snapshot
-from shared.times import format_time, parse_time, utc_now
+from shared.domain.times import format_time, parse_time, utc_now
 from shared.web.csv_export import hours
 from tests.factories import ACTION_FAILED, WRITE_FAILED, binding, vm_id, wire_event
 

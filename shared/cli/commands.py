@@ -20,16 +20,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.answers import transitions_page, vm_report
 from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
 from shared.clients import get_ledger
+from shared.domain.ids import parse_vm_id
+from shared.domain.times import format_time, parse_time, utc_now
 from shared.errors import ConfigurationError, NotFoundError
-from shared.ingest import handle_event
-from shared.queries import transitions_page, vm_report
-from shared.reconcile import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
-from shared.resource_ids import parse_vm_id
+from shared.jobs import (
+    ReconcileFailed,
+    handle_event,
+    reconcile_configured_subscriptions,
+    reconcile_subscription,
+)
 from shared.sources import ListingError, inbound_from_json, parse_listing_page
 from shared.store import Ledger
-from shared.times import format_time, parse_time, utc_now
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,9 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.queries import vms_page
+from shared.answers import vms_page
+from shared.domain.times import utc_now
 from shared.store import Ledger
-from shared.times import utc_now
 from shared.web.bodies import window_fields
 from shared.web.page import embed_snapshot, shipped_page
 from shared.web.timelines import DEFAULT_WINDOW, TIMELINES_MAX_TOP, check_window, timeline_body

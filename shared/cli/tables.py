@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.queries import vm_report, vms_page
+from shared.answers import vm_report, vms_page
+from shared.domain.times import format_time
 from shared.store import Ledger
-from shared.times import format_time
 
 
 def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) -> list[dict[str, str]]:

@@ -17,8 +17,8 @@ from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
+from shared.domain.ids import require_part
 from shared.errors import ConfigurationError
-from shared.resource_ids import require_part
 from shared.settings import check_endpoint
 from shared.sources._pager import arm_page, iter_pages
 from shared.sources._pipeline import CredentialSource, build_pipeline

@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from azure.eventgrid import SystemEventNames
 
-from shared.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
-from shared.resource_ids import VmId, parse_vm_id
-from shared.times import as_utc, parse_time
-from shared.transitions import Change
+from shared.domain.ids import VmId, parse_vm_id
+from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
+from shared.domain.times import as_utc, parse_time
+from shared.domain.vm_state import Change
 
 MAX_EVENT_ID_LENGTH = 256
 

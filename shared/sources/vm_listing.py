@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.domain.vm_state import normalize_power_state
 from shared.sources._pager import arm_page
-from shared.states import normalize_power_state
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from shared.resource_ids import VmId
+from shared.domain.ids import VmId
 from shared.store._records import CurrentRow
 
 

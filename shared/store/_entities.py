@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.resource_ids import VmId
+from shared.domain.ids import VmId
+from shared.domain.times import format_time, parse_time
+from shared.domain.vm_state import Change, VmState
 from shared.store._keys import current_key
 from shared.store._records import CurrentRow, TransitionRow
-from shared.times import format_time, parse_time
-from shared.transitions import Change, VmState
 
 
 def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from shared.resource_ids import VmId
-from shared.times import format_time
+from shared.domain.ids import VmId
+from shared.domain.times import format_time
 
 SUBSCRIPTIONS_PARTITION = "subscriptions"
 CURRENT_PREFIX = "vm|"

@@ -6,9 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from shared.resource_ids import VmId
-from shared.states import BillingPolicy
-from shared.transitions import Change, VmState, apply_change
+from shared.domain.ids import VmId
+from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
 
 
 class Source(StrEnum):

@@ -19,11 +19,10 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.data.tables import TransactionOperation, UpdateMode
 
-from shared.states import BillingPolicy
+from shared.domain.vm_state import BillingPolicy, VmState, apply_change, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import CURRENT_PREFIX
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow, new_transition_row
-from shared.transitions import VmState, apply_change, state_before_first
 
 Entity = dict[str, Any]
 TableOperation = tuple[TransactionOperation, Entity] | tuple[TransactionOperation, Entity, Mapping[str, Any]]

@@ -18,8 +18,8 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
-from shared.resource_ids import VmId
-from shared.states import BillingPolicy
+from shared.domain.ids import VmId
+from shared.domain.vm_state import BillingPolicy
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._keys import (

@@ -11,12 +11,11 @@ from typing import Any
 
 from azure.data.tables import TableClient, TransactionOperation
 
-from shared.states import BillingPolicy
+from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, transition_key
 from shared.store._records import CurrentRow, NewTransition, TransitionRow, new_transition_row
 from shared.store._write_plan import TableOperation
-from shared.transitions import VmState, state_before_first
 
 
 def seed_histories(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.accounting import WindowTotals
-from shared.queries import Segment
-from shared.states import BillingPolicy
+from shared.answers import Segment
+from shared.domain.accounting import WindowTotals
+from shared.domain.times import format_time
+from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
-from shared.times import format_time
-from shared.transitions import VmState
 from shared.web.params import next_link
 from shared.web.responses import Request
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from shared.domain.times import parse_time
 from shared.errors import BadRequestError
-from shared.times import parse_time
 from shared.web.responses import Request
 
 

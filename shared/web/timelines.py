@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.answers import vm_timeline
+from shared.domain.times import utc_now
 from shared.errors import BadRequestError
-from shared.queries import vm_timeline
 from shared.store import CurrentRow, Ledger
-from shared.times import utc_now
 from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, hours, requested_format
 from shared.web.params import query_window

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.answers import Page, transitions_page, vm_report, vms_page
+from shared.domain.ids import VmId, require_part, vm_id_from_parts
+from shared.domain.times import utc_now
 from shared.errors import BadRequestError
-from shared.queries import Page, transitions_page, vm_report, vms_page
-from shared.resource_ids import VmId, require_part, vm_id_from_parts
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
-from shared.times import utc_now
 from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format
 from shared.web.params import continuation_after, page_size, query_window

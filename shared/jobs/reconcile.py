@@ -22,12 +22,12 @@ from typing import NamedTuple
 from azure.core.exceptions import AzureError
 
 from shared.clients import get_arm_client
-from shared.resource_ids import VmId, parse_vm_id
+from shared.domain.ids import VmId, parse_vm_id
+from shared.domain.times import format_time, utc_now
+from shared.domain.vm_state import Change
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, NewTransition, Source
-from shared.times import format_time, utc_now
-from shared.transitions import Change
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.transitions import VmState
+from shared.domain.vm_state import VmState
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,3 @@ def _add(state: VmState | None, seconds: float, billed: float, unknown: float) -
     if state.billable:
         return billed + seconds, unknown
     return billed, unknown
-
-
-def as_number(seconds: float) -> int | float:
-    """Whole seconds as an int in JSON, fractions kept to the microsecond."""
-    rounded = round(seconds, 6)
-    return int(rounded) if rounded.is_integer() else rounded

@@ -7,7 +7,7 @@ transient states (starting, stopping, deallocating) are never seen from events.
 
 from __future__ import annotations
 
-from shared.transitions import Change
+from shared.domain.vm_state import Change
 
 OPERATION_PREFIX = "microsoft.compute/virtualmachines/"
 WRITE = "write"

@@ -1,0 +1,64 @@
+"""Answers about VMs: one VM's state and billed time in a window, its transitions, the list of VMs.
+
+Each is answered with a bounded number of Table round trips, whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.answers._window import window_rows
+from shared.answers.paging import Page, page_of
+from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.ids import VmId
+from shared.errors import NotFoundError
+from shared.store import CurrentRow, Ledger, TransitionRow, cursor_of
+
+
+@dataclass(frozen=True)
+class VmReport:
+    current: CurrentRow
+    start: datetime
+    end: datetime
+    totals: WindowTotals
+
+
+def require_vm(ledger: Ledger, vm: VmId) -> CurrentRow:
+    current = ledger.get_current(vm)
+    if current is None:
+        raise NotFoundError("VmNotFound", "the ledger has no record of this virtual machine")
+    return current
+
+
+def vm_report(ledger: Ledger, vm: VmId, start: datetime | None, end: datetime, as_of: datetime) -> VmReport:
+    """The VM's current state and its billed/unknown seconds in ``[start, end)``, accrued up to ``as_of``."""
+    current = require_vm(ledger, vm)
+    start = start if start is not None else min(current.first_time, end)
+    window = window_rows(ledger, current, start, end, as_of)
+    changes = ((row.time, row.state) for row in window.rows)
+    return VmReport(
+        current, start, end, window_totals(window.state_at_start, changes, start, window.accrue_until)
+    )
+
+
+def transitions_page(
+    ledger: Ledger, vm: VmId, start: datetime | None, end: datetime | None, top: int, after: str | None
+) -> tuple[CurrentRow, Page[TransitionRow]]:
+    """Up to ``top`` transitions in ``[start, end]`` after the cursor ``after``, in time order."""
+    current = require_vm(ledger, vm)
+    rows = ledger.iter_transitions(vm, start=start, end=end, after=after, page_size=min(top + 1, 1000))
+    return current, page_of(rows, top, lambda row: row.key)
+
+
+def vms_page(
+    ledger: Ledger, subscription_id: str | None, resource_group: str | None, top: int, after: str | None
+) -> Page[CurrentRow]:
+    """Current rows across subscriptions (or one), optionally one resource group, in key order.
+
+    ``after`` is the cursor of the last row returned before.
+    """
+    rows = ledger.iter_current_rows(
+        subscription_id, group=resource_group, after=after, page_size=min(top + 1, 1000)
+    )
+    return page_of(rows, top, cursor_of)

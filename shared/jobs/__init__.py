@@ -1,0 +1,17 @@
+"""Write-side use cases: ingest one Event Grid delivery, reconcile with List All."""
+
+from shared.jobs.ingest import handle_event
+from shared.jobs.reconcile import (
+    ReconcileFailed,
+    SubscriptionReport,
+    reconcile_configured_subscriptions,
+    reconcile_subscription,
+)
+
+__all__ = [
+    "ReconcileFailed",
+    "SubscriptionReport",
+    "handle_event",
+    "reconcile_configured_subscriptions",
+    "reconcile_subscription",
+]
