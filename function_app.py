@@ -20,7 +20,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.event_grid_trigger(arg_name="event")
 def on_vm_event(event: func.EventGridEvent) -> None:
     """Record a VM write/action/delete event; storage failures raise so Event Grid redelivers."""
-    from shared.clients import get_ledger
+    from shared.context import get_ledger
     from shared.jobs import handle_event
     from shared.sources import inbound_from_binding
 
@@ -58,16 +58,16 @@ def list_vms(req: func.HttpRequest) -> func.HttpResponse:
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def reconcile_vms(timer: func.TimerRequest) -> None:
     """Converge the ledger on Virtual Machines - List All; raises if any subscription failed."""
-    from shared.clients import get_ledger
+    from shared.context import get_arm_client, get_ledger
     from shared.jobs import reconcile_configured_subscriptions
 
     if timer.past_due:
         logging.getLogger(__name__).info("reconcile is running late (past due)")
-    reconcile_configured_subscriptions(get_ledger())
+    reconcile_configured_subscriptions(get_ledger(), get_arm_client())
 
 
 def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpResponse:
-    from shared.clients import get_ledger
+    from shared.context import get_ledger
     from shared.web import Request, respond
 
     request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))

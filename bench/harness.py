@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from azure.data.tables import TableClient
 
-from shared import clients, settings
+from shared import context, settings
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.vm_state import BillingPolicy
@@ -52,7 +52,7 @@ def use_table(connection_string: str, table: str) -> None:
     os.environ.pop(settings.BILLED_POWER_STATES, None)
     os.environ[settings.STORAGE_CONNECTION] = connection_string
     os.environ[settings.TABLE_NAME] = table
-    clients.reset()
+    context.reset()
 
 
 def ledger_for(connection_string: str, table: str) -> Ledger:

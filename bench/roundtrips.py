@@ -28,7 +28,7 @@ from bench.harness import (
     use_table,
     verb_of,
 )
-from shared import clients
+from shared import context
 from shared.jobs import handle_event
 from shared.sources import inbound_from_binding
 from shared.store import Ledger
@@ -82,7 +82,7 @@ def per_event(proxy: FaultProxy) -> list[Result]:
         ]
 
     progress("round trips per event")
-    clients.get_ledger()  # the instance is up: creating the table is not an event's cost
+    context.get_ledger()  # the instance is up: creating the table is not an event's cost
     creations = [wire_event("write", at(hours=0), resource_id=resource_id) for resource_id in vms]
     value, counts = _counted(proxy, lambda: _each(creations, by_app))
     results.append(
@@ -101,7 +101,7 @@ def per_event(proxy: FaultProxy) -> list[Result]:
         )
     )
 
-    ledger = clients.get_ledger()
+    ledger = context.get_ledger()
     cold = cold_ledger(ledger)
     steady_cold = rounds(1 + STEADY_EVENTS_PER_VM, STEADY_EVENTS_PER_VM)
     value, counts = _counted(proxy, lambda: _each(steady_cold, by(cold)))
@@ -154,7 +154,7 @@ def per_query(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], 
     end = now - timedelta(minutes=2)
     # Seeding goes straight to Azurite: only the queries pass through the counting proxy.
     use_table(connection_string, table)
-    ledger = clients.get_ledger()
+    ledger = context.get_ledger()
     resource_ids = {}
     for size in QUERY_SIZES:
         resource_id = vm_id(f"vm-{size}", "rg-query")
@@ -172,7 +172,7 @@ def per_query(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], 
                 "on_vm_event."
             )
     use_table(proxy.connection_string, table)
-    clients.get_ledger()  # a warm instance: the clients exist before the queries are counted
+    context.get_ledger()  # a warm instance: the clients exist before the queries are counted
 
     window = {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()}
     calls = {

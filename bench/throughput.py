@@ -31,7 +31,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 import function_app
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress, use_table, vm_of
-from shared import clients
+from shared import context
 from shared.domain.vm_state import BillingPolicy, Change, VmState
 from shared.store import NewTransition, Source
 from shared.store.seeding import in_order_entities, register_subscription
@@ -71,7 +71,7 @@ def _app_variant(connection_string: str, resource_ids: list[str]) -> _Variant:
     creations = [binding(wire_event("write", at(0), resource_id=rid)) for rid in resource_ids]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(function_app.on_vm_event, creations))
-    clients.get_ledger()  # built and warm: every VM's current row is in its cache
+    context.get_ledger()  # built and warm: every VM's current row is in its cache
 
     def prepare(phase: int) -> list[Any]:
         verb = "deallocate" if phase % 2 else "start"

@@ -75,7 +75,7 @@ def _run(events: list[dict[str, Any]], arm_url: str) -> int:
 
 def _write_timeline_snapshot(now: datetime) -> None:
     from shared.cli import write_snapshot
-    from shared.clients import get_ledger
+    from shared.context import get_ledger
 
     # The sample is one day long; a longer window would show mostly "not in the ledger yet".
     path = ROOT / "demo-timeline.html"

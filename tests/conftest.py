@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.azurite import Azurite
-from shared import clients, settings
+from shared import context, settings
 from shared.settings import Settings, read_settings
 from shared.store import Ledger, open_ledger
 
@@ -45,7 +45,7 @@ def app_settings(ledger_env: dict[str, str]) -> Settings:
 @pytest.fixture
 def ledger(ledger_env: dict[str, str]) -> Ledger:
     """The same ledger the function app uses in this process."""
-    return clients.get_ledger()
+    return context.get_ledger()
 
 
 @pytest.fixture
@@ -63,4 +63,4 @@ def indexed_functions():
 
 
 def _reset_process_state() -> None:
-    clients.reset()
+    context.reset()

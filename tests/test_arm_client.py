@@ -16,7 +16,7 @@ import requests
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
-from shared import clients
+from shared import context
 from shared.errors import ConfigurationError
 from shared.sources import ArmClient, ListedVm, ListingError, parse_listing_page
 from tests.fake_arm import FakeArm, Faults, make_vm
@@ -201,10 +201,10 @@ def test_the_process_client_uses_the_configured_endpoint_and_api_version(
     monkeypatch.setenv("VM_LEDGER_STORAGE", "UseDevelopmentStorage=true")
     monkeypatch.setenv("ARM_ENDPOINT", fake.url)
     monkeypatch.setenv("COMPUTE_API_VERSION", "2024-03-01")
-    clients.reset()
-    with clients.get_arm_client() as client:
+    context.reset()
+    with context.get_arm_client() as client:
         read_all(client)
-    clients.reset()
+    context.reset()
 
     assert client.endpoint == fake.url
     assert {request.query["api-version"] for request in fake.requests} == {"2024-03-01"}

@@ -29,7 +29,7 @@ from azure.core.exceptions import AzureError
 
 import function_app
 from scripts.azurite import Azurite
-from shared import clients, settings
+from shared import context, settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
 from shared.jobs import handle_event
@@ -75,7 +75,7 @@ _VERBS = (
 
 
 def _reset_process_state() -> None:
-    clients.reset()
+    context.reset()
 
 
 def _point_app_at(monkeypatch: pytest.MonkeyPatch, connection_string: str, table: str) -> None:
@@ -310,8 +310,8 @@ def test_redelivered_events_under_storage_faults_leave_exactly_the_ledger_of_a_f
     for fault in ("reset", "500", "503", "429", "reset-after", "500-after", "503-after"):
         assert injected[fault] > 0, f"no {fault} fault was injected: {injected}"
     assert deliveries.raised, "no invocation raised: the faults did not reach the event path"
-    assert_consistent(clients.get_ledger())
-    assert_same_ledger(clients.get_ledger(), expected, events)
+    assert_consistent(context.get_ledger())
+    assert_same_ledger(context.get_ledger(), expected, events)
 
 
 # ---- stale warm cache ------------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def _deliver_to(ledger: Ledger, verb: str, hours: float, **options: Any) -> dict
 def test_a_late_event_after_a_write_whose_answer_was_lost_keeps_the_current_row_in_step(
     azurite, proxy, proxied_env
 ):
-    ledger = clients.get_ledger()
+    ledger = context.get_ledger()
     created = _deliver_to(ledger, "write", 1)
     deallocated = _deliver_to(ledger, "deallocate", 5)  # cached: deallocated since 05:00
     # A late deallocate at 02:00 reaches storage (the current row now says "since 02:00"); its answer is lost.
@@ -398,8 +398,8 @@ def test_sixteen_threads_delivering_one_vms_events_at_once_lose_none_and_double_
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(thread, range(16)))
 
-    assert_consistent(clients.get_ledger())
-    assert_same_ledger(clients.get_ledger(), expected, events)
+    assert_consistent(context.get_ledger())
+    assert_same_ledger(context.get_ledger(), expected, events)
 
 
 def wire_event_for(resource_id: str, wire: dict[str, Any]) -> dict[str, Any]:
@@ -430,13 +430,13 @@ def test_an_outage_that_cuts_writes_in_flight_leaves_nothing_half_written_and_re
     assert list_vms()[0] == 503
 
     proxy.heal()
-    assert_consistent(clients.get_ledger())
-    recorded = snapshot(clients.get_ledger())
+    assert_consistent(context.get_ledger())
+    recorded = snapshot(context.get_ledger())
     assert sum(key.startswith(TRANSITION_PREFIX) for _, key in recorded) == len(before) + 1
     random.Random(8).shuffle(during)
     for wire in during:  # Event Grid's retries after the outage
         function_app.on_vm_event(binding(wire))
-    assert_same_ledger(clients.get_ledger(), expected, events)
+    assert_same_ledger(context.get_ledger(), expected, events)
 
 
 def test_hung_storage_answers_http_with_503_within_30_seconds_and_makes_events_raise(proxy, proxied_env):

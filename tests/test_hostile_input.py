@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import function_app
 from scripts.azurite import Azurite
-from shared import clients
+from shared import context
 from shared import settings as app_settings
 from shared.domain.ids import parse_vm_id
 from shared.store._keys import transitions_prefix
@@ -286,7 +286,7 @@ def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
 
 
 def _reset_process_state() -> None:
-    clients.reset()
+    context.reset()
 
 
 # ---- events -----------------------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def test_an_event_with_a_hostile_id_or_payload_is_recorded_exactly_once(proxy, e
     for _ in range(2):  # a redelivery must not add a second row
         function_app.on_vm_event(binding(wire))
     vm = parse_vm_id(resource_id)
-    rows = list(clients.get_ledger().iter_transitions(vm))
+    rows = list(context.get_ledger().iter_transitions(vm))
     assert [row.event_id for row in rows] == [event_id]
     assert rows[0].key.startswith(transitions_prefix(vm))
 

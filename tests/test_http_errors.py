@@ -10,7 +10,7 @@ from azure.core.exceptions import ServiceRequestError
 
 import function_app
 from scripts.azurite import free_port
-from shared import clients, settings
+from shared import context, settings
 from shared.store import STORAGE_CLIENT_OPTIONS
 from tests.factories import SUB, at, binding, wire_event
 
@@ -120,7 +120,7 @@ def storage_down(ledger_env, monkeypatch):
         f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
     )
     monkeypatch.setitem(STORAGE_CLIENT_OPTIONS, "retry_backoff_factor", 0.01)
-    clients.reset()
+    context.reset()
 
 
 def test_http_answers_503_when_storage_is_down(storage_down):

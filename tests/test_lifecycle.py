@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 import function_app
-from shared import clients
+from shared import context
 from shared.domain.ids import parse_vm_id
 from shared.store._keys import current_key
 from tests.factories import ACTION_FAILED, WRITE_OK, at, deliver, sample_day, vm_id, wire_event
@@ -165,7 +165,7 @@ def test_a_redelivered_late_event_repairs_a_current_row_left_behind_by_an_interr
     stale = dict(ledger.table.get_entity(vm.subscription_key, current_key(vm)))
     stale.update(statePowerState="running", stateSince="2026-11-23T08:00:00.000000Z", stateBillable=True)
     ledger.table.upsert_entity(stale)
-    clients.reset()  # a new instance, nothing cached
+    context.reset()  # a new instance, nothing cached
 
     deliver(late)  # Event Grid delivers it again
 
@@ -176,7 +176,7 @@ def test_a_redelivered_late_event_repairs_a_current_row_left_behind_by_an_interr
 def test_a_late_event_after_a_policy_change_keeps_the_flags_recorded_before_it(ledger_env, monkeypatch):
     deliver(DAY[0], wire_event("start", at(hours=12), resource_id=VM))  # flagged by the default policy
     monkeypatch.setenv("BILLED_POWER_STATES", "stopped")  # someone narrows the billed set
-    clients.reset()
+    context.reset()
     deliver(wire_event("restart", at(hours=10), resource_id=VM))  # late: lands before the 12:00 start
 
     _, history = get(vm_route() + "/transitions")

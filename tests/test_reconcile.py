@@ -145,7 +145,7 @@ def test_one_failing_subscription_does_not_stop_the_others_but_the_run_raises(le
     with FakeArm({SUB: [make_vm(SUB, "rg-app", "ok")]}) as fake:
         # OTHER_SUB is unknown to the fake: ARM answers 404 SubscriptionNotFound.
         with pytest.raises(ReconcileFailed, match=OTHER_SUB):
-            reconcile_configured_subscriptions(ledger, [OTHER_SUB, SUB], client_for(fake))
+            reconcile_configured_subscriptions(ledger, client_for(fake), [OTHER_SUB, SUB])
     assert state_of(ledger, vm_id("ok")).power_state == "running"
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.answers import transitions_page, vm_report
 from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
-from shared.clients import get_ledger
+from shared.context import get_arm_client, get_ledger
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import format_time, parse_time, utc_now
 from shared.errors import ConfigurationError, NotFoundError
@@ -93,7 +93,7 @@ def _reconcile(args: argparse.Namespace, ledger: Ledger) -> int:
     if args.from_file:
         reports = _reconcile_from_file(Path(args.from_file), args.subscription, ledger)
     else:
-        reports = reconcile_configured_subscriptions(ledger, args.subscription or None)
+        reports = reconcile_configured_subscriptions(ledger, get_arm_client(), args.subscription or None)
     for report in reports:
         print(report.summary())
     return 1 if any(report.failure for report in reports) else 0

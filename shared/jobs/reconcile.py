@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 from azure.core.exceptions import AzureError
 
-from shared.clients import get_arm_client
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
@@ -84,7 +83,7 @@ def reconcile_subscription(
 
 
 def reconcile_configured_subscriptions(
-    ledger: Ledger, subscription_ids: Iterable[str] | None = None, client: ArmClient | None = None
+    ledger: Ledger, client: ArmClient, subscription_ids: Iterable[str] | None = None
 ) -> list[SubscriptionReport]:
     """The timer's work: every configured subscription, each independently; raise if any failed."""
     ids = list(
@@ -93,7 +92,6 @@ def reconcile_configured_subscriptions(
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
-    client = client or get_arm_client()
     reports = [reconcile_subscription(ledger, sub, client.iter_vm_pages(sub)) for sub in ids]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())

@@ -1,7 +1,8 @@
-"""Clients built once per process, lazily, from the settings.
+"""The process's clients, built once, lazily, from the settings, sharing one credential.
 
 Nothing here runs at import: the first event or request pays for it, so cold starts of the function app
-only import what they use.
+only import what they use. In Azure one ``DefaultAzureCredential`` (the app's managed identity) serves
+the ledger table and Resource Manager alike; with Azurite and a loopback fake of ARM none is built.
 """
 
 from __future__ import annotations
