@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 
 import function_app
-from shared.errors import BadRequestError
+from shared.errors import InvalidInput
 from shared.web.csv_export import (
     TRANSITION_COLUMNS,
     VM_COLUMNS,
@@ -95,9 +95,9 @@ def test_the_format_is_json_unless_csv_is_asked_for(given, expected):
 
 @pytest.mark.parametrize("given", ["xml", "", "csv;", "html"])
 def test_any_other_format_is_a_client_error(given):
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         requested_format({"format": given})
-    assert caught.value.code == "InvalidFormat"
+    assert caught.value.field == "format"
 
 
 # ---- through the HTTP functions, on Azurite -----------------------------------------------------------

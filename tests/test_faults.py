@@ -25,13 +25,13 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.core.exceptions import AzureError
 
 import function_app
 from scripts.azurite import Azurite
 from shared import context, settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
+from shared.errors import StorageUnavailable
 from shared.jobs import handle_event
 from shared.settings import read_settings
 from shared.sources import inbound_from_binding
@@ -336,7 +336,7 @@ def test_a_late_event_after_a_write_whose_answer_was_lost_keeps_the_current_row_
     # A late deallocate at 02:00 reaches storage (the current row now says "since 02:00"); its answer is lost.
     proxy.set_faults([FaultRule("reset", 1.0, kinds=frozenset({"batch"}), after_forward=True)])
     late = wire_event("deallocate", at(hours=2), resource_id=STALE_CACHE_VM)
-    with pytest.raises(AzureError):
+    with pytest.raises(StorageUnavailable):
         handle_event(inbound_from_binding(binding(late)), ledger)
     proxy.heal()
     # A later late event puts a start at 03:00: the VM is deallocated since 05:00 again, as cached.

@@ -6,11 +6,11 @@ import json
 
 import azure.functions as func
 import pytest
-from azure.core.exceptions import ServiceRequestError
 
 import function_app
 from scripts.azurite import free_port
 from shared import context, settings
+from shared.errors import StorageUnavailable
 from shared.store import STORAGE_CLIENT_OPTIONS
 from tests.factories import SUB, at, binding, wire_event
 
@@ -130,7 +130,7 @@ def test_http_answers_503_when_storage_is_down(storage_down):
 
 
 def test_an_event_raises_when_storage_is_down_so_event_grid_redelivers(storage_down):
-    with pytest.raises(ServiceRequestError):
+    with pytest.raises(StorageUnavailable):
         function_app.on_vm_event(binding(wire_event("start", at(hours=2))))
 
 

@@ -12,7 +12,7 @@ from shared.answers._window import window_rows
 from shared.answers.paging import Page, page_of
 from shared.domain.accounting import WindowTotals, window_totals
 from shared.domain.ids import VmId
-from shared.errors import NotFoundError
+from shared.errors import NotFound
 from shared.store import CurrentRow, Ledger, TransitionRow, cursor_of
 
 
@@ -27,7 +27,7 @@ class VmReport:
 def require_vm(ledger: Ledger, vm: VmId) -> CurrentRow:
     current = ledger.get_current(vm)
     if current is None:
-        raise NotFoundError("VmNotFound", "the ledger has no record of this virtual machine")
+        raise NotFound("vm", "the ledger has no record of this virtual machine")
     return current
 
 

@@ -25,7 +25,7 @@ from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
 from shared.context import get_arm_client, get_ledger
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import format_time, parse_time, utc_now
-from shared.errors import ConfigurationError, NotFoundError
+from shared.errors import ConfigurationError, NotFound
 from shared.jobs import (
     ReconcileFailed,
     handle_event,
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args, get_ledger())
-    except (ConfigurationError, NotFoundError, ValueError, ReconcileFailed) as err:
+    except (ConfigurationError, NotFound, ValueError, ReconcileFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -11,7 +11,8 @@ from shared.domain.times import utc_now
 from shared.store import Ledger
 from shared.web.bodies import window_fields
 from shared.web.page import embed_snapshot, shipped_page
-from shared.web.timelines import DEFAULT_WINDOW, TIMELINES_MAX_TOP, check_window, timeline_body
+from shared.web.params import check_window
+from shared.web.timelines import DEFAULT_WINDOW, MAX_WINDOW, TIMELINES_MAX_TOP, timeline_body
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
@@ -35,7 +36,7 @@ def write_snapshot(
     as_of = as_of or utc_now()
     end = end or as_of
     start = start or end - DEFAULT_WINDOW
-    check_window(start, end)
+    check_window(start, end, MAX_WINDOW)
     items: list[dict[str, Any]] = []
     after: str | None = None
     while len(items) < max_vms:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.errors import BadRequestError
+from shared.errors import InvalidInput
 
 _SUBSCRIPTION = r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"
 # Resource groups: letters or digits (any script), '_', '-', '.', '(' and ')', up to 90, not ending in '.'.
@@ -68,7 +68,7 @@ def is_subscription_id(text: str) -> bool:
 
 
 def vm_id_from_parts(subscription_id: str, resource_group: str, vm_name: str) -> VmId:
-    """Validate route parts; raise ``BadRequestError`` naming the first part that is not valid."""
+    """Validate route parts; raise ``InvalidInput`` naming the first part that is not valid."""
     for label, value in (
         ("subscriptionId", subscription_id),
         ("resourceGroup", resource_group),
@@ -81,5 +81,5 @@ def vm_id_from_parts(subscription_id: str, resource_group: str, vm_name: str) ->
 def require_part(label: str, value: str) -> str:
     """Return ``value`` if it is a valid ``label`` (subscriptionId, resourceGroup, vmName)."""
     if not isinstance(value, str) or not _PARTS[label].fullmatch(value):
-        raise BadRequestError("InvalidPathPart", f"{label} is not a valid Azure {label}")
+        raise InvalidInput(label, f"{label} is not a valid Azure {label}")
     return value

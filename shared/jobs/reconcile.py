@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from azure.core.exceptions import AzureError
-
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
+from shared.errors import StorageUnavailable
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, NewTransition, Source
@@ -77,8 +76,8 @@ def reconcile_subscription(
         _record_vanished(ledger, unseen, clock(), report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
-    except AzureError as err:
-        report.failure = f"storage error: {type(err).__name__}"
+    except StorageUnavailable as err:
+        report.failure = f"storage error: {err}"
     return report
 
 

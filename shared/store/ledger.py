@@ -20,8 +20,10 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
+from shared.errors import StorageUnavailable
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
+from shared.store._errors import storage_errors, translated, unavailable
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
     current_cursor,
@@ -74,10 +76,11 @@ class Ledger:
 
     def get_current(self, vm: VmId) -> CurrentRow | None:
         """The VM's current row (one point read), or ``None`` when the ledger has never seen it."""
-        try:
-            entity = self.table.get_entity(vm.subscription_key, current_key(vm))
-        except ResourceNotFoundError:
-            return None
+        with storage_errors():
+            try:
+                entity = self.table.get_entity(vm.subscription_key, current_key(vm))
+            except ResourceNotFoundError:
+                return None
         return current_from_entity(entity)
 
     def iter_transitions(
@@ -97,7 +100,7 @@ class Ledger:
         low = after if after is not None else (time_key(vm, start) if start else prefix)
         high = time_key_after(vm, end) if end else upper_bound(prefix)
         rows = self._iter_transition_keys(vm, low, high, page_size)
-        return (row for row in rows if row.key != after) if after is not None else rows
+        return translated((row for row in rows if row.key != after) if after is not None else rows)
 
     def iter_current_rows(
         self, subscription: str | None = None, *, group: str | None = None, after: str | None = None,
@@ -107,6 +110,11 @@ class Ledger:
 
         ``after`` is ``cursor_of`` a row returned before: the rows after it, for the next page.
         """
+        return translated(self._current_rows(subscription, group, after, page_size))
+
+    def _current_rows(
+        self, subscription: str | None, group: str | None, after: str | None, page_size: int
+    ) -> Iterator[CurrentRow]:
         subscriptions = [subscription.lower()] if subscription else sorted(self.list_subscriptions())
         prefix = current_prefix(group)
         after_sub, after_key = split_current_cursor(after or "")
@@ -125,10 +133,11 @@ class Ledger:
 
     def list_subscriptions(self) -> list[str]:
         """Subscription ids (lower case) that have VMs in the ledger."""
-        entities = self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": SUBSCRIPTIONS_PARTITION}, select=["RowKey"]
-        )
-        return [entity["RowKey"] for entity in entities]
+        with storage_errors():
+            entities = self.table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": SUBSCRIPTIONS_PARTITION}, select=["RowKey"]
+            )
+            return [entity["RowKey"] for entity in entities]
 
     def _iter_transition_keys(self, vm: VmId, low: str, high: str, page_size: int) -> Iterator[TransitionRow]:
         return (transition_from_entity(e) for e in self._query(vm.subscription_key, low, high, page_size))
@@ -158,8 +167,11 @@ class Ledger:
             known_current = None
             try:
                 return self._record_once(new, current)
-            except AzureError:
+            except AzureError as err:
                 # The write may have landed although it failed here: the cached row is no longer trusted.
+                self._cache.forget(new.vm)
+                raise unavailable(err) from err
+            except StorageUnavailable:
                 self._cache.forget(new.vm)
                 raise
             except _Conflict:

@@ -12,6 +12,7 @@ from azure.core.credentials import TokenCredential
 from azure.data.tables import TableClient, TableServiceClient
 
 from shared.settings import Settings
+from shared.store._errors import storage_errors
 from shared.store.ledger import Ledger
 
 # Per attempt, then the SDK retries; ``timeout`` caps the whole operation including retries.
@@ -41,5 +42,6 @@ def table_service_client(
 def open_ledger(settings: Settings, credential: TokenCredential | None = None, **options: Any) -> Ledger:
     """A ``Ledger`` on the configured table, creating the table if it does not exist yet."""
     service = table_service_client(settings, credential, **options)
-    table: TableClient = service.create_table_if_not_exists(settings.table_name)
+    with storage_errors():
+        table: TableClient = service.create_table_if_not_exists(settings.table_name)
     return Ledger(table, settings.billing_policy)

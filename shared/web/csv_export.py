@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from shared.errors import BadRequestError
+from shared.errors import InvalidInput
 
 JSON_FORMAT = "json"
 CSV_FORMAT = "csv"
@@ -38,7 +38,7 @@ def requested_format(params: Mapping[str, str]) -> str:
         return JSON_FORMAT
     if value.lower() == CSV_FORMAT:
         return CSV_FORMAT
-    raise BadRequestError("InvalidFormat", "'format' must be json or csv")
+    raise InvalidInput("format", "'format' must be json or csv")
 
 
 def to_csv(columns: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:

@@ -10,11 +10,11 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from shared.domain.times import parse_time
-from shared.errors import BadRequestError
+from shared.errors import InvalidInput
 from shared.web.responses import Request
 
 
@@ -23,9 +23,17 @@ def query_window(
 ) -> tuple[datetime | None, datetime | None]:
     start = _time(params, "from")
     end = _time(params, "to") or default_end
-    if start is not None and end is not None and end < start:
-        raise BadRequestError("InvalidWindow", "'to' is earlier than 'from'")
+    if start is not None and end is not None:
+        check_window(start, end)
     return start, end
+
+
+def check_window(start: datetime, end: datetime, max_span: timedelta | None = None) -> None:
+    """``InvalidInput`` for a reversed window, or one longer than ``max_span``."""
+    if end < start:
+        raise InvalidInput("window", "'to' is earlier than 'from'")
+    if max_span is not None and end - start > max_span:
+        raise InvalidInput("window", f"the window may span at most {max_span.days} days")
 
 
 def _time(params: Mapping[str, str], name: str) -> datetime | None:
@@ -35,9 +43,7 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
     try:
         return parse_time(text)
     except (ValueError, OverflowError):
-        raise BadRequestError(
-            "InvalidTime", f"'{name}' must be an ISO-8601 time such as 2026-01-31T00:00:00Z"
-        ) from None
+        raise InvalidInput(name, f"'{name}' must be an ISO-8601 time such as 2026-01-31T00:00:00Z") from None
 
 
 def page_size(params: Mapping[str, str], default: int, maximum: int) -> int:
@@ -47,7 +53,7 @@ def page_size(params: Mapping[str, str], default: int, maximum: int) -> int:
         return default
     # Length first: int() refuses more than 4,300 digits with a ValueError, which would surface as a 500.
     if not text.isascii() or not text.isdigit() or len(text) > 9 or not 1 <= int(text) <= maximum:
-        raise BadRequestError("InvalidTop", f"'top' must be a whole number from 1 to {maximum}")
+        raise InvalidInput("top", f"'top' must be a whole number from 1 to {maximum}")
     return int(text)
 
 
@@ -62,7 +68,7 @@ def continuation_after(params: Mapping[str, str]) -> str | None:
         decoded = None
     after = decoded.get("after") if isinstance(decoded, dict) else None
     if not isinstance(after, str) or not after:
-        raise BadRequestError("InvalidContinuationToken", "continuationToken is not one this API issued")
+        raise InvalidInput("continuationToken", "continuationToken is not one this API issued")
     return after
 
 

@@ -1,24 +1,20 @@
 """HTTP answers without ``azure.functions``: the request and result types, and failures mapped to codes.
 
-Client mistakes become 400/404 with ``{"error": {"code", "message"}}``; storage trouble becomes 503 in
-the same shape. Messages never echo input back and never carry a stack trace.
+Client mistakes become 400/404 with ``{"error": {"code", "message"}}``; storage or upstream trouble
+becomes 503 in the same shape (``api_errors``). Messages never echo input back and never carry a stack
+trace.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
-from shared.errors import BadRequestError, ConfigurationError, NotFoundError
 from shared.store import Ledger
+from shared.web.api_errors import api_error
 from shared.web.csv_export import CSV_MIMETYPE, to_csv
-
-logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 
@@ -58,19 +54,9 @@ def respond(
     try:
         result = view(request, ledger() if ledger is not None else None)
         return result if isinstance(result, HttpResult) else HttpResult(200, result)
-    except BadRequestError as err:
-        return _error(400, err.code, err.message)
-    except NotFoundError as err:
-        return _error(404, err.code, err.message)
-    except ConfigurationError as err:
-        logger.error("configuration error: %s", err)
-        return _error(500, "ConfigurationError", str(err))
-    except AzureError as err:
-        logger.warning("storage unavailable: %s", type(err).__name__)
-        return _error(503, "StorageUnavailable", "the ledger storage is not reachable; try again shortly")
-    except Exception:
-        logger.exception("unexpected error in %s", getattr(view, "__name__", "view"))
-        return _error(500, "InternalError", "unexpected error; see the function logs")
+    except Exception as err:  # every failure becomes an answer in the API's one error shape
+        status, code, message = api_error(err)
+        return HttpResult(status, {"error": {"code": code.value, "message": message}})
 
 
 def csv_response(columns: Sequence[str], body: dict[str, Any], filename: str) -> HttpResult:
@@ -79,7 +65,3 @@ def csv_response(columns: Sequence[str], body: dict[str, Any], filename: str) ->
     if "nextLink" in body:
         headers.append(("Link", f'<{body["nextLink"]}>; rel="next"'))
     return HttpResult(200, to_csv(columns, body["value"]), CSV_MIMETYPE, tuple(headers))
-
-
-def _error(status: int, code: str, message: str) -> HttpResult:
-    return HttpResult(status, {"error": {"code": code, "message": message}})

@@ -13,11 +13,10 @@ from typing import Any
 
 from shared.answers import vm_timeline
 from shared.domain.times import utc_now
-from shared.errors import BadRequestError
 from shared.store import CurrentRow, Ledger
 from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, hours, requested_format
-from shared.web.params import query_window
+from shared.web.params import check_window, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 from shared.web.vms import vms_page_for
 
@@ -50,15 +49,8 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
     start, end = query_window(params, default_end=as_of)
     end = end if end is not None else as_of
     start = start if start is not None else end - DEFAULT_WINDOW
-    check_window(start, end)
+    check_window(start, end, MAX_WINDOW)
     return start, end
-
-
-def check_window(start: datetime, end: datetime) -> None:
-    if end < start:
-        raise BadRequestError("InvalidWindow", "'to' is earlier than 'from'")
-    if end - start > MAX_WINDOW:
-        raise BadRequestError("InvalidWindow", f"the window may span at most {MAX_WINDOW.days} days")
 
 
 def timeline_body(

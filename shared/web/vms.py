@@ -8,7 +8,7 @@ from typing import Any
 from shared.answers import Page, transitions_page, vm_report, vms_page
 from shared.domain.ids import VmId, require_part, vm_id_from_parts
 from shared.domain.times import utc_now
-from shared.errors import BadRequestError
+from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format
@@ -38,7 +38,7 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | Ht
     top = page_size(request.params, LIST_DEFAULT_TOP, LIST_MAX_TOP)
     after = continuation_after(request.params)
     if after is not None and not is_transition_cursor(vm, after):
-        raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
+        raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
     _, page = transitions_page(ledger, vm, start, end, top, after)
     body = paged_body([transition_body(row) for row in page.items], page.next_after, request)
     if output == CSV_FORMAT:
@@ -68,7 +68,7 @@ def vms_page_for(
     top = page_size(params, default_top, max_top)
     after = continuation_after(params)
     if after is not None and not is_current_cursor(after):
-        raise BadRequestError("InvalidContinuationToken", "continuationToken does not belong to this query")
+        raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
     return vms_page(ledger, subscription, group, top, after)
 
 
