@@ -689,13 +689,8 @@ def test_event_subscription_delivers_vm_operations_to_on_vm_event() -> None:
 
     event_filter = properties["filter"]
     assert set(_resolve(doc, event_filter["includedEventTypes"])) == RESOURCE_EVENT_TYPES
-    assert event_filter["advancedFilters"] == [
-        {
-            "operatorType": "StringBeginsWith",
-            "key": "data.operationName",
-            "values": ["Microsoft.Compute/virtualMachines"],
-        }
-    ]
+    [advanced] = event_filter["advancedFilters"]
+    assert (advanced["operatorType"], advanced["key"]) == ("StringBeginsWith", "data.operationName")
 
     assert properties["retryPolicy"] == {
         "maxDeliveryAttempts": "maxDeliveryAttempts",
@@ -715,6 +710,46 @@ def test_event_subscription_delivers_vm_operations_to_on_vm_event() -> None:
         },
     }
     assert "deadLetterDestination" not in properties  # the identity-less form would bypass the role
+
+
+def _operation_name_prefixes() -> list[str]:
+    doc = _doc(MODULES / "eventSubscription.bicep")
+    _, subscription = _only(doc, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    [advanced] = _body(subscription)["properties"]["filter"]["advancedFilters"]
+    return [_resolve(doc, value) for value in advanced["values"]]
+
+
+def _passes_event_grid_filter(operation_name: str, prefixes: list[str]) -> bool:
+    """Event Grid's ``StringBeginsWith``: a case-insensitive prefix match on any of the values."""
+    return any(operation_name.lower().startswith(prefix.lower()) for prefix in prefixes)
+
+
+def test_event_filter_prefix_is_the_codes_own_operation_prefix() -> None:
+    from shared.operations import OPERATION_PREFIX
+
+    assert [prefix.lower() for prefix in _operation_name_prefixes()] == [OPERATION_PREFIX]
+
+
+def test_event_filter_admits_every_vm_operation_the_code_knows_and_no_scale_set_operation() -> None:
+    from shared.operations import DELETE, POWER_AFTER_SUCCESS, WRITE, operation_suffix
+
+    prefixes = _operation_name_prefixes()
+    for suffix in [WRITE, DELETE, *POWER_AFTER_SUCCESS]:
+        operation = "Microsoft.Compute/virtualMachines/" + suffix
+        assert _passes_event_grid_filter(operation, prefixes), operation
+        assert operation_suffix(operation) == suffix.lower()
+    for operation in (
+        "Microsoft.Compute/virtualMachineScaleSets/start/action",
+        "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action",
+        "Microsoft.Compute/virtualMachineScaleSets/write",
+    ):
+        assert not _passes_event_grid_filter(operation, prefixes), operation
+
+
+def test_the_old_filter_without_a_slash_would_have_admitted_scale_sets() -> None:
+    assert _passes_event_grid_filter(
+        "Microsoft.Compute/virtualMachineScaleSets/start/action", ["Microsoft.Compute/virtualMachines"]
+    )
 
 
 def _role_assignments() -> set[tuple[str, str, str]]:
