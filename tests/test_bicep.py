@@ -830,3 +830,51 @@ def test_bicep_cli_builds_and_lints(tmp_path: Path) -> None:
     for command in commands:
         result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Azure's own rules, as data
+# --------------------------------------------------------------------------------------------------
+
+AZURE_RULES = ROOT / "tests" / "data" / "azure_rules"
+# Table names: 3-63 letters and digits, starting with a letter; "tables" is reserved (Learn, "Understanding
+# the Table service data model").
+TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+
+
+def _flex_rules() -> dict[str, Any]:
+    return json.loads((AZURE_RULES / "flex_consumption.json").read_text())
+
+
+@pytest.mark.parametrize("path", [MAIN, MODULES / "functionApp.bicep"], ids=lambda path: path.name)
+def test_flex_consumption_params_only_allow_what_the_plan_accepts(path: Path) -> None:
+    rules = _flex_rules()
+    params = _doc(path)["parameters"]
+    memory = _decorator(params["instanceMemoryMB"], "allowed")
+    assert memory and set(memory) <= set(rules["instanceMemoryMB"])
+    assert params["instanceMemoryMB"]["default"] in memory
+    count = params["maximumInstanceCount"]
+    low, high = _decorator(count, "min_value"), _decorator(count, "max_value")
+    assert rules["maximumInstanceCount"]["min"] <= low <= count["default"] <= high
+    assert high <= rules["maximumInstanceCount"]["max"]
+    versions = _decorator(params["pythonVersion"], "allowed")
+    assert versions and set(versions) <= set(rules["pythonVersions"])
+
+
+@pytest.mark.parametrize("path", [MAIN, MODULES / "storage.bicep"], ids=lambda path: path.name)
+def test_ledger_table_name_param_is_bounded_to_the_table_name_rules(path: Path) -> None:
+    spec = _doc(path)["parameters"]["ledgerTableName"]
+    assert (_decorator(spec, "min_length"), _decorator(spec, "max_length")) == (3, 63)
+    if spec.get("default") is not None:
+        assert TABLE_NAME.match(spec["default"]) and spec["default"].lower() != "tables"
+
+
+def test_ledger_table_name_in_the_parameter_file_is_a_valid_table_name() -> None:
+    match = re.search(r"param\s+ledgerTableName\s*=\s*'([^']*)'", PARAMS.read_text())
+    assert match, "main.bicepparam sets ledgerTableName"
+    assert TABLE_NAME.match(match.group(1)) and match.group(1).lower() != "tables"
+
+
+@pytest.mark.parametrize("name", ["ab", "1ledger", "vm-ledger", "vm_ledger", "x" * 64])
+def test_the_table_name_rule_rejects_names_azure_rejects(name: str) -> None:
+    assert not TABLE_NAME.match(name)
