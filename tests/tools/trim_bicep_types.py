@@ -48,7 +48,9 @@ MANIFEST: dict[str, list[str]] = {
         "Microsoft.EventGrid/systemTopics",
         "Microsoft.EventGrid/systemTopics/eventSubscriptions",
     ],
-    "authorization/microsoft.authorization/2022-04-01/types.json": ["Microsoft.Authorization/roleAssignments"],
+    "authorization/microsoft.authorization/2022-04-01/types.json": [
+        "Microsoft.Authorization/roleAssignments"
+    ],
     "operationalinsights/microsoft.operationalinsights/2025-02-01/types.json": [
         "Microsoft.OperationalInsights/workspaces"
     ],
