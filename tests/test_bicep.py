@@ -878,3 +878,82 @@ def test_ledger_table_name_in_the_parameter_file_is_a_valid_table_name() -> None
 @pytest.mark.parametrize("name", ["ab", "1ledger", "vm-ledger", "vm_ledger", "x" * 64])
 def test_the_table_name_rule_rejects_names_azure_rejects(name: str) -> None:
     assert not TABLE_NAME.match(name)
+
+
+def _flex_rejections(setting_names: set[str], site_properties: set[str]) -> list[str]:
+    """App settings and site (or siteConfig) properties that Flex Consumption deprecates, with Learn's
+    reason; names compare case-insensitively."""
+    rules = _flex_rules()
+    settings = {name.lower(): (name, why) for name, why in rules["unsupportedAppSettings"].items()}
+    properties = {name.lower(): (name, why) for name, why in rules["unsupportedSiteProperties"].items()}
+    found = [
+        f"app setting {settings[n.lower()][0]}: {settings[n.lower()][1]}"
+        for n in setting_names
+        if n.lower() in settings
+    ]
+    found += [
+        f"site property {properties[n.lower()][0]}: {properties[n.lower()][1]}"
+        for n in site_properties
+        if n.lower() in properties
+    ]
+    return sorted(found)
+
+
+def _site_property_names(doc: dict[str, Any]) -> set[str]:
+    """Keys of the function app's ``properties`` and ``properties.siteConfig`` (both branches of any
+    conditional), where Learn's deprecated site properties would be set."""
+    _, site = _only(doc, "Microsoft.Web/sites")
+    properties = _body(site)["properties"]
+    names = {key.strip("'") for key in properties}
+    return names | _object_keys(properties.get("siteConfig", {}))
+
+
+def test_no_app_setting_or_site_property_is_one_flex_consumption_deprecates() -> None:
+    _, setting_names = _app_settings()
+    site_properties = _site_property_names(_doc(MODULES / "functionApp.bicep"))
+    assert {"serverFarmId", "functionAppConfig", "minTlsVersion"} <= site_properties
+    assert _flex_rejections(setting_names, site_properties) == []
+
+
+def test_the_flex_consumption_rule_finds_settings_and_site_properties_of_a_broken_copy() -> None:
+    source = (MODULES / "functionApp.bicep").read_text()
+    broken = source.replace(
+        "minTlsVersion: '1.2'",
+        "minTlsVersion: '1.2'\n      alwaysOn: true\n      LinuxFxVersion: 'Python|3.11'",
+    ).replace(
+        "COMPUTE_API_VERSION: computeApiVersion", "COMPUTE_API_VERSION: computeApiVersion\n        TZ: 'UTC'"
+    )
+    doc = BicepParser().parse(text=broken)
+    _, config = _only(doc, "Microsoft.Web/sites/config")
+    assert _flex_rejections(_object_keys(_body(config)["properties"]), _site_property_names(doc)) == [
+        "app setting TZ: Not currently supported (Considerations: Timezones)",
+        "site property alwaysOn: Not valid",
+        "site property linuxFxVersion: Replaced by properties.functionAppConfig.runtime",
+    ]
+
+
+def test_flex_consumption_rules_hold_what_learn_lists() -> None:
+    rules = _flex_rules()
+    assert rules["instanceMemoryMB"] == [512, 2048, 4096]
+    assert rules["maximumInstanceCount"] == {"min": 1, "max": 1000}
+    assert rules["pythonVersions"] == ["3.10", "3.11", "3.12"]
+    settings, properties = rules["unsupportedAppSettings"], rules["unsupportedSiteProperties"]
+    assert {
+        "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_EXTENSION_VERSION",
+        "WEBSITE_RUN_FROM_PACKAGE",
+        "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+        "WEBSITE_CONTENTSHARE",
+        "WEBSITE_NODE_DEFAULT_VERSION",
+        "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+    } <= set(settings)
+    assert {
+        "alwaysOn",
+        "linuxFxVersion",
+        "use32BitWorkerProcess",
+        "javaVersion",
+        "preWarmedInstanceCount",
+    } <= set(properties)
+    # Named in the brief but not in Learn's deprecation table or considerations: not listed.
+    assert not {"AzureWebJobsFeatureFlags", "SCALE_CONTROLLER_LOGGING_ENABLED"} & set(settings)
+    assert all(reason.strip() for reason in [*settings.values(), *properties.values()])
