@@ -957,3 +957,70 @@ def test_flex_consumption_rules_hold_what_learn_lists() -> None:
     # Named in the brief but not in Learn's deprecation table or considerations: not listed.
     assert not {"AzureWebJobsFeatureFlags", "SCALE_CONTROLLER_LOGGING_ENABLED"} & set(settings)
     assert all(reason.strip() for reason in [*settings.values(), *properties.values()])
+
+
+def _accessors_in(node: Any) -> set[tuple[str, ...]]:
+    return {tuple(chain) for item in _walk(node) if len(chain := _accessor_chain(item)) > 1}
+
+
+def test_a_reused_system_topic_is_checked_and_the_deployment_fails_with_a_message_otherwise() -> None:
+    """The checks run at deployment time (the existing topic is read then), so offline we check their
+    shape: each reads the property that Azure sets on the topic (tests/bicep_types.py checks those
+    paths exist in the published type) and fail() stands where the principal id would be."""
+    doc = _doc(MODULES / "systemTopic.bicep")
+    existing, _ = _only(doc, "Microsoft.EventGrid/systemTopics", existing=True)
+    variables = doc["variables"]
+    assert ("existingTopic", "properties", "topicType") in _accessors_in(variables["reusedTopicType"])
+    assert ("existingTopic", "properties", "source") in _accessors_in(variables["reusedTopicSource"])
+    identity_type = variables["reusedIdentityType"]["value"]["operator"]["operands"]["true_value"]
+    # pycep reads ``existingTopic!.identity.?type ?? 'None'`` as ``identity.(type ?? 'None')``: check
+    # the names, not the shape.
+    assert {existing, "identity", "type", "None"} <= _strings(identity_type)
+
+    checks = {
+        "wrongTopicType": ("reusedTopicType", "Microsoft.Resources.Subscriptions"),
+        "wrongTopicSource": ("reusedTopicSource", None),
+        "noSystemIdentity": ("reusedIdentityType", "SystemAssigned"),
+    }
+    for name, (value, literal) in checks.items():
+        check = variables[name]["value"]["operator"]
+        assert check["type"] == "and" and check["operands"]["operand_1"] == "reuseExisting", name
+        strings = _strings(check["operands"]["operand_2"])
+        assert value in strings and (literal is None or literal in strings), name
+    assert "subscription" in _functions(variables["wrongTopicSource"])
+
+    # Each failed check adds a sentence naming the topic and the cause to the message.
+    for check, problem in (
+        ("wrongTopicType", "topicTypeProblem"),
+        ("wrongTopicSource", "topicSourceProblem"),
+        ("noSystemIdentity", "identityProblem"),
+    ):
+        operands = variables[problem]["value"]["operator"]["operands"]
+        assert operands["condition"] == check and operands["false_value"] == ""
+        assert "System topic ${systemTopicName}" in operands["true_value"]
+        assert problem in variables["reusedTopicProblem"]["value"]["function"]["parameters"]["string_to_trim"]
+
+    output = doc["outputs"]["principalId"]["value"]["operator"]["operands"]
+    assert output["condition"] == "reuseExisting"
+    reused = output["true_value"]["operator"]["operands"]
+    assert reused["condition"]["function"]["type"] == "empty"
+    assert _is_accessor(reused["true_value"], existing, "identity", "principalId")
+    assert reused["false_value"] == {
+        "function": {"type": "fail", "parameters": {"arg_1": "reusedTopicProblem"}}
+    }
+    assert _is_accessor(output["false_value"], "createdTopic", "identity", "principalId")
+
+
+def test_the_reused_topic_checks_read_only_properties_the_published_type_has() -> None:
+    from tests.bicep_types import check_source
+
+    source = (MODULES / "systemTopic.bicep").read_text()
+    assert check_source(source, "systemTopic.bicep") == []
+    broken = source.replace("properties.topicType", "properties.topicKind").replace(
+        "identity.?type", "identity.?kind"
+    )
+    messages = [str(v) for v in check_source(broken, "systemTopic.bicep")]
+    assert any(
+        "properties.topicKind: read, but not a property of SystemTopicProperties" in m for m in messages
+    )
+    assert any("identity.kind: read, but not a property of IdentityInfo" in m for m in messages)
