@@ -10,7 +10,9 @@ both schemas. The listing adds what no event told: ``web-02`` was shut down from
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import datetime
 from pathlib import Path
 
 from tests.factories import ACTION_FAILED, SUB, T0, at, vm_id, wire_event
@@ -20,33 +22,39 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def day_of_events() -> list[dict]:
+    seeds = (f"samples/events-day/{index}" for index in itertools.count())
+
+    def event(verb: str, when: datetime, **options) -> dict:
+        """Ids come from a fixed seed per event, so the files only change when the day does."""
+        return wire_event(verb, when, seed=next(seeds), **options)
+
     web1, web2 = vm_id("web-01", "rg-shop"), vm_id("web-02", "rg-shop")
     batch, db, old = vm_id("batch-07", "rg-data"), vm_id("db-01", "rg-data"), vm_id("old-build", "rg-ci")
-    power_off = wire_event("powerOff", at(hours=9), resource_id=web1)
-    late_start = wire_event("start", at(hours=9), resource_id=db)
+    power_off = event("powerOff", at(hours=9), resource_id=web1)
+    late_start = event("start", at(hours=9), resource_id=db)
     storage = (
         f"/subscriptions/{SUB}/resourceGroups/rg-shop/providers/Microsoft.Storage/storageAccounts/shoplogs"
     )
     return [
-        wire_event("write", at(hours=6), resource_id=web1),
-        wire_event("write", at(hours=6, minutes=5), resource_id=web2, schema="CloudEvents"),
-        wire_event("write", at(hours=6), resource_id=db),
-        wire_event("write", at(hours=6), resource_id=old),
-        wire_event("write", at(hours=7), resource_id=batch),
-        wire_event("write", at(hours=7, minutes=1), resource_id=f"{web1}/extensions/CustomScript",
+        event("write", at(hours=6), resource_id=web1),
+        event("write", at(hours=6, minutes=5), resource_id=web2, schema="CloudEvents"),
+        event("write", at(hours=6), resource_id=db),
+        event("write", at(hours=6), resource_id=old),
+        event("write", at(hours=7), resource_id=batch),
+        event("write", at(hours=7, minutes=1), resource_id=f"{web1}/extensions/CustomScript",
                    operation="Microsoft.Compute/virtualMachines/extensions/write"),
-        wire_event("write", at(hours=7, minutes=2), resource_id=storage,
+        event("write", at(hours=7, minutes=2), resource_id=storage,
                    operation="Microsoft.Storage/storageAccounts/write"),
-        wire_event("deallocate", at(hours=8), resource_id=db),
+        event("deallocate", at(hours=8), resource_id=db),
         power_off,
         power_off,  # Event Grid delivers at least once
-        wire_event("start", at(hours=9, minutes=30), resource_id=web1),
-        wire_event("restart", at(hours=10), resource_id=db, event_type=ACTION_FAILED),
+        event("start", at(hours=9, minutes=30), resource_id=web1),
+        event("restart", at(hours=10), resource_id=db, event_type=ACTION_FAILED),
         late_start,  # reached 09:00, delivered after the 10:00 failure
-        wire_event("deallocate", at(hours=11), resource_id=batch, url_query="&hibernate=true"),
-        wire_event("deallocate", at(hours=12), resource_id=web2, schema="CloudEvents"),
-        wire_event("start", at(hours=13), resource_id=web2, schema="CloudEvents"),
-        wire_event("delete", at(hours=14), resource_id=old),
+        event("deallocate", at(hours=11), resource_id=batch, url_query="&hibernate=true"),
+        event("deallocate", at(hours=12), resource_id=web2, schema="CloudEvents"),
+        event("start", at(hours=13), resource_id=web2, schema="CloudEvents"),
+        event("delete", at(hours=14), resource_id=old),
     ]  # fmt: skip
 
 
@@ -62,11 +70,25 @@ def listing() -> dict[str, list[dict]]:
     }
 
 
+def sample_files() -> dict[str, str]:
+    """File name -> content. Deterministic: no random ids, no clock; running it twice gives the same."""
+    events = day_of_events()
+    return {
+        "events-day.json": _json(events),
+        "one-event.json": _json(events[:1]),  # what test.http posts to the local trigger
+        "list-all.json": _json(listing()),
+    }
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, indent=2) + "\n"
+
+
 def main() -> None:
     SAMPLES.mkdir(exist_ok=True)
-    (SAMPLES / "events-day.json").write_text(json.dumps(day_of_events(), indent=2) + "\n")
-    (SAMPLES / "list-all.json").write_text(json.dumps(listing(), indent=2) + "\n")
-    print(f"wrote {SAMPLES}/events-day.json and list-all.json (sample day {T0.date()})")
+    for name, text in sample_files().items():
+        (SAMPLES / name).write_text(text)
+    print(f"wrote {', '.join(sample_files())} to {SAMPLES} (sample day {T0.date()})")
 
 
 if __name__ == "__main__":

@@ -41,10 +41,42 @@ def at(minutes: float = 0, hours: float = 0) -> datetime:
     return T0 + timedelta(minutes=minutes, hours=hours)
 
 
+API_VERSION = "2024-07-01"
+# uuid5 namespace for ids that must not change between runs (``make samples`` writes them to files).
+SAMPLE_NAMESPACE = uuid.UUID("3f1d7c52-8a61-4e0b-9c3e-5b2a7d9e4f10")
+
+
+def request_of(resource_id: str, operation: str, *, url_query: str = "") -> dict[str, str]:
+    """The HTTP method and URL Azure Resource Manager records for ``operation`` on ``resource_id``.
+
+    Writes are PUT to the resource (PATCH is real too; pass ``method`` to ``arm_data``), deletes DELETE,
+    actions POST to ``{resourceId}/{action}``, as in the published samples."""
+    parts = operation.rsplit("/", 2)
+    if parts[-1].lower() == "action":
+        method, path = "POST", f"{resource_id}/{parts[-2]}"
+    elif parts[-1].lower() == "delete":
+        method, path = "DELETE", resource_id
+    else:
+        method, path = "PUT", resource_id
+    return {
+        "method": method,
+        "url": f"https://management.azure.com{path}?api-version={API_VERSION}{url_query}",
+    }
+
+
 def arm_data(
-    resource_id: str, operation: str, *, url_query: str = "", method: str = "POST"
+    resource_id: str,
+    operation: str,
+    *,
+    url_query: str = "",
+    method: str | None = None,
+    seed: str | None = None,
 ) -> dict[str, Any]:
-    """The ``data`` of a resource event, personal data included as Azure sends it (it must not be stored)."""
+    """The ``data`` of a resource event, personal data included as Azure sends it (it must not be stored).
+
+    With ``seed`` the correlation and client request ids are derived from it (same seed, same ids);
+    without, they are random like Azure's."""
+    request = request_of(resource_id, operation, url_query=url_query)
     return {
         "authorization": {
             "scope": resource_id,
@@ -56,21 +88,24 @@ def arm_data(
             "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "ada@contoso.example",
             "ipaddr": "203.0.113.7",
         },
-        "correlationId": str(uuid.uuid4()),
+        "correlationId": _uuid(seed, "correlationId"),
         "httpRequest": {
-            "clientRequestId": str(uuid.uuid4()),
+            "clientRequestId": _uuid(seed, "clientRequestId"),
             "clientIpAddress": "203.0.113.7",
-            "method": method,
-            "url": f"https://management.azure.com{resource_id}/{operation.rsplit('/', 2)[-2]}"
-            f"?api-version=2024-07-01{url_query}",
+            "method": method or request["method"],
+            "url": request["url"],
         },
-        "resourceProvider": "Microsoft.Compute",
+        "resourceProvider": operation.split("/", 1)[0],
         "resourceUri": resource_id,
         "operationName": operation,
         "status": "Succeeded",
         "subscriptionId": resource_id.split("/")[2],
         "tenantId": TENANT,
     }
+
+
+def _uuid(seed: str | None, field: str) -> str:
+    return str(uuid.uuid5(SAMPLE_NAMESPACE, f"{seed}/{field}") if seed is not None else uuid.uuid4())
 
 
 def operation_for(verb: str) -> str:
@@ -90,13 +125,16 @@ def wire_event(
     url_query: str = "",
     schema: str = "EventGrid",
     operation: str | None = None,
+    seed: str | None = None,
 ) -> dict[str, Any]:
-    """One event as JSON on the wire, Event Grid schema (7-digit times) or CloudEvents 1.0."""
+    """One event as JSON on the wire, Event Grid schema (7-digit times) or CloudEvents 1.0.
+
+    ``seed`` makes every id in it (event, correlation, client request) a fixed function of the seed."""
     resource_id = resource_id or vm_id()
     operation = operation or operation_for(verb)
     event_type = event_type or _VERB_EVENT.get(verb, ACTION_OK)
-    data = arm_data(resource_id, operation, url_query=url_query)
-    event_id = event_id or str(uuid.uuid4())
+    data = arm_data(resource_id, operation, url_query=url_query, seed=seed)
+    event_id = event_id or _uuid(seed, "id")
     topic = f"/subscriptions/{resource_id.split('/')[2]}"
     if schema == "CloudEvents":
         cloud = CloudEvent(

@@ -83,14 +83,16 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
     }
     filter: {
       includedEventTypes: resourceEventTypes
-      // Matching is case-insensitive; the code still checks the exact VM resource id shape, since
-      // child resources (extensions, run commands) share this prefix.
+      // A case-insensitive prefix match, so the trailing '/' matters: without it every
+      // virtualMachineScaleSets operation would be delivered too. Must equal OPERATION_PREFIX in
+      // shared/operations.py (a test compares them). The code still checks the exact VM id shape,
+      // since child resources (extensions, run commands) share this prefix.
       advancedFilters: [
         {
           operatorType: 'StringBeginsWith'
           key: 'data.operationName'
           values: [
-            'Microsoft.Compute/virtualMachines'
+            'Microsoft.Compute/virtualMachines/'
           ]
         }
       ]
