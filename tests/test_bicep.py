@@ -725,13 +725,13 @@ def _passes_event_grid_filter(operation_name: str, prefixes: list[str]) -> bool:
 
 
 def test_event_filter_prefix_is_the_codes_own_operation_prefix() -> None:
-    from shared.operations import OPERATION_PREFIX
+    from shared.domain.operations import OPERATION_PREFIX
 
     assert [prefix.lower() for prefix in _operation_name_prefixes()] == [OPERATION_PREFIX]
 
 
 def test_event_filter_admits_every_vm_operation_the_code_knows_and_no_scale_set_operation() -> None:
-    from shared.operations import DELETE, POWER_AFTER_SUCCESS, WRITE, operation_suffix
+    from shared.domain.operations import DELETE, POWER_AFTER_SUCCESS, WRITE, operation_suffix
 
     prefixes = _operation_name_prefixes()
     for suffix in [WRITE, DELETE, *POWER_AFTER_SUCCESS]:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import function_app
-from shared.events import VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
-from shared.resource_ids import parse_vm_id
-from shared.states import UNKNOWN
+from shared.domain.ids import parse_vm_id
+from shared.domain.vm_state import UNKNOWN
+from shared.sources import VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
 from tests.factories import binding
 
 pytestmark = pytest.mark.azurite

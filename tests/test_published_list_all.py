@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.arm import ListedVm, parse_listing_page
+from shared.sources import ListedVm, parse_listing_page
 from tests.factories import vm_id
 
 PUBLISHED = Path(__file__).parent / "data" / "published" / "list_all"
