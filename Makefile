@@ -6,10 +6,15 @@ PY := $(VENV)/bin/python
 AZURITE_VERSION := 3.35.0
 AZURITE := .tools/node_modules/.bin/azurite-table
 
-.PHONY: demo test lint bench start samples clean
+.PHONY: demo serve test test-fast lint bench start samples clean
 
 demo: $(VENV)/.installed $(AZURITE)
 	$(PY) -m scripts.demo
+
+# The HTTP API and Event Grid webhook on 127.0.0.1:7071 over the persistent Azurite of `make demo`
+# (127.0.0.1:10002, data in .azurite/), without Core Tools. A development stand-in, not the host.
+serve: $(VENV)/.installed $(AZURITE)
+	$(PY) -m scripts.serve
 
 test: $(VENV)/.installed $(AZURITE)
 	$(PY) -m ruff check .
