@@ -149,6 +149,10 @@ class Azurite:
         raise TimeoutError(f"azurite did not listen on 127.0.0.1:{self.port} within {timeout}s")
 
     def __enter__(self) -> Azurite:
+        # ``persistent()`` has already started (or found) its Azurite: starting again would launch a
+        # second process that loses the port to the first and orphans it.
+        if self.reused or self.process is not None:
+            return self
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
