@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first:
+# The commands a newcomer needs: `make demo`, `make serve` and `make test`. They set everything up first:
 # a virtualenv in .venv with requirements-dev.txt, and Azurite from npm under .tools/.
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +19,12 @@ serve: $(VENV)/.installed $(AZURITE)
 test: $(VENV)/.installed $(AZURITE)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Everything but the fault suite and the headless-browser tests, for the edit-test loop (see README
+# for its measured time). `make test` stays the complete run, and it is what CI runs.
+test-fast: $(VENV)/.installed $(AZURITE)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not faults and not browser"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -31,7 +31,7 @@ from shared.csv_export import hours
 from shared.times import format_time, parse_time, utc_now
 from tests.factories import ACTION_FAILED, WRITE_FAILED, binding, vm_id, wire_event
 
-pytestmark = pytest.mark.azurite
+pytestmark = [pytest.mark.azurite, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
