@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first:
+# The commands a newcomer needs: `make demo`, `make serve` and `make test`. They set everything up first:
 # a virtualenv in .venv with requirements-dev.txt, and Azurite from npm under .tools/.
 PYTHON ?= python3
 VENV := .venv
@@ -6,14 +6,25 @@ PY := $(VENV)/bin/python
 AZURITE_VERSION := 3.35.0
 AZURITE := .tools/node_modules/.bin/azurite-table
 
-.PHONY: demo test lint bench start samples clean
+.PHONY: demo serve test test-fast lint bench start samples clean
 
 demo: $(VENV)/.installed $(AZURITE)
 	$(PY) -m scripts.demo
 
+# The HTTP API and Event Grid webhook on 127.0.0.1:7071 over the persistent Azurite of `make demo`
+# (127.0.0.1:10002, data in .azurite/), without Core Tools. A development stand-in, not the host.
+serve: $(VENV)/.installed $(AZURITE)
+	$(PY) -m scripts.serve
+
 test: $(VENV)/.installed $(AZURITE)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Everything but the fault suite and the headless-browser tests, for the edit-test loop (see README
+# for its measured time). `make test` stays the complete run, and it is what CI runs.
+test-fast: $(VENV)/.installed $(AZURITE)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not faults and not browser"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -1,20 +1,29 @@
 """`make demo`: the whole product on a laptop, no Azure account.
 
-Starts Azurite (loopback, in memory), replays the sample day of ARM events through the real
-``on_vm_event``, asks the real HTTP functions for each VM's state and billed hours, then runs the real
-``reconcile_vms`` timer against a loopback fake of List All that knows what no event said (a guest
-shutdown, a VM created before the tool). Everything it started is stopped by pid at the end.
+Uses the persistent Azurite of ``make serve`` (127.0.0.1:10002, data in ``.azurite/``; started here if it
+is not running, reused if it is), replays the sample day of ARM events through the real ``on_vm_event``
+into table ``vmledger``, asks the real HTTP functions for each VM's state and billed hours, then runs the
+real ``reconcile_vms`` timer against a loopback fake of List All (on a free port) that knows what no
+event said (a guest shutdown, a VM created before the tool). Everything it started is stopped by pid at
+the end; the ledger stays, so ``make serve`` shows it afterwards.
 
 The sample day is moved so that its last event happened ten minutes ago, so "today" means something.
+Because of that move a rerun would add a second, shifted copy of the day, so each run first deletes the
+sample subscription's partition (only that one: events posted to ``make serve`` for other subscriptions
+stay), which makes reruns give the same table.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,30 +33,62 @@ from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequest
 
-from scripts.azurite import Azurite
+from scripts.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
 from shared.cli import power_label, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
-BASE_URL = "http://localhost:7071/api"
+TABLE = "vmledger"  # the default table, so `make serve` and test.http see the demo's ledger
+BASE_URL = "http://127.0.0.1:7071/api"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description="make demo")
+    parser.add_argument(
+        "--azurite-port",
+        type=int,
+        default=STANDARD_TABLE_PORT,
+        help="Azurite table port (default 10002, the one make serve uses)",
+    )
+    parser.add_argument(
+        "--azurite-location",
+        type=Path,
+        default=PERSISTENT_LOCATION,
+        help="folder of Azurite's data (default .azurite/)",
+    )
+    parser.add_argument("--snapshot", type=Path, default=ROOT / "demo-timeline.html",
+                        help="where to write the static timeline page")  # fmt: skip
+    options = parser.parse_args(argv)
     events = json.loads((SAMPLES / "events-day.json").read_text())
     listing_file = SAMPLES / "list-all.json"
     subscription = next(iter(json.loads(listing_file.read_text())))
-    with Azurite() as azurite:
-        print(f"Azurite (pid {azurite.process.pid}) on {azurite.table_endpoint}")
+    try:
+        azurite = Azurite.persistent(options.azurite_port, options.azurite_location)
+    except (PortBusyError, OSError, RuntimeError) as err:
+        print(f"Cannot start Azurite: {err}", file=sys.stderr)
+        return 1
+    with azurite:
+        if azurite.reused:
+            print(f"Using the Azurite already on {azurite.table_endpoint} (left running), table {TABLE}")
+        else:
+            print(
+                f"Azurite (pid {azurite.pid}) on {azurite.table_endpoint}, table {TABLE}, "
+                f"data in {options.azurite_location}"
+            )
         fake_arm, arm_url = _start_fake_arm(listing_file)
         try:
             _configure(azurite, arm_url, subscription)
-            return _run(events, arm_url)
+            _clear_subscription(subscription)
+            status = _run(events, arm_url, options.snapshot)
         finally:
             _stop(fake_arm)
-            print(f"Stopped the fake ARM (pid {fake_arm.pid}) and Azurite (pid {azurite.process.pid}).")
+            print(f"Stopped the fake ARM (pid {fake_arm.pid}).")
+    if not azurite.reused:
+        print(f"Stopped Azurite (pid {azurite.pid}); its data stays for `make serve`.")
+    return status
 
 
-def _run(events: list[dict[str, Any]], arm_url: str) -> int:
+def _run(events: list[dict[str, Any]], arm_url: str, snapshot: Path) -> int:
     import function_app
     from shared.domain.times import format_time, utc_now
 
@@ -57,8 +98,10 @@ def _run(events: list[dict[str, Any]], arm_url: str) -> int:
     print(
         "   a duplicate, an out-of-order start, a hibernate, and an extension and a storage event (skipped)."
     )
-    for wire in events:
-        function_app.on_vm_event(_binding(wire))
+    with _counting_outcomes() as outcomes:
+        for wire in events:
+            function_app.on_vm_event(_binding(wire))
+    print("   " + _ingest_summary(len(events), outcomes))
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     print(f"\n2. The ledger, as the HTTP API reports it (billed hours today = since {format_time(today)}):\n")
     before = _vm_rows(function_app, today)
@@ -68,20 +111,21 @@ def _run(events: list[dict[str, Any]], arm_url: str) -> int:
     after = _vm_rows(function_app, today)
     _print_rows(after, changed=_changed(before, after))
     _print_history(function_app, after)
-    _write_timeline_snapshot(now)
+    _write_timeline_snapshot(now, snapshot)
     _print_next_steps(after)
     return 0
 
 
-def _write_timeline_snapshot(now: datetime) -> None:
+def _write_timeline_snapshot(now: datetime, snapshot: Path) -> None:
     from shared.cli import write_snapshot
     from shared.context import get_ledger
 
     # The sample is one day long; a longer window would show mostly "not in the ledger yet".
-    path = ROOT / "demo-timeline.html"
+    path = snapshot.resolve()
     count = write_snapshot(path, get_ledger(), start=now - timedelta(days=1), end=now)
-    print(f"\n5. Timeline page: {BASE_URL}/timeline under `func start`; a static snapshot of its {count} VMs")
+    print(f"\n5. Timeline page: {BASE_URL}/timeline under `make serve`; a static snapshot of its {count} VMs")
     print(f"   (no server needed) is in {path}")
+    print(f"   open {path.as_uri()}")
 
 
 def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
@@ -101,7 +145,7 @@ def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
             "vm": f'{vm["resourceGroup"]}/{vm["vmName"]}',
             "power": power,
             "provisioning": vm["provisioningState"] or "",
-            "billed": "yes" if vm["billable"] else "no",
+            "billing_now": "yes" if vm["billable"] else "no",
             "since": vm["since"][:16].replace("T", " "),
             "today": f'{detail["billedSeconds"] / 3600:.2f}',
             "unknown": f'{detail["unknownSeconds"] / 3600:.2f}',
@@ -116,11 +160,62 @@ def _changed(before: list[dict[str, str]], after: list[dict[str, str]]) -> set[s
 
 
 def _print_rows(rows: list[dict[str, str]], changed: set[str] | frozenset[str] = frozenset()) -> None:
-    headers = {"vm": "VM", "power": "POWER STATE", "provisioning": "PROVISIONING", "billed": "BILLED",
-               "since": "SINCE (UTC)", "today": "BILLED H TODAY", "unknown": "UNKNOWN H"}  # fmt: skip
+    # "BILLING NOW" is the current state's flag; the hours are the day's: a VM deleted this afternoon
+    # reads "no" next to the hours it billed before.
+    headers = {"vm": "VM", "power": "POWER STATE", "provisioning": "PROVISIONING",
+               "billing_now": "BILLING NOW", "since": "SINCE (UTC)", "today": "BILLED H TODAY",
+               "unknown": "UNKNOWN H"}  # fmt: skip
     print_table(rows, headers, marked=lambda row: row["vm"] in changed)
+    for note in _footnotes(rows, changed):
+        print("   " + note)
+
+
+def _footnotes(rows: list[dict[str, str]], changed: set[str] | frozenset[str]) -> list[str]:
+    notes = []
     if changed:
-        print("   (* corrected or added by reconcile)")
+        notes.append("* corrected or added by reconcile")
+    if any(float(row["unknown"]) > 0 for row in rows):
+        notes.append(
+            "UNKNOWN H: time whose power state the ledger cannot tell (before a VM's first record unless\n"
+            "   it was created then, or after a failure on a VM it never saw). Neither billed nor free, so\n"
+            "   not in BILLED H TODAY."
+        )
+    if any(row["provisioning"] == "Failed" and row["power"] == "running" for row in rows):
+        notes.append(
+            "running + Failed: an operation on the VM failed (provisioning state), but it kept running and\n"
+            "   is billed; provisioning and power state are independent."
+        )
+    return notes
+
+
+@contextlib.contextmanager
+def _counting_outcomes() -> Iterator[Counter[str]]:
+    """Count what ``handle_event`` returns while the real ``on_vm_event`` calls it.
+
+    ``on_vm_event`` returns None (an Event Grid trigger has no output), so the demo watches the function
+    it calls, which ``on_vm_event`` looks up in ``shared.jobs`` at each call, instead of calling
+    ``handle_event`` itself: the events still take the worker's path.
+    """
+    import shared.jobs
+
+    original = shared.jobs.handle_event
+    outcomes: Counter[str] = Counter()
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        outcome = original(*args, **kwargs)
+        outcomes[outcome] += 1
+        return outcome
+
+    shared.jobs.handle_event = counting
+    try:
+        yield outcomes
+    finally:
+        shared.jobs.handle_event = original
+
+
+def _ingest_summary(deliveries: int, outcomes: Counter[str]) -> str:
+    parts = [f"{outcomes[name]} {name}" for name in ("recorded", "duplicate", "skipped") if outcomes[name]]
+    return f"{deliveries} deliveries: " + ", ".join(parts)
 
 
 def _print_history(function_app, rows: list[dict[str, str]]) -> None:
@@ -136,9 +231,11 @@ def _print_history(function_app, rows: list[dict[str, str]]) -> None:
 
 
 def _print_next_steps(rows: list[dict[str, str]]) -> None:
-    print("\n6. The same API under `func start` (Core Tools) at", BASE_URL)
+    # web-01 is the VM test.http asks about; any row will do if the sample changes.
+    rows = sorted(rows, key=lambda row: not row["vm"].endswith("/web-01"))
+    print(f"\n6. The same API: `make serve` (or `func start` with Core Tools), then open {BASE_URL}/timeline")
     print(f"   GET {BASE_URL}/vms")
-    print(f"   GET {BASE_URL}/vms/{rows[0]['route']}?from=2026-11-01T00:00:00Z")
+    print(f"   GET {BASE_URL}/vms/{rows[0]['route']}")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}/transitions?top=50")
     print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions and timelines)")
 
@@ -176,13 +273,37 @@ def _shift_to_end_before(events: list[dict[str, Any]], end: datetime) -> list[di
 
 
 def _configure(azurite: Azurite, arm_url: str, subscription: str) -> None:
+    # Set, not defaulted: the demo must never write its sample day into a real account.
     os.environ.update({
-        "VM_LEDGER_STORAGE": azurite.connection_string,
-        "VM_LEDGER_TABLE": "vmledgerdemo",
+        "VM_LEDGER_STORAGE": azurite.storage_setting,
+        "VM_LEDGER_TABLE": TABLE,
         "RECONCILE_SUBSCRIPTION_IDS": subscription,
         "ARM_ENDPOINT": arm_url,
     })  # fmt: skip
     os.environ.pop("VM_LEDGER_STORAGE__tableServiceUri", None)
+
+
+def _clear_subscription(subscription: str) -> None:
+    """Delete the sample subscription's partition (its VMs' rows) so that a rerun starts clean."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.data.tables import TableClient
+
+    table = TableClient.from_connection_string(os.environ["VM_LEDGER_STORAGE"], table_name=TABLE)
+    try:
+        keys = [
+            ("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
+            for entity in table.query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": subscription.lower()},
+                select=["PartitionKey", "RowKey"],
+            )
+        ]
+    except ResourceNotFoundError:  # first run: no table yet
+        return
+    for start in range(0, len(keys), 100):  # a transaction holds at most 100 entities
+        table.submit_transaction(keys[start : start + 100])
+    if keys:
+        print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
 
 
 def _start_fake_arm(listing_file: Path) -> tuple[subprocess.Popen[str], str]:

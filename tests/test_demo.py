@@ -1,0 +1,79 @@
+"""`make demo` as a process: its table, its ingest summary and footnotes, reruns, and that `make serve`
+finds its ledger afterwards. Free ports and a temporary data folder stand in for 10002 and ``.azurite/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts.azurite import free_port
+from tests.test_serve import pid_alive, request, start_serve, stop_serve
+
+pytestmark = pytest.mark.azurite
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_demo(location: Path, port: int, snapshot: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.demo", "--azurite-port", str(port),
+         "--azurite-location", str(location), "--snapshot", str(snapshot)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def without_times(text: str) -> str:
+    """The output with what depends on the clock, pids and ports taken out."""
+    text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?(\.\d+Z)?", "<time>", text)
+    text = re.sub(r"(pid|changed after) [\d:]+|127\.0\.0\.1:\d+", "<n>", text)
+    return re.sub(r"Cleared the previous run's \d+ rows.*\n", "", text)
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory) -> tuple[str, str, Path, int, Path]:
+    location = tmp_path_factory.mktemp("demo-azurite")
+    snapshot = tmp_path_factory.mktemp("demo-out") / "demo-timeline.html"
+    port = free_port()
+    first = run_demo(location, port, snapshot)
+    second = run_demo(location, port, snapshot)
+    return first, second, location, port, snapshot
+
+
+def test_the_demo_prints_an_ingest_summary_and_a_table_whose_columns_say_what_they_mean(demo_runs):
+    first = demo_runs[0]
+    assert "17 deliveries: 14 recorded, 1 duplicate, 2 skipped" in first
+    assert "BILLING NOW" in first and not re.search(r"\bBILLED\b(?! H TODAY)", first)
+    assert "UNKNOWN H: time whose power state the ledger cannot tell" in first
+    assert "running + Failed: an operation on the VM failed" in first
+    snapshot = demo_runs[4]
+    assert f"is in {snapshot.resolve()}" in first and snapshot.is_file()
+
+
+def test_a_second_run_clears_its_own_rows_first_and_prints_the_same_ledger(demo_runs):
+    first, second = demo_runs[0], demo_runs[1]
+    assert "Cleared the previous run's" not in first
+    assert re.search(r"Cleared the previous run's \d+ rows of subscription", second)
+    assert without_times(first) == without_times(second)
+
+
+def test_the_demo_stops_its_azurite_and_make_serve_then_serves_its_ledger(demo_runs):
+    first, _, location, port, _ = demo_runs
+    pid = int(re.search(r"Stopped Azurite \(pid (\d+)\)", first).group(1))
+    assert not pid_alive(pid)
+    served = start_serve(location, port)
+    try:
+        status, _, body = request(f"{served.base}/api/vms")
+        names = {vm["vmName"] for vm in json.loads(body)["value"]}
+        assert status == 200 and {"web-01", "web-02", "db-01", "legacy-app"} <= names
+        status, _, _ = request(f"{served.base}/api/vms/9a6c2a1e-5f0b-4d3e-8c7a-1b2c3d4e5f60/rg-shop/web-01")
+        assert status == 200
+    finally:
+        stop_serve(served)
