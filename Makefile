@@ -16,8 +16,10 @@ demo: $(VENV)/.installed $(AZURITE)
 serve: $(VENV)/.installed $(AZURITE)
 	$(PY) -m scripts.serve
 
+# The import contract runs here too (and as a test), so a wrong import between layers fails CI.
 test: $(VENV)/.installed $(AZURITE)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 # Everything but the fault suite and the headless-browser tests, for the edit-test loop (see README
@@ -29,6 +31,8 @@ test-fast: $(VENV)/.installed $(AZURITE)
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)/.installed $(AZURITE)
 	$(PY) -m bench.run
@@ -52,4 +56,4 @@ $(AZURITE):
 		azurite@$(AZURITE_VERSION)
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache test-output demo-timeline.html
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .mypy_cache .import_linter_cache test-output demo-timeline.html

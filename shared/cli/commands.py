@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,18 +28,20 @@ from shared.domain.times import format_time, parse_time, utc_now
 from shared.errors import ConfigurationError, NotFound
 from shared.jobs import (
     ReconcileFailed,
+    SubscriptionReport,
     handle_event,
     reconcile_configured_subscriptions,
     reconcile_subscription,
 )
-from shared.sources import ListingError, inbound_from_json, parse_listing_page
+from shared.sources import ListedVm, ListingError, inbound_from_json, parse_listing_page
 from shared.store import Ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args, get_ledger())
+        status: int = args.run(args, get_ledger())
+        return status
     except (ConfigurationError, NotFound, ValueError, ReconcileFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -99,7 +101,7 @@ def _reconcile(args: argparse.Namespace, ledger: Ledger) -> int:
     return 1 if any(report.failure for report in reports) else 0
 
 
-def _reconcile_from_file(path: Path, subscriptions: list[str], ledger: Ledger):
+def _reconcile_from_file(path: Path, subscriptions: list[str], ledger: Ledger) -> list[SubscriptionReport]:
     """Apply a saved List All response; a file that still has a ``nextLink`` is an incomplete listing."""
     body = json.loads(path.read_text(encoding="utf-8"))
     pages = body if isinstance(body, list) else [body]
@@ -117,7 +119,7 @@ def _reconcile_from_file(path: Path, subscriptions: list[str], ledger: Ledger):
     return reports
 
 
-def _partial(vms, sub: str):
+def _partial(vms: list[ListedVm], sub: str) -> Iterator[list[ListedVm]]:
     yield vms
     raise ListingError(sub, 1, "the saved listing has a nextLink: it is not the whole subscription")
 

@@ -49,12 +49,12 @@ def print_table(
 ) -> None:
     """Aligned columns; with ``marked``, a leading ``*`` column flags the rows it selects."""
     widths = {key: max([len(title)] + [len(row[key]) for row in rows]) for key, title in headers.items()}
-    margin = (lambda row: " * " if marked(row) else "   ") if marked else (lambda row: "")
     blank = "   " if marked else ""
     print(blank + "  ".join(title.ljust(widths[key]) for key, title in headers.items()))
     print(blank + "  ".join("-" * widths[key] for key in headers))
     for row in rows:
-        print(margin(row) + "  ".join(row[key].ljust(widths[key]) for key in headers))
+        margin = (" * " if marked(row) else "   ") if marked else ""
+        print(margin + "  ".join(row[key].ljust(widths[key]) for key in headers))
 
 
 VM_TABLE_HEADERS = {

@@ -114,12 +114,12 @@ class VmState:
 
 def apply_change(prev: VmState | None, change: Change, at: datetime, policy: BillingPolicy) -> VmState:
     """The state after ``change`` at time ``at``, given the state ``prev`` before it (``None``: not known)."""
-    known = prev is not None and not prev.deleted
+    power: str | None
     if change.deletes:
         power, hibernated = None, False
     elif change.power_state is not None:
         power, hibernated = change.power_state, change.hibernated and change.power_state == "deallocated"
-    elif known:
+    elif prev is not None and not prev.deleted:
         power, hibernated = prev.power_state, prev.hibernated
     else:
         power, hibernated = ("running" if change.creates else UNKNOWN), False

@@ -43,7 +43,7 @@ class ListingError(RuntimeError):
 
 
 def iter_pages(
-    pipeline: PipelineClient,
+    pipeline: PipelineClient[HttpRequest, HttpResponse],
     first: HttpRequest,
     *,
     subject: str,
@@ -94,7 +94,11 @@ def arm_page(body: Any, what: str) -> tuple[list[Any], str | None]:
 
 
 def _read_page(
-    pipeline: PipelineClient, request: HttpRequest, subject: str, pages_read: int, timeout: float
+    pipeline: PipelineClient[HttpRequest, HttpResponse],
+    request: HttpRequest,
+    subject: str,
+    pages_read: int,
+    timeout: float,
 ) -> Any:
     try:
         response = pipeline.send_request(request, connection_timeout=timeout, read_timeout=timeout)

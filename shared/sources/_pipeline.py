@@ -22,6 +22,7 @@ from azure.core.pipeline.policies import (
     UserAgentPolicy,
 )
 from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest import HttpRequest, HttpResponse
 
 USER_AGENT_MONIKER = "vm-billing-ledger/0.1.0"
 
@@ -35,9 +36,9 @@ def build_pipeline(
     scope: str | None,
     retry_total: int,
     retry_backoff_factor: float,
-    transport: HttpTransport | None,
+    transport: HttpTransport[Any, Any] | None,
     allowed_query_params: Sequence[str] = (),
-) -> PipelineClient:
+) -> PipelineClient[HttpRequest, HttpResponse]:
     """A pipeline for ``endpoint``; with ``scope``, every request carries a token for it.
 
     ``credential`` may be a callable, called only when the first token is needed, so that building a
@@ -65,4 +66,5 @@ def build_pipeline(
 def _resolve(credential: CredentialSource) -> TokenCredential:
     if hasattr(credential, "get_token"):
         return cast(TokenCredential, credential)
-    return cast(Callable[[], TokenCredential], credential)()
+    factory: Callable[[], TokenCredential] = credential
+    return factory()

@@ -12,10 +12,11 @@ import logging
 import threading
 from collections.abc import Iterator
 from types import TracebackType
+from typing import Any
 
 from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
-from azure.core.rest import HttpRequest
+from azure.core.rest import HttpRequest, HttpResponse
 
 from shared.domain.ids import require_part
 from shared.errors import ConfigurationError
@@ -43,7 +44,7 @@ class ArmClient:
         retry_total: int = 5,
         retry_backoff_factor: float = 0.8,
         timeout: float = 60.0,
-        transport: HttpTransport | None = None,
+        transport: HttpTransport[Any, Any] | None = None,
     ) -> None:
         self._endpoint = endpoint.strip().rstrip("/")
         self._emulated = check_endpoint(self._endpoint, "the ARM endpoint")
@@ -57,7 +58,7 @@ class ArmClient:
         self._retry_backoff_factor = retry_backoff_factor
         self._timeout = timeout
         self._transport = transport
-        self._client: PipelineClient | None = None
+        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -116,7 +117,7 @@ class ArmClient:
             yield vms
         logger.info("Listed %s VMs in %s page(s) for subscription %s", vm_count, page_count, subscription_id)
 
-    def _pipeline(self) -> PipelineClient:
+    def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         with self._lock:
             if self._client is None:
                 self._client = build_pipeline(

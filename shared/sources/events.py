@@ -23,7 +23,7 @@ from shared.domain.vm_state import Change
 
 MAX_EVENT_ID_LENGTH = 256
 
-_KINDS: dict[str, tuple[str, str]] = {
+_KINDS: dict[SystemEventNames, tuple[str, str]] = {
     SystemEventNames.ResourceWriteSuccessEventName: ("write", SUCCEEDED),
     SystemEventNames.ResourceWriteFailureEventName: ("write", FAILED),
     SystemEventNames.ResourceWriteCancelEventName: ("write", CANCELED),

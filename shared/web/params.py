@@ -11,6 +11,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import overload
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from shared.domain.times import parse_time
@@ -18,9 +19,14 @@ from shared.errors import InvalidInput
 from shared.web.responses import Request
 
 
+@overload
+def query_window(params: Mapping[str, str], default_end: datetime) -> tuple[datetime | None, datetime]: ...
+@overload
+def query_window(params: Mapping[str, str], default_end: None) -> tuple[datetime | None, datetime | None]: ...
 def query_window(
     params: Mapping[str, str], default_end: datetime | None
 ) -> tuple[datetime | None, datetime | None]:
+    """``from`` and ``to`` (default ``default_end``), refused when ``to`` is earlier than ``from``."""
     start = _time(params, "from")
     end = _time(params, "to") or default_end
     if start is not None and end is not None:
