@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from shared.answers import vms_page
+from shared.answers import iter_all, vms_page
 from shared.domain.times import utc_now
 from shared.store import Ledger
 from shared.web.bodies import window_fields
@@ -37,15 +36,14 @@ def write_snapshot(
     end = end or as_of
     start = start or end - DEFAULT_WINDOW
     check_window(start, end, MAX_WINDOW)
-    items: list[dict[str, Any]] = []
-    after: str | None = None
-    while len(items) < max_vms:
-        top = min(TIMELINES_MAX_TOP, max_vms - len(items))
-        page = vms_page(ledger, subscription_id, resource_group, top, after)
-        items += [timeline_body(ledger, row, start, end, as_of) for row in page.items]
-        after = page.next_after
-        if after is None:
-            break
-    data = {"value": items, "moreVms": after is not None, **window_fields(ledger.policy, start, end, as_of)}
+    rows = list(
+        iter_all(
+            lambda after: vms_page(ledger, subscription_id, resource_group, TIMELINES_MAX_TOP, after),
+            limit=max_vms + 1,
+        )
+    )
+    items = [timeline_body(ledger, row, start, end, as_of) for row in rows[:max_vms]]
+    more = len(rows) > max_vms
+    data = {"value": items, "moreVms": more, **window_fields(ledger.policy, start, end, as_of)}
     Path(path).write_text(embed_snapshot(shipped_page().html, data), encoding="utf-8")
     return len(items)

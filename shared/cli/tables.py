@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.answers import vm_report, vms_page
+from shared.answers import iter_all, vm_report, vms_page
 from shared.domain.times import format_time
 from shared.store import Ledger
 
@@ -13,26 +13,21 @@ from shared.store import Ledger
 def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) -> list[dict[str, str]]:
     """One row per VM in the ledger: state, since when, billed hours in ``[start, end)``."""
     rows = []
-    after = None
-    while True:
-        page = vms_page(ledger, None, None, 1000, after)
-        for current in page.items:
-            totals = vm_report(ledger, current.vm, start, end, as_of).totals
-            state = current.state
-            rows.append(
-                {
-                    "vm": f"{current.vm.resource_group}/{current.vm.name}",
-                    "power": power_label(state.power_state, state.hibernated, state.deleted),
-                    "provisioning": state.provisioning_state or "",
-                    "billable": "yes" if state.billable else "no",
-                    "since": format_time(state.since)[:19].replace("T", " "),
-                    "billed_h": f"{totals.billed_seconds / 3600:.2f}",
-                    "unknown_h": f"{totals.unknown_seconds / 3600:.2f}",
-                }
-            )
-        if page.next_after is None:
-            return rows
-        after = page.next_after
+    for current in iter_all(lambda after: vms_page(ledger, None, None, 1000, after)):
+        totals = vm_report(ledger, current.vm, start, end, as_of).totals
+        state = current.state
+        rows.append(
+            {
+                "vm": f"{current.vm.resource_group}/{current.vm.name}",
+                "power": power_label(state.power_state, state.hibernated, state.deleted),
+                "provisioning": state.provisioning_state or "",
+                "billable": "yes" if state.billable else "no",
+                "since": format_time(state.since)[:19].replace("T", " "),
+                "billed_h": f"{totals.billed_seconds / 3600:.2f}",
+                "unknown_h": f"{totals.unknown_seconds / 3600:.2f}",
+            }
+        )
+    return rows
 
 
 def power_label(power_state: str | None, hibernated: bool, deleted: bool) -> str:

@@ -20,13 +20,15 @@ def as_number(seconds: float) -> int | float:
     return int(rounded) if rounded.is_integer() else rounded
 
 
-def state_body(state: VmState) -> dict[str, Any]:
+def state_body(state: VmState | None) -> dict[str, Any]:
+    """A state's fields; ``None`` (the VM did not exist yet, as far as the ledger knows) has no power
+    state and bills nothing."""
     return {
-        "provisioningState": state.provisioning_state,
-        "powerState": state.power_state,
-        "hibernated": state.hibernated,
-        "deleted": state.deleted,
-        "billable": state.billable,
+        "provisioningState": state.provisioning_state if state else None,
+        "powerState": state.power_state if state else None,
+        "hibernated": state.hibernated if state else False,
+        "deleted": state.deleted if state else False,
+        "billable": state.billable if state else False,
     }
 
 
@@ -56,15 +58,11 @@ def transition_body(row: TransitionRow) -> dict[str, Any]:
 
 
 def segment_body(segment: Segment) -> dict[str, Any]:
-    state, cause = segment.state, segment.cause
+    cause = segment.cause
     return {
         "from": format_time(segment.start),
         "to": format_time(segment.end),
-        "powerState": state.power_state if state else None,
-        "provisioningState": state.provisioning_state if state else None,
-        "billable": state.billable if state else False,
-        "hibernated": state.hibernated if state else False,
-        "deleted": state.deleted if state else False,
+        **state_body(segment.state),
         "operationName": (cause.operation_name or None) if cause else None,
         "source": cause.source if cause else None,
     }
