@@ -441,9 +441,12 @@ def test_a_recorded_page_parses_into_listed_vms_and_its_next_link() -> None:
 
 
 def test_resource_ids_are_kept_exactly_as_returned() -> None:
-    listed, _ = parse_listing_page(load_page())
+    page = load_page()
+    listed, _ = parse_listing_page(page)
 
-    assert any("/resourcegroups/rg-batch/" in vm.resource_id for vm in listed)
+    # Every id character for character, in order, whatever its casing ("RG-WEB", "resourcegroups").
+    assert [vm.resource_id for vm in listed] == [entry["id"] for entry in page["value"]]
+    assert "/resourcegroups/rg-batch/" in listed[1].resource_id
 
 
 def test_failed_provisioning_keeps_its_error_code_while_the_power_state_still_says_running() -> None:

@@ -81,10 +81,14 @@ def test_odd_characters_in_path_parts_are_400(recorded, route):
     assert route["vmName"] not in body["error"]["message"] or route["vmName"] == "vm1"
 
 
-@pytest.mark.parametrize("params", [{"subscriptionId": "nope"}, {"resourceGroup": "a|b"}])
-def test_bad_list_filters_are_400(recorded, params):
-    status, _ = call(function_app.list_vms, params)
-    assert status == 400
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"subscriptionId": "nope"}, "subscriptionId"), ({"resourceGroup": "a|b"}, "resourceGroup")],
+)
+def test_bad_list_filters_are_400(recorded, params, named):
+    status, body = call(function_app.list_vms, params)
+    assert (status, body["error"]["code"]) == (400, "InvalidPathPart")
+    assert body["error"]["message"] == f"{named} is not a valid Azure {named}"
 
 
 def test_an_unknown_vm_is_404_in_the_same_shape(recorded):

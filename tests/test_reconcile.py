@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
@@ -188,5 +190,7 @@ def test_the_http_api_shows_reconciled_states(ledger):
     with FakeArm({SUB: [make_vm(SUB, "rg-app", "seen", power="stopped")]}) as fake:
         reconcile_subscription(ledger, SUB, client_for(fake).iter_vm_pages(SUB), clock=lambda: at(hours=2))
     request = func.HttpRequest("GET", "http://localhost/api/vms", body=b"", params={})
-    body = function_app.list_vms(request).get_body()
-    assert b'"powerState": "stopped"' in body
+    [vm] = json.loads(function_app.list_vms(request).get_body())["value"]
+    assert vm["resourceId"] == vm_id("seen")
+    assert (vm["powerState"], vm["billable"], vm["deleted"]) == ("stopped", True, False)
+    assert vm["since"] == vm["lastChange"] == "2026-11-23T02:00:00.000000Z"

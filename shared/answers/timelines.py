@@ -73,12 +73,12 @@ def vm_timeline(
         end=end,
         accrued_until=accrue_until,
         totals=totals,
-        segments=_segments(state_at_start, kept, start, segments_end),
+        segments=segments_of(state_at_start, kept, start, segments_end),
         truncated=bool(first_left_out),
     )
 
 
-def _segments(
+def segments_of(
     state: VmState | None, rows: list[TransitionRow], start: datetime, end: datetime
 ) -> list[Segment]:
     """Consecutive segments from ``start`` to ``end``; a state that lasted no time gets none."""

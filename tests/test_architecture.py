@@ -1,0 +1,113 @@
+"""The package's layout holds: layers import one way, private modules stay private, docs list every module.
+
+The import contracts live in pyproject.toml and also run in ``make lint`` and ``make test``; this test
+runs them too, and proves they can fail by breaking a copy of the package on purpose.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT / "shared"
+MODULES = sorted(SHARED.rglob("*.py"))
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+MAX_MODULE_LINES = 300
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def test_the_import_contracts_hold():
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "broken" not in result.stdout.split("Contracts:")[-1].replace("0 broken", "")
+
+
+def test_an_import_against_the_layers_fails_the_contracts(tmp_path):
+    shutil.copytree(SHARED, tmp_path / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    times = tmp_path / "shared" / "domain" / "times.py"
+    times.write_text(times.read_text(encoding="utf-8") + "\nimport shared.web  # noqa: E402,F401\n")
+
+    result = _lint_imports(tmp_path)
+
+    assert result.returncode != 0
+    assert "shared/ layers point one way BROKEN" in result.stdout
+    assert "shared.domain.times -> shared.web" in result.stdout
+
+
+def test_the_package_never_imports_the_functions_runtime():
+    offenders = [p.name for p in MODULES if any(n.startswith("azure.functions") for n in _imports(p))]
+    assert offenders == []
+
+
+def test_private_modules_are_imported_only_inside_their_own_package():
+    offenders = []
+    for path in MODULES:
+        package = ".".join(_module_name(path).split(".")[:2])
+        for name in _imports(path):
+            parts = name.split(".")
+            private = next((i for i, part in enumerate(parts) if part.startswith("_") and i > 0), None)
+            if name.startswith("shared.") and private is not None and ".".join(parts[:2]) != package:
+                offenders.append(f"{_module_name(path)} imports {name}")
+    assert offenders == []
+
+
+def test_each_subpackage_names_what_other_layers_may_use():
+    for init in SHARED.glob("*/__init__.py"):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        exported = next(
+            (
+                ast.literal_eval(node.value)
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+            ),
+            None,
+        )
+        assert exported, f"{init.relative_to(ROOT)} has no __all__"
+        module = __import__(_module_name(init.parent / "x").rsplit(".", 1)[0], fromlist=["*"])
+        missing = [name for name in exported if not hasattr(module, name)]
+        assert missing == [], f"{init.relative_to(ROOT)} lists names it does not define: {missing}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_module_is_listed_in_the_architecture_page_and_stays_short(path):
+    listed = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"`{path.relative_to(ROOT).as_posix()}`" in listed
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{lines} lines: is it still one concern?"
+
+
+def test_the_readme_lists_every_error_code_the_api_answers():
+    from shared.web.api_errors import ApiErrorCode
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [code.value for code in ApiErrorCode if f"| `{code.value}` |" not in readme] == []

@@ -1,0 +1,220 @@
+"""The pure core without storage: window totals, segments, the entity round trip and write planning.
+
+Each runs in milliseconds; the same behaviour is tested end to end on Azurite elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+from azure.data.tables import TransactionOperation
+
+from shared.answers.timelines import segments_of
+from shared.domain.accounting import window_totals
+from shared.domain.ids import VmId
+from shared.domain.operations import FAILED, SUCCEEDED, change_for
+from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
+from shared.store import CurrentRow, NewTransition, Outcome, Source, TransitionRow
+from shared.store._entities import (
+    current_entity,
+    current_from_entity,
+    transition_entity,
+    transition_from_entity,
+)
+from shared.store._keys import transition_key
+from shared.store._write_plan import plan_append, plan_insert, writes_current
+from tests.factories import SUB, at
+
+POLICY = BillingPolicy.parse(None)
+VM = VmId(SUB, "rg-App", "Web-01")
+
+
+def state(power: str | None, since: datetime, *, deleted: bool = False, hibernated: bool = False) -> VmState:
+    return VmState("Succeeded", power, hibernated, deleted, POLICY.is_billed(power), since)
+
+
+# ---- window totals ---------------------------------------------------------------------------------------
+
+H = 3600.0
+
+
+@pytest.mark.parametrize(
+    ("at_start", "changes", "billed", "unknown"),
+    [
+        (None, [], 0, 0),  # not there yet: nothing counts
+        (state("running", at(0)), [], 10 * H, 0),
+        (state("stopped", at(0)), [], 10 * H, 0),  # powered off but allocated: billed
+        (state("deallocated", at(0)), [], 0, 0),
+        (state("unknown", at(0)), [], 0, 10 * H),
+        (state("running", at(0)), [(at(hours=4), state("deallocated", at(hours=4)))], 4 * H, 0),
+        (None, [(at(hours=2), state("running", at(hours=2)))], 8 * H, 0),
+        (state("running", at(0)), [(at(hours=3), state(None, at(hours=3), deleted=True))], 3 * H, 0),
+        # A change before the window's start counts from the start; one after its end not at all.
+        (state("deallocated", at(0)), [(at(hours=-1), state("running", at(hours=-1)))], 10 * H, 0),
+        (state("running", at(0)), [(at(hours=12), state("deallocated", at(hours=12)))], 10 * H, 0),
+        (state("unknown", at(0)), [(at(hours=1), state("running", at(hours=1)))], 9 * H, 1 * H),
+    ],
+)
+def test_window_totals_sum_billed_and_unknown_time_inside_the_window(at_start, changes, billed, unknown):
+    totals = window_totals(at_start, changes, at(0), at(hours=10))
+    assert (totals.billed_seconds, totals.unknown_seconds) == (billed, unknown)
+
+
+# ---- segments ----------------------------------------------------------------------------------------------
+
+
+def row(key: str, when: datetime, new_state: VmState, prev: VmState | None = None) -> TransitionRow:
+    return TransitionRow(
+        key,
+        when,
+        Change("Succeeded"),
+        prev,
+        new_state,
+        Source.EVENT,
+        key,
+        "op",
+        None,
+        POLICY.label,
+        None,
+        None,
+    )
+
+
+def test_segments_cover_the_window_from_the_state_at_its_start_to_its_end():
+    rows = [
+        row("a", at(hours=2), state("stopped", at(hours=2))),
+        row("b", at(hours=5), state("running", at(5))),
+    ]
+    segments = segments_of(state("running", at(0)), rows, at(0), at(hours=8))
+    assert [(s.start, s.end, s.state.power_state if s.state else None) for s in segments] == [
+        (at(0), at(hours=2), "running"),
+        (at(hours=2), at(hours=5), "stopped"),
+        (at(hours=5), at(hours=8), "running"),
+    ]
+    assert [s.cause.key if s.cause else None for s in segments] == [None, "a", "b"]
+
+
+def test_a_state_that_lasted_no_time_gets_no_segment():
+    rows = [row("a", at(0), state("stopped", at(0))), row("b", at(0), state("running", at(0)))]
+    segments = segments_of(None, rows, at(0), at(hours=1))
+    assert [(s.start, s.end, s.cause.key if s.cause else None) for s in segments] == [
+        (at(0), at(hours=1), "b")
+    ]
+
+
+# ---- the entity round trip -----------------------------------------------------------------------------
+
+
+def test_a_transition_row_survives_its_table_entity_unchanged():
+    prev = state("running", at(hours=1))
+    original = TransitionRow(
+        key=transition_key(VM, at(hours=2), "id-1"),
+        time=at(hours=2, minutes=0.5),
+        change=Change("Succeeded", "deallocated", hibernated=True),
+        prev=prev,
+        state=state("deallocated", at(hours=2), hibernated=True),
+        source=Source.RECONCILE,
+        event_id="id-1",
+        operation_name="Microsoft.Compute/virtualMachines/deallocate/action",
+        event_type="Microsoft.Resources.ResourceActionSuccess",
+        billing_policy=POLICY.label,
+        changed_after=at(hours=1),
+        etag=None,
+    )
+    entity = transition_entity(original, VM.subscription_key)
+    assert (entity["PartitionKey"], entity["RowKey"]) == (SUB, original.key)
+    assert transition_from_entity(entity) == original
+
+
+def test_a_first_transition_without_a_state_before_it_round_trips_as_none():
+    original = row(transition_key(VM, at(0), "x"), at(0), state("running", at(0)), prev=None)
+    assert transition_from_entity(transition_entity(original, SUB)).prev is None
+
+
+def test_a_current_row_survives_its_table_entity_with_the_casing_first_seen():
+    original = CurrentRow(VM, state("stopped", at(hours=3)), POLICY.label, "tx|a", at(0), "tx|b", at(3), None)
+    entity = current_entity(original)
+    assert entity["RowKey"] == "vm|rg-app|web-01"
+    assert current_from_entity(entity) == original
+
+
+# ---- write planning ---------------------------------------------------------------------------------------
+
+
+def new(verb: str, when: datetime, event_id: str, outcome: str = SUCCEEDED) -> NewTransition:
+    return NewTransition(VM, when, change_for(verb, outcome), Source.EVENT, event_id, f"op/{verb}")
+
+
+def recorded(news: list[NewTransition]) -> tuple[CurrentRow, list[TransitionRow]]:
+    """What the ledger holds after recording ``news`` in time order: its current row and transitions."""
+    current: CurrentRow | None = None
+    rows: list[TransitionRow] = []
+    for item in news:
+        plan = plan_append(item, transition_key(VM, item.time, item.event_id), current, POLICY)
+        rows.append(transition_from_entity(plan.operations[0][1]))
+        current = replace(plan.current, etag=f"etag-{len(rows)}")
+    assert current is not None
+    return current, rows
+
+
+def test_the_first_event_of_a_vm_creates_both_rows_and_registers_its_subscription():
+    plan = plan_append(new("write", at(hours=1), "e1"), "tx|k", None, POLICY)
+    assert plan.registers_subscription and plan.outcome == Outcome.RECORDED
+    assert [op[0] for op in plan.operations] == [TransactionOperation.CREATE, TransactionOperation.CREATE]
+    assert writes_current(plan.operations[-1])
+    assert plan.current.state.power_state == "running"
+
+
+def test_an_event_after_the_last_appends_and_replaces_the_current_row_on_its_etag():
+    current, _ = recorded([new("write", at(hours=1), "e1")])
+    plan = plan_append(new("deallocate/action", at(hours=2), "e2"), "tx|later", current, POLICY)
+    assert not plan.registers_subscription
+    assert [op[0] for op in plan.operations] == [TransactionOperation.CREATE, TransactionOperation.UPDATE]
+    assert plan.operations[1][2]["etag"] == current.etag  # type: ignore[misc]
+    assert plan.current.state.power_state == "deallocated"
+
+
+def test_a_redelivered_event_plans_no_write():
+    events = [new("write", at(hours=1), "e1"), new("poweroff/action", at(hours=2), "e2")]
+    current, rows = recorded(events)
+    plan = plan_insert(events[0], rows[0].key, current, rows, POLICY)
+    assert (plan.outcome, plan.operations) == (Outcome.DUPLICATE, [])
+
+
+def test_a_late_event_is_slotted_in_and_the_states_after_it_are_derived_again():
+    events = [new("write", at(hours=1), "e1"), new("write", at(hours=5), "e2")]  # an update keeps the power
+    current, rows = recorded(events)
+    late = new("deallocate/action", at(hours=3), "late")
+    key = transition_key(VM, late.time, late.event_id)
+    plan = plan_insert(late, key, current, rows[1:], POLICY)
+
+    kinds = [(op[0], op[1]["RowKey"]) for op in plan.operations]
+    assert kinds == [
+        (TransactionOperation.CREATE, key),
+        (TransactionOperation.UPDATE, rows[1].key),  # the 05:00 update now follows a deallocate
+        (TransactionOperation.UPDATE, "vm|rg-app|web-01"),
+    ]
+    assert plan.outcome == Outcome.RECORDED
+    assert plan.current.state.power_state == "deallocated"
+    assert plan.current.state.since == at(hours=3)
+
+
+def test_a_late_failure_before_the_first_record_makes_the_time_before_it_unknown_not_absent():
+    current, rows = recorded([new("start/action", at(hours=4), "e1")])
+    late = new("deallocate/action", at(hours=2), "late", outcome=FAILED)
+    plan = plan_insert(late, transition_key(VM, late.time, "late"), current, rows, POLICY)
+    created = transition_from_entity(plan.operations[0][1])
+    assert created.prev is not None and created.prev.power_state == "unknown"
+    assert plan.current.first_key == created.key
+
+
+def test_a_row_left_behind_by_an_interrupted_write_is_repaired_on_redelivery():
+    events = [new("write", at(hours=1), "e1"), new("deallocate/action", at(hours=2), "e2")]
+    current, rows = recorded(events)
+    stale = replace(rows[1], state=apply_change(rows[1].prev, Change("Succeeded", "running"), at(2), POLICY))
+    plan = plan_insert(events[1], rows[1].key, current, [stale], POLICY)
+    assert plan.outcome == Outcome.DUPLICATE
+    repaired = transition_from_entity(plan.operations[0][1])
+    assert repaired.state.power_state == "deallocated"
