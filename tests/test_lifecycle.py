@@ -154,6 +154,18 @@ def test_no_caller_claims_or_personal_data_reach_the_table(ledger_env, ledger):
         assert secret not in stored
 
 
+def test_each_transition_keeps_the_events_correlation_id_for_the_activity_log(ledger_env):
+    start = wire_event("start", at(hours=9), resource_id=VM)
+    start["data"]["correlationId"] = "8E1F3C2A-0B4D-4E6F-9A7B-1C2D3E4F5A6B"
+    forged = wire_event("restart", at(hours=10), resource_id=VM)
+    forged["data"]["correlationId"] = "Ada Lovelace <ada@contoso.example>"
+    deliver(DAY[0], start, forged)
+    _, history = get(vm_route() + "/transitions")
+    ids = [(row["operationName"].split("/")[-2], row["correlationId"]) for row in history["value"]]
+    assert ids[1:] == [("start", "8e1f3c2a-0b4d-4e6f-9a7b-1c2d3e4f5a6b"), ("restart", None)]
+    assert ids[0][1] == DAY[0]["data"]["correlationId"]  # factories give every event a GUID
+
+
 def test_a_redelivered_late_event_repairs_a_current_row_left_behind_by_an_interrupted_write(
     ledger_env, ledger
 ):

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from shared.sources import ListedVm, parse_listing_page
 from tests.factories import vm_id
 
@@ -81,10 +79,5 @@ def test_an_unknown_power_state_is_kept_as_unknown():
     assert one_vm("PowerState/unknown").power_state == "unknown"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/states.py POWER_STATES has no 'creating' (Learn's billing table lists it as a power "
-    "state, not billed); normalize_power_state returns None, so it reads as a missing power state",
-)
 def test_a_creating_power_state_is_read_as_creating_and_not_as_missing():
     assert one_vm("ProvisioningState/creating", "PowerState/creating").power_state == "creating"

@@ -194,3 +194,13 @@ def test_the_http_api_shows_reconciled_states(ledger):
     assert vm["resourceId"] == vm_id("seen")
     assert (vm["powerState"], vm["billable"], vm["deleted"]) == ("stopped", True, False)
     assert vm["since"] == vm["lastChange"] == "2026-11-23T02:00:00.000000Z"
+
+
+def test_a_vm_listed_while_creating_is_recorded_as_creating_and_not_billed(ledger):
+    listing = [make_vm(SUB, "rg-app", "new-vm", power="creating", provisioning="creating")]
+    with FakeArm({SUB: listing}) as fake:
+        reconcile_subscription(ledger, SUB, client_for(fake).iter_vm_pages(SUB), clock=lambda: at(hours=1))
+    state = state_of(ledger, vm_id("new-vm"))
+    assert (state.power_state, state.billable, state.provisioning_state) == ("creating", False, "Creating")
+    report = vm_report(ledger, parse_vm_id(vm_id("new-vm")), at(hours=1), at(hours=3), at(hours=3))
+    assert (report.totals.billed_seconds, report.totals.unknown_seconds) == (0, 0)

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+# Learn's billing table lists "creating" as a power state too (a VM being created: not billed).
 POWER_STATES: tuple[str, ...] = (
+    "creating",
     "starting",
     "running",
     "stopping",

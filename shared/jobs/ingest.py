@@ -33,6 +33,7 @@ def handle_event(event: InboundEvent, ledger: Ledger) -> Outcome:
             event_id=parsed.event_id,
             operation_name=parsed.operation_name,
             event_type=parsed.event_type,
+            correlation_id=parsed.correlation_id,
         )
     )
     logger.info(

@@ -9,6 +9,7 @@ informational (published failure examples carry ``"Succeeded"``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from shared.domain.times import as_utc, parse_time
 from shared.domain.vm_state import Change
 
 MAX_EVENT_ID_LENGTH = 256
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 _KINDS: dict[SystemEventNames, tuple[str, str]] = {
     SystemEventNames.ResourceWriteSuccessEventName: ("write", SUCCEEDED),
@@ -59,6 +61,8 @@ class VmEvent:
     time: datetime
     operation_name: str
     change: Change
+    # Shared with the Activity Log's records of the same operation; kept only when it is a GUID.
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def inbound_from_binding(event: object) -> InboundEvent:
 def inbound_from_json(body: Any) -> InboundEvent:
     """Read one event as JSON (either schema), e.g. a saved or dead-lettered delivery, for the CLI."""
     body = body if isinstance(body, dict) else {}
-    cloud = "specversion" in body
+    # CloudEvents 1.0 spells it "specversion"; some published samples say "specVersion".
+    cloud = any(isinstance(key, str) and key.lower() == "specversion" for key in body)
     return InboundEvent(
         id=body.get("id"),
         event_type=body.get("type" if cloud else "eventType"),
@@ -145,7 +150,15 @@ def _accepted(
         time=as_utc(event.time),
         operation_name=operation.strip(),
         change=change,
+        correlation_id=_guid_or_none(data.get("correlationId")),
     )
+
+
+def _guid_or_none(value: Any) -> str | None:
+    """A GUID as text, lower-cased, or ``None``: the field is the caller's to fill and is stored as is."""
+    if isinstance(value, str) and _GUID.fullmatch(value.strip()):
+        return value.strip().lower()
+    return None
 
 
 def _verb_matches(verb: str, suffix: str) -> bool:

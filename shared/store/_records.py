@@ -38,6 +38,8 @@ class NewTransition:
     event_type: str | None = None
     # Reconcile only: the last recorded time before the observation; the real change lies in between.
     changed_after: datetime | None = None
+    # Events only: the operation's correlation id, the key shared with its Activity Log records.
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class TransitionRow:
     billing_policy: str
     changed_after: datetime | None
     etag: str | None
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,4 +93,5 @@ def new_transition_row(
         billing_policy=policy.label,
         changed_after=new.changed_after,
         etag=None,
+        correlation_id=new.correlation_id,
     )

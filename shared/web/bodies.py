@@ -52,6 +52,7 @@ def transition_body(row: TransitionRow) -> dict[str, Any]:
         "operationName": row.operation_name,
         "source": row.source,
         "eventId": row.event_id,
+        "correlationId": row.correlation_id,
         "billingPolicy": row.billing_policy,
         "changedAfter": format_time(row.changed_after) if row.changed_after else None,
     }
