@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from shared import cli
+from scripts.azurite import free_port
+from shared import cli, context
 from shared.domain.ids import parse_vm_id
+from shared.store import STORAGE_CLIENT_OPTIONS
 from tests.factories import SUB, at, sample_day, vm_id
 from tests.fake_arm import make_vm
 
@@ -71,3 +74,61 @@ def test_a_saved_listing_with_a_next_link_is_incomplete_and_deletes_nothing(ledg
 def test_a_bad_argument_is_a_clear_error_not_a_traceback(ledger, capsys):
     assert cli.main(["show", "not-a-vm-id"]) == 2
     assert "error: not a VM resource id" in capsys.readouterr().err
+
+
+def test_the_shipped_sample_listing_reconciles_as_the_readme_shows(ledger, capsys):
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    assert cli.main(["replay", str(samples / "events-day.json")]) == 0
+    capsys.readouterr()
+    assert cli.main(["reconcile", "--from-file", str(samples / "list-all.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"subscription {SUB}: listed " in out and ": ok" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["replay", "no-such-file.json"], "error: no such file: no-such-file.json"),
+        (["reconcile", "--from-file", "no-such-file.json"], "error: no such file: no-such-file.json"),
+        (["show", "--from", "yesterday"], "error: not an ISO-8601 time: 'yesterday'"),
+    ],
+)
+def test_a_missing_file_or_bad_value_is_one_line_and_exit_2(ledger, capsys, argv, says):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == says
+    assert "Traceback" not in err
+
+
+def test_a_file_that_is_not_json_is_one_line(ledger, tmp_path, capsys):
+    path = tmp_path / "listing.json"
+    path.write_text("{not json")
+    assert cli.main(["reconcile", "--from-file", str(path)]) == 2
+    assert capsys.readouterr().err.startswith("error: not JSON: ")
+
+
+@pytest.mark.parametrize(
+    "argv", [["show"], ["replay", "samples/one-event.json"], ["reconcile", "--from-file", "x"]]
+)
+def test_storage_down_is_one_clear_line_for_every_command(ledger_env, monkeypatch, capsys, argv):
+    monkeypatch.setenv(
+        "VM_LEDGER_STORAGE",
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"TableEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;",
+    )
+    monkeypatch.setitem(STORAGE_CLIENT_OPTIONS, "retry_backoff_factor", 0.01)
+    context.reset()
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: the ledger storage is not reachable")
+
+
+def test_the_vm_table_says_billing_now_next_to_billed_hours(ledger, tmp_path, capsys):
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(sample_day(VM)))
+    cli.main(["replay", str(path)])
+    capsys.readouterr()
+    cli.main(["show", "--from", at(0).isoformat(), "--to", at(hours=24).isoformat()])
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "BILLING NOW" in header and "BILLED H" in header

@@ -15,36 +15,44 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from shared.answers import transitions_page, vm_report
+from shared.cli.failures import describe_failure
+from shared.cli.saved_listing import load_saved_listings
 from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
 from shared.context import get_arm_client, get_ledger
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import format_time, parse_time, utc_now
-from shared.errors import ConfigurationError, NotFound
 from shared.jobs import (
-    ReconcileFailed,
-    SubscriptionReport,
     handle_event,
     reconcile_configured_subscriptions,
     reconcile_subscription,
 )
-from shared.sources import ListedVm, ListingError, inbound_from_json, parse_listing_page
+from shared.sources import inbound_from_json
 from shared.store import Ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; any failure is one line on stderr and a non-zero exit, never a traceback.
+
+    Exit status: 0 done, 1 a failure worth retrying (storage or Azure unavailable, a reconcile that
+    failed), 2 bad input or settings, 130 interrupted.
+    """
     args = _parser().parse_args(argv)
     try:
         status: int = args.run(args, get_ledger())
         return status
-    except (ConfigurationError, NotFound, ValueError, ReconcileFailed) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # every failure ends as one line; unexpected ones say so
+        message, status = describe_failure(err)
+        print(f"error: {message}", file=sys.stderr)
+        return status
 
 
 def load_events(path: Path) -> list[Any]:
@@ -93,35 +101,13 @@ def _show(args: argparse.Namespace, ledger: Ledger) -> int:
 
 def _reconcile(args: argparse.Namespace, ledger: Ledger) -> int:
     if args.from_file:
-        reports = _reconcile_from_file(Path(args.from_file), args.subscription, ledger)
+        listings = load_saved_listings(Path(args.from_file), args.subscription)
+        reports = [reconcile_subscription(ledger, saved.subscription, saved.pages()) for saved in listings]
     else:
         reports = reconcile_configured_subscriptions(ledger, get_arm_client(), args.subscription or None)
     for report in reports:
         print(report.summary())
     return 1 if any(report.failure for report in reports) else 0
-
-
-def _reconcile_from_file(path: Path, subscriptions: list[str], ledger: Ledger) -> list[SubscriptionReport]:
-    """Apply a saved List All response; a file that still has a ``nextLink`` is an incomplete listing."""
-    body = json.loads(path.read_text(encoding="utf-8"))
-    pages = body if isinstance(body, list) else [body]
-    parsed = [parse_listing_page(page) for page in pages]
-    listed = [vm for vms, _ in parsed for vm in vms]
-    complete = parsed[-1][1] is None if parsed else True
-    subs = {s.lower() for s in subscriptions} or {
-        vm.subscription_key for vm in (parse_vm_id(item.resource_id) for item in listed) if vm
-    }
-    reports = []
-    for sub in sorted(subs):
-        own = [item for item in listed if item.resource_id.lower().startswith(f"/subscriptions/{sub}/")]
-        report = reconcile_subscription(ledger, sub, [own] if complete else _partial(own, sub))
-        reports.append(report)
-    return reports
-
-
-def _partial(vms: list[ListedVm], sub: str) -> Iterator[list[ListedVm]]:
-    yield vms
-    raise ListingError(sub, 1, "the saved listing has a nextLink: it is not the whole subscription")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,6 +123,10 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_show)
     reconcile = commands.add_parser("reconcile", help="reconcile with List All (or a saved listing)")
     reconcile.add_argument("--subscription", action="append", default=[], help="repeatable")
-    reconcile.add_argument("--from-file", help="a saved List All response (one page or an array of pages)")
+    reconcile.add_argument(
+        "--from-file",
+        help="a saved List All response (one page or an array of pages), or an object mapping "
+        "subscription ids to arrays of VMs such as samples/list-all.json",
+    )
     reconcile.set_defaults(run=_reconcile)
     return parser

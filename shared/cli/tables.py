@@ -56,7 +56,7 @@ VM_TABLE_HEADERS = {
     "vm": "VM",
     "power": "POWER STATE",
     "provisioning": "PROVISIONING",
-    "billable": "BILLED",
+    "billable": "BILLING NOW",
     "since": "SINCE (UTC)",
     "billed_h": "BILLED H",
     "unknown_h": "UNKNOWN H",
