@@ -65,8 +65,8 @@ def reconcile_cost(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
         f"reconcile memory: tracemalloc peak during a run with pages of {MEMORY_PAGE_SIZE} VMs. Listing "
         "pages are streamed; the subscription's current states are held as a compact map (key, power, "
         "hibernated, deleted, provisioning) so the per-VM part is small but not zero.",
-        "reconcile seeding writes only current rows (all reconcile reads) in batches of 100; Azurite's "
-        "in-memory batches slow down as one partition grows, which Azure Tables does not do.",
+        "reconcile seeding writes each VM's creation and current row (shared.store.seeding) in batches of "
+        "100; Azurite's in-memory batches slow down as one partition grows, which Azure Tables does not do.",
     ]
     return results, notes
 
