@@ -16,9 +16,11 @@ demo: $(VENV)/.installed $(AZURITE)
 serve: $(VENV)/.installed $(AZURITE)
 	$(PY) -m scripts.serve
 
-# The import contract runs here too (and as a test), so a wrong import between layers fails CI.
+# The type check and the import contracts run here too, so CI fails on a type error or on a wrong
+# import between layers.
 test: $(VENV)/.installed $(AZURITE)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
