@@ -31,6 +31,9 @@ AVAILABILITY_CHANGED = (
     SystemEventNames.ResourceNotificationsHealthResourcesAvailabilityStatusChangedEventName.value
 )
 HEALTH_EVENT_TYPES = (ANNOTATED, AVAILABILITY_CHANGED)
+# ``targetResourceType`` values the event subscription lets through (infra/bicep, a test compares them).
+# The scale set merge adds the instances' type here and in parse_vm_id.
+HEALTH_TARGET_TYPES = ("Microsoft.Compute/virtualMachines",)
 _SHORT_TYPES = {
     ANNOTATED.lower(): "ResourceAnnotated",
     AVAILABILITY_CHANGED.lower(): "AvailabilityStatusChanged",
