@@ -1,9 +1,12 @@
-"""A small fake Azure Resource Manager that serves "Virtual Machines - List All" (statusOnly) on loopback.
+"""A small fake Azure Resource Manager that serves "Virtual Machines - List All" (statusOnly) and
+"Virtual Machines - Instance View" on loopback.
 
 Tests and the demo use it instead of management.azure.com: it answers with responses shaped like real
 ones (``value`` + ``nextLink`` with an opaque ``$skiptoken``), can inject the faults a reconcile must
 survive (throttling with ``Retry-After``, a page that always fails, a dropped connection, a body that is
-not JSON), and records every request so tests can check what the client sent.
+not JSON), and records every request so tests can check what the client sent. An instance view is the
+published example body (``tests/data/published/instance_view/VirtualMachine_Get_InstanceView.json``)
+with the listed VM's ``statuses``: one source of truth for both APIs.
 
 As a script (for the demo), it serves a JSON listing file ``{"<subscriptionId>": [vm, ...]}``, re-read
 at the start of every listing so the demo can change VM states between two reconciles::
@@ -35,7 +38,15 @@ LOOPBACK = "127.0.0.1"
 _LIST_ALL_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Compute/virtualMachines/?$", re.IGNORECASE
 )
+_INSTANCE_VIEW_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)/instanceView$",
+    re.IGNORECASE,
+)
 _PROVISIONING_TIME = "2024-10-01T08:00:00.1234567+00:00"
+_PUBLISHED_INSTANCE_VIEW = (
+    Path(__file__).resolve().parent / "data/published/instance_view/VirtualMachine_Get_InstanceView.json"
+)
 
 Listings = Mapping[str, Sequence[Mapping[str, Any]]]
 
@@ -56,7 +67,8 @@ class Faults:
 
     ``throttle_first`` requests answer 429 (with ``Retry-After: retry_after`` unless that is ``None``);
     ``fail_page`` always answers ``fail_status``; ``drop_page`` closes the connection without an answer;
-    ``garbage_page`` answers 200 with a body that is not JSON.
+    ``garbage_page`` answers 200 with a body that is not JSON. ``fail_instance_view`` is the status every
+    instance view request answers (``None``: served normally).
     """
 
     throttle_first: int = 0
@@ -65,6 +77,7 @@ class Faults:
     fail_status: int = 500
     drop_page: int | None = None
     garbage_page: int | None = None
+    fail_instance_view: int | None = None
 
 
 @dataclass
@@ -194,6 +207,13 @@ def make_vm(
     }
 
 
+def instance_view_body(vm: Mapping[str, Any]) -> dict[str, Any]:
+    """The published instance view example with ``vm``'s name and top-level statuses."""
+    published = json.loads(_PUBLISHED_INSTANCE_VIEW.read_text(encoding="utf-8"))["responses"]["200"]["body"]
+    statuses = vm.get("properties", {}).get("instanceView", {}).get("statuses", [])
+    return {**published, "computerName": vm["name"], "statuses": [dict(status) for status in statuses]}
+
+
 def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:
     """Read ``{"<subscriptionId>": [vm, ...]}``; raise ``ValueError`` if it has another shape."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -251,6 +271,10 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         self._record(parts.path, query)
+        view = _INSTANCE_VIEW_PATH.match(parts.path)
+        if view and query.get("api-version"):
+            self._serve_instance_view(view["sub"], view["rg"], view["name"])
+            return
         match = _LIST_ALL_PATH.match(parts.path)
         if not match:
             self._send_error(404, "InvalidResourceType", "The resource type could not be found.")
@@ -290,6 +314,33 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         if end < len(vms):
             body["nextLink"] = self._next_link(query, end)
         self._send_json(200, body)
+
+    def _serve_instance_view(self, subscription_id: str, group: str, name: str) -> None:
+        with self.shared.lock:
+            faults = self.shared.faults
+            self.shared.served += 1
+            throttled = self.shared.served <= faults.throttle_first
+        if throttled:
+            headers = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
+            self._send_error(429, "TooManyRequests", "Too many requests; retry later.", headers)
+            return
+        if faults.fail_instance_view is not None:
+            self._send_error(faults.fail_instance_view, "InternalServerError", "An internal error occurred.")
+            return
+        suffix = f"/resourcegroups/{group}/providers/microsoft.compute/virtualmachines/{name}".lower()
+        vm = next(
+            (vm for vm in self._vms(subscription_id, reload=True) or [] if vm["id"].lower().endswith(suffix)),
+            None,
+        )
+        if vm is None:
+            self._send_error(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.Compute/virtualMachines/{name}' under resource group '{group}' "
+                "was not found.",
+            )
+            return
+        self._send_json(200, instance_view_body(vm))
 
     def _inject_fault(self, page: int) -> bool:
         """Answer with the configured fault for this request, if any; True when one was sent."""

@@ -471,7 +471,8 @@ def test_main_outputs_what_a_deployer_needs() -> None:
         "functionAppHostName",
         "storageAccountName",
         "tableEndpoint",
-        "systemTopicName",
+        "watchedSubscriptionIds",
+        "systemTopicNames",
     ):
         assert name in outputs
     assert _is_accessor(outputs["functionAppHostName"]["value"], "functionApp", "outputs", "defaultHostName")
@@ -499,36 +500,60 @@ def test_modules_exist_and_their_params_and_outputs_match() -> None:
     assert reads > 0
 
 
-def test_reader_is_granted_on_every_reconciled_subscription() -> None:
+def _watched() -> tuple[dict[str, Any], dict[str, Any]]:
+    """main.bicep's loop over the watched subscriptions, and the module it deploys in each."""
+    module = _doc(MAIN)["modules"]["watched"]
+    return module, _module_doc(module)
+
+
+def test_reader_is_granted_on_every_watched_subscription() -> None:
     doc = _doc(MAIN)
-    reader = doc["modules"]["subscriptionReader"]
-    loop = reader["config"]["loop_type"]["detail"]
-    assert loop["array_name"] == "reconcileSubscriptionIds"
-    body = _body(reader)
+    watched, module = _watched()
+    loop = watched["config"]["loop_type"]["detail"]
+    assert loop["array_name"] == "subscriptionIds"
+    body = _body(watched)
     assert body["scope"]["function"]["type"] == "subscription"
     assert body["scope"]["function"]["parameters"]["subscription_id"] == loop["item_name"]
-    assert _is_accessor(body["params"]["principalId"], "functionApp", "outputs", "principalId")
-    default = doc["parameters"]["reconcileSubscriptionIds"]["default"]
+    assert _is_accessor(body["params"]["appPrincipalId"], "functionApp", "outputs", "principalId")
+    reader = module["modules"]["reader"]
+    assert reader["detail"]["path"] == "subscriptionReader.bicep" and _condition(reader) is None
+    assert "scope" not in _body(reader)  # the watched subscription itself
+    assert _body(reader)["params"]["principalId"] == "appPrincipalId"
+    default = doc["parameters"]["subscriptionIds"]["default"]
     assert len(default) == 1
     assert _functions(default) == {"subscription"} and "subscriptionId" in _strings(default)
     roles = _body(doc["modules"]["roleAssignments"])["params"]
     assert _is_accessor(roles["appPrincipalId"], "functionApp", "outputs", "principalId")
-    assert _is_accessor(roles["topicPrincipalId"], "systemTopic", "outputs", "principalId")
+    dead_letter = _body(module["modules"]["deadLetter"])["params"]
+    assert _is_accessor(dead_letter["resourceTopicPrincipalId"], "resourceTopic", "outputs", "principalId")
 
 
-def test_event_subscription_is_the_gated_second_phase() -> None:
+def test_event_subscriptions_are_the_gated_second_phase() -> None:
     doc = _doc(MAIN)
-    module = doc["modules"]["eventSubscription"]
-    assert _condition(module) == "deployEventSubscription"
-    body = _body(module)
-    assert "roleAssignments" in body["dependsOn"]
-    params = body["params"]
-    assert _is_accessor(params["deadLetterContainerName"], "storage", "outputs", "deadLetterContainerName")
-    assert _is_accessor(params["deadLetterStorageAccountId"], "storage", "outputs", "id")
-    assert _is_accessor(params["functionAppName"], "functionApp", "outputs", "name")
-    assert _is_accessor(params["systemTopicName"], "systemTopic", "outputs", "name")
+    watched, module = _watched()
+    assert _body(watched)["params"]["deployEventSubscription"] == "deployEventSubscription"
+    resource_events, health_events = module["modules"]["resourceEvents"], module["modules"]["healthEvents"]
+    assert _condition(resource_events) == "deployEventSubscription"
+    assert _strings(_condition(health_events)) >= {"deployEventSubscription", "deployHealthEvents"}
+    for subscription in (resource_events, health_events):
+        body = _body(subscription)
+        # Dead-lettering needs the topic's role on the container before the first undeliverable event.
+        assert "deadLetter" in body["dependsOn"]
+        params = body["params"]
+        assert params["deadLetterContainerName"] == "deadLetterContainerName"
+        assert params["functionAppName"] == "functionAppName"
+        assert params["functionAppSubscriptionId"] == "ledgerSubscriptionId"
+    assert _is_accessor(
+        _body(resource_events)["params"]["systemTopicName"], "resourceTopic", "outputs", "name"
+    )
+    main_params = _body(watched)["params"]
+    assert _is_accessor(
+        main_params["deadLetterContainerName"], "storage", "outputs", "deadLetterContainerName"
+    )
+    assert _is_accessor(main_params["deadLetterStorageAccountId"], "storage", "outputs", "id")
+    assert _is_accessor(main_params["functionAppName"], "functionApp", "outputs", "name")
     for param, low, high in (("maxDeliveryAttempts", 1, 30), ("eventTimeToLiveInMinutes", 1, 1440)):
-        assert params[param] == param
+        assert main_params[param] == param
         spec = doc["parameters"][param]
         assert (_decorator(spec, "min_value"), _decorator(spec, "max_value")) == (low, high)
         assert low <= spec["default"] <= high
@@ -536,11 +561,14 @@ def test_event_subscription_is_the_gated_second_phase() -> None:
 
 def test_existing_system_topic_can_be_reused() -> None:
     doc = _doc(MAIN)
-    params = _body(doc["modules"]["systemTopic"])["params"]
-    assert params["reuseExisting"] == "reuseSystemTopic"
-    reuse = doc["variables"]["reuseSystemTopic"]["value"]
-    assert "existingSystemTopicName" in _strings(reuse) and "empty" in _functions(reuse)
-    assert doc["parameters"]["existingSystemTopicName"]["default"] == ""
+    assert doc["parameters"]["existingSystemTopics"]["default"] == {}
+    _, module = _watched()
+    params = _body(module["modules"]["resourceTopic"])["params"]
+    assert params["reuseExisting"] == "reuseResourceTopic"
+    reuse = module["variables"]["reuseResourceTopic"]["value"]
+    assert "existingResourceTopic" in _strings(reuse) and "empty" in _functions(reuse)
+    # The health topic is always created: there is no health topic to reuse before this tool.
+    assert "reuseExisting" not in _body(module["modules"]["healthTopic"])["params"]
     topic = _doc(MODULES / "systemTopic.bicep")
     _, existing = _only(topic, "Microsoft.EventGrid/systemTopics", existing=True)
     _, created = _only(topic, "Microsoft.EventGrid/systemTopics")
@@ -662,7 +690,16 @@ def test_system_topic_is_the_subscription_topic_at_global_location() -> None:
     _, created = _only(doc, "Microsoft.EventGrid/systemTopics")
     body = _body(created)
     assert body["location"] == "global"
-    assert body["properties"]["topicType"] == "Microsoft.Resources.Subscriptions"
+    assert body["properties"]["topicType"] == "topicType"
+    allowed = _decorator(doc["parameters"]["topicType"], "allowed")
+    assert allowed == ["Microsoft.Resources.Subscriptions", "Microsoft.ResourceNotifications.HealthResources"]
+    assert doc["parameters"]["topicType"]["default"] == "Microsoft.Resources.Subscriptions"
+    _, module = _watched()
+    kinds = {
+        name: _body(module["modules"][name])["params"]["topicType"]
+        for name in ("resourceTopic", "healthTopic")
+    }
+    assert kinds == {"resourceTopic": allowed[0], "healthTopic": allowed[1]}
     assert _functions(body["properties"]["source"]) == {"subscription"} and "id" in _strings(
         body["properties"]["source"]
     )
@@ -794,7 +831,12 @@ def test_role_assignments_grant_the_needed_roles_at_the_right_scopes() -> None:
         (
             STORAGE_BLOB_DATA_CONTRIBUTOR,
             "Microsoft.Storage/storageAccounts/blobServices/containers",
-            "topicPrincipalId",
+            "resourceTopicPrincipalId",
+        ),
+        (
+            STORAGE_BLOB_DATA_CONTRIBUTOR,
+            "Microsoft.Storage/storageAccounts/blobServices/containers",
+            "healthTopicPrincipalId",
         ),
         (READER, "subscription", "principalId"),
     }
@@ -978,7 +1020,7 @@ def test_a_reused_system_topic_is_checked_and_the_deployment_fails_with_a_messag
     assert {existing, "identity", "type", "None"} <= _strings(identity_type)
 
     checks = {
-        "wrongTopicType": ("reusedTopicType", "Microsoft.Resources.Subscriptions"),
+        "wrongTopicType": ("reusedTopicType", "topicType"),
         "wrongTopicSource": ("reusedTopicSource", None),
         "noSystemIdentity": ("reusedIdentityType", "SystemAssigned"),
     }

@@ -1,11 +1,15 @@
-// VM billing ledger: everything it needs in one subscription.
+// VM billing ledger: the ledger in one subscription, watching the VMs of a list of subscriptions.
 //
 //   az deployment sub create -l <region> -f infra/bicep/main.bicep -p infra/bicep/main.bicepparam
 //
-// Phase 1 (deployEventSubscription = false) creates the resource group, monitoring, storage, the
-// Flex Consumption function app, the Event Grid system topic and every role assignment. Publish the
-// code, then run phase 2 (deployEventSubscription = true), which adds the event subscription to the
-// on_vm_event function: Event Grid refuses an AzureFunction endpoint whose function does not exist yet.
+// Run it in the ledger's subscription. Phase 1 (deployEventSubscription = false) creates the resource
+// group, monitoring, storage, the Flex Consumption function app and its roles and, in every subscription
+// of subscriptionIds (modules/watchedSubscription.bicep): the resource events system topic, the health
+// events system topic (optional, a preview Azure feature), Reader for the reconcile, and the topics'
+// dead-letter role. Publish the code, then run phase 2 (deployEventSubscription = true), which adds the
+// event subscriptions to the one on_vm_event function: Event Grid refuses an AzureFunction endpoint whose
+// function does not exist yet. A system topic for resource events cannot be created at management group
+// scope, so there is one per subscription; the deployer needs rights in each (see README).
 targetScope = 'subscription'
 
 // ---------------------------------------------------------------------------------------------------
@@ -45,16 +49,18 @@ param functionAppName string = 'func-vmledger-${resourceToken}'
 @maxLength(24)
 param storageAccountName string = 'stvmledger${resourceToken}'
 
-@description('Name of the Event Grid system topic to create (ignored when existingSystemTopicName is set).')
+@description('Prefix of the system topic names; each watched subscription adds a token of its own id.')
 @minLength(3)
-@maxLength(128)
-param systemTopicName string = 'evgt-vmledger-${resourceToken}'
+@maxLength(100)
+param systemTopicNamePrefix string = 'evgt-vmledger'
 
-@description('Name of an existing system topic of this subscription to reuse; empty to create one.')
-param existingSystemTopicName string = ''
+@description('Existing resource events system topics to reuse, by subscription id: { \'<subscriptionId>\': { name: \'...\', resourceGroup: \'...\' } }. Other subscriptions get one created.')
+param existingSystemTopics object = {}
 
-@description('Resource group of the reused system topic; empty means resourceGroupName.')
-param existingSystemTopicResourceGroupName string = ''
+@description('Resource group, in each watched subscription, that holds its system topics (the ledger\'s own in the ledger\'s subscription by default).')
+@minLength(1)
+@maxLength(90)
+param topicResourceGroupName string = resourceGroupName
 
 // ---------------------------------------------------------------------------------------------------
 // Function app
@@ -100,9 +106,9 @@ param logRetentionInDays int = 30
 @maxLength(63)
 param ledgerTableName string = 'vmledger'
 
-@description('Subscriptions the reconcile timer lists; the app gets Reader on each (RECONCILE_SUBSCRIPTION_IDS).')
+@description('Subscriptions whose VMs the ledger follows: each gets its system topics, event subscriptions to the one app and Reader for the app; the reconcile lists them (RECONCILE_SUBSCRIPTION_IDS).')
 @minLength(1)
-param reconcileSubscriptionIds string[] = [
+param subscriptionIds string[] = [
   subscription().subscriptionId
 ]
 
@@ -119,12 +125,15 @@ param computeApiVersion string = '2024-07-01'
 // Event Grid
 // ---------------------------------------------------------------------------------------------------
 
-@description('Second phase: create the event subscription to on_vm_event (only after the code is published).')
+@description('Second phase: create the event subscriptions to on_vm_event (only after the code is published).')
 param deployEventSubscription bool = false
 
-@description('Name of the event subscription on the system topic.')
+@description('Subscribe to health events (HealthResources system topic, a preview Azure feature): guest shutdowns and Spot evictions within a minute instead of at the next reconcile.')
+param deployHealthEvents bool = true
+
+@description('Name of the event subscriptions on the system topics (the health one gets a -health suffix).')
 @minLength(3)
-@maxLength(64)
+@maxLength(57)
 param eventSubscriptionName string = 'vm-ledger-${resourceToken}'
 
 @description('Delivery attempts before an event is dead-lettered (1-30).')
@@ -144,9 +153,6 @@ param maxEventsPerBatch int = 1
 
 // ---------------------------------------------------------------------------------------------------
 
-var reuseSystemTopic = !empty(existingSystemTopicName)
-var topicName = reuseSystemTopic ? existingSystemTopicName : systemTopicName
-var topicResourceGroupName = reuseSystemTopic && !empty(existingSystemTopicResourceGroupName) ? existingSystemTopicResourceGroupName : resourceGroupName
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
@@ -206,24 +212,11 @@ module functionApp 'modules/functionApp.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     ledgerTableName: storage.outputs.ledgerTableName
-    reconcileSubscriptionIds: reconcileSubscriptionIds
+    reconcileSubscriptionIds: subscriptionIds
     reconcileSchedule: reconcileSchedule
     billedPowerStates: billedPowerStates
     computeApiVersion: computeApiVersion
   }
-}
-
-module systemTopic 'modules/systemTopic.bicep' = {
-  name: 'vmledger-system-topic'
-  scope: resourceGroup(topicResourceGroupName)
-  params: {
-    systemTopicName: topicName
-    reuseExisting: reuseSystemTopic
-    tags: tags
-  }
-  dependsOn: [
-    newResourceGroup
-  ]
 }
 
 module roleAssignments 'modules/roleAssignments.bicep' = {
@@ -231,42 +224,42 @@ module roleAssignments 'modules/roleAssignments.bicep' = {
   scope: resourceGroup(resourceGroupName)
   params: {
     appPrincipalId: functionApp.outputs.principalId
-    topicPrincipalId: systemTopic.outputs.principalId
     storageAccountName: storage.outputs.name
-    deadLetterContainerName: storage.outputs.deadLetterContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
 
-// Reader for List All, on each subscription the reconcile timer covers. A subscription other than the
-// deployment's needs a deployer allowed to assign roles there.
-module subscriptionReader 'modules/subscriptionReader.bicep' = [for subscriptionId in reconcileSubscriptionIds: {
-  name: 'vmledger-reader-${uniqueString(subscriptionId, resourceGroupName)}'
+// One deployment per watched subscription, at its scope. Another subscription than the ledger's needs
+// a deployer allowed to create resource groups, system topics and role assignments there.
+module watched 'modules/watchedSubscription.bicep' = [for subscriptionId in subscriptionIds: {
+  name: 'vmledger-watch-${uniqueString(subscriptionId, resourceGroupName)}'
   scope: subscription(subscriptionId)
   params: {
-    principalId: functionApp.outputs.principalId
-  }
-}]
-
-module eventSubscription 'modules/eventSubscription.bicep' = if (deployEventSubscription) {
-  name: 'vmledger-event-subscription'
-  scope: resourceGroup(topicResourceGroupName)
-  params: {
-    systemTopicName: systemTopic.outputs.name
-    eventSubscriptionName: eventSubscriptionName
-    functionAppName: functionApp.outputs.name
-    functionAppResourceGroupName: resourceGroupName
+    location: location
+    tags: tags
+    topicResourceGroupName: topicResourceGroupName
+    createTopicResourceGroup: !(toLower(subscriptionId) == toLower(subscription().subscriptionId) && toLower(topicResourceGroupName) == toLower(resourceGroupName))
+    resourceTopicName: '${systemTopicNamePrefix}-${uniqueString(subscriptionId, resourceGroupName)}'
+    existingResourceTopic: contains(existingSystemTopics, subscriptionId) ? existingSystemTopics[subscriptionId] : {}
+    deployHealthEvents: deployHealthEvents
+    healthTopicName: '${systemTopicNamePrefix}-health-${uniqueString(subscriptionId, resourceGroupName)}'
+    appPrincipalId: functionApp.outputs.principalId
+    ledgerSubscriptionId: subscription().subscriptionId
+    ledgerResourceGroupName: resourceGroupName
+    storageAccountName: storage.outputs.name
     deadLetterStorageAccountId: storage.outputs.id
     deadLetterContainerName: storage.outputs.deadLetterContainerName
+    deployEventSubscription: deployEventSubscription
+    functionAppName: functionApp.outputs.name
+    eventSubscriptionName: eventSubscriptionName
     maxDeliveryAttempts: maxDeliveryAttempts
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     maxEventsPerBatch: maxEventsPerBatch
   }
-  // Dead-lettering needs the topic's role on the container before the first undeliverable event.
   dependsOn: [
-    roleAssignments
+    newResourceGroup
   ]
-}
+}]
 
 @description('Resource group that holds the ledger.')
 output resourceGroupName string = resourceGroupName
@@ -286,8 +279,8 @@ output storageAccountName string = storage.outputs.name
 @description('Table service endpoint of the ledger (VM_LEDGER_STORAGE__tableServiceUri).')
 output tableEndpoint string = storage.outputs.tableEndpoint
 
-@description('Name of the Event Grid system topic (created or reused).')
-output systemTopicName string = systemTopic.outputs.name
+@description('Watched subscriptions, in the order of the resource events system topic names below.')
+output watchedSubscriptionIds string[] = subscriptionIds
 
-@description('Resource group of the Event Grid system topic.')
-output systemTopicResourceGroupName string = topicResourceGroupName
+@description('Name of the resource events system topic of each watched subscription (created or reused).')
+output systemTopicNames array = [for (subscriptionId, index) in subscriptionIds: watched[index].outputs.resourceTopicName]

@@ -13,9 +13,21 @@ param ledgerTableName = 'vmledger'
 param reconcileSchedule = '0 */15 * * * *'
 param billedPowerStates = 'starting,running,stopping,stopped'
 
-// Leave empty to create the subscription's system topic; set both to reuse the one that exists.
-param existingSystemTopicName = ''
-param existingSystemTopicResourceGroupName = ''
+// The subscriptions whose VMs the ledger follows: by default (unset) the one deployed to. To watch
+// more, list them all, the ledger's own included, and deploy again (README, "Watching more
+// subscriptions"), e.g.
+//   param subscriptionIds = [
+//     '<ledger subscription id>'
+//     '<another subscription id>'
+//   ]
+
+// A subscription that already has a resource events system topic reuses it (one topic per source):
+// { '<subscriptionId>': { name: '<topic name>', resourceGroup: '<its resource group>' } }.
+param existingSystemTopics = {}
+
+// Health events (HealthResources system topic) are a preview Azure feature; false leaves them to the
+// reconcile, as before.
+param deployHealthEvents = true
 
 param deployEventSubscription = bool(readEnvironmentVariable('DEPLOY_EVENT_SUBSCRIPTION', 'false'))
 param maxDeliveryAttempts = 30

@@ -1,6 +1,8 @@
-"""Pure rules: VM ids, times, power states and transitions, the operation table, window accounting."""
+"""Pure rules: VM ids, times, power states and transitions, the operation table, window accounting,
+health causes."""
 
 from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.health import Cause, annotation_cause, health_name
 from shared.domain.ids import VmId, is_subscription_id, parse_vm_id, require_part, vm_id_from_parts
 from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
 from shared.domain.times import as_utc, format_time, parse_time, utc_now
@@ -16,6 +18,7 @@ from shared.domain.vm_state import (
 
 __all__ = [
     "CANCELED",
+    "Cause",
     "FAILED",
     "SUCCEEDED",
     "UNKNOWN",
@@ -24,10 +27,12 @@ __all__ = [
     "VmId",
     "VmState",
     "WindowTotals",
+    "annotation_cause",
     "apply_change",
     "as_utc",
     "change_for",
     "format_time",
+    "health_name",
     "is_subscription_id",
     "normalize_power_state",
     "operation_suffix",

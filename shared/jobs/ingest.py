@@ -1,5 +1,8 @@
 """Handling one Event Grid delivery: parse it, record it, log what happened.
 
+Resource events and health events come through the same trigger: a health event goes to
+``jobs.health``, which reads the VM's instance view through ``arm`` first.
+
 Out-of-scope and malformed events are logged and return normally: raising would make Event Grid
 redeliver them for a day. Storage failures raise, so that Event Grid delivers the event again.
 """
@@ -8,15 +11,24 @@ from __future__ import annotations
 
 import logging
 
-from shared.sources import InboundEvent, Skipped, parse_vm_event
+from shared.errors import ConfigurationError
+from shared.jobs.health import InstanceViews, handle_health_event
+from shared.sources import InboundEvent, Skipped, is_health_event, parse_vm_event
 from shared.store import Ledger, NewTransition, Outcome, Source
 
 logger = logging.getLogger(__name__)
 _LOG_LIMIT = 200
 
 
-def handle_event(event: InboundEvent, ledger: Ledger) -> Outcome:
-    """Record ``event`` if it concerns a VM; return ``recorded``, ``duplicate`` or ``skipped``."""
+def handle_event(event: InboundEvent, ledger: Ledger, arm: InstanceViews | None = None) -> Outcome:
+    """Record ``event`` if it concerns a VM; return ``recorded``, ``duplicate`` or ``skipped``.
+
+    ``arm`` reads instance views for health events; it is required once one arrives.
+    """
+    if is_health_event(event):
+        if arm is None:
+            raise ConfigurationError("a health event needs a Resource Manager client to read instance views")
+        return handle_health_event(event, ledger, arm)
     parsed = parse_vm_event(event)
     if isinstance(parsed, Skipped):
         level = logging.WARNING if parsed.malformed else logging.DEBUG

@@ -1,4 +1,5 @@
-"""Inputs from Azure, all untrusted: Event Grid / CloudEvents events and Resource Manager listings."""
+"""Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events) and
+Resource Manager listings and instance views."""
 
 from shared.sources._pager import ListingError
 from shared.sources.arm import ArmClient
@@ -10,10 +11,19 @@ from shared.sources.events import (
     inbound_from_json,
     parse_vm_event,
 )
+from shared.sources.health_events import (
+    HEALTH_EVENT_TYPES,
+    HealthEvent,
+    is_health_event,
+    parse_health_event,
+)
+from shared.sources.instance_view import parse_instance_view
 from shared.sources.vm_listing import ListedVm, parse_listing_page
 
 __all__ = [
+    "HEALTH_EVENT_TYPES",
     "ArmClient",
+    "HealthEvent",
     "InboundEvent",
     "ListedVm",
     "ListingError",
@@ -21,6 +31,9 @@ __all__ = [
     "VmEvent",
     "inbound_from_binding",
     "inbound_from_json",
+    "is_health_event",
+    "parse_health_event",
+    "parse_instance_view",
     "parse_listing_page",
     "parse_vm_event",
 ]

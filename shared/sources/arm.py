@@ -1,4 +1,5 @@
-"""Azure Resource Manager client: Virtual Machines - List All in status-only mode, page by page.
+"""Azure Resource Manager client: Virtual Machines - List All in status-only mode, page by page, and
+one VM's instance view (read when a health event arrives).
 
 The timer reconcile needs it because some power changes raise no event at all (shutdown from inside
 the guest, Spot eviction, host failures): only a listing shows them. Pages are streamed so memory grows
@@ -18,11 +19,12 @@ from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
-from shared.domain.ids import require_part
+from shared.domain.ids import VmId, require_part
 from shared.errors import ConfigurationError
 from shared.settings import check_endpoint
 from shared.sources._pager import arm_page, iter_pages
 from shared.sources._pipeline import CredentialSource, build_pipeline
+from shared.sources.instance_view import instance_view_path, read_instance_view
 from shared.sources.vm_listing import ListedVm, parse_listing_page
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,14 @@ class ArmClient:
         url = f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
         first = HttpRequest("GET", url, params={"api-version": self._api_version, "statusOnly": "true"})
         return self._vm_pages(subscription_id, first)
+
+    def get_instance_view(self, vm: VmId) -> ListedVm | None:
+        """``vm``'s status now, from its instance view; ``None`` if it no longer exists.
+
+        Raises ``UpstreamUnavailable`` when the read fails after the pipeline's retries.
+        """
+        url = f"{self._endpoint}{instance_view_path(vm)}"
+        return read_instance_view(self._pipeline(), url, self._api_version, vm, self._timeout)
 
     def close(self) -> None:
         """Close the transport; the credential belongs to whoever passed it in."""

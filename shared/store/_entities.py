@@ -56,6 +56,7 @@ def transition_entity(row: TransitionRow, partition: str) -> dict[str, Any]:
         "changeCreates": row.change.creates,
         "changedAfter": format_time(row.changed_after) if row.changed_after else "",
         "correlationId": row.correlation_id or "",
+        "cause": row.cause or "",
     }
     entity.update(_state_fields("state", row.state))
     entity.update(_state_fields("prev", row.prev))
@@ -85,6 +86,7 @@ def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
         changed_after=parse_time(changed_after) if changed_after else None,
         etag=_etag(entity),
         correlation_id=entity.get("correlationId") or None,
+        cause=entity.get("cause") or None,
     )
 
 

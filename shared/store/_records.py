@@ -15,6 +15,7 @@ class Source(StrEnum):
 
     EVENT = "event"
     RECONCILE = "reconcile"
+    HEALTH = "health"
 
 
 class Outcome(StrEnum):
@@ -40,6 +41,8 @@ class NewTransition:
     changed_after: datetime | None = None
     # Events only: the operation's correlation id, the key shared with its Activity Log records.
     correlation_id: str | None = None
+    # Health events only: why the state changed (``shared.domain.health.Cause``), e.g. guestShutdown.
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class TransitionRow:
     changed_after: datetime | None
     etag: str | None
     correlation_id: str | None = None
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,4 +98,5 @@ def new_transition_row(
         changed_after=new.changed_after,
         etag=None,
         correlation_id=new.correlation_id,
+        cause=new.cause,
     )

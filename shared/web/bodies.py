@@ -53,6 +53,7 @@ def transition_body(row: TransitionRow) -> dict[str, Any]:
         "source": row.source,
         "eventId": row.event_id,
         "correlationId": row.correlation_id,
+        "cause": row.cause,
         "billingPolicy": row.billing_policy,
         "changedAfter": format_time(row.changed_after) if row.changed_after else None,
     }

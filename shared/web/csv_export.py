@@ -26,8 +26,8 @@ VM_COLUMNS = (
     "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "lastChange",
 )  # fmt: skip
 TRANSITION_COLUMNS = (
-    "time", *STATE_COLUMNS, "operationName", "source", "eventId", "correlationId", "billingPolicy",
-    "changedAfter",
+    "time", *STATE_COLUMNS, "operationName", "source", "eventId", "correlationId", "cause",
+    "billingPolicy", "changedAfter",
 )  # fmt: skip
 TIMELINE_COLUMNS = (*VM_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated")
 

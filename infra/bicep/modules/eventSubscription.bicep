@@ -16,6 +16,9 @@ param functionAppName string
 @description('Resource group of the function app.')
 param functionAppResourceGroupName string
 
+@description('Subscription of the function app; every watched subscription delivers to the one app.')
+param functionAppSubscriptionId string = subscription().subscriptionId
+
 @description('Resource id of the storage account that receives dead-lettered events.')
 param deadLetterStorageAccountId string
 
@@ -60,7 +63,7 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
 
 resource functionApp 'Microsoft.Web/sites@2024-11-01' existing = {
   name: functionAppName
-  scope: resourceGroup(functionAppResourceGroupName)
+  scope: resourceGroup(functionAppSubscriptionId, functionAppResourceGroupName)
 }
 
 resource eventFunction 'Microsoft.Web/sites/functions@2024-11-01' existing = {

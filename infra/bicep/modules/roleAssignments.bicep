@@ -10,40 +10,24 @@
 // No queue role: none of the app's triggers (HTTP, timer, Event Grid) uses host queues; add Storage
 // Queue Data Contributor here if a blob or queue trigger is ever added.
 //
-// The system topic's identity gets Storage Blob Data Contributor on the dead-letter container only.
+// The system topics' identities get Storage Blob Data Contributor on the dead-letter container only, in
+// topicDeadLetter.bicep (one deployment per watched subscription).
 
 @description('Principal (object) id of the function app identity.')
 param appPrincipalId string
 
-@description('Principal (object) id of the Event Grid system topic identity.')
-param topicPrincipalId string
-
 @description('Name of the storage account in this resource group.')
 param storageAccountName string
-
-@description('Name of the dead-letter container in that storage account.')
-param deadLetterContainerName string
 
 @description('Name of the Application Insights component in this resource group.')
 param applicationInsightsName string
 
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
   name: storageAccountName
-}
-
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-01-01' existing = {
-  parent: storageAccount
-  name: 'default'
-}
-
-resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-01-01' existing = {
-  parent: blobService
-  name: deadLetterContainerName
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -76,16 +60,6 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisherRoleId)
     principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource topicDeadLetter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(deadLetterContainer.id, topicPrincipalId, storageBlobDataContributorRoleId)
-  scope: deadLetterContainer
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
-    principalId: topicPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

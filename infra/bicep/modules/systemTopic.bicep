@@ -1,13 +1,21 @@
-// The Event Grid system topic for Azure subscription events: type Microsoft.Resources.Subscriptions,
-// location global, source the subscription. Only one such topic may exist per subscription, so an
-// existing one can be reused by name instead of created; it must then have its system-assigned identity
-// switched on (dead-lettering authenticates with it); this template leaves a reused topic as it is and
-// stops with a message when it is not fit for reuse (see principalId below).
+// An Event Grid system topic whose source is the subscription, at location global: the resource events
+// topic (type Microsoft.Resources.Subscriptions) or the health events topic (type
+// Microsoft.ResourceNotifications.HealthResources, a preview feature). Only one topic of a type may exist
+// per source, so an existing one can be reused by name instead of created; it must then have its
+// system-assigned identity switched on (dead-lettering authenticates with it); this template leaves a
+// reused topic as it is and stops with a message when it is not fit for reuse (see principalId below).
 
 @description('Name of the system topic to create, or of the existing one to reuse.')
 @minLength(3)
 @maxLength(128)
 param systemTopicName string
+
+@description('Topic type: Microsoft.Resources.Subscriptions (resource events) or Microsoft.ResourceNotifications.HealthResources (health events, preview).')
+@allowed([
+  'Microsoft.Resources.Subscriptions'
+  'Microsoft.ResourceNotifications.HealthResources'
+])
+param topicType string = 'Microsoft.Resources.Subscriptions'
 
 @description('True to reuse an existing system topic of this subscription instead of creating one.')
 param reuseExisting bool = false
@@ -24,7 +32,7 @@ resource createdTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (!reuse
   }
   properties: {
     source: subscription().id
-    topicType: 'Microsoft.Resources.Subscriptions'
+    topicType: topicType
   }
 }
 
@@ -44,10 +52,10 @@ output name string = systemTopicName
 var reusedTopicType = reuseExisting ? existingTopic!.properties.topicType : ''
 var reusedTopicSource = reuseExisting ? existingTopic!.properties.source : ''
 var reusedIdentityType = reuseExisting ? (existingTopic!.identity.?type ?? 'None') : ''
-var wrongTopicType = reuseExisting && !(reusedTopicType =~ 'Microsoft.Resources.Subscriptions')
+var wrongTopicType = reuseExisting && !(reusedTopicType =~ topicType)
 var wrongTopicSource = reuseExisting && !(reusedTopicSource =~ subscription().id)
 var noSystemIdentity = reuseExisting && !contains(reusedIdentityType, 'SystemAssigned')
-var topicTypeProblem = wrongTopicType ? 'System topic ${systemTopicName} has topicType ${reusedTopicType}; only a Microsoft.Resources.Subscriptions topic can be reused. ' : ''
+var topicTypeProblem = wrongTopicType ? 'System topic ${systemTopicName} has topicType ${reusedTopicType}; only a ${topicType} topic can be reused here. ' : ''
 var topicSourceProblem = wrongTopicSource ? 'System topic ${systemTopicName} watches ${reusedTopicSource}, not this subscription (${subscription().id}). ' : ''
 var identityProblem = noSystemIdentity ? 'System topic ${systemTopicName} has no system-assigned identity (identity type ${reusedIdentityType}); turn it on before reusing the topic. ' : ''
 var reusedTopicProblem = trim('${topicTypeProblem}${topicSourceProblem}${identityProblem}')

@@ -1,0 +1,208 @@
+"""infra/bicep over many subscriptions, offline: a three-subscription deployment expanded by hand.
+
+The Bicep CLI cannot run here, so ``main.bicep``'s loop over ``subscriptionIds`` is expanded with a
+small evaluator of the interpolated names it uses (``uniqueString`` stands in as a hash of its
+arguments: deterministic and different for different arguments, which is all names rely on). What a
+real deployment would trip over is checked on the result: two nested deployments with one name at one
+scope (the later overwrites the earlier), two topics of one type for one subscription (Event Grid allows
+one per source), a subscription without Reader or without its event subscriptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import pytest
+
+from tests.test_bicep import (
+    MAIN,
+    MODULES,
+    _body,
+    _condition,
+    _doc,
+    _functions,
+    _only,
+    _resolve,
+    _strings,
+)
+
+LEDGER = "11111111-1111-1111-1111-111111111111"
+THREE = [LEDGER, "22222222-2222-2222-2222-222222222222", "33333333-3333-3333-3333-333333333333"]
+RESOURCE_EVENTS = "Microsoft.Resources.Subscriptions"
+HEALTH_EVENTS = "Microsoft.ResourceNotifications.HealthResources"
+
+
+def unique_string(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:13]
+
+
+def _value(expression: str, env: dict[str, Any]) -> str:
+    expression = expression.strip()
+    call = re.fullmatch(r"uniqueString\((.*)\)", expression)
+    if call:
+        return unique_string(*(_value(arg, env) for arg in call.group(1).split(",")))
+    if expression == "subscription().id":
+        return f"/subscriptions/{env['@subscription']}"
+    if expression == "subscription().subscriptionId":
+        return env["@subscription"]
+    return str(env[expression])
+
+
+def interpolate(template: Any, env: dict[str, Any]) -> str:
+    """A name as Bicep would compute it: ``${...}`` parts evaluated, variables followed."""
+    assert isinstance(template, str), template
+    if template in env:
+        return str(env[template])
+    return re.sub(r"\$\{([^}]*)\}", lambda m: _value(m.group(1), env), template)
+
+
+def _unique_string_of(doc: dict[str, Any], variable: str, env: dict[str, Any]) -> str:
+    """A variable ``uniqueString(subscription().id)`` (pycep's form) evaluated."""
+    function = doc["variables"][variable]["value"]["function"]
+    assert function["type"] == "unique_string"
+    operands = function["parameters"]["base_string"]["operator"]["operands"]
+    assert operands["operand_1"]["function"]["type"] == "subscription" and operands["operand_2"] == "id"
+    return unique_string(f"/subscriptions/{env['@subscription']}")
+
+
+def expand(subscription_ids: list[str], *, health: bool = True) -> dict[str, Any]:
+    """The deployments, topics, readers and event subscriptions of one run of main.bicep."""
+    main = _doc(MAIN)
+    ledger_group = main["parameters"]["resourceGroupName"]["default"]
+    prefix = main["parameters"]["systemTopicNamePrefix"]["default"]
+    watched = main["modules"]["watched"]
+    assert watched["config"]["loop_type"]["detail"]["array_name"] == "subscriptionIds"
+    item = watched["config"]["loop_type"]["detail"]["item_name"]
+    body = _body(watched)
+    module = _doc(MODULES / "watchedSubscription.bicep")
+    result: dict[str, Any] = {"deployments": [], "topics": [], "readers": [], "deliveries": []}
+    for subscription_id in subscription_ids:
+        env = {item: subscription_id, "resourceGroupName": ledger_group, "systemTopicNamePrefix": prefix,
+               "@subscription": LEDGER}  # fmt: skip
+        assert body["scope"]["function"]["parameters"]["subscription_id"] == item
+        result["deployments"].append((f"subscription {subscription_id}", interpolate(body["name"], env)))
+        params = {
+            "topicResourceGroupName": ledger_group,
+            "resourceTopicName": interpolate(body["params"]["resourceTopicName"], env),
+            "healthTopicName": interpolate(body["params"]["healthTopicName"], env),
+            "ledgerSubscriptionId": LEDGER,
+            "ledgerResourceGroupName": ledger_group,
+            "@subscription": subscription_id,
+        }
+        params["resourceTopicResourceGroupName"] = ledger_group  # nothing reused in this expansion
+        params["resourceTopicFinalName"] = params["resourceTopicName"]
+        params["subscriptionToken"] = _unique_string_of(module, "subscriptionToken", params)
+        for nested in module["modules"].values():
+            condition = _condition(nested)
+            if "deployHealthEvents" in str(condition) and not health:
+                continue
+            nested_body = _body(nested)
+            scope = nested_body.get("scope")
+            if scope is None:
+                where = f"subscription {subscription_id}"
+            else:
+                arguments = scope["function"]["parameters"]
+                target = _resolve(module, arguments.get("subscription_id")) or None
+                where = f"resourceGroup {params[target] if target else subscription_id}/" + interpolate(
+                    arguments["resource_group_name"], params
+                )
+            result["deployments"].append((where, interpolate(nested_body["name"], params)))
+            path = nested["detail"]["path"]
+            if path == "systemTopic.bicep":
+                topic_type = nested_body["params"]["topicType"]
+                topic_name = interpolate(nested_body["params"]["systemTopicName"], params)
+                result["topics"].append((subscription_id, topic_type, topic_name))
+            elif path == "subscriptionReader.bicep":
+                result["readers"].append(subscription_id)
+            elif path in ("eventSubscription.bicep", "healthEventSubscription.bicep"):
+                assert nested_body["params"]["functionAppSubscriptionId"] == "ledgerSubscriptionId"
+                result["deliveries"].append((subscription_id, path))
+    return result
+
+
+@pytest.fixture(scope="module")
+def three() -> dict[str, Any]:
+    return expand(THREE)
+
+
+def test_no_two_deployments_share_a_name_at_one_scope(three):
+    assert len(three["deployments"]) == len(set(three["deployments"]))
+    # Every watched subscription deploys its dead-letter role into the ledger's resource group.
+    into_ledger = [
+        name for where, name in three["deployments"] if where == f"resourceGroup {LEDGER}/rg-vm-ledger"
+    ]
+    assert len([name for name in into_ledger if name.startswith("vmledger-dead-letter-")]) == 3
+
+
+def test_the_check_would_catch_a_dead_letter_deployment_named_alike_in_every_subscription(three):
+    names = [(where, re.sub(r"-[0-9a-f]{13}$", "", name)) for where, name in three["deployments"]]
+    assert len(names) != len(set(names))
+
+
+def test_one_topic_per_source_and_type_with_names_unique_per_subscription(three):
+    assert sorted((sub, kind) for sub, kind, _ in three["topics"]) == sorted(
+        (sub, kind) for sub in THREE for kind in (RESOURCE_EVENTS, HEALTH_EVENTS)
+    )
+    names = [name for _, _, name in three["topics"]]
+    assert len(names) == len(set(names)) == 6
+    doc = _doc(MODULES / "systemTopic.bicep")
+    _, created = _only(doc, "Microsoft.EventGrid/systemTopics")
+    source = _body(created)["properties"]["source"]
+    assert _functions(source) == {"subscription"} and "id" in _strings(source)
+
+
+def test_reader_and_both_event_subscriptions_in_every_subscription_to_the_one_app(three):
+    assert sorted(three["readers"]) == sorted(THREE)
+    assert sorted(three["deliveries"]) == sorted(
+        (sub, path) for sub in THREE for path in ("eventSubscription.bicep", "healthEventSubscription.bicep")
+    )
+
+
+def test_without_health_events_only_the_resource_topic_is_deployed():
+    one = expand(THREE[:1], health=False)
+    assert [kind for _, kind, _ in one["topics"]] == [RESOURCE_EVENTS]
+    assert [path for _, path in one["deliveries"]] == ["eventSubscription.bicep"]
+
+
+def test_the_reconcile_lists_the_same_subscriptions():
+    body = _body(_doc(MAIN)["modules"]["functionApp"])
+    assert body["params"]["reconcileSubscriptionIds"] == "subscriptionIds"
+
+
+def test_health_events_are_on_by_default_and_documented_as_preview():
+    main = _doc(MAIN)["parameters"]["deployHealthEvents"]
+    assert main["default"] is True
+    assert "preview" in next(d["argument"] for d in main["decorators"] if d["type"] == "description")
+    module = _doc(MODULES / "watchedSubscription.bicep")
+    assert module["modules"]["healthTopic"]["config"]["condition"] == "deployHealthEvents"
+
+
+def test_a_reused_resource_topic_is_looked_up_by_subscription():
+    existing = _body(_doc(MAIN)["modules"]["watched"])["params"]["existingResourceTopic"]["operator"][
+        "operands"
+    ]
+    assert existing["condition"]["function"]["parameters"] == {
+        "container": "existingSystemTopics",
+        "item_to_find": "subscriptionId",
+    }
+    assert existing["false_value"] == {}
+
+
+def test_the_health_subscription_filters_what_the_code_reads():
+    from shared.sources.health_events import HEALTH_EVENT_TYPES, HEALTH_TARGET_TYPES
+
+    doc = _doc(MODULES / "healthEventSubscription.bicep")
+    _, subscription = _only(doc, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    properties = _body(subscription)["properties"]
+    assert properties["destination"]["endpointType"] == "AzureFunction"
+    assert _resolve(doc, "eventFunctionName") == "on_vm_event"
+    assert list(_resolve(doc, properties["filter"]["includedEventTypes"])) == list(HEALTH_EVENT_TYPES)
+    [advanced] = properties["filter"]["advancedFilters"]
+    assert (advanced["operatorType"], advanced["key"]) == (
+        "StringIn",
+        "data.resourceInfo.properties.targetResourceType",
+    )
+    assert list(_resolve(doc, advanced["values"])) == list(HEALTH_TARGET_TYPES)
+    assert "deadLetterWithResourceIdentity" in properties
