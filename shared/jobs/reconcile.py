@@ -23,6 +23,7 @@ from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
 from shared.errors import StorageUnavailable
+from shared.jobs._observed import main_state, observed_change
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, NewTransition, Source
@@ -30,7 +31,6 @@ from shared.store import CurrentRow, Ledger, NewTransition, Source
 logger = logging.getLogger(__name__)
 
 RECONCILE_OPERATION = "reconcile/listAll"
-UNKNOWN_PROVISIONING = "Unknown"
 
 
 class ReconcileFailed(RuntimeError):
@@ -115,7 +115,7 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
     for row in ledger.iter_current_rows(subscription):
         state = row.state
         known[row.vm.vm_key] = _Known(
-            state.power_state, state.hibernated, state.deleted, _main_state(state.provisioning_state)
+            state.power_state, state.hibernated, state.deleted, main_state(state.provisioning_state)
         )
     return known
 
@@ -141,7 +141,7 @@ def _apply_listed(
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None
-    _record(ledger, vm, _observed_change(listed, current), observed_at, current)
+    _record(ledger, vm, observed_change(listed, current), observed_at, current)
     if current is None:
         report.new += 1
     else:
@@ -155,17 +155,7 @@ def _differs(known: _Known, listed: ListedVm) -> bool:
     if (known.power_state, known.hibernated) != (listed.power_state, listed.hibernated):
         return True
     return (
-        listed.provisioning_state is not None and _main_state(listed.provisioning_state) != known.provisioning
-    )
-
-
-def _observed_change(listed: ListedVm, current: CurrentRow | None) -> Change:
-    provisioning = _provisioning_label(listed.provisioning_state)
-    if provisioning is None:
-        kept = current.state.provisioning_state if current and not current.state.deleted else None
-        provisioning = kept or UNKNOWN_PROVISIONING
-    return Change(
-        provisioning_state=provisioning, power_state=listed.power_state, hibernated=listed.hibernated
+        listed.provisioning_state is not None and main_state(listed.provisioning_state) != known.provisioning
     )
 
 
@@ -205,15 +195,3 @@ def _record(
 def _observation_id(vm: VmId, observed_at: datetime) -> str:
     digest = hashlib.sha256(f"{vm.subscription_key}|{vm.vm_key}".encode()).hexdigest()[:16]
     return f"reconcile-{format_time(observed_at)}-{digest}"
-
-
-def _provisioning_label(text: str | None) -> str | None:
-    """``succeeded`` -> ``Succeeded``; ``failed/AllocationFailed`` -> ``Failed/AllocationFailed``."""
-    if not text:
-        return None
-    head, _, rest = text.partition("/")
-    return head[:1].upper() + head[1:].lower() + (f"/{rest}" if rest else "")
-
-
-def _main_state(text: str | None) -> str:
-    return (text or "").partition("/")[0].lower()

@@ -126,16 +126,25 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 def describe_error(response: HttpResponse) -> str:
     """``HTTP 403 AuthorizationFailed: ...`` from an Azure error body, or the bare status."""
     summary = f"HTTP {response.status_code}"
-    try:
-        body = json.loads(response.text())
-    except ValueError:
-        return summary
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return summary
+    error = _error_object(response)
     code, message = error.get("code"), error.get("message")
     if code:
         summary += f" {code}"
     if message:
         summary += f": {str(message)[:_MAX_ERROR_TEXT]}"
     return summary
+
+
+def error_code(response: HttpResponse) -> str | None:
+    """The ``error.code`` of an Azure error body (``AuthorizationFailed``, ``TooManyRequests``), if any."""
+    code = _error_object(response).get("code")
+    return code[:100] if isinstance(code, str) else None
+
+
+def _error_object(response: HttpResponse) -> dict[str, Any]:
+    try:
+        body = json.loads(response.text())
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}

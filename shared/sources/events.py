@@ -8,7 +8,6 @@ informational (published failure examples carry ``"Succeeded"``).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
 from shared.domain.times import as_utc, parse_time
 from shared.domain.vm_state import Change
+from shared.sources._json import json_object
 
 MAX_EVENT_ID_LENGTH = 256
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -114,7 +114,7 @@ def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
     kind = _KINDS_BY_LOWER.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
     if kind is None:
         return Skipped("not a resource write, action or delete event")
-    data = _as_object(event.data)
+    data = json_object(event.data)
     if data is None:
         return Skipped("event has no data object", malformed=True)
     operation = data.get("operationName")
@@ -173,7 +173,7 @@ def _is_under_vm_provider(target: Any) -> bool:
 
 def _asks_hibernate(data: dict[str, Any]) -> bool:
     """A deallocate with ``hibernate=true`` in the request URL hibernates the VM."""
-    request = _as_object(data.get("httpRequest"))
+    request = json_object(data.get("httpRequest"))
     url = request.get("url") if request else None
     if not isinstance(url, str):
         return False
@@ -193,13 +193,3 @@ def _json_of(event: object) -> Any:
         return event.get_json()  # type: ignore[attr-defined]
     except (AttributeError, ValueError, TypeError):
         return None
-
-
-def _as_object(value: Any) -> dict[str, Any] | None:
-    """Some fields arrive as JSON text instead of an object."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, dict) else None

@@ -23,8 +23,8 @@ from azure.eventgrid import SystemEventNames
 from shared.domain.health import Cause, annotation_cause, health_name
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import as_utc, parse_time
+from shared.sources._json import json_object
 from shared.sources.events import MAX_EVENT_ID_LENGTH, InboundEvent, Skipped
-from shared.sources.events import _as_object as as_object  # same package: one JSON-or-text reader
 
 ANNOTATED = SystemEventNames.ResourceNotificationsHealthResourcesAnnotatedEventName.value
 AVAILABILITY_CHANGED = (
@@ -63,9 +63,9 @@ def parse_health_event(event: InboundEvent) -> HealthEvent | Skipped:
     short = _SHORT_TYPES.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
     if short is None:
         return Skipped("not a health event")
-    data = as_object(event.data)
-    info = as_object(data.get("resourceInfo")) if data else None
-    properties = as_object(info.get("properties")) if info else None
+    data = json_object(event.data)
+    info = json_object(data.get("resourceInfo")) if data else None
+    properties = json_object(info.get("properties")) if info else None
     if data is None or properties is None:
         return Skipped("health event has no data.resourceInfo.properties", malformed=True)
     target = properties.get("targetResourceId") or event.subject
@@ -96,7 +96,7 @@ def parse_health_event(event: InboundEvent) -> HealthEvent | Skipped:
 
 def change_time(event: InboundEvent, data: dict[str, Any], properties: dict[str, Any]) -> datetime | None:
     """``occurredTime``, else ``operationalInfo.resourceEventTime``, else the event time (UTC)."""
-    operational = as_object(data.get("operationalInfo"))
+    operational = json_object(data.get("operationalInfo"))
     event_time = operational.get("resourceEventTime") if operational else None
     for text in (properties.get("occurredTime"), event_time):
         if isinstance(text, str):

@@ -18,17 +18,9 @@ from azure.core.exceptions import AzureError
 from azure.core.rest import HttpRequest, HttpResponse
 
 from shared.domain.ids import VmId
-from shared.domain.vm_state import normalize_power_state
 from shared.errors import UpstreamUnavailable
-from shared.sources._pager import describe_error
-from shared.sources.vm_listing import (  # private names of the same package: one reading of statuses
-    _HIBERNATED_CODE,
-    _POWER_PREFIX,
-    _PROVISIONING_PREFIX,
-    ListedVm,
-    _first_with_prefix,
-    _remainder,
-)
+from shared.sources._pager import describe_error, error_code
+from shared.sources.vm_listing import ListedVm, listed_from_statuses
 
 SERVICE = "Resource Manager"
 
@@ -58,7 +50,7 @@ def read_instance_view(
         raise UpstreamUnavailable(
             SERVICE,
             response.status_code,
-            _error_code(response),
+            error_code(response),
             f"instance view of {vm.resource_id}: {describe_error(response)}",
         )
     try:
@@ -79,25 +71,4 @@ def parse_instance_view(resource_id: str, body: Any) -> ListedVm:
     statuses = body.get("statuses")
     if not isinstance(statuses, list):
         raise ValueError("an instance view has a 'statuses' array")
-    codes = [
-        code.strip()
-        for code in (status.get("code") for status in statuses if isinstance(status, Mapping))
-        if isinstance(code, str) and code.strip()
-    ]
-    power_code = _first_with_prefix(codes, _POWER_PREFIX)
-    return ListedVm(
-        resource_id=resource_id,
-        provisioning_state=_remainder(_first_with_prefix(codes, _PROVISIONING_PREFIX), _PROVISIONING_PREFIX),
-        power_state=normalize_power_state(power_code) if power_code else None,
-        hibernated=any(code.lower() == _HIBERNATED_CODE for code in codes),
-    )
-
-
-def _error_code(response: HttpResponse) -> str | None:
-    try:
-        body = json.loads(response.text())
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code[:100] if isinstance(code, str) else None
+    return listed_from_statuses(resource_id, statuses)

@@ -56,7 +56,15 @@ def _listed_vm(entry: Any, index: int) -> ListedVm | None:
     if not isinstance(resource_id, str) or not resource_id.strip():
         logger.warning("Skipping List All entry %s (name %r): it has no id", index, entry.get("name"))
         return None
-    codes = _status_codes(entry)
+    properties = entry.get("properties")
+    view = properties.get("instanceView") if isinstance(properties, Mapping) else None
+    statuses = view.get("statuses") if isinstance(view, Mapping) else None
+    return listed_from_statuses(resource_id, statuses)
+
+
+def listed_from_statuses(resource_id: str, statuses: Any) -> ListedVm:
+    """A VM's state from an instance view's ``statuses`` array (List All's or the instance view's own)."""
+    codes = status_codes(statuses)
     power_code = _first_with_prefix(codes, _POWER_PREFIX)
     return ListedVm(
         resource_id=resource_id,
@@ -66,11 +74,8 @@ def _listed_vm(entry: Any, index: int) -> ListedVm | None:
     )
 
 
-def _status_codes(entry: Mapping[str, Any]) -> list[str]:
-    """The ``properties.instanceView.statuses[].code`` strings, tolerating any missing level."""
-    properties = entry.get("properties")
-    view = properties.get("instanceView") if isinstance(properties, Mapping) else None
-    statuses = view.get("statuses") if isinstance(view, Mapping) else None
+def status_codes(statuses: Any) -> list[str]:
+    """The ``code`` strings of a ``statuses`` array, tolerating anything malformed (``[]``)."""
     if not isinstance(statuses, list):
         return []
     codes = (status.get("code") for status in statuses if isinstance(status, Mapping))

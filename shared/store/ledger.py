@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 MAX_TRANSACTION_SIZE = 100
 MAX_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 1000
 
 
 class ConflictRetriesExhausted(RuntimeError):
