@@ -19,12 +19,12 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.function_name("on_vm_event")
 @app.event_grid_trigger(arg_name="event")
 def on_vm_event(event: func.EventGridEvent) -> None:
-    """Record a VM write/action/delete event; storage failures raise so Event Grid redelivers."""
-    from shared.context import get_ledger
+    """Record a VM, instance or scale set event; storage or listing failures raise: Event Grid redelivers."""
+    from shared.context import get_arm_client, get_ledger
     from shared.jobs import handle_event
     from shared.sources import inbound_from_binding
 
-    handle_event(inbound_from_binding(event), get_ledger())
+    handle_event(inbound_from_binding(event), get_ledger(), get_arm_client)
 
 
 @app.function_name("get_vm")
