@@ -19,12 +19,12 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.function_name("on_vm_event")
 @app.event_grid_trigger(arg_name="event")
 def on_vm_event(event: func.EventGridEvent) -> None:
-    """Record a VM resource event or health event; storage or ARM failures raise so Event Grid redelivers."""
+    """Record a VM, instance, scale set or health event; storage or ARM failures raise for a redelivery."""
     from shared.context import get_arm_client, get_ledger
     from shared.jobs import handle_event
     from shared.sources import inbound_from_binding
 
-    handle_event(inbound_from_binding(event), get_ledger(), get_arm_client())
+    handle_event(inbound_from_binding(event), get_ledger(), get_arm_client)
 
 
 @app.function_name("get_vm")
@@ -45,10 +45,34 @@ def list_vm_transitions(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(web.list_vm_transitions, req)
 
 
+@app.function_name("get_vm_instance")
+@app.route(
+    route="vms/{subscriptionId}/{resourceGroup}/{scaleSetName}/instances/{instanceId}", methods=["GET"]
+)  # noqa: E501
+def get_vm_instance(req: func.HttpRequest) -> func.HttpResponse:
+    """``get_vm`` for one Uniform scale set instance."""
+    from shared import web
+
+    return _respond(web.get_vm, req)
+
+
+@app.function_name("list_vm_instance_transitions")
+@app.route(
+    route="vms/{subscriptionId}/{resourceGroup}/{scaleSetName}/instances/{instanceId}/transitions",
+    methods=["GET"],
+)
+def list_vm_instance_transitions(req: func.HttpRequest) -> func.HttpResponse:
+    """``list_vm_transitions`` for one Uniform scale set instance."""
+    from shared import web
+
+    return _respond(web.list_vm_transitions, req)
+
+
 @app.function_name("list_vms")
 @app.route(route="vms", methods=["GET"])
 def list_vms(req: func.HttpRequest) -> func.HttpResponse:
-    """Current state of every VM in the ledger, paged (``subscriptionId``, ``resourceGroup``, ``top``)."""
+    """Current state of every VM in the ledger, paged (``subscriptionId``, ``resourceGroup``, ``scaleSet``,
+    ``top``)."""
     from shared import web
 
     return _respond(web.list_vms, req)

@@ -4,8 +4,10 @@ Uses the persistent Azurite of ``make serve`` (127.0.0.1:10002, data in ``.azuri
 is not running, reused if it is), replays the sample day of ARM events through the real ``on_vm_event``
 into table ``vmledger``, asks the real HTTP functions for each VM's state and billed hours, then runs the
 real ``reconcile_vms`` timer against a loopback fake of List All (on a free port) that knows what no
-event said (a guest shutdown, a VM created before the tool). Everything it started is stopped by pid at
-the end; the ledger stays, so ``make serve`` shows it afterwards.
+event said (a guest shutdown, a VM created before the tool). A small Uniform scale set is created, scaled
+out, partly deallocated and scaled in: each scale-set event makes ``on_vm_event`` list its instances from
+the same fake, which the demo moves along with the events (``samples/scale-set-day.json``). Everything it
+started is stopped by pid at the end; the ledger stays, so ``make serve`` shows it afterwards.
 
 The sample day is moved so that its last event happened ten minutes ago, so "today" means something.
 Because of that move a rerun would add a second, shifted copy of the day, so each run first deletes the
@@ -22,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the static timeline page")  # fmt: skip
     options = parser.parse_args(argv)
     events = json.loads((SAMPLES / "events-day.json").read_text())
+    scale_set_day = json.loads((SAMPLES / "scale-set-day.json").read_text())
     listing_file = SAMPLES / "list-all.json"
     subscription = next(iter(json.loads(listing_file.read_text())))
     try:
@@ -75,25 +79,35 @@ def main(argv: list[str] | None = None) -> int:
                 f"Azurite (pid {azurite.pid}) on {azurite.table_endpoint}, table {TABLE}, "
                 f"data in {options.azurite_location}"
             )
-        fake_arm, arm_url = _start_fake_arm(listing_file)
-        try:
-            _configure(azurite, arm_url, subscription)
-            _clear_subscription(subscription)
-            status = _run(events, arm_url, options.snapshot)
-        finally:
-            _stop(fake_arm)
-            print(f"Stopped the fake ARM (pid {fake_arm.pid}).")
+        with tempfile.TemporaryDirectory(prefix="demo-scale-sets-") as folder:
+            scale_sets = Path(folder) / "scale-sets.json"
+            scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
+            fake_arm, arm_url = _start_fake_arm(listing_file, scale_sets)
+            try:
+                _configure(azurite, arm_url, subscription)
+                _clear_subscription(subscription)
+                status = _run(events, arm_url, options.snapshot, scale_set_day, scale_sets)
+            finally:
+                _stop(fake_arm)
+                print(f"Stopped the fake ARM (pid {fake_arm.pid}).")
     if not azurite.reused:
         print(f"Stopped Azurite (pid {azurite.pid}); its data stays for `make serve`.")
     return status
 
 
-def _run(events: list[dict[str, Any]], arm_url: str, snapshot: Path) -> int:
+def _run(
+    events: list[dict[str, Any]],
+    arm_url: str,
+    snapshot: Path,
+    scale_set_day: list[dict[str, Any]],
+    scale_sets: Path,
+) -> int:
     import function_app
     from shared.domain.times import format_time, utc_now
 
     now = utc_now()
-    events = _shift_to_end_before(events, now - timedelta(minutes=10))
+    shift = _shift_to_end_before(events, now - timedelta(minutes=10))
+    events = [_shifted(event, shift) for event in events]
     print(f"\n1. Replaying {len(events)} deliveries of a sample day through on_vm_event: both schemas,")
     print(
         "   a duplicate, an out-of-order start, a hibernate, and an extension and a storage event (skipped)."
@@ -102,6 +116,7 @@ def _run(events: list[dict[str, Any]], arm_url: str, snapshot: Path) -> int:
         for wire in events:
             function_app.on_vm_event(_binding(wire))
     print("   " + _ingest_summary(len(events), outcomes))
+    _replay_scale_set(function_app, scale_set_day, shift, scale_sets)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     print(f"\n2. The ledger, as the HTTP API reports it (billed hours today = since {format_time(today)}):\n")
     before = _vm_rows(function_app, today)
@@ -114,6 +129,23 @@ def _run(events: list[dict[str, Any]], arm_url: str, snapshot: Path) -> int:
     _write_timeline_snapshot(now, snapshot)
     _print_next_steps(after)
     return 0
+
+
+def _replay_scale_set(function_app, day: list[dict[str, Any]], shift: timedelta, scale_sets: Path) -> None:
+    """Each scale-set event, after moving the fake ARM's instances to what a listing shows after it."""
+    final = scale_sets.read_text()
+    subscription = next(iter(json.loads(final)))
+    print(
+        f"\n   Scale set web-ss: {len(day)} scale-set events (created, scaled out, 2 of 4 deallocated, scaled"
+    )
+    print("   in); each lists the set's instances from the fake ARM and records what changed.")
+    with _counting_outcomes() as outcomes:
+        for step in day:
+            entry = json.loads(final)[subscription][0]
+            scale_sets.write_text(json.dumps({subscription: [{**entry, "instances": step["instances"]}]}))
+            function_app.on_vm_event(_binding(_shifted(step["event"], shift)))
+    scale_sets.write_text(final)  # what the reconcile will list: instance 1 shut down inside its guest
+    print("   " + _ingest_summary(len(day), outcomes))
 
 
 def _write_timeline_snapshot(now: datetime, snapshot: Path) -> None:
@@ -134,12 +166,17 @@ def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
     listing = _call(function_app.list_vms, "vms")
     rows = []
     for vm in listing["value"]:
-        route = {
-            "subscriptionId": vm["subscriptionId"],
-            "resourceGroup": vm["resourceGroup"],
-            "vmName": vm["vmName"],
-        }
-        detail = _call(function_app.get_vm, "vms/...", {"from": format_time(start)}, route)
+        route = {"subscriptionId": vm["subscriptionId"], "resourceGroup": vm["resourceGroup"]}
+        if "instanceId" in vm:  # a Uniform scale set instance: vms/{sub}/{rg}/{set}/instances/{id}
+            route.update(scaleSetName=vm["scaleSet"]["name"], instanceId=vm["instanceId"])
+            endpoint, path = (
+                function_app.get_vm_instance,
+                "{subscriptionId}/{resourceGroup}/{scaleSetName}/instances/{instanceId}",
+            )
+        else:
+            route["vmName"] = vm["vmName"]
+            endpoint, path = function_app.get_vm, "{subscriptionId}/{resourceGroup}/{vmName}"
+        detail = _call(endpoint, "vms/...", {"from": format_time(start)}, route)
         power = power_label(vm["powerState"], vm["hibernated"], vm["deleted"])
         rows.append({
             "vm": f'{vm["resourceGroup"]}/{vm["vmName"]}',
@@ -149,7 +186,7 @@ def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
             "since": vm["since"][:16].replace("T", " "),
             "today": f'{detail["billedSeconds"] / 3600:.2f}',
             "unknown": f'{detail["unknownSeconds"] / 3600:.2f}',
-            "route": "/".join(route.values()),
+            "route": path.format(**route),
         })  # fmt: skip
     return rows
 
@@ -238,6 +275,10 @@ def _print_next_steps(rows: list[dict[str, str]]) -> None:
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}/transitions?top=50")
     print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions and timelines)")
+    instance = next((row["route"] for row in rows if "/instances/" in row["route"]), None)
+    if instance:
+        print(f"   GET {BASE_URL}/vms?scaleSet=web-ss   (also timelines, and timeline?scaleSet=web-ss)")
+        print(f"   GET {BASE_URL}/vms/{instance}")
 
 
 def _call(function, url_path: str, params: dict[str, str] | None = None, route: dict[str, str] | None = None):
@@ -257,19 +298,22 @@ def _binding(wire: dict[str, Any]):
     )
 
 
-def _shift_to_end_before(events: list[dict[str, Any]], end: datetime) -> list[dict[str, Any]]:
+def _time_field(event: dict[str, Any]) -> str:
+    return "time" if "specversion" in event else "eventTime"
+
+
+def _shift_to_end_before(events: list[dict[str, Any]], end: datetime) -> timedelta:
+    """How far to move the sample day so that its last event happened at ``end``."""
     from shared.domain.times import parse_time
 
-    def field(event: dict[str, Any]) -> str:
-        return "time" if "specversion" in event else "eventTime"
+    return end - max(parse_time(event[_time_field(event)]) for event in events)
 
-    last = max(parse_time(event[field(event)]) for event in events)
-    shift = end - last
-    shifted = []
-    for event in events:
-        moved = parse_time(event[field(event)]) + shift
-        shifted.append({**event, field(event): moved.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"})
-    return shifted
+
+def _shifted(event: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+    from shared.domain.times import parse_time
+
+    moved = parse_time(event[_time_field(event)]) + shift
+    return {**event, _time_field(event): moved.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"}
 
 
 def _configure(azurite: Azurite, arm_url: str, subscription: str) -> None:
@@ -306,9 +350,10 @@ def _clear_subscription(subscription: str) -> None:
         print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
 
 
-def _start_fake_arm(listing_file: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_fake_arm(listing_file: Path, scale_sets: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_arm", "--port", "0", "--listing", str(listing_file)],
+        [sys.executable, "-m", "tests.fake_arm", "--port", "0", "--listing", str(listing_file),
+         "--scale-sets", str(scale_sets)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     url = process.stdout.readline().strip() if process.stdout else ""

@@ -5,6 +5,11 @@ duplicate, an out-of-order start, an extension event and a storage event (both s
 both schemas. The listing adds what no event told: ``web-02`` was shut down from inside the guest and
 ``legacy-app`` was created before the tool was deployed.
 
+A small Uniform scale set ``web-ss`` has a day of its own (``scale-set-day.json``: each scale-set event
+with the instances a listing returns after it): created with two instances, scaled out to four, two of
+them deallocated by one scale-set action, then scaled in to two. ``scale-sets.json`` is what the fake ARM
+lists at the end, where instance 1 was shut down from inside its guest (no event: reconcile finds it).
+
     python -m scripts.make_samples
 """
 
@@ -15,8 +20,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from tests.factories import ACTION_FAILED, SUB, T0, at, vm_id, wire_event
-from tests.fake_arm import make_vm
+from tests.factories import ACTION_FAILED, SUB, T0, at, scale_set_id, scale_set_operation, vm_id, wire_event
+from tests.fake_arm import make_instance, make_scale_set, make_vm
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -70,6 +75,39 @@ def listing() -> dict[str, list[dict]]:
     }
 
 
+SCALE_SET = make_scale_set(SUB, "rg-shop", "web-ss", capacity=2)
+
+
+def _instances(**powers: str) -> list[dict]:
+    return [make_instance(SCALE_SET, name[1:], power=power) for name, power in powers.items()]
+
+
+def scale_set_day() -> list[dict]:
+    """Each scale-set event with the instances listed after it, in delivery order."""
+    seeds = (f"samples/scale-set-day/{index}" for index in itertools.count())
+    target = scale_set_id("web-ss", "rg-shop")
+
+    def event(verb: str, when: datetime) -> dict:
+        return wire_event(
+            verb, when, resource_id=target, operation=scale_set_operation(verb), seed=next(seeds)
+        )
+
+    running = "running"
+    return [
+        {"event": event("write", at(hours=6, minutes=30)), "instances": _instances(i0=running, i1=running)},
+        {"event": event("write", at(hours=8)),  # scaled out
+         "instances": _instances(i0=running, i1=running, i2=running, i3=running)},
+        {"event": event("deallocate", at(hours=11)),  # with instanceIds [2, 3] in its body, not in the event
+         "instances": _instances(i0=running, i1=running, i2="deallocated", i3="deallocated")},
+        {"event": event("write", at(hours=13, minutes=30)),  # scaled in: 2 and 3 removed
+         "instances": _instances(i0=running, i1=running)},
+    ]  # fmt: skip
+
+
+def scale_set_listing() -> dict[str, list[dict]]:
+    return {SUB: [{"scaleSet": SCALE_SET, "instances": _instances(i0="running", i1="stopped")}]}
+
+
 def sample_files() -> dict[str, str]:
     """File name -> content. Deterministic: no random ids, no clock; running it twice gives the same."""
     events = day_of_events()
@@ -77,6 +115,8 @@ def sample_files() -> dict[str, str]:
         "events-day.json": _json(events),
         "one-event.json": _json(events[:1]),  # what test.http posts to the local trigger
         "list-all.json": _json(listing()),
+        "scale-set-day.json": _json(scale_set_day()),
+        "scale-sets.json": _json(scale_set_listing()),
     }
 
 

@@ -37,6 +37,24 @@ def vm_id(name: str = "vm1", group: str = "rg-app", subscription: str = SUB) -> 
     )
 
 
+def scale_set_id(name: str = "web-ss", group: str = "rg-app", subscription: str = SUB) -> str:
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}"
+        f"/providers/Microsoft.Compute/virtualMachineScaleSets/{name}"
+    )
+
+
+def instance_id(instance: str, name: str = "web-ss", group: str = "rg-app", subscription: str = SUB) -> str:
+    return f"{scale_set_id(name, group, subscription)}/virtualMachines/{instance}"
+
+
+def scale_set_operation(verb: str, *, instance: bool = False) -> str:
+    """``deallocate`` -> ``Microsoft.Compute/virtualMachineScaleSets/deallocate/action`` (or the
+    ``.../virtualMachineScaleSets/virtualMachines/...`` instance operation)."""
+    kind = "virtualMachineScaleSets/virtualMachines" if instance else "virtualMachineScaleSets"
+    return f"Microsoft.Compute/{kind}/{verb}" + ("" if verb in ("write", "delete") else "/action")
+
+
 def at(minutes: float = 0, hours: float = 0) -> datetime:
     return T0 + timedelta(minutes=minutes, hours=hours)
 

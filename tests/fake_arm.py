@@ -1,5 +1,7 @@
-"""A small fake Azure Resource Manager that serves "Virtual Machines - List All" (statusOnly) and
-"Virtual Machines - Instance View" on loopback.
+"""A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (statusOnly),
+"Virtual Machines - Instance View", and the scale set listings: "Virtual Machine Scale Sets - List All"
+and "Virtual Machine Scale Set VMs - List" (``$expand=instanceView``), shaped like the published
+examples in ``tests/data/published/``.
 
 Tests and the demo use it instead of management.azure.com: it answers with responses shaped like real
 ones (``value`` + ``nextLink`` with an opaque ``$skiptoken``), can inject the faults a reconcile must
@@ -11,7 +13,10 @@ with the listed VM's ``statuses``: one source of truth for both APIs.
 As a script (for the demo), it serves a JSON listing file ``{"<subscriptionId>": [vm, ...]}``, re-read
 at the start of every listing so the demo can change VM states between two reconciles::
 
-    python -m tests.fake_arm --port 0 --listing listing.json
+    python -m tests.fake_arm --port 0 --listing listing.json [--scale-sets scale-sets.json]
+
+``scale-sets.json`` is ``{"<subscriptionId>": [{"scaleSet": {...}, "instances": [...]}, ...]}`` (see
+``make_scale_set`` and ``make_instance``), re-read at the start of every scale set listing too.
 
 It prints the URL it serves on as its first line and stops cleanly on SIGTERM or Ctrl-C.
 """
@@ -26,7 +31,7 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +46,19 @@ _LIST_ALL_PATH = re.compile(
 _INSTANCE_VIEW_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
     r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)/instanceView$",
+    re.IGNORECASE,
+)
+_INSTANCE_INSTANCE_VIEW_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
+    r"/virtualMachineScaleSets/(?P<ss>[^/]+)/virtualMachines/(?P<id>[^/]+)/instanceView$",
+    re.IGNORECASE,
+)
+_SCALE_SETS_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Compute/virtualMachineScaleSets/?$", re.IGNORECASE
+)
+_INSTANCES_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
+    r"/virtualMachineScaleSets/(?P<ss>[^/]+)/virtualMachines/?$",
     re.IGNORECASE,
 )
 _PROVISIONING_TIME = "2024-10-01T08:00:00.1234567+00:00"
@@ -86,6 +104,8 @@ class _State:
     page_size: int
     faults: Faults
     listing_file: Path | None
+    scale_sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    scale_set_file: Path | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,6 +127,8 @@ class FakeArm:
         faults: Faults | None = None,
         listing_file: Path | None = None,
         port: int = 0,
+        scale_sets: Listings | None = None,
+        scale_set_file: Path | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -115,9 +137,13 @@ class FakeArm:
             page_size=page_size,
             faults=faults or Faults(),
             listing_file=listing_file,
+            scale_sets=_normalized(scale_sets or {}),
+            scale_set_file=scale_set_file,
         )
         if listing_file is not None:
             self._state.listings = load_listing_file(listing_file)
+        if scale_set_file is not None:
+            self._state.scale_sets = load_listing_file(scale_set_file)
         self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self._state))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -147,6 +173,11 @@ class FakeArm:
         """Replace the VMs listed for a subscription (e.g. a VM shut down from inside its guest)."""
         with self._state.lock:
             self._state.listings[subscription_id.lower()] = [dict(vm) for vm in vms]
+
+    def set_scale_sets(self, subscription_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Replace a subscription's scale sets: ``{"scaleSet": make_scale_set(...), "instances": [...]}``."""
+        with self._state.lock:
+            self._state.scale_sets[subscription_id.lower()] = [dict(entry) for entry in entries]
 
     def start(self) -> FakeArm:
         self._thread = threading.Thread(
@@ -214,8 +245,77 @@ def instance_view_body(vm: Mapping[str, Any]) -> dict[str, Any]:
     return {**published, "computerName": vm["name"], "statuses": [dict(status) for status in statuses]}
 
 
+def make_scale_set(
+    subscription_id: str,
+    resource_group: str,
+    name: str,
+    *,
+    capacity: int = 2,
+    size: str = "Standard_D2ls_v5",
+    mode: str | None = "Uniform",
+    location: str = "westeurope",
+    os_type: str = "Linux",
+) -> dict[str, Any]:
+    """A scale set shaped like one entry of ``VirtualMachineScaleSet_ListAll_MaximumSet_Gen.json``, with
+    real values instead of its generated filler; ``mode=None`` leaves ``orchestrationMode`` out, as in
+    the MinimumSet example."""
+    properties: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "virtualMachineProfile": {
+            "storageProfile": {"osDisk": {"osType": os_type, "createOption": "FromImage"}},
+            "priority": "Regular",
+        },
+    }
+    if mode is not None:
+        properties["orchestrationMode"] = mode
+    return {
+        "name": name,
+        "id": (
+            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachineScaleSets/{name}"
+        ),
+        "type": "Microsoft.Compute/virtualMachineScaleSets",
+        "location": location,
+        "sku": {"name": size, "tier": "Standard", "capacity": capacity},
+        "properties": properties,
+    }
+
+
+def make_instance(
+    scale_set: Mapping[str, Any],
+    instance_id: str,
+    *,
+    power: str | None = "running",
+    provisioning: str = "succeeded",
+    hibernated: bool = False,
+) -> dict[str, Any]:
+    """A Uniform instance shaped like ``VirtualMachineScaleSetVM_List_WithResiliencyView.json`` (name
+    ``{scaleSet}_{instanceId}``, ``sku``, ``hardwareProfile``, ``osType``) with the
+    ``properties.instanceView.statuses`` that ``$expand=instanceView`` adds. The published list example
+    that has an instance view carries placeholder codes, so the codes here are the documented
+    ``ProvisioningState/...`` and ``PowerState/...`` ones, as in the published GetInstanceView example."""
+    statuses = make_vm("", "", "", power=power, provisioning=provisioning, hibernated=hibernated)
+    sku = scale_set.get("sku", {})
+    os_type = scale_set["properties"]["virtualMachineProfile"]["storageProfile"]["osDisk"]["osType"]
+    return {
+        "name": f"{scale_set['name']}_{instance_id}",
+        "id": f"{scale_set['id']}/virtualMachines/{instance_id}",
+        "type": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+        "location": scale_set.get("location"),
+        "instanceId": instance_id,
+        "sku": {"name": sku.get("name"), "tier": sku.get("tier")},
+        "properties": {
+            "latestModelApplied": True,
+            "provisioningState": "Succeeded",
+            "hardwareProfile": {"vmSize": sku.get("name")},
+            "storageProfile": {"osDisk": {"osType": os_type}},
+            "instanceView": statuses["properties"]["instanceView"],
+        },
+    }
+
+
 def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:
-    """Read ``{"<subscriptionId>": [vm, ...]}``; raise ``ValueError`` if it has another shape."""
+    """Read ``{"<subscriptionId>": [item, ...]}``; raise ``ValueError`` if it has another shape."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not all(isinstance(vms, list) for vms in data.values()):
         raise ValueError(f"{path}: expected an object mapping subscription ids to arrays of VMs")
@@ -252,6 +352,10 @@ def _decode_skiptoken(token: str) -> int:
     return offset
 
 
+# A scale set that does not exist: ARM answers 404 ResourceNotFound (a distinct list, compared by identity).
+_NOT_FOUND: list[dict[str, Any]] = []
+
+
 def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(_ListAllHandler):
         shared = state
@@ -275,8 +379,28 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         if view and query.get("api-version"):
             self._serve_instance_view(view["sub"], view["rg"], view["name"])
             return
+        instance_view = _INSTANCE_INSTANCE_VIEW_PATH.match(parts.path)
+        if instance_view and query.get("api-version"):
+            found = self._instances_of(instance_view["rg"], instance_view["ss"])(
+                instance_view["sub"], reload=True
+            )
+            instance = next(
+                (
+                    i
+                    for i in found or []
+                    if isinstance(i, dict) and i.get("instanceId") == instance_view["id"]
+                ),
+                None,
+            )
+            if instance is None:
+                self._send_error(404, "ResourceNotFound", "The Resource was not found.")
+            else:
+                self._send_json(200, instance_view_body(instance))
+            return
         match = _LIST_ALL_PATH.match(parts.path)
-        if not match:
+        scale_sets = _SCALE_SETS_PATH.match(parts.path)
+        instances = _INSTANCES_PATH.match(parts.path)
+        if not (match or scale_sets or instances):
             self._send_error(404, "InvalidResourceType", "The resource type could not be found.")
             return
         if not query.get("api-version"):
@@ -284,7 +408,12 @@ class _ListAllHandler(BaseHTTPRequestHandler):
                 400, "MissingApiVersionParameter", "The api-version query parameter is required."
             )
             return
-        self._serve_listing(match["sub"], query)
+        if match:
+            self._serve_listing(match["sub"], query, self._vms)
+        elif scale_sets:
+            self._serve_listing(scale_sets["sub"], query, self._scale_sets)
+        elif instances:
+            self._serve_listing(instances["sub"], query, self._instances_of(instances["rg"], instances["ss"]))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests read ``FakeArm.requests`` instead of a stderr log."""
@@ -294,7 +423,12 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         with self.shared.lock:
             self.shared.requests.append(RecordedRequest(self.command, path, query, headers))
 
-    def _serve_listing(self, subscription_id: str, query: dict[str, str]) -> None:
+    def _serve_listing(
+        self,
+        subscription_id: str,
+        query: dict[str, str],
+        items_of: Callable[..., list[dict[str, Any]] | None],
+    ) -> None:
         try:
             offset = _decode_skiptoken(query["$skiptoken"]) if "$skiptoken" in query else 0
         except ValueError:
@@ -303,11 +437,14 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         page = offset // self.shared.page_size + 1
         if self._inject_fault(page):
             return
-        vms = self._vms(subscription_id, reload=offset == 0)
+        vms = items_of(subscription_id, reload=offset == 0)
         if vms is None:
             self._send_error(
                 404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
             )
+            return
+        if vms is _NOT_FOUND:
+            self._send_error(404, "ResourceNotFound", "The Resource was not found.")
             return
         end = offset + self.shared.page_size
         body: dict[str, Any] = {"value": vms[offset:end]}
@@ -368,6 +505,33 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             vms = self.shared.listings.get(subscription_id.lower())
             return None if vms is None else list(vms)
 
+    def _scale_set_entries(self, subscription_id: str, *, reload: bool) -> list[dict[str, Any]] | None:
+        with self.shared.lock:
+            if reload and self.shared.scale_set_file is not None:
+                self.shared.scale_sets = load_listing_file(self.shared.scale_set_file)
+            entries = self.shared.scale_sets.get(subscription_id.lower())
+            if entries is None and subscription_id.lower() not in self.shared.listings:
+                return None
+            return list(entries or [])
+
+    def _scale_sets(self, subscription_id: str, *, reload: bool) -> list[dict[str, Any]] | None:
+        entries = self._scale_set_entries(subscription_id, reload=reload)
+        return None if entries is None else [entry["scaleSet"] for entry in entries]
+
+    def _instances_of(self, group: str, name: str) -> Callable[..., list[dict[str, Any]] | None]:
+        def instances(subscription_id: str, *, reload: bool) -> list[dict[str, Any]] | None:
+            entries = self._scale_set_entries(subscription_id, reload=reload)
+            if entries is None:
+                return None
+            provider = "providers/microsoft.compute/virtualmachinescalesets"
+            wanted = f"/resourcegroups/{group.lower()}/{provider}/{name.lower()}"
+            for entry in entries:
+                if entry["scaleSet"]["id"].lower().endswith(wanted):
+                    return list(entry.get("instances", []))
+            return _NOT_FOUND
+
+        return instances
+
     def _next_link(self, query: dict[str, str], offset: int) -> str:
         # Built from the Host the client used, as ARM does, so the link stays on the client's endpoint.
         host = self.headers.get("Host") or f"{LOOPBACK}:{self.server.server_address[1]}"
@@ -402,6 +566,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--listing", type=Path, required=True, help='JSON file {"<subscriptionId>": [vm, ...]}'
     )
+    parser.add_argument(
+        "--scale-sets",
+        type=Path,
+        help='JSON file {"<subscriptionId>": [{"scaleSet": ..., "instances": [...]}]}',
+    )
     parser.add_argument("--page-size", type=int, default=100, help="VMs per page (default 100)")
     parser.add_argument("--throttle-first", type=int, default=0, help="answer 429 to the first N requests")
     return parser.parse_args(argv)
@@ -425,7 +594,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve a listing file until SIGTERM; print the URL first so the caller can read it."""
     args = _parse_args(argv)
     faults = Faults(throttle_first=args.throttle_first)
-    with FakeArm(page_size=args.page_size, faults=faults, listing_file=args.listing, port=args.port) as fake:
+    with FakeArm(
+        page_size=args.page_size,
+        faults=faults,
+        listing_file=args.listing,
+        port=args.port,
+        scale_set_file=args.scale_sets,
+    ) as fake:
         print(fake.url, flush=True)
         _wait_for_stop_signal()
     return 0

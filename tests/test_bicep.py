@@ -761,24 +761,40 @@ def _passes_event_grid_filter(operation_name: str, prefixes: list[str]) -> bool:
     return any(operation_name.lower().startswith(prefix.lower()) for prefix in prefixes)
 
 
-def test_event_filter_prefix_is_the_codes_own_operation_prefix() -> None:
-    from shared.domain.operations import OPERATION_PREFIX
+def test_event_filter_values_are_the_codes_own_prefixes() -> None:
+    from shared.domain.operations import OPERATION_PREFIX, event_filter_prefixes
 
-    assert [prefix.lower() for prefix in _operation_name_prefixes()] == [OPERATION_PREFIX]
+    prefixes = _operation_name_prefixes()
+    assert prefixes == event_filter_prefixes()
+    assert prefixes[0].lower() == OPERATION_PREFIX
+    assert len(prefixes) <= 25  # Event Grid's limit of values in one advanced filter
 
 
-def test_event_filter_admits_every_vm_operation_the_code_knows_and_no_scale_set_operation() -> None:
-    from shared.domain.operations import DELETE, POWER_AFTER_SUCCESS, WRITE, operation_suffix
+def test_event_filter_admits_every_operation_the_code_knows_and_no_other_scale_set_operation() -> None:
+    from shared.domain.operations import (
+        DELETE,
+        POWER_AFTER_SUCCESS,
+        SCALE_SET_OPERATIONS,
+        WRITE,
+        classify_operation,
+        operation_suffix,
+    )
 
     prefixes = _operation_name_prefixes()
     for suffix in [WRITE, DELETE, *POWER_AFTER_SUCCESS]:
         operation = "Microsoft.Compute/virtualMachines/" + suffix
         assert _passes_event_grid_filter(operation, prefixes), operation
         assert operation_suffix(operation) == suffix.lower()
+        instance = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/" + suffix
+        assert _passes_event_grid_filter(instance, prefixes), instance
+    for name in SCALE_SET_OPERATIONS:
+        operation = "Microsoft.Compute/virtualMachineScaleSets/" + name
+        assert _passes_event_grid_filter(operation, prefixes), operation
+        assert classify_operation(operation) is not None
     for operation in (
-        "Microsoft.Compute/virtualMachineScaleSets/start/action",
-        "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action",
-        "Microsoft.Compute/virtualMachineScaleSets/write",
+        "Microsoft.Compute/virtualMachineScaleSets/extensions/write",
+        "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades/action",
+        "Microsoft.Compute/virtualMachineScaleSetsX/write",
     ):
         assert not _passes_event_grid_filter(operation, prefixes), operation
 

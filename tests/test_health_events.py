@@ -134,9 +134,6 @@ SCALE_SET_INSTANCE = vm_id("ss", "rg-app").replace(
         (lambda w: w["data"]["resourceInfo"]["properties"].update(
             targetResourceId=f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st"
         ), "not a VM", False),
-        # Until the scale set work extends parse_vm_id, an instance is out of scope, not broken.
-        (lambda w: w["data"]["resourceInfo"]["properties"].update(targetResourceId=SCALE_SET_INSTANCE),
-         "not a VM", False),
         (lambda w: w["data"].pop("resourceInfo"), "no data", True),
         (lambda w: w.update(data="{not json"), "no data", True),
         (lambda w: w.update(id="x" * 300), "id", True),

@@ -220,3 +220,35 @@ def test_the_transitions_csv_has_the_cause(arm):
     rows = list(csv.DictReader(io.StringIO(response.get_body().decode())))
     assert [row["cause"] for row in rows] == ["", "guestShutdown"]
     assert [row["source"] for row in rows] == ["event", "health"]
+
+
+def test_a_guest_shutdown_of_a_scale_set_instance_reads_the_instances_own_view(arm):
+    from tests.fake_arm import make_instance, make_scale_set
+
+    scale_set = make_scale_set(SUB, "rg-app", "web-ss")
+    instance_id = f"{scale_set['id']}/virtualMachines/3"
+    arm.set_scale_sets(
+        SUB, [{"scaleSet": scale_set, "instances": [make_instance(scale_set, "3", power="stopped")]}]
+    )
+    start = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/start/action"
+    deliver(wire_event("start", at(hours=1), resource_id=instance_id, operation=start))
+    event = health_event(at(hours=2), resource_id=instance_id)
+    event["data"]["resourceInfo"]["properties"].update(
+        targetResourceId=instance_id,
+        targetResourceType="Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+    )
+    deliver(event)
+
+    assert any(r.path.lower() == f"{instance_id}/instanceView".lower() for r in arm.requests)
+    route = {"subscriptionId": SUB, "resourceGroup": "rg-app", "scaleSetName": "web-ss", "instanceId": "3"}
+    url = f"http://localhost:7071/api/vms/{SUB}/rg-app/web-ss/instances/3/transitions"
+    response = function_app.list_vm_instance_transitions(
+        func.HttpRequest("GET", url, body=b"", params={}, route_params=route)
+    )
+    last = json.loads(response.get_body())["value"][-1]
+    assert (last["time"], last["powerState"], last["billable"], last["cause"]) == (
+        "2026-11-23T02:00:00.000000Z",
+        "stopped",
+        True,
+        "guestShutdown",
+    )

@@ -11,6 +11,10 @@ import pytest
 HTTP_ROUTES = {
     "get_vm": "vms/{subscriptionId}/{resourceGroup}/{vmName}",
     "list_vm_transitions": "vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions",
+    "get_vm_instance": "vms/{subscriptionId}/{resourceGroup}/{scaleSetName}/instances/{instanceId}",
+    "list_vm_instance_transitions": (
+        "vms/{subscriptionId}/{resourceGroup}/{scaleSetName}/instances/{instanceId}/transitions"
+    ),
     "list_vms": "vms",
     "list_vm_timelines": "timelines",
     "vm_timeline_page": "timeline",

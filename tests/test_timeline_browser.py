@@ -29,7 +29,7 @@ import function_app
 from shared.cli import write_snapshot
 from shared.domain.times import format_time, parse_time, utc_now
 from shared.web.csv_export import hours
-from tests.factories import ACTION_FAILED, WRITE_FAILED, binding, vm_id, wire_event
+from tests.factories import ACTION_FAILED, WRITE_FAILED, binding, instance_id, vm_id, wire_event
 
 pytestmark = [pytest.mark.azurite, pytest.mark.browser]
 
@@ -683,3 +683,65 @@ def test_every_state_in_the_legend_has_its_own_colour(driver, host, demo):
     colours = legend(driver)
     assert colours[("starting", "billed")]["fill"] != colours[("stopping", "billed")]["fill"]
     assert len({colours[(key, "none")]["fill"] for key in ("deleted", "absent")} | {"url(#hatch)"}) == 3
+
+
+def scale_set_estate(now: datetime) -> None:
+    """Three instances of ``web-ss`` (created by instance events) and one VM of its own."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    instance_write = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/write"
+    events = [
+        wire_event(
+            "write", hour - timedelta(hours=h), resource_id=instance_id(str(n)), operation=instance_write
+        )
+        for n, h in ((0, 30), (1, 20), (2, 10))
+    ]
+    deallocate = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action"
+    events.append(
+        wire_event(
+            "deallocate", hour - timedelta(hours=5), resource_id=instance_id("2"), operation=deallocate
+        )
+    )
+    events.append(wire_event("write", hour - timedelta(hours=8), resource_id=vm_id("solo", "rg-app")))
+    deliver(events)
+
+
+def group_rows(driver) -> list[dict]:
+    return driver.execute_script(
+        """
+        const kind = (tr) => tr.classList.contains('scale-set') ? 'set'
+          : (tr.classList.contains('instance') ? 'instance' : 'vm');
+        return Array.from(document.querySelectorAll('#rows tr')).map((tr) => ({
+          kind: kind(tr), name: tr.querySelector('.name').textContent, hidden: tr.hidden,
+          billed: tr.querySelector('.group-billed-hours, .billed-hours').firstChild.textContent,
+          expanded: tr.querySelector('button.toggle')?.getAttribute('aria-expanded') ?? null,
+        }));
+        """
+    )
+
+
+def test_instances_are_grouped_under_their_scale_set_with_its_billed_hours_summed_and_collapse(
+    driver, host, ledger_env
+):
+    scale_set_estate(utc_now())
+    open_page(driver, host)
+    rows = group_rows(driver)
+    assert [(row["kind"], row["name"]) for row in rows] == [
+        ("vm", "solo"), ("set", "web-ss"), ("instance", "web-ss_0"), ("instance", "web-ss_1"),
+        ("instance", "web-ss_2"),
+    ]  # fmt: skip
+    start, end = page_window(driver)
+    members = api_all(start, end, scaleSet="web-ss")
+    assert rows[1]["billed"] == hours_text(sum(item["billedSeconds"] for item in members))
+    assert rows[1]["expanded"] == "true" and not any(row["hidden"] for row in rows)
+
+    click(driver, "#rows tr.scale-set button.toggle")
+    collapsed = group_rows(driver)
+    assert collapsed[1]["expanded"] == "false"
+    assert [row["hidden"] for row in collapsed if row["kind"] == "instance"] == [True, True, True]
+    assert driver.switch_to.active_element.get_attribute("class") == "toggle name"  # focus stays on it
+    click(driver, "#rows tr.scale-set button.toggle")
+    assert not any(row["hidden"] for row in group_rows(driver))
+
+    open_page(driver, host, scaleSet="web-ss")
+    assert [row["name"] for row in group_rows(driver)] == ["web-ss", "web-ss_0", "web-ss_1", "web-ss_2"]
+    assert filters_in_address(driver) == {} and "scaleSet=web-ss" in driver.current_url

@@ -11,7 +11,7 @@ from datetime import datetime
 from shared.answers._window import window_rows
 from shared.answers.paging import Page, page_of
 from shared.domain.accounting import WindowTotals, window_totals
-from shared.domain.ids import VmId
+from shared.domain.ids import ScaleSetId, VmId
 from shared.errors import NotFound
 from shared.store import CurrentRow, Ledger, TransitionRow, cursor_of
 
@@ -52,13 +52,33 @@ def transitions_page(
 
 
 def vms_page(
-    ledger: Ledger, subscription_id: str | None, resource_group: str | None, top: int, after: str | None
+    ledger: Ledger,
+    subscription_id: str | None,
+    resource_group: str | None,
+    top: int,
+    after: str | None,
+    *,
+    scale_set: ScaleSetId | str | None = None,
 ) -> Page[CurrentRow]:
     """Current rows across subscriptions (or one), optionally one resource group, in key order.
 
+    ``scale_set`` (a scale set, or a name in any resource group) keeps its instances and members only:
+    they are filtered from the rows read, since Flexible members are keyed by their own names.
     ``after`` is the cursor of the last row returned before.
     """
     rows = ledger.iter_current_rows(
         subscription_id, group=resource_group, after=after, page_size=min(top + 1, 1000)
     )
+    if scale_set is not None:
+        rows = (row for row in rows if in_scale_set(row, scale_set))
     return page_of(rows, top, cursor_of)
+
+
+def in_scale_set(row: CurrentRow, scale_set: ScaleSetId | str) -> bool:
+    """Is ``row`` an instance or member of ``scale_set`` (compared case-insensitively)?"""
+    own = row.scale_set
+    if own is None:
+        return False
+    if isinstance(scale_set, str):
+        return own.name.lower() == scale_set.lower()
+    return (own.subscription_key, own.key) == (scale_set.subscription_key, scale_set.key)

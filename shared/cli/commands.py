@@ -69,7 +69,7 @@ def _replay(args: argparse.Namespace, ledger: Ledger) -> int:
     counts: dict[str, int] = {}
     for path in args.files:
         for body in load_events(Path(path)):
-            outcome = handle_event(inbound_from_json(body), ledger)
+            outcome = handle_event(inbound_from_json(body), ledger, get_arm_client)
             counts[outcome] = counts.get(outcome, 0) + 1
     print(", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "no events")
     return 0

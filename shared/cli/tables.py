@@ -18,7 +18,7 @@ def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) ->
         state = current.state
         rows.append(
             {
-                "vm": f"{current.vm.resource_group}/{current.vm.name}",
+                "vm": f"{current.vm.resource_group}/{current.vm.display_name}",
                 "power": power_label(state.power_state, state.hibernated, state.deleted),
                 "provisioning": state.provisioning_state or "",
                 "billable": "yes" if state.billable else "no",

@@ -25,7 +25,7 @@ from typing import Protocol
 from shared.domain.health import Cause
 from shared.domain.ids import VmId
 from shared.domain.vm_state import Change
-from shared.jobs._observed import observed_change
+from shared.jobs._observation import observed_change
 from shared.sources import HealthEvent, InboundEvent, ListedVm, Skipped, parse_health_event
 from shared.store import CurrentRow, Ledger, NewTransition, Outcome, Source
 
@@ -85,7 +85,7 @@ def _change(parsed: HealthEvent, observed: ListedVm | None, current: CurrentRow 
     if current is not None and _shows_current(observed, current):
         _log(parsed, "skipped: the instance view shows what the ledger already says")
         return None
-    return observed_change(observed, current)
+    return observed_change(observed, current.state if current else None)
 
 
 def _shows_current(observed: ListedVm, current: CurrentRow) -> bool:

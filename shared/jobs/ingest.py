@@ -4,31 +4,34 @@ Resource events and health events come through the same trigger: a health event 
 ``jobs.health``, which reads the VM's instance view through ``arm`` first.
 
 Out-of-scope and malformed events are logged and return normally: raising would make Event Grid
-redeliver them for a day. Storage failures raise, so that Event Grid delivers the event again.
+redeliver them for a day. Storage failures raise, so that Event Grid delivers the event again; so does a
+scale set listing that fails (``scale_set_events``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from shared.errors import ConfigurationError
-from shared.jobs.health import InstanceViews, handle_health_event
-from shared.sources import InboundEvent, Skipped, is_health_event, parse_vm_event
+from shared.jobs.health import handle_health_event
+from shared.jobs.scale_set_events import handle_scale_set_event
+from shared.sources import ArmClient, InboundEvent, ScaleSetEvent, Skipped, is_health_event, parse_vm_event
 from shared.store import Ledger, NewTransition, Outcome, Source
 
 logger = logging.getLogger(__name__)
 _LOG_LIMIT = 200
 
 
-def handle_event(event: InboundEvent, ledger: Ledger, arm: InstanceViews | None = None) -> Outcome:
-    """Record ``event`` if it concerns a VM; return ``recorded``, ``duplicate`` or ``skipped``.
+def handle_event(event: InboundEvent, ledger: Ledger, arm: Callable[[], ArmClient] | None = None) -> Outcome:
+    """Record ``event`` if it concerns a VM, an instance or a scale set; return ``recorded``,
+    ``duplicate`` or ``skipped``.
 
-    ``arm`` reads instance views for health events; it is required once one arrives.
+    ``arm`` gives the Resource Manager client, built only when an event needs it: a health event reads
+    the VM's instance view, a scale set event lists the set's instances.
     """
     if is_health_event(event):
-        if arm is None:
-            raise ConfigurationError("a health event needs a Resource Manager client to read instance views")
-        return handle_health_event(event, ledger, arm)
+        return handle_health_event(event, ledger, _client(arm, "a health event"))
     parsed = parse_vm_event(event)
     if isinstance(parsed, Skipped):
         level = logging.WARNING if parsed.malformed else logging.DEBUG
@@ -36,6 +39,8 @@ def handle_event(event: InboundEvent, ledger: Ledger, arm: InstanceViews | None 
             level, "event %s skipped: %s (subject %s)", _safe(event.id), parsed.reason, _safe(event.subject)
         )
         return Outcome.SKIPPED
+    if isinstance(parsed, ScaleSetEvent):
+        return handle_scale_set_event(parsed, ledger, _client(arm, "a scale set event"))[0]
     outcome = ledger.record(
         NewTransition(
             vm=parsed.vm,
@@ -57,6 +62,13 @@ def handle_event(event: InboundEvent, ledger: Ledger, arm: InstanceViews | None 
         parsed.time.isoformat(),
     )
     return outcome
+
+
+def _client(arm: Callable[[], ArmClient] | None, needed_by: str) -> ArmClient:
+    # Raising, not skipping: the event would otherwise be lost without a trace.
+    if arm is None:
+        raise ConfigurationError(f"{needed_by} needs a Resource Manager client")
+    return arm()
 
 
 def _safe(value: object) -> str:

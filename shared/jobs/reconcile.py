@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from shared.domain.ids import VmId, parse_vm_id
+from shared.domain.ids import VmId, parse_vm_id, vm_id_from_key
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
 from shared.errors import StorageUnavailable
-from shared.jobs._observed import main_state, observed_change
+from shared.jobs._membership import record_membership
+from shared.jobs._observation import differs, main_state, observed_change
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, NewTransition, Source
@@ -91,7 +92,7 @@ def reconcile_configured_subscriptions(
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
-    reports = [reconcile_subscription(ledger, sub, client.iter_vm_pages(sub)) for sub in ids]
+    reports = [reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub)) for sub in ids]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
     failed = [report.subscription_id for report in reports if report.failure]
@@ -107,6 +108,7 @@ class _Known(NamedTuple):
     hibernated: bool
     deleted: bool
     provisioning: str
+    member_of: str | None
 
 
 def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
@@ -115,7 +117,11 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
     for row in ledger.iter_current_rows(subscription):
         state = row.state
         known[row.vm.vm_key] = _Known(
-            state.power_state, state.hibernated, state.deleted, main_state(state.provisioning_state)
+            state.power_state,
+            state.hibernated,
+            state.deleted,
+            main_state(state.provisioning_state),
+            row.member_of.lower() if row.member_of else None,
         )
     return known
 
@@ -138,10 +144,12 @@ def _apply_listed(
     known = unseen.pop(vm.vm_key, None)
     if known is not None and not known.deleted and not _differs(known, listed):
         report.unchanged += 1
+        record_membership(ledger, vm, known.member_of, listed.member_of)
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None
-    _record(ledger, vm, observed_change(listed, current), observed_at, current)
+    change = observed_change(listed, current.state if current else None)
+    _record(ledger, vm, change, observed_at, current, member_of=listed.member_of)
     if current is None:
         report.new += 1
     else:
@@ -149,14 +157,7 @@ def _apply_listed(
 
 
 def _differs(known: _Known, listed: ListedVm) -> bool:
-    """A missing power status is no evidence of change; provisioning compares on its main state only."""
-    if listed.power_state is None:
-        return False
-    if (known.power_state, known.hibernated) != (listed.power_state, listed.hibernated):
-        return True
-    return (
-        listed.provisioning_state is not None and main_state(listed.provisioning_state) != known.provisioning
-    )
+    return differs(known.power_state, known.hibernated, known.provisioning, listed)
 
 
 def _record_vanished(
@@ -166,8 +167,7 @@ def _record_vanished(
     for key, known in unseen.items():
         if known.deleted:
             continue
-        group, _, name = key.partition("|")
-        current = ledger.get_current(VmId(report.subscription_id, group, name))
+        current = ledger.get_current(vm_id_from_key(report.subscription_id, key))
         if current is None or current.state.deleted:
             continue
         _record(ledger, current.vm, Change(provisioning_state="Deleted", deletes=True), observed_at, current)
@@ -176,7 +176,13 @@ def _record_vanished(
 
 
 def _record(
-    ledger: Ledger, vm: VmId, change: Change, observed_at: datetime, current: CurrentRow | None
+    ledger: Ledger,
+    vm: VmId,
+    change: Change,
+    observed_at: datetime,
+    current: CurrentRow | None,
+    *,
+    member_of: str | None = None,
 ) -> None:
     ledger.record(
         NewTransition(
@@ -187,6 +193,7 @@ def _record(
             event_id=_observation_id(vm, observed_at),
             operation_name=RECONCILE_OPERATION,
             changed_after=current.last_time if current else None,
+            member_of=member_of,
         ),
         known_current=current,
     )

@@ -5,6 +5,7 @@ from shared.sources._pager import ListingError
 from shared.sources.arm import ArmClient
 from shared.sources.events import (
     InboundEvent,
+    ScaleSetEvent,
     Skipped,
     VmEvent,
     inbound_from_binding,
@@ -18,6 +19,7 @@ from shared.sources.health_events import (
     parse_health_event,
 )
 from shared.sources.instance_view import parse_instance_view
+from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.vm_listing import ListedVm, parse_listing_page
 
 __all__ = [
@@ -25,15 +27,19 @@ __all__ = [
     "ArmClient",
     "HealthEvent",
     "InboundEvent",
+    "ListedScaleSet",
     "ListedVm",
     "ListingError",
+    "ScaleSetEvent",
     "Skipped",
     "VmEvent",
     "inbound_from_binding",
     "inbound_from_json",
     "is_health_event",
     "parse_health_event",
+    "parse_instance_page",
     "parse_instance_view",
     "parse_listing_page",
+    "parse_scale_set_page",
     "parse_vm_event",
 ]

@@ -1,5 +1,6 @@
-"""Azure Resource Manager client: Virtual Machines - List All in status-only mode, page by page, and
-one VM's instance view (read when a health event arrives).
+"""Azure Resource Manager client: Virtual Machines - List All in status-only mode, page by page; the
+scale sets of a subscription with their Uniform instances (``$expand=instanceView``); and one VM's
+instance view (read when a health event arrives).
 
 The timer reconcile needs it because some power changes raise no event at all (shutdown from inside
 the guest, Spot eviction, host failures): only a listing shows them. Pages are streamed so memory grows
@@ -11,23 +12,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
-from shared.domain.ids import VmId, require_part
+from shared.domain.ids import ScaleSetId, VmId, require_part
 from shared.errors import ConfigurationError
 from shared.settings import check_endpoint
 from shared.sources._pager import arm_page, iter_pages
 from shared.sources._pipeline import CredentialSource, build_pipeline
 from shared.sources.instance_view import instance_view_path, read_instance_view
+from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.vm_listing import ListedVm, parse_listing_page
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ArmClient:
@@ -92,6 +95,37 @@ class ArmClient:
         url = f"{self._endpoint}{instance_view_path(vm)}"
         return read_instance_view(self._pipeline(), url, self._api_version, vm, self._timeout)
 
+    def iter_scale_set_pages(self, subscription_id: str) -> Iterator[list[ListedScaleSet]]:
+        """The scale sets of ``subscription_id`` (Virtual Machine Scale Sets - List All), page by page."""
+        require_part("subscriptionId", subscription_id)
+        provider = "providers/Microsoft.Compute/virtualMachineScaleSets"
+        url = f"{self._endpoint}/subscriptions/{subscription_id}/{provider}"
+        first = HttpRequest("GET", url, params={"api-version": self._api_version})
+        subject = f"scale sets of subscription {subscription_id}"
+        return self._pages(first, subject, "scale set List All", parse_scale_set_page)
+
+    def iter_instance_pages(self, scale_set: ScaleSetId) -> Iterator[list[ListedVm]]:
+        """The instances of one Uniform scale set with their instance view, page by page: the statuses
+        are those of List All (``ProvisioningState/...``, ``PowerState/...``)."""
+        url = f"{self._endpoint}{scale_set.resource_id}/virtualMachines"
+        params = {"api-version": self._api_version, "$expand": "instanceView"}
+        first = HttpRequest("GET", url, params=params)
+        return self._pages(
+            first, f"instances of {scale_set.resource_id}", "scale set VMs List", parse_instance_page
+        )
+
+    def iter_fleet_pages(self, subscription_id: str) -> Iterator[list[ListedVm]]:
+        """Every VM of the subscription: List All's pages, then each Uniform scale set's instance pages.
+
+        One ``ListingError`` anywhere ends the whole listing, so nothing is ever judged gone from part of
+        it. Round trips: List All pages + scale set pages + one or more per Uniform scale set.
+        """
+        yield from self.iter_vm_pages(subscription_id)
+        for scale_sets in self.iter_scale_set_pages(subscription_id):
+            for listed in scale_sets:
+                if listed.is_uniform:
+                    yield from self.iter_instance_pages(listed.scale_set)
+
     def close(self) -> None:
         """Close the transport; the credential belongs to whoever passed it in."""
         with self._lock:
@@ -127,6 +161,23 @@ class ArmClient:
             yield vms
         logger.info("Listed %s VMs in %s page(s) for subscription %s", vm_count, page_count, subscription_id)
 
+    def _pages(
+        self, first: HttpRequest, subject: str, what: str, parse: Callable[[Any], tuple[list[T], str | None]]
+    ) -> Iterator[list[T]]:
+        pages = iter_pages(
+            self._pipeline(),
+            first,
+            subject=subject,
+            next_link=lambda body: arm_page(body, what)[1],
+            timeout=self._timeout,
+        )
+        count = 0
+        for body in pages:
+            items, _ = parse(body)
+            count += len(items)
+            yield items
+        logger.debug("Listed %s item(s) of %s", count, subject)
+
     def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         with self._lock:
             if self._client is None:
@@ -137,6 +188,6 @@ class ArmClient:
                     retry_total=self._retry_total,
                     retry_backoff_factor=self._retry_backoff_factor,
                     transport=self._transport,
-                    allowed_query_params=["statusOnly"],
+                    allowed_query_params=["statusOnly", "$expand"],
                 )
             return self._client

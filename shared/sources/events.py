@@ -16,8 +16,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 from azure.eventgrid import SystemEventNames
 
-from shared.domain.ids import VmId, parse_vm_id
-from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
+from shared.domain.ids import ScaleSetId, VmId, parse_scale_set_id, parse_vm_id
+from shared.domain.operations import (
+    CANCELED,
+    FAILED,
+    SCALE_SET_OPERATION_PREFIX,
+    SUCCEEDED,
+    Target,
+    change_for,
+    classify_operation,
+)
 from shared.domain.times import as_utc, parse_time
 from shared.domain.vm_state import Change
 from shared.sources._json import json_object
@@ -66,6 +74,24 @@ class VmEvent:
 
 
 @dataclass(frozen=True)
+class ScaleSetEvent:
+    """An accepted scale-set-level event: it touched some or all instances, which a listing will tell.
+
+    ``instance_operation`` is what it amounts to for each instance it touched (``deallocate/action``,
+    ``write`` for a scale out or in, ``delete``); ``outcome`` is Succeeded, Failed or Canceled.
+    """
+
+    event_id: str
+    event_type: str
+    scale_set: ScaleSetId
+    time: datetime
+    operation_name: str
+    instance_operation: str
+    outcome: str
+    hibernate: bool
+
+
+@dataclass(frozen=True)
 class Skipped:
     """Why an event was not recorded. ``malformed`` separates broken input from merely out of scope."""
 
@@ -109,8 +135,9 @@ def inbound_from_json(body: Any) -> InboundEvent:
     )
 
 
-def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
-    """Accept VM write/action/delete events; everything else comes back as ``Skipped``."""
+def parse_vm_event(event: InboundEvent) -> VmEvent | ScaleSetEvent | Skipped:
+    """Accept write/action/delete events on VMs and Uniform instances (``VmEvent``) and the scale set
+    operations of the table (``ScaleSetEvent``); everything else comes back as ``Skipped``."""
     kind = _KINDS_BY_LOWER.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
     if kind is None:
         return Skipped("not a resource write, action or delete event")
@@ -120,19 +147,59 @@ def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
     operation = data.get("operationName")
     if not isinstance(operation, str) or not operation.strip():
         return Skipped("event data has no operationName", malformed=True)
-    suffix = operation_suffix(operation)
-    if suffix is None:
+    classified = classify_operation(operation)
+    if classified is None:
+        if operation.strip().lower().startswith(SCALE_SET_OPERATION_PREFIX):
+            return Skipped("scale set operation that does not change instances' power")
         return Skipped("operation is not on Microsoft.Compute/virtualMachines")
+    on, suffix = classified
+    verb, outcome = kind
     target = data.get("resourceUri") or event.subject
+    if on is Target.SCALE_SET:
+        own_suffix = operation.strip().lower()[len(SCALE_SET_OPERATION_PREFIX) :]
+        if not _verb_matches(verb, own_suffix):
+            return Skipped(f"{verb} event carries a non-{verb} operation", malformed=True)
+        return _scale_set_event(event, target, operation, suffix, outcome, data)
     vm = parse_vm_id(target) if isinstance(target, str) else None
     if vm is None:
         if _is_under_vm_provider(target):
             return Skipped("resource is a child of a VM, not a VM")
         return Skipped("resource id is not a VM id", malformed=True)
-    verb, outcome = kind
     if not _verb_matches(verb, suffix):
         return Skipped(f"{verb} event carries a non-{verb} operation", malformed=True)
+    if (vm.scale_set is not None) != (on is Target.INSTANCE):
+        return Skipped("operation and resource id are not about the same kind of VM", malformed=True)
     return _accepted(event, vm, operation, suffix, outcome, data)
+
+
+def _scale_set_event(
+    event: InboundEvent, target: Any, operation: str, suffix: str, outcome: str, data: dict[str, Any]
+) -> ScaleSetEvent | Skipped:
+    scale_set = parse_scale_set_id(target) if isinstance(target, str) else None
+    if scale_set is None:
+        return Skipped("resource id is not a scale set id", malformed=True)
+    problem = _event_problem(event)
+    if problem is not None:
+        return problem
+    assert isinstance(event.time, datetime) and isinstance(event.id, str)
+    return ScaleSetEvent(
+        event_id=event.id,
+        event_type=event.event_type,
+        scale_set=scale_set,
+        time=as_utc(event.time),
+        operation_name=operation.strip(),
+        instance_operation=suffix,
+        outcome=outcome,
+        hibernate=_asks_hibernate(data),
+    )
+
+
+def _event_problem(event: InboundEvent) -> Skipped | None:
+    if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
+        return Skipped("event id is missing or too long", malformed=True)
+    if not isinstance(event.time, datetime):
+        return Skipped("event has no time", malformed=True)
+    return None
 
 
 def _accepted(
@@ -168,7 +235,10 @@ def _verb_matches(verb: str, suffix: str) -> bool:
 
 
 def _is_under_vm_provider(target: Any) -> bool:
-    return isinstance(target, str) and "/providers/microsoft.compute/virtualmachines/" in target.lower()
+    lowered = target.lower() if isinstance(target, str) else ""
+    return "/providers/microsoft.compute/virtualmachines/" in lowered or (
+        "/providers/microsoft.compute/virtualmachinescalesets/" in lowered and "/virtualmachines/" in lowered
+    )
 
 
 def _asks_hibernate(data: dict[str, Any]) -> bool:

@@ -32,8 +32,11 @@ AVAILABILITY_CHANGED = (
 )
 HEALTH_EVENT_TYPES = (ANNOTATED, AVAILABILITY_CHANGED)
 # ``targetResourceType`` values the event subscription lets through (infra/bicep, a test compares them).
-# The scale set merge adds the instances' type here and in parse_vm_id.
-HEALTH_TARGET_TYPES = ("Microsoft.Compute/virtualMachines",)
+# The instance type is the resource type of a Uniform instance; the published samples name VMs only.
+HEALTH_TARGET_TYPES = (
+    "Microsoft.Compute/virtualMachines",
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+)
 _SHORT_TYPES = {
     ANNOTATED.lower(): "ResourceAnnotated",
     AVAILABILITY_CHANGED.lower(): "AvailabilityStatusChanged",

@@ -35,6 +35,8 @@ class ListedVm:
     provisioning_state: str | None
     power_state: str | None
     hibernated: bool
+    # ``properties.virtualMachineScaleSet.id`` of a Flexible member, when the listing carries it.
+    member_of: str | None = None
 
 
 def parse_listing_page(body: Mapping[str, Any]) -> tuple[list[ListedVm], str | None]:
@@ -44,25 +46,27 @@ def parse_listing_page(body: Mapping[str, Any]) -> tuple[list[ListedVm], str | N
     make every VM look deleted. Single VM entries without an ``id`` are skipped with a warning.
     """
     entries, next_link = arm_page(body, "List All")
-    vms = [vm for vm in (_listed_vm(entry, index) for index, entry in enumerate(entries)) if vm]
+    vms = [vm for vm in (listed_vm(entry, index) for index, entry in enumerate(entries)) if vm]
     return vms, next_link
 
 
-def _listed_vm(entry: Any, index: int) -> ListedVm | None:
+def listed_vm(entry: Any, index: int, listing: str = "List All") -> ListedVm | None:
+    """One listed VM (or scale set instance: same ``properties.instanceView.statuses``), or ``None``
+    with a warning when the entry cannot be read."""
     if not isinstance(entry, Mapping):
-        logger.warning("Skipping List All entry %s: not a JSON object", index)
+        logger.warning("Skipping %s entry %s: not a JSON object", listing, index)
         return None
     resource_id = entry.get("id")
     if not isinstance(resource_id, str) or not resource_id.strip():
-        logger.warning("Skipping List All entry %s (name %r): it has no id", index, entry.get("name"))
+        logger.warning("Skipping %s entry %s (name %r): it has no id", listing, index, entry.get("name"))
         return None
     properties = entry.get("properties")
     view = properties.get("instanceView") if isinstance(properties, Mapping) else None
     statuses = view.get("statuses") if isinstance(view, Mapping) else None
-    return listed_from_statuses(resource_id, statuses)
+    return listed_from_statuses(resource_id, statuses, member_of=_scale_set_of(entry))
 
 
-def listed_from_statuses(resource_id: str, statuses: Any) -> ListedVm:
+def listed_from_statuses(resource_id: str, statuses: Any, *, member_of: str | None = None) -> ListedVm:
     """A VM's state from an instance view's ``statuses`` array (List All's or the instance view's own)."""
     codes = status_codes(statuses)
     power_code = _first_with_prefix(codes, _POWER_PREFIX)
@@ -71,7 +75,15 @@ def listed_from_statuses(resource_id: str, statuses: Any) -> ListedVm:
         provisioning_state=_remainder(_first_with_prefix(codes, _PROVISIONING_PREFIX), _PROVISIONING_PREFIX),
         power_state=normalize_power_state(power_code) if power_code else None,
         hibernated=any(code.lower() == _HIBERNATED_CODE for code in codes),
+        member_of=member_of,
     )
+
+
+def _scale_set_of(entry: Mapping[str, Any]) -> str | None:
+    properties = entry.get("properties")
+    reference = properties.get("virtualMachineScaleSet") if isinstance(properties, Mapping) else None
+    member_of = reference.get("id") if isinstance(reference, Mapping) else None
+    return member_of.strip() if isinstance(member_of, str) and member_of.strip() else None
 
 
 def status_codes(statuses: Any) -> list[str]:

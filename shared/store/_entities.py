@@ -104,6 +104,11 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
         "lastKey": row.last_key,
         "lastTime": format_time(row.last_time),
     }
+    # Only rows of scale sets carry these columns: rows of other VMs stay exactly as they were.
+    if row.vm.scale_set is not None:
+        entity["instanceOf"] = row.vm.scale_set
+    if row.member_of:
+        entity["memberOf"] = row.member_of
     entity.update(_state_fields("state", row.state))
     return entity
 
@@ -111,7 +116,12 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
 def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
     state = _required_state(entity)
     return CurrentRow(
-        vm=VmId(entity["subscriptionId"], entity["resourceGroup"], entity["vmName"]),
+        vm=VmId(
+            entity["subscriptionId"],
+            entity["resourceGroup"],
+            entity["vmName"],
+            entity.get("instanceOf") or None,
+        ),
         state=state,
         billing_policy=entity.get("billingPolicy", ""),
         first_key=entity["firstKey"],
@@ -119,6 +129,7 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
         last_key=entity["lastKey"],
         last_time=parse_time(entity["lastTime"]),
         etag=_etag(entity),
+        member_of=entity.get("memberOf") or None,
     )
 
 

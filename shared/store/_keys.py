@@ -2,7 +2,8 @@
 
 One partition per subscription (``PartitionKey`` = lower-case subscription id) holds, for each VM:
 
-- the **current row** ``vm|<group>|<name>``: the VM's state now, its display casing, and the key of its
+- the **current row** ``vm|<group>|<name>`` (a Uniform scale set instance: ``vm|<group>|<set>:<id>``,
+  ``:`` being in no VM name): the VM's state now, its display casing, and the key of its
   last transition (the ETag of this row serialises writers on that VM);
 - its **transition rows** ``tx|<group>|<name>|<time>|<id hash>``: one per accepted event or reconcile
   observation, in time order because the fixed-width UTC time sorts as text.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from shared.domain.ids import VmId
+from shared.domain.ids import ScaleSetId, VmId
 from shared.domain.times import format_time
 
 SUBSCRIPTIONS_PARTITION = "subscriptions"
@@ -35,8 +36,11 @@ def current_key(vm: VmId) -> str:
     return f"{CURRENT_PREFIX}{vm.vm_key}"
 
 
-def current_prefix(group: str | None) -> str:
-    """Keys of the current rows of one resource group, or of all of them."""
+def current_prefix(group: str | None, scale_set: str | None = None) -> str:
+    """Keys of the current rows of one resource group (or of all), or of one Uniform scale set's
+    instances (``scale_set`` needs ``group``)."""
+    if scale_set is not None and group:
+        return f"{CURRENT_PREFIX}{ScaleSetId('', group, scale_set).key}:"
     return CURRENT_PREFIX + (f"{group.lower()}|" if group else "")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from shared.domain.ids import VmId
+from shared.domain.ids import ScaleSetId, VmId, parse_scale_set_id
 from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
 
 
@@ -43,6 +43,8 @@ class NewTransition:
     correlation_id: str | None = None
     # Health events only: why the state changed (``shared.domain.health.Cause``), e.g. guestShutdown.
     cause: str | None = None
+    # The Flexible scale set the VM was listed in (its resource id), to keep on its current row.
+    member_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,16 @@ class CurrentRow:
     last_key: str
     last_time: datetime
     etag: str | None
+    # A Flexible member's scale set (resource id as listed); instances carry theirs in ``vm``.
+    member_of: str | None = None
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)
+
+    @property
+    def scale_set(self) -> ScaleSetId | None:
+        """The scale set the VM belongs to: a Uniform instance's, or a Flexible member's."""
+        return self.vm.scale_set_id or (parse_scale_set_id(self.member_of) if self.member_of else None)
 
 
 def new_transition_row(

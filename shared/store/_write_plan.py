@@ -48,13 +48,17 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
     row = new_transition_row(new, key, prev, policy)
     partition = new.vm.subscription_key
     if current is None:
-        created = CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None)
+        created = CurrentRow(
+            new.vm, row.state, policy.label, key, new.time, key, new.time, None, member_of=new.member_of
+        )
         operations: list[TableOperation] = [
             (TransactionOperation.CREATE, transition_entity(row, partition)),
             (TransactionOperation.CREATE, current_entity(created)),
         ]
         return WritePlan(operations, created, registers_subscription=True)
     updated = replace(current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time)
+    if new.member_of and new.member_of != current.member_of:
+        updated = replace(updated, member_of=new.member_of)
     operations = [
         (TransactionOperation.CREATE, transition_entity(row, partition)),
         replace_operation(current_entity(updated), current.etag),
@@ -97,6 +101,8 @@ def plan_insert(
         updated = replace(updated, state=state, billing_policy=policy.label)
     if key < current.first_key:
         updated = replace(updated, first_key=key, first_time=new.time)
+    if outcome == Outcome.RECORDED and new.member_of and new.member_of != current.member_of:
+        updated = replace(updated, member_of=new.member_of)
     if end_changed or updated != current:
         operations.append(replace_operation(current_entity(updated), current.etag))
     return WritePlan(operations, updated, outcome)

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
 from shared.domain.ids import VmId
@@ -103,19 +104,20 @@ class Ledger:
 
     def iter_current_rows(
         self, subscription: str | None = None, *, group: str | None = None, after: str | None = None,
-        page_size: int = 1000,
+        page_size: int = 1000, scale_set: str | None = None,
     ) -> Iterator[CurrentRow]:  # fmt: skip
-        """Current rows of one subscription (or of every one, in order), optionally one resource group.
+        """Current rows of one subscription (or of every one, in order), optionally one resource group,
+        or (``scale_set`` with ``group``) the instances of one Uniform scale set.
 
         ``after`` is ``cursor_of`` a row returned before: the rows after it, for the next page.
         """
-        return translated(self._current_rows(subscription, group, after, page_size))
+        prefix = current_prefix(group, scale_set)
+        return translated(self._current_rows(subscription, prefix, after, page_size))
 
     def _current_rows(
-        self, subscription: str | None, group: str | None, after: str | None, page_size: int
+        self, subscription: str | None, prefix: str, after: str | None, page_size: int
     ) -> Iterator[CurrentRow]:
         subscriptions = [subscription.lower()] if subscription else sorted(self.list_subscriptions())
-        prefix = current_prefix(group)
         after_sub, after_key = split_current_cursor(after or "")
         for sub in subscriptions:
             if after_sub and sub < after_sub:
@@ -155,6 +157,29 @@ class Ledger:
         )
 
     # ---- writes ------------------------------------------------------------------------------------
+
+    def set_member_of(self, current: CurrentRow, member_of: str) -> bool:
+        """Keep on ``current``'s row the Flexible scale set its VM was listed in (one merge, checked by the
+        row's ETag so it never overwrites a newer state); ``False`` when another writer came first."""
+        etag = current.etag
+        if etag is None:
+            fresh = self.get_current(current.vm)
+            if fresh is None or fresh.etag is None:
+                return False
+            etag = fresh.etag
+        entity = {"PartitionKey": current.vm.subscription_key, "RowKey": current_key(current.vm)}
+        self._cache.forget(current.vm)
+        with storage_errors():
+            try:
+                self.table.update_entity(
+                    {**entity, "memberOf": member_of},
+                    mode=UpdateMode.MERGE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+        return True
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.

@@ -42,6 +42,8 @@ _INVALID_FIELD_CODES = {
     "subscriptionId": ApiErrorCode.INVALID_PATH_PART,
     "resourceGroup": ApiErrorCode.INVALID_PATH_PART,
     "vmName": ApiErrorCode.INVALID_PATH_PART,
+    "scaleSetName": ApiErrorCode.INVALID_PATH_PART,
+    "instanceId": ApiErrorCode.INVALID_PATH_PART,
     "from": ApiErrorCode.INVALID_TIME,
     "to": ApiErrorCode.INVALID_TIME,
     "window": ApiErrorCode.INVALID_WINDOW,

@@ -33,16 +33,24 @@ def state_body(state: VmState | None) -> dict[str, Any]:
 
 
 def vm_body(current: CurrentRow) -> dict[str, Any]:
+    """A VM's fields; scale set instances and Flexible members also carry ``scaleSet`` (and instances
+    ``instanceId``), which VMs of their own leave out, so their answers are as they always were."""
     vm = current.vm
-    return {
+    body = {
         "resourceId": vm.resource_id,
         "subscriptionId": vm.subscription_id,
         "resourceGroup": vm.resource_group,
-        "vmName": vm.name,
+        "vmName": vm.display_name,
         **state_body(current.state),
         "since": format_time(current.state.since),
         "lastChange": format_time(current.last_time),
     }
+    scale_set = current.scale_set
+    if scale_set is not None:
+        body["scaleSet"] = {"name": scale_set.name, "id": scale_set.resource_id}
+    if vm.scale_set is not None:
+        body["instanceId"] = vm.name
+    return body
 
 
 def transition_body(row: TransitionRow) -> dict[str, Any]:

@@ -24,12 +24,19 @@ HOURS_DECIMALS = 6
 STATE_COLUMNS = ("powerState", "provisioningState", "billable", "hibernated", "deleted")
 VM_COLUMNS = (
     "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "lastChange",
+    "scaleSetName", "scaleSetId", "instanceId",
 )  # fmt: skip
 TRANSITION_COLUMNS = (
     "time", *STATE_COLUMNS, "operationName", "source", "eventId", "correlationId", "cause",
     "billingPolicy", "changedAfter",
 )  # fmt: skip
 TIMELINE_COLUMNS = (*VM_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated")
+
+
+def flat_vm(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A VM body with its ``scaleSet`` object as the two columns ``scaleSetName`` and ``scaleSetId``."""
+    scale_set = item.get("scaleSet") or {}
+    return {**item, "scaleSetName": scale_set.get("name"), "scaleSetId": scale_set.get("id")}
 
 
 def requested_format(params: Mapping[str, str]) -> str:

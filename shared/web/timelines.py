@@ -15,7 +15,7 @@ from shared.answers import vm_timeline
 from shared.domain.times import utc_now
 from shared.store import CurrentRow, Ledger
 from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
-from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, hours, requested_format
+from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, flat_vm, hours, requested_format
 from shared.web.params import check_window, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 from shared.web.vms import vms_page_for
@@ -69,7 +69,7 @@ def timeline_body(
 
 def _csv_item(item: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
     return {
-        **item,
+        **flat_vm(item),
         "windowFrom": window["from"],
         "windowTo": window["to"],
         "billedHours": hours(item["billedSeconds"]),

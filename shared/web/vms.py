@@ -6,12 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.answers import Page, transitions_page, vm_report, vms_page
-from shared.domain.ids import VmId, require_part, vm_id_from_parts
+from shared.domain.ids import (
+    ScaleSetId,
+    VmId,
+    instance_id_from_parts,
+    parse_scale_set_id,
+    require_part,
+    vm_id_from_parts,
+)
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
-from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format
+from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, flat_vm, requested_format
 from shared.web.params import continuation_after, page_size, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 
@@ -51,29 +58,60 @@ def list_vms(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
     page = vms_page_for(request.params, ledger, LIST_DEFAULT_TOP, LIST_MAX_TOP)
     body = paged_body([vm_body(row) for row in page.items], page.next_after, request)
     if output == CSV_FORMAT:
-        return csv_response(VM_COLUMNS, body, "vms.csv")
+        return csv_response(
+            VM_COLUMNS, {**body, "value": [flat_vm(item) for item in body["value"]]}, "vms.csv"
+        )
     return body
 
 
 def vms_page_for(
     params: Mapping[str, str], ledger: Ledger, default_top: int, max_top: int
 ) -> Page[CurrentRow]:
-    """The page of current rows that ``subscriptionId``, ``resourceGroup``, ``top`` and the token ask for."""
+    """The page of current rows that ``subscriptionId``, ``resourceGroup``, ``scaleSet``, ``top`` and the
+    token ask for."""
     subscription = params.get("subscriptionId")
     group = params.get("resourceGroup")
     if subscription is not None:
         require_part("subscriptionId", subscription)
     if group is not None:
         require_part("resourceGroup", group)
+    scale_set = _scale_set_filter(params.get("scaleSet"))
+    if isinstance(scale_set, ScaleSetId):
+        if subscription is not None and subscription.lower() != scale_set.subscription_key:
+            raise InvalidInput("scaleSet", "scaleSet is not in the subscription subscriptionId names")
+        subscription = scale_set.subscription_id
     top = page_size(params, default_top, max_top)
     after = continuation_after(params)
     if after is not None and not is_current_cursor(after):
         raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
-    return vms_page(ledger, subscription, group, top, after)
+    return vms_page(ledger, subscription, group, top, after, scale_set=scale_set)
+
+
+def _scale_set_filter(value: str | None) -> ScaleSetId | str | None:
+    """``scaleSet=``: a scale set's resource id, or its name (in any resource group)."""
+    if value is None:
+        return None
+    if value.startswith("/"):
+        scale_set = parse_scale_set_id(value)
+        if scale_set is None:
+            raise InvalidInput("scaleSet", "scaleSet must be a scale set name or resource id")
+        return scale_set
+    if not value or "/" in value:
+        raise InvalidInput("scaleSet", "scaleSet must be a scale set name or resource id")
+    return require_part("scaleSetName", value)
 
 
 def _vm(request: Request) -> VmId:
+    """The VM of ``vms/{sub}/{group}/{vmName}``, or the instance of
+    ``vms/{sub}/{group}/{scaleSetName}/instances/{instanceId}``."""
     route = request.route
+    if "instanceId" in route:
+        return instance_id_from_parts(
+            route.get("subscriptionId", ""),
+            route.get("resourceGroup", ""),
+            route.get("scaleSetName", ""),
+            route.get("instanceId", ""),
+        )
     return vm_id_from_parts(
         route.get("subscriptionId", ""), route.get("resourceGroup", ""), route.get("vmName", "")
     )

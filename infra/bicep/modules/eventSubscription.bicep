@@ -86,16 +86,30 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
     }
     filter: {
       includedEventTypes: resourceEventTypes
-      // A case-insensitive prefix match, so the trailing '/' matters: without it every
-      // virtualMachineScaleSets operation would be delivered too. Must equal OPERATION_PREFIX in
-      // shared/operations.py (a test compares them). The code still checks the exact VM id shape,
-      // since child resources (extensions, run commands) share this prefix.
+      // Case-insensitive prefix matches, so the trailing '/' matters: 'Microsoft.Compute/virtualMachines'
+      // alone would let every virtualMachineScaleSets operation through. VM and scale set instance
+      // operations go by prefix; scale-set-level operations are listed one by one (each value matches
+      // that operation only), so extensions and rolling upgrades are not delivered just to be skipped.
+      // Must equal event_filter_prefixes() in shared/domain/operations.py (a test compares them). The
+      // code still checks the exact id shape: child resources (extensions, run commands) share prefixes.
       advancedFilters: [
         {
           operatorType: 'StringBeginsWith'
           key: 'data.operationName'
           values: [
             'Microsoft.Compute/virtualMachines/'
+            'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/'
+            'Microsoft.Compute/virtualMachineScaleSets/start/action'
+            'Microsoft.Compute/virtualMachineScaleSets/restart/action'
+            'Microsoft.Compute/virtualMachineScaleSets/redeploy/action'
+            'Microsoft.Compute/virtualMachineScaleSets/performMaintenance/action'
+            'Microsoft.Compute/virtualMachineScaleSets/reimage/action'
+            'Microsoft.Compute/virtualMachineScaleSets/reimageall/action'
+            'Microsoft.Compute/virtualMachineScaleSets/powerOff/action'
+            'Microsoft.Compute/virtualMachineScaleSets/deallocate/action'
+            'Microsoft.Compute/virtualMachineScaleSets/delete/action'
+            'Microsoft.Compute/virtualMachineScaleSets/write'
+            'Microsoft.Compute/virtualMachineScaleSets/delete'
           ]
         }
       ]

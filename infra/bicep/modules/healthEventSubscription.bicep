@@ -55,6 +55,7 @@ var healthEventTypes = [
 // also reports scale sets and other resources, which the code would only skip.
 var targetResourceTypes = [
   'Microsoft.Compute/virtualMachines'
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
 ]
 
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {

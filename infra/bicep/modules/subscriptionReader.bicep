@@ -1,6 +1,8 @@
 // Reader on one subscription for the app's identity: the reconcile timer calls Virtual Machines -
-// List All there, which needs Microsoft.Compute/virtualMachines/read. main.bicep deploys this once
-// per entry of reconcileSubscriptionIds.
+// List All there, which needs Microsoft.Compute/virtualMachines/read, and lists scale sets and their
+// instances (Microsoft.Compute/virtualMachineScaleSets/read, .../virtualMachineScaleSets/virtualMachines/
+// read), as on_vm_event does after a scale-set-level event: Reader's */read covers all three.
+// main.bicep deploys this once per entry of reconcileSubscriptionIds.
 targetScope = 'subscription'
 
 @description('Principal (object) id of the function app identity.')

@@ -1,0 +1,48 @@
+"""What a listing says about a VM, compared with the ledger: shared by reconcile and scale set events.
+
+A missing power status is no evidence of change; provisioning compares on its main state only
+(``failed/AllocationFailed`` and ``failed/OSProvisioningTimedOut`` are one state to compare).
+"""
+
+from __future__ import annotations
+
+from shared.domain.vm_state import Change, VmState
+from shared.sources import ListedVm
+
+UNKNOWN_PROVISIONING = "Unknown"
+
+
+def differs(power_state: str | None, hibernated: bool, provisioning: str, listed: ListedVm) -> bool:
+    """Does ``listed`` show another state than the ledger's (power, hibernation, main provisioning)?"""
+    if listed.power_state is None:
+        return False
+    if (power_state, hibernated) != (listed.power_state, listed.hibernated):
+        return True
+    return listed.provisioning_state is not None and main_state(listed.provisioning_state) != provisioning
+
+
+def state_differs(state: VmState, listed: ListedVm) -> bool:
+    return differs(state.power_state, state.hibernated, main_state(state.provisioning_state), listed)
+
+
+def observed_change(listed: ListedVm, current_state: VmState | None) -> Change:
+    """The change a listing shows; a missing provisioning status keeps the ledger's."""
+    provisioning = provisioning_label(listed.provisioning_state)
+    if provisioning is None:
+        kept = current_state.provisioning_state if current_state and not current_state.deleted else None
+        provisioning = kept or UNKNOWN_PROVISIONING
+    return Change(
+        provisioning_state=provisioning, power_state=listed.power_state, hibernated=listed.hibernated
+    )
+
+
+def provisioning_label(text: str | None) -> str | None:
+    """``succeeded`` -> ``Succeeded``; ``failed/AllocationFailed`` -> ``Failed/AllocationFailed``."""
+    if not text:
+        return None
+    head, _, rest = text.partition("/")
+    return head[:1].upper() + head[1:].lower() + (f"/{rest}" if rest else "")
+
+
+def main_state(text: str | None) -> str:
+    return (text or "").partition("/")[0].lower()
