@@ -8,6 +8,12 @@ between the VM's previous record and that time; the record keeps the previous ti
 
 A VM absent from a *complete* listing is recorded as deleted; a listing that failed part way deletes
 nothing and the subscription is reported as failed.
+
+A VM listed as the ledger has it is *confirmed*: its current row's ``lastConfirmed`` is set to the page's
+observation time, 100 rows a round trip (``Ledger.confirm``), so the ``unconfirmed`` finding can tell a
+ledger whose reconcile stopped running. A VM found stopped (allocated, billed) that the ledger did not have
+so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it). VMs the ledger had
+never seen are listed in the report (``adopted``) for the Activity Log backfill.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class SubscriptionReport:
     unknown: int = 0
     failure: str | None = None
     vanished: list[str] = field(default_factory=list)
+    confirmed: int = 0
+    adopted: list[VmId] = field(default_factory=list)
 
     def summary(self) -> str:
         status = f"FAILED ({self.failure})" if self.failure else "ok"
@@ -71,8 +79,10 @@ def reconcile_subscription(
         unseen = _known_states(ledger, report.subscription_id)
         for page in pages:
             observed_at = clock()
+            unchanged: list[tuple[VmId, str | None]] = []
             for listed in page:
-                _apply_listed(ledger, listed, unseen, observed_at, report)
+                _apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
+            report.confirmed += ledger.confirm(unchanged, observed_at)
         _record_vanished(ledger, unseen, clock(), report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
@@ -107,6 +117,7 @@ class _Known(NamedTuple):
     hibernated: bool
     deleted: bool
     provisioning: str
+    etag: str | None
 
 
 def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
@@ -115,7 +126,11 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
     for row in ledger.iter_current_rows(subscription):
         state = row.state
         known[row.vm.vm_key] = _Known(
-            state.power_state, state.hibernated, state.deleted, _main_state(state.provisioning_state)
+            state.power_state,
+            state.hibernated,
+            state.deleted,
+            _main_state(state.provisioning_state),
+            row.etag,
         )
     return known
 
@@ -126,6 +141,7 @@ def _apply_listed(
     unseen: dict[str, _Known],
     observed_at: datetime,
     report: SubscriptionReport,
+    unchanged: list[tuple[VmId, str | None]],
 ) -> None:
     vm = parse_vm_id(listed.resource_id)
     if vm is None or vm.subscription_key != report.subscription_id:
@@ -138,14 +154,26 @@ def _apply_listed(
     known = unseen.pop(vm.vm_key, None)
     if known is not None and not known.deleted and not _differs(known, listed):
         report.unchanged += 1
+        if listed.power_state is not None:  # a missing power status confirms nothing
+            unchanged.append((vm, known.etag))
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None
     _record(ledger, vm, _observed_change(listed, current), observed_at, current)
     if current is None:
         report.new += 1
+        report.adopted.append(vm)
     else:
         report.changed += 1
+    was_stopped = known is not None and not known.deleted and known.power_state == "stopped"
+    if listed.power_state == "stopped" and ledger.policy.is_billed("stopped") and not was_stopped:
+        logger.warning(
+            "stoppedButBilled: %s found stopped (allocated, still billed) by reconcile at %s; no powerOff "
+            "was recorded since %s (a shutdown from inside the guest?)",
+            vm.resource_id,
+            format_time(observed_at),
+            format_time(current.last_time) if current else "the ledger first saw it",
+        )
 
 
 def _differs(known: _Known, listed: ListedVm) -> bool:

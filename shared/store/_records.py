@@ -15,6 +15,8 @@ class Source(StrEnum):
 
     EVENT = "event"
     RECONCILE = "reconcile"
+    # Backfilled from the subscription's Activity Log (history from before the deployment, lost events).
+    ACTIVITY_LOG = "activityLog"
 
 
 class Outcome(StrEnum):
@@ -38,7 +40,7 @@ class NewTransition:
     event_type: str | None = None
     # Reconcile only: the last recorded time before the observation; the real change lies in between.
     changed_after: datetime | None = None
-    # Events only: the operation's correlation id, the key shared with its Activity Log records.
+    # Events and Activity Log records: the operation's correlation id, the key the two sources share.
     correlation_id: str | None = None
 
 
@@ -71,9 +73,22 @@ class CurrentRow:
     last_key: str
     last_time: datetime
     etag: str | None
+    # What findings read without touching history (``None`` on rows written before they existed):
+    # the source and operation of the transition that began the current condition (``state.since``),
+    last_cause_source: str | None = None
+    last_cause_operation: str | None = None
+    # the last time a reconcile listing confirmed the state unchanged (transitions confirm by their time),
+    last_confirmed: datetime | None = None
+    # and the latest Activity Log transition, so an event near it is checked for being the same operation.
+    activity_log_until: datetime | None = None
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)
+
+    @property
+    def confirmed_at(self) -> datetime:
+        """When an event, an Activity Log record or a reconcile listing last confirmed the state."""
+        return max(self.last_time, self.last_confirmed) if self.last_confirmed else self.last_time
 
 
 def new_transition_row(
