@@ -30,6 +30,10 @@ TRANSITION_COLUMNS = (
     "changedAfter",
 )  # fmt: skip
 TIMELINE_COLUMNS = (*VM_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated")
+FINDING_COLUMNS = (
+    "kind", "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "hours",
+    "billedHours", "estimatedCost", "reachedBy", "causeSource", "causeOperation", "lastConfirmed",
+)  # fmt: skip
 
 
 def requested_format(params: Mapping[str, str]) -> str:
