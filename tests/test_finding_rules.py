@@ -97,7 +97,11 @@ def test_deallocated_long(vm, thresholds, hours):
         (facts("stopped", hours=1, provisioning="Failed/AllocationFailed"), DEFAULTS, 1.0),
         (facts("deallocated", hours=10, provisioning="Failed"), DEFAULTS, None),  # not billed
         (facts("running", hours=10, provisioning="Succeeded"), DEFAULTS, None),
-        (facts("running", hours=10, changed_hours=2, provisioning="Failed"), DEFAULTS.with_min_hours(3), None),
+        (
+            facts("running", hours=10, changed_hours=2, provisioning="Failed"),
+            DEFAULTS.with_min_hours(3),
+            None,
+        ),  # noqa: E501
     ],
 )
 def test_failed_provisioning(vm, thresholds, since_hours):
