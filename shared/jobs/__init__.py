@@ -1,5 +1,7 @@
-"""Write-side use cases: ingest one Event Grid delivery, reconcile with List All."""
+"""Write-side use cases: ingest one Event Grid delivery, reconcile with List All, backfill from the
+Activity Log."""
 
+from shared.jobs.backfill import BackfillReport, backfill_adopted, backfill_subscriptions, backfill_vms
 from shared.jobs.ingest import handle_event
 from shared.jobs.reconcile import (
     ReconcileFailed,
@@ -9,8 +11,12 @@ from shared.jobs.reconcile import (
 )
 
 __all__ = [
+    "BackfillReport",
     "ReconcileFailed",
     "SubscriptionReport",
+    "backfill_adopted",
+    "backfill_subscriptions",
+    "backfill_vms",
     "handle_event",
     "reconcile_configured_subscriptions",
     "reconcile_subscription",

@@ -29,6 +29,7 @@ from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
 from shared.errors import StorageUnavailable
+from shared.jobs.backfill import backfill_adopted
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, NewTransition, Source
@@ -104,6 +105,10 @@ def reconcile_configured_subscriptions(
     reports = [reconcile_subscription(ledger, sub, client.iter_vm_pages(sub)) for sub in ids]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
+    settings = get_settings()
+    adopted = [vm for report in reports for vm in report.adopted]
+    days, max_vms = settings.backfill_on_adopt_days, settings.backfill_on_adopt_max_vms
+    backfill_adopted(ledger, client, adopted, days=days, max_vms=max_vms)
     failed = [report.subscription_id for report in reports if report.failure]
     if failed:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
