@@ -26,7 +26,7 @@ FINDING_HEADERS = {
     "power": "POWER STATE",
     "since": "SINCE (UTC)",
     "hours": "HOURS",
-    "billed_h": "BILLED H",
+    "billed_h": "BILLED H SINCE",
     "how": "HOW",
 }
 
