@@ -114,6 +114,15 @@ def list_vm_timelines(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(web.list_vm_timelines, req)
 
 
+@app.function_name("list_findings")
+@app.route(route="findings", methods=["GET"])
+def list_findings(req: func.HttpRequest) -> func.HttpResponse:
+    """VMs to act on: stopped but billed, deallocated for long, failed while billed, unconfirmed."""
+    from shared import web
+
+    return _respond(web.list_findings, req)
+
+
 @app.function_name("vm_timeline_page")
 @app.route(route="timeline", methods=["GET"])
 def vm_timeline_page(req: func.HttpRequest) -> func.HttpResponse:

@@ -8,6 +8,7 @@ peak (tracemalloc) during the run, so the baseline of the process does not hide 
 
 from __future__ import annotations
 
+import logging
 import math
 import tracemalloc
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ OBSERVED = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def reconcile_cost(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
+    # One stoppedButBilled warning per VM shut down in the guest: 100 lines on stderr say nothing here.
+    logging.getLogger("shared.jobs.reconcile").setLevel(logging.ERROR)
     results: list[Result] = []
     peaks: dict[int, int] = {}
     for count in (1000, 10_000):
@@ -41,11 +44,12 @@ def reconcile_cost(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
         for changed_share in (0.0, 0.01):
             listing = _listing(names, changed_share)
             run = _measure(proxy, ledger, listing, page_size=count // PAGES)
-            bound = run.arm_pages + math.ceil(count / 1000) + 2 * run.changed
+            bound = run.arm_pages + math.ceil(count / 1000) + 2 * run.changed + run.confirm_batches
             total = run.table_trips + run.arm_pages
             results.append(
                 Result(f"reconcile {count:,} VMs, {changed_share:.0%} changed: round trips",
-                       f"{total} ({run.arm_pages} ARM + {run.table_trips} Table)", f"<= {bound}",
+                       f"{total} ({run.arm_pages} ARM + {run.table_trips} Table, of which "
+                       f"{run.confirm_batches} confirming {run.confirmed:,} unchanged)", f"<= {bound}",
                        PASS if total <= bound else FAIL)
             )  # fmt: skip
         # Memory at one page size for both counts, so that only the number of VMs differs.
@@ -61,7 +65,8 @@ def reconcile_cost(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     ]  # fmt: skip
     notes = [
         "reconcile: 10 listing pages from the loopback fake (page size = VMs / 10); round trips = ARM pages "
-        "+ Table requests seen by the counting proxy; the bound is pages + ceil(VMs/1000) + 2 x changed.",
+        "+ Table requests seen by the counting proxy; the bound is pages + ceil(VMs/1000) + 2 x changed + "
+        "one lastConfirmed merge per 100 unchanged VMs of a page.",
         f"reconcile memory: tracemalloc peak during a run with pages of {MEMORY_PAGE_SIZE} VMs. Listing "
         "pages are streamed; the subscription's current states are held as a compact map (key, power, "
         "hibernated, deleted, provisioning) so the per-VM part is small but not zero.",
@@ -77,6 +82,8 @@ class _Run:
     arm_pages: int
     changed: int
     peak: int
+    confirmed: int
+    confirm_batches: int  # one merge transaction per 100 unchanged VMs of a listing page
 
 
 def _listing(names: list[str], changed_share: float) -> list[dict]:
@@ -94,10 +101,18 @@ def _measure(proxy: FaultProxy, ledger: Ledger, listing: list[dict], page_size: 
         report = reconcile_subscription(cold, SUB, client.iter_vm_pages(SUB), clock=lambda: OBSERVED)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        run = _Run(proxy.total(), len(fake.requests), report.changed, peak)
+        pages = [listing[start : start + page_size] for start in range(0, len(listing), page_size)]
+        unchanged = [sum(_power(vm) == "running" for vm in page) for page in pages]
+        batches = sum(math.ceil(count / 100) for count in unchanged)
+        run = _Run(proxy.total(), len(fake.requests), report.changed, peak, report.confirmed, batches)
     if report.failure or report.listed != len(listing):
         raise RuntimeError(f"reconcile benchmark run failed: {report.summary()}")
     return run
+
+
+def _power(vm: dict) -> str:
+    codes = [status["code"] for status in vm["properties"]["instanceView"]["statuses"]]
+    return next(code.split("/")[1] for code in codes if code.startswith("PowerState/"))
 
 
 def _seed(ledger: Ledger, names: list[str]) -> None:
@@ -107,4 +122,4 @@ def _seed(ledger: Ledger, names: list[str]) -> None:
         [NewTransition(VmId(SUB, "rg-fleet", name), CREATED, change, Source.EVENT, f"seed-{name}", "seed")]
         for name in names
     ]
-    seed_histories(ledger.table, ledger.policy, histories)
+    seed_histories(ledger.table, ledger.policy, histories, current_only=True)

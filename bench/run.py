@@ -26,7 +26,7 @@ from scripts.azurite import Azurite
 from tests.faultproxy import FaultProxy
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
-SECTIONS = ("roundtrips", "throughput", "reconcile", "scalesets", "coldstart")
+SECTIONS = ("roundtrips", "throughput", "reconcile", "scalesets", "findings", "coldstart")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             "throughput": lambda: _throughput(azurite),
             "reconcile": lambda: _reconcile(proxy),
             "scalesets": lambda: _scale_sets(proxy),
+            "findings": lambda: _findings(proxy, azurite),
             "coldstart": _coldstart,
         }
         for name in sections:
@@ -85,6 +86,12 @@ def _scale_sets(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     from bench.scale_set_cost import scale_set_cost
 
     return scale_set_cost(proxy)
+
+
+def _findings(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.findings_cost import findings_cost
+
+    return findings_cost(proxy, azurite.connection_string)
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:

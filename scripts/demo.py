@@ -4,10 +4,11 @@ Uses the persistent Azurite of ``make serve`` (127.0.0.1:10002, data in ``.azuri
 is not running, reused if it is), replays the sample day of ARM events through the real ``on_vm_event``
 into table ``vmledger``, asks the real HTTP functions for each VM's state and billed hours, then runs the
 real ``reconcile_vms`` timer against a loopback fake of List All (on a free port) that knows what no
-event said (a guest shutdown, a VM created before the tool). A small Uniform scale set is created, scaled
-out, partly deallocated and scaled in: each scale-set event makes ``on_vm_event`` list its instances from
-the same fake, which the demo moves along with the events (``samples/scale-set-day.json``). Everything it
-started is stopped by pid at the end; the ledger stays, so ``make serve`` shows it afterwards.
+event said (a guest shutdown, VMs created before the tool, whose history the same fake serves as an
+Activity Log for the backfill of adopted VMs), and prints the findings. A small Uniform scale set is
+created, scaled out, partly deallocated and scaled in: each scale-set event makes ``on_vm_event`` list its
+instances from the same fake, which the demo moves along with the events (``samples/scale-set-day.json``).
+Everything it started is stopped by pid at the end; the ledger stays, so ``make serve`` shows it afterwards.
 
 The sample day is moved so that its last event happened ten minutes ago, so "today" means something.
 Because of that move a rerun would add a second, shifted copy of the day, so each run first deletes the
@@ -27,6 +28,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot", type=Path, default=ROOT / "demo-timeline.html",
                         help="where to write the static timeline page")  # fmt: skip
     options = parser.parse_args(argv)
+    from shared.domain.times import utc_now
+
     events = json.loads((SAMPLES / "events-day.json").read_text())
-    scale_set_day = json.loads((SAMPLES / "scale-set-day.json").read_text())
+    now = utc_now()
+    shift = _shift_to(events, now - timedelta(minutes=10))
     listing_file = SAMPLES / "list-all.json"
     subscription = next(iter(json.loads(listing_file.read_text())))
     try:
@@ -79,14 +84,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"Azurite (pid {azurite.pid}) on {azurite.table_endpoint}, table {TABLE}, "
                 f"data in {options.azurite_location}"
             )
-        with tempfile.TemporaryDirectory(prefix="demo-scale-sets-") as folder:
+        with tempfile.TemporaryDirectory() as folder:
+            activity_file = Path(folder) / "activity-log.json"
+            activity_file.write_text(json.dumps(_shifted_activity_log(shift)))
             scale_sets = Path(folder) / "scale-sets.json"
             scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
-            fake_arm, arm_url = _start_fake_arm(listing_file, scale_sets)
+            fake_arm, arm_url = _start_fake_arm(listing_file, activity_file, scale_sets)
             try:
                 _configure(azurite, arm_url, subscription)
                 _clear_subscription(subscription)
-                status = _run(events, arm_url, options.snapshot, scale_set_day, scale_sets)
+                scale_set_day = ScaleSetDay(
+                    json.loads((SAMPLES / "scale-set-day.json").read_text()), scale_sets
+                )
+                status = _run(
+                    _shift_events(events, shift), now, shift, arm_url, options.snapshot, scale_set_day
+                )
             finally:
                 _stop(fake_arm)
                 print(f"Stopped the fake ARM (pid {fake_arm.pid}).")
@@ -95,19 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+@dataclass(frozen=True)
+class ScaleSetDay:
+    """The scale set's events, each with the instances a listing shows after it, and the fake's file."""
+
+    steps: list[dict[str, Any]]
+    listing: Path
+
+
 def _run(
     events: list[dict[str, Any]],
+    now: datetime,
+    shift: timedelta,
     arm_url: str,
     snapshot: Path,
-    scale_set_day: list[dict[str, Any]],
-    scale_sets: Path,
+    scale_set_day: ScaleSetDay,
 ) -> int:
     import function_app
-    from shared.domain.times import format_time, utc_now
+    from shared.domain.times import format_time
 
-    now = utc_now()
-    shift = _shift_to_end_before(events, now - timedelta(minutes=10))
-    events = [_shifted(event, shift) for event in events]
     print(f"\n1. Replaying {len(events)} deliveries of a sample day through on_vm_event: both schemas,")
     print(
         "   a duplicate, an out-of-order start, a hibernate, and an extension and a storage event (skipped)."
@@ -116,23 +134,27 @@ def _run(
         for wire in events:
             function_app.on_vm_event(_binding(wire))
     print("   " + _ingest_summary(len(events), outcomes))
-    _replay_scale_set(function_app, scale_set_day, shift, scale_sets)
+    _replay_scale_set(function_app, scale_set_day, shift)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     print(f"\n2. The ledger, as the HTTP API reports it (billed hours today = since {format_time(today)}):\n")
     before = _vm_rows(function_app, today)
     _print_rows(before)
-    print(f"\n3. reconcile_vms against List All (statusOnly=true) served by a loopback fake at {arm_url}:")
+    print(f"\n3. reconcile_vms against List All (statusOnly=true) served by a loopback fake at {arm_url};")
+    print("   VMs it adopts are backfilled from the Activity Log the same fake serves:")
     function_app.reconcile_vms(TimerRequest(past_due=False))
     after = _vm_rows(function_app, today)
     _print_rows(after, changed=_changed(before, after))
-    _print_history(function_app, after)
+    _print_history(function_app, after, "web-02", "4")
+    _print_findings(function_app, now)
+    _print_history(function_app, after, "archive-01", "6", backfilled=True)
     _write_timeline_snapshot(now, snapshot)
     _print_next_steps(after)
     return 0
 
 
-def _replay_scale_set(function_app, day: list[dict[str, Any]], shift: timedelta, scale_sets: Path) -> None:
+def _replay_scale_set(function_app, scale_set_day: ScaleSetDay, shift: timedelta) -> None:
     """Each scale-set event, after moving the fake ARM's instances to what a listing shows after it."""
+    day, scale_sets = scale_set_day.steps, scale_set_day.listing
     final = scale_sets.read_text()
     subscription = next(iter(json.loads(final)))
     print(
@@ -143,9 +165,38 @@ def _replay_scale_set(function_app, day: list[dict[str, Any]], shift: timedelta,
         for step in day:
             entry = json.loads(final)[subscription][0]
             scale_sets.write_text(json.dumps({subscription: [{**entry, "instances": step["instances"]}]}))
-            function_app.on_vm_event(_binding(_shifted(step["event"], shift)))
+            function_app.on_vm_event(_binding(_shift_events([step["event"]], shift)[0]))
     scale_sets.write_text(final)  # what the reconcile will list: instance 1 shut down inside its guest
     print("   " + _ingest_summary(len(day), outcomes))
+
+
+def _print_findings(function_app, now: datetime) -> None:
+    from shared.cli import FINDING_HEADERS
+    from shared.domain.times import parse_time
+
+    def hours(item: dict[str, Any], billed: bool) -> str:
+        # From the clock the sample day was moved by, not the answer's asOf, so reruns print the same.
+        span = max((now - parse_time(item["since"])).total_seconds(), 0.0) / 3600
+        return f"{span if not billed or item['billable'] else 0.0:.2f}"
+
+    items = _call(function_app.list_findings, "findings")["value"]
+    stopped = _call(function_app.list_findings, "findings", {"kind": "stoppedButBilled", "minHours": "0"})
+    items += [item for item in stopped["value"] if item not in items]
+    print("\n5. Findings: GET /findings, and /findings?kind=stoppedButBilled&minHours=0 for web-02, whose")
+    print("   guest shutdown reconcile found just now (by default a stop must last an hour to count):\n")
+    rows = [
+        {
+            "kind": item["kind"],
+            "vm": f"{item['resourceGroup']}/{item['vmName']}",
+            "power": power_label(item["powerState"], item["hibernated"], item["deleted"]),
+            "since": item["since"][:16].replace("T", " "),
+            "hours": hours(item, billed=False),
+            "billed_h": hours(item, billed=True),
+            "how": item["reachedBy"] or "",
+        }
+        for item in items
+    ]
+    print_table(rows, FINDING_HEADERS, marked=lambda row: False)
 
 
 def _write_timeline_snapshot(now: datetime, snapshot: Path) -> None:
@@ -155,7 +206,7 @@ def _write_timeline_snapshot(now: datetime, snapshot: Path) -> None:
     # The sample is one day long; a longer window would show mostly "not in the ledger yet".
     path = snapshot.resolve()
     count = write_snapshot(path, get_ledger(), start=now - timedelta(days=1), end=now)
-    print(f"\n5. Timeline page: {BASE_URL}/timeline under `make serve`; a static snapshot of its {count} VMs")
+    print(f"\n7. Timeline page: {BASE_URL}/timeline under `make serve`; a static snapshot of its {count} VMs")
     print(f"   (no server needed) is in {path}")
     print(f"   open {path.as_uri()}")
 
@@ -255,12 +306,15 @@ def _ingest_summary(deliveries: int, outcomes: Counter[str]) -> str:
     return f"{deliveries} deliveries: " + ", ".join(parts)
 
 
-def _print_history(function_app, rows: list[dict[str, str]]) -> None:
-    row = next(row for row in rows if row["vm"].endswith("web-02"))
+def _print_history(
+    function_app, rows: list[dict[str, str]], vm: str, number: str, *, backfilled: bool = False
+) -> None:
+    row = next(row for row in rows if row["vm"].endswith(vm))
     sub, group, name = row["route"].split("/")
     route = {"subscriptionId": sub, "resourceGroup": group, "vmName": name}
     history = _call(function_app.list_vm_transitions, "vms/.../transitions", {}, route)
-    print(f"\n4. Transitions of {group}/{name} (list_vm_transitions):")
+    note = ", its history from before the ledger backfilled" if backfilled else ""
+    print(f"\n{number}. Transitions of {group}/{name} (list_vm_transitions){note}:")
     for item in history["value"]:
         note = f"  (changed after {item['changedAfter'][11:19]})" if item.get("changedAfter") else ""
         state = f"{item['powerState']:<12} {item['source']:<9}"
@@ -270,11 +324,12 @@ def _print_history(function_app, rows: list[dict[str, str]]) -> None:
 def _print_next_steps(rows: list[dict[str, str]]) -> None:
     # web-01 is the VM test.http asks about; any row will do if the sample changes.
     rows = sorted(rows, key=lambda row: not row["vm"].endswith("/web-01"))
-    print(f"\n6. The same API: `make serve` (or `func start` with Core Tools), then open {BASE_URL}/timeline")
+    print(f"\n8. The same API: `make serve` (or `func start` with Core Tools), then open {BASE_URL}/timeline")
     print(f"   GET {BASE_URL}/vms")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}/transitions?top=50")
-    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions and timelines)")
+    print(f"   GET {BASE_URL}/findings")
+    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions, timelines and findings)")
     instance = next((row["route"] for row in rows if "/instances/" in row["route"]), None)
     if instance:
         print(f"   GET {BASE_URL}/vms?scaleSet=web-ss   (also timelines, and timeline?scaleSet=web-ss)")
@@ -302,18 +357,34 @@ def _time_field(event: dict[str, Any]) -> str:
     return "time" if "specversion" in event else "eventTime"
 
 
-def _shift_to_end_before(events: list[dict[str, Any]], end: datetime) -> timedelta:
+def _shift_to(events: list[dict[str, Any]], end: datetime) -> timedelta:
     """How far to move the sample day so that its last event happened at ``end``."""
     from shared.domain.times import parse_time
 
     return end - max(parse_time(event[_time_field(event)]) for event in events)
 
 
-def _shifted(event: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+def _moved(text: str, shift: timedelta) -> str:
     from shared.domain.times import parse_time
 
-    moved = parse_time(event[_time_field(event)]) + shift
-    return {**event, _time_field(event): moved.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"}
+    return (parse_time(text) + shift).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _shift_events(events: list[dict[str, Any]], shift: timedelta) -> list[dict[str, Any]]:
+    return [{**event, _time_field(event): _moved(event[_time_field(event)], shift)} for event in events]
+
+
+def _shifted_activity_log(shift: timedelta) -> dict[str, list[dict[str, Any]]]:
+    """The sample Activity Log moved with the sample day, so its history stays before it."""
+    log = json.loads((SAMPLES / "activity-log.json").read_text())
+    return {
+        sub: [
+            {**r, "eventTimestamp": _moved(r["eventTimestamp"], shift),
+             "submissionTimestamp": _moved(r["submissionTimestamp"], shift)}
+            for r in records
+        ]
+        for sub, records in log.items()
+    }  # fmt: skip
 
 
 def _configure(azurite: Azurite, arm_url: str, subscription: str) -> None:
@@ -350,10 +421,12 @@ def _clear_subscription(subscription: str) -> None:
         print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
 
 
-def _start_fake_arm(listing_file: Path, scale_sets: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_fake_arm(
+    listing_file: Path, activity_file: Path, scale_sets: Path
+) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_arm", "--port", "0", "--listing", str(listing_file),
-         "--scale-sets", str(scale_sets)],
+         "--activity-log", str(activity_file), "--scale-sets", str(scale_sets)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     url = process.stdout.readline().strip() if process.stdout else ""

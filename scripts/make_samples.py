@@ -3,7 +3,9 @@
 Events are built with azure-eventgrid's models (see ``tests/factories.py``) in delivery order: a
 duplicate, an out-of-order start, an extension event and a storage event (both skipped), a hibernate,
 both schemas. The listing adds what no event told: ``web-02`` was shut down from inside the guest and
-``legacy-app`` was created before the tool was deployed.
+``legacy-app`` and ``archive-01`` were created before the tool was deployed; the Activity Log (records in
+the published shape, Started/Accepted/Succeeded) has their history: ``legacy-app`` created 60 days before
+the sample day, ``archive-01`` created 70 days before and deallocated 40 days before.
 
 A small Uniform scale set ``web-ss`` has a day of its own (``scale-set-day.json``: each scale-set event
 with the instances a listing returns after it): created with two instances, scaled out to four, two of
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.factories import ACTION_FAILED, SUB, T0, at, scale_set_id, scale_set_operation, vm_id, wire_event
-from tests.fake_arm import make_instance, make_scale_set, make_vm
+from tests.fake_arm import make_instance, make_scale_set, make_vm, operation_records
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -71,6 +73,22 @@ def listing() -> dict[str, list[dict]]:
             make_vm(SUB, "rg-data", "batch-07", power="deallocated", hibernated=True),
             make_vm(SUB, "rg-data", "db-01", power="running"),
             make_vm(SUB, "rg-legacy", "legacy-app", power="running"),  # never seen in an event
+            make_vm(SUB, "rg-legacy", "archive-01", power="deallocated"),  # deallocated before the tool
+        ]
+    }
+
+
+def activity_log() -> dict[str, list[dict]]:
+    """What the Activity Log knows of the VMs that predate the tool (times relative to the sample day)."""
+    legacy, archive = vm_id("legacy-app", "rg-legacy"), vm_id("archive-01", "rg-legacy")
+    prefix = "Microsoft.Compute/virtualMachines/"
+    return {
+        SUB: [
+            *operation_records(legacy, prefix + "write", T0 - timedelta(days=60), seed="samples/legacy/w"),
+            *operation_records(archive, prefix + "write", T0 - timedelta(days=70), seed="samples/archive/w"),
+            *operation_records(
+                archive, prefix + "deallocate/action", T0 - timedelta(days=40), seed="samples/archive/d"
+            ),
         ]
     }
 
@@ -117,6 +135,7 @@ def sample_files() -> dict[str, str]:
         "list-all.json": _json(listing()),
         "scale-set-day.json": _json(scale_set_day()),
         "scale-sets.json": _json(scale_set_listing()),
+        "activity-log.json": _json(activity_log()),
     }
 
 

@@ -14,6 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from shared.domain.findings import (
+    DEFAULT_DEALLOCATED_MIN_DAYS,
+    DEFAULT_STOPPED_MIN_HOURS,
+    DEFAULT_UNCONFIRMED_AFTER_MINUTES,
+    Thresholds,
+)
 from shared.domain.ids import is_subscription_id
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import ConfigurationError
@@ -28,10 +34,18 @@ ARM_ENDPOINT = "ARM_ENDPOINT"
 COMPUTE_API_VERSION = "COMPUTE_API_VERSION"
 # Read by the Functions host through the %RECONCILE_SCHEDULE% binding expression, not by Python.
 RECONCILE_SCHEDULE = "RECONCILE_SCHEDULE"
+FINDINGS_STOPPED_MIN_HOURS = "FINDINGS_STOPPED_MIN_HOURS"
+FINDINGS_DEALLOCATED_MIN_DAYS = "FINDINGS_DEALLOCATED_MIN_DAYS"
+FINDINGS_UNCONFIRMED_AFTER_MINUTES = "FINDINGS_UNCONFIRMED_AFTER_MINUTES"
+BACKFILL_ON_ADOPT_DAYS = "BACKFILL_ON_ADOPT_DAYS"
+BACKFILL_ON_ADOPT_MAX_VMS = "BACKFILL_ON_ADOPT_MAX_VMS"
 
 DEFAULT_TABLE_NAME = "vmledger"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_COMPUTE_API_VERSION = "2024-07-01"
+DEFAULT_BACKFILL_ON_ADOPT_DAYS = 90  # the Activity Log's retention
+DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS = 50
+MAX_BACKFILL_DAYS = 90
 
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _LOOPBACK_HOSTS = {"localhost"}
@@ -54,6 +68,10 @@ class Settings:
     reconcile_subscription_ids: tuple[str, ...]
     arm_endpoint: str
     compute_api_version: str
+    findings: Thresholds = Thresholds()
+    # Activity Log backfill of VMs reconcile adopts: how far back (0: off), and at most how many per run.
+    backfill_on_adopt_days: int = DEFAULT_BACKFILL_ON_ADOPT_DAYS
+    backfill_on_adopt_max_vms: int = DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,7 +84,46 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_subscription_ids=_read_subscriptions(env),
         arm_endpoint=_read_arm_endpoint(env),
         compute_api_version=_value(env, COMPUTE_API_VERSION) or DEFAULT_COMPUTE_API_VERSION,
+        findings=_read_thresholds(env),
+        backfill_on_adopt_days=int(
+            _number(
+                env, BACKFILL_ON_ADOPT_DAYS, DEFAULT_BACKFILL_ON_ADOPT_DAYS, MAX_BACKFILL_DAYS, whole=True
+            )
+        ),
+        backfill_on_adopt_max_vms=int(
+            _number(env, BACKFILL_ON_ADOPT_MAX_VMS, DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS, 10_000, whole=True)
+        ),
     )
+
+
+def _read_thresholds(env: Mapping[str, str]) -> Thresholds:
+    """The findings' thresholds; defaults in ``shared.domain.findings``."""
+    return Thresholds(
+        stopped_min_hours=_number(env, FINDINGS_STOPPED_MIN_HOURS, DEFAULT_STOPPED_MIN_HOURS, 24 * 366),
+        deallocated_min_hours=24
+        * _number(env, FINDINGS_DEALLOCATED_MIN_DAYS, DEFAULT_DEALLOCATED_MIN_DAYS, 3660),
+        unconfirmed_after_hours=_number(
+            env, FINDINGS_UNCONFIRMED_AFTER_MINUTES, DEFAULT_UNCONFIRMED_AFTER_MINUTES, 60 * 24 * 366
+        )
+        / 60,
+    )
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, maximum: float, *, whole: bool = False
+) -> float:
+    """A non-negative number (``whole``: an integer) up to ``maximum``; ``ConfigurationError`` otherwise."""
+    text = _value(env, name)
+    if text is None:
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= maximum:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigurationError(f"{name} must be {kind} from 0 to {maximum:g}, got {text!r}")
+    return value
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (statusOnly),
-"Virtual Machines - Instance View", and the scale set listings: "Virtual Machine Scale Sets - List All"
-and "Virtual Machine Scale Set VMs - List" (``$expand=instanceView``), shaped like the published
-examples in ``tests/data/published/``.
+"Virtual Machines - Instance View", the scale set listings ("Virtual Machine Scale Sets - List All",
+"Virtual Machine Scale Set VMs - List" with ``$expand=instanceView``) and the Activity Log's management
+events (``eventtypes/management/values``), shaped like the published examples in ``tests/data/published/``.
 
 Tests and the demo use it instead of management.azure.com: it answers with responses shaped like real
 ones (``value`` + ``nextLink`` with an opaque ``$skiptoken``), can inject the faults a reconcile must
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
+import functools
 import json
 import re
 import signal
@@ -33,6 +35,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -64,6 +67,18 @@ _INSTANCES_PATH = re.compile(
 _PROVISIONING_TIME = "2024-10-01T08:00:00.1234567+00:00"
 _PUBLISHED_INSTANCE_VIEW = (
     Path(__file__).resolve().parent / "data/published/instance_view/VirtualMachine_Get_InstanceView.json"
+)
+_ACTIVITY_LOG_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Insights/eventtypes/management/values/?$",
+    re.IGNORECASE,
+)
+# The only shape of $filter the Activity Log accepts for one resource (SOURCES.md of activity_log/).
+_ACTIVITY_FILTER = re.compile(
+    r"^eventTimestamp ge '(?P<start>[^']+)' and eventTimestamp le '(?P<end>[^']+)'"
+    r"(?: and resourceUri eq '(?P<uri>(?:[^']|'')+)')?$"
+)
+PUBLISHED_ACTIVITY_LOG = (
+    Path(__file__).resolve().parent / "data" / "published" / "activity_log" / "GetActivityLogsFiltered.json"
 )
 
 Listings = Mapping[str, Sequence[Mapping[str, Any]]]
@@ -106,6 +121,8 @@ class _State:
     listing_file: Path | None
     scale_sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     scale_set_file: Path | None = None
+    activity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    activity_file: Path | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,6 +146,8 @@ class FakeArm:
         port: int = 0,
         scale_sets: Listings | None = None,
         scale_set_file: Path | None = None,
+        activity_log: Listings | None = None,
+        activity_log_file: Path | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -144,6 +163,10 @@ class FakeArm:
             self._state.listings = load_listing_file(listing_file)
         if scale_set_file is not None:
             self._state.scale_sets = load_listing_file(scale_set_file)
+        self._state.activity = _normalized(activity_log or {})
+        self._state.activity_file = activity_log_file
+        if activity_log_file is not None:
+            self._state.activity = load_listing_file(activity_log_file)
         self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self._state))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -178,6 +201,11 @@ class FakeArm:
         """Replace a subscription's scale sets: ``{"scaleSet": make_scale_set(...), "instances": [...]}``."""
         with self._state.lock:
             self._state.scale_sets[subscription_id.lower()] = [dict(entry) for entry in entries]
+
+    def set_activity_log(self, subscription_id: str, records: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the Activity Log records served for a subscription."""
+        with self._state.lock:
+            self._state.activity[subscription_id.lower()] = [dict(record) for record in records]
 
     def start(self) -> FakeArm:
         self._thread = threading.Thread(
@@ -314,6 +342,78 @@ def make_instance(
     }
 
 
+def activity_record(
+    resource_id: str,
+    operation: str,
+    status: str,
+    when: datetime,
+    *,
+    correlation_id: str,
+    operation_id: str,
+    event_data_id: str,
+    uri_query: str = "",
+) -> dict[str, Any]:
+    """One Activity Log record in the published shape (azure-rest-api-specs GetActivityLogsFiltered.json):
+    the example's record, caller and claims included, pointed at ``resource_id`` and ``operation``."""
+    record = copy.deepcopy(_published_record())
+    subscription = resource_id.split("/")[2]
+    group = resource_id.split("/")[4]
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    action = operation.rsplit("/", 2)
+    method = "POST" if action[-1].lower() == "action" else ("DELETE" if action[-1] == "delete" else "PUT")
+    path = f"{resource_id}/{action[-2]}" if method == "POST" else resource_id
+    record.update(
+        authorization={**record["authorization"], "action": operation, "scope": resource_id},
+        correlationId=correlation_id,
+        eventDataId=event_data_id,
+        eventName={"value": "BeginRequest" if status == "Started" else "EndRequest",
+                   "localizedValue": "Begin request" if status == "Started" else "End request"},
+        httpRequest={**record["httpRequest"], "method": method,
+                     "uri": f"https://management.azure.com{path}?api-version=2024-07-01{uri_query}"},
+        id=f"{resource_id}/events/{event_data_id}/ticks/{int(when.timestamp() * 10**7) + 621355968000000000}",
+        resourceGroupName=group,
+        resourceProviderName={"value": "Microsoft.Compute", "localizedValue": "Microsoft.Compute"},
+        operationId=operation_id,
+        operationName={"value": operation, "localizedValue": operation},
+        status={"value": status, "localizedValue": status},
+        subStatus={"value": {"Started": "", "Accepted": "Accepted"}.get(status, "OK"), "localizedValue": ""},
+        eventTimestamp=stamp,
+        submissionTimestamp=stamp,
+        subscriptionId=subscription,
+        resourceId=resource_id,
+    )  # fmt: skip
+    return record
+
+
+def operation_records(
+    resource_id: str, operation: str, ended: datetime, *, seed: str, status: str = "Succeeded",
+    took: timedelta = timedelta(seconds=40), uri_query: str = "", correlation_id: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One operation as the Activity Log shows it: ``Started``, ``Accepted`` (actions), then the final
+    record at ``ended``; one ``operationId`` and ``correlationId``, an ``eventDataId`` each."""
+    ids = {name: str(uuid.uuid5(_ACTIVITY_NAMESPACE, f"{seed}/{name}")) for name in ("c", "o", "1", "2", "3")}
+    common = {"correlation_id": correlation_id or ids["c"], "operation_id": ids["o"], "uri_query": uri_query}
+    started = ended - took
+    records = [activity_record(resource_id, operation, "Started", started, event_data_id=ids["1"], **common)]
+    if operation.lower().endswith("/action"):
+        accepted = started + timedelta(seconds=1)
+        records.append(
+            activity_record(resource_id, operation, "Accepted", accepted, event_data_id=ids["2"], **common)
+        )
+    records.append(activity_record(resource_id, operation, status, ended, event_data_id=ids["3"], **common))
+    return records
+
+
+_ACTIVITY_NAMESPACE = uuid.UUID("6a0c1e3f-2b4d-4f6a-8c9e-0b1d2f3a4c5e")
+
+
+@functools.cache
+def _published_record() -> dict[str, Any]:
+    body = json.loads(PUBLISHED_ACTIVITY_LOG.read_text(encoding="utf-8"))
+    record: dict[str, Any] = body["responses"]["200"]["body"]["value"][0]
+    return record
+
+
 def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:
     """Read ``{"<subscriptionId>": [item, ...]}``; raise ``ValueError`` if it has another shape."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -396,6 +496,9 @@ class _ListAllHandler(BaseHTTPRequestHandler):
                 self._send_error(404, "ResourceNotFound", "The Resource was not found.")
             else:
                 self._send_json(200, instance_view_body(instance))
+        activity = _ACTIVITY_LOG_PATH.match(parts.path)
+        if activity:
+            self._serve_activity_log(activity["sub"], query)
             return
         match = _LIST_ALL_PATH.match(parts.path)
         scale_sets = _SCALE_SETS_PATH.match(parts.path)
@@ -478,6 +581,42 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             )
             return
         self._send_json(200, instance_view_body(vm))
+
+    def _serve_activity_log(self, subscription_id: str, query: dict[str, str]) -> None:
+        """Management events filtered as the real API filters them, newest first, ``$select`` applied."""
+        if query.get("api-version") != "2015-04-01":
+            self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
+            return
+        match = _ACTIVITY_FILTER.match(query.get("$filter", ""))
+        if not match:
+            self._send_error(400, "BadRequest", "The $filter is not one the Activity Log accepts.")
+            return
+        try:
+            offset = _decode_skiptoken(query["$skiptoken"]) if "$skiptoken" in query else 0
+        except ValueError:
+            self._send_error(400, "InvalidSkipToken", "The skip token is not valid.")
+            return
+        if self._inject_fault(offset // self.shared.page_size + 1):
+            return
+        with self.shared.lock:
+            if offset == 0 and self.shared.activity_file is not None:
+                self.shared.activity = load_listing_file(self.shared.activity_file)
+            records = list(self.shared.activity.get(subscription_id.lower(), []))
+        start, end, uri = match["start"], match["end"], (match["uri"] or "").replace("''", "'")
+        chosen = [
+            record for record in records
+            if start <= record["eventTimestamp"] <= end
+            and (not uri or record["resourceId"].lower() == uri.lower())
+        ]  # fmt: skip
+        chosen.sort(key=lambda record: record["eventTimestamp"], reverse=True)
+        fields = [name.strip() for name in query["$select"].split(",")] if "$select" in query else None
+        page = chosen[offset : offset + self.shared.page_size]
+        body: dict[str, Any] = {
+            "value": [{k: v for k, v in r.items() if fields is None or k in fields} for r in page]
+        }
+        if offset + self.shared.page_size < len(chosen):
+            body["nextLink"] = self._next_link(query, offset + self.shared.page_size)
+        self._send_json(200, body)
 
     def _inject_fault(self, page: int) -> bool:
         """Answer with the configured fault for this request, if any; True when one was sent."""
@@ -572,6 +711,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help='JSON file {"<subscriptionId>": [{"scaleSet": ..., "instances": [...]}]}',
     )
     parser.add_argument("--page-size", type=int, default=100, help="VMs per page (default 100)")
+    parser.add_argument(
+        "--activity-log", type=Path, help='JSON file {"<subscriptionId>": [Activity Log record, ...]}'
+    )
     parser.add_argument("--throttle-first", type=int, default=0, help="answer 429 to the first N requests")
     return parser.parse_args(argv)
 
@@ -600,6 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         listing_file=args.listing,
         port=args.port,
         scale_set_file=args.scale_sets,
+        activity_log_file=args.activity_log,
     ) as fake:
         print(fake.url, flush=True)
         _wait_for_stop_signal()

@@ -59,11 +59,21 @@ def demo_runs(tmp_path_factory) -> tuple[str, str, Path, int, Path]:
 def test_the_demo_prints_an_ingest_summary_and_a_table_whose_columns_say_what_they_mean(demo_runs):
     first = demo_runs[0]
     assert "17 deliveries: 14 recorded, 1 duplicate, 2 skipped" in first
-    assert "BILLING NOW" in first and not re.search(r"\bBILLED\b(?! H TODAY)", first)
-    assert "UNKNOWN H: time whose power state the ledger cannot tell" in first
+    assert "BILLING NOW" in first and not re.search(r"\bBILLED\b(?! H (TODAY|SINCE))", first)
+    # legacy-app, adopted by reconcile, had unknown hours before its history was backfilled; now none.
+    assert re.search(r"rg-legacy/legacy-app +running .* 0\.00 +\n", first)
     assert "running + Failed: an operation on the VM failed" in first
     snapshot = demo_runs[4]
     assert f"is in {snapshot.resolve()}" in first and snapshot.is_file()
+
+
+def test_the_demo_shows_a_guest_shutdown_finding_and_a_vm_backfilled_from_the_activity_log(demo_runs):
+    first = demo_runs[0]
+    assert re.search(r"stoppedButBilled +rg-shop/web-02 +stopped .* foundByReconcile", first)
+    assert re.search(r"deallocatedLong +rg-legacy/archive-01 +deallocated ", first)
+    history = first[first.index("Transitions of rg-legacy/archive-01") :]
+    assert re.search(r"running +activityLog Microsoft.Compute/virtualMachines/write", history)
+    assert re.search(r"deallocated +activityLog Microsoft.Compute/virtualMachines/deallocate/action", history)
 
 
 def test_a_second_run_clears_its_own_rows_first_and_prints_the_same_ledger(demo_runs):

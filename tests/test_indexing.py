@@ -17,6 +17,7 @@ HTTP_ROUTES = {
     ),
     "list_vms": "vms",
     "list_vm_timelines": "timelines",
+    "list_findings": "findings",
     "vm_timeline_page": "timeline",
 }
 

@@ -102,6 +102,7 @@ ROUTES = {
     "/api/timeline": function_app.vm_timeline_page,
     "/api/timelines": function_app.list_vm_timelines,
     "/api/vms": function_app.list_vms,
+    "/api/findings": function_app.list_findings,
 }
 
 
@@ -745,3 +746,63 @@ def test_instances_are_grouped_under_their_scale_set_with_its_billed_hours_summe
     open_page(driver, host, scaleSet="web-ss")
     assert [row["name"] for row in group_rows(driver)] == ["web-ss", "web-ss_0", "web-ss_1", "web-ss_2"]
     assert filters_in_address(driver) == {} and "scaleSet=web-ss" in driver.current_url
+
+
+# ---- the findings strip -------------------------------------------------------------------------------
+
+
+def wait_findings(driver) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.execute_script("return document.getElementById('findings').dataset.state") == "ready"
+    )
+
+
+def test_the_findings_strip_lists_the_apis_findings_above_the_table_and_highlights_their_rows(
+    driver, host, demo
+):
+    open_page(driver, host)
+    wait_findings(driver)
+    request = func.HttpRequest("GET", "http://127.0.0.1/api/findings", body=b"", params={"top": "1000"})
+    expected = json.loads(function_app.list_findings(request).get_body())["value"]
+    shown = driver.execute_script(
+        """
+        const strip = document.getElementById('findings');
+        return {
+          above: Boolean(strip.compareDocumentPosition(document.getElementById('timeline'))
+                         & Node.DOCUMENT_POSITION_FOLLOWING),
+          visible: !strip.hidden,
+          counts: Object.fromEntries(Array.from(strip.querySelectorAll('#finding-kinds li'))
+                                     .map((li) => [li.dataset.kind, Number(li.dataset.count)])),
+          items: Array.from(strip.querySelectorAll('#finding-items li[data-kind]'))
+                 .map((li) => [li.dataset.resourceId, li.dataset.kind]),
+          rows: Object.fromEntries(Array.from(document.querySelectorAll('#rows tr')).map((tr) =>
+                [tr.dataset.resourceId, [tr.classList.contains('has-finding'), tr.dataset.findings]])),
+        };
+        """
+    )
+    assert shown["above"] and shown["visible"]
+    assert sorted(shown["items"]) == sorted([item["resourceId"], item["kind"]] for item in expected)
+    kinds = {item["kind"] for item in expected}
+    assert shown["counts"] == {kind: sum(item["kind"] == kind for item in expected) for kind in kinds}
+    # db-01's restart failed while it kept running: failed while billed. temp-01 is deleted: no finding.
+    db = vm_id("db-01", "rg-data")
+    assert "failedProvisioning" in shown["rows"][db][1].split(",") and shown["rows"][db][0] is True
+    assert shown["rows"][vm_id("temp-01", "rg-ops")] == [False, ""]
+    for resource_id, (highlighted, kinds_text) in shown["rows"].items():
+        expected_kinds = [item["kind"] for item in expected if item["resourceId"] == resource_id]
+        assert (highlighted, kinds_text) == (bool(expected_kinds), ",".join(expected_kinds))
+
+
+def test_the_findings_strip_follows_the_resource_group_filter(driver, host, demo):
+    open_page(driver, host, resourceGroup="rg-web")
+    wait_findings(driver)
+    groups = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#finding-items li[data-kind]'))"
+        ".map((li) => li.dataset.resourceId.split('/')[4])"
+    )
+    assert groups and set(groups) == {"rg-web"}
+    assert any(
+        path == "/api/findings" and params.get("resourceGroup") == "rg-web" for path, params in host.requests
+    )

@@ -121,6 +121,27 @@ param billedPowerStates string = 'starting,running,stopping,stopped'
 @description('api-version of the Virtual Machines - List All call (COMPUTE_API_VERSION).')
 param computeApiVersion string = '2024-07-01'
 
+@description('Hours a VM must be stopped and billed before it is a finding (FINDINGS_STOPPED_MIN_HOURS).')
+@minValue(0)
+param findingsStoppedMinHours int = 1
+
+@description('Days a VM must be deallocated before it is a finding (FINDINGS_DEALLOCATED_MIN_DAYS).')
+@minValue(0)
+param findingsDeallocatedMinDays int = 30
+
+@description('Minutes without any confirmation after which a VM is unconfirmed; two reconcile periods (FINDINGS_UNCONFIRMED_AFTER_MINUTES).')
+@minValue(1)
+param findingsUnconfirmedAfterMinutes int = 30
+
+@description('Days of Activity Log read for a VM the reconcile adopts, 0 to switch off (BACKFILL_ON_ADOPT_DAYS).')
+@minValue(0)
+@maxValue(90)
+param backfillOnAdoptDays int = 90
+
+@description('At most this many adopted VMs are backfilled per reconcile run (BACKFILL_ON_ADOPT_MAX_VMS).')
+@minValue(0)
+param backfillOnAdoptMaxVms int = 50
+
 // ---------------------------------------------------------------------------------------------------
 // Event Grid
 // ---------------------------------------------------------------------------------------------------
@@ -216,6 +237,11 @@ module functionApp 'modules/functionApp.bicep' = {
     reconcileSchedule: reconcileSchedule
     billedPowerStates: billedPowerStates
     computeApiVersion: computeApiVersion
+    findingsStoppedMinHours: findingsStoppedMinHours
+    findingsDeallocatedMinDays: findingsDeallocatedMinDays
+    findingsUnconfirmedAfterMinutes: findingsUnconfirmedAfterMinutes
+    backfillOnAdoptDays: backfillOnAdoptDays
+    backfillOnAdoptMaxVms: backfillOnAdoptMaxVms
   }
 }
 

@@ -8,6 +8,8 @@ Uses the same settings as the function app (``VM_LEDGER_STORAGE`` or ``VM_LEDGER
     python -m shared.cli show <VM resource id>
     python -m shared.cli reconcile
     python -m shared.cli reconcile --from-file listing.json
+    python -m shared.cli findings [--kind stoppedButBilled] [--min-hours 2]
+    python -m shared.cli backfill --days 90
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from shared.answers import transitions_page, vm_report
 from shared.cli.failures import describe_failure
+from shared.cli.findings import add_commands as add_findings_and_backfill
 from shared.cli.saved_listing import load_saved_listings
 from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
 from shared.context import get_arm_client, get_ledger
@@ -129,4 +132,5 @@ def _parser() -> argparse.ArgumentParser:
         "subscription ids to arrays of VMs such as samples/list-all.json",
     )
     reconcile.set_defaults(run=_reconcile)
+    add_findings_and_backfill(commands)
     return parser

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from shared.answers import iter_all, vms_page
+from shared.answers import Page, VmFinding, findings_page, iter_all, vms_page
+from shared.domain.findings import RULES
 from shared.domain.times import utc_now
+from shared.settings import get_settings
 from shared.store import Ledger
-from shared.web.bodies import window_fields
+from shared.web.bodies import finding_body, window_fields
 from shared.web.page import embed_snapshot, shipped_page
 from shared.web.params import check_window
 from shared.web.timelines import DEFAULT_WINDOW, MAX_WINDOW, TIMELINES_MAX_TOP, timeline_body
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
+
+
+def snapshot_findings(
+    ledger: Ledger, subscription_id: str | None, resource_group: str | None, as_of: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """The findings strip's data, as ``GET findings`` answers it with the default thresholds."""
+    thresholds = get_settings().findings
+
+    def page(after: str | None) -> Page[VmFinding]:
+        return findings_page(
+            ledger, subscription_id, resource_group, kinds=list(RULES), thresholds=thresholds,
+            top=1000, after=after, as_of=as_of,
+        )  # fmt: skip
+
+    return [finding_body(item.current, item.finding) for item in iter_all(page, limit=limit)]
 
 
 def write_snapshot(
@@ -45,5 +63,6 @@ def write_snapshot(
     items = [timeline_body(ledger, row, start, end, as_of) for row in rows[:max_vms]]
     more = len(rows) > max_vms
     data = {"value": items, "moreVms": more, **window_fields(ledger.policy, start, end, as_of)}
+    data["findings"] = snapshot_findings(ledger, subscription_id, resource_group, as_of, max_vms)
     Path(path).write_text(embed_snapshot(shipped_page().html, data), encoding="utf-8")
     return len(items)

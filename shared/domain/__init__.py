@@ -1,10 +1,12 @@
 """Pure rules: VM ids, times, power states and transitions, the operation table, window accounting,
-health causes."""
+health causes, finding rules, and when two sources describe one operation."""
 
 from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.findings import RULES, Finding, FindingKind, ReachedBy, Thresholds, VmFacts, findings_of
 from shared.domain.health import Cause, annotation_cause, health_name
 from shared.domain.ids import VmId, is_subscription_id, parse_vm_id, require_part, vm_id_from_parts
 from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
+from shared.domain.same_operation import MATCH_WINDOW, TIME_TOLERANCE, OperationRecord, same_operation
 from shared.domain.times import as_utc, format_time, parse_time, utc_now
 from shared.domain.vm_state import (
     UNKNOWN,
@@ -20,10 +22,19 @@ __all__ = [
     "CANCELED",
     "Cause",
     "FAILED",
+    "MATCH_WINDOW",
+    "RULES",
+    "TIME_TOLERANCE",
     "SUCCEEDED",
     "UNKNOWN",
     "BillingPolicy",
     "Change",
+    "Finding",
+    "FindingKind",
+    "OperationRecord",
+    "ReachedBy",
+    "Thresholds",
+    "VmFacts",
     "VmId",
     "VmState",
     "WindowTotals",
@@ -31,6 +42,7 @@ __all__ = [
     "apply_change",
     "as_utc",
     "change_for",
+    "findings_of",
     "format_time",
     "health_name",
     "is_subscription_id",
@@ -39,6 +51,7 @@ __all__ = [
     "parse_time",
     "parse_vm_id",
     "require_part",
+    "same_operation",
     "state_before_first",
     "utc_now",
     "vm_id_from_parts",

@@ -8,6 +8,12 @@ between the VM's previous record and that time; the record keeps the previous ti
 
 A VM absent from a *complete* listing is recorded as deleted; a listing that failed part way deletes
 nothing and the subscription is reported as failed.
+
+A VM listed as the ledger has it is *confirmed*: its current row's ``lastConfirmed`` is set to the page's
+observation time, 100 rows a round trip (``Ledger.confirm``), so the ``unconfirmed`` finding can tell a
+ledger whose reconcile stopped running. A VM found stopped (allocated, billed) that the ledger did not have
+so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it). VMs the ledger had
+never seen are listed in the report (``adopted``) for the Activity Log backfill.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from shared.domain.vm_state import Change
 from shared.errors import StorageUnavailable
 from shared.jobs._membership import record_membership
 from shared.jobs._observation import differs, main_state, observed_change
+from shared.jobs.backfill import backfill_adopted
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, NewTransition, Source
@@ -49,6 +56,8 @@ class SubscriptionReport:
     unknown: int = 0
     failure: str | None = None
     vanished: list[str] = field(default_factory=list)
+    confirmed: int = 0
+    adopted: list[VmId] = field(default_factory=list)
 
     def summary(self) -> str:
         status = f"FAILED ({self.failure})" if self.failure else "ok"
@@ -72,8 +81,10 @@ def reconcile_subscription(
         unseen = _known_states(ledger, report.subscription_id)
         for page in pages:
             observed_at = clock()
+            unchanged: list[tuple[VmId, str | None]] = []
             for listed in page:
-                _apply_listed(ledger, listed, unseen, observed_at, report)
+                _apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
+            report.confirmed += ledger.confirm(unchanged, observed_at)
         _record_vanished(ledger, unseen, clock(), report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
@@ -95,6 +106,10 @@ def reconcile_configured_subscriptions(
     reports = [reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub)) for sub in ids]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
+    settings = get_settings()
+    adopted = [vm for report in reports for vm in report.adopted]
+    days, max_vms = settings.backfill_on_adopt_days, settings.backfill_on_adopt_max_vms
+    backfill_adopted(ledger, client, adopted, days=days, max_vms=max_vms)
     failed = [report.subscription_id for report in reports if report.failure]
     if failed:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
@@ -109,6 +124,7 @@ class _Known(NamedTuple):
     deleted: bool
     provisioning: str
     member_of: str | None
+    etag: str | None
 
 
 def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
@@ -122,6 +138,7 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
             state.deleted,
             main_state(state.provisioning_state),
             row.member_of.lower() if row.member_of else None,
+            row.etag,
         )
     return known
 
@@ -132,6 +149,7 @@ def _apply_listed(
     unseen: dict[str, _Known],
     observed_at: datetime,
     report: SubscriptionReport,
+    unchanged: list[tuple[VmId, str | None]],
 ) -> None:
     vm = parse_vm_id(listed.resource_id)
     if vm is None or vm.subscription_key != report.subscription_id:
@@ -145,6 +163,8 @@ def _apply_listed(
     if known is not None and not known.deleted and not _differs(known, listed):
         report.unchanged += 1
         record_membership(ledger, vm, known.member_of, listed.member_of)
+        if listed.power_state is not None:  # a missing power status confirms nothing
+            unchanged.append((vm, known.etag))
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None
@@ -152,8 +172,18 @@ def _apply_listed(
     _record(ledger, vm, change, observed_at, current, member_of=listed.member_of)
     if current is None:
         report.new += 1
+        report.adopted.append(vm)
     else:
         report.changed += 1
+    was_stopped = known is not None and not known.deleted and known.power_state == "stopped"
+    if listed.power_state == "stopped" and ledger.policy.is_billed("stopped") and not was_stopped:
+        logger.warning(
+            "stoppedButBilled: %s found stopped (allocated, still billed) by reconcile at %s; no powerOff "
+            "was recorded since %s (a shutdown from inside the guest?)",
+            vm.resource_id,
+            format_time(observed_at),
+            format_time(current.last_time) if current else "the ledger first saw it",
+        )
 
 
 def _differs(known: _Known, listed: ListedVm) -> bool:

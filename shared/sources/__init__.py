@@ -1,7 +1,8 @@
-"""Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events) and
-Resource Manager listings and instance views."""
+"""Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events),
+Resource Manager listings and instance views, the Activity Log."""
 
 from shared.sources._pager import ListingError
+from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
 from shared.sources.arm import ArmClient
 from shared.sources.events import (
     InboundEvent,
@@ -28,18 +29,22 @@ __all__ = [
     "HealthEvent",
     "InboundEvent",
     "ListedScaleSet",
+    "RETENTION_DAYS",
     "ListedVm",
     "ListingError",
     "ScaleSetEvent",
     "Skipped",
     "VmEvent",
+    "VmOperation",
     "inbound_from_binding",
     "inbound_from_json",
     "is_health_event",
     "parse_health_event",
     "parse_instance_page",
     "parse_instance_view",
+    "list_vm_operations",
     "parse_listing_page",
     "parse_scale_set_page",
     "parse_vm_event",
+    "vm_operations",
 ]

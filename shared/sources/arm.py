@@ -126,6 +126,19 @@ class ArmClient:
                 if listed.is_uniform:
                     yield from self.iter_instance_pages(listed.scale_set)
 
+    def iter_json_pages(self, path: str, params: dict[str, str], *, subject: str) -> Iterator[Any]:
+        """Every page (JSON body) of another Resource Manager list API under this endpoint, through the same
+        pipeline (token, 429 and ``Retry-After`` rules) and the one guarded pager: ``ListingError`` on any
+        failure. ``path`` starts with ``/subscriptions/``."""
+        first = HttpRequest("GET", f"{self._endpoint}{path}", params=params)
+        return iter_pages(
+            self._pipeline(),
+            first,
+            subject=subject,
+            next_link=lambda body: arm_page(body, subject)[1],
+            timeout=self._timeout,
+        )
+
     def close(self) -> None:
         """Close the transport; the credential belongs to whoever passed it in."""
         with self._lock:
@@ -188,6 +201,6 @@ class ArmClient:
                     retry_total=self._retry_total,
                     retry_backoff_factor=self._retry_backoff_factor,
                     transport=self._transport,
-                    allowed_query_params=["statusOnly", "$expand"],
+                    allowed_query_params=["statusOnly", "$expand", "$filter", "$select"],
                 )
             return self._client

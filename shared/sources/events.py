@@ -8,7 +8,6 @@ informational (published failure examples carry ``"Succeeded"``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,10 +27,10 @@ from shared.domain.operations import (
 )
 from shared.domain.times import as_utc, parse_time
 from shared.domain.vm_state import Change
+from shared.sources._fields import guid_or_none
 from shared.sources._json import json_object
 
 MAX_EVENT_ID_LENGTH = 256
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 _KINDS: dict[SystemEventNames, tuple[str, str]] = {
     SystemEventNames.ResourceWriteSuccessEventName: ("write", SUCCEEDED),
@@ -217,15 +216,8 @@ def _accepted(
         time=as_utc(event.time),
         operation_name=operation.strip(),
         change=change,
-        correlation_id=_guid_or_none(data.get("correlationId")),
+        correlation_id=guid_or_none(data.get("correlationId")),
     )
-
-
-def _guid_or_none(value: Any) -> str | None:
-    """A GUID as text, lower-cased, or ``None``: the field is the caller's to fill and is stored as is."""
-    if isinstance(value, str) and _GUID.fullmatch(value.strip()):
-        return value.strip().lower()
-    return None
 
 
 def _verb_matches(verb: str, suffix: str) -> bool:

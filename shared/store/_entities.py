@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from shared.domain.ids import VmId
@@ -10,6 +11,8 @@ from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
 from shared.store._keys import current_key
 from shared.store._records import CurrentRow, TransitionRow
+
+LAST_CONFIRMED = "lastConfirmed"
 
 
 def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:
@@ -110,7 +113,23 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
     if row.member_of:
         entity["memberOf"] = row.member_of
     entity.update(_state_fields("state", row.state))
+    optional = {
+        "causeSource": row.last_cause_source,
+        "causeOperation": row.last_cause_operation,
+        LAST_CONFIRMED: format_time(row.last_confirmed) if row.last_confirmed else None,
+        "activityLogUntil": format_time(row.activity_log_until) if row.activity_log_until else None,
+    }
+    entity.update({name: value for name, value in optional.items() if value is not None})
     return entity
+
+
+def confirmation_entity(vm: VmId, at: datetime) -> dict[str, Any]:
+    """The one column a reconcile that found no change merges into a current row."""
+    return {
+        "PartitionKey": vm.subscription_key,
+        "RowKey": current_key(vm),
+        LAST_CONFIRMED: format_time(at),
+    }
 
 
 def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
@@ -130,7 +149,15 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
         last_time=parse_time(entity["lastTime"]),
         etag=_etag(entity),
         member_of=entity.get("memberOf") or None,
+        last_cause_source=entity.get("causeSource") or None,
+        last_cause_operation=entity.get("causeOperation") or None,
+        last_confirmed=_time_or_none(entity.get(LAST_CONFIRMED)),
+        activity_log_until=_time_or_none(entity.get("activityLogUntil")),
     )
+
+
+def _time_or_none(text: Any) -> datetime | None:
+    return parse_time(text) if isinstance(text, str) and text else None
 
 
 def _required_state(entity: Mapping[str, Any]) -> VmState:

@@ -16,6 +16,8 @@ class Source(StrEnum):
     EVENT = "event"
     RECONCILE = "reconcile"
     HEALTH = "health"
+    # Backfilled from the subscription's Activity Log (history from before the deployment, lost events).
+    ACTIVITY_LOG = "activityLog"
 
 
 class Outcome(StrEnum):
@@ -39,7 +41,7 @@ class NewTransition:
     event_type: str | None = None
     # Reconcile only: the last recorded time before the observation; the real change lies in between.
     changed_after: datetime | None = None
-    # Events only: the operation's correlation id, the key shared with its Activity Log records.
+    # Events and Activity Log records: the operation's correlation id, the key the two sources share.
     correlation_id: str | None = None
     # Health events only: why the state changed (``shared.domain.health.Cause``), e.g. guestShutdown.
     cause: str | None = None
@@ -79,6 +81,14 @@ class CurrentRow:
     etag: str | None
     # A Flexible member's scale set (resource id as listed); instances carry theirs in ``vm``.
     member_of: str | None = None
+    # What findings read without touching history (``None`` on rows written before they existed):
+    # the source and operation of the transition that began the current condition (``state.since``),
+    last_cause_source: str | None = None
+    last_cause_operation: str | None = None
+    # the last time a reconcile listing confirmed the state unchanged (transitions confirm by their time),
+    last_confirmed: datetime | None = None
+    # and the latest Activity Log transition, so an event near it is checked for being the same operation.
+    activity_log_until: datetime | None = None
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)
@@ -87,6 +97,11 @@ class CurrentRow:
     def scale_set(self) -> ScaleSetId | None:
         """The scale set the VM belongs to: a Uniform instance's, or a Flexible member's."""
         return self.vm.scale_set_id or (parse_scale_set_id(self.member_of) if self.member_of else None)
+
+    @property
+    def confirmed_at(self) -> datetime:
+        """When an event, an Activity Log record or a reconcile listing last confirmed the state."""
+        return max(self.last_time, self.last_confirmed) if self.last_confirmed else self.last_time
 
 
 def new_transition_row(

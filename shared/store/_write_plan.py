@@ -22,7 +22,14 @@ from azure.data.tables import TransactionOperation, UpdateMode
 from shared.domain.vm_state import BillingPolicy, VmState, apply_change, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import CURRENT_PREFIX
-from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow, new_transition_row
+from shared.store._records import (
+    CurrentRow,
+    NewTransition,
+    Outcome,
+    Source,
+    TransitionRow,
+    new_transition_row,
+)
 
 Entity = dict[str, Any]
 TableOperation = tuple[TransactionOperation, Entity] | tuple[TransactionOperation, Entity, Mapping[str, Any]]
@@ -48,8 +55,8 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
     row = new_transition_row(new, key, prev, policy)
     partition = new.vm.subscription_key
     if current is None:
-        created = CurrentRow(
-            new.vm, row.state, policy.label, key, new.time, key, new.time, None, member_of=new.member_of
+        created = _noted(
+            new, row, CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None)
         )
         operations: list[TableOperation] = [
             (TransactionOperation.CREATE, transition_entity(row, partition)),
@@ -57,13 +64,29 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
         ]
         return WritePlan(operations, created, registers_subscription=True)
     updated = replace(current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time)
-    if new.member_of and new.member_of != current.member_of:
-        updated = replace(updated, member_of=new.member_of)
+    updated = _noted(new, row, updated)
     operations = [
         (TransactionOperation.CREATE, transition_entity(row, partition)),
         replace_operation(current_entity(updated), current.etag),
     ]
     return WritePlan(operations, updated)
+
+
+def _noted(new: NewTransition, row: TransitionRow, current: CurrentRow) -> CurrentRow:
+    """``current`` with what findings read (``row`` as cause if it began the condition; the Activity Log
+    mark) and the Flexible scale set the VM was listed in."""
+    if new.member_of and new.member_of != current.member_of:
+        current = replace(current, member_of=new.member_of)
+    if row.state.since == row.time:
+        current = replace(current, last_cause_source=row.source, last_cause_operation=row.operation_name)
+    return _with_activity_log_mark(new, current)
+
+
+def _with_activity_log_mark(new: NewTransition, current: CurrentRow) -> CurrentRow:
+    if new.source != Source.ACTIVITY_LOG:
+        return current
+    mark = current.activity_log_until
+    return replace(current, activity_log_until=max(mark, new.time) if mark else new.time)
 
 
 def plan_insert(
@@ -87,7 +110,10 @@ def plan_insert(
         row = new_transition_row(new, key, _prev_for_insert(new, tail, current), policy)
         operations.append((TransactionOperation.CREATE, transition_entity(row, partition)))
         outcome, state, following, touch_next = Outcome.RECORDED, row.state, tail, True
-    state, rewrites = _recompute(following, state, touch_next, policy)
+    first = tail[0] if outcome == Outcome.DUPLICATE else row
+    cause = first if first.state.since == first.time else None
+    state, rewrites, later_cause = _recompute(following, state, touch_next, policy)
+    cause = later_cause or cause
     operations += [replace_operation(transition_entity(row, partition), row.etag) for row in rewrites]
     # The current row is rewritten when the recomputed end differs from the last stored row (read just
     # now) or from ``current``: a cached ``current`` may be stale (another instance wrote, or a write
@@ -99,6 +125,10 @@ def plan_insert(
     updated = current
     if end_changed:
         updated = replace(updated, state=state, billing_policy=policy.label)
+    if cause is not None and cause.time == state.since:
+        updated = replace(updated, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
+    if outcome == Outcome.RECORDED:
+        updated = _with_activity_log_mark(new, updated)
     if key < current.first_key:
         updated = replace(updated, first_key=key, first_time=new.time)
     if outcome == Outcome.RECORDED and new.member_of and new.member_of != current.member_of:
@@ -132,19 +162,23 @@ def _prev_for_insert(
 
 def _recompute(
     following: Sequence[TransitionRow], state: VmState, touch_next: bool, policy: BillingPolicy
-) -> tuple[VmState, list[TransitionRow]]:
-    """Re-derive every row after a changed one; return the end state and the rows that differ.
+) -> tuple[VmState, list[TransitionRow], TransitionRow | None]:
+    """Re-derive every row after a changed one; return the end state, the rows that differ, and the last
+    row that began a condition (the cause of the end state when its time is the end state's ``since``).
 
     The whole tail was read anyway, so nothing stops at the first row that comes out as stored: a
     write cut off between two transactions may have left rows further on that need repair.
     """
     rewrites: list[TransitionRow] = []
+    cause: TransitionRow | None = None
     for index, row in enumerate(following):
         new_state = _derive(state, row, policy)
         if row.prev != state or row.state != new_state or (touch_next and index == 0):
             rewrites.append(replace(row, prev=state, state=new_state))
+        if new_state.since == row.time:
+            cause = row
         state = new_state
-    return state, rewrites
+    return state, rewrites, cause
 
 
 def _derive(prev: VmState | None, row: TransitionRow, policy: BillingPolicy) -> VmState:

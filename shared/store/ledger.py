@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
+from shared.store._confirm import confirm_rows
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._errors import storage_errors, translated, unavailable
@@ -37,6 +38,7 @@ from shared.store._keys import (
     transitions_prefix,
     upper_bound,
 )
+from shared.store._matching import already_recorded, match_from
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, plan_insert, writes_current
 
@@ -208,15 +210,24 @@ class Ledger:
 
     def _record_once(self, new: NewTransition, current: CurrentRow | None) -> Outcome:
         key = transition_key(new.vm, new.time, new.event_id)
-        if current is None or key > current.last_key:
+        look_from = match_from(new, current)
+        if current is None or (key > current.last_key and look_from is None):
             plan = plan_append(new, key, current, self.policy)
         else:
-            tail = list(
+            # One range query: the rows after ``key`` (to slot it in), and those of the match window before.
+            low = min(key, time_key(new.vm, look_from)) if look_from else key
+            rows = list(
                 self._iter_transition_keys(
-                    new.vm, key, upper_bound(transitions_prefix(new.vm)), MAX_PAGE_SIZE
+                    new.vm, low, upper_bound(transitions_prefix(new.vm)), MAX_PAGE_SIZE
                 )
             )
-            plan = plan_insert(new, key, current, tail, self.policy)
+            if look_from is not None and already_recorded(new, key, rows) is not None:
+                return Outcome.DUPLICATE
+            tail = [row for row in rows if row.key >= key]
+            if key > current.last_key:
+                plan = plan_append(new, key, current, self.policy)
+            else:
+                plan = plan_insert(new, key, current, tail, self.policy)
             if not plan.operations:
                 return plan.outcome
         try:
@@ -238,6 +249,15 @@ class Ledger:
         if writes_current(operations[-1]):
             self._cache.remember(plan.current.with_etag(results[-1].get("etag")))
         return plan.outcome
+
+    def confirm(self, rows: Sequence[tuple[VmId, str | None]], at: datetime) -> int:
+        """Record that a listing at ``at`` found these VMs (with their current rows' ETags as read) as the
+        ledger has them; return how many were confirmed (a row written since it was read is skipped: its
+        new transition confirms it). 100 VMs a round trip."""
+        for vm, _ in rows:
+            self._cache.forget(vm)  # each merge changes the row's ETag
+        with storage_errors():
+            return confirm_rows(self.table, rows, at)
 
     def _register_subscription(self, vm: VmId) -> None:
         """Before a VM's first row exists, so listing VMs never misses a subscription."""

@@ -19,9 +19,15 @@ from shared.store._write_plan import TableOperation
 
 
 def seed_histories(
-    table: TableClient, policy: BillingPolicy, histories: Iterable[Sequence[NewTransition]]
+    table: TableClient,
+    policy: BillingPolicy,
+    histories: Iterable[Sequence[NewTransition]],
+    *,
+    current_only: bool = False,
 ) -> None:
-    """Write each VM's history (in time order) and its current row, 100 entities per transaction."""
+    """Write each VM's history (in time order) and its current row, 100 entities per transaction.
+
+    ``current_only``: only the current rows, what fleet-wide answers (findings, reconcile) read."""
     batches: dict[str, list[TableOperation]] = {}
     for history in histories:
         if not history:
@@ -30,7 +36,8 @@ def seed_histories(
         if partition not in batches:
             register_subscription(table, partition)
         batch = batches.setdefault(partition, [])
-        for entity in _history_entities(history, policy):
+        entities = _history_entities(history, policy)
+        for entity in entities[-1:] if current_only else entities:
             batch.append((TransactionOperation.UPSERT, entity))
             if len(batch) == 100:
                 table.submit_transaction(batch)
@@ -49,7 +56,11 @@ def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -
         rows.append(row)
         prev = row.state
     first, last = rows[0], rows[-1]
-    current = CurrentRow(vm, last.state, policy.label, first.key, first.time, last.key, last.time, None)
+    cause = next(row for row in reversed(rows) if row.state.since == row.time or row is first)
+    current = CurrentRow(
+        vm, last.state, policy.label, first.key, first.time, last.key, last.time, None,
+        last_cause_source=cause.source, last_cause_operation=cause.operation_name,
+    )  # fmt: skip
     return [transition_entity(row, vm.subscription_key) for row in rows] + [current_entity(current)]
 
 

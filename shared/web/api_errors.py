@@ -29,6 +29,8 @@ class ApiErrorCode(StrEnum):
     INVALID_TOP = "InvalidTop"
     INVALID_CONTINUATION_TOKEN = "InvalidContinuationToken"
     INVALID_FORMAT = "InvalidFormat"
+    INVALID_KIND = "InvalidKind"
+    INVALID_MIN_HOURS = "InvalidMinHours"
     INVALID_PARAMETER = "InvalidParameter"
     VM_NOT_FOUND = "VmNotFound"
     NOT_FOUND = "NotFound"
@@ -50,6 +52,8 @@ _INVALID_FIELD_CODES = {
     "top": ApiErrorCode.INVALID_TOP,
     "continuationToken": ApiErrorCode.INVALID_CONTINUATION_TOKEN,
     "format": ApiErrorCode.INVALID_FORMAT,
+    "kind": ApiErrorCode.INVALID_KIND,
+    "minHours": ApiErrorCode.INVALID_MIN_HOURS,
 }
 _NOT_FOUND_CODES = {"vm": ApiErrorCode.VM_NOT_FOUND}
 

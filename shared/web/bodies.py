@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from shared.answers import Segment
 from shared.domain.accounting import WindowTotals
+from shared.domain.findings import Finding, FindingKind, Thresholds
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
@@ -98,3 +100,36 @@ def paged_body(items: list[dict[str, Any]], next_after: str | None, request: Req
     if next_after is not None:
         body["nextLink"] = next_link(request, next_after)
     return body
+
+
+# ---- findings ------------------------------------------------------------------------------------------
+
+
+def finding_body(current: CurrentRow, finding: Finding) -> dict[str, Any]:
+    """One finding: the VM and its current state, then what was found. ``since`` is the finding's."""
+    return {
+        "kind": finding.kind.value,
+        **vm_body(current),
+        "since": format_time(finding.since),
+        "hours": as_number(finding.hours),
+        "billedHours": as_number(finding.billed_hours),
+        "estimatedCost": finding.estimated_cost,  # filled in by the cost feature; null until then
+        "reachedBy": finding.reached_by.value if finding.reached_by else None,
+        "causeSource": current.last_cause_source,
+        "causeOperation": current.last_cause_operation,
+        "lastConfirmed": format_time(current.confirmed_at),
+    }
+
+
+def findings_fields(kinds: Sequence[FindingKind], thresholds: Thresholds, as_of: datetime) -> dict[str, Any]:
+    return {
+        "asOf": format_time(as_of),
+        "kinds": [kind.value for kind in kinds],
+        "thresholds": {
+            "stoppedButBilledMinHours": as_number(thresholds.stopped_min_hours),
+            "deallocatedLongMinHours": as_number(thresholds.deallocated_min_hours),
+            "failedProvisioningMinHours": as_number(thresholds.failed_min_hours),
+            "unconfirmedAfterHours": as_number(thresholds.unconfirmed_after_hours),
+            "unconfirmedMinHours": as_number(thresholds.unconfirmed_min_hours),
+        },
+    }

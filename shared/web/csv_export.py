@@ -31,6 +31,10 @@ TRANSITION_COLUMNS = (
     "billingPolicy", "changedAfter",
 )  # fmt: skip
 TIMELINE_COLUMNS = (*VM_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated")
+FINDING_COLUMNS = (
+    "kind", "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "hours",
+    "billedHours", "estimatedCost", "reachedBy", "causeSource", "causeOperation", "lastConfirmed",
+)  # fmt: skip
 
 
 def flat_vm(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,21 @@ param billedPowerStates string
 @description('api-version of the Compute List All call (COMPUTE_API_VERSION).')
 param computeApiVersion string
 
+@description('Hours a VM must be stopped and billed before it is a finding (FINDINGS_STOPPED_MIN_HOURS).')
+param findingsStoppedMinHours int
+
+@description('Days a VM must be deallocated before it is a finding (FINDINGS_DEALLOCATED_MIN_DAYS).')
+param findingsDeallocatedMinDays int
+
+@description('Minutes without confirmation after which a VM state is unconfirmed (FINDINGS_UNCONFIRMED_AFTER_MINUTES).')
+param findingsUnconfirmedAfterMinutes int
+
+@description('Days of Activity Log read for a VM reconcile adopts, 0 to switch off (BACKFILL_ON_ADOPT_DAYS).')
+param backfillOnAdoptDays int
+
+@description('At most this many adopted VMs backfilled per reconcile run (BACKFILL_ON_ADOPT_MAX_VMS).')
+param backfillOnAdoptMaxVms int
+
 var useUserAssigned = identityType == 'UserAssigned'
 
 // The code joins paths to ARM_ENDPOINT itself, so it gets the cloud's endpoint without the slash.
@@ -183,6 +198,11 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         BILLED_POWER_STATES: billedPowerStates
         ARM_ENDPOINT: armEndpoint
         COMPUTE_API_VERSION: computeApiVersion
+        FINDINGS_STOPPED_MIN_HOURS: string(findingsStoppedMinHours)
+        FINDINGS_DEALLOCATED_MIN_DAYS: string(findingsDeallocatedMinDays)
+        FINDINGS_UNCONFIRMED_AFTER_MINUTES: string(findingsUnconfirmedAfterMinutes)
+        BACKFILL_ON_ADOPT_DAYS: string(backfillOnAdoptDays)
+        BACKFILL_ON_ADOPT_MAX_VMS: string(backfillOnAdoptMaxVms)
       },
       useUserAssigned ? {
         // A user-assigned identity must be named wherever a credential is built.

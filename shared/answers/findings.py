@@ -1,0 +1,64 @@
+"""Findings across the fleet: the domain's rules applied to pages of current rows, never to histories.
+
+Each VM's findings come from its current row alone (state, since, cause, last confirmation), so a fleet of
+N VMs costs ``ceil(N / 1000)`` range queries (plus one read of the subscription registry when no
+subscription is named), whatever the length of the histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.answers.paging import Page
+from shared.domain.findings import Finding, FindingKind, Thresholds, VmFacts, findings_of
+from shared.store import CurrentRow, Ledger, cursor_of
+
+SCAN_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class VmFinding:
+    current: CurrentRow
+    finding: Finding
+
+
+def facts_of(current: CurrentRow, as_of: datetime) -> VmFacts:
+    """What the rules read of a current row."""
+    return VmFacts(
+        state=current.state,
+        cause_source=current.last_cause_source,
+        cause_operation=current.last_cause_operation,
+        last_change=current.last_time,
+        confirmed_at=current.confirmed_at,
+        as_of=as_of,
+    )
+
+
+def findings_page(
+    ledger: Ledger,
+    subscription_id: str | None,
+    resource_group: str | None,
+    *,
+    kinds: Sequence[FindingKind],
+    thresholds: Thresholds,
+    top: int,
+    after: str | None,
+    as_of: datetime,
+) -> Page[VmFinding]:
+    """Up to ``top`` findings of the VMs after the cursor ``after``, in VM key order then ``kinds`` order.
+
+    A VM's findings are never split across pages (a page holds more than ``top`` only when one VM alone
+    has more); the cursor is a VM's, as for the VM list.
+    """
+    items: list[VmFinding] = []
+    last: CurrentRow | None = None
+    rows = ledger.iter_current_rows(subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE)
+    for row in rows:
+        found = findings_of(facts_of(row, as_of), thresholds, kinds)
+        if found and items and len(items) + len(found) > top and last is not None:
+            return Page(items, cursor_of(last))
+        items += [VmFinding(row, finding) for finding in found]
+        last = row
+    return Page(items, None)

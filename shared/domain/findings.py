@@ -1,0 +1,168 @@
+"""Findings people act on, as pure rules over what a VM's current row says: one function per kind.
+
+The rules read only a VM's current state, since when it holds, the source and operation that began it and
+when the ledger last confirmed it, so every finding of a fleet comes from pages of current rows, never
+one history query per VM. ``RULES`` is the registry the endpoint, the CLI and the page all enumerate.
+
+- ``stoppedButBilled``: power ``stopped`` (allocated, billed) for at least ``stopped_min_hours``, with how
+  it got there: a ``powerOff`` operation, or found by reconcile (a shutdown from inside the guest).
+- ``deallocatedLong``: deallocated or hibernated for at least ``deallocated_min_hours``: candidates for
+  deletion, whose disks still bill (compute does not).
+- ``failedProvisioning``: provisioning ``Failed`` while billed (the last transition set it).
+- ``unconfirmed``: power state unknown, or no event, Activity Log record or reconcile listing has
+  confirmed the state for ``unconfirmed_after_hours`` (two reconcile periods): reconcile is not running.
+
+Deleted VMs have no findings. Hours are raw (no rounding); billed hours are the compute hours billed in
+that state since ``since``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from shared.domain.vm_state import UNKNOWN, VmState
+
+HOUR = 3600.0
+DEFAULT_STOPPED_MIN_HOURS = 1.0
+DEFAULT_DEALLOCATED_MIN_DAYS = 30.0
+DEFAULT_UNCONFIRMED_AFTER_MINUTES = 30.0  # two periods of the default 15-minute reconcile
+
+
+class FindingKind(StrEnum):
+    STOPPED_BUT_BILLED = "stoppedButBilled"
+    DEALLOCATED_LONG = "deallocatedLong"
+    FAILED_PROVISIONING = "failedProvisioning"
+    UNCONFIRMED = "unconfirmed"
+
+
+class ReachedBy(StrEnum):
+    """How a VM came to be stopped and billed."""
+
+    POWER_OFF = "powerOff"  # a powerOff operation (an event or an Activity Log record)
+    FOUND_BY_RECONCILE = "foundByReconcile"  # no ARM operation: a shutdown from inside the guest
+    OTHER = "other"  # another operation, or a row written before causes were kept
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Minimum time in a state before it is a finding; ``unconfirmed_after_hours`` is the staleness that
+    makes a state unconfirmed, ``unconfirmed_min_hours`` an extra minimum asked by a caller."""
+
+    stopped_min_hours: float = DEFAULT_STOPPED_MIN_HOURS
+    deallocated_min_hours: float = DEFAULT_DEALLOCATED_MIN_DAYS * 24
+    failed_min_hours: float = 0.0
+    unconfirmed_after_hours: float = DEFAULT_UNCONFIRMED_AFTER_MINUTES / 60
+    unconfirmed_min_hours: float = 0.0
+
+    def with_min_hours(self, hours: float) -> Thresholds:
+        """A caller's ``minHours`` in place of every kind's minimum (staleness itself stays a setting)."""
+        return replace(
+            self,
+            stopped_min_hours=hours,
+            deallocated_min_hours=hours,
+            failed_min_hours=hours,
+            unconfirmed_min_hours=hours,
+        )
+
+
+@dataclass(frozen=True)
+class VmFacts:
+    """What the rules see of one VM: its current row, and the time of the question."""
+
+    state: VmState
+    cause_source: str | None
+    cause_operation: str | None
+    last_change: datetime  # the last transition's time: it set the provisioning state
+    confirmed_at: datetime
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    since: datetime
+    hours: float
+    billed_hours: float
+    reached_by: ReachedBy | None = None  # stoppedButBilled only
+    # Left for the cost feature: the estimated cost of ``billed_hours`` at the VM's price, when known.
+    estimated_cost: float | None = None
+
+
+Rule = Callable[[VmFacts, Thresholds], Finding | None]
+
+
+def _hours(facts: VmFacts, since: datetime) -> float:
+    return max((facts.as_of - since).total_seconds(), 0.0) / HOUR
+
+
+def _finding(kind: FindingKind, facts: VmFacts, since: datetime, how: ReachedBy | None = None) -> Finding:
+    hours = _hours(facts, since)
+    return Finding(kind, since, hours, hours if facts.state.billable else 0.0, reached_by=how)
+
+
+def stopped_but_billed(facts: VmFacts, thresholds: Thresholds) -> Finding | None:
+    state = facts.state
+    if state.deleted or state.power_state != "stopped" or not state.billable:
+        return None
+    if _hours(facts, state.since) < thresholds.stopped_min_hours:
+        return None
+    return _finding(FindingKind.STOPPED_BUT_BILLED, facts, state.since, reached_by(facts))
+
+
+def reached_by(facts: VmFacts) -> ReachedBy:
+    if facts.cause_source == "reconcile":
+        return ReachedBy.FOUND_BY_RECONCILE
+    if (facts.cause_operation or "").lower().endswith("/poweroff/action"):
+        return ReachedBy.POWER_OFF
+    return ReachedBy.OTHER
+
+
+def deallocated_long(facts: VmFacts, thresholds: Thresholds) -> Finding | None:
+    state = facts.state
+    if state.deleted or state.power_state != "deallocated":
+        return None
+    if _hours(facts, state.since) < thresholds.deallocated_min_hours:
+        return None
+    return _finding(FindingKind.DEALLOCATED_LONG, facts, state.since)
+
+
+def failed_provisioning(facts: VmFacts, thresholds: Thresholds) -> Finding | None:
+    state = facts.state
+    failed = (state.provisioning_state or "").partition("/")[0].lower() == "failed"
+    if state.deleted or not failed or not state.billable:
+        return None
+    if _hours(facts, facts.last_change) < thresholds.failed_min_hours:
+        return None
+    return _finding(FindingKind.FAILED_PROVISIONING, facts, facts.last_change)
+
+
+def unconfirmed(facts: VmFacts, thresholds: Thresholds) -> Finding | None:
+    state = facts.state
+    if state.deleted:
+        return None
+    if state.power_state == UNKNOWN:
+        since = state.since
+    elif _hours(facts, facts.confirmed_at) >= thresholds.unconfirmed_after_hours:
+        since = facts.confirmed_at
+    else:
+        return None
+    if _hours(facts, since) < thresholds.unconfirmed_min_hours:
+        return None
+    return _finding(FindingKind.UNCONFIRMED, facts, since)
+
+
+RULES: dict[FindingKind, Rule] = {
+    FindingKind.STOPPED_BUT_BILLED: stopped_but_billed,
+    FindingKind.DEALLOCATED_LONG: deallocated_long,
+    FindingKind.FAILED_PROVISIONING: failed_provisioning,
+    FindingKind.UNCONFIRMED: unconfirmed,
+}
+
+
+def findings_of(facts: VmFacts, thresholds: Thresholds, kinds: Iterable[FindingKind]) -> list[Finding]:
+    """The findings of one VM, in ``kinds`` order."""
+    found = (RULES[kind](facts, thresholds) for kind in kinds)
+    return [finding for finding in found if finding is not None]

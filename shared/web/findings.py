@@ -1,0 +1,81 @@
+"""``GET findings``: VMs people should act on (stopped but billed, deallocated for long, failed while
+billed, unconfirmed), one entry per VM and kind, as JSON or CSV, paged over VMs.
+
+``kind`` (comma list, default every kind of the registry) and ``minHours`` (replaces every kind's minimum
+time in state; the staleness that makes a state unconfirmed stays the setting) are validated; thresholds
+default to the settings (``FINDINGS_*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.answers import findings_page
+from shared.domain.findings import RULES, FindingKind, Thresholds
+from shared.domain.ids import require_part
+from shared.domain.times import utc_now
+from shared.errors import InvalidInput
+from shared.settings import get_settings
+from shared.store import Ledger, is_current_cursor
+from shared.web.bodies import finding_body, findings_fields, paged_body
+from shared.web.csv_export import CSV_FORMAT, FINDING_COLUMNS, requested_format
+from shared.web.params import continuation_after, page_size
+from shared.web.responses import HttpResult, Request, csv_response
+
+FINDINGS_DEFAULT_TOP = 200
+FINDINGS_MAX_TOP = 1000
+MAX_MIN_HOURS = 24 * 3660  # ten years
+_KINDS = {kind.value.lower(): kind for kind in RULES}
+
+
+def list_findings(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    params = request.params
+    output = requested_format(params)
+    subscription, group = params.get("subscriptionId"), params.get("resourceGroup")
+    if subscription is not None:
+        require_part("subscriptionId", subscription)
+    if group is not None:
+        require_part("resourceGroup", group)
+    kinds = requested_kinds(params)
+    thresholds = requested_thresholds(params, get_settings().findings)
+    top = page_size(params, FINDINGS_DEFAULT_TOP, FINDINGS_MAX_TOP)
+    after = continuation_after(params)
+    if after is not None and not is_current_cursor(after):
+        raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
+    as_of = utc_now()
+    page = findings_page(
+        ledger, subscription, group, kinds=kinds, thresholds=thresholds, top=top, after=after, as_of=as_of
+    )
+    items = [finding_body(item.current, item.finding) for item in page.items]
+    body = paged_body(items, page.next_after, request)
+    body.update(findings_fields(kinds, thresholds, as_of))
+    if output == CSV_FORMAT:
+        return csv_response(FINDING_COLUMNS, body, "findings.csv")
+    return body
+
+
+def requested_kinds(params: Mapping[str, str]) -> list[FindingKind]:
+    """``kind``: a comma list of finding kinds (any case), in registry order; absent means all."""
+    text = params.get("kind")
+    if text is None:
+        return list(RULES)
+    names = [part.strip().lower() for part in text.split(",")]
+    if not all(name in _KINDS for name in names):
+        raise InvalidInput(
+            "kind", f"'kind' must be a comma list of: {', '.join(kind.value for kind in RULES)}"
+        )
+    wanted = {_KINDS[name] for name in names}
+    return [kind for kind in RULES if kind in wanted]
+
+
+def requested_thresholds(params: Mapping[str, str], defaults: Thresholds) -> Thresholds:
+    """``minHours``: a non-negative decimal in place of every kind's minimum time in state."""
+    text = params.get("minHours")
+    if text is None:
+        return defaults
+    stripped = text.strip()
+    valid = 0 < len(stripped) <= 12 and stripped.replace(".", "", 1).isdigit() and stripped.isascii()
+    if not valid or float(stripped) > MAX_MIN_HOURS:
+        raise InvalidInput("minHours", f"'minHours' must be a number of hours from 0 to {MAX_MIN_HOURS}")
+    return defaults.with_min_hours(float(stripped))
