@@ -11,7 +11,7 @@ from shared.domain.times import utc_now
 from shared.store import Ledger
 from shared.web.bodies import window_fields
 from shared.web.page import embed_snapshot, shipped_page
-from shared.web.params import check_window
+from shared.web.params import check_window, earlier
 from shared.web.timelines import DEFAULT_WINDOW, MAX_WINDOW, TIMELINES_MAX_TOP, timeline_body
 
 # The page itself loads at most as many VMs.
@@ -35,7 +35,7 @@ def write_snapshot(
     """
     as_of = as_of or utc_now()
     end = end or as_of
-    start = start or end - DEFAULT_WINDOW
+    start = start or earlier(end, DEFAULT_WINDOW)
     check_window(start, end, MAX_WINDOW)
     items: list[dict[str, Any]] = []
     after: str | None = None
