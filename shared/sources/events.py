@@ -4,13 +4,20 @@ Accepts the Event Grid schema and the CloudEvents 1.0 schema as the Functions bi
 (read by attribute, so this module does not import ``azure.functions``). Event types come from
 ``azure.eventgrid.SystemEventNames``. The outcome comes from the event type; ``data.status`` is only
 informational (published failure examples carry ``"Succeeded"``).
+
+Whatever is stored must fit a Table property, or every delivery of the event fails and Event Grid
+retries it for a day: ids are capped, and an ``operationName`` longer than ``MAX_OPERATION_LENGTH`` or
+with characters no Azure operation name has is skipped as malformed. Event times outside
+``[EARLIEST_EVENT_TIME, now + FUTURE_TOLERANCE]`` are skipped too: a year-1 event would open a VM's
+history two thousand years ago, and a future-dated deallocate would make the VM read "deallocated" now.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,10 +25,22 @@ from azure.eventgrid import SystemEventNames
 
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
-from shared.domain.times import as_utc, parse_time
+from shared.domain.times import as_utc, parse_time, utc_now
 from shared.domain.vm_state import Change
 
 MAX_EVENT_ID_LENGTH = 256
+# ARM operation names are a provider, resource types and a verb, e.g. ``Microsoft.Compute/virtualMachines/
+# start/action``: letters, digits, dots, slashes (and - or _). The longest known is under 100 characters.
+MAX_OPERATION_LENGTH = 256
+_OPERATION_NAME = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+")
+# Event Grid, which raises these events, did not exist before 2017; a few minutes ahead of this
+# instance's clock is clock skew, more is not a time an operation ended.
+EARLIEST_EVENT_TIME = datetime(2017, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A VM id followed by more path: a child resource (an extension, a run command).
+_CHILD_OF_VM = re.compile(
+    r"(.*?/providers/microsoft\.compute/virtualmachines/[^/]+)/.+", re.IGNORECASE | re.DOTALL
+)
 
 _KINDS: dict[SystemEventNames, tuple[str, str]] = {
     SystemEventNames.ResourceWriteSuccessEventName: ("write", SUCCEEDED),
@@ -104,8 +123,11 @@ def inbound_from_json(body: Any) -> InboundEvent:
     )
 
 
-def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
-    """Accept VM write/action/delete events; everything else comes back as ``Skipped``."""
+def parse_vm_event(event: InboundEvent, *, now: datetime | None = None) -> VmEvent | Skipped:
+    """Accept VM write/action/delete events; everything else comes back as ``Skipped``.
+
+    ``now`` (default: the clock) bounds how far in the future an event time may be.
+    """
     kind = _KINDS_BY_LOWER.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
     if kind is None:
         return Skipped("not a resource write, action or delete event")
@@ -118,31 +140,50 @@ def parse_vm_event(event: InboundEvent) -> VmEvent | Skipped:
     suffix = operation_suffix(operation)
     if suffix is None:
         return Skipped("operation is not on Microsoft.Compute/virtualMachines")
+    if len(operation.strip()) > MAX_OPERATION_LENGTH or not _OPERATION_NAME.fullmatch(operation.strip()):
+        return Skipped("operationName is too long or not an operation name", malformed=True)
     target = data.get("resourceUri") or event.subject
     vm = parse_vm_id(target) if isinstance(target, str) else None
     if vm is None:
-        if _is_under_vm_provider(target):
-            return Skipped("resource is a child of a VM, not a VM")
-        return Skipped("resource id is not a VM id", malformed=True)
+        return _not_a_vm(target)
     verb, outcome = kind
     if not _verb_matches(verb, suffix):
         return Skipped(f"{verb} event carries a non-{verb} operation", malformed=True)
-    return _accepted(event, vm, operation, suffix, outcome, data)
+    return _accepted(event, vm, operation, suffix, outcome, data, now or utc_now())
+
+
+def _not_a_vm(target: Any) -> Skipped:
+    """A child of a valid VM id is out of scope; anything else under the VM provider is a broken VM id."""
+    child = _CHILD_OF_VM.fullmatch(target.strip()) if isinstance(target, str) else None
+    if child is not None and parse_vm_id(child[1]) is not None:
+        return Skipped("resource is a child of a VM, not a VM")
+    if isinstance(target, str) and "/providers/microsoft.compute/virtualmachines/" in target.lower():
+        return Skipped("resource id names a VM but is not a valid VM id", malformed=True)
+    return Skipped("resource id is not a VM id", malformed=True)
 
 
 def _accepted(
-    event: InboundEvent, vm: VmId, operation: str, suffix: str, outcome: str, data: dict[str, Any]
+    event: InboundEvent,
+    vm: VmId,
+    operation: str,
+    suffix: str,
+    outcome: str,
+    data: dict[str, Any],
+    now: datetime,
 ) -> VmEvent | Skipped:
     if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
         return Skipped("event id is missing or too long", malformed=True)
     if not isinstance(event.time, datetime):
         return Skipped("event has no time", malformed=True)
+    time = as_utc(event.time)
+    if not EARLIEST_EVENT_TIME <= time <= now + FUTURE_TOLERANCE:
+        return Skipped("event time is before 2017 or more than 5 minutes in the future", malformed=True)
     change = change_for(suffix, outcome, hibernate=_asks_hibernate(data))
     return VmEvent(
         event_id=event.id,
         event_type=event.event_type,
         vm=vm,
-        time=as_utc(event.time),
+        time=time,
         operation_name=operation.strip(),
         change=change,
     )
@@ -152,10 +193,6 @@ def _verb_matches(verb: str, suffix: str) -> bool:
     if verb == "action":
         return suffix.endswith("/action")
     return suffix == verb
-
-
-def _is_under_vm_provider(target: Any) -> bool:
-    return isinstance(target, str) and "/providers/microsoft.compute/virtualmachines/" in target.lower()
 
 
 def _asks_hibernate(data: dict[str, Any]) -> bool:
