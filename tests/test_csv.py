@@ -50,7 +50,9 @@ def test_a_field_a_spreadsheet_would_run_as_a_formula_gets_a_leading_apostrophe(
     assert parse(to_csv(["f"], [{"f": value}]))[1] == ["'" + value]
 
 
-@pytest.mark.parametrize("value", ["web-01", "a=b", "2026-11-23T08:00:00.000000Z", "'quoted", " a=1", "", "  "])
+@pytest.mark.parametrize(
+    "value", ["web-01", "a=b", "2026-11-23T08:00:00.000000Z", "'quoted", " a=1", "", "  "]
+)
 def test_ordinary_text_is_left_as_it_is(value):
     assert safe_field(value) == value
 

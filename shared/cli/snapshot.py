@@ -11,8 +11,8 @@ from shared.domain.times import utc_now
 from shared.store import Ledger
 from shared.web.bodies import window_fields
 from shared.web.page import embed_snapshot, shipped_page
-from shared.web.params import check_window, earlier
-from shared.web.timelines import DEFAULT_WINDOW, MAX_WINDOW, TIMELINES_MAX_TOP, timeline_body
+from shared.web.params import MAX_WINDOW, check_window, earlier
+from shared.web.timelines import DEFAULT_WINDOW, TIMELINES_MAX_TOP, timeline_body
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
