@@ -9,7 +9,7 @@ from shared.domain.ids import VmId
 from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
 from shared.store._keys import current_key
-from shared.store._records import CurrentRow, TransitionRow
+from shared.store._records import CurrentRow, Pending, TransitionRow
 
 
 def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:
@@ -56,6 +56,8 @@ def transition_entity(row: TransitionRow, partition: str) -> dict[str, Any]:
         "changeCreates": row.change.creates,
         "changedAfter": format_time(row.changed_after) if row.changed_after else "",
     }
+    if row.prev_key is not None:
+        entity["prevKey"] = row.prev_key
     entity.update(_state_fields("state", row.state))
     entity.update(_state_fields("prev", row.prev))
     return entity
@@ -83,6 +85,7 @@ def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
         billing_policy=entity.get("billingPolicy", ""),
         changed_after=parse_time(changed_after) if changed_after else None,
         etag=_etag(entity),
+        prev_key=entity.get("prevKey"),
     )
 
 
@@ -100,6 +103,8 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
         "lastKey": row.last_key,
         "lastTime": format_time(row.last_time),
     }
+    if row.pending is not None:
+        entity.update(pendingFrom=row.pending.from_key, pendingPrevKey=row.pending.prev_key)
     entity.update(_state_fields("state", row.state))
     return entity
 
@@ -115,6 +120,9 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
         last_key=entity["lastKey"],
         last_time=parse_time(entity["lastTime"]),
         etag=_etag(entity),
+        pending=Pending(entity["pendingFrom"], entity.get("pendingPrevKey", ""))
+        if "pendingFrom" in entity
+        else None,
     )
 
 

@@ -42,7 +42,11 @@ class NewTransition:
 
 @dataclass(frozen=True)
 class TransitionRow:
-    """A recorded transition. ``key`` is opaque outside the store: a cursor for paging."""
+    """A recorded transition. ``key`` is opaque outside the store: a cursor for paging.
+
+    ``prev`` is the state of the row before it, whose key is ``prev_key`` (``""`` for a VM's first row,
+    ``None`` on rows written before the ledger kept it).
+    """
 
     key: str
     time: datetime
@@ -56,6 +60,17 @@ class TransitionRow:
     billing_policy: str
     changed_after: datetime | None
     etag: str | None
+    prev_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A rewrite of a VM's rows in several transactions is under way (or was cut off): the rows from
+    ``from_key`` on must be re-derived, starting from the state of the row ``prev_key`` (``""``: before
+    the VM's first row). Set on the current row by the first transaction, cleared by the last."""
+
+    from_key: str
+    prev_key: str
 
 
 @dataclass(frozen=True)
@@ -68,15 +83,16 @@ class CurrentRow:
     last_key: str
     last_time: datetime
     etag: str | None
+    pending: Pending | None = None
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)
 
 
 def new_transition_row(
-    new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy
+    new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy, prev_key: str
 ) -> TransitionRow:
-    """The row that records ``new`` after the state ``prev``, flagged by ``policy``."""
+    """The row that records ``new`` after the state ``prev`` of row ``prev_key``, flagged by ``policy``."""
     return TransitionRow(
         key=key,
         time=new.time,
@@ -90,4 +106,5 @@ def new_transition_row(
         billing_policy=policy.label,
         changed_after=new.changed_after,
         etag=None,
+        prev_key=prev_key,
     )

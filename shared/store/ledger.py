@@ -1,9 +1,16 @@
 """The ledger in Azure Table Storage: reading VM rows and recording transitions safely.
 
 Recording is idempotent per event id, ordered by event time, and safe with concurrent writers: the
-writes are planned from what was read (``_write_plan``) and committed as entity group transactions; a
-conflict (412, or 409 on the current row) re-reads and tries again; a 409 on the transition itself means
-the event is already recorded.
+writes are planned from what was read (``_write_plan``, ``_tail_plan``) and committed as entity group
+transactions; a conflict (412, or 409 on the current row) re-reads and tries again.
+
+What one event costs: after the VM's last transition, one transaction (the current row comes from this
+instance's cache, or one point read); already recorded, one point read of its row; late, the rows it
+changes, streamed (``_tail_writer``). The ledger also repairs itself: a current row marked ``Pending``
+(a rewrite cut off half-way) is finished first, and a current row that contradicts the rows (missing,
+or rows before its first key or after its last, seen twice in a row so a race is not taken for it)
+is rebuilt from the rows. So redelivering a VM's events, in any order, converges on the ledger a
+fault-free run writes, whatever rows were lost.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
@@ -37,14 +44,12 @@ from shared.store._keys import (
     upper_bound,
 )
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow
-from shared.store._write_plan import TableOperation, WritePlan, plan_append, plan_insert, writes_current
+from shared.store._tail_writer import TailConflict, TailWriter, query_range
+from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-MAX_TRANSACTION_SIZE = 100
-MAX_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 1000
 
 
 class ConflictRetriesExhausted(RuntimeError):
@@ -59,6 +64,14 @@ class _AlreadyRecorded(Exception):
     pass
 
 
+class _Suspect(Exception):
+    """The current row contradicts the rows; a fresh read decides whether it was a race."""
+
+
+class _Repaired(Exception):
+    """Rows were repaired before recording: record again on the repaired current row."""
+
+
 def cursor_of(row: CurrentRow) -> str:
     """The cursor that resumes a listing of current rows after ``row``."""
     return current_cursor(row.vm.subscription_key, current_key(row.vm))
@@ -71,6 +84,7 @@ class Ledger:
         self.table = table
         self.policy = policy
         self._cache = CurrentRowCache(cache_size)
+        self._tail = TailWriter(table, policy)
 
     # ---- reads -------------------------------------------------------------------------------------
 
@@ -146,14 +160,7 @@ class Ledger:
         self, partition: str, low: str, high: str, page_size: int, *, start_inclusive: bool = True
     ) -> Iterator[Any]:
         """Entities of one partition in a RowKey range; filters only ever take values as parameters."""
-        operator = "ge" if start_inclusive else "gt"
-        return iter(
-            self.table.query_entities(
-                f"PartitionKey eq @pk and RowKey {operator} @low and RowKey lt @high",
-                parameters={"pk": partition, "low": low, "high": high},
-                results_per_page=page_size,
-            )
-        )
+        return query_range(self.table, partition, low, high, page_size, start_inclusive=start_inclusive)
 
     # ---- writes ------------------------------------------------------------------------------------
 
@@ -162,11 +169,21 @@ class Ledger:
 
         ``known_current`` is a current row the caller has just read (with its ETag), saving a read.
         """
+        suspect = False
         for attempt in range(MAX_ATTEMPTS):
-            current = known_current or self._cache.get(new.vm) or self.get_current(new.vm)
+            cached = known_current or (None if suspect else self._cache.get(new.vm))
+            current = cached or self.get_current(new.vm)
             known_current = None
             try:
-                return self._record_once(new, current)
+                fresh = cached is None
+                return self._record_once(new, current, fresh=fresh, suspect=suspect and fresh)
+            except _Suspect:
+                self._cache.forget(new.vm)
+                suspect = True
+                continue
+            except _Repaired:
+                suspect = False
+                continue
             except AzureError as err:
                 # The write may have landed although it failed here: the cached row is no longer trusted.
                 self._cache.forget(new.vm)
@@ -174,41 +191,58 @@ class Ledger:
             except StorageUnavailable:
                 self._cache.forget(new.vm)
                 raise
-            except _Conflict:
+            except (_Conflict, TailConflict):
+                suspect = False
                 self._cache.forget(new.vm)
                 logger.debug("write conflict on %s (attempt %d), retrying", new.vm.resource_id, attempt + 1)
-                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
         raise ConflictRetriesExhausted(
             f"gave up after {MAX_ATTEMPTS} conflicting writes on {new.vm.resource_id}"
         )
 
-    def _record_once(self, new: NewTransition, current: CurrentRow | None) -> Outcome:
+    def _record_once(
+        self, new: NewTransition, current: CurrentRow | None, *, fresh: bool, suspect: bool
+    ) -> Outcome:
+        """One attempt. ``fresh``: ``current`` was read just now, not taken from the cache. ``suspect``:
+        the last attempt found ``current`` contradicting the rows, and it has been read again since;
+        finding the same again means it must be rebuilt."""
         key = transition_key(new.vm, new.time, new.event_id)
+        if current is not None and current.pending is not None:
+            self._repaired(self._tail.finish_pending(current), new.vm)
+        if current is None and self._tail.has_rows(new.vm):
+            # Rows without a current row (it was lost): rebuild it from them before anything else.
+            self._register_subscription(new.vm)
+            self._repaired(self._tail.rebuild(new.vm, None), new.vm)
         if current is None or key > current.last_key:
-            plan = plan_append(new, key, current, self.policy)
+            if suspect:
+                self._repaired(self._tail.rebuild(new.vm, current), new.vm)
+            try:
+                return self._commit(plan_append(new, key, current, self.policy))
+            except _AlreadyRecorded:
+                # The row exists although the current row knows nothing of it: a race, or a lost row.
+                raise _Suspect() from None
+        if self._tail.get_transition(new.vm, key) is not None:
+            if key >= current.first_key:
+                return Outcome.DUPLICATE
+            if suspect:
+                self._repaired(self._tail.rebuild(new.vm, current), new.vm)
+            raise _Suspect()
+        self._cache.remember(self._tail.insert_late(new, key, current, verified=fresh))
+        return Outcome.RECORDED
+
+    def _repaired(self, current: CurrentRow | None, vm: VmId) -> NoReturn:
+        if current is None:
+            self._cache.forget(vm)
         else:
-            tail = list(
-                self._iter_transition_keys(
-                    new.vm, key, upper_bound(transitions_prefix(new.vm)), MAX_PAGE_SIZE
-                )
-            )
-            plan = plan_insert(new, key, current, tail, self.policy)
-            if not plan.operations:
-                return plan.outcome
-        try:
-            return self._commit(plan)
-        except _AlreadyRecorded:
-            # Recorded by another writer since our (possibly cached) read: look at it afresh.
-            raise _Conflict() from None
+            self._cache.remember(current)
+        raise _Repaired()
 
     def _commit(self, plan: WritePlan) -> Outcome:
         if plan.registers_subscription:
             self._register_subscription(plan.current.vm)
         operations = plan.operations
-        results: list[Any] = []
         try:
-            for start in range(0, len(operations), MAX_TRANSACTION_SIZE):
-                results = self.table.submit_transaction(operations[start : start + MAX_TRANSACTION_SIZE])
+            results = self.table.submit_transaction(operations)
         except TableTransactionError as err:
             raise _classify(err, operations) from err
         if writes_current(operations[-1]):
