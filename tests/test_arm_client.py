@@ -246,6 +246,32 @@ def test_throttling_that_outlasts_the_retries_raises_listing_error_with_status_4
     assert len(fake.requests) == 3
 
 
+def test_a_retry_after_beyond_the_wait_cap_is_not_waited_for_and_the_listing_fails_with_429(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = SleepRecordingTransport()
+    with FakeArm({SUB: vms(1)}, faults=Faults(throttle_first=100, retry_after="100000")) as fake:
+        with fast_client(fake.url, transport=transport, max_retry_wait=30) as client:
+            with caplog.at_level(logging.WARNING):
+                pages, error = read_until_failure(client)
+
+    assert pages == [] and error.status_code == 429
+    assert transport.sleeps == []
+    assert len(fake.requests) == 1
+    assert "Retry-After 100000 s" in caplog.text and "not waiting" in caplog.text
+
+
+def test_retry_waits_of_one_request_add_up_to_at_most_the_cap() -> None:
+    transport = SleepRecordingTransport()
+    with FakeArm({SUB: vms(1)}, faults=Faults(throttle_first=100, retry_after="20")) as fake:
+        with fast_client(fake.url, transport=transport, retry_total=5, max_retry_wait=50) as client:
+            _, error = read_until_failure(client)
+
+    assert error.status_code == 429
+    assert transport.sleeps == [20.0, 20.0]  # a third 20 s would pass 50 s: the request fails instead
+    assert len(fake.requests) == 3
+
+
 def test_a_page_that_always_fails_raises_listing_error_after_the_pages_before_it() -> None:
     with FakeArm({SUB: vms(5)}, page_size=1, faults=Faults(fail_page=3)) as fake:
         with fast_client(fake.url, retry_total=2) as client:

@@ -41,14 +41,18 @@ def test_commas_quotes_and_line_breaks_inside_a_field_are_quoted_as_rfc_4180_say
 
 @pytest.mark.parametrize(
     "value",
-    ["=SUM(A1:A9)", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1", '=HYPERLINK("http://x","y")', "-rg-app"],
+    ["=SUM(A1:A9)", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1", '=HYPERLINK("http://x","y")', "-rg-app"]
+    # Spreadsheets that trim leading blanks before looking for a formula, and full-width signs.
+    + [" =1+1", "\n=1+1", "  \n@SUM(A1)", " +1", "\u3000-1+1", "\uff1d1+1", " \uff20x"],
 )
 def test_a_field_a_spreadsheet_would_run_as_a_formula_gets_a_leading_apostrophe(value):
     assert safe_field(value) == "'" + value
     assert parse(to_csv(["f"], [{"f": value}]))[1] == ["'" + value]
 
 
-@pytest.mark.parametrize("value", ["web-01", "a=b", "2026-11-23T08:00:00.000000Z", "'quoted", " =1+1", ""])
+@pytest.mark.parametrize(
+    "value", ["web-01", "a=b", "2026-11-23T08:00:00.000000Z", "'quoted", " a=1", "", "  "]
+)
 def test_ordinary_text_is_left_as_it_is(value):
     assert safe_field(value) == value
 

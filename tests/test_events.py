@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import function_app
+from shared.domain.ids import parse_vm_id
 from shared.sources import Skipped, VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
 from tests.factories import ACTION_FAILED, SUB, at, binding, vm_id, wire_event
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def parsed(wire: dict) -> VmEvent | Skipped:
@@ -87,3 +92,102 @@ def test_a_skipped_event_is_logged_with_its_id_and_the_function_returns_normally
         function_app.on_vm_event(binding(wire))
     assert wire["id"] in caplog.text
     assert "no data" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("resource_id", "reason"),
+    [
+        (vm_id("web#01"), "names a VM but is not a valid VM id"),
+        (vm_id("x" * 65), "names a VM but is not a valid VM id"),
+        (vm_id("web#01") + "/extensions/agent", "names a VM but is not a valid VM id"),
+        (
+            f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s",
+            "not a VM id",
+        ),
+    ],
+)
+def test_a_malformed_vm_id_is_skipped_as_malformed_with_that_reason(resource_id, reason):
+    result = parsed(wire_event("start", at(0), resource_id=resource_id))
+    assert isinstance(result, Skipped)
+    assert reason in result.reason
+    assert result.malformed is True
+
+
+def test_a_malformed_vm_id_is_logged_at_warning(ledger_env, caplog):
+    with caplog.at_level(logging.INFO):
+        function_app.on_vm_event(binding(wire_event("start", at(0), resource_id=vm_id("web#01"))))
+    (record,) = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "not a valid VM id" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "Microsoft.Compute/virtualMachines/" + "a" * 40_000 + "/action",
+        "Microsoft.Compute/virtualMachines/" + "b" * 250 + "/action",
+        "Microsoft.Compute/virtualMachines/start/action\x00",
+        "Microsoft.Compute/virtualMachines/st art/action",
+        "Microsoft.Compute/virtualMachines/start//action",
+    ],
+)
+def test_an_operation_name_that_cannot_be_one_is_skipped_as_malformed(operation):
+    wire = wire_event("start", at(0))
+    wire["data"]["operationName"] = operation
+    result = parsed(wire)
+    assert isinstance(result, Skipped) and result.malformed
+    assert "operationName" in result.reason
+
+
+def test_a_new_action_azure_adds_is_still_accepted_and_kept_by_name():
+    wire = wire_event("start", at(0))
+    wire["data"]["operationName"] = "Microsoft.Compute/virtualMachines/someNewThing_v2/action"
+    event = parsed(wire)
+    assert isinstance(event, VmEvent)
+    assert event.operation_name == "Microsoft.Compute/virtualMachines/someNewThing_v2/action"
+    assert event.change.power_state is None
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2016, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(9999, 12, 31, tzinfo=UTC),
+        NOW + timedelta(minutes=6),
+    ],
+)
+def test_an_implausible_event_time_is_skipped_as_malformed(when):
+    # The binding cannot even decode a year-1 time; saved events (the CLI's replay) can carry one.
+    inbound = replace(inbound_from_binding(binding(wire_event("deallocate", NOW))), time=when)
+    result = parse_vm_event(inbound, now=NOW)
+    assert isinstance(result, Skipped) and result.malformed
+    assert "event time" in result.reason
+
+
+@pytest.mark.parametrize("when", [datetime(2017, 1, 1, tzinfo=UTC), NOW + timedelta(minutes=5), NOW])
+def test_event_times_from_2017_to_five_minutes_ahead_are_accepted(when):
+    result = parse_vm_event(inbound_from_binding(binding(wire_event("deallocate", when))), now=NOW)
+    assert isinstance(result, VmEvent)
+
+
+@pytest.mark.azurite
+def test_an_unstorable_event_is_skipped_with_a_warning_and_the_vm_s_next_event_records(ledger, caplog):
+    function_app.on_vm_event(binding(wire_event("write", at(hours=1))))
+    poison = wire_event("start", at(hours=2))
+    poison["data"]["operationName"] = "Microsoft.Compute/virtualMachines/" + "a" * 40_000 + "/action"
+    with caplog.at_level(logging.WARNING):
+        function_app.on_vm_event(binding(poison))  # returns: Event Grid does not retry it for a day
+    assert "operationName" in caplog.text
+    function_app.on_vm_event(binding(wire_event("deallocate", at(hours=3))))
+    rows = list(ledger.iter_transitions(parse_vm_id(vm_id())))
+    assert [row.operation_name.rsplit("/", 2)[-2:] for row in rows] == [
+        ["virtualMachines", "write"], ["deallocate", "action"],
+    ]  # fmt: skip
+
+
+@pytest.mark.azurite
+def test_a_future_dated_deallocate_does_not_make_the_vm_read_deallocated_now(ledger):
+    function_app.on_vm_event(binding(wire_event("write", at(hours=1))))
+    function_app.on_vm_event(binding(wire_event("deallocate", datetime.now(UTC) + timedelta(days=30))))
+    assert ledger.get_current(parse_vm_id(vm_id())).state.power_state == "running"

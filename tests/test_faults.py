@@ -196,7 +196,9 @@ def _diff(actual: dict, expected: dict, key: tuple[str, str]) -> str:
 
 
 def assert_consistent(ledger: Ledger) -> None:
-    """No half-written VM: its current row agrees with its transitions, which chain state to state."""
+    """No half-written VM: its current row agrees with its transitions, which chain state to state (each
+    row names the row before it), no state before a row starts after that row, and no rewrite is left
+    marked as under way."""
     rows = snapshot(ledger)
     by_vm: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     currents: dict[tuple[str, str], dict[str, Any]] = {}
@@ -215,12 +217,22 @@ def assert_consistent(ledger: Ledger) -> None:
         assert current["firstKey"] == transitions[0]["RowKey"], vm
         assert current["lastKey"] == transitions[-1]["RowKey"], vm
         assert _state(current, "state") == _state(transitions[-1], "state"), vm
+        assert "pendingFrom" not in current, vm
+        assert transitions[0]["prevKey"] == "", vm
         for before, after in zip(transitions, transitions[1:], strict=False):
             assert _state(after, "prev") == _state(before, "state"), (vm, after["RowKey"])
+            assert after["prevKey"] == before["RowKey"], (vm, after["RowKey"])
+        for row in transitions:
+            if row["prevExists"]:
+                assert row["prevSince"] <= row["time"], ("prevSince after its own time", vm, row["RowKey"])
 
 
 def _state(entity: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {name[len(prefix) :]: value for name, value in entity.items() if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: value
+        for name, value in entity.items()
+        if name.startswith(prefix) and name != "prevKey"
+    }
 
 
 class Deliveries:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 import pytest
@@ -110,8 +112,112 @@ def test_transitions_page_through_with_next_links_until_the_end(recorded):
             break
         query = body["nextLink"].split("?", 1)[1]
         params = dict(part.split("=", 1) for part in query.split("&"))
-        assert params["code"] == "k"  # the caller's other parameters are kept
+        assert "code" not in params  # a function key is never echoed: clients send x-functions-key
     assert seen == sorted(seen) and len(seen) == 8
+
+
+def _token(after) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def _nested_token(depth: int) -> str:
+    return base64.urlsafe_b64encode(("[" * depth).encode()).decode().rstrip("=")
+
+
+FORGED_TOKENS = {
+    "lone surrogate": _token("tx|rg-app|vm1|\ud800"),
+    "deeply nested JSON": _nested_token(100_000),
+    "nested within the length cap": _nested_token(3000),
+    "200,000 characters of after": _token("tx|rg-app|vm1|" + "a" * 200_000),
+    "a key of this VM with a bad tail": _token("tx|rg-app|vm1|2026-11-23T01:00:00.000000Z|zz"),
+    "extra fields": base64.urlsafe_b64encode(b'{"after": "x", "more": 1}').decode().rstrip("="),
+    "padding and other base64": "eyJhZnRlciI6IDF9==",
+}
+FORGED_LIST_TOKENS = {
+    "lone surrogate": _token(f"{SUB}/vm|rg-app|\ud800"),
+    "200,000 characters": _token(f"{SUB}/vm|rg-app|" + "a" * 200_000),
+    "not a subscription": _token("nope/vm|rg-app|vm1"),
+    "a forbidden character": _token(f"{SUB}/vm|rg#app|vm1"),
+}
+
+
+@pytest.mark.parametrize("token", list(FORGED_TOKENS.values()), ids=list(FORGED_TOKENS))
+def test_a_forged_transitions_token_is_400_not_500_or_503(recorded, token):
+    status, body = call(function_app.list_vm_transitions, {"continuationToken": token}, GOOD)
+    assert (status, body["error"]["code"]) == (400, "InvalidContinuationToken")
+
+
+@pytest.mark.parametrize("token", list(FORGED_LIST_TOKENS.values()), ids=list(FORGED_LIST_TOKENS))
+@pytest.mark.parametrize(
+    "fn", [function_app.list_vms, function_app.list_vm_timelines], ids=["vms", "timelines"]
+)
+def test_a_forged_vm_list_token_is_400_not_500_or_503(recorded, fn, token):
+    status, body = call(fn, {"continuationToken": token})
+    assert (status, body["error"]["code"]) == (400, "InvalidContinuationToken")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1" * 5000, "2026-11-23\x00", "2026-11-23T01:00:00Z\x00", " 2026-11-23", "20261123", "2026-W48-1",
+     "2026-11-23T01:00:00.12345678Z", "2026-11-23T01:00:00+0100", "0001-01-01T00:00:00+01:00"],
+)  # fmt: skip
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_times_are_parsed_strictly_and_anything_else_is_invalid_time(recorded, name, text):
+    status, body = call(function_app.get_vm, {name: text}, GOOD)
+    assert (status, body["error"]["code"]) == (400, "InvalidTime")
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-23", "2026-11-23T02:00", "2026-11-23T02:00:00", "2026-11-23T02:00:00.1234567Z",
+             "2026-11-23t02:00:00z", "2026-11-23T03:00:00+01:00"],
+)  # fmt: skip
+def test_the_documented_time_forms_are_accepted(recorded, text):
+    status, body = call(function_app.get_vm, {"to": text}, GOOD)
+    assert status == 200, body
+
+
+def test_a_default_window_that_would_start_before_the_year_1_is_invalid_window_not_500(recorded):
+    status, body = call(function_app.list_vm_timelines, {"to": "0001-01-05"})
+    assert (status, body["error"]["code"]) == (400, "InvalidWindow")
+    status, body = call(function_app.get_vm, {"to": "0001-01-05"}, GOOD)
+    assert status == 200  # no bound is needed before the year 1: the window starts at 'to'
+
+
+def test_get_vm_windows_are_bounded_like_timelines(recorded):
+    status, body = call(function_app.get_vm, {"from": "2025-11-01", "to": "2026-11-24"}, GOOD)
+    assert (status, body["error"]["code"]) == (400, "InvalidWindow")
+    status, body = call(function_app.get_vm, {"from": "2025-11-24", "to": "2026-11-24"}, GOOD)
+    assert status == 200
+
+
+def test_get_vm_without_from_looks_back_at_most_366_days(recorded):
+    status, body = call(function_app.get_vm, {"to": "2028-01-01"}, GOOD)
+    assert status == 200
+    assert body["window"] == {"from": "2026-12-31T00:00:00.000000Z", "to": "2028-01-01T00:00:00.000000Z"}
+
+
+def test_a_next_link_keeps_only_the_query_s_own_parameters(recorded):
+    for hour in range(2, 5):
+        function_app.on_vm_event(binding(wire_event("restart", at(hours=hour))))
+    params = {"top": "1", "code": "secret-key", "from": "2026-11-23", "other": "x"}
+    request = func.HttpRequest(
+        "GET", "https://ledger.example.net/api/vms/x/transitions", body=b"", params=params, route_params=GOOD
+    )
+    body = json.loads(function_app.list_vm_transitions(request).get_body())
+    link = urlsplit(body["nextLink"])
+    assert (link.scheme, link.netloc, link.path) == ("https", "ledger.example.net", "/api/vms/x/transitions")
+    assert set(parse_qs(link.query)) == {"top", "from", "continuationToken"}
+    assert "secret-key" not in json.dumps(body)
+
+
+def test_a_host_that_is_not_a_plain_name_gives_a_link_relative_to_the_origin(recorded):
+    function_app.on_vm_event(binding(wire_event("restart", at(hours=2))))
+    request = func.HttpRequest(
+        "GET", "http://user:pw@evil.example:80/api/vms/x/transitions", body=b"", params={"top": "1"},
+        route_params=GOOD,
+    )  # fmt: skip
+    body = json.loads(function_app.list_vm_transitions(request).get_body())
+    assert body["nextLink"].startswith("/api/vms/x/transitions?top=1&continuationToken=")
 
 
 @pytest.fixture

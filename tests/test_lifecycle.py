@@ -173,9 +173,12 @@ def test_a_redelivered_late_event_repairs_a_current_row_left_behind_by_an_interr
     late = wire_event("deallocate", at(hours=3), resource_id=VM)
     deliver(DAY[0], update, late)  # the late deallocate makes the 05:00 update "deallocated" too
     vm = parse_vm_id(VM)
-    # A write split over several transactions stopped before its last one: the current row lags behind.
+    # A write split over several transactions stopped before its last one: the current row lags behind,
+    # and carries the marker the first transaction set (the rows from the late key on are in flux).
     stale = dict(ledger.table.get_entity(vm.subscription_key, current_key(vm)))
+    first, late_row = list(ledger.iter_transitions(vm))[:2]
     stale.update(statePowerState="running", stateSince="2026-11-23T08:00:00.000000Z", stateBillable=True)
+    stale.update(pendingFrom=late_row.key, pendingPrevKey=first.key)
     ledger.table.upsert_entity(stale)
     context.reset()  # a new instance, nothing cached
 

@@ -14,8 +14,8 @@ from azure.data.tables import TransactionOperation
 from shared.answers.timelines import segments_of
 from shared.domain.accounting import window_totals
 from shared.domain.ids import VmId
-from shared.domain.operations import FAILED, SUCCEEDED, change_for
-from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
+from shared.domain.operations import SUCCEEDED, change_for
+from shared.domain.vm_state import BillingPolicy, Change, VmState
 from shared.store import CurrentRow, NewTransition, Outcome, Source, TransitionRow
 from shared.store._entities import (
     current_entity,
@@ -24,7 +24,7 @@ from shared.store._entities import (
     transition_from_entity,
 )
 from shared.store._keys import transition_key
-from shared.store._write_plan import plan_append, plan_insert, writes_current
+from shared.store._write_plan import plan_append, writes_current
 from tests.factories import SUB, at
 
 POLICY = BillingPolicy.parse(None)
@@ -176,45 +176,4 @@ def test_an_event_after_the_last_appends_and_replaces_the_current_row_on_its_eta
     assert plan.current.state.power_state == "deallocated"
 
 
-def test_a_redelivered_event_plans_no_write():
-    events = [new("write", at(hours=1), "e1"), new("poweroff/action", at(hours=2), "e2")]
-    current, rows = recorded(events)
-    plan = plan_insert(events[0], rows[0].key, current, rows, POLICY)
-    assert (plan.outcome, plan.operations) == (Outcome.DUPLICATE, [])
-
-
-def test_a_late_event_is_slotted_in_and_the_states_after_it_are_derived_again():
-    events = [new("write", at(hours=1), "e1"), new("write", at(hours=5), "e2")]  # an update keeps the power
-    current, rows = recorded(events)
-    late = new("deallocate/action", at(hours=3), "late")
-    key = transition_key(VM, late.time, late.event_id)
-    plan = plan_insert(late, key, current, rows[1:], POLICY)
-
-    kinds = [(op[0], op[1]["RowKey"]) for op in plan.operations]
-    assert kinds == [
-        (TransactionOperation.CREATE, key),
-        (TransactionOperation.UPDATE, rows[1].key),  # the 05:00 update now follows a deallocate
-        (TransactionOperation.UPDATE, "vm|rg-app|web-01"),
-    ]
-    assert plan.outcome == Outcome.RECORDED
-    assert plan.current.state.power_state == "deallocated"
-    assert plan.current.state.since == at(hours=3)
-
-
-def test_a_late_failure_before_the_first_record_makes_the_time_before_it_unknown_not_absent():
-    current, rows = recorded([new("start/action", at(hours=4), "e1")])
-    late = new("deallocate/action", at(hours=2), "late", outcome=FAILED)
-    plan = plan_insert(late, transition_key(VM, late.time, "late"), current, rows, POLICY)
-    created = transition_from_entity(plan.operations[0][1])
-    assert created.prev is not None and created.prev.power_state == "unknown"
-    assert plan.current.first_key == created.key
-
-
-def test_a_row_left_behind_by_an_interrupted_write_is_repaired_on_redelivery():
-    events = [new("write", at(hours=1), "e1"), new("deallocate/action", at(hours=2), "e2")]
-    current, rows = recorded(events)
-    stale = replace(rows[1], state=apply_change(rows[1].prev, Change("Succeeded", "running"), at(2), POLICY))
-    plan = plan_insert(events[1], rows[1].key, current, [stale], POLICY)
-    assert plan.outcome == Outcome.DUPLICATE
-    repaired = transition_from_entity(plan.operations[0][1])
-    assert repaired.state.power_state == "deallocated"
+# Late events and repairs are planned row by row: tests/test_tail_plan.py.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from shared.domain.ids import parse_vm_id
-from shared.jobs import reconcile_subscription
+from shared.jobs import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.sources import ArmClient
 from tests.factories import SUB, at, vm_id
 from tests.fake_arm import FakeArm, Faults, make_vm
@@ -57,3 +59,26 @@ def run_again_appends_nothing(ledger, vms) -> bool:
     with FakeArm({SUB: vms}, page_size=3) as fake:
         report = run(ledger, fake, 4)
     return report.failure is None and sum(1 for _ in ledger.table.list_entities()) == before
+
+
+def test_a_retry_after_of_a_day_ends_the_reconcile_at_once_and_reports_the_subscription_failed(
+    ledger, caplog
+):
+    throttled = Faults(throttle_first=1000, retry_after="100000")
+    with FakeArm({SUB: [make_vm(SUB, "rg-pool", "n1")]}, faults=throttled) as fake:
+        client = ArmClient(fake.url, "2024-07-01")  # the defaults the app runs with, real sleeps
+        with caplog.at_level(logging.WARNING), pytest.raises(ReconcileFailed) as failed:
+            reconcile_configured_subscriptions(ledger, client, [SUB])
+        requests = len(fake.requests)
+    assert SUB in str(failed.value)
+    assert requests == 1  # the throttled page was not retried after a day, nor at all
+    assert "Retry-After 100000 s" in caplog.text
+    assert f"subscription {SUB}" in caplog.text and "FAILED" in caplog.text and "429" in caplog.text
+
+
+def test_no_listing_page_is_requested_once_the_run_s_time_budget_is_spent(ledger):
+    with FakeArm({SUB: [make_vm(SUB, "rg-pool", "n1")]}) as fake:
+        client = ArmClient(fake.url, "2024-07-01")
+        with pytest.raises(ReconcileFailed):
+            reconcile_configured_subscriptions(ledger, client, [SUB], budget_seconds=-1)
+        assert fake.requests == []

@@ -31,10 +31,23 @@ def require_vm(ledger: Ledger, vm: VmId) -> CurrentRow:
     return current
 
 
-def vm_report(ledger: Ledger, vm: VmId, start: datetime | None, end: datetime, as_of: datetime) -> VmReport:
-    """The VM's current state and its billed/unknown seconds in ``[start, end)``, accrued up to ``as_of``."""
+def vm_report(
+    ledger: Ledger,
+    vm: VmId,
+    start: datetime | None,
+    end: datetime,
+    as_of: datetime,
+    *,
+    earliest: datetime | None = None,
+) -> VmReport:
+    """The VM's current state and its billed/unknown seconds in ``[start, end)``, accrued up to ``as_of``.
+
+    ``start`` ``None`` means the VM's first record, or ``earliest`` if that is later.
+    """
     current = require_vm(ledger, vm)
-    start = start if start is not None else min(current.first_time, end)
+    if start is None:
+        start = min(current.first_time, end)
+        start = max(start, earliest) if earliest is not None else start
     window = window_rows(ledger, current, start, end, as_of)
     changes = ((row.time, row.state) for row in window.rows)
     return VmReport(

@@ -13,8 +13,8 @@ from shared.settings import get_settings
 from shared.store import Ledger
 from shared.web.bodies import finding_body, window_fields
 from shared.web.page import embed_snapshot, shipped_page
-from shared.web.params import check_window
-from shared.web.timelines import DEFAULT_WINDOW, MAX_WINDOW, TIMELINES_MAX_TOP, timeline_body
+from shared.web.params import MAX_WINDOW, check_window, earlier
+from shared.web.timelines import DEFAULT_WINDOW, TIMELINES_MAX_TOP, timeline_body
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
@@ -52,7 +52,7 @@ def write_snapshot(
     """
     as_of = as_of or utc_now()
     end = end or as_of
-    start = start or end - DEFAULT_WINDOW
+    start = start or earlier(end, DEFAULT_WINDOW)
     check_window(start, end, MAX_WINDOW)
     rows = list(
         iter_all(

@@ -14,13 +14,18 @@ observation time, 100 rows a round trip (``Ledger.confirm``), so the ``unconfirm
 ledger whose reconcile stopped running. A VM found stopped (allocated, billed) that the ledger did not have
 so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it). VMs the ledger had
 never seen are listed in the report (``adopted``) for the Activity Log backfill.
+
+A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
+page with its retries takes at most the ARM client's page timeout): what was left is reported failed,
+and the next run takes it up.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -39,6 +44,7 @@ from shared.store import CurrentRow, Ledger, NewTransition, Source
 logger = logging.getLogger(__name__)
 
 RECONCILE_OPERATION = "reconcile/listAll"
+RUN_BUDGET_SECONDS = 300.0
 
 
 class ReconcileFailed(RuntimeError):
@@ -94,16 +100,27 @@ def reconcile_subscription(
 
 
 def reconcile_configured_subscriptions(
-    ledger: Ledger, client: ArmClient, subscription_ids: Iterable[str] | None = None
+    ledger: Ledger,
+    client: ArmClient,
+    subscription_ids: Iterable[str] | None = None,
+    *,
+    budget_seconds: float = RUN_BUDGET_SECONDS,
 ) -> list[SubscriptionReport]:
-    """The timer's work: every configured subscription, each independently; raise if any failed."""
+    """The timer's work: every configured subscription, each independently; raise if any failed.
+
+    No listing page is requested after ``budget_seconds``: the subscriptions left are reported failed.
+    """
     ids = list(
         subscription_ids if subscription_ids is not None else get_settings().reconcile_subscription_ids
     )
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
-    reports = [reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub)) for sub in ids]
+    deadline = time.monotonic() + budget_seconds
+    reports = [
+        reconcile_subscription(ledger, sub, _until_deadline(client.iter_fleet_pages(sub), sub, deadline))
+        for sub in ids
+    ]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
     settings = get_settings()
@@ -114,6 +131,22 @@ def reconcile_configured_subscriptions(
     if failed:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
     return reports
+
+
+def _until_deadline(
+    pages: Iterable[list[ListedVm]], subscription: str, deadline: float
+) -> Iterator[list[ListedVm]]:
+    """The pages of a listing, but no page requested after ``deadline`` (a failed listing then)."""
+    read = 0
+    iterator = iter(pages)
+    while True:
+        if time.monotonic() > deadline:
+            raise ListingError(f"VMs of subscription {subscription}", read, "the run's time budget is spent")
+        page = next(iterator, None)
+        if page is None:
+            return
+        read += 1
+        yield page
 
 
 class _Known(NamedTuple):

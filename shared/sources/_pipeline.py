@@ -1,6 +1,8 @@
 """The azure-core pipeline every Azure API client here is built on.
 
-``RetryPolicy`` retries 408/429/5xx and connection errors and sleeps for ``Retry-After``;
+``RetryPolicy`` retries 408/429/5xx and connection errors and sleeps for ``Retry-After``, here capped
+(``_retry.BoundedRetryPolicy``: at most ``max_retry_wait`` seconds of sleep per request, and
+``total_timeout`` for the request and all its retries);
 ``HttpLoggingPolicy`` logs only allow-listed headers, so ``Authorization`` shows as ``REDACTED``. With no
 token scope (local emulation on loopback, or an anonymous API) no token is requested or sent.
 """
@@ -18,11 +20,12 @@ from azure.core.pipeline.policies import (
     HeadersPolicy,
     HttpLoggingPolicy,
     RequestIdPolicy,
-    RetryPolicy,
     UserAgentPolicy,
 )
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
+
+from shared.sources._retry import BoundedRetryPolicy
 
 USER_AGENT_MONIKER = "vm-billing-ledger/0.1.0"
 
@@ -38,6 +41,8 @@ def build_pipeline(
     retry_backoff_factor: float,
     transport: HttpTransport[Any, Any] | None,
     allowed_query_params: Sequence[str] = (),
+    max_retry_wait: float = 30.0,
+    total_timeout: float = 120.0,
 ) -> PipelineClient[HttpRequest, HttpResponse]:
     """A pipeline for ``endpoint``; with ``scope``, every request carries a token for it.
 
@@ -48,7 +53,12 @@ def build_pipeline(
         RequestIdPolicy(),
         HeadersPolicy({"Accept": "application/json"}),
         UserAgentPolicy(sdk_moniker=USER_AGENT_MONIKER),
-        RetryPolicy(retry_total=retry_total, retry_backoff_factor=retry_backoff_factor),
+        BoundedRetryPolicy(
+            max_wait=max_retry_wait,
+            retry_total=retry_total,
+            retry_backoff_factor=retry_backoff_factor,
+            timeout=total_timeout,
+        ),
     ]
     if scope is not None:
         if credential is None:

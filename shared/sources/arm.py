@@ -37,7 +37,9 @@ class ArmClient:
     """Lists the VMs of a subscription with their run-time status, page by page.
 
     The pipeline is built on the first request, so constructing the client at startup costs nothing;
-    ``credential`` may be a callable that builds the credential then.
+    ``credential`` may be a callable that builds the credential then. One page costs at most
+    ``page_timeout`` seconds with its retries, of which at most ``max_retry_wait`` asleep: a longer
+    ``Retry-After`` fails the page (and the listing) at once instead of holding the timer.
     """
 
     def __init__(
@@ -49,6 +51,8 @@ class ArmClient:
         retry_total: int = 5,
         retry_backoff_factor: float = 0.8,
         timeout: float = 60.0,
+        max_retry_wait: float = 30.0,
+        page_timeout: float = 120.0,
         transport: HttpTransport[Any, Any] | None = None,
     ) -> None:
         self._endpoint = endpoint.strip().rstrip("/")
@@ -62,6 +66,8 @@ class ArmClient:
         self._retry_total = retry_total
         self._retry_backoff_factor = retry_backoff_factor
         self._timeout = timeout
+        self._max_retry_wait = max_retry_wait
+        self._page_timeout = page_timeout
         self._transport = transport
         self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
         self._lock = threading.Lock()
@@ -202,5 +208,7 @@ class ArmClient:
                     retry_backoff_factor=self._retry_backoff_factor,
                     transport=self._transport,
                     allowed_query_params=["statusOnly", "$expand", "$filter", "$select"],
+                    max_retry_wait=self._max_retry_wait,
+                    total_timeout=self._page_timeout,
                 )
             return self._client

@@ -8,8 +8,9 @@ informational (published failure examples carry ``"Succeeded"``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,12 +26,25 @@ from shared.domain.operations import (
     change_for,
     classify_operation,
 )
-from shared.domain.times import as_utc, parse_time
+from shared.domain.times import as_utc, parse_time, utc_now
 from shared.domain.vm_state import Change
 from shared.sources._fields import guid_or_none
 from shared.sources._json import json_object
 
 MAX_EVENT_ID_LENGTH = 256
+# ARM operation names are a provider, resource types and a verb, e.g. ``Microsoft.Compute/virtualMachines/
+# start/action``: letters, digits, dots, slashes (and - or _). The longest known is under 100 characters.
+MAX_OPERATION_LENGTH = 256
+_OPERATION_NAME = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+")
+# Event Grid, which raises these events, did not exist before 2017; a few minutes ahead of this
+# instance's clock is clock skew, more is not a time an operation ended.
+EARLIEST_EVENT_TIME = datetime(2017, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A VM (or scale set instance) id followed by more path: a child resource (an extension, a run command).
+_CHILD_OF_VM = re.compile(
+    r"(.*?/providers/microsoft\.compute/(?:virtualmachinescalesets/[^/]+/)?virtualmachines/[^/]+)/.+",
+    re.IGNORECASE | re.DOTALL,
+)
 
 _KINDS: dict[SystemEventNames, tuple[str, str]] = {
     SystemEventNames.ResourceWriteSuccessEventName: ("write", SUCCEEDED),
@@ -134,9 +148,12 @@ def inbound_from_json(body: Any) -> InboundEvent:
     )
 
 
-def parse_vm_event(event: InboundEvent) -> VmEvent | ScaleSetEvent | Skipped:
+def parse_vm_event(event: InboundEvent, *, now: datetime | None = None) -> VmEvent | ScaleSetEvent | Skipped:
     """Accept write/action/delete events on VMs and Uniform instances (``VmEvent``) and the scale set
-    operations of the table (``ScaleSetEvent``); everything else comes back as ``Skipped``."""
+    operations of the table (``ScaleSetEvent``); everything else comes back as ``Skipped``.
+
+    ``now`` (default: the clock) bounds how far in the future an event time may be.
+    """
     kind = _KINDS_BY_LOWER.get(event.event_type.lower()) if isinstance(event.event_type, str) else None
     if kind is None:
         return Skipped("not a resource write, action or delete event")
@@ -151,33 +168,53 @@ def parse_vm_event(event: InboundEvent) -> VmEvent | ScaleSetEvent | Skipped:
         if operation.strip().lower().startswith(SCALE_SET_OPERATION_PREFIX):
             return Skipped("scale set operation that does not change instances' power")
         return Skipped("operation is not on Microsoft.Compute/virtualMachines")
+    if len(operation.strip()) > MAX_OPERATION_LENGTH or not _OPERATION_NAME.fullmatch(operation.strip()):
+        return Skipped("operationName is too long or not an operation name", malformed=True)
     on, suffix = classified
     verb, outcome = kind
+    now = now or utc_now()
     target = data.get("resourceUri") or event.subject
     if on is Target.SCALE_SET:
         own_suffix = operation.strip().lower()[len(SCALE_SET_OPERATION_PREFIX) :]
         if not _verb_matches(verb, own_suffix):
             return Skipped(f"{verb} event carries a non-{verb} operation", malformed=True)
-        return _scale_set_event(event, target, operation, suffix, outcome, data)
+        return _scale_set_event(event, target, operation, suffix, outcome, data, now)
     vm = parse_vm_id(target) if isinstance(target, str) else None
     if vm is None:
-        if _is_under_vm_provider(target):
-            return Skipped("resource is a child of a VM, not a VM")
-        return Skipped("resource id is not a VM id", malformed=True)
+        return _not_a_vm(target)
     if not _verb_matches(verb, suffix):
         return Skipped(f"{verb} event carries a non-{verb} operation", malformed=True)
     if (vm.scale_set is not None) != (on is Target.INSTANCE):
         return Skipped("operation and resource id are not about the same kind of VM", malformed=True)
-    return _accepted(event, vm, operation, suffix, outcome, data)
+    return _accepted(event, vm, operation, suffix, outcome, data, now)
+
+
+def _not_a_vm(target: Any) -> Skipped:
+    """A child of a valid VM id is out of scope; anything else under the VM provider is a broken VM id."""
+    child = _CHILD_OF_VM.fullmatch(target.strip()) if isinstance(target, str) else None
+    if child is not None and parse_vm_id(child[1]) is not None:
+        return Skipped("resource is a child of a VM, not a VM")
+    lowered = target.lower() if isinstance(target, str) else ""
+    if "/providers/microsoft.compute/virtualmachines/" in lowered or (
+        "/providers/microsoft.compute/virtualmachinescalesets/" in lowered and "/virtualmachines/" in lowered
+    ):
+        return Skipped("resource id names a VM but is not a valid VM id", malformed=True)
+    return Skipped("resource id is not a VM id", malformed=True)
 
 
 def _scale_set_event(
-    event: InboundEvent, target: Any, operation: str, suffix: str, outcome: str, data: dict[str, Any]
+    event: InboundEvent,
+    target: Any,
+    operation: str,
+    suffix: str,
+    outcome: str,
+    data: dict[str, Any],
+    now: datetime,
 ) -> ScaleSetEvent | Skipped:
     scale_set = parse_scale_set_id(target) if isinstance(target, str) else None
     if scale_set is None:
         return Skipped("resource id is not a scale set id", malformed=True)
-    problem = _event_problem(event)
+    problem = _event_problem(event, now)
     if problem is not None:
         return problem
     assert isinstance(event.time, datetime) and isinstance(event.id, str)
@@ -193,21 +230,29 @@ def _scale_set_event(
     )
 
 
-def _event_problem(event: InboundEvent) -> Skipped | None:
+def _event_problem(event: InboundEvent, now: datetime) -> Skipped | None:
     if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
         return Skipped("event id is missing or too long", malformed=True)
     if not isinstance(event.time, datetime):
         return Skipped("event has no time", malformed=True)
+    if not EARLIEST_EVENT_TIME <= as_utc(event.time) <= now + FUTURE_TOLERANCE:
+        return Skipped("event time is before 2017 or more than 5 minutes in the future", malformed=True)
     return None
 
 
 def _accepted(
-    event: InboundEvent, vm: VmId, operation: str, suffix: str, outcome: str, data: dict[str, Any]
+    event: InboundEvent,
+    vm: VmId,
+    operation: str,
+    suffix: str,
+    outcome: str,
+    data: dict[str, Any],
+    now: datetime,
 ) -> VmEvent | Skipped:
-    if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
-        return Skipped("event id is missing or too long", malformed=True)
-    if not isinstance(event.time, datetime):
-        return Skipped("event has no time", malformed=True)
+    problem = _event_problem(event, now)
+    if problem is not None:
+        return problem
+    assert isinstance(event.time, datetime) and isinstance(event.id, str)
     change = change_for(suffix, outcome, hibernate=_asks_hibernate(data))
     return VmEvent(
         event_id=event.id,
@@ -224,13 +269,6 @@ def _verb_matches(verb: str, suffix: str) -> bool:
     if verb == "action":
         return suffix.endswith("/action")
     return suffix == verb
-
-
-def _is_under_vm_provider(target: Any) -> bool:
-    lowered = target.lower() if isinstance(target, str) else ""
-    return "/providers/microsoft.compute/virtualmachines/" in lowered or (
-        "/providers/microsoft.compute/virtualmachinescalesets/" in lowered and "/virtualmachines/" in lowered
-    )
 
 
 def _asks_hibernate(data: dict[str, Any]) -> bool:

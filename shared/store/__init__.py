@@ -1,8 +1,8 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade."""
 
-from shared.store._keys import is_current_cursor, is_transition_cursor
+from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
-from shared.store.ledger import ConflictRetriesExhausted, Ledger, cursor_of
+from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
 
 __all__ = [

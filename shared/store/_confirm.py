@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
 from shared.domain.ids import VmId
 from shared.store._entities import confirmation_entity
+from shared.store._keys import current_key
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +69,18 @@ def _chunks(rows: list[Seen], size: int) -> Iterator[list[Seen]]:
     for same in by_partition.values():
         for start in range(0, len(same), size):
             yield same[start : start + size]
+
+
+def merge_member_of(table: TableClient, vm: VmId, etag: str, member_of: str) -> bool:
+    """Keep on ``vm``'s current row the Flexible scale set it was listed in: one merge, checked by the
+    row's ETag so it never overwrites a newer state; ``False`` when another writer came first."""
+    try:
+        table.update_entity(
+            {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm), "memberOf": member_of},
+            mode=UpdateMode.MERGE,
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+    except (ResourceModifiedError, ResourceNotFoundError):
+        return False
+    return True

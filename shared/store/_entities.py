@@ -10,7 +10,7 @@ from shared.domain.ids import VmId
 from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
 from shared.store._keys import current_key
-from shared.store._records import CurrentRow, TransitionRow
+from shared.store._records import CurrentRow, Pending, TransitionRow
 
 LAST_CONFIRMED = "lastConfirmed"
 
@@ -61,6 +61,8 @@ def transition_entity(row: TransitionRow, partition: str) -> dict[str, Any]:
         "correlationId": row.correlation_id or "",
         "cause": row.cause or "",
     }
+    if row.prev_key is not None:
+        entity["prevKey"] = row.prev_key
     entity.update(_state_fields("state", row.state))
     entity.update(_state_fields("prev", row.prev))
     return entity
@@ -90,6 +92,7 @@ def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
         etag=_etag(entity),
         correlation_id=entity.get("correlationId") or None,
         cause=entity.get("cause") or None,
+        prev_key=entity.get("prevKey"),
     )
 
 
@@ -112,6 +115,8 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
         entity["instanceOf"] = row.vm.scale_set
     if row.member_of:
         entity["memberOf"] = row.member_of
+    if row.pending is not None:
+        entity.update(pendingFrom=row.pending.from_key, pendingPrevKey=row.pending.prev_key)
     entity.update(_state_fields("state", row.state))
     optional = {
         "causeSource": row.last_cause_source,
@@ -153,6 +158,9 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
         last_cause_operation=entity.get("causeOperation") or None,
         last_confirmed=_time_or_none(entity.get(LAST_CONFIRMED)),
         activity_log_until=_time_or_none(entity.get("activityLogUntil")),
+        pending=Pending(entity["pendingFrom"], entity.get("pendingPrevKey", ""))
+        if "pendingFrom" in entity
+        else None,
     )
 
 

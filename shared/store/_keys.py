@@ -16,15 +16,24 @@ table scan. Cursors handed out for paging are keys (transitions) or ``<subscript
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 
 from shared.domain.ids import ScaleSetId, VmId
 from shared.domain.times import format_time
+from shared.store._records import CurrentRow
 
 SUBSCRIPTIONS_PARTITION = "subscriptions"
 CURRENT_PREFIX = "vm|"
 TRANSITION_PREFIX = "tx|"
 _CURSOR_SEPARATOR = "/"
+_SUBSCRIPTION_KEY = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
+# What follows a VM's transitions prefix in a key: the fixed-width time and the event id's hash.
+_TRANSITION_SUFFIX = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\|[0-9a-f]{32}"
+)
+_FORBIDDEN_IN_KEYS = re.compile(r"[/\\#?|\x00-\x1f\x7f-\x9f]")
+_MAX_KEY_PART = 90
 
 
 def upper_bound(prefix: str) -> str:
@@ -73,16 +82,34 @@ def current_cursor(subscription: str, key: str) -> str:
     return f"{subscription}{_CURSOR_SEPARATOR}{key}"
 
 
+def cursor_of(row: CurrentRow) -> str:
+    """The cursor that resumes a listing of current rows after ``row``."""
+    return current_cursor(row.vm.subscription_key, current_key(row.vm))
+
+
 def split_current_cursor(cursor: str) -> tuple[str, str]:
     subscription, _, key = cursor.partition(_CURSOR_SEPARATOR)
     return subscription, key
 
 
 def is_current_cursor(cursor: str) -> bool:
-    """A cursor of the VM listing (not of a VM's transitions)."""
-    return f"{_CURSOR_SEPARATOR}{CURRENT_PREFIX}" in cursor
+    """A cursor of the VM listing as ``cursor_of`` issues them: ``<subscription>/vm|<group>|<name>``.
+
+    Checked part by part (a lower-case subscription id, then two short printable parts with no
+    character a key forbids), so a forged cursor never reaches a storage filter.
+    """
+    subscription, separator, key = cursor.partition(_CURSOR_SEPARATOR)
+    if not separator or not _SUBSCRIPTION_KEY.fullmatch(subscription) or not key.startswith(CURRENT_PREFIX):
+        return False
+    parts = vm_key_of_current(key).split("|")
+    return len(parts) == 2 and all(_is_key_part(part) for part in parts)
 
 
 def is_transition_cursor(vm: VmId, cursor: str) -> bool:
-    """A cursor of this VM's transitions."""
-    return cursor.startswith(transitions_prefix(vm))
+    """A cursor of this VM's transitions: exactly the shape of one of its keys."""
+    prefix = transitions_prefix(vm)
+    return cursor.startswith(prefix) and _TRANSITION_SUFFIX.fullmatch(cursor, len(prefix)) is not None
+
+
+def _is_key_part(part: str) -> bool:
+    return 0 < len(part) <= _MAX_KEY_PART and part.isprintable() and not _FORBIDDEN_IN_KEYS.search(part)

@@ -51,7 +51,11 @@ class NewTransition:
 
 @dataclass(frozen=True)
 class TransitionRow:
-    """A recorded transition. ``key`` is opaque outside the store: a cursor for paging."""
+    """A recorded transition. ``key`` is opaque outside the store: a cursor for paging.
+
+    ``prev`` is the state of the row before it, whose key is ``prev_key`` (``""`` for a VM's first row,
+    ``None`` on rows written before the ledger kept it).
+    """
 
     key: str
     time: datetime
@@ -67,6 +71,17 @@ class TransitionRow:
     etag: str | None
     correlation_id: str | None = None
     cause: str | None = None
+    prev_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A rewrite of a VM's rows in several transactions is under way (or was cut off): the rows from
+    ``from_key`` on must be re-derived, starting from the state of the row ``prev_key`` (``""``: before
+    the VM's first row). Set on the current row by the first transaction, cleared by the last."""
+
+    from_key: str
+    prev_key: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class CurrentRow:
     last_confirmed: datetime | None = None
     # and the latest Activity Log transition, so an event near it is checked for being the same operation.
     activity_log_until: datetime | None = None
+    pending: Pending | None = None
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)
@@ -105,9 +121,9 @@ class CurrentRow:
 
 
 def new_transition_row(
-    new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy
+    new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy, prev_key: str
 ) -> TransitionRow:
-    """The row that records ``new`` after the state ``prev``, flagged by ``policy``."""
+    """The row that records ``new`` after the state ``prev`` of row ``prev_key``, flagged by ``policy``."""
     return TransitionRow(
         key=key,
         time=new.time,
@@ -123,4 +139,5 @@ def new_transition_row(
         etag=None,
         correlation_id=new.correlation_id,
         cause=new.cause,
+        prev_key=prev_key,
     )

@@ -1,9 +1,13 @@
 """The ledger in Azure Table Storage: reading VM rows and recording transitions safely.
 
 Recording is idempotent per event id, ordered by event time, and safe with concurrent writers: the
-writes are planned from what was read (``_write_plan``) and committed as entity group transactions; a
-conflict (412, or 409 on the current row) re-reads and tries again; a 409 on the transition itself means
-the event is already recorded.
+writes are planned from what was read (``_write_plan``, ``_tail_plan``) and committed as entity group
+transactions; a conflict (412, or 409 on the current row) re-reads and tries again.
+
+An event costs one transaction when it is the VM's latest (plus a point read on a cold instance), one
+point read when already recorded, and the rows it changes when late (streamed by ``_tail_writer``). A
+current row marked ``Pending`` is finished first, and one that contradicts the rows (seen twice, so a race
+is not taken for it) is rebuilt: redelivery in any order converges whatever rows were lost.
 """
 
 from __future__ import annotations
@@ -13,22 +17,21 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import NoReturn
 
-from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
 from shared.domain.ids import VmId
+from shared.domain.same_operation import MATCH_WINDOW
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
-from shared.store._confirm import confirm_rows
+from shared.store._confirm import confirm_rows, merge_member_of
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._errors import storage_errors, translated, unavailable
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
-    current_cursor,
     current_key,
     current_prefix,
     split_current_cursor,
@@ -40,12 +43,12 @@ from shared.store._keys import (
 )
 from shared.store._matching import already_recorded, match_from
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow
-from shared.store._write_plan import TableOperation, WritePlan, plan_append, plan_insert, writes_current
+from shared.store._tail_writer import TailConflict, TailWriter, query_range
+from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-MAX_TRANSACTION_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
@@ -54,16 +57,19 @@ class ConflictRetriesExhausted(RuntimeError):
 
 
 class _Conflict(Exception):
-    pass
+    """Another writer changed the VM's rows since they were read: read again and retry."""
 
 
 class _AlreadyRecorded(Exception):
-    pass
+    """The transition's row exists: another writer recorded it since our (possibly cached) read."""
 
 
-def cursor_of(row: CurrentRow) -> str:
-    """The cursor that resumes a listing of current rows after ``row``."""
-    return current_cursor(row.vm.subscription_key, current_key(row.vm))
+class _Suspect(Exception):
+    """The current row contradicts the rows; a fresh read decides whether it was a race."""
+
+
+class _Repaired(Exception):
+    """Rows were repaired before recording: record again on the repaired current row."""
 
 
 class Ledger:
@@ -73,6 +79,7 @@ class Ledger:
         self.table = table
         self.policy = policy
         self._cache = CurrentRowCache(cache_size)
+        self._tail = TailWriter(table, policy)
 
     # ---- reads -------------------------------------------------------------------------------------
 
@@ -125,7 +132,8 @@ class Ledger:
             if after_sub and sub < after_sub:
                 continue
             resume = sub == after_sub and after_key > prefix
-            entities = self._query(
+            entities = query_range(
+                self.table,
                 sub,
                 after_key if resume else prefix,
                 upper_bound(prefix),
@@ -143,20 +151,8 @@ class Ledger:
             return [entity["RowKey"] for entity in entities]
 
     def _iter_transition_keys(self, vm: VmId, low: str, high: str, page_size: int) -> Iterator[TransitionRow]:
-        return (transition_from_entity(e) for e in self._query(vm.subscription_key, low, high, page_size))
-
-    def _query(
-        self, partition: str, low: str, high: str, page_size: int, *, start_inclusive: bool = True
-    ) -> Iterator[Any]:
-        """Entities of one partition in a RowKey range; filters only ever take values as parameters."""
-        operator = "ge" if start_inclusive else "gt"
-        return iter(
-            self.table.query_entities(
-                f"PartitionKey eq @pk and RowKey {operator} @low and RowKey lt @high",
-                parameters={"pk": partition, "low": low, "high": high},
-                results_per_page=page_size,
-            )
-        )
+        entities = query_range(self.table, vm.subscription_key, low, high, page_size)
+        return (transition_from_entity(entity) for entity in entities)
 
     # ---- writes ------------------------------------------------------------------------------------
 
@@ -169,30 +165,30 @@ class Ledger:
             if fresh is None or fresh.etag is None:
                 return False
             etag = fresh.etag
-        entity = {"PartitionKey": current.vm.subscription_key, "RowKey": current_key(current.vm)}
         self._cache.forget(current.vm)
         with storage_errors():
-            try:
-                self.table.update_entity(
-                    {**entity, "memberOf": member_of},
-                    mode=UpdateMode.MERGE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
-                return False
-        return True
+            return merge_member_of(self.table, current.vm, etag, member_of)
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
 
         ``known_current`` is a current row the caller has just read (with its ETag), saving a read.
         """
+        suspect = False
         for attempt in range(MAX_ATTEMPTS):
-            current = known_current or self._cache.get(new.vm) or self.get_current(new.vm)
+            cached = known_current or (None if suspect else self._cache.get(new.vm))
+            current = cached or self.get_current(new.vm)
             known_current = None
             try:
-                return self._record_once(new, current)
+                fresh = cached is None
+                return self._record_once(new, current, fresh=fresh, suspect=suspect and fresh)
+            except _Suspect:
+                self._cache.forget(new.vm)
+                suspect = True
+                continue
+            except _Repaired:
+                suspect = False
+                continue
             except AzureError as err:
                 # The write may have landed although it failed here: the cached row is no longer trusted.
                 self._cache.forget(new.vm)
@@ -200,50 +196,74 @@ class Ledger:
             except StorageUnavailable:
                 self._cache.forget(new.vm)
                 raise
-            except _Conflict:
+            except (_Conflict, TailConflict):
+                suspect = False
                 self._cache.forget(new.vm)
                 logger.debug("write conflict on %s (attempt %d), retrying", new.vm.resource_id, attempt + 1)
-                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
         raise ConflictRetriesExhausted(
             f"gave up after {MAX_ATTEMPTS} conflicting writes on {new.vm.resource_id}"
         )
 
-    def _record_once(self, new: NewTransition, current: CurrentRow | None) -> Outcome:
+    def _record_once(
+        self, new: NewTransition, current: CurrentRow | None, *, fresh: bool, suspect: bool
+    ) -> Outcome:
+        """One attempt. ``fresh``: ``current`` was read just now, not taken from the cache. ``suspect``:
+        the last attempt found ``current`` contradicting the rows, and it has been read again since;
+        finding the same again means it must be rebuilt."""
         key = transition_key(new.vm, new.time, new.event_id)
-        look_from = match_from(new, current)
-        if current is None or (key > current.last_key and look_from is None):
-            plan = plan_append(new, key, current, self.policy)
-        else:
-            # One range query: the rows after ``key`` (to slot it in), and those of the match window before.
-            low = min(key, time_key(new.vm, look_from)) if look_from else key
-            rows = list(
-                self._iter_transition_keys(
-                    new.vm, low, upper_bound(transitions_prefix(new.vm)), MAX_PAGE_SIZE
-                )
-            )
-            if look_from is not None and already_recorded(new, key, rows) is not None:
+        if current is not None and current.pending is not None:
+            self._repaired(self._tail.finish_pending(current), new.vm)
+        if current is None and self._tail.has_rows(new.vm):
+            # Rows without a current row (it was lost): rebuild it from them before anything else.
+            self._register_subscription(new.vm)
+            self._repaired(self._tail.rebuild(new.vm, None), new.vm)
+        if self._same_operation_recorded(new, key, current):
+            return Outcome.DUPLICATE
+        if current is None or key > current.last_key:
+            if suspect:
+                self._repaired(self._tail.rebuild(new.vm, current), new.vm)
+            try:
+                return self._commit(plan_append(new, key, current, self.policy))
+            except _AlreadyRecorded:
+                # The row exists although the current row knows nothing of it: a race, or a lost row.
+                raise _Suspect() from None
+        if self._tail.get_transition(new.vm, key) is not None:
+            if key >= current.first_key:
                 return Outcome.DUPLICATE
-            tail = [row for row in rows if row.key >= key]
-            if key > current.last_key:
-                plan = plan_append(new, key, current, self.policy)
-            else:
-                plan = plan_insert(new, key, current, tail, self.policy)
-            if not plan.operations:
-                return plan.outcome
-        try:
-            return self._commit(plan)
-        except _AlreadyRecorded:
-            # Recorded by another writer since our (possibly cached) read: look at it afresh.
-            raise _Conflict() from None
+            if suspect:
+                self._repaired(self._tail.rebuild(new.vm, current), new.vm)
+            raise _Suspect()
+        self._cache.remember(self._tail.insert_late(new, key, current, verified=fresh))
+        return Outcome.RECORDED
+
+    def _same_operation_recorded(self, new: NewTransition, key: str, current: CurrentRow | None) -> bool:
+        """Whether the other source (Event Grid or the Activity Log) recorded ``new``'s operation already:
+        one range query over the match window around ``new``, and only when such a row can exist."""
+        look_from = match_from(new, current)
+        if look_from is None:
+            return False
+        window = self._iter_transition_keys(
+            new.vm,
+            time_key(new.vm, look_from),
+            time_key_after(new.vm, new.time + MATCH_WINDOW),
+            MAX_PAGE_SIZE,
+        )
+        return already_recorded(new, key, window) is not None
+
+    def _repaired(self, current: CurrentRow | None, vm: VmId) -> NoReturn:
+        if current is None:
+            self._cache.forget(vm)
+        else:
+            self._cache.remember(current)
+        raise _Repaired()
 
     def _commit(self, plan: WritePlan) -> Outcome:
         if plan.registers_subscription:
             self._register_subscription(plan.current.vm)
         operations = plan.operations
-        results: list[Any] = []
         try:
-            for start in range(0, len(operations), MAX_TRANSACTION_SIZE):
-                results = self.table.submit_transaction(operations[start : start + MAX_TRANSACTION_SIZE])
+            results = self.table.submit_transaction(operations)
         except TableTransactionError as err:
             raise _classify(err, operations) from err
         if writes_current(operations[-1]):

@@ -50,11 +50,12 @@ def seed_histories(
 def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -> list[dict[str, Any]]:
     vm = history[0].vm
     prev: VmState | None = state_before_first(history[0].change, history[0].time)
+    prev_key = ""
     rows: list[TransitionRow] = []
     for new in history:
-        row = new_transition_row(new, transition_key(vm, new.time, new.event_id), prev, policy)
+        row = new_transition_row(new, transition_key(vm, new.time, new.event_id), prev, policy, prev_key)
         rows.append(row)
-        prev = row.state
+        prev, prev_key = row.state, row.key
     first, last = rows[0], rows[-1]
     cause = next(row for row in reversed(rows) if row.state.since == row.time or row is first)
     current = CurrentRow(
@@ -65,10 +66,11 @@ def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -
 
 
 def in_order_entities(
-    new: NewTransition, prev: VmState | None, policy: BillingPolicy
+    new: NewTransition, prev: VmState | None, policy: BillingPolicy, prev_key: str = ""
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The transition entity and the current-row entity that recording ``new`` after ``prev`` writes."""
-    row = new_transition_row(new, transition_key(new.vm, new.time, new.event_id), prev, policy)
+    """The transition entity and the current-row entity that recording ``new`` after ``prev`` (the state
+    of row ``prev_key``) writes."""
+    row = new_transition_row(new, transition_key(new.vm, new.time, new.event_id), prev, policy, prev_key)
     current = CurrentRow(new.vm, row.state, row.billing_policy, row.key, new.time, row.key, new.time, None)
     return transition_entity(row, new.vm.subscription_key), current_entity(current)
 

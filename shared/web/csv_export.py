@@ -1,9 +1,10 @@
 """CSV answers for finance: RFC 4180 text made from the same bodies the JSON API returns.
 
 A header row, CRLF line ends, times as the API writes them (ISO-8601 UTC), hours as plain decimals.
-Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and some also after a tab or CR)
-as a formula, and resource names, operation names and event ids come from outside: such a field gets a
-leading ``'`` so it is shown as text. Hours are never negative, so no real number is altered.
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula, some of them also
+after leading spaces, tabs or line breaks (which they trim first) and for the full-width forms of those
+signs; resource names, operation names and event ids come from outside: such a field gets a leading
+``'`` so it is shown as text. Hours are never negative, so no real number is altered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from shared.errors import InvalidInput
 JSON_FORMAT = "json"
 CSV_FORMAT = "csv"
 CSV_MIMETYPE = "text/csv"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 HOURS_DECIMALS = 6
 
 STATE_COLUMNS = ("powerState", "provisioningState", "billable", "hibernated", "deleted")
@@ -73,7 +74,11 @@ def safe_field(value: Any) -> str:
         text = format_decimal(value)
     else:
         text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return (
+        "'" + text
+        if text.startswith(FORMULA_PREFIXES) or text.lstrip().startswith(FORMULA_PREFIXES)
+        else text
+    )
 
 
 def format_decimal(value: float) -> str:

@@ -1,7 +1,10 @@
-"""Query parameters parsed into values: times, windows, page sizes and continuation tokens.
+"""Query parameters parsed into values: times, windows, page sizes, continuation tokens and next links.
 
 Query parameters never reach an OData filter: they are parsed into times, numbers and validated keys
-first. Continuation tokens are opaque to clients: base64url JSON holding the last key returned.
+first. Continuation tokens are opaque to clients: base64url JSON holding the last key returned. A token
+is accepted only if it is short, decodes to exactly that shape, and its key has the structure of a key
+this API hands out for that query (the caller checks the last part with the store's cursor predicates),
+so a forged token never reaches storage.
 """
 
 from __future__ import annotations
@@ -9,14 +12,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import overload
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from shared.domain.times import parse_time
 from shared.errors import InvalidInput
 from shared.web.responses import Request
+
+# Bounds the work of one request that reads a VM's history: a year of it (timelines and get_vm).
+MAX_WINDOW = timedelta(days=366)
+# Far above the longest token the API issues (a key of at most a few hundred characters, JSON-escaped).
+MAX_TOKEN_LENGTH = 4096
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+# The parameters a next link carries over; anything else (``code`` above all) is left out.
+LINK_PARAMETERS = ("from", "to", "top", "subscriptionId", "resourceGroup", "format")
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @overload
@@ -42,13 +56,20 @@ def check_window(start: datetime, end: datetime, max_span: timedelta | None = No
         raise InvalidInput("window", f"the window may span at most {max_span.days} days")
 
 
+def earlier(end: datetime, span: timedelta) -> datetime:
+    """``end - span`` for a default window; ``InvalidInput`` if that would start before year 1."""
+    if end - _EARLIEST < span:
+        raise InvalidInput("window", "the default window would start before the year 1; give 'from'")
+    return end - span
+
+
 def _time(params: Mapping[str, str], name: str) -> datetime | None:
     text = params.get(name)
     if text is None:
         return None
     try:
         return parse_time(text)
-    except (ValueError, OverflowError):
+    except ValueError:
         raise InvalidInput(name, f"'{name}' must be an ISO-8601 time such as 2026-01-31T00:00:00Z") from None
 
 
@@ -64,24 +85,47 @@ def page_size(params: Mapping[str, str], default: int, maximum: int) -> int:
 
 
 def continuation_after(params: Mapping[str, str]) -> str | None:
-    """The last key returned before, from an opaque ``continuationToken`` this API issued."""
+    """The last key returned before, from an opaque ``continuationToken`` of the shape this API issues.
+
+    The caller still checks that the key belongs to its query (``is_transition_cursor`` and friends).
+    """
     text = params.get("continuationToken")
     if text is None:
         return None
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4)))
-    except (ValueError, UnicodeError, binascii.Error):
-        decoded = None
-    after = decoded.get("after") if isinstance(decoded, dict) else None
-    if not isinstance(after, str) or not after:
+    after = _decoded_after(text) if len(text) <= MAX_TOKEN_LENGTH and _TOKEN.fullmatch(text) else None
+    if after is None:
         raise InvalidInput("continuationToken", "continuationToken is not one this API issued")
     return after
 
 
+def _decoded_after(text: str) -> str | None:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4)))
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        return None
+    if not isinstance(decoded, dict) or set(decoded) != {"after"}:
+        return None
+    after = decoded["after"]
+    if not isinstance(after, str) or not after or not after.isprintable():
+        return None  # a lone surrogate is not printable: it would fail inside the storage SDK
+    return after
+
+
 def next_link(request: Request, after: str) -> str:
-    """The request's own URL with a token for the page after the key ``after``."""
+    """The request's own URL with a token for the page after the key ``after``.
+
+    Only the query parameters in ``LINK_PARAMETERS`` are carried over: a function key sent as ``code=``
+    is never echoed into a body or a ``Link`` header (clients send the key in ``x-functions-key`` when
+    they follow links). The origin is the one the Functions host reports for the request; a host that is
+    not a plain name or address gives a link relative to the origin instead.
+    """
     token = base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
     parts = urlsplit(request.url)
-    params = {k: v for k, v in request.params.items() if k != "continuationToken"}
+    params = {name: value for name, value in request.params.items() if name in LINK_PARAMETERS}
     params["continuationToken"] = token
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(params), ""))
+    origin = (parts.scheme, parts.netloc) if _plain_origin(parts.scheme, parts.netloc) else ("", "")
+    return urlunsplit((*origin, parts.path, urlencode(params), ""))
+
+
+def _plain_origin(scheme: str, netloc: str) -> bool:
+    return scheme in ("http", "https") and _HOST.fullmatch(netloc) is not None

@@ -16,15 +16,14 @@ from shared.domain.times import utc_now
 from shared.store import CurrentRow, Ledger
 from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, flat_vm, hours, requested_format
-from shared.web.params import check_window, query_window
+from shared.web.params import MAX_WINDOW, check_window, earlier, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 from shared.web.vms import vms_page_for
 
 TIMELINES_DEFAULT_TOP = 50
 TIMELINES_MAX_TOP = 200
 DEFAULT_WINDOW = timedelta(days=7)
-# Bounds the work of one request: a year of history, and a few thousand segments per VM.
-MAX_WINDOW = timedelta(days=366)
+# Bounds the work of one request: a year of history (`MAX_WINDOW`), and a few thousand segments per VM.
 MAX_TRANSITIONS_PER_VM = 2000
 
 
@@ -48,7 +47,7 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
     """``from``/``to`` from the query; ``to`` defaults to now and ``from`` to seven days before ``to``."""
     start, end = query_window(params, default_end=as_of)
     end = end if end is not None else as_of
-    start = start if start is not None else end - DEFAULT_WINDOW
+    start = start if start is not None else earlier(end, DEFAULT_WINDOW)
     check_window(start, end, MAX_WINDOW)
     return start, end
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from shared.answers import Page, transitions_page, vm_report, vms_page
@@ -19,7 +20,7 @@ from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, flat_vm, requested_format
-from shared.web.params import continuation_after, page_size, query_window
+from shared.web.params import MAX_WINDOW, check_window, continuation_after, earlier, page_size, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 
 # ``top`` of the VM list and of a VM's transitions.
@@ -31,7 +32,9 @@ def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
     vm = _vm(request)
     as_of = utc_now()
     start, end = query_window(request.params, default_end=as_of)
-    report = vm_report(ledger, vm, start, end, as_of)
+    if start is not None:
+        check_window(start, end, MAX_WINDOW)
+    report = vm_report(ledger, vm, start, end, as_of, earliest=_earliest_default_start(end))
     body = vm_body(report.current)
     body.update(totals_fields(report.totals))
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
@@ -99,6 +102,15 @@ def _scale_set_filter(value: str | None) -> ScaleSetId | str | None:
     if not value or "/" in value:
         raise InvalidInput("scaleSet", "scaleSet must be a scale set name or resource id")
     return require_part("scaleSetName", value)
+
+
+def _earliest_default_start(end: datetime) -> datetime | None:
+    """Without ``from``, ``get_vm`` starts at the VM's first record, but never more than ``MAX_WINDOW``
+    before ``to`` (no record is older than the year 1, so there is no bound to apply before it)."""
+    try:
+        return earlier(end, MAX_WINDOW)
+    except InvalidInput:
+        return None
 
 
 def _vm(request: Request) -> VmId:

@@ -1,0 +1,60 @@
+"""azure-core's ``RetryPolicy`` with a cap on how long one request may spend waiting between retries.
+
+azure-core sleeps for whatever ``Retry-After`` a service sends (``Retry-After: 100000`` is a day), so a
+throttled listing could hold the reconcile timer far past its limit. Here the sleeps of one request add up
+to at most ``max_wait`` seconds: a ``Retry-After`` beyond what is left is not waited for, the throttled
+answer is returned as it is (the listing then fails and says so), and a warning names what was skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+_WAITED = "vm_ledger_waited"
+
+
+class BoundedRetryPolicy(RetryPolicy[Any, Any]):
+    """Retries as ``RetryPolicy`` does, sleeping at most ``max_wait`` seconds in all for one request."""
+
+    def __init__(self, *, max_wait: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_wait = max_wait
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        settings[_WAITED] = 0.0
+        return settings
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+        if not super().is_retry(settings, response):
+            return False
+        retry_after = self.get_retry_after(response)
+        left = self.max_wait - settings[_WAITED]
+        if retry_after is not None and retry_after > left:
+            logger.warning(
+                "%s %s answered %s with Retry-After %.0f s, more than the %.0f s of retry wait left: "
+                "not waiting, the request fails",
+                response.http_request.method,
+                urlsplit(response.http_request.url).path,
+                response.http_response.status_code,
+                retry_after,
+                max(left, 0.0),
+            )
+            return False
+        return True
+
+    def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+        delay = self.get_retry_after(response) if response is not None else None
+        if delay is None:
+            delay = self.get_backoff_time(settings)
+        delay = max(0.0, min(delay, self.max_wait - settings[_WAITED]))
+        settings[_WAITED] += delay
+        if delay > 0:
+            transport.sleep(delay)

@@ -1,0 +1,211 @@
+"""Rewriting a VM's later rows in Table Storage: streamed, with a bounded number of rows in memory.
+
+The I/O side of ``_tail_plan``: rows are read lazily in key order (a short first page, since a late event
+usually changes a row or two, then full pages), re-derived one by one, and written in transactions of at
+most 100 as they fill up. Three uses:
+
+- ``insert_late``: a late event, stopping at the first row that needs no change;
+- ``finish_pending``: the current row carries a ``Pending`` marker, so a rewrite was cut off (or is under
+  way on another instance): re-derive everything from the marked key;
+- ``rebuild``: the current row contradicts the rows (it is missing, or rows exist before its first key or
+  after its last): re-derive the VM's whole history and write the current row it implies.
+
+Conflicts (412, or 409 from a racing insert) raise ``TailConflict``: the ledger re-reads and tries again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from itertools import chain, islice
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, TransactionOperation
+
+from shared.domain.ids import VmId
+from shared.domain.vm_state import BillingPolicy
+from shared.store._entities import current_entity, transition_entity, transition_from_entity
+from shared.store._keys import transitions_prefix, upper_bound
+from shared.store._records import CurrentRow, NewTransition, Pending, TransitionRow, new_transition_row
+from shared.store._tail_plan import (
+    BEFORE_FIRST,
+    Anchor,
+    TailDeriver,
+    Transaction,
+    TransactionPlan,
+    anchor_from_successor,
+    settled_current,
+)
+from shared.store._write_plan import TableOperation, noted, replace_operation
+
+FIRST_PAGE_SIZE = 100
+PAGE_SIZE = 1000
+
+
+class TailConflict(Exception):
+    """Another writer changed a row or the current row meanwhile: re-read and try again."""
+
+
+def query_range(
+    table: TableClient, partition: str, low: str, high: str, page_size: int, *, start_inclusive: bool = True
+) -> Iterator[Any]:
+    """Entities of one partition in a RowKey range; filters only ever take values as parameters."""
+    operator = "ge" if start_inclusive else "gt"
+    return iter(
+        table.query_entities(
+            f"PartitionKey eq @pk and RowKey {operator} @low and RowKey lt @high",
+            parameters={"pk": partition, "low": low, "high": high},
+            results_per_page=page_size,
+        )
+    )
+
+
+class TailWriter:
+    def __init__(self, table: TableClient, policy: BillingPolicy) -> None:
+        self.table = table
+        self.policy = policy
+
+    def get_transition(self, vm: VmId, key: str) -> TransitionRow | None:
+        """One point read: the row ``key`` of ``vm``, or ``None``."""
+        try:
+            return transition_from_entity(self.table.get_entity(vm.subscription_key, key))
+        except ResourceNotFoundError:
+            return None
+
+    def has_rows(self, vm: VmId) -> bool:
+        """Whether the VM has any transition row (one query of at most one row)."""
+        prefix = transitions_prefix(vm)
+        page = query_range(self.table, vm.subscription_key, prefix, upper_bound(prefix), 1)
+        return next(page, None) is not None
+
+    def insert_late(self, new: NewTransition, key: str, current: CurrentRow, *, verified: bool) -> CurrentRow:
+        """Write ``new`` (at ``key``, before the VM's last row) and re-derive the rows it changes.
+
+        ``verified``: ``current`` was read just now (not taken from a cache), so it need not be written
+        unless it changes.
+        """
+        rows = self._rows(new.vm, key, first_page=FIRST_PAGE_SIZE)
+        successor = next(rows, None)
+        if successor is not None and successor.key == key:
+            raise TailConflict()  # recorded by another writer since the point read: look again
+        anchor = anchor_from_successor(key, successor) or self._look_back(new.vm, key)
+        row = new_transition_row(new, key, anchor.state_before(new.change, new.time), self.policy, anchor.key)
+        base = current if key >= current.first_key else replace(current, first_key=key, first_time=new.time)
+        base = noted(new, base)
+        deriver = TailDeriver(Anchor(key, row.state), self.policy, stop_when_unchanged=True, cause=row)
+        following = rows if successor is None else chain([successor], rows)
+        create = (TransactionOperation.CREATE, transition_entity(row, new.vm.subscription_key))
+        pending = Pending(key, anchor.key)
+        return self._rewrite(current, base, pending, deriver, following, [create], verified=verified)
+
+    def finish_pending(self, current: CurrentRow) -> CurrentRow:
+        """Re-derive every row from the marked key on, and clear the marker."""
+        pending = current.pending
+        assert pending is not None
+        if pending.prev_key == BEFORE_FIRST:
+            anchor = Anchor(BEFORE_FIRST)
+        else:
+            before = self.get_transition(current.vm, pending.prev_key)
+            anchor = (
+                Anchor(before.key, before.state) if before else self._look_back(current.vm, pending.from_key)
+            )
+        deriver = TailDeriver(anchor, self.policy, stop_when_unchanged=False)
+        return self._rewrite(current, current, pending, deriver, self._rows(current.vm, pending.from_key), [])
+
+    def rebuild(self, vm: VmId, current: CurrentRow | None) -> CurrentRow | None:
+        """Re-derive the VM's whole history and write the current row it implies (created if missing)."""
+        rows = self._rows(vm, transitions_prefix(vm))
+        first = next(rows, None)
+        if first is None:
+            return current
+        base = current or CurrentRow(
+            vm, first.state, self.policy.label, first.key, first.time, first.key, first.time, None
+        )
+        base = replace(base, first_key=first.key, first_time=first.time)
+        deriver = TailDeriver(Anchor(BEFORE_FIRST), self.policy, stop_when_unchanged=False)
+        pending = Pending(transitions_prefix(vm), BEFORE_FIRST)
+        return self._rewrite(current, base, pending, deriver, chain([first], rows), [])
+
+    def _rewrite(
+        self,
+        current: CurrentRow | None,
+        base: CurrentRow,
+        pending: Pending,
+        deriver: TailDeriver,
+        rows: Iterable[TransitionRow],
+        last_operations: list[TableOperation],
+        *,
+        verified: bool = False,
+    ) -> CurrentRow:
+        partition = base.vm.subscription_key
+        plan = TransactionPlan(replace(base, pending=pending))
+        committer = _Committer(self.table, current)
+        for row in rows:
+            derived = deriver.step(row)
+            if deriver.stopped:
+                break
+            if derived is not None:
+                for transaction in plan.add(
+                    replace_operation(transition_entity(derived, partition), row.etag)
+                ):
+                    committer.submit(transaction)
+        final = settled_current(base, deriver, self.policy)
+        unchanged = current is not None and replace(final, etag=None) == replace(current, etag=None)
+        write_current = plan.started or not verified or not unchanged
+        for transaction in plan.finish(final if write_current else None, last_operations):
+            committer.submit(transaction)
+        return final.with_etag(committer.etag)
+
+    def _look_back(self, vm: VmId, key: str) -> Anchor:
+        """The last row before ``key``, read from the VM's first row: the slow way, after rows were lost."""
+        tail = deque(self._rows(vm, transitions_prefix(vm), high=key), maxlen=1)
+        return Anchor(tail[0].key, tail[0].state) if tail else Anchor(BEFORE_FIRST)
+
+    def _rows(
+        self, vm: VmId, low: str, *, high: str | None = None, first_page: int = PAGE_SIZE
+    ) -> Iterator[TransitionRow]:
+        """The VM's rows from ``low`` (inclusive) to ``high`` in key order, lazily: one short first page
+        (``islice`` stops before the next page is asked for), then full pages after its last key."""
+        partition, high = vm.subscription_key, high or upper_bound(transitions_prefix(vm))
+        head = list(islice(query_range(self.table, partition, low, high, first_page), first_page))
+        yield from (transition_from_entity(entity) for entity in head)
+        if len(head) == first_page:
+            rest = query_range(
+                self.table, partition, head[-1]["RowKey"], high, PAGE_SIZE, start_inclusive=False
+            )
+            yield from (transition_from_entity(entity) for entity in rest)
+
+
+class _Committer:
+    """Submits transactions, writing the current row last with the ETag of its previous write."""
+
+    def __init__(self, table: TableClient, current: CurrentRow | None) -> None:
+        self.table = table
+        self.etag = current.etag if current is not None else None
+        self.exists = current is not None
+        self._first_row: tuple[dict[str, Any], str | None] | None = None
+
+    def submit(self, transaction: Transaction) -> None:
+        operations = list(transaction.operations)
+        if transaction.retouch and self._first_row is not None:
+            operations.append(replace_operation(*self._first_row))
+        if transaction.current is not None:
+            entity = current_entity(transaction.current)
+            operations.append(
+                replace_operation(entity, self.etag) if self.exists else (TransactionOperation.CREATE, entity)
+            )
+        if not operations:
+            return
+        try:
+            results = self.table.submit_transaction(operations)
+        except TableTransactionError as err:
+            if err.status_code in (409, 412):
+                raise TailConflict() from err
+            raise
+        if transaction.first and transaction.operations:
+            self._first_row = (transaction.operations[0][1], results[0].get("etag"))
+        if transaction.current is not None:
+            self.etag = results[-1].get("etag")
+            self.exists = True
