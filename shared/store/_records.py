@@ -120,6 +120,12 @@ class CurrentRow:
         return max(self.last_time, self.last_confirmed) if self.last_confirmed else self.last_time
 
 
+def begins_condition(row: TransitionRow) -> bool:
+    """Whether ``row`` began the condition its state is in (what findings call its cause). Not merely
+    ``state.since == time``: a row at the same instant as the one that began it would pass that too."""
+    return row.prev is None or not row.prev.same_condition(row.state)
+
+
 def new_transition_row(
     new: NewTransition, key: str, prev: VmState | None, policy: BillingPolicy, prev_key: str
 ) -> TransitionRow:

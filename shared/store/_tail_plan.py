@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change, state_before_first
-from shared.store._records import CurrentRow, TransitionRow
+from shared.store._records import CurrentRow, TransitionRow, begins_condition
 from shared.store._write_plan import TableOperation
 
 MAX_TRANSACTION_SIZE = 100
@@ -88,14 +88,14 @@ class TailDeriver:
         self.first: TransitionRow | None = None
         # The last row that began a condition (its time is its state's ``since``): what findings call the
         # cause of the end state. ``cause``: the anchor's row, when it is a new one (a late event).
-        self.cause = cause if cause is not None and cause.state.since == cause.time else None
+        self.cause = cause if cause is not None and begins_condition(cause) else None
 
     def step(self, row: TransitionRow) -> TransitionRow | None:
         prev = self._anchor.state_before(row.change, row.time)
         derived = replace(row, prev=prev, prev_key=self._anchor.key, state=derive(prev, row, self._policy))
         self._anchor = Anchor(row.key, derived.state)
         self.last = derived
-        if derived.state.since == derived.time:
+        if begins_condition(derived):
             self.cause = derived
         if self.first is None:
             self.first = derived
@@ -171,7 +171,9 @@ def settled_current(base: CurrentRow, deriver: TailDeriver, policy: BillingPolic
     """
     last = deriver.last
     if deriver.stopped or last is None or last.key < base.last_key:
-        return replace(base, pending=None)
+        # The end state is as it was, but a row slotted in at the instant its condition began, before the
+        # row that began it, takes that role (e.g. a creation delivered after a start at the same instant).
+        return _with_cause(replace(base, pending=None), deriver.cause)
     settled = replace(
         base,
         state=last.state,
@@ -180,10 +182,14 @@ def settled_current(base: CurrentRow, deriver: TailDeriver, policy: BillingPolic
         last_time=last.time,
         pending=None,
     )
-    cause = deriver.cause
-    if cause is not None and cause.time == settled.state.since:
-        settled = replace(settled, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
-    return settled
+    return _with_cause(settled, deriver.cause)
+
+
+def _with_cause(current: CurrentRow, cause: TransitionRow | None) -> CurrentRow:
+    """``current`` with ``cause`` as what began its condition, when ``cause`` did (its time is ``since``)."""
+    if cause is None or cause.time != current.state.since:
+        return current
+    return replace(current, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
 
 
 def derive(prev: VmState | None, row: TransitionRow, policy: BillingPolicy) -> VmState:

@@ -27,8 +27,15 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
 from shared.store._entities import current_entity, transition_entity, transition_from_entity
-from shared.store._keys import transitions_prefix, upper_bound
-from shared.store._records import CurrentRow, NewTransition, Pending, TransitionRow, new_transition_row
+from shared.store._keys import time_key, time_key_after, transitions_prefix, upper_bound
+from shared.store._records import (
+    CurrentRow,
+    NewTransition,
+    Pending,
+    TransitionRow,
+    begins_condition,
+    new_transition_row,
+)
 from shared.store._tail_plan import (
     BEFORE_FIRST,
     Anchor,
@@ -152,11 +159,27 @@ class TailWriter:
                 ):
                     committer.submit(transaction)
         final = settled_current(base, deriver, self.policy)
+        if not deriver.stopped and (deriver.cause is None or deriver.cause.time != final.state.since):
+            final = self._cause_read_back(final)
         unchanged = current is not None and replace(final, etag=None) == replace(current, etag=None)
         write_current = plan.started or not verified or not unchanged
         for transaction in plan.finish(final if write_current else None, last_operations):
             committer.submit(transaction)
         return final.with_etag(committer.etag)
+
+    def _cause_read_back(self, current: CurrentRow) -> CurrentRow:
+        """``current`` with the row that began its condition as cause, read back when the rewrite did not
+        step over it (it lies before the rewritten rows, which are stored as they must be): the rows at
+        the instant ``state.since``, a short query. Whatever path wrote the rows, the cause is the same."""
+        vm, since = current.vm, current.state.since
+        rows = self._rows(vm, time_key(vm, since), high=time_key_after(vm, since), first_page=FIRST_PAGE_SIZE)
+        cause = None
+        for row in rows:
+            if begins_condition(row):
+                cause = row
+        if cause is None:
+            return current
+        return replace(current, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
 
     def _look_back(self, vm: VmId, key: str) -> Anchor:
         """The last row before ``key``, read from the VM's first row: the slow way, after rows were lost."""

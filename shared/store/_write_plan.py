@@ -25,6 +25,7 @@ from shared.store._records import (
     Outcome,
     Source,
     TransitionRow,
+    begins_condition,
     new_transition_row,
 )
 
@@ -72,7 +73,7 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
 def _noted(new: NewTransition, row: TransitionRow, current: CurrentRow) -> CurrentRow:
     """``current`` with what findings read (``row`` as cause if it began the condition) and ``noted``."""
     current = noted(new, current)
-    if row.state.since == row.time:
+    if begins_condition(row):
         current = replace(current, last_cause_source=row.source, last_cause_operation=row.operation_name)
     return current
 

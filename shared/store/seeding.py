@@ -14,7 +14,13 @@ from azure.data.tables import TableClient, TransactionOperation
 from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, transition_key
-from shared.store._records import CurrentRow, NewTransition, TransitionRow, new_transition_row
+from shared.store._records import (
+    CurrentRow,
+    NewTransition,
+    TransitionRow,
+    begins_condition,
+    new_transition_row,
+)
 from shared.store._write_plan import TableOperation
 
 
@@ -57,7 +63,7 @@ def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -
         rows.append(row)
         prev, prev_key = row.state, row.key
     first, last = rows[0], rows[-1]
-    cause = next(row for row in reversed(rows) if row.state.since == row.time or row is first)
+    cause = next(row for row in reversed(rows) if begins_condition(row) or row is first)
     current = CurrentRow(
         vm, last.state, policy.label, first.key, first.time, last.key, last.time, None,
         last_cause_source=cause.source, last_cause_operation=cause.operation_name,
