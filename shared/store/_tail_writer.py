@@ -21,12 +21,13 @@ from dataclasses import replace
 from itertools import chain, islice
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, TransactionOperation
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
-from shared.store._entities import current_entity, transition_entity, transition_from_entity
+from shared.store._entities import cause_entity, current_entity, transition_entity, transition_from_entity
 from shared.store._keys import time_key, time_key_after, transitions_prefix, upper_bound
 from shared.store._records import (
     CurrentRow,
@@ -159,27 +160,38 @@ class TailWriter:
                 ):
                     committer.submit(transaction)
         final = settled_current(base, deriver, self.policy)
-        if not deriver.stopped and (deriver.cause is None or deriver.cause.time != final.state.since):
-            final = self._cause_read_back(final)
         unchanged = current is not None and replace(final, etag=None) == replace(current, etag=None)
         write_current = plan.started or not verified or not unchanged
         for transaction in plan.finish(final if write_current else None, last_operations):
             committer.submit(transaction)
-        return final.with_etag(committer.etag)
+        return self._settled_cause(final.with_etag(committer.etag))
 
-    def _cause_read_back(self, current: CurrentRow) -> CurrentRow:
-        """``current`` with the row that began its condition as cause, read back when the rewrite did not
-        step over it (it lies before the rewritten rows, which are stored as they must be): the rows at
-        the instant ``state.since``, a short query. Whatever path wrote the rows, the cause is the same."""
+    def _settled_cause(self, current: CurrentRow) -> CurrentRow:
+        """``current`` naming as cause the last row, in key order, that began its condition: read back from
+        the rows stored at the instant ``state.since`` once the rewrite is committed, so that whatever
+        order and path wrote the rows (a rewrite stopped early, cut off, rebuilt) the answer is the same.
+        One short query; a merge only when the cause differs, on the row's ETag (a racing writer then
+        settles its own)."""
         vm, since = current.vm, current.state.since
         rows = self._rows(vm, time_key(vm, since), high=time_key_after(vm, since), first_page=FIRST_PAGE_SIZE)
         cause = None
         for row in rows:
             if begins_condition(row):
                 cause = row
-        if cause is None:
+        if cause is None or (cause.source, cause.operation_name) == (
+            current.last_cause_source,
+            current.last_cause_operation,
+        ):
             return current
-        return replace(current, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
+        settled = replace(current, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
+        try:
+            metadata = self.table.update_entity(
+                cause_entity(settled), mode=UpdateMode.MERGE, etag=current.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )  # fmt: skip
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return current
+        return settled.with_etag(metadata.get("etag"))
 
     def _look_back(self, vm: VmId, key: str) -> Anchor:
         """The last row before ``key``, read from the VM's first row: the slow way, after rows were lost."""
