@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def recipe(target: str) -> list[str]:
     """The commands `make -n` would run for ``target``, prerequisites assumed up to date."""
     result = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "-o", ".tools/node_modules/.bin/azurite-table", target],
+        # --no-print-directory: under `make test` this make is nested and would print "make[1]: ..." lines.
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed",
+         "-o", ".tools/node_modules/.bin/azurite-table", target],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return result.stdout.splitlines()
