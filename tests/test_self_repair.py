@@ -185,7 +185,13 @@ def seed(ledger: Ledger, events: list[dict[str, Any]]) -> None:
     parsed = [parse_vm_event(inbound_from_json(wire)) for wire in sorted(events, key=_time)]
     history = [
         NewTransition(
-            e.vm, e.time, e.change, Source.EVENT, e.event_id, e.operation_name, e.event_type,
+            e.vm,
+            e.time,
+            e.change,
+            Source.EVENT,
+            e.event_id,
+            e.operation_name,
+            e.event_type,
             correlation_id=e.correlation_id,
         )
         for e in parsed
