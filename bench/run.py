@@ -26,13 +26,19 @@ from scripts.azurite import Azurite
 from tests.faultproxy import FaultProxy
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
-SECTIONS = ("roundtrips", "throughput", "reconcile", "scalesets", "findings", "coldstart")
+SECTIONS = ("roundtrips", "repair", "throughput", "reconcile", "scalesets", "findings", "coldstart")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target failed")
+    parser.add_argument(
+        "--long-history",
+        type=int,
+        default=50_000,
+        help="transitions of the long VM in the repair section (seeding 50,000 into Azurite takes a while)",
+    )
     args = parser.parse_args(argv)
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"Azurite on 127.0.0.1:{azurite.port}, counting proxy on 127.0.0.1:{proxy.port}")
         runners: dict[str, Callable[[], tuple[list[Result], list[str]]]] = {
             "roundtrips": lambda: _roundtrips(proxy, azurite),
+            "repair": lambda: _repair(proxy, azurite, args.long_history),
             "throughput": lambda: _throughput(azurite),
             "reconcile": lambda: _reconcile(proxy),
             "scalesets": lambda: _scale_sets(proxy),
@@ -68,6 +75,12 @@ def _roundtrips(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list
     results = per_event(proxy)
     query_results, notes = per_query(proxy, azurite.connection_string)
     return results + query_results, notes
+
+
+def _repair(proxy: FaultProxy, azurite: Azurite, long_history: int) -> tuple[list[Result], list[str]]:
+    from bench.repair_cost import repair_cost
+
+    return repair_cost(proxy, azurite.connection_string, long_history)
 
 
 def _throughput(azurite: Azurite) -> tuple[list[Result], list[str]]:

@@ -1,8 +1,8 @@
 """Rewriting a VM's later rows in Table Storage: streamed, with a bounded number of rows in memory.
 
-The I/O side of ``_tail_plan``: rows are read lazily in key order (a short first page, since a late event
-usually changes a row or two, then full pages), re-derived one by one, and written in transactions of at
-most 100 as they fill up. Three uses:
+The I/O side of ``_tail_plan``: rows are read lazily in key order (a first page of 10, since a late event
+usually changes a row or two, then pages of 1,000), re-derived one by one, and written in transactions of
+at most 100 as they fill up. Three uses:
 
 - ``insert_late``: a late event, stopping at the first row that needs no change;
 - ``finish_pending``: the current row carries a ``Pending`` marker, so a rewrite was cut off (or is under
@@ -48,7 +48,7 @@ from shared.store._tail_plan import (
 )
 from shared.store._write_plan import TableOperation, noted, replace_operation
 
-FIRST_PAGE_SIZE = 100
+FIRST_PAGE_SIZE = 10
 PAGE_SIZE = 1000
 
 
