@@ -1,11 +1,11 @@
 """Measure 5: what a duplicate and a late event cost on a VM with a long history.
 
-A VM with 1,000 and one with 50,000 transitions (seeded in the ledger's row format, straight to Azurite);
-then, through the counting proxy, Event Grid delivers again an event recorded long ago (a duplicate) and
-delivers late an event that lands just after it (it changes the next two rows). Round trips are counted
-on the wire; the peak Python heap (``tracemalloc``) is taken around the one call to ``handle_event``. Both
-must be the same for both history lengths: what a delivery costs depends on what it changes, not on how
-much history follows it.
+A VM with 1,000 and one with 10,000 transitions (``--long-history``), seeded in the row format straight
+to Azurite; then, through the counting proxy, Event Grid delivers again an event recorded long ago (a
+duplicate) and delivers late an event that lands just after it (it changes the next two rows). Round trips
+are counted on the wire; the peak Python heap (``tracemalloc``) is taken around the one call to
+``handle_event``. Both must be the same for both history lengths: what a delivery costs depends on what it
+changes, not on how much history follows it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def repair_cost(
     proxy: FaultProxy, connection_string: str, long_history: int
 ) -> tuple[list[Result], list[str]]:
     table = new_table("repair")
-    # Straight to Azurite, and patient: Azurite's batches slow down as one partition grows to 50,000 rows
+    # Straight to Azurite, and patient: Azurite's batches slow down as one partition grows to many rows
     # (Azure Tables' do not); seeding is not measured.
     env = {settings.STORAGE_CONNECTION: connection_string, settings.TABLE_NAME: table}
     seeding = open_ledger(read_settings(env), read_timeout=300, timeout=900)

@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--long-history",
         type=int,
-        default=50_000,
-        help="transitions of the long VM in the repair section (seeding 50,000 into Azurite takes a while)",
+        default=10_000,
+        help="transitions of the long VM in the repair section (50,000 takes Azurite too long to seed)",
     )
     args = parser.parse_args(argv)
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
