@@ -57,13 +57,14 @@ def list_vms(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("reconcile_vms")
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def reconcile_vms(timer: func.TimerRequest) -> None:
-    """Converge the ledger on Virtual Machines - List All; raises if any subscription failed."""
-    from shared.context import get_arm_client, get_ledger
-    from shared.jobs import reconcile_configured_subscriptions
+    """Converge the ledger on Virtual Machines - List All, then refresh inventory and prices when due;
+    raises if any subscription failed to reconcile."""
+    from shared.context import get_arm_client, get_ledger, get_prices_client
+    from shared.jobs import run_timer
 
     if timer.past_due:
         logging.getLogger(__name__).info("reconcile is running late (past due)")
-    reconcile_configured_subscriptions(get_ledger(), get_arm_client())
+    run_timer(get_ledger(), get_arm_client(), get_prices_client())
 
 
 def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpResponse:

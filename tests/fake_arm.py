@@ -1,4 +1,8 @@
-"""A small fake Azure Resource Manager that serves "Virtual Machines - List All" (statusOnly) on loopback.
+"""A small fake Azure Resource Manager that serves "Virtual Machines - List All" on loopback.
+
+With ``statusOnly=true`` it answers each VM's instance view (the status listing reconcile reads);
+without, each VM's model (size, OS disk, priority, license, tags: the inventory listing), shaped like the
+published ``VirtualMachine_ListAll_MaximumSet_Gen.json`` (tests/data/published/vm_models).
 
 Tests and the demo use it instead of management.azure.com: it answers with responses shaped like real
 ones (``value`` + ``nextLink`` with an opaque ``$skiptoken``), can inject the faults a reconcile must
@@ -170,10 +174,16 @@ def make_vm(
     provisioning: str = "succeeded",
     hibernated: bool = False,
     location: str = "westeurope",
+    vm_size: str | None = None,
+    os_type: str = "Linux",
+    priority: str | None = None,
+    license_type: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A VM object shaped like one entry of a real statusOnly List All page.
 
-    ``power=None`` leaves out the PowerState status, as ARM does "due to intermittent issues".
+    ``power=None`` leaves out the PowerState status, as ARM does "due to intermittent issues". With
+    ``vm_size`` it also carries the model fields the listing without ``statusOnly`` returns.
     """
     statuses = [_provisioning_status(provisioning)]
     if power is not None:
@@ -182,7 +192,7 @@ def make_vm(
         statuses.append(
             {"code": "HibernationState/Hibernated", "level": "Info", "displayStatus": "VM hibernated"}
         )
-    return {
+    vm: dict[str, Any] = {
         "name": name,
         "id": (
             f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
@@ -192,6 +202,34 @@ def make_vm(
         "location": location,
         "properties": {"instanceView": {"statuses": statuses}},
     }
+    if vm_size is not None:
+        vm["tags"] = dict(tags or {})
+        model: dict[str, Any] = {
+            "hardwareProfile": {"vmSize": vm_size},
+            "storageProfile": {"osDisk": {"osType": os_type, "createOption": "FromImage"}},
+            "provisioningState": provisioning.split("/", 1)[0].capitalize(),
+        }
+        if priority is not None:
+            model["priority"] = priority
+        if license_type is not None:
+            model["licenseType"] = license_type
+        vm["properties"].update(model)
+    return vm
+
+
+def status_view(vm: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``statusOnly=true`` returns of a VM: no model, no tags."""
+    properties = vm.get("properties") or {}
+    view = {key: vm[key] for key in ("name", "id", "type", "location") if key in vm}
+    view["properties"] = {"instanceView": properties.get("instanceView", {})}
+    return view
+
+
+def model_view(vm: Mapping[str, Any]) -> dict[str, Any]:
+    """What List All without ``statusOnly`` returns of a VM: its model, no instance view."""
+    view = dict(vm)
+    view["properties"] = {k: v for k, v in (vm.get("properties") or {}).items() if k != "instanceView"}
+    return view
 
 
 def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -286,7 +324,8 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             )
             return
         end = offset + self.shared.page_size
-        body: dict[str, Any] = {"value": vms[offset:end]}
+        view = status_view if query.get("statusOnly", "").lower() == "true" else model_view
+        body: dict[str, Any] = {"value": [view(vm) for vm in vms[offset:end]]}
         if end < len(vms):
             body["nextLink"] = self._next_link(query, end)
         self._send_json(200, body)

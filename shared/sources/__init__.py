@@ -10,17 +10,22 @@ from shared.sources.events import (
     inbound_from_json,
     parse_vm_event,
 )
+from shared.sources.retail_prices import RetailPricesClient
 from shared.sources.vm_listing import ListedVm, parse_listing_page
+from shared.sources.vm_models import ListedModel, parse_model_page
 
 __all__ = [
     "ArmClient",
     "InboundEvent",
+    "ListedModel",
     "ListedVm",
     "ListingError",
     "Skipped",
     "VmEvent",
     "inbound_from_binding",
     "inbound_from_json",
+    "RetailPricesClient",
     "parse_listing_page",
+    "parse_model_page",
     "parse_vm_event",
 ]

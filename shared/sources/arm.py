@@ -1,4 +1,4 @@
-"""Azure Resource Manager client: Virtual Machines - List All in status-only mode, page by page.
+"""Azure Resource Manager client: Virtual Machines - List All, status only or full models, page by page.
 
 The timer reconcile needs it because some power changes raise no event at all (shutdown from inside
 the guest, Spot eviction, host failures): only a listing shows them. Pages are streamed so memory grows
@@ -24,6 +24,7 @@ from shared.settings import check_endpoint
 from shared.sources._pager import arm_page, iter_pages
 from shared.sources._pipeline import CredentialSource, build_pipeline
 from shared.sources.vm_listing import ListedVm, parse_listing_page
+from shared.sources.vm_models import ListedModel, parse_model_page
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,31 @@ class ArmClient:
         mistaken for a complete one.
         """
         require_part("subscriptionId", subscription_id)
-        url = f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
-        first = HttpRequest("GET", url, params={"api-version": self._api_version, "statusOnly": "true"})
+        first = HttpRequest(
+            "GET",
+            self._list_url(subscription_id),
+            params={"api-version": self._api_version, "statusOnly": "true"},
+        )
         return self._vm_pages(subscription_id, first)
+
+    def iter_model_pages(self, subscription_id: str) -> Iterator[list[ListedModel]]:
+        """The same listing without ``statusOnly``: each VM's model (size, OS, priority, tags), page by page.
+
+        Same paging, retry and partial-listing rules as ``iter_vm_pages``.
+        """
+        require_part("subscriptionId", subscription_id)
+        first = HttpRequest("GET", self._list_url(subscription_id), params={"api-version": self._api_version})
+        pages = iter_pages(
+            self._pipeline(),
+            first,
+            subject=f"VM models of subscription {subscription_id}",
+            next_link=lambda body: arm_page(body, "List All")[1],
+            timeout=self._timeout,
+        )
+        return (parse_model_page(body)[0] for body in pages)
+
+    def _list_url(self, subscription_id: str) -> str:
+        return f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
 
     def close(self) -> None:
         """Close the transport; the credential belongs to whoever passed it in."""

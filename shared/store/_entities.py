@@ -8,7 +8,9 @@ from typing import Any
 from shared.domain.ids import VmId
 from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
+from shared.store._inventory import spec_fields, spec_from
 from shared.store._keys import current_key
+from shared.store._month_rows import mark_fields, mark_from
 from shared.store._records import CurrentRow, TransitionRow
 
 
@@ -101,11 +103,14 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
         "lastTime": format_time(row.last_time),
     }
     entity.update(_state_fields("state", row.state))
+    entity.update(mark_fields(row.totals))
+    entity.update(spec_fields(row.spec, row.spec_at))
     return entity
 
 
 def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
     state = _required_state(entity)
+    spec, spec_at = spec_from(entity)
     return CurrentRow(
         vm=VmId(entity["subscriptionId"], entity["resourceGroup"], entity["vmName"]),
         state=state,
@@ -115,6 +120,9 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
         last_key=entity["lastKey"],
         last_time=parse_time(entity["lastTime"]),
         etag=_etag(entity),
+        totals=mark_from(entity),
+        spec=spec,
+        spec_at=spec_at,
     )
 
 

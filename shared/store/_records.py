@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.domain.ids import VmId
+from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
 
 
@@ -59,6 +60,21 @@ class TransitionRow:
 
 
 @dataclass(frozen=True)
+class TotalsMark:
+    """Where a VM's month rows stand (``_month_rows``), kept on its current row.
+
+    ``month_open``: the month of the last transition; ``count``: its entries so far. Month rows are
+    complete from ``complete_from`` on (``COMPLETE``: the whole history). ``before_first`` is the state
+    code before the first transition (``None`` when a row from before month rows existed does not say).
+    """
+
+    month_open: str
+    count: int
+    complete_from: datetime
+    before_first: str | None
+
+
+@dataclass(frozen=True)
 class CurrentRow:
     vm: VmId  # casing first seen
     state: VmState
@@ -68,6 +84,9 @@ class CurrentRow:
     last_key: str
     last_time: datetime
     etag: str | None
+    totals: TotalsMark | None = None  # None: a row written before month rows existed
+    spec: VmSpec | None = None  # inventory, None until the first inventory refresh saw the VM
+    spec_at: datetime | None = None  # when that inventory was listed
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)

@@ -22,6 +22,8 @@ from azure.data.tables import TransactionOperation, UpdateMode
 from shared.domain.vm_state import BillingPolicy, VmState, apply_change, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import CURRENT_PREFIX
+from shared.store._month_rows import plan_append as months_append
+from shared.store._month_rows import plan_rebuild as months_rebuild
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow, new_transition_row
 
 Entity = dict[str, Any]
@@ -47,27 +49,40 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
     prev = current.state if current else state_before_first(new.change, new.time)
     row = new_transition_row(new, key, prev, policy)
     partition = new.vm.subscription_key
+    # Month rows ride in the same transaction: an in-order event still costs one round trip.
+    months, mark = months_append(current, row, new.vm.vm_key, partition)
     if current is None:
-        created = CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None)
+        created = CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None, mark)
         operations: list[TableOperation] = [
             (TransactionOperation.CREATE, transition_entity(row, partition)),
+            *months,
             (TransactionOperation.CREATE, current_entity(created)),
         ]
         return WritePlan(operations, created, registers_subscription=True)
-    updated = replace(current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time)
+    updated = replace(
+        current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time, totals=mark
+    )
     operations = [
         (TransactionOperation.CREATE, transition_entity(row, partition)),
+        *months,
         replace_operation(current_entity(updated), current.etag),
     ]
     return WritePlan(operations, updated)
 
 
 def plan_insert(
-    new: NewTransition, key: str, current: CurrentRow, tail: Sequence[TransitionRow], policy: BillingPolicy
+    new: NewTransition,
+    key: str,
+    current: CurrentRow,
+    tail: Sequence[TransitionRow],
+    policy: BillingPolicy,
+    *,
+    before: Sequence[TransitionRow] = (),
 ) -> WritePlan:
     """Slot ``new`` in before the VM's last transition (or find it already there) and re-derive after it.
 
-    ``tail`` is every recorded transition from ``key`` on, in key order, as just read.
+    ``tail`` is every recorded transition from ``key`` on, in key order, as just read; ``before`` the
+    ones of the same month before ``key`` (the month rows from there on are rewritten).
     """
     partition = new.vm.subscription_key
     operations: list[TableOperation] = []
@@ -75,14 +90,13 @@ def plan_insert(
         # Already recorded; a write interrupted between transactions may have left rows to repair.
         outcome, following, touch_next = Outcome.DUPLICATE, tail[1:], False
         state = _derive(tail[0].prev, tail[0], policy)
+        head = replace(tail[0], state=state)
         if state != tail[0].state:
-            operations.append(
-                replace_operation(transition_entity(replace(tail[0], state=state), partition), tail[0].etag)
-            )
+            operations.append(replace_operation(transition_entity(head, partition), tail[0].etag))
     else:
-        row = new_transition_row(new, key, _prev_for_insert(new, tail, current), policy)
-        operations.append((TransactionOperation.CREATE, transition_entity(row, partition)))
-        outcome, state, following, touch_next = Outcome.RECORDED, row.state, tail, True
+        head = new_transition_row(new, key, _prev_for_insert(new, tail, current), policy)
+        operations.append((TransactionOperation.CREATE, transition_entity(head, partition)))
+        outcome, state, following, touch_next = Outcome.RECORDED, head.state, tail, True
     state, rewrites = _recompute(following, state, touch_next, policy)
     operations += [replace_operation(transition_entity(row, partition), row.etag) for row in rewrites]
     # The current row is rewritten when the recomputed end differs from the last stored row (read just
@@ -97,7 +111,14 @@ def plan_insert(
         updated = replace(updated, state=state, billing_policy=policy.label)
     if key < current.first_key:
         updated = replace(updated, first_key=key, first_time=new.time)
-    if end_changed or updated != current:
+    write_current = end_changed or updated != current
+    if operations or write_current:
+        rewritten = {row.key: row for row in rewrites}
+        final = [*before, head, *(rewritten.get(row.key, row) for row in following)]
+        months, mark = months_rebuild(current, final, partition, first=final[0].key == updated.first_key)
+        operations += months
+        updated = replace(updated, totals=mark)
+    if write_current or updated != current:
         operations.append(replace_operation(current_entity(updated), current.etag))
     return WritePlan(operations, updated, outcome)
 

@@ -11,19 +11,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
 from shared.domain.ids import VmId
+from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._errors import storage_errors, translated, unavailable
+from shared.store._inventory import spec_fields
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
     current_cursor,
@@ -36,14 +40,15 @@ from shared.store._keys import (
     transitions_prefix,
     upper_bound,
 )
+from shared.store._month_rows import VmMonth, collect, month_of, month_range, month_start
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, plan_insert, writes_current
+from shared.store.price_book import PriceBook
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 30
 MAX_TRANSACTION_SIZE = 100
-MAX_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 
 
@@ -131,6 +136,27 @@ class Ledger:
             )
             yield from (current_from_entity(entity) for entity in entities)
 
+    def read_months(
+        self,
+        subscription: str,
+        months: Sequence[str],
+        *,
+        first_vm_key: str | None = None,
+        last_vm_key: str | None = None,
+        page_size: int = 1000,
+    ) -> dict[str, dict[str, VmMonth]]:
+        """Month rows (``_month_rows``) of ``months`` for every VM of ``subscription``, or for the VM keys
+        from ``first_vm_key`` to ``last_vm_key``: one range query per month, ``page_size`` rows a page.
+        VM key -> month -> its start and entries."""
+
+        def entities() -> Iterator[Any]:
+            for month in months:
+                low, high = month_range(month, first_vm_key, last_vm_key)
+                yield from self._query(subscription.lower(), low, high, page_size)
+
+        with storage_errors():
+            return collect(entities())
+
     def list_subscriptions(self) -> list[str]:
         """Subscription ids (lower case) that have VMs in the ledger."""
         with storage_errors():
@@ -155,7 +181,34 @@ class Ledger:
             )
         )
 
+    @property
+    def prices(self) -> PriceBook:
+        """The cached retail prices and the periodic jobs' marks, in the same table."""
+        return PriceBook(self.table)
+
     # ---- writes ------------------------------------------------------------------------------------
+
+    def update_inventory(self, row: CurrentRow, spec: VmSpec, listed_at: datetime) -> bool:
+        """Merge ``spec`` into the VM's current row if the row still has ``row``'s ETag.
+
+        Never touches state or transitions. ``False`` when a writer changed the row since it was read
+        (the next refresh tries again).
+        """
+        entity = {"PartitionKey": row.vm.subscription_key, "RowKey": current_key(row.vm)}
+        entity.update(spec_fields(spec, listed_at))
+        with storage_errors():
+            try:
+                metadata = self.table.update_entity(
+                    entity,
+                    mode=UpdateMode.MERGE,
+                    etag=row.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                self._cache.forget(row.vm)
+                return False
+        self._cache.remember(replace(row, spec=spec, spec_at=listed_at, etag=metadata.get("etag")))
+        return True
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
@@ -177,7 +230,9 @@ class Ledger:
             except _Conflict:
                 self._cache.forget(new.vm)
                 logger.debug("write conflict on %s (attempt %d), retrying", new.vm.resource_id, attempt + 1)
-                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                # Exponential with full jitter: a late event also takes the current row, so several
+                # writers on one VM contend for one ETag.
+                time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
         raise ConflictRetriesExhausted(
             f"gave up after {MAX_ATTEMPTS} conflicting writes on {new.vm.resource_id}"
         )
@@ -187,12 +242,16 @@ class Ledger:
         if current is None or key > current.last_key:
             plan = plan_append(new, key, current, self.policy)
         else:
-            tail = list(
+            # From the start of the event's month: the month rows from there on are rewritten whole.
+            low = time_key(new.vm, month_start(month_of(new.time)))
+            rows = list(
                 self._iter_transition_keys(
-                    new.vm, key, upper_bound(transitions_prefix(new.vm)), MAX_PAGE_SIZE
+                    new.vm, low, upper_bound(transitions_prefix(new.vm)), MAX_PAGE_SIZE
                 )
             )
-            plan = plan_insert(new, key, current, tail, self.policy)
+            tail = [row for row in rows if row.key >= key]
+            before = [row for row in rows if row.key < key]
+            plan = plan_insert(new, key, current, tail, self.policy, before=before)
             if not plan.operations:
                 return plan.outcome
         try:

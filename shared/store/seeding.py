@@ -7,6 +7,7 @@ from the one before with the same policy), without paying a round trip per event
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from azure.data.tables import TableClient, TransactionOperation
@@ -14,6 +15,7 @@ from azure.data.tables import TableClient, TransactionOperation
 from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, transition_key
+from shared.store._month_rows import plan_rebuild
 from shared.store._records import CurrentRow, NewTransition, TransitionRow, new_transition_row
 from shared.store._write_plan import TableOperation
 
@@ -50,7 +52,13 @@ def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -
         prev = row.state
     first, last = rows[0], rows[-1]
     current = CurrentRow(vm, last.state, policy.label, first.key, first.time, last.key, last.time, None)
-    return [transition_entity(row, vm.subscription_key) for row in rows] + [current_entity(current)]
+    months, mark = plan_rebuild(current, rows, vm.subscription_key, first=True)
+    current = replace(current, totals=mark)
+    return (
+        [transition_entity(row, vm.subscription_key) for row in rows]
+        + [operation[1] for operation in months]
+        + [current_entity(current)]
+    )
 
 
 def in_order_entities(
