@@ -91,6 +91,15 @@ def list_vm_timelines(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(web.list_vm_timelines, req)
 
 
+@app.function_name("list_costs")
+@app.route(route="costs", methods=["GET"])
+def list_costs(req: func.HttpRequest) -> func.HttpResponse:
+    """Billed hours and estimated cost per subscription, group or tag (``from``, ``to``, ``groupBy``)."""
+    from shared import web
+
+    return _respond(web.list_costs, req)
+
+
 @app.function_name("vm_timeline_page")
 @app.route(route="timeline", methods=["GET"])
 def vm_timeline_page(req: func.HttpRequest) -> func.HttpResponse:

@@ -13,6 +13,7 @@ HTTP_ROUTES = {
     "list_vm_transitions": "vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions",
     "list_vms": "vms",
     "list_vm_timelines": "timelines",
+    "list_costs": "costs",
     "vm_timeline_page": "timeline",
 }
 

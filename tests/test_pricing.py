@@ -27,7 +27,8 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 def item(**overrides) -> PriceItem:
     values = dict(
-        arm_region_name="westeurope", arm_sku_name="Standard_D2s_v5", product_name="Virtual Machines Dsv5 Series",
+        arm_region_name="westeurope", arm_sku_name="Standard_D2s_v5",
+        product_name="Virtual Machines Dsv5 Series",
         sku_name="D2s v5", meter_name="D2s v5", price_type="Consumption", unit_of_measure="1 Hour",
         retail_price=Decimal("0.096"), currency="USD", effective_start=datetime(2024, 1, 1, tzinfo=UTC),
     )  # fmt: skip

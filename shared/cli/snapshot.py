@@ -6,13 +6,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.answers import vms_page
+from shared.answers import all_prices, fleet_timelines, vms_page
 from shared.domain.times import utc_now
+from shared.settings import get_settings
 from shared.store import Ledger
 from shared.web.bodies import window_fields
 from shared.web.page import embed_snapshot, shipped_page
 from shared.web.params import check_window
-from shared.web.timelines import DEFAULT_WINDOW, MAX_WINDOW, TIMELINES_MAX_TOP, timeline_body
+from shared.web.timelines import (
+    DEFAULT_WINDOW,
+    MAX_TRANSITIONS_PER_VM,
+    MAX_WINDOW,
+    TIMELINES_MAX_TOP,
+    timeline_body,
+)
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
@@ -39,10 +46,14 @@ def write_snapshot(
     check_window(start, end, MAX_WINDOW)
     items: list[dict[str, Any]] = []
     after: str | None = None
+    prices = all_prices(ledger, get_settings().prices_currency)
     while len(items) < max_vms:
         top = min(TIMELINES_MAX_TOP, max_vms - len(items))
         page = vms_page(ledger, subscription_id, resource_group, top, after)
-        items += [timeline_body(ledger, row, start, end, as_of) for row in page.items]
+        timelines = fleet_timelines(
+            ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM
+        )
+        items += [timeline_body(timeline, prices) for timeline in timelines]
         after = page.next_after
         if after is None:
             break

@@ -1,7 +1,9 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade."""
 
 from shared.store._keys import is_current_cursor, is_transition_cursor
+from shared.store._month_rows import COMPLETE as MONTHS_COMPLETE
 from shared.store._month_rows import MonthEntry, VmMonth, month_of, month_start, months_from
+from shared.store._month_rows import state_from_code as decode_state
 from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
 from shared.store.ledger import ConflictRetriesExhausted, Ledger, cursor_of
 from shared.store.price_book import JobMark, PriceBook, StoredPrices
@@ -11,6 +13,7 @@ __all__ = [
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
     "CurrentRow",
+    "MONTHS_COMPLETE",
     "JobMark",
     "Ledger",
     "MonthEntry",
@@ -22,6 +25,7 @@ __all__ = [
     "TransitionRow",
     "VmMonth",
     "cursor_of",
+    "decode_state",
     "is_current_cursor",
     "is_transition_cursor",
     "month_of",

@@ -1,5 +1,6 @@
 """HTTP without ``azure.functions``: parameters in, ``HttpResult`` out; the triggers wrap these."""
 
+from shared.web.costs import list_costs
 from shared.web.page import SNAPSHOT_SLOT, embed_snapshot, vm_timeline_page
 from shared.web.responses import HttpResult, Request, respond
 from shared.web.timelines import list_vm_timelines
@@ -11,6 +12,7 @@ __all__ = [
     "Request",
     "embed_snapshot",
     "get_vm",
+    "list_costs",
     "list_vm_timelines",
     "list_vm_transitions",
     "list_vms",

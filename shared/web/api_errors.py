@@ -29,6 +29,7 @@ class ApiErrorCode(StrEnum):
     INVALID_TOP = "InvalidTop"
     INVALID_CONTINUATION_TOKEN = "InvalidContinuationToken"
     INVALID_FORMAT = "InvalidFormat"
+    INVALID_GROUP_BY = "InvalidGroupBy"
     INVALID_PARAMETER = "InvalidParameter"
     VM_NOT_FOUND = "VmNotFound"
     NOT_FOUND = "NotFound"
@@ -48,6 +49,7 @@ _INVALID_FIELD_CODES = {
     "top": ApiErrorCode.INVALID_TOP,
     "continuationToken": ApiErrorCode.INVALID_CONTINUATION_TOKEN,
     "format": ApiErrorCode.INVALID_FORMAT,
+    "groupBy": ApiErrorCode.INVALID_GROUP_BY,
 }
 _NOT_FOUND_CODES = {"vm": ApiErrorCode.VM_NOT_FOUND}
 
