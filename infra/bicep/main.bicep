@@ -115,6 +115,17 @@ param billedPowerStates string = 'starting,running,stopping,stopped'
 @description('api-version of the Virtual Machines - List All call (COMPUTE_API_VERSION).')
 param computeApiVersion string = '2024-07-01'
 
+@description('How often the timer lists VM models for size, OS, priority and tags, an ISO-8601 duration (INVENTORY_REFRESH).')
+param inventoryRefresh string = 'PT6H'
+
+@description('Azure Retail Prices API endpoint; anonymous, so no role is needed (RETAIL_PRICES_ENDPOINT).')
+param retailPricesEndpoint string = 'https://prices.azure.com'
+
+@description('Currency of the retail prices used for cost estimates, e.g. USD or EUR (PRICES_CURRENCY).')
+@minLength(3)
+@maxLength(3)
+param pricesCurrency string = 'USD'
+
 // ---------------------------------------------------------------------------------------------------
 // Event Grid
 // ---------------------------------------------------------------------------------------------------
@@ -210,6 +221,9 @@ module functionApp 'modules/functionApp.bicep' = {
     reconcileSchedule: reconcileSchedule
     billedPowerStates: billedPowerStates
     computeApiVersion: computeApiVersion
+    inventoryRefresh: inventoryRefresh
+    retailPricesEndpoint: retailPricesEndpoint
+    pricesCurrency: pricesCurrency
   }
 }
 

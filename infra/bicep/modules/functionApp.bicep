@@ -85,6 +85,15 @@ param billedPowerStates string
 @description('api-version of the Compute List All call (COMPUTE_API_VERSION).')
 param computeApiVersion string
 
+@description('How often the VM models are listed for inventory, an ISO-8601 duration (INVENTORY_REFRESH).')
+param inventoryRefresh string
+
+@description('Azure Retail Prices API endpoint, anonymous (RETAIL_PRICES_ENDPOINT).')
+param retailPricesEndpoint string
+
+@description('Currency of the retail prices (PRICES_CURRENCY).')
+param pricesCurrency string
+
 var useUserAssigned = identityType == 'UserAssigned'
 
 // The code joins paths to ARM_ENDPOINT itself, so it gets the cloud's endpoint without the slash.
@@ -183,6 +192,9 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         BILLED_POWER_STATES: billedPowerStates
         ARM_ENDPOINT: armEndpoint
         COMPUTE_API_VERSION: computeApiVersion
+        INVENTORY_REFRESH: inventoryRefresh
+        RETAIL_PRICES_ENDPOINT: retailPricesEndpoint
+        PRICES_CURRENCY: pricesCurrency
       },
       useUserAssigned ? {
         // A user-assigned identity must be named wherever a credential is built.
