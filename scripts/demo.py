@@ -4,8 +4,10 @@ Uses the persistent Azurite of ``make serve`` (127.0.0.1:10002, data in ``.azuri
 is not running, reused if it is), replays the sample day of ARM events through the real ``on_vm_event``
 into table ``vmledger``, asks the real HTTP functions for each VM's state and billed hours, then runs the
 real ``reconcile_vms`` timer against a loopback fake of List All (on a free port) that knows what no
-event said (a guest shutdown, a VM created before the tool). Everything it started is stopped by pid at
-the end; the ledger stays, so ``make serve`` shows it afterwards.
+event said (a guest shutdown, a VM created before the tool); the same timer run lists the VM models
+(size, OS, priority, tags) and fetches retail prices from a loopback fake of the Retail Prices API, so
+the corrected table has an estimated cost column, followed by one chargeback table by tag. Everything
+it started is stopped by pid at the end; the ledger stays, so ``make serve`` shows it afterwards.
 
 The sample day is moved so that its last event happened ten minutes ago, so "today" means something.
 Because of that move a rerun would add a second, shifted copy of the day, so each run first deletes the
@@ -39,6 +41,7 @@ from shared.cli import power_label, print_table
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 TABLE = "vmledger"  # the default table, so `make serve` and test.http see the demo's ledger
+CURRENCY = "USD"
 BASE_URL = "http://127.0.0.1:7071/api"
 
 
@@ -75,14 +78,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"Azurite (pid {azurite.pid}) on {azurite.table_endpoint}, table {TABLE}, "
                 f"data in {options.azurite_location}"
             )
-        fake_arm, arm_url = _start_fake_arm(listing_file)
+        fake_arm, arm_url = _start_fake("tests.fake_arm", "--listing", listing_file)
+        fake_prices, prices_url = _start_fake(
+            "tests.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"
+        )
         try:
-            _configure(azurite, arm_url, subscription)
+            _configure(azurite, arm_url, prices_url, subscription)
             _clear_subscription(subscription)
             status = _run(events, arm_url, options.snapshot)
         finally:
             _stop(fake_arm)
-            print(f"Stopped the fake ARM (pid {fake_arm.pid}).")
+            _stop(fake_prices)
+            print(
+                f"Stopped the fake ARM (pid {fake_arm.pid}) and the fake prices API (pid {fake_prices.pid})."
+            )
     if not azurite.reused:
         print(f"Stopped Azurite (pid {azurite.pid}); its data stays for `make serve`.")
     return status
@@ -106,10 +115,13 @@ def _run(events: list[dict[str, Any]], arm_url: str, snapshot: Path) -> int:
     print(f"\n2. The ledger, as the HTTP API reports it (billed hours today = since {format_time(today)}):\n")
     before = _vm_rows(function_app, today)
     _print_rows(before)
-    print(f"\n3. reconcile_vms against List All (statusOnly=true) served by a loopback fake at {arm_url}:")
+    print(f"\n3. reconcile_vms against List All (statusOnly=true) served by a loopback fake at {arm_url};")
+    print("   the same run lists the VM models (size, OS, priority, tags) and fetches retail prices from a")
+    print("   loopback fake of the Retail Prices API, so each VM now has an estimated cost:")
     function_app.reconcile_vms(TimerRequest(past_due=False))
     after = _vm_rows(function_app, today)
     _print_rows(after, changed=_changed(before, after))
+    _print_chargeback(function_app, today)
     _print_history(function_app, after)
     _write_timeline_snapshot(now, snapshot)
     _print_next_steps(after)
@@ -149,9 +161,45 @@ def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
             "since": vm["since"][:16].replace("T", " "),
             "today": f'{detail["billedSeconds"] / 3600:.2f}',
             "unknown": f'{detail["unknownSeconds"] / 3600:.2f}',
+            "cost": _cost_label(detail["estimatedCost"]),
             "route": "/".join(route.values()),
         })  # fmt: skip
     return rows
+
+
+def _cost_label(cost: dict[str, Any]) -> str:
+    if cost["amount"] is None:
+        return "-"
+    return f"{cost['amount']:.2f} {cost['currency']}"
+
+
+def _unpriced(group: dict[str, Any]) -> str:
+    """A group's amount covers only its priced VMs: say so when some billed hours have no price."""
+    hours = group["unpricedBilledSeconds"] / 3600
+    return f" + {hours:.2f} h unpriced" if hours else ""
+
+
+def _print_chargeback(function_app, start: datetime) -> None:
+    from shared.domain.times import format_time
+
+    body = _call(function_app.list_costs, "costs", {"from": format_time(start), "groupBy": "tag:team"})
+    rows = [
+        {
+            "team": group["group"] if group["group"] is not None else "(no team tag)",
+            "vms": str(group["vmCount"]),
+            "billed": f"{group['billedSeconds'] / 3600:.2f}",
+            "cost": _cost_label(group["estimatedCost"]) + _unpriced(group),
+        }
+        for group in body["value"]
+    ]
+    total = body["total"]
+    billed = f"{total['billedSeconds'] / 3600:.2f}"
+    rows.append({"team": "total", "vms": str(total["vmCount"]), "billed": billed,
+                 "cost": _cost_label(total["estimatedCost"]) + _unpriced(total)})  # fmt: skip
+    print(f"\n   Chargeback today by tag 'team' (GET {BASE_URL}/costs?groupBy=tag:team):\n")
+    print_table(rows, {"team": "TEAM", "vms": "VMS", "billed": "BILLED H TODAY", "cost": "EST. COST TODAY"})
+    print("   Retail list prices, compute only: no reservations, savings plans, negotiated rates, disks or")
+    print("   network. Cost Management remains the invoice.")
 
 
 def _changed(before: list[dict[str, str]], after: list[dict[str, str]]) -> set[str]:
@@ -164,7 +212,7 @@ def _print_rows(rows: list[dict[str, str]], changed: set[str] | frozenset[str] =
     # reads "no" next to the hours it billed before.
     headers = {"vm": "VM", "power": "POWER STATE", "provisioning": "PROVISIONING",
                "billing_now": "BILLING NOW", "since": "SINCE (UTC)", "today": "BILLED H TODAY",
-               "unknown": "UNKNOWN H"}  # fmt: skip
+               "unknown": "UNKNOWN H", "cost": "EST. COST TODAY"}  # fmt: skip
     print_table(rows, headers, marked=lambda row: row["vm"] in changed)
     for note in _footnotes(rows, changed):
         print("   " + note)
@@ -179,6 +227,11 @@ def _footnotes(rows: list[dict[str, str]], changed: set[str] | frozenset[str]) -
             "UNKNOWN H: time whose power state the ledger cannot tell (before a VM's first record unless\n"
             "   it was created then, or after a failure on a VM it never saw). Neither billed nor free, so\n"
             "   not in BILLED H TODAY."
+        )
+    if any(row["cost"] == "-" for row in rows):
+        notes.append(
+            "EST. COST TODAY: billed hours x the VM's retail hourly price; '-' until the timer has listed\n"
+            "   the VM's size and fetched its price (step 3). Retail list prices, compute only."
         )
     if any(row["provisioning"] == "Failed" and row["power"] == "running" for row in rows):
         notes.append(
@@ -237,7 +290,8 @@ def _print_next_steps(rows: list[dict[str, str]]) -> None:
     print(f"   GET {BASE_URL}/vms")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}/transitions?top=50")
-    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions and timelines)")
+    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions, timelines and costs)")
+    print(f"   GET {BASE_URL}/costs?groupBy=resourceGroup   (or subscription, or tag:<name>)")
 
 
 def _call(function, url_path: str, params: dict[str, str] | None = None, route: dict[str, str] | None = None):
@@ -272,13 +326,16 @@ def _shift_to_end_before(events: list[dict[str, Any]], end: datetime) -> list[di
     return shifted
 
 
-def _configure(azurite: Azurite, arm_url: str, subscription: str) -> None:
-    # Set, not defaulted: the demo must never write its sample day into a real account.
+def _configure(azurite: Azurite, arm_url: str, prices_url: str, subscription: str) -> None:
+    # Set, not defaulted: the demo must never write its sample day into a real account, nor ask the
+    # public prices API.
     os.environ.update({
         "VM_LEDGER_STORAGE": azurite.storage_setting,
         "VM_LEDGER_TABLE": TABLE,
         "RECONCILE_SUBSCRIPTION_IDS": subscription,
         "ARM_ENDPOINT": arm_url,
+        "RETAIL_PRICES_ENDPOINT": prices_url,
+        "PRICES_CURRENCY": CURRENCY,
     })  # fmt: skip
     os.environ.pop("VM_LEDGER_STORAGE__tableServiceUri", None)
 
@@ -302,19 +359,23 @@ def _clear_subscription(subscription: str) -> None:
         return
     for start in range(0, len(keys), 100):  # a transaction holds at most 100 entities
         table.submit_transaction(keys[start : start + 100])
+    # The refreshes run at most once a period: forget when they last ran, so a rerun lists and fetches.
+    for job in (f"inventory|{subscription.lower()}", f"prices|{CURRENCY}"):
+        table.delete_entity("jobs", job)
     if keys:
         print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
 
 
-def _start_fake_arm(listing_file: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_fake(module: str, option: str, data: Path) -> tuple[subprocess.Popen[str], str]:
+    """A loopback fake (``tests.fake_arm`` or ``tests.fake_prices``) as a subprocess, and its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_arm", "--port", "0", "--listing", str(listing_file)],
+        [sys.executable, "-m", module, "--port", "0", option, str(data)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     url = process.stdout.readline().strip() if process.stdout else ""
     if not url.startswith("http://127.0.0.1:"):
         _stop(process)
-        raise RuntimeError(f"the fake ARM did not start (printed {url!r})")
+        raise RuntimeError(f"{module} did not start (printed {url!r})")
     return process, url
 
 

@@ -1,4 +1,5 @@
-"""Regenerate ``samples/``: a day of ARM events for one subscription and the List All the demo serves.
+"""Regenerate ``samples/``: a day of ARM events for one subscription, the List All the demo serves (status
+and models: size, OS, priority, tags), and the retail prices its fake prices API serves.
 
 Events are built with azure-eventgrid's models (see ``tests/factories.py``) in delivery order: a
 duplicate, an out-of-order start, an extension event and a storage event (both skipped), a hibernate,
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from tests.factories import ACTION_FAILED, SUB, T0, at, vm_id, wire_event
 from tests.fake_arm import make_vm
+from tests.fake_prices import meter
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -59,15 +61,35 @@ def day_of_events() -> list[dict]:
 
 
 def listing() -> dict[str, list[dict]]:
+    shop, data = {"team": "shop", "env": "prod"}, {"team": "data", "env": "prod"}
+    d2, d4, e4 = "Standard_D2s_v5", "Standard_D4s_v5", "Standard_E4s_v5"
     return {
         SUB: [
-            make_vm(SUB, "rg-shop", "web-01", power="running"),
-            make_vm(SUB, "rg-shop", "web-02", power="stopped"),  # shut down inside the guest
-            make_vm(SUB, "rg-data", "batch-07", power="deallocated", hibernated=True),
-            make_vm(SUB, "rg-data", "db-01", power="running"),
-            make_vm(SUB, "rg-legacy", "legacy-app", power="running"),  # never seen in an event
+            make_vm(SUB, "rg-shop", "web-01", power="running", vm_size=d2, tags=shop),
+            # shut down inside the guest
+            make_vm(SUB, "rg-shop", "web-02", power="stopped", vm_size=d2, os_type="Windows", tags=shop),
+            make_vm(SUB, "rg-data", "batch-07", power="deallocated", hibernated=True, vm_size=d4,
+                    priority="Spot", tags=data),
+            make_vm(SUB, "rg-data", "db-01", power="running", vm_size=e4, tags=data),
+            # never seen in an event, and no tag; Windows under Hybrid Benefit
+            make_vm(SUB, "rg-legacy", "legacy-app", power="running", vm_size=d2, os_type="Windows",
+                    license_type="Windows_Server"),
         ]
-    }
+    }  # fmt: skip
+
+
+def retail_prices() -> list[dict]:
+    """What the demo's fake Retail Prices API serves: invented round prices in published item shapes."""
+    return [
+        meter("westeurope", "Standard_D2s_v5", "0.096"),
+        meter("westeurope", "Standard_D2s_v5", "0.188", windows=True),
+        meter("westeurope", "Standard_D2s_v5", "0.0192", spot=True),
+        meter("westeurope", "Standard_D2s_v5", "300", price_type="Reservation", reservation_term="1 Year"),
+        meter("westeurope", "Standard_D4s_v5", "0.192"),
+        meter("westeurope", "Standard_D4s_v5", "0.0384", spot=True),
+        meter("westeurope", "Standard_E4s_v5", "0.252"),
+        meter("westeurope", "Standard_E4s_v5", "0.1", price_type="DevTestConsumption"),
+    ]
 
 
 def sample_files() -> dict[str, str]:
@@ -77,6 +99,7 @@ def sample_files() -> dict[str, str]:
         "events-day.json": _json(events),
         "one-event.json": _json(events[:1]),  # what test.http posts to the local trigger
         "list-all.json": _json(listing()),
+        "retail-prices.json": _json(retail_prices()),
     }
 
 
