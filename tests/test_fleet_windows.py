@@ -86,7 +86,7 @@ def test_rows_written_before_month_rows_existed_fall_back_to_the_transitions(led
         if entity["RowKey"].startswith("mo|"):
             table.delete_entity(entity["PartitionKey"], entity["RowKey"])
     current = dict(table.get_entity(vm.subscription_key, "vm|" + vm.vm_key))
-    for name in ("monthOpen", "monthCount", "monthsCompleteFrom", "stateBeforeFirst"):
+    for name in ("monthOpen", "monthCount", "monthsCompleteFrom", "monthBeforeFirst"):
         current.pop(name)
     table.upsert_entity(current, mode="replace")
     ledger._cache.forget(vm)

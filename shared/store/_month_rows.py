@@ -281,7 +281,7 @@ def mark_fields(mark: TotalsMark | None) -> dict[str, Any]:
         "monthsCompleteFrom": format_time(mark.complete_from),
     }
     if mark.before_first is not None:
-        fields["stateBeforeFirst"] = mark.before_first
+        fields["monthBeforeFirst"] = mark.before_first
     return fields
 
 
@@ -292,5 +292,5 @@ def mark_from(entity: Mapping[str, Any]) -> TotalsMark | None:
         entity["monthOpen"],
         int(entity["monthCount"]),
         parse_time(entity["monthsCompleteFrom"]),
-        entity.get("stateBeforeFirst"),
+        entity.get("monthBeforeFirst"),
     )
