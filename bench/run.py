@@ -26,7 +26,7 @@ from scripts.azurite import Azurite
 from tests.faultproxy import FaultProxy
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
-SECTIONS = ("roundtrips", "throughput", "reconcile", "coldstart")
+SECTIONS = ("roundtrips", "throughput", "reconcile", "costs", "coldstart")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             "roundtrips": lambda: _roundtrips(proxy, azurite),
             "throughput": lambda: _throughput(azurite),
             "reconcile": lambda: _reconcile(proxy),
+            "costs": lambda: _costs(proxy, azurite),
             "coldstart": _coldstart,
         }
         for name in sections:
@@ -78,6 +79,12 @@ def _reconcile(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     from bench.reconcile_cost import reconcile_cost
 
     return reconcile_cost(proxy)
+
+
+def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.costs import costs
+
+    return costs(proxy, azurite.connection_string)
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:

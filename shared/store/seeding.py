@@ -6,12 +6,15 @@ from the one before with the same policy), without paying a round trip per event
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from azure.data.tables import TableClient, TransactionOperation
 
+from shared.domain.ids import VmId
+from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, transition_key
@@ -21,9 +24,15 @@ from shared.store._write_plan import TableOperation
 
 
 def seed_histories(
-    table: TableClient, policy: BillingPolicy, histories: Iterable[Sequence[NewTransition]]
+    table: TableClient,
+    policy: BillingPolicy,
+    histories: Iterable[Sequence[NewTransition]],
+    *,
+    spec_of: Callable[[VmId], VmSpec | None] | None = None,
+    spec_at: datetime | None = None,
 ) -> None:
-    """Write each VM's history (in time order) and its current row, 100 entities per transaction."""
+    """Write each VM's history (in time order), its month rows and current row, 100 entities per
+    transaction; ``spec_of`` gives a VM's inventory (listed at ``spec_at``)."""
     batches: dict[str, list[TableOperation]] = {}
     for history in histories:
         if not history:
@@ -32,7 +41,8 @@ def seed_histories(
         if partition not in batches:
             register_subscription(table, partition)
         batch = batches.setdefault(partition, [])
-        for entity in _history_entities(history, policy):
+        spec = spec_of(history[0].vm) if spec_of is not None else None
+        for entity in _history_entities(history, policy, spec, spec_at):
             batch.append((TransactionOperation.UPSERT, entity))
             if len(batch) == 100:
                 table.submit_transaction(batch)
@@ -42,7 +52,9 @@ def seed_histories(
             table.submit_transaction(batch)
 
 
-def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -> list[dict[str, Any]]:
+def _history_entities(
+    history: Sequence[NewTransition], policy: BillingPolicy, spec: VmSpec | None, spec_at: datetime | None
+) -> list[dict[str, Any]]:
     vm = history[0].vm
     prev: VmState | None = state_before_first(history[0].change, history[0].time)
     rows: list[TransitionRow] = []
@@ -53,7 +65,7 @@ def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -
     first, last = rows[0], rows[-1]
     current = CurrentRow(vm, last.state, policy.label, first.key, first.time, last.key, last.time, None)
     months, mark = plan_rebuild(current, rows, vm.subscription_key, first=True)
-    current = replace(current, totals=mark)
+    current = replace(current, totals=mark, spec=spec, spec_at=spec_at if spec else None)
     return (
         [transition_entity(row, vm.subscription_key) for row in rows]
         + [operation[1] for operation in months]
