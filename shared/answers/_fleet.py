@@ -55,6 +55,9 @@ def window_from_months(
 ) -> VmWindow | None:
     """The VM's window from its month rows (``months``: month -> row data, the window's months), or
     ``None`` when they cannot tell and the VM's transitions must be read."""
+    if current.last_time < start:
+        # Nothing recorded since before the window: its state held throughout (rows of any age).
+        return VmWindow(current.state, [], accrue_until)
     mark = current.totals
     if mark is None or (mark.complete_from != MONTHS_COMPLETE and start < mark.complete_from):
         return None
