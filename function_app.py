@@ -81,13 +81,14 @@ def list_vms(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("reconcile_vms")
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def reconcile_vms(timer: func.TimerRequest) -> None:
-    """Converge the ledger on Virtual Machines - List All; raises if any subscription failed."""
-    from shared.context import get_arm_client, get_ledger
-    from shared.jobs import reconcile_configured_subscriptions
+    """Converge the ledger on Virtual Machines - List All, then refresh inventory and prices when due;
+    raises if any subscription failed to reconcile."""
+    from shared.context import get_arm_client, get_ledger, get_prices_client
+    from shared.jobs import run_timer
 
     if timer.past_due:
         logging.getLogger(__name__).info("reconcile is running late (past due)")
-    reconcile_configured_subscriptions(get_ledger(), get_arm_client())
+    run_timer(get_ledger(), get_arm_client(), get_prices_client())
 
 
 def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpResponse:
@@ -121,6 +122,15 @@ def list_findings(req: func.HttpRequest) -> func.HttpResponse:
     from shared import web
 
     return _respond(web.list_findings, req)
+
+
+@app.function_name("list_costs")
+@app.route(route="costs", methods=["GET"])
+def list_costs(req: func.HttpRequest) -> func.HttpResponse:
+    """Billed hours and estimated cost per subscription, group or tag (``from``, ``to``, ``groupBy``)."""
+    from shared import web
+
+    return _respond(web.list_costs, req)
 
 
 @app.function_name("vm_timeline_page")

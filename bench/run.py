@@ -26,7 +26,7 @@ from scripts.azurite import Azurite
 from tests.faultproxy import FaultProxy
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
-SECTIONS = ("roundtrips", "repair", "throughput", "reconcile", "scalesets", "findings", "coldstart")
+SECTIONS = ("roundtrips", "repair", "throughput", "reconcile", "scalesets", "findings", "costs", "coldstart")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             "reconcile": lambda: _reconcile(proxy),
             "scalesets": lambda: _scale_sets(proxy),
             "findings": lambda: _findings(proxy, azurite),
+            "costs": lambda: _costs(proxy, azurite),
             "coldstart": _coldstart,
         }
         for name in sections:
@@ -105,6 +106,12 @@ def _findings(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[s
     from bench.findings_cost import findings_cost
 
     return findings_cost(proxy, azurite.connection_string)
+
+
+def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.costs import costs
+
+    return costs(proxy, azurite.connection_string)
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:

@@ -8,6 +8,9 @@ event said (a guest shutdown, VMs created before the tool, whose history the sam
 Activity Log for the backfill of adopted VMs), and prints the findings. A small Uniform scale set is
 created, scaled out, partly deallocated and scaled in: each scale-set event makes ``on_vm_event`` list its
 instances from the same fake, which the demo moves along with the events (``samples/scale-set-day.json``).
+The same timer run lists the VM models (size, OS, priority, tags) and fetches retail prices from a
+loopback fake of the Retail Prices API, so the corrected table has an estimated cost column, followed by
+one chargeback table by tag.
 Everything it started is stopped by pid at the end; the ledger stays, so ``make serve`` shows it afterwards.
 
 The sample day is moved so that its last event happened ten minutes ago, so "today" means something.
@@ -44,6 +47,7 @@ from shared.cli import power_label, print_table
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 TABLE = "vmledger"  # the default table, so `make serve` and test.http see the demo's ledger
+CURRENCY = "USD"
 BASE_URL = "http://127.0.0.1:7071/api"
 
 
@@ -89,9 +93,15 @@ def main(argv: list[str] | None = None) -> int:
             activity_file.write_text(json.dumps(_shifted_activity_log(shift)))
             scale_sets = Path(folder) / "scale-sets.json"
             scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
-            fake_arm, arm_url = _start_fake_arm(listing_file, activity_file, scale_sets)
+            fake_arm, arm_url = _start_fake(
+                "tests.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
+                "--scale-sets", scale_sets,
+            )  # fmt: skip
+            fake_prices, prices_url = _start_fake(
+                "tests.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"
+            )
             try:
-                _configure(azurite, arm_url, subscription)
+                _configure(azurite, arm_url, prices_url, subscription)
                 _clear_subscription(subscription)
                 scale_set_day = ScaleSetDay(
                     json.loads((SAMPLES / "scale-set-day.json").read_text()), scale_sets
@@ -101,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 _stop(fake_arm)
-                print(f"Stopped the fake ARM (pid {fake_arm.pid}).")
+                _stop(fake_prices)
+                print(f"Stopped the fake ARM (pid {fake_arm.pid}) and prices API (pid {fake_prices.pid}).")
     if not azurite.reused:
         print(f"Stopped Azurite (pid {azurite.pid}); its data stays for `make serve`.")
     return status
@@ -140,10 +151,17 @@ def _run(
     before = _vm_rows(function_app, today)
     _print_rows(before)
     print(f"\n3. reconcile_vms against List All (statusOnly=true) served by a loopback fake at {arm_url};")
-    print("   VMs it adopts are backfilled from the Activity Log the same fake serves:")
+    print(
+        "   VMs it adopts are backfilled from the Activity Log the same fake serves. The same run lists the"
+    )
+    print(
+        "   VM models (size, OS, priority, tags) and fetches retail prices from a loopback fake of the Retail"
+    )
+    print("   Prices API, so each VM now has an estimated cost:")
     function_app.reconcile_vms(TimerRequest(past_due=False))
     after = _vm_rows(function_app, today)
     _print_rows(after, changed=_changed(before, after))
+    _print_chargeback(function_app, today)
     _print_history(function_app, after, "web-02", "4")
     _print_findings(function_app, now)
     _print_history(function_app, after, "archive-01", "6", backfilled=True)
@@ -237,9 +255,45 @@ def _vm_rows(function_app, start: datetime) -> list[dict[str, str]]:
             "since": vm["since"][:16].replace("T", " "),
             "today": f'{detail["billedSeconds"] / 3600:.2f}',
             "unknown": f'{detail["unknownSeconds"] / 3600:.2f}',
+            "cost": _cost_label(detail["estimatedCost"]),
             "route": path.format(**route),
         })  # fmt: skip
     return rows
+
+
+def _cost_label(cost: dict[str, Any]) -> str:
+    if cost["amount"] is None:
+        return "-"
+    return f"{cost['amount']:.2f} {cost['currency']}"
+
+
+def _unpriced(group: dict[str, Any]) -> str:
+    """A group's amount covers only its priced VMs: say so when some billed hours have no price."""
+    hours = group["unpricedBilledSeconds"] / 3600
+    return f" + {hours:.2f} h unpriced" if hours else ""
+
+
+def _print_chargeback(function_app, start: datetime) -> None:
+    from shared.domain.times import format_time
+
+    body = _call(function_app.list_costs, "costs", {"from": format_time(start), "groupBy": "tag:team"})
+    rows = [
+        {
+            "team": group["group"] if group["group"] is not None else "(no team tag)",
+            "vms": str(group["vmCount"]),
+            "billed": f"{group['billedSeconds'] / 3600:.2f}",
+            "cost": _cost_label(group["estimatedCost"]) + _unpriced(group),
+        }
+        for group in body["value"]
+    ]
+    total = body["total"]
+    billed = f"{total['billedSeconds'] / 3600:.2f}"
+    rows.append({"team": "total", "vms": str(total["vmCount"]), "billed": billed,
+                 "cost": _cost_label(total["estimatedCost"]) + _unpriced(total)})  # fmt: skip
+    print(f"\n   Chargeback today by tag 'team' (GET {BASE_URL}/costs?groupBy=tag:team):\n")
+    print_table(rows, {"team": "TEAM", "vms": "VMS", "billed": "BILLED H TODAY", "cost": "EST. COST TODAY"})
+    print("   Retail list prices, compute only: no reservations, savings plans, negotiated rates, disks or")
+    print("   network. Cost Management remains the invoice.")
 
 
 def _changed(before: list[dict[str, str]], after: list[dict[str, str]]) -> set[str]:
@@ -252,7 +306,7 @@ def _print_rows(rows: list[dict[str, str]], changed: set[str] | frozenset[str] =
     # reads "no" next to the hours it billed before.
     headers = {"vm": "VM", "power": "POWER STATE", "provisioning": "PROVISIONING",
                "billing_now": "BILLING NOW", "since": "SINCE (UTC)", "today": "BILLED H TODAY",
-               "unknown": "UNKNOWN H"}  # fmt: skip
+               "unknown": "UNKNOWN H", "cost": "EST. COST TODAY"}  # fmt: skip
     print_table(rows, headers, marked=lambda row: row["vm"] in changed)
     for note in _footnotes(rows, changed):
         print("   " + note)
@@ -267,6 +321,11 @@ def _footnotes(rows: list[dict[str, str]], changed: set[str] | frozenset[str]) -
             "UNKNOWN H: time whose power state the ledger cannot tell (before a VM's first record unless\n"
             "   it was created then, or after a failure on a VM it never saw). Neither billed nor free, so\n"
             "   not in BILLED H TODAY."
+        )
+    if any(row["cost"] == "-" for row in rows):
+        notes.append(
+            "EST. COST TODAY: billed hours x the VM's retail hourly price; '-' until the timer has listed\n"
+            "   the VM's size and fetched its price (step 3). Retail list prices, compute only."
         )
     if any(row["provisioning"] == "Failed" and row["power"] == "running" for row in rows):
         notes.append(
@@ -329,7 +388,8 @@ def _print_next_steps(rows: list[dict[str, str]]) -> None:
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}")
     print(f"   GET {BASE_URL}/vms/{rows[0]['route']}/transitions?top=50")
     print(f"   GET {BASE_URL}/findings")
-    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions, timelines and findings)")
+    print(f"   GET {BASE_URL}/costs?groupBy=resourceGroup   (or subscription, or tag:<name>)")
+    print(f"   GET {BASE_URL}/vms?format=csv   (also on transitions, timelines, findings and costs)")
     instance = next((row["route"] for row in rows if "/instances/" in row["route"]), None)
     if instance:
         print(f"   GET {BASE_URL}/vms?scaleSet=web-ss   (also timelines, and timeline?scaleSet=web-ss)")
@@ -387,13 +447,16 @@ def _shifted_activity_log(shift: timedelta) -> dict[str, list[dict[str, Any]]]:
     }  # fmt: skip
 
 
-def _configure(azurite: Azurite, arm_url: str, subscription: str) -> None:
-    # Set, not defaulted: the demo must never write its sample day into a real account.
+def _configure(azurite: Azurite, arm_url: str, prices_url: str, subscription: str) -> None:
+    # Set, not defaulted: the demo must never write its sample day into a real account, nor ask the
+    # public prices API.
     os.environ.update({
         "VM_LEDGER_STORAGE": azurite.storage_setting,
         "VM_LEDGER_TABLE": TABLE,
         "RECONCILE_SUBSCRIPTION_IDS": subscription,
         "ARM_ENDPOINT": arm_url,
+        "RETAIL_PRICES_ENDPOINT": prices_url,
+        "PRICES_CURRENCY": CURRENCY,
     })  # fmt: skip
     os.environ.pop("VM_LEDGER_STORAGE__tableServiceUri", None)
 
@@ -417,22 +480,23 @@ def _clear_subscription(subscription: str) -> None:
         return
     for start in range(0, len(keys), 100):  # a transaction holds at most 100 entities
         table.submit_transaction(keys[start : start + 100])
+    # The refreshes run at most once a period: forget when they last ran, so a rerun lists and fetches.
+    for job in (f"inventory|{subscription.lower()}", f"prices|{CURRENCY}"):
+        table.delete_entity("jobs", job)
     if keys:
         print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
 
 
-def _start_fake_arm(
-    listing_file: Path, activity_file: Path, scale_sets: Path
-) -> tuple[subprocess.Popen[str], str]:
+def _start_fake(module: str, *args: str | Path) -> tuple[subprocess.Popen[str], str]:
+    """A loopback fake (``tests.fake_arm`` or ``tests.fake_prices``) as a subprocess, and its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_arm", "--port", "0", "--listing", str(listing_file),
-         "--activity-log", str(activity_file), "--scale-sets", str(scale_sets)],
+        [sys.executable, "-m", module, "--port", "0", *map(str, args)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     url = process.stdout.readline().strip() if process.stdout else ""
     if not url.startswith("http://127.0.0.1:"):
         _stop(process)
-        raise RuntimeError(f"the fake ARM did not start (printed {url!r})")
+        raise RuntimeError(f"{module} did not start (printed {url!r})")
     return process, url
 
 

@@ -1,4 +1,5 @@
-"""Regenerate ``samples/``: a day of ARM events for one subscription and the List All the demo serves.
+"""Regenerate ``samples/``: a day of ARM events for one subscription, the List All the demo serves (status
+and models: size, OS, priority, tags), and the retail prices its fake prices API serves.
 
 Events are built with azure-eventgrid's models (see ``tests/factories.py``) in delivery order: a
 duplicate, an out-of-order start, an extension event and a storage event (both skipped), a hibernate,
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from tests.factories import ACTION_FAILED, SUB, T0, at, scale_set_id, scale_set_operation, vm_id, wire_event
 from tests.fake_arm import make_instance, make_scale_set, make_vm, operation_records
+from tests.fake_prices import meter
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -66,16 +68,38 @@ def day_of_events() -> list[dict]:
 
 
 def listing() -> dict[str, list[dict]]:
+    shop, data = {"team": "shop", "env": "prod"}, {"team": "data", "env": "prod"}
+    d2, d4, e4 = "Standard_D2s_v5", "Standard_D4s_v5", "Standard_E4s_v5"
     return {
         SUB: [
-            make_vm(SUB, "rg-shop", "web-01", power="running"),
-            make_vm(SUB, "rg-shop", "web-02", power="stopped"),  # shut down inside the guest
-            make_vm(SUB, "rg-data", "batch-07", power="deallocated", hibernated=True),
-            make_vm(SUB, "rg-data", "db-01", power="running"),
-            make_vm(SUB, "rg-legacy", "legacy-app", power="running"),  # never seen in an event
-            make_vm(SUB, "rg-legacy", "archive-01", power="deallocated"),  # deallocated before the tool
+            make_vm(SUB, "rg-shop", "web-01", power="running", vm_size=d2, tags=shop),
+            # shut down inside the guest
+            make_vm(SUB, "rg-shop", "web-02", power="stopped", vm_size=d2, os_type="Windows", tags=shop),
+            make_vm(SUB, "rg-data", "batch-07", power="deallocated", hibernated=True, vm_size=d4,
+                    priority="Spot", tags=data),
+            make_vm(SUB, "rg-data", "db-01", power="running", vm_size=e4, tags=data),
+            # never seen in an event, and no tag; Windows under Hybrid Benefit
+            make_vm(SUB, "rg-legacy", "legacy-app", power="running", vm_size=d2, os_type="Windows",
+                    license_type="Windows_Server"),
+            # deallocated before the tool
+            make_vm(SUB, "rg-legacy", "archive-01", power="deallocated", vm_size=d4, tags=data),
         ]
-    }
+    }  # fmt: skip
+
+
+def retail_prices() -> list[dict]:
+    """What the demo's fake Retail Prices API serves: invented round prices in published item shapes."""
+    return [
+        meter("westeurope", "Standard_D2s_v5", "0.096"),
+        meter("westeurope", "Standard_D2s_v5", "0.188", windows=True),
+        meter("westeurope", "Standard_D2s_v5", "0.0192", spot=True),
+        meter("westeurope", "Standard_D2s_v5", "300", price_type="Reservation", reservation_term="1 Year"),
+        meter("westeurope", "Standard_D2ls_v5", "0.085"),  # the scale set's instances
+        meter("westeurope", "Standard_D4s_v5", "0.192"),
+        meter("westeurope", "Standard_D4s_v5", "0.0384", spot=True),
+        meter("westeurope", "Standard_E4s_v5", "0.252"),
+        meter("westeurope", "Standard_E4s_v5", "0.1", price_type="DevTestConsumption"),
+    ]
 
 
 def activity_log() -> dict[str, list[dict]]:
@@ -93,7 +117,7 @@ def activity_log() -> dict[str, list[dict]]:
     }
 
 
-SCALE_SET = make_scale_set(SUB, "rg-shop", "web-ss", capacity=2)
+SCALE_SET = make_scale_set(SUB, "rg-shop", "web-ss", capacity=2, tags={"team": "shop", "env": "prod"})
 
 
 def _instances(**powers: str) -> list[dict]:
@@ -136,6 +160,7 @@ def sample_files() -> dict[str, str]:
         "scale-set-day.json": _json(scale_set_day()),
         "scale-sets.json": _json(scale_set_listing()),
         "activity-log.json": _json(activity_log()),
+        "retail-prices.json": _json(retail_prices()),
     }
 
 

@@ -13,7 +13,7 @@ import threading
 from azure.core.credentials import TokenCredential
 
 from shared.settings import get_settings
-from shared.sources import ArmClient
+from shared.sources import ArmClient, RetailPricesClient
 from shared.store import Ledger, open_ledger
 
 _lock = threading.Lock()
@@ -45,6 +45,13 @@ def get_arm_client() -> ArmClient:
     return ArmClient(settings.arm_endpoint, settings.compute_api_version, _credential)
 
 
+@functools.cache
+def get_prices_client() -> RetailPricesClient:
+    """The process-wide Retail Prices client (anonymous: it never uses the credential)."""
+    settings = get_settings()
+    return RetailPricesClient(settings.retail_prices_endpoint, settings.prices_currency)
+
+
 def reset() -> None:
     """Forget the settings and every client, as a freshly started instance would (tests, benchmarks)."""
     with _lock:
@@ -52,3 +59,4 @@ def reset() -> None:
         _credential.cache_clear()
         _process_ledger.cache_clear()
         get_arm_client.cache_clear()
+        get_prices_client.cache_clear()

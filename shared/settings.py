@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from shared.domain.findings import (
@@ -32,6 +33,9 @@ BILLED_POWER_STATES = "BILLED_POWER_STATES"
 RECONCILE_SUBSCRIPTION_IDS = "RECONCILE_SUBSCRIPTION_IDS"
 ARM_ENDPOINT = "ARM_ENDPOINT"
 COMPUTE_API_VERSION = "COMPUTE_API_VERSION"
+INVENTORY_REFRESH = "INVENTORY_REFRESH"
+RETAIL_PRICES_ENDPOINT = "RETAIL_PRICES_ENDPOINT"
+PRICES_CURRENCY = "PRICES_CURRENCY"
 # Read by the Functions host through the %RECONCILE_SCHEDULE% binding expression, not by Python.
 RECONCILE_SCHEDULE = "RECONCILE_SCHEDULE"
 FINDINGS_STOPPED_MIN_HOURS = "FINDINGS_STOPPED_MIN_HOURS"
@@ -46,9 +50,17 @@ DEFAULT_COMPUTE_API_VERSION = "2024-07-01"
 DEFAULT_BACKFILL_ON_ADOPT_DAYS = 90  # the Activity Log's retention
 DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS = 50
 MAX_BACKFILL_DAYS = 90
+DEFAULT_INVENTORY_REFRESH = timedelta(hours=6)
+DEFAULT_RETAIL_PRICES_ENDPOINT = "https://prices.azure.com"
+DEFAULT_PRICES_CURRENCY = "USD"
+# Prices are refreshed at most this often (the issue's "at most daily"); not a setting.
+PRICES_REFRESH = timedelta(days=1)
 
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _LOOPBACK_HOSTS = {"localhost"}
+_CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+# ISO-8601 durations with hours and minutes (PT6H, PT30M, PT1H30M) or a bare number of hours.
+_DURATION_PATTERN = re.compile(r"^PT(?:(?P<hours>\d{1,4})H)?(?:(?P<minutes>\d{1,6})M)?$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,9 @@ class Settings:
     # Activity Log backfill of VMs reconcile adopts: how far back (0: off), and at most how many per run.
     backfill_on_adopt_days: int = DEFAULT_BACKFILL_ON_ADOPT_DAYS
     backfill_on_adopt_max_vms: int = DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS
+    inventory_refresh: timedelta = DEFAULT_INVENTORY_REFRESH
+    retail_prices_endpoint: str = DEFAULT_RETAIL_PRICES_ENDPOINT
+    prices_currency: str = DEFAULT_PRICES_CURRENCY
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +108,9 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         backfill_on_adopt_max_vms=int(
             _number(env, BACKFILL_ON_ADOPT_MAX_VMS, DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS, 10_000, whole=True)
         ),
+        inventory_refresh=_read_inventory_refresh(env),
+        retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
+        prices_currency=_read_currency(env),
     )
 
 
@@ -210,6 +228,36 @@ def check_endpoint(endpoint: str, name: str) -> bool:
 
 
 def _read_arm_endpoint(env: Mapping[str, str]) -> str:
-    endpoint = (_value(env, ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT).rstrip("/")
-    check_endpoint(endpoint, ARM_ENDPOINT)
+    return _read_endpoint(env, ARM_ENDPOINT, DEFAULT_ARM_ENDPOINT)
+
+
+def _read_endpoint(env: Mapping[str, str], name: str, default: str) -> str:
+    endpoint = (_value(env, name) or default).rstrip("/")
+    check_endpoint(endpoint, name)
     return endpoint
+
+
+def _read_inventory_refresh(env: Mapping[str, str]) -> timedelta:
+    """An ISO-8601 duration such as ``PT6H`` or ``PT30M``, or a number of hours; at least 5 minutes."""
+    text = _value(env, INVENTORY_REFRESH)
+    if text is None:
+        return DEFAULT_INVENTORY_REFRESH
+    match = _DURATION_PATTERN.match(text.upper())
+    if text.isdigit() and len(text) <= 4:
+        period = timedelta(hours=int(text))
+    elif match and (match["hours"] or match["minutes"]):
+        period = timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
+    else:
+        raise ConfigurationError(
+            f"{INVENTORY_REFRESH} must be a duration such as PT6H or PT30M, got {text!r}"
+        )
+    if period < timedelta(minutes=5):
+        raise ConfigurationError(f"{INVENTORY_REFRESH} must be at least 5 minutes (PT5M), got {text!r}")
+    return period
+
+
+def _read_currency(env: Mapping[str, str]) -> str:
+    currency = (_value(env, PRICES_CURRENCY) or DEFAULT_PRICES_CURRENCY).upper()
+    if not _CURRENCY_PATTERN.match(currency):
+        raise ConfigurationError(f"{PRICES_CURRENCY} must be a three-letter currency code such as USD")
+    return currency

@@ -27,7 +27,12 @@ def table_name() -> str:
 @pytest.fixture
 def ledger_env(azurite: Azurite, table_name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point the process-wide settings at Azurite and a table of this test's own."""
-    env = {settings.STORAGE_CONNECTION: azurite.connection_string, settings.TABLE_NAME: table_name}
+    env = {
+        settings.STORAGE_CONNECTION: azurite.connection_string,
+        settings.TABLE_NAME: table_name,
+        # Never the public prices API from a test: a test that needs prices starts tests.fake_prices.
+        settings.RETAIL_PRICES_ENDPOINT: "http://127.0.0.1:9",
+    }
     for name in (settings.STORAGE_SERVICE_URI, settings.BILLED_POWER_STATES):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():

@@ -1,7 +1,9 @@
-"""A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (statusOnly),
-"Virtual Machines - Instance View", the scale set listings ("Virtual Machine Scale Sets - List All",
-"Virtual Machine Scale Set VMs - List" with ``$expand=instanceView``) and the Activity Log's management
-events (``eventtypes/management/values``), shaped like the published examples in ``tests/data/published/``.
+"""A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (``statusOnly=true``
+answers each VM's instance view, the status listing reconcile reads; without it, each VM's model: size,
+OS disk, priority, license, tags, the inventory listing), "Virtual Machines - Instance View", the scale
+set listings ("Virtual Machine Scale Sets - List All", "Virtual Machine Scale Set VMs - List" with
+``$expand=instanceView``) and the Activity Log's management events (``eventtypes/management/values``),
+shaped like the published examples in ``tests/data/published/``.
 
 Tests and the demo use it instead of management.azure.com: it answers with responses shaped like real
 ones (``value`` + ``nextLink`` with an opaque ``$skiptoken``), can inject the faults a reconcile must
@@ -242,10 +244,16 @@ def make_vm(
     provisioning: str = "succeeded",
     hibernated: bool = False,
     location: str = "westeurope",
+    vm_size: str | None = None,
+    os_type: str = "Linux",
+    priority: str | None = None,
+    license_type: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A VM object shaped like one entry of a real statusOnly List All page.
 
-    ``power=None`` leaves out the PowerState status, as ARM does "due to intermittent issues".
+    ``power=None`` leaves out the PowerState status, as ARM does "due to intermittent issues". With
+    ``vm_size`` it also carries the model fields the listing without ``statusOnly`` returns.
     """
     statuses = [_provisioning_status(provisioning)]
     if power is not None:
@@ -254,7 +262,7 @@ def make_vm(
         statuses.append(
             {"code": "HibernationState/Hibernated", "level": "Info", "displayStatus": "VM hibernated"}
         )
-    return {
+    vm: dict[str, Any] = {
         "name": name,
         "id": (
             f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
@@ -264,6 +272,37 @@ def make_vm(
         "location": location,
         "properties": {"instanceView": {"statuses": statuses}},
     }
+    if vm_size is not None:
+        vm["tags"] = dict(tags or {})
+        model: dict[str, Any] = {
+            "hardwareProfile": {"vmSize": vm_size},
+            "storageProfile": {"osDisk": {"osType": os_type, "createOption": "FromImage"}},
+            "provisioningState": provisioning.split("/", 1)[0].capitalize(),
+        }
+        if priority is not None:
+            model["priority"] = priority
+        if license_type is not None:
+            model["licenseType"] = license_type
+        vm["properties"].update(model)
+    return vm
+
+
+_MODEL_FIELDS = ("hardwareProfile", "storageProfile", "provisioningState", "priority", "licenseType")
+
+
+def status_view(vm: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``statusOnly=true`` returns of a VM: its instance view (and scale set), no model, no tags."""
+    view = {key: vm[key] for key in ("name", "id", "type", "location") if key in vm}
+    properties = vm.get("properties") or {}
+    view["properties"] = {k: v for k, v in properties.items() if k not in _MODEL_FIELDS}
+    return view
+
+
+def model_view(vm: Mapping[str, Any]) -> dict[str, Any]:
+    """What List All without ``statusOnly`` returns of a VM: its model, no instance view."""
+    view = dict(vm)
+    view["properties"] = {k: v for k, v in (vm.get("properties") or {}).items() if k != "instanceView"}
+    return view
 
 
 def instance_view_body(vm: Mapping[str, Any]) -> dict[str, Any]:
@@ -283,17 +322,20 @@ def make_scale_set(
     mode: str | None = "Uniform",
     location: str = "westeurope",
     os_type: str = "Linux",
+    priority: str = "Regular",
+    license_type: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A scale set shaped like one entry of ``VirtualMachineScaleSet_ListAll_MaximumSet_Gen.json``, with
     real values instead of its generated filler; ``mode=None`` leaves ``orchestrationMode`` out, as in
     the MinimumSet example."""
-    properties: dict[str, Any] = {
-        "provisioningState": "Succeeded",
-        "virtualMachineProfile": {
-            "storageProfile": {"osDisk": {"osType": os_type, "createOption": "FromImage"}},
-            "priority": "Regular",
-        },
+    profile: dict[str, Any] = {
+        "storageProfile": {"osDisk": {"osType": os_type, "createOption": "FromImage"}},
+        "priority": priority,
     }
+    if license_type is not None:
+        profile["licenseType"] = license_type
+    properties: dict[str, Any] = {"provisioningState": "Succeeded", "virtualMachineProfile": profile}
     if mode is not None:
         properties["orchestrationMode"] = mode
     return {
@@ -304,6 +346,7 @@ def make_scale_set(
         ),
         "type": "Microsoft.Compute/virtualMachineScaleSets",
         "location": location,
+        "tags": dict(tags or {}),
         "sku": {"name": size, "tier": "Standard", "capacity": capacity},
         "properties": properties,
     }
@@ -512,7 +555,9 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             )
             return
         if match:
-            self._serve_listing(match["sub"], query, self._vms)
+            # Virtual Machines - List All: status only, or the models (the inventory listing).
+            view = status_view if query.get("statusOnly", "").lower() == "true" else model_view
+            self._serve_listing(match["sub"], query, self._vms, view)
         elif scale_sets:
             self._serve_listing(scale_sets["sub"], query, self._scale_sets)
         elif instances:
@@ -531,6 +576,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         subscription_id: str,
         query: dict[str, str],
         items_of: Callable[..., list[dict[str, Any]] | None],
+        view: Callable[[dict[str, Any]], dict[str, Any]] = dict,
     ) -> None:
         try:
             offset = _decode_skiptoken(query["$skiptoken"]) if "$skiptoken" in query else 0
@@ -550,7 +596,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             self._send_error(404, "ResourceNotFound", "The Resource was not found.")
             return
         end = offset + self.shared.page_size
-        body: dict[str, Any] = {"value": vms[offset:end]}
+        body: dict[str, Any] = {"value": [view(vm) for vm in vms[offset:end]]}
         if end < len(vms):
             body["nextLink"] = self._next_link(query, end)
         self._send_json(200, body)

@@ -683,6 +683,18 @@ def test_app_settings_use_identities_and_the_code_defaults() -> None:
     assert main["ledgerTableName"]["default"] == _code_constant("settings", "DEFAULT_TABLE_NAME")
     billed = _code_constant("domain/vm_state", "DEFAULT_BILLED_POWER_STATES")
     assert main["billedPowerStates"]["default"] == ",".join(billed)
+    # Cost settings: the code's defaults, and the period reads back as the code's default.
+    assert main["pricesCurrency"]["default"] == _code_constant("settings", "DEFAULT_PRICES_CURRENCY")
+    assert main["retailPricesEndpoint"]["default"] == _code_constant(
+        "settings", "DEFAULT_RETAIL_PRICES_ENDPOINT"
+    )
+    from shared.settings import DEFAULT_INVENTORY_REFRESH, read_settings
+
+    period = {
+        "VM_LEDGER_STORAGE": "UseDevelopmentStorage=true",
+        "INVENTORY_REFRESH": main["inventoryRefresh"]["default"],
+    }
+    assert read_settings(period).inventory_refresh == DEFAULT_INVENTORY_REFRESH
 
 
 def test_system_topic_is_the_subscription_topic_at_global_location() -> None:

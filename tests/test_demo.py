@@ -61,8 +61,10 @@ def test_the_demo_prints_an_ingest_summary_and_a_table_whose_columns_say_what_th
     assert "17 deliveries: 14 recorded, 1 duplicate, 2 skipped" in first
     assert "BILLING NOW" in first and not re.search(r"\bBILLED\b(?! H (TODAY|SINCE))", first)
     # legacy-app, adopted by reconcile, had unknown hours before its history was backfilled; now none.
-    assert re.search(r"rg-legacy/legacy-app +running .* 0\.00 +\n", first)
+    assert re.search(r"rg-legacy/legacy-app +running .* 0\.00 +[0-9]+\.[0-9]{2} USD +\n", first)
     assert "running + Failed: an operation on the VM failed" in first
+    assert "EST. COST TODAY" in first and "Chargeback today by tag 'team'" in first
+    assert re.search(r"\ntotal +[0-9]+ +[0-9.]+ +[0-9]+\.[0-9]{2} USD", first)
     snapshot = demo_runs[4]
     assert f"is in {snapshot.resolve()}" in first and snapshot.is_file()
 

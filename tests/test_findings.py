@@ -59,7 +59,8 @@ def test_each_kind_is_found_at_its_threshold_and_not_below(ledger):
     off = found[("off-2h", "stoppedButBilled")]
     assert off["reachedBy"] == "powerOff" and off["billable"] is True
     assert 1.99 < off["hours"] < 2.01 and off["billedHours"] == off["hours"]
-    assert off["estimatedCost"] is None and off["causeOperation"].endswith("powerOff/action")
+    assert off["estimatedCost"]["amount"] is None and off["estimatedCost"]["reason"] == "NoInventory"
+    assert off["causeOperation"].endswith("powerOff/action")
     assert ("off-30m", "stoppedButBilled") not in found  # the 1-hour default
     cold = found[("cold-31d", "deallocatedLong")]
     assert cold["billedHours"] == 0 and 31 * 24 - 0.1 < cold["hours"] < 31 * 24 + 0.1

@@ -339,6 +339,7 @@ HTTP_FUNCTIONS = {
     "list_vm_transitions": function_app.list_vm_transitions,
     "list_vms": function_app.list_vms,
     "list_vm_timelines": function_app.list_vm_timelines,
+    "list_costs": function_app.list_costs,
     "vm_timeline_page": function_app.vm_timeline_page,
 }
 _QUOTED = r"'(?:[^']|'')*'"
@@ -378,6 +379,11 @@ PARAMETERS = {
     "subscriptionId": st.one_of(hostile_text, st.just(SUB)),
     "resourceGroup": st.one_of(hostile_text, st.just("rg-app")),
     "format": st.one_of(hostile_text, st.sampled_from(["json", "csv", "CSV"])),
+    "groupBy": st.one_of(
+        hostile_text,
+        st.sampled_from(["subscription", "resourceGroup", "tag:team"]),
+        st.builds(lambda name: "tag:" + name, hostile_text),
+    ),
 }
 route_parts = st.fixed_dictionaries(
     {},

@@ -234,7 +234,11 @@ def storage_down(ledger_env, monkeypatch):
 
 
 def test_http_answers_503_when_storage_is_down(storage_down):
-    for fn, route in ((function_app.get_vm, GOOD), (function_app.list_vms, {})):
+    for fn, route in (
+        (function_app.get_vm, GOOD),
+        (function_app.list_vms, {}),
+        (function_app.list_costs, {}),
+    ):
         status, body = call(fn, {}, route)
         assert (status, body["error"]["code"]) == (503, "StorageUnavailable")
 

@@ -18,6 +18,7 @@ HTTP_ROUTES = {
     "list_vms": "vms",
     "list_vm_timelines": "timelines",
     "list_findings": "findings",
+    "list_costs": "costs",
     "vm_timeline_page": "timeline",
 }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.domain.ids import VmId, parse_scale_set_id, parse_vm_id, vm_id_from_key
+from shared.domain.inventory import OsType, Priority
 from shared.domain.operations import Target, classify_operation, event_filter_prefixes
 from shared.sources import ScaleSetEvent, Skipped, VmEvent, inbound_from_json, parse_vm_event
 from shared.sources.scale_set_listing import parse_instance_page, parse_scale_set_page
@@ -50,6 +51,16 @@ def test_the_published_scale_set_list_all_gives_size_location_mode_and_os():
     assert listed.scale_set.name == raw["name"] and listed.size == raw["sku"]["name"]
     assert (listed.orchestration_mode, listed.is_uniform, listed.os_type) == ("Uniform", True, "Windows")
     assert link == body_of("VirtualMachineScaleSet_ListAll_MaximumSet_Gen.json")["nextLink"]
+    # Its instances' inventory: the set's sku and OS, the profile's priority and licence, the set's tags.
+    spec = listed.spec
+    assert (spec.vm_size, spec.location, spec.os_type) == (
+        raw["sku"]["name"],
+        raw["location"],
+        OsType.WINDOWS,
+    )
+    profile = raw["properties"]["virtualMachineProfile"]
+    assert (spec.priority, spec.license_type) == (Priority.REGULAR, profile["licenseType"])
+    assert dict(spec.tags) == raw["tags"] == {"key8425": "aaa"}
 
 
 def test_a_scale_set_without_an_orchestration_mode_is_uniform():

@@ -162,18 +162,33 @@ def recorded(news: list[NewTransition]) -> tuple[CurrentRow, list[TransitionRow]
 def test_the_first_event_of_a_vm_creates_both_rows_and_registers_its_subscription():
     plan = plan_append(new("write", at(hours=1), "e1"), "tx|k", None, POLICY)
     assert plan.registers_subscription and plan.outcome == Outcome.RECORDED
-    assert [op[0] for op in plan.operations] == [TransactionOperation.CREATE, TransactionOperation.CREATE]
+    # The transition, its month row (the VM's first: the state before it and its entry), the current row.
+    assert [op[0] for op in plan.operations] == [
+        TransactionOperation.CREATE, TransactionOperation.UPSERT, TransactionOperation.CREATE,
+    ]  # fmt: skip
     assert writes_current(plan.operations[-1])
     assert plan.current.state.power_state == "running"
+    assert plan.current.months is not None and plan.current.months.count == 1
 
 
 def test_an_event_after_the_last_appends_and_replaces_the_current_row_on_its_etag():
     current, _ = recorded([new("write", at(hours=1), "e1")])
     plan = plan_append(new("deallocate/action", at(hours=2), "e2"), "tx|later", current, POLICY)
     assert not plan.registers_subscription
-    assert [op[0] for op in plan.operations] == [TransactionOperation.CREATE, TransactionOperation.UPDATE]
-    assert plan.operations[1][2]["etag"] == current.etag  # type: ignore[misc]
+    # The month row's entry rides in the same transaction, between the transition and the current row.
+    assert [op[0] for op in plan.operations] == [
+        TransactionOperation.CREATE, TransactionOperation.UPSERT, TransactionOperation.UPDATE,
+    ]  # fmt: skip
+    assert plan.operations[2][2]["etag"] == current.etag  # type: ignore[misc]
     assert plan.current.state.power_state == "deallocated"
+
+
+def test_an_event_after_a_rewrite_adds_no_month_row_until_the_timer_rebuilds_them():
+    current, _ = recorded([new("write", at(hours=1), "e1")])
+    stale = replace(current, months=None)  # what a late event or a repair leaves
+    plan = plan_append(new("deallocate/action", at(hours=2), "e2"), "tx|later", stale, POLICY)
+    assert [op[0] for op in plan.operations] == [TransactionOperation.CREATE, TransactionOperation.UPDATE]
+    assert plan.current.months is None
 
 
 # Late events and repairs are planned row by row: tests/test_tail_plan.py.

@@ -4,6 +4,7 @@ a loopback fake ARM answering the published scale set shapes (``tests/data/publi
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -11,8 +12,8 @@ import function_app
 from shared import context, settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
-from shared.jobs import reconcile_configured_subscriptions
-from shared.sources import ArmClient
+from shared.jobs import reconcile_configured_subscriptions, refresh_inventory, refresh_prices
+from shared.sources import ArmClient, RetailPricesClient
 from tests.factories import (
     ACTION_OK,
     SUB,
@@ -27,6 +28,7 @@ from tests.factories import (
     wire_event,
 )
 from tests.fake_arm import FakeArm, Faults, make_instance, make_scale_set, make_vm
+from tests.fake_prices import FakePrices, meter
 
 pytestmark = pytest.mark.azurite
 
@@ -210,8 +212,9 @@ def test_the_http_api_answers_for_an_instance_and_filters_by_scale_set(fake, led
     assert [item["vmName"] for item in timelines["value"]] == ["web-ss_0", "web-ss_1", "web-ss_2"]
     csv = http_get(function_app.list_vms, "vms", format="csv", scaleSet="web-ss").get_body().decode()
     header, *lines = csv.splitlines()
-    assert header.endswith("scaleSetName,scaleSetId,instanceId") and len(lines) == 3
-    assert lines[0].endswith(f"web-ss,{scale_set_id()},0")
+    # Where the file had them before the inventory and cost columns were added after them.
+    assert "lastChange,scaleSetName,scaleSetId,instanceId,vmSize" in header and len(lines) == 3
+    assert f"web-ss,{scale_set_id()},0," in lines[0]
     plain = json.loads(http_get(function_app.list_vms, "vms", resourceGroup="rg-app").get_body())["value"]
     assert "scaleSet" not in next(vm for vm in plain if vm["vmName"] == "plain")
 
@@ -259,3 +262,27 @@ def test_a_scale_set_action_event_spelt_delete_action_deletes_listed_out_instanc
         True,
         True,
     ]
+
+
+def test_an_instance_takes_its_scale_sets_inventory_and_price(fake, ledger):
+    """List All has no Uniform instances: the inventory refresh gives them their scale set's model, tags."""
+    tagged = make_scale_set(SUB, "rg-app", "web-ss", capacity=3, priority="Spot", tags={"team": "web"})
+    scale_out_to_three(fake)  # running from 08:00
+    fake.set_scale_sets(SUB, [{"scaleSet": tagged, "instances": instances(i0="running")}])
+    client = ArmClient(fake.url, "2024-07-01", retry_total=0)
+    report = refresh_inventory(
+        ledger, SUB, lambda: client.iter_model_pages(SUB), period=timedelta(hours=6),
+        scale_sets=lambda: client.iter_scale_set_pages(SUB),
+    )  # fmt: skip
+    assert report.failure is None and report.updated == 3  # the three instances the ledger has
+    spot = meter("westeurope", "Standard_D2ls_v5", "0.0217", spot=True)
+    with FakePrices([meter("westeurope", "Standard_D2ls_v5", "0.0850"), spot]) as prices:
+        refresh_prices(ledger, RetailPricesClient(prices.url, "USD", retry_total=0), period=timedelta(days=1))
+    route = {"subscriptionId": SUB, "resourceGroup": "rg-app", "scaleSetName": "web-ss", "instanceId": "0"}
+    body = json.loads(http_get(function_app.get_vm_instance, "vms/x", route, **WINDOW).get_body())
+    assert (body["vmSize"], body["priority"], body["tags"]) == ("Standard_D2ls_v5", "Spot", {"team": "web"})
+    assert body["billedSeconds"] == 4 * 3600  # 08:00 to 12:00
+    assert (body["estimatedCost"]["hourlyPrice"], body["estimatedCost"]["amount"]) == (0.0217, 0.09)
+    costs = json.loads(http_get(function_app.list_costs, "costs", groupBy="tag:team", **WINDOW).get_body())
+    web = next(group for group in costs["value"] if group["group"] == "web")
+    assert (web["vmCount"], web["estimatedCost"]["amount"]) == (3, 0.26)  # 3 x 4 h x 0.0217

@@ -74,6 +74,24 @@ def vm_rows(ledger: Ledger, resource_id: str) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def settled_rows(ledger: Ledger, resource_id: str) -> dict[str, dict[str, Any]]:
+    """``vm_rows`` and the VM's month rows once the timer has rebuilt them (a late event or a repair
+    leaves that to it): what any delivery order must end in."""
+    vm = parse_vm_id(resource_id)
+    current = ledger.get_current(vm)
+    if current is not None and current.months is None:
+        assert ledger.months.rebuild(current)
+    rows = vm_rows(ledger, resource_id)
+    months = ledger.table.query_entities(
+        "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+        parameters={"pk": vm.subscription_key, "low": "mo|", "high": "mo}"},
+    )
+    rows.update(
+        {e["RowKey"]: dict(e) for e in months if e["RowKey"].split("|", 2)[2].rpartition("!")[0] == vm.vm_key}
+    )
+    return rows
+
+
 def copy_without(source: Ledger, target: Ledger, resource_id: str, lost: set[str]) -> dict[str, dict]:
     rows = vm_rows(source, resource_id)
     target.table.upsert_entity({"PartitionKey": "subscriptions", "RowKey": SUB})
@@ -124,7 +142,9 @@ def test_losing_any_rows_and_redelivering_every_event_in_any_order_gives_the_fau
 
     record(Ledger(lossy.table, lossy.policy), [*order, *again])  # a fresh instance: nothing cached
 
-    assert_same_rows(vm_rows(lossy, resource_id), expected, lost, events, order)
+    assert_same_rows(
+        settled_rows(lossy, resource_id), settled_rows(reference, resource_id), lost, events, order
+    )
 
 
 def assert_same_rows(actual, expected, lost=(), events=(), order=()) -> None:
@@ -166,7 +186,7 @@ def test_a_lost_first_row_under_a_surviving_current_row_is_repaired_by_redeliver
     record(Ledger(lossy.table, lossy.policy), events)
 
     assert _billed(lossy, resource_id) == _billed(reference, resource_id) == 5 * 3600
-    assert vm_rows(lossy, resource_id) == rows
+    assert settled_rows(lossy, resource_id) == settled_rows(reference, resource_id)
 
 
 # ---- rewrites longer than one transaction ------------------------------------------------------------
@@ -227,7 +247,7 @@ def test_a_late_event_that_rewrites_hundreds_of_rows_gives_the_in_order_ledger(t
     seed(reference, [*events, late])
     seed(lossy, events)
     record(Ledger(lossy.table, lossy.policy), [late])
-    assert vm_rows(lossy, resource_id) == vm_rows(reference, resource_id)
+    assert settled_rows(lossy, resource_id) == settled_rows(reference, resource_id)
 
 
 # Three transactions: 99 rows and the marked current row, 100 rows, the rest with the late row and the
@@ -261,4 +281,4 @@ def test_a_rewrite_cut_off_half_way_is_marked_and_the_next_delivery_finishes_it(
         record(Ledger(lossy.table, lossy.policy), [later, late])
     else:
         record(stale, [late, later])
-    assert vm_rows(lossy, resource_id) == vm_rows(reference, resource_id)
+    assert settled_rows(lossy, resource_id) == settled_rows(reference, resource_id)

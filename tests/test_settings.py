@@ -73,3 +73,40 @@ def test_settings_are_read_on_first_use_not_at_import(monkeypatch):
     with pytest.raises(ConfigurationError):
         settings.get_settings()
     settings.get_settings.cache_clear()
+
+
+def test_cost_settings_default_to_six_hours_the_public_price_api_and_usd():
+    values = read_settings(AZURITE)
+    assert values.inventory_refresh.total_seconds() == 6 * 3600
+    assert values.retail_prices_endpoint == "https://prices.azure.com"
+    assert values.prices_currency == "USD"
+
+
+@pytest.mark.parametrize(("text", "hours"), [("PT6H", 6), ("pt30m", 0.5), ("PT1H30M", 1.5), ("12", 12)])
+def test_inventory_refresh_takes_an_iso_duration_or_hours(text, hours):
+    assert (
+        read_settings({**AZURITE, "INVENTORY_REFRESH": text}).inventory_refresh.total_seconds()
+        == hours * 3600
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"INVENTORY_REFRESH": "six hours"}, "INVENTORY_REFRESH"),
+        ({"INVENTORY_REFRESH": "PT1M"}, "INVENTORY_REFRESH"),
+        ({"RETAIL_PRICES_ENDPOINT": "http://prices.example.com"}, "RETAIL_PRICES_ENDPOINT"),
+        ({"PRICES_CURRENCY": "dollars"}, "PRICES_CURRENCY"),
+    ],
+)
+def test_invalid_cost_settings_name_the_setting(env, named):
+    with pytest.raises(ConfigurationError, match=named):
+        read_settings({**AZURITE, **env})
+
+
+def test_the_prices_endpoint_may_be_loopback_http_for_local_fakes():
+    values = read_settings(
+        {**AZURITE, "RETAIL_PRICES_ENDPOINT": "http://127.0.0.1:8123/", "PRICES_CURRENCY": "eur"}
+    )
+    assert values.retail_prices_endpoint == "http://127.0.0.1:8123"
+    assert values.prices_currency == "EUR"

@@ -58,7 +58,7 @@ def current_of(rows: list[TransitionRow]) -> CurrentRow:
 
 def test_an_append_names_the_row_before_it_and_a_new_vm_s_first_row_names_none():
     first = plan_append(new(CREATE, 1), "k1", None, POLICY)
-    (_, row_entity), _ = first.operations
+    (_, row_entity), _month_row, _current = first.operations
     assert row_entity["prevKey"] == BEFORE_FIRST
     second = plan_append(new(DEALLOCATE, 2), "k2", first.current, POLICY)
     assert second.operations[0][1]["prevKey"] == "k1"

@@ -254,11 +254,13 @@ def page_rows(driver) -> list[dict]:
     """What the page shows for each row on screen, read from the DOM."""
     return driver.execute_script(
         """
-        return Array.from(document.querySelectorAll('#rows tr')).map((tr) => ({
+        return Array.from(document.querySelectorAll('#rows tr:not(.group-row)')).map((tr) => ({
           resourceId: tr.dataset.resourceId,
           name: tr.querySelector('.name').textContent,
           nameTitle: tr.querySelector('.name').title,
           billed: tr.querySelector('.billed-hours').firstChild.textContent,
+          cost: tr.querySelector('.est-cost').textContent,
+          amount: tr.querySelector('.est-cost').dataset.amount,
           current: tr.querySelector('.current-state').textContent,
           segments: Array.from(tr.querySelectorAll('rect.seg')).map((r) => ({
             from: r.dataset.from, to: r.dataset.to, key: r.dataset.key, billing: r.dataset.billing,
@@ -496,6 +498,78 @@ def test_the_resource_group_filter_narrows_the_rows_and_stays_in_the_address(dri
     assert {row["name"] for row in page_rows(driver)} == {"db-01", "batch-old", LONG_NAME}
     assert "resourceGroup=rg-data" in driver.current_url
     assert_page_matches_api(driver, {"db-01", "batch-old", LONG_NAME})
+
+
+def price_some(ledger, now: datetime) -> dict[str, str]:
+    """Inventory for four VMs (two teams, one untagged) and retail prices for their size; others unpriced."""
+    from shared.domain.ids import parse_vm_id
+    from shared.domain.inventory import OsType, Priority, VmSpec
+    from shared.domain.pricing import HourlyPrice, MeterKind
+
+    teams = {"web-01": "shop", "web-02": "shop", "db-01": "data", LONG_NAME: None}
+    groups = {"web-01": "rg-web", "web-02": "rg-web", "db-01": "rg-data", LONG_NAME: "rg-data"}
+    for name, team in teams.items():
+        row = ledger.get_current(parse_vm_id(vm_id(name, groups[name])))
+        tags = {"Team": team} if team else {"owner": "ops"}
+        spec = VmSpec("Standard_D2s_v5", "westeurope", OsType.LINUX, None, Priority.REGULAR, tags)
+        assert ledger.update_inventory(row, spec, now)
+    price = HourlyPrice(Decimal("0.5"), "USD", "D2s v5")
+    kind = MeterKind(OsType.LINUX, Priority.REGULAR)
+    ledger.prices.save(
+        "USD", now, [("westeurope", "Standard_D2s_v5")], {("westeurope", "standard_d2s_v5", kind): price}
+    )
+    return {name: team for name, team in teams.items()}
+
+
+def test_the_page_shows_each_vms_estimated_cost_and_the_total_and_groups_rows_by_tag(
+    driver, host, demo, ledger
+):
+    teams = price_some(ledger, demo)
+    open_page(driver, host)
+    start, end = page_window(driver)
+    by_id = {item["resourceId"]: item for item in api_all(start, end)}
+    rows = page_rows(driver)
+    priced = 0
+    for row in rows:
+        amount = by_id[row["resourceId"]]["estimatedCost"]["amount"]
+        if amount is None:
+            assert (row["cost"], row["amount"]) == ("–", "")
+        else:
+            priced += 1
+            assert row["cost"] == f"{amount:.2f} USD" and float(row["amount"]) == amount
+    assert priced == 4
+    amounts = [item["estimatedCost"]["amount"] for item in by_id.values()]
+    total = sum(amount for amount in amounts if amount is not None)
+    unpriced = sum(amount is None for amount in amounts)
+    assert driver.find_element("id", "total-cost").text == f"{total:.2f} USD ({unpriced} without price)"
+    field = driver.find_element("id", "group-tag")
+    field.send_keys("team")  # tag names compare case-insensitively: the VMs' tag is "Team"
+    groups = driver.execute_script(
+        """
+        const out = [];
+        for (const tr of document.querySelectorAll('#rows tr')) {
+          const text = (css) => tr.querySelector(css).textContent;
+          if (tr.classList.contains('group-row')) {
+            out.push({group: text('.group-name'), totals: text('.group-totals'), vms: []});
+          } else {
+            out[out.length - 1].vms.push(text('.name'));
+          }
+        }
+        return out;
+        """
+    )
+    assert [group["group"] for group in groups] == ["team: data", "team: shop", "No tag team"]
+    assert groups[0]["vms"] == ["db-01"] and sorted(groups[1]["vms"]) == ["web-01", "web-02"]
+    assert set(groups[2]["vms"]) == {row["name"] for row in rows} - {"db-01", "web-01", "web-02"}
+    shop = [item for item in by_id.values() if teams.get(item["vmName"]) == "shop"]
+    shop_cost = sum(item["estimatedCost"]["amount"] for item in shop)
+    shop_hours = hours_text(sum(item["billedSeconds"] for item in shop))
+    assert groups[1]["totals"] == f"2 VMs · {shop_hours} h billed · {shop_cost:.2f} USD"
+    assert groups[2]["totals"].endswith("without price)")
+    OUTPUT.mkdir(exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / "timeline-grouped.png"))
+    field.send_keys("\b" * len("team"))  # typed away: no grouping
+    assert not driver.find_elements("css selector", "#rows tr.group-row")
 
 
 def test_sorting_by_billed_hours_orders_the_rows_by_the_apis_totals(driver, host, demo):

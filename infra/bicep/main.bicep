@@ -141,6 +141,16 @@ param backfillOnAdoptDays int = 90
 @description('At most this many adopted VMs are backfilled per reconcile run (BACKFILL_ON_ADOPT_MAX_VMS).')
 @minValue(0)
 param backfillOnAdoptMaxVms int = 50
+@description('How often the timer lists VM models for size, OS, priority and tags, an ISO-8601 duration (INVENTORY_REFRESH).')
+param inventoryRefresh string = 'PT6H'
+
+@description('Azure Retail Prices API endpoint; anonymous, so no role is needed (RETAIL_PRICES_ENDPOINT).')
+param retailPricesEndpoint string = 'https://prices.azure.com'
+
+@description('Currency of the retail prices used for cost estimates, e.g. USD or EUR (PRICES_CURRENCY).')
+@minLength(3)
+@maxLength(3)
+param pricesCurrency string = 'USD'
 
 // ---------------------------------------------------------------------------------------------------
 // Event Grid
@@ -242,6 +252,9 @@ module functionApp 'modules/functionApp.bicep' = {
     findingsUnconfirmedAfterMinutes: findingsUnconfirmedAfterMinutes
     backfillOnAdoptDays: backfillOnAdoptDays
     backfillOnAdoptMaxVms: backfillOnAdoptMaxVms
+    inventoryRefresh: inventoryRefresh
+    retailPricesEndpoint: retailPricesEndpoint
+    pricesCurrency: pricesCurrency
   }
 }
 

@@ -1,20 +1,37 @@
 """Read-side use cases: reports, timelines, findings, paging; dataclasses (no HTTP, no Table keys)."""
 
+from shared.answers.costs import (
+    CostsReport,
+    PriceView,
+    all_prices,
+    costs_report,
+    estimate,
+    fleet_totals,
+    prices_for,
+)
 from shared.answers.findings import VmFinding, facts_of, findings_page
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
-from shared.answers.timelines import Segment, VmTimeline, vm_timeline
+from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
 
 __all__ = [
+    "CostsReport",
     "Page",
+    "PriceView",
     "Segment",
     "VmReport",
     "VmFinding",
     "VmTimeline",
     "facts_of",
     "findings_page",
+    "all_prices",
+    "costs_report",
+    "estimate",
+    "fleet_timelines",
+    "fleet_totals",
     "iter_all",
     "page_of",
+    "prices_for",
     "require_vm",
     "transitions_page",
     "vm_report",

@@ -2,7 +2,8 @@
 
 Each VM's findings come from its current row alone (state, since, cause, last confirmation), so a fleet of
 N VMs costs ``ceil(N / 1000)`` range queries (plus one read of the subscription registry when no
-subscription is named), whatever the length of the histories.
+subscription is named), whatever the length of the histories. A page with findings reads the cached
+prices once more, for each finding's estimated cost (its billed hours at the VM's hourly price).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.answers.costs import PriceView, all_prices, estimate
 from shared.answers.paging import Page
 from shared.domain.findings import Finding, FindingKind, Thresholds, VmFacts, findings_of
+from shared.domain.pricing import CostEstimate
 from shared.store import CurrentRow, Ledger, cursor_of
 
 SCAN_PAGE = 1000
@@ -22,6 +25,7 @@ SCAN_PAGE = 1000
 class VmFinding:
     current: CurrentRow
     finding: Finding
+    cost: CostEstimate  # of ``finding.billed_hours``
 
 
 def facts_of(current: CurrentRow, as_of: datetime) -> VmFacts:
@@ -46,6 +50,7 @@ def findings_page(
     top: int,
     after: str | None,
     as_of: datetime,
+    currency: str,
 ) -> Page[VmFinding]:
     """Up to ``top`` findings of the VMs after the cursor ``after``, in VM key order then ``kinds`` order.
 
@@ -54,11 +59,14 @@ def findings_page(
     """
     items: list[VmFinding] = []
     last: CurrentRow | None = None
+    prices: PriceView | None = None
     rows = ledger.iter_current_rows(subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE)
     for row in rows:
         found = findings_of(facts_of(row, as_of), thresholds, kinds)
         if found and items and len(items) + len(found) > top and last is not None:
             return Page(items, cursor_of(last))
-        items += [VmFinding(row, finding) for finding in found]
+        if found:
+            prices = prices or all_prices(ledger, currency)
+            items += [VmFinding(row, f, estimate(row, f.billed_hours * 3600, prices)) for f in found]
         last = row
     return Page(items, None)

@@ -1,15 +1,20 @@
-"""One VM's states over a window as segments, with its billed and unknown seconds there."""
+"""VMs' states over a window as segments, with their billed and unknown seconds there.
+
+One VM reads its own transitions (``vm_timeline``); a page of VMs reads their month rows together
+(``fleet_timelines``): the same answer, in round trips that grow with months, not with VMs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.answers._fleet import Change, fleet_windows
 from shared.answers._window import window_rows
 from shared.domain.accounting import WindowTotals, window_totals
 from shared.domain.vm_state import VmState
-from shared.store import CurrentRow, Ledger, TransitionRow
+from shared.store import CurrentRow, Ledger
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,7 @@ class Segment:
     start: datetime
     end: datetime
     state: VmState | None
-    cause: TransitionRow | None
+    cause: Change | None  # has ``operation_name`` and ``source``
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,45 @@ def vm_timeline(
     ``max_transitions`` transitions; the totals still cover the whole window, streamed from the same query.
     """
     window = window_rows(ledger, current, start, end, as_of, page_size=min(max_transitions + 1, 1000))
-    state_at_start, accrue_until = window.state_at_start, window.accrue_until
-    kept: list[TransitionRow] = []
+    return _timeline(
+        current, window.state_at_start, window.rows, start, end, window.accrue_until, max_transitions
+    )
+
+
+def fleet_timelines(
+    ledger: Ledger,
+    rows: Sequence[CurrentRow],
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    *,
+    max_transitions: int,
+) -> list[VmTimeline]:
+    """``vm_timeline`` of each of ``rows`` (a page of VMs in key order), read from their month rows."""
+    windows = fleet_windows(ledger, rows, start, end, as_of)
+    return [
+        _timeline(
+            row, window.state_at_start, window.changes, start, end, window.accrue_until, max_transitions
+        )
+        for row, window in zip(rows, windows, strict=True)
+    ]
+
+
+def _timeline(
+    current: CurrentRow,
+    state_at_start: VmState | None,
+    rows: Iterable[Change],
+    start: datetime,
+    end: datetime,
+    accrue_until: datetime,
+    max_transitions: int,
+) -> VmTimeline:
+    kept: list[Change] = []
     first_left_out: list[datetime] = []
 
     def changes() -> Iterator[tuple[datetime, VmState]]:
         # Segments keep the first ``max_transitions`` rows; the totals see every row of the window.
-        for row in window.rows:
+        for row in rows:
             if len(kept) < max_transitions:
                 kept.append(row)
             elif not first_left_out:
@@ -78,13 +115,11 @@ def vm_timeline(
     )
 
 
-def segments_of(
-    state: VmState | None, rows: list[TransitionRow], start: datetime, end: datetime
-) -> list[Segment]:
+def segments_of(state: VmState | None, rows: list[Change], start: datetime, end: datetime) -> list[Segment]:
     """Consecutive segments from ``start`` to ``end``; a state that lasted no time gets none."""
     segments: list[Segment] = []
     since: datetime = start
-    cause: TransitionRow | None = None
+    cause: Change | None = None
     for row in rows:
         if row.time > since:
             segments.append(Segment(since, row.time, state, cause))

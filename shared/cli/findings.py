@@ -57,8 +57,16 @@ def finding_rows(
     as_of = utc_now()
     items = iter_all(
         lambda after: findings_page(
-            ledger, subscription, None, kinds=kinds, thresholds=thresholds, top=1000, after=after, as_of=as_of
-        )
+            ledger,
+            subscription,
+            None,
+            kinds=kinds,
+            thresholds=thresholds,
+            top=1000,
+            after=after,
+            as_of=as_of,
+            currency=get_settings().prices_currency,
+        )  # fmt: skip
     )
     rows = []
     for item in items:

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.answers import Page, VmFinding, findings_page, iter_all, vms_page
+from shared.answers import Page, VmFinding, all_prices, findings_page, fleet_timelines, iter_all, vms_page
 from shared.domain.findings import RULES
 from shared.domain.times import utc_now
 from shared.settings import get_settings
@@ -14,7 +14,7 @@ from shared.store import Ledger
 from shared.web.bodies import finding_body, window_fields
 from shared.web.page import embed_snapshot, shipped_page
 from shared.web.params import MAX_WINDOW, check_window, earlier
-from shared.web.timelines import DEFAULT_WINDOW, TIMELINES_MAX_TOP, timeline_body
+from shared.web.timelines import DEFAULT_WINDOW, MAX_TRANSITIONS_PER_VM, TIMELINES_MAX_TOP, timeline_body
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
@@ -29,10 +29,10 @@ def snapshot_findings(
     def page(after: str | None) -> Page[VmFinding]:
         return findings_page(
             ledger, subscription_id, resource_group, kinds=list(RULES), thresholds=thresholds,
-            top=1000, after=after, as_of=as_of,
+            top=1000, after=after, as_of=as_of, currency=get_settings().prices_currency,
         )  # fmt: skip
 
-    return [finding_body(item.current, item.finding) for item in iter_all(page, limit=limit)]
+    return [finding_body(item) for item in iter_all(page, limit=limit)]
 
 
 def write_snapshot(
@@ -54,15 +54,20 @@ def write_snapshot(
     end = end or as_of
     start = start or earlier(end, DEFAULT_WINDOW)
     check_window(start, end, MAX_WINDOW)
-    rows = list(
-        iter_all(
-            lambda after: vms_page(ledger, subscription_id, resource_group, TIMELINES_MAX_TOP, after),
-            limit=max_vms + 1,
+    items: list[dict[str, Any]] = []
+    after: str | None = None
+    prices = all_prices(ledger, get_settings().prices_currency)
+    while len(items) < max_vms:
+        top = min(TIMELINES_MAX_TOP, max_vms - len(items))
+        page = vms_page(ledger, subscription_id, resource_group, top, after)
+        timelines = fleet_timelines(
+            ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM
         )
-    )
-    items = [timeline_body(ledger, row, start, end, as_of) for row in rows[:max_vms]]
-    more = len(rows) > max_vms
-    data = {"value": items, "moreVms": more, **window_fields(ledger.policy, start, end, as_of)}
+        items += [timeline_body(timeline, prices) for timeline in timelines]
+        after = page.next_after
+        if after is None:
+            break
+    data = {"value": items, "moreVms": after is not None, **window_fields(ledger.policy, start, end, as_of)}
     data["findings"] = snapshot_findings(ledger, subscription_id, resource_group, as_of, max_vms)
     Path(path).write_text(embed_snapshot(shipped_page().html, data), encoding="utf-8")
     return len(items)

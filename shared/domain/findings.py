@@ -87,8 +87,6 @@ class Finding:
     hours: float
     billed_hours: float
     reached_by: ReachedBy | None = None  # stoppedButBilled only
-    # Left for the cost feature: the estimated cost of ``billed_hours`` at the VM's price, when known.
-    estimated_cost: float | None = None
 
 
 Rule = Callable[[VmFacts, Thresholds], Finding | None]

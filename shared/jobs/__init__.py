@@ -1,19 +1,26 @@
 """Write-side use cases: ingest one Event Grid delivery (resource, scale set and health events), reconcile
-with List All and scale sets, backfill from the Activity Log."""
+with List All and scale sets, backfill from the Activity Log, refresh inventory and prices."""
 
 from shared.jobs.backfill import BackfillReport, backfill_adopted, backfill_subscriptions, backfill_vms
 from shared.jobs.health import handle_health_event
 from shared.jobs.ingest import handle_event
+from shared.jobs.inventory import InventoryReport, refresh_configured_inventory, refresh_inventory
+from shared.jobs.month_rows import MonthRowsReport, rebuild_month_rows
+from shared.jobs.prices import PricesReport, refresh_prices
 from shared.jobs.reconcile import (
     ReconcileFailed,
     SubscriptionReport,
     reconcile_configured_subscriptions,
     reconcile_subscription,
 )
+from shared.jobs.refresh import run_timer
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 
 __all__ = [
     "BackfillReport",
+    "InventoryReport",
+    "MonthRowsReport",
+    "PricesReport",
     "ReconcileFailed",
     "ScaleSetReport",
     "SubscriptionReport",
@@ -24,5 +31,10 @@ __all__ = [
     "handle_health_event",
     "handle_scale_set_event",
     "reconcile_configured_subscriptions",
+    "rebuild_month_rows",
     "reconcile_subscription",
+    "refresh_configured_inventory",
+    "refresh_inventory",
+    "refresh_prices",
+    "run_timer",
 ]

@@ -20,8 +20,10 @@ from shared.sources.health_events import (
     parse_health_event,
 )
 from shared.sources.instance_view import parse_instance_view
+from shared.sources.retail_prices import RetailPricesClient
 from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.vm_listing import ListedVm, parse_listing_page
+from shared.sources.vm_models import ListedModel, parse_model_page
 
 __all__ = [
     "HEALTH_EVENT_TYPES",
@@ -30,6 +32,7 @@ __all__ = [
     "InboundEvent",
     "ListedScaleSet",
     "RETENTION_DAYS",
+    "ListedModel",
     "ListedVm",
     "ListingError",
     "ScaleSetEvent",
@@ -45,6 +48,9 @@ __all__ = [
     "list_vm_operations",
     "parse_listing_page",
     "parse_scale_set_page",
+    "RetailPricesClient",
+    "parse_listing_page",
+    "parse_model_page",
     "parse_vm_event",
     "vm_operations",
 ]

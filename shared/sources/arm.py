@@ -1,6 +1,7 @@
 """Azure Resource Manager client: Virtual Machines - List All in status-only mode, page by page; the
 scale sets of a subscription with their Uniform instances (``$expand=instanceView``); and one VM's
-instance view (read when a health event arrives).
+instance view (read when a health event arrives). List All also without ``statusOnly``: the VMs' models
+(size, OS, priority, tags) for the inventory.
 
 The timer reconcile needs it because some power changes raise no event at all (shutdown from inside
 the guest, Spot eviction, host failures): only a listing shows them. Pages are streamed so memory grows
@@ -28,6 +29,7 @@ from shared.sources._pipeline import CredentialSource, build_pipeline
 from shared.sources.instance_view import instance_view_path, read_instance_view
 from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.vm_listing import ListedVm, parse_listing_page
+from shared.sources.vm_models import ListedModel, parse_model_page
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,8 +91,11 @@ class ArmClient:
         mistaken for a complete one.
         """
         require_part("subscriptionId", subscription_id)
-        url = f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
-        first = HttpRequest("GET", url, params={"api-version": self._api_version, "statusOnly": "true"})
+        first = HttpRequest(
+            "GET",
+            self._list_url(subscription_id),
+            params={"api-version": self._api_version, "statusOnly": "true"},
+        )
         return self._vm_pages(subscription_id, first)
 
     def get_instance_view(self, vm: VmId) -> ListedVm | None:
@@ -144,6 +149,25 @@ class ArmClient:
             next_link=lambda body: arm_page(body, subject)[1],
             timeout=self._timeout,
         )
+
+    def iter_model_pages(self, subscription_id: str) -> Iterator[list[ListedModel]]:
+        """The same listing without ``statusOnly``: each VM's model (size, OS, priority, tags), page by page.
+
+        Same paging, retry and partial-listing rules as ``iter_vm_pages``.
+        """
+        require_part("subscriptionId", subscription_id)
+        first = HttpRequest("GET", self._list_url(subscription_id), params={"api-version": self._api_version})
+        pages = iter_pages(
+            self._pipeline(),
+            first,
+            subject=f"VM models of subscription {subscription_id}",
+            next_link=lambda body: arm_page(body, "List All")[1],
+            timeout=self._timeout,
+        )
+        return (parse_model_page(body)[0] for body in pages)
+
+    def _list_url(self, subscription_id: str) -> str:
+        return f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
 
     def close(self) -> None:
         """Close the transport; the credential belongs to whoever passed it in."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.ids import ScaleSetId, parse_scale_set_id
+from shared.domain.inventory import VmSpec, bound_tags, parse_os_type, parse_priority
 from shared.sources._pager import arm_page
 from shared.sources.vm_listing import ListedVm, listed_vm
 
@@ -28,13 +29,16 @@ FLEXIBLE = "Flexible"
 @dataclass(frozen=True)
 class ListedScaleSet:
     """One scale set of a List All page. ``orchestration_mode`` is ``Uniform`` when the listing does not
-    say (the only mode before Flexible existed); ``size`` is ``sku.name``, the VM size of its instances."""
+    say (the only mode before Flexible existed); ``size`` is ``sku.name``, the VM size of its instances.
+    ``spec``: its Uniform instances' inventory, from the set's model (``virtualMachineProfile``) and tags.
+    """
 
     scale_set: ScaleSetId
     location: str | None
     size: str | None
     orchestration_mode: str
     os_type: str | None
+    spec: VmSpec | None = None
 
     @property
     def is_uniform(self) -> bool:
@@ -65,12 +69,28 @@ def _scale_set(entry: Any, index: int) -> ListedScaleSet | None:
     model = _object(properties, "virtualMachineProfile")
     os_disk = _object(_object(model, "storageProfile"), "osDisk")
     mode = properties.get("orchestrationMode")
+    location, size, os_type = (
+        _text(entry.get("location")),
+        _text(_object(entry, "sku").get("name")),
+        _text(os_disk.get("osType")),
+    )
+    tags, dropped = bound_tags(entry.get("tags"))
+    spec = VmSpec(
+        vm_size=size,
+        location=location,
+        os_type=parse_os_type(os_type),
+        license_type=_text(model.get("licenseType")),
+        priority=parse_priority(model.get("priority")),
+        tags=tags,
+        tags_dropped=dropped,
+    )
     return ListedScaleSet(
         scale_set=scale_set,
-        location=_text(entry.get("location")),
-        size=_text(_object(entry, "sku").get("name")),
+        location=location,
+        size=size,
         orchestration_mode=mode if isinstance(mode, str) and mode.strip() else UNIFORM,
-        os_type=_text(os_disk.get("osType")),
+        os_type=os_type,
+        spec=spec,
     )
 
 

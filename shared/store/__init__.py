@@ -1,22 +1,36 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade."""
 
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
+from shared.store._month_rows import MonthEntry, VmMonth, month_of, month_start, months_from
+from shared.store._month_rows import state_from_code as decode_state
 from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
+from shared.store.months import MonthRows
+from shared.store.price_book import JobMark, PriceBook, StoredPrices
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
 
 __all__ = [
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
     "CurrentRow",
+    "JobMark",
     "Ledger",
+    "MonthEntry",
+    "MonthRows",
     "NewTransition",
     "Outcome",
+    "PriceBook",
     "Source",
+    "StoredPrices",
     "TransitionRow",
+    "VmMonth",
     "cursor_of",
+    "decode_state",
     "is_current_cursor",
     "is_transition_cursor",
+    "month_of",
+    "month_start",
+    "months_from",
     "open_ledger",
     "table_service_client",
 ]

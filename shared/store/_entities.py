@@ -9,7 +9,9 @@ from typing import Any
 from shared.domain.ids import VmId
 from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
+from shared.store._inventory import spec_fields, spec_from
 from shared.store._keys import current_key
+from shared.store._month_rows import mark_fields, mark_from
 from shared.store._records import CurrentRow, Pending, TransitionRow
 
 LAST_CONFIRMED = "lastConfirmed"
@@ -135,6 +137,8 @@ def current_entity(row: CurrentRow) -> dict[str, Any]:
         "activityLogUntil": format_time(row.activity_log_until) if row.activity_log_until else None,
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
+    entity.update(mark_fields(row.months))
+    entity.update(spec_fields(row.spec, row.spec_at))
     return entity
 
 
@@ -149,6 +153,7 @@ def confirmation_entity(vm: VmId, at: datetime) -> dict[str, Any]:
 
 def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
     state = _required_state(entity)
+    spec, spec_at = spec_from(entity)
     return CurrentRow(
         vm=VmId(
             entity["subscriptionId"],
@@ -171,6 +176,9 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
         pending=Pending(entity["pendingFrom"], entity.get("pendingPrevKey", ""))
         if "pendingFrom" in entity
         else None,
+        months=mark_from(entity),
+        spec=spec,
+        spec_at=spec_at,
     )
 
 

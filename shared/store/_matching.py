@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from azure.data.tables import TableClient
+
 from shared.domain.same_operation import MATCH_WINDOW, OperationRecord, same_operation
+from shared.store._entities import transition_from_entity
+from shared.store._keys import time_key, time_key_after
 from shared.store._records import CurrentRow, NewTransition, Source, TransitionRow
+from shared.store._tail_writer import query_range
+
+PAGE_SIZE = 1000
 
 
 def match_from(new: NewTransition, current: CurrentRow | None) -> datetime | None:
@@ -47,3 +54,16 @@ def _record(
     source: str, operation: str, outcome: str, correlation_id: str | None, at: datetime
 ) -> OperationRecord:
     return OperationRecord(str(source), operation, outcome, correlation_id, at)
+
+
+def same_operation_recorded(
+    table: TableClient, new: NewTransition, key: str, current: CurrentRow | None
+) -> bool:
+    """Whether the other source (Event Grid or the Activity Log) recorded ``new``'s operation already:
+    one range query over the match window around ``new``, and only when such a row can exist."""
+    look_from = match_from(new, current)
+    if look_from is None:
+        return False
+    low, high = time_key(new.vm, look_from), time_key_after(new.vm, new.time + MATCH_WINDOW)
+    entities = query_range(table, new.vm.subscription_key, low, high, PAGE_SIZE)
+    return already_recorded(new, key, (transition_from_entity(entity) for entity in entities)) is not None

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.domain.ids import ScaleSetId, VmId, parse_scale_set_id
+from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
 
 
@@ -85,6 +86,19 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class MonthsMark:
+    """A VM's month rows (``_month_rows``) hold its whole history: kept on its current row.
+
+    ``month_open``: the month of the last transition; ``count``: its entries so far; ``before_first``:
+    the state code before the VM's first transition.
+    """
+
+    month_open: str
+    count: int
+    before_first: str
+
+
+@dataclass(frozen=True)
 class CurrentRow:
     vm: VmId  # casing first seen
     state: VmState
@@ -105,6 +119,11 @@ class CurrentRow:
     # and the latest Activity Log transition, so an event near it is checked for being the same operation.
     activity_log_until: datetime | None = None
     pending: Pending | None = None
+    # None: the month rows are not complete (not yet built, or a late event or a repair rewrote history
+    # since): fleet answers read this VM's transitions, and the timer rebuilds them.
+    months: MonthsMark | None = None
+    spec: VmSpec | None = None  # inventory, None until the first inventory refresh saw the VM
+    spec_at: datetime | None = None  # when that inventory was listed
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)

@@ -19,6 +19,7 @@ from azure.data.tables import TransactionOperation, UpdateMode
 from shared.domain.vm_state import BillingPolicy, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import CURRENT_PREFIX
+from shared.store._month_rows import plan_append as months_append
 from shared.store._records import (
     CurrentRow,
     NewTransition,
@@ -52,19 +53,27 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
     prev = current.state if current else state_before_first(new.change, new.time)
     row = new_transition_row(new, key, prev, policy, current.last_key if current else "")
     partition = new.vm.subscription_key
+    # Month rows ride in the same transaction: an in-order event still costs one round trip.
+    months, mark = months_append(current, row, new.vm.vm_key, partition)
     if current is None:
         created = _noted(
-            new, row, CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None)
+            new,
+            row,
+            CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None, months=mark),
         )
         operations: list[TableOperation] = [
             (TransactionOperation.CREATE, transition_entity(row, partition)),
+            *months,
             (TransactionOperation.CREATE, current_entity(created)),
         ]
         return WritePlan(operations, created, registers_subscription=True)
-    updated = replace(current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time)
+    updated = replace(
+        current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time, months=mark
+    )
     updated = _noted(new, row, updated)
     operations = [
         (TransactionOperation.CREATE, transition_entity(row, partition)),
+        *months,
         replace_operation(current_entity(updated), current.etag),
     ]
     return WritePlan(operations, updated)

@@ -4,10 +4,11 @@ Recording is idempotent per event id, ordered by event time, and safe with concu
 writes are planned from what was read (``_write_plan``, ``_tail_plan``) and committed as entity group
 transactions; a conflict (412, or 409 on the current row) re-reads and tries again.
 
-An event costs one transaction when it is the VM's latest (plus a point read on a cold instance), one
-point read when already recorded, and the rows it changes when late (streamed by ``_tail_writer``). A
-current row marked ``Pending`` is finished first, and one that contradicts the rows (seen twice, so a race
-is not taken for it) is rebuilt: redelivery in any order converges whatever rows were lost.
+An event costs one transaction when it is the VM's latest (its month-row entry rides in it), plus a
+point read on a cold instance; one point read when already recorded; and the rows it changes when late
+(streamed by ``_tail_writer``; the month rows are then left to the timer's rebuild). A current row marked
+``Pending`` is finished first, and one that contradicts the rows (seen twice, so a race is not taken for
+it) is rebuilt: redelivery in any order converges whatever rows were lost.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
 from shared.domain.ids import VmId
-from shared.domain.same_operation import MATCH_WINDOW
+from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
 from shared.store._confirm import confirm_rows, merge_member_of
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._errors import storage_errors, translated, unavailable
+from shared.store._inventory import merge_spec
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
     current_key,
@@ -41,15 +43,16 @@ from shared.store._keys import (
     transitions_prefix,
     upper_bound,
 )
-from shared.store._matching import already_recorded, match_from
+from shared.store._matching import same_operation_recorded
 from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow
 from shared.store._tail_writer import TailConflict, TailWriter, query_range
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
+from shared.store.months import MonthRows
+from shared.store.price_book import PriceBook
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
-MAX_PAGE_SIZE = 1000
+MAX_ATTEMPTS = 30  # capped exponential backoff: late events take the current row too
 
 
 class ConflictRetriesExhausted(RuntimeError):
@@ -108,7 +111,8 @@ class Ledger:
         prefix = transitions_prefix(vm)
         low = after if after is not None else (time_key(vm, start) if start else prefix)
         high = time_key_after(vm, end) if end else upper_bound(prefix)
-        rows = self._iter_transition_keys(vm, low, high, page_size)
+        entities = query_range(self.table, vm.subscription_key, low, high, page_size)
+        rows = (transition_from_entity(entity) for entity in entities)
         return translated((row for row in rows if row.key != after) if after is not None else rows)
 
     def iter_current_rows(
@@ -150,9 +154,15 @@ class Ledger:
             )
             return [entity["RowKey"] for entity in entities]
 
-    def _iter_transition_keys(self, vm: VmId, low: str, high: str, page_size: int) -> Iterator[TransitionRow]:
-        entities = query_range(self.table, vm.subscription_key, low, high, page_size)
-        return (transition_from_entity(entity) for entity in entities)
+    @property
+    def months(self) -> MonthRows:
+        """Each VM's transitions month by month, compact: what fleet answers read (``store.months``)."""
+        return MonthRows(self.table)
+
+    @property
+    def prices(self) -> PriceBook:
+        """The cached retail prices and the periodic jobs' marks, in the same table."""
+        return PriceBook(self.table)
 
     # ---- writes ------------------------------------------------------------------------------------
 
@@ -168,6 +178,12 @@ class Ledger:
         self._cache.forget(current.vm)
         with storage_errors():
             return merge_member_of(self.table, current.vm, etag, member_of)
+
+    def update_inventory(self, row: CurrentRow, spec: VmSpec, listed_at: datetime) -> bool:
+        """Merge ``spec`` into the current row on ``row``'s ETag; ``False`` if it changed since."""
+        self._cache.forget(row.vm)
+        with storage_errors():
+            return merge_spec(self.table, row, spec, listed_at)
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
@@ -200,7 +216,7 @@ class Ledger:
                 suspect = False
                 self._cache.forget(new.vm)
                 logger.debug("write conflict on %s (attempt %d), retrying", new.vm.resource_id, attempt + 1)
-                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+                time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
         raise ConflictRetriesExhausted(
             f"gave up after {MAX_ATTEMPTS} conflicting writes on {new.vm.resource_id}"
         )
@@ -218,7 +234,7 @@ class Ledger:
             # Rows without a current row (it was lost): rebuild it from them before anything else.
             self._register_subscription(new.vm)
             self._repaired(self._tail.rebuild(new.vm, None), new.vm)
-        if self._same_operation_recorded(new, key, current):
+        if same_operation_recorded(self.table, new, key, current):
             return Outcome.DUPLICATE
         if current is None or key > current.last_key:
             if suspect:
@@ -236,20 +252,6 @@ class Ledger:
             raise _Suspect()
         self._cache.remember(self._tail.insert_late(new, key, current, verified=fresh))
         return Outcome.RECORDED
-
-    def _same_operation_recorded(self, new: NewTransition, key: str, current: CurrentRow | None) -> bool:
-        """Whether the other source (Event Grid or the Activity Log) recorded ``new``'s operation already:
-        one range query over the match window around ``new``, and only when such a row can exist."""
-        look_from = match_from(new, current)
-        if look_from is None:
-            return False
-        window = self._iter_transition_keys(
-            new.vm,
-            time_key(new.vm, look_from),
-            time_key_after(new.vm, new.time + MATCH_WINDOW),
-            MAX_PAGE_SIZE,
-        )
-        return already_recorded(new, key, window) is not None
 
     def _repaired(self, current: CurrentRow | None, vm: VmId) -> NoReturn:
         if current is None:

@@ -6,14 +6,19 @@ from the one before with the same policy), without paying a round trip per event
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from azure.data.tables import TableClient, TransactionOperation
 
+from shared.domain.ids import VmId
+from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, transition_key
+from shared.store._month_rows import MarkCounter, plan_rebuild
 from shared.store._records import (
     CurrentRow,
     NewTransition,
@@ -30,8 +35,11 @@ def seed_histories(
     histories: Iterable[Sequence[NewTransition]],
     *,
     current_only: bool = False,
+    spec_of: Callable[[VmId], VmSpec | None] | None = None,
+    spec_at: datetime | None = None,
 ) -> None:
-    """Write each VM's history (in time order) and its current row, 100 entities per transaction.
+    """Write each VM's history (in time order), its month rows and current row, 100 entities per
+    transaction; ``spec_of`` gives a VM's inventory (listed at ``spec_at``).
 
     ``current_only``: only the current rows, what fleet-wide answers (findings, reconcile) read."""
     batches: dict[str, list[TableOperation]] = {}
@@ -42,8 +50,8 @@ def seed_histories(
         if partition not in batches:
             register_subscription(table, partition)
         batch = batches.setdefault(partition, [])
-        entities = _history_entities(history, policy)
-        for entity in entities[-1:] if current_only else entities:
+        spec = spec_of(history[0].vm) if spec_of is not None else None
+        for entity in _history_entities(history, policy, spec, spec_at, current_only=current_only):
             batch.append((TransactionOperation.UPSERT, entity))
             if len(batch) == 100:
                 table.submit_transaction(batch)
@@ -53,7 +61,14 @@ def seed_histories(
             table.submit_transaction(batch)
 
 
-def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -> list[dict[str, Any]]:
+def _history_entities(
+    history: Sequence[NewTransition],
+    policy: BillingPolicy,
+    spec: VmSpec | None,
+    spec_at: datetime | None,
+    *,
+    current_only: bool,
+) -> list[dict[str, Any]]:
     vm = history[0].vm
     prev: VmState | None = state_before_first(history[0].change, history[0].time)
     prev_key = ""
@@ -63,12 +78,17 @@ def _history_entities(history: Sequence[NewTransition], policy: BillingPolicy) -
         rows.append(row)
         prev, prev_key = row.state, row.key
     first, last = rows[0], rows[-1]
+    counter = MarkCounter()
+    months = [operation[1] for operation in plan_rebuild(counter.seen(rows), vm.vm_key, vm.subscription_key)]
     cause = next(row for row in reversed(rows) if begins_condition(row) or row is first)
     current = CurrentRow(
         vm, last.state, policy.label, first.key, first.time, last.key, last.time, None,
         last_cause_source=cause.source, last_cause_operation=cause.operation_name,
+        months=counter.mark(), spec=spec, spec_at=spec_at if spec else None,
     )  # fmt: skip
-    return [transition_entity(row, vm.subscription_key) for row in rows] + [current_entity(current)]
+    if current_only:  # without its month rows, a VM's mark would be a lie
+        return [current_entity(replace(current, months=None))]
+    return [transition_entity(row, vm.subscription_key) for row in rows] + months + [current_entity(current)]
 
 
 def in_order_entities(

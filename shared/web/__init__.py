@@ -1,5 +1,6 @@
 """HTTP without ``azure.functions``: parameters in, ``HttpResult`` out; the triggers wrap these."""
 
+from shared.web.costs import list_costs
 from shared.web.findings import list_findings
 from shared.web.page import SNAPSHOT_SLOT, embed_snapshot, vm_timeline_page
 from shared.web.responses import HttpResult, Request, respond
@@ -13,6 +14,7 @@ __all__ = [
     "embed_snapshot",
     "get_vm",
     "list_findings",
+    "list_costs",
     "list_vm_timelines",
     "list_vm_transitions",
     "list_vms",

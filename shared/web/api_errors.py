@@ -31,6 +31,7 @@ class ApiErrorCode(StrEnum):
     INVALID_FORMAT = "InvalidFormat"
     INVALID_KIND = "InvalidKind"
     INVALID_MIN_HOURS = "InvalidMinHours"
+    INVALID_GROUP_BY = "InvalidGroupBy"
     INVALID_PARAMETER = "InvalidParameter"
     VM_NOT_FOUND = "VmNotFound"
     NOT_FOUND = "NotFound"
@@ -54,6 +55,7 @@ _INVALID_FIELD_CODES = {
     "format": ApiErrorCode.INVALID_FORMAT,
     "kind": ApiErrorCode.INVALID_KIND,
     "minHours": ApiErrorCode.INVALID_MIN_HOURS,
+    "groupBy": ApiErrorCode.INVALID_GROUP_BY,
 }
 _NOT_FOUND_CODES = {"vm": ApiErrorCode.VM_NOT_FOUND}
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from shared.answers import Segment
+from shared.answers import CostsReport, Segment, VmFinding
 from shared.domain.accounting import WindowTotals
-from shared.domain.findings import Finding, FindingKind, Thresholds
+from shared.domain.chargeback import GroupTotal
+from shared.domain.findings import FindingKind, Thresholds
+from shared.domain.pricing import CostEstimate, round_money
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
@@ -46,6 +49,7 @@ def vm_body(current: CurrentRow) -> dict[str, Any]:
         **state_body(current.state),
         "since": format_time(current.state.since),
         "lastChange": format_time(current.last_time),
+        **inventory_fields(current),
     }
     scale_set = current.scale_set
     if scale_set is not None:
@@ -53,6 +57,73 @@ def vm_body(current: CurrentRow) -> dict[str, Any]:
     if vm.scale_set is not None:
         body["instanceId"] = vm.name
     return body
+
+
+def inventory_fields(current: CurrentRow) -> dict[str, Any]:
+    """What the VM is, from the last inventory refresh that saw it (all ``null`` before the first)."""
+    spec = current.spec
+    return {
+        "vmSize": spec.vm_size if spec else None,
+        "location": spec.location if spec else None,
+        "osType": spec.os_type.value if spec and spec.os_type else None,
+        "licenseType": spec.license_type if spec else None,
+        "priority": spec.priority.value if spec else None,
+        "tags": dict(spec.tags) if spec else None,
+        "inventoryAsOf": format_time(current.spec_at) if current.spec_at else None,
+    }
+
+
+def money(amount: Decimal | None) -> float | None:
+    """An amount in JSON: rounded to the cent (half up)."""
+    return float(round_money(amount)) if amount is not None else None
+
+
+def cost_body(cost: CostEstimate) -> dict[str, Any]:
+    """``estimatedCost``: the amount for the window, the hourly price it used and when that was fetched;
+    ``amount`` is ``null`` with a ``reason`` when there is no price (never 0)."""
+    price = cost.hourly_price
+    return {
+        "amount": money(cost.amount),
+        "currency": cost.currency,
+        "hourlyPrice": float(price.amount) if price else None,
+        "meter": price.meter if price else None,
+        "priceAsOf": format_time(cost.price_as_of) if cost.price_as_of else None,
+        "reason": cost.reason.value if cost.reason else None,
+    }
+
+
+def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
+    return {
+        "group": group.key,
+        "vmCount": group.vm_count,
+        "billedSeconds": as_number(group.billed_seconds),
+        "unknownSeconds": as_number(group.unknown_seconds),
+        "estimatedCost": {"amount": money(group.amount), "currency": currency},
+        "unpricedVmCount": group.unpriced_vm_count,
+        "unpricedBilledSeconds": as_number(group.unpriced_billed_seconds),
+    }
+
+
+def costs_body(report: CostsReport) -> dict[str, Any]:
+    """``/costs``: one entry per group, and the fleet's total."""
+    total = GroupTotal(None)
+    for group in report.groups:
+        total.billed_seconds += group.billed_seconds
+        total.unknown_seconds += group.unknown_seconds
+        total.vm_count += group.vm_count
+        total.unpriced_vm_count += group.unpriced_vm_count
+        total.unpriced_billed_seconds += group.unpriced_billed_seconds
+        if group.amount is not None:
+            total.amount = (total.amount or Decimal(0)) + group.amount
+    body = group_body(total, report.currency)
+    del body["group"]
+    return {
+        "groupBy": report.group_by.label,
+        "currency": report.currency,
+        "pricesAsOf": format_time(report.prices_as_of) if report.prices_as_of else None,
+        "value": [group_body(group, report.currency) for group in report.groups],
+        "total": body,
+    }
 
 
 def transition_body(row: TransitionRow) -> dict[str, Any]:
@@ -105,15 +176,17 @@ def paged_body(items: list[dict[str, Any]], next_after: str | None, request: Req
 # ---- findings ------------------------------------------------------------------------------------------
 
 
-def finding_body(current: CurrentRow, finding: Finding) -> dict[str, Any]:
-    """One finding: the VM and its current state, then what was found. ``since`` is the finding's."""
+def finding_body(item: VmFinding) -> dict[str, Any]:
+    """One finding: the VM and its current state, then what was found. ``since`` is the finding's;
+    ``estimatedCost`` is that of its ``billedHours``."""
+    current, finding = item.current, item.finding
     return {
         "kind": finding.kind.value,
         **vm_body(current),
         "since": format_time(finding.since),
         "hours": as_number(finding.hours),
         "billedHours": as_number(finding.billed_hours),
-        "estimatedCost": finding.estimated_cost,  # filled in by the cost feature; null until then
+        "estimatedCost": cost_body(item.cost),
         "reachedBy": finding.reached_by.value if finding.reached_by else None,
         "causeSource": current.last_cause_source,
         "causeOperation": current.last_cause_operation,

@@ -23,18 +23,30 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\
 HOURS_DECIMALS = 6
 
 STATE_COLUMNS = ("powerState", "provisioningState", "billable", "hibernated", "deleted")
-VM_COLUMNS = (
+INVENTORY_COLUMNS = ("vmSize", "location", "osType", "licenseType", "priority", "tags")
+COST_COLUMNS = ("currency", "hourlyPrice", "estimatedCost", "costReason")
+VM_BASE_COLUMNS = (
     "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "lastChange",
     "scaleSetName", "scaleSetId", "instanceId",
 )  # fmt: skip
+# New columns go last, so spreadsheets that read the older files by position keep working.
+VM_COLUMNS = (*VM_BASE_COLUMNS, *INVENTORY_COLUMNS, "billedHours", "unknownHours", *COST_COLUMNS)
 TRANSITION_COLUMNS = (
     "time", *STATE_COLUMNS, "operationName", "source", "eventId", "correlationId", "cause",
     "billingPolicy", "changedAfter",
 )  # fmt: skip
-TIMELINE_COLUMNS = (*VM_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated")
+TIMELINE_COLUMNS = (
+    *VM_BASE_COLUMNS, "windowFrom", "windowTo", "billedHours", "unknownHours", "truncated",
+    *INVENTORY_COLUMNS, *COST_COLUMNS,
+)  # fmt: skip
+COSTS_COLUMNS = (
+    "group", "vmCount", "billedHours", "unknownHours", "estimatedCost", "currency", "unpricedVmCount",
+    "unpricedBilledHours", "windowFrom", "windowTo",
+)  # fmt: skip
 FINDING_COLUMNS = (
     "kind", "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "hours",
     "billedHours", "estimatedCost", "reachedBy", "causeSource", "causeOperation", "lastConfirmed",
+    "currency", "hourlyPrice", "costReason",
 )  # fmt: skip
 
 
@@ -92,3 +104,38 @@ def format_decimal(value: float) -> str:
 def hours(seconds: float) -> str:
     """Seconds as decimal hours, rounded to six places (about a hundredth of a second)."""
     return format_decimal(seconds / 3600)
+
+
+def vm_csv_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A VM body's CSV row: hours instead of seconds, the cost flattened, tags as ``name=value; ...``."""
+    tags = item.get("tags")
+    return {
+        **flat_vm(item),
+        "tags": "; ".join(f"{name}={value}" for name, value in sorted(tags.items())) if tags else "",
+        "billedHours": hours(item["billedSeconds"]) if "billedSeconds" in item else None,
+        "unknownHours": hours(item["unknownSeconds"]) if "unknownSeconds" in item else None,
+        **cost_columns(item.get("estimatedCost")),
+    }
+
+
+def finding_csv_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A finding body's CSV row: its ``estimatedCost`` flattened as for VMs."""
+    return {**item, **cost_columns(item.get("estimatedCost"))}
+
+
+def cost_columns(cost: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An ``estimatedCost`` object as the ``COST_COLUMNS``: the amount to the cent, the price as given."""
+    cost = cost or {}
+    return {
+        "currency": cost.get("currency"),
+        "hourlyPrice": money_text(cost.get("hourlyPrice")),
+        "estimatedCost": money_text(cost.get("amount"), cents=True),
+        "costReason": cost.get("reason"),
+    }
+
+
+def money_text(amount: float | None, *, cents: bool = False) -> str | None:
+    """An amount as plain decimal text: two places for costs, as given for prices."""
+    if amount is None:
+        return None
+    return f"{amount:.2f}" if cents else format_decimal(amount)

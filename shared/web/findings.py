@@ -19,7 +19,7 @@ from shared.errors import InvalidInput
 from shared.settings import get_settings
 from shared.store import Ledger, is_current_cursor
 from shared.web.bodies import finding_body, findings_fields, paged_body
-from shared.web.csv_export import CSV_FORMAT, FINDING_COLUMNS, requested_format
+from shared.web.csv_export import CSV_FORMAT, FINDING_COLUMNS, finding_csv_item, requested_format
 from shared.web.params import continuation_after, page_size
 from shared.web.responses import HttpResult, Request, csv_response
 
@@ -45,13 +45,15 @@ def list_findings(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResu
         raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
     as_of = utc_now()
     page = findings_page(
-        ledger, subscription, group, kinds=kinds, thresholds=thresholds, top=top, after=after, as_of=as_of
-    )
-    items = [finding_body(item.current, item.finding) for item in page.items]
+        ledger, subscription, group, kinds=kinds, thresholds=thresholds, top=top, after=after, as_of=as_of,
+        currency=get_settings().prices_currency,
+    )  # fmt: skip
+    items = [finding_body(item) for item in page.items]
     body = paged_body(items, page.next_after, request)
     body.update(findings_fields(kinds, thresholds, as_of))
     if output == CSV_FORMAT:
-        return csv_response(FINDING_COLUMNS, body, "findings.csv")
+        rows = {**body, "value": [finding_csv_item(item) for item in items]}
+        return csv_response(FINDING_COLUMNS, rows, "findings.csv")
     return body
 
 

@@ -1,8 +1,9 @@
-"""``GET timelines``: every VM's power states over a window, as segments with billed and unknown seconds.
+"""``GET timelines``: every VM's power states over a window, as segments with billed and unknown seconds
+and the estimated cost.
 
-One page of VMs at a time (as ``list_vms`` pages them). Each VM costs one range query that starts at the
-window (its state at the window start is stored on the first transition at or after it), and its
-segments are capped so that one chatty VM cannot blow up a response.
+One page of VMs at a time (as ``list_vms`` pages them). The page's VMs are read together from their
+month rows, one range query per month the window touches (plus one for the cached prices), whatever the
+number of VMs; segments are capped so that one chatty VM cannot blow up a response.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.answers import vm_timeline
+from shared.answers import PriceView, VmTimeline, all_prices, estimate, fleet_timelines
 from shared.domain.times import utc_now
-from shared.store import CurrentRow, Ledger
-from shared.web.bodies import paged_body, segment_body, totals_fields, vm_body, window_fields
-from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, flat_vm, hours, requested_format
+from shared.settings import get_settings
+from shared.store import Ledger
+from shared.web.bodies import cost_body, paged_body, segment_body, totals_fields, vm_body, window_fields
+from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, requested_format, vm_csv_item
 from shared.web.params import MAX_WINDOW, check_window, earlier, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 from shared.web.vms import vms_page_for
@@ -23,7 +25,7 @@ from shared.web.vms import vms_page_for
 TIMELINES_DEFAULT_TOP = 50
 TIMELINES_MAX_TOP = 200
 DEFAULT_WINDOW = timedelta(days=7)
-# Bounds the work of one request: a year of history (`MAX_WINDOW`), and a few thousand segments per VM.
+# Bounds the work of one request: a year of history (``MAX_WINDOW``), a few thousand segments per VM.
 MAX_TRANSITIONS_PER_VM = 2000
 
 
@@ -34,7 +36,9 @@ def list_vm_timelines(request: Request, ledger: Ledger) -> dict[str, Any] | Http
     as_of = utc_now()
     start, end = timeline_window(params, as_of)
     page = vms_page_for(params, ledger, TIMELINES_DEFAULT_TOP, TIMELINES_MAX_TOP)
-    items = [timeline_body(ledger, row, start, end, as_of) for row in page.items]
+    timelines = fleet_timelines(ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
+    prices = all_prices(ledger, get_settings().prices_currency)
+    items = [timeline_body(timeline, prices) for timeline in timelines]
     body = paged_body(items, page.next_after, request)
     body.update(window_fields(ledger.policy, start, end, as_of))
     if output == CSV_FORMAT:
@@ -52,13 +56,11 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
     return start, end
 
 
-def timeline_body(
-    ledger: Ledger, current: CurrentRow, start: datetime, end: datetime, as_of: datetime
-) -> dict[str, Any]:
-    """One VM's entry: its current state, billed/unknown seconds in the window, and its segments."""
-    timeline = vm_timeline(ledger, current, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
-    body = vm_body(current)
+def timeline_body(timeline: VmTimeline, prices: PriceView) -> dict[str, Any]:
+    """One VM's entry: its current state, billed/unknown seconds and cost in the window, its segments."""
+    body = vm_body(timeline.current)
     body.update(totals_fields(timeline.totals))
+    body["estimatedCost"] = cost_body(estimate(timeline.current, timeline.totals.billed_seconds, prices))
     body.update(
         truncated=timeline.truncated,
         segments=[segment_body(segment) for segment in timeline.segments],
@@ -67,10 +69,4 @@ def timeline_body(
 
 
 def _csv_item(item: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
-    return {
-        **flat_vm(item),
-        "windowFrom": window["from"],
-        "windowTo": window["to"],
-        "billedHours": hours(item["billedSeconds"]),
-        "unknownHours": hours(item["unknownSeconds"]),
-    }
+    return {**vm_csv_item(item), "windowFrom": window["from"], "windowTo": window["to"]}

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.answers import Page, transitions_page, vm_report, vms_page
+from shared.answers import (
+    Page,
+    all_prices,
+    estimate,
+    fleet_totals,
+    prices_for,
+    transitions_page,
+    vm_report,
+    vms_page,
+)
 from shared.domain.ids import (
     ScaleSetId,
     VmId,
@@ -17,9 +26,10 @@ from shared.domain.ids import (
 )
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
+from shared.settings import get_settings
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
-from shared.web.bodies import paged_body, totals_fields, transition_body, vm_body, window_fields
-from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, flat_vm, requested_format
+from shared.web.bodies import cost_body, paged_body, totals_fields, transition_body, vm_body, window_fields
+from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format, vm_csv_item
 from shared.web.params import MAX_WINDOW, check_window, continuation_after, earlier, page_size, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 
@@ -37,6 +47,8 @@ def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
     report = vm_report(ledger, vm, start, end, as_of, earliest=_earliest_default_start(end))
     body = vm_body(report.current)
     body.update(totals_fields(report.totals))
+    prices = prices_for(ledger, get_settings().prices_currency, report.current)
+    body["estimatedCost"] = cost_body(estimate(report.current, report.totals.billed_seconds, prices))
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
 
@@ -57,13 +69,29 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | Ht
 
 
 def list_vms(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    """Current rows with inventory and hourly price; with ``from`` (and ``to``), each VM's billed and
+    unknown seconds and estimated cost in that window, read from month rows for the whole page."""
     output = requested_format(request.params)
     page = vms_page_for(request.params, ledger, LIST_DEFAULT_TOP, LIST_MAX_TOP)
-    body = paged_body([vm_body(row) for row in page.items], page.next_after, request)
+    as_of = utc_now()
+    start, end = query_window(request.params, default_end=as_of)
+    prices = all_prices(ledger, get_settings().prices_currency)
+    items = [vm_body(row) for row in page.items]
+    if start is None:
+        for item, row in zip(items, page.items, strict=True):
+            item["estimatedCost"] = cost_body(estimate(row, None, prices))
+    else:
+        check_window(start, end, MAX_WINDOW)
+        for item, row, totals in zip(
+            items, page.items, fleet_totals(ledger, page.items, start, end, as_of), strict=True
+        ):
+            item.update(totals_fields(totals))
+            item["estimatedCost"] = cost_body(estimate(row, totals.billed_seconds, prices))
+    body = paged_body(items, page.next_after, request)
+    if start is not None:
+        body.update(window_fields(ledger.policy, start, end, as_of))
     if output == CSV_FORMAT:
-        return csv_response(
-            VM_COLUMNS, {**body, "value": [flat_vm(item) for item in body["value"]]}, "vms.csv"
-        )
+        return csv_response(VM_COLUMNS, {**body, "value": [vm_csv_item(item) for item in items]}, "vms.csv")
     return body
 
 

@@ -99,6 +99,14 @@ param backfillOnAdoptDays int
 
 @description('At most this many adopted VMs backfilled per reconcile run (BACKFILL_ON_ADOPT_MAX_VMS).')
 param backfillOnAdoptMaxVms int
+@description('How often the VM models are listed for inventory, an ISO-8601 duration (INVENTORY_REFRESH).')
+param inventoryRefresh string
+
+@description('Azure Retail Prices API endpoint, anonymous (RETAIL_PRICES_ENDPOINT).')
+param retailPricesEndpoint string
+
+@description('Currency of the retail prices (PRICES_CURRENCY).')
+param pricesCurrency string
 
 var useUserAssigned = identityType == 'UserAssigned'
 
@@ -203,6 +211,9 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         FINDINGS_UNCONFIRMED_AFTER_MINUTES: string(findingsUnconfirmedAfterMinutes)
         BACKFILL_ON_ADOPT_DAYS: string(backfillOnAdoptDays)
         BACKFILL_ON_ADOPT_MAX_VMS: string(backfillOnAdoptMaxVms)
+        INVENTORY_REFRESH: inventoryRefresh
+        RETAIL_PRICES_ENDPOINT: retailPricesEndpoint
+        PRICES_CURRENCY: pricesCurrency
       },
       useUserAssigned ? {
         // A user-assigned identity must be named wherever a credential is built.

@@ -1,0 +1,253 @@
+"""Fleet answers and month rows: round trips and time of ``/costs`` and ``timelines`` for 1,000 and
+10,000 VMs over 30 days, and what month rows cost each event.
+
+The fleets are seeded in the ledger's row format (transitions, month rows and current rows with their
+inventory, 100 entities per transaction) straight into Azurite, 1,000 VMs per subscription (Azurite's
+in-memory batches slow down as one partition grows, which made a 10,000-VM partition take over 40
+minutes to seed here); only the measured calls pass through the counting proxy. Each VM lives the 30
+days: created 35 days ago, then deallocated and started every ten days, so a 30-day window reads the
+month rows of the two months it touches.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import azure.functions as func
+from azure.data.tables import TableClient
+
+import function_app
+from bench.harness import FAIL, PASS, Result, new_table, progress, use_table
+from shared import context
+from shared.domain.ids import VmId
+from shared.domain.inventory import OsType, Priority, VmSpec
+from shared.domain.operations import SUCCEEDED, change_for
+from shared.domain.pricing import HourlyPrice, MeterKind
+from shared.jobs import rebuild_month_rows
+from shared.store import NewTransition, Source, months_from
+from shared.store import month_of as month_key_of
+from shared.store.seeding import seed_histories
+from tests.factories import at, binding, vm_id, wire_event
+from tests.faultproxy import FaultProxy
+
+SUB_PREFIX = "6e8f0a21-3b4c-4d5e-9f60-"
+VMS_PER_SUBSCRIPTION = 1000  # Azurite's batches slow down as one partition grows; Azure Tables' do not
+SIZES = (1000, 10_000)
+DAYS = 30
+TEAMS = ("shop", "data", "ci", "web", "ml")
+EVENT_VMS = 40
+
+
+def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list[str]]:
+    results: list[Result] = []
+    notes: list[str] = []
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=DAYS)
+    months = len(months_from(month_key_of(start), month_key_of(now)))
+    for count in SIZES:
+        table = new_table("benchcost")
+        use_table(connection_string, table)
+        progress(f"seeding {count:,} VMs with 30 days of history")
+        began = time.monotonic()
+        _seed(count, now)
+        notes.append(f"costs: seeding {count:,} VMs took {time.monotonic() - began:.0f} s (not measured)")
+        use_table(proxy.connection_string, table)
+        context.get_ledger()  # the instance is up: opening the table is not the answer's cost
+        params = {"from": start.isoformat(), "to": now.isoformat(), "groupBy": "tag:team"}
+        trips, seconds, body = _call(proxy, function_app.list_costs, "costs", params)
+        subscriptions = math.ceil(count / VMS_PER_SUBSCRIPTION)
+        pages = subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000)
+        bound = pages * (months + 1) + 3
+        results.append(
+            Result(
+                f"round trips / costs, {count:,} VMs in {subscriptions} subscription(s), {DAYS} days",
+                f"{trips} in {seconds:.1f} s ({count / seconds:,.0f} VMs/s)",
+                f"<= {bound}",
+                PASS if trips <= bound else FAIL,
+            )
+        )
+        total = body["total"]
+        notes.append(
+            f"costs, {count:,} VMs: {len(body['value'])} groups, {total['vmCount']:,} VMs, "
+            f"{total['billedSeconds'] / 3600:,.0f} billed hours, {total['estimatedCost']['amount']:,} "
+            f"{total['estimatedCost']['currency']}"
+        )
+        trips, seconds, _ = _call(
+            proxy, function_app.list_vm_timelines, "timelines", {**params, "top": "200"}
+        )
+        results.append(
+            Result(
+                f"round trips / timelines page of 200 VMs, {count:,} VMs, {DAYS} days",
+                f"{trips} in {seconds:.2f} s",
+                f"<= {months + 4}",
+                PASS if trips <= months + 4 else FAIL,
+            )
+        )
+        context.get_ledger().table.delete_table()
+    notes.append(
+        f"costs bound: ceil(VMs/1000) x (months + 1) + 3 (the first term summed per subscription), months = "
+        f"{months} for {DAYS} days here: current rows and each month's rows are read 1,000 a page; + the "
+        "subscription registry, the prices, a spare. "
+        "timelines bound: months + 4 (registry, one page of current rows, one query per month, prices)."
+    )
+    results += _per_event(proxy, connection_string)
+    return results, notes
+
+
+def _seed(count: int, now: datetime) -> None:
+    ledger = context.get_ledger()
+    created = now - timedelta(days=DAYS + 5)
+    steps = [("write", created)] + [
+        ("deallocate/action" if index % 2 else "start/action", created + timedelta(days=10 * index))
+        for index in range(1, 4)
+    ]
+
+    def histories() -> Iterator[list[NewTransition]]:
+        for index in range(count):
+            subscription = f"{SUB_PREFIX}{index // VMS_PER_SUBSCRIPTION:012x}"
+            vm = VmId(subscription, f"rg-{index % 20:02d}", f"vm-{index:05d}")
+            yield [
+                NewTransition(
+                    vm,
+                    when,
+                    change_for(suffix, SUCCEEDED),
+                    Source.EVENT,
+                    str(uuid.uuid5(uuid.NAMESPACE_URL, f"{vm.resource_id}/{step}")),
+                    f"Microsoft.Compute/virtualMachines/{suffix}",
+                )  # fmt: skip
+                for step, (suffix, when) in enumerate(steps)
+            ]
+
+    def spec_of(vm: VmId) -> VmSpec:
+        index = int(vm.name.rsplit("-", 1)[1])
+        tags = {"team": TEAMS[index % len(TEAMS)]} if index % 7 else {}
+        os_type = OsType.WINDOWS if index % 3 == 0 else OsType.LINUX
+        return VmSpec("Standard_D2s_v5", "westeurope", os_type, None, Priority.REGULAR, tags)
+
+    # Seeding is not measured: its own client, with timeouts for Azurite's slow batches in a big partition.
+    table = TableClient.from_connection_string(
+        os.environ["VM_LEDGER_STORAGE"], ledger.table.table_name, read_timeout=300, connection_timeout=30
+    )
+    seed_histories(table, ledger.policy, histories(), spec_of=spec_of, spec_at=now)
+    regular = {
+        OsType.LINUX: HourlyPrice(Decimal("0.096"), "USD", "D2s v5"),
+        OsType.WINDOWS: HourlyPrice(Decimal("0.188"), "USD", "D2s v5"),
+    }
+    prices = {
+        ("westeurope", "standard_d2s_v5", MeterKind(os, Priority.REGULAR)): p for os, p in regular.items()
+    }
+    ledger.prices.save("USD", now, [("westeurope", "standard_d2s_v5")], prices)
+
+
+def _call(
+    proxy: FaultProxy,
+    function: Callable[[func.HttpRequest], func.HttpResponse],
+    path: str,
+    params: dict[str, str],
+) -> tuple[int, float, dict]:
+    import json
+
+    request = func.HttpRequest("GET", f"http://localhost:7071/api/{path}", body=b"", params=params)
+    proxy.reset_counts()
+    began = time.monotonic()
+    response = function(request)
+    seconds = time.monotonic() - began
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_body()[:300]!r}")
+    return sum(proxy.counts().values()), seconds, json.loads(response.get_body())
+
+
+@contextmanager
+def _without_month_rows() -> Iterator[None]:
+    """The write plan with its month-row hook switched off: the ledger as it was before month rows."""
+    import shared.store._write_plan as plan
+
+    saved = plan.months_append
+    plan.months_append = lambda current, row, vm_key, partition: ([], None)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        plan.months_append = saved
+
+
+def _per_event(proxy: FaultProxy, connection_string: str) -> list[Result]:
+    """Round trips per event with and without month rows, side by side, through on_vm_event."""
+    progress("round trips per event with and without month rows")
+    results = []
+    measured: dict[bool, dict[str, float]] = {}
+    for with_months in (False, True):
+        use_table(proxy.connection_string, new_table("benchmo"))
+        context.get_ledger()
+        group = "rg-months" if with_months else "rg-plain"
+        vms = [vm_id(f"vm-{index:03d}", group) for index in range(EVENT_VMS)]
+        holder = _without_month_rows() if not with_months else _nothing()
+        with holder:
+            _deliver([wire_event("write", at(hours=-24 * 40), resource_id=rid) for rid in vms])
+            counts: dict[str, float] = {}
+            in_order = [
+                wire_event("deallocate" if hour % 2 else "start", at(hours=-24 * 40 + hour), resource_id=rid)
+                for hour in range(1, 6)
+                for rid in vms
+            ]
+            counts["steady state, warm"] = _per(proxy, in_order)
+            next_month = [wire_event("deallocate", at(hours=-24 * 2), resource_id=rid) for rid in vms]
+            counts["first event of a later month (quiet months between), warm"] = _per(proxy, next_month)
+            late = [wire_event("restart", at(hours=-24 * 2 - 1), resource_id=rid) for rid in vms]
+            counts["late event in the open month, warm"] = _per(proxy, late)
+            if with_months:
+                rebuild = _rebuild(proxy, len(vms))
+        measured[with_months] = counts
+        context.get_ledger().table.delete_table()
+    for name, value in measured[True].items():
+        extra = value - measured[False][name]
+        target = "<= 2 (extra 0)" if name.startswith("steady") else "-"
+        verdict = (PASS if value <= 2 and extra == 0 else FAIL) if name.startswith("steady") else "info"
+        results.append(
+            Result(
+                f"round trips / event with month rows: {name}",
+                f"{value:.2f} (without: {measured[False][name]:.2f}, extra {extra:+.2f})",
+                target,
+                verdict,
+            )  # fmt: skip
+        )
+    results.append(rebuild)
+    return results
+
+
+def _rebuild(proxy: FaultProxy, late_vms: int) -> Result:
+    """The timer's rebuild of the month rows the late events left without a mark, one VM at a time."""
+    proxy.reset_counts()
+    report = rebuild_month_rows(context.get_ledger())
+    trips = sum(proxy.counts().values())
+    per_vm = (trips - 2) / max(report.rebuilt, 1)  # the registry and one page of current rows
+    return Result(
+        f"round trips / month-row rebuild after a late event (timer), {late_vms} VMs",
+        f"{per_vm:.2f} per VM ({trips} for {report.rebuilt} rebuilt)",
+        "<= 2 per VM + 2",
+        PASS if report.rebuilt == late_vms and per_vm <= 2 else FAIL,
+    )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _deliver(events: list[dict]) -> None:
+    for wire in events:
+        function_app.on_vm_event(binding(wire))
+
+
+def _per(proxy: FaultProxy, events: list[dict]) -> float:
+    bindings = [binding(wire) for wire in events]
+    proxy.reset_counts()
+    for event in bindings:
+        function_app.on_vm_event(event)
+    return sum(proxy.counts().values()) / len(bindings)

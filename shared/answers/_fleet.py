@@ -1,0 +1,113 @@
+"""Many VMs over one window from their month rows: round trips grow with VMs / 1000 and months.
+
+Each VM's state at the window's start and its transitions inside it come from the month rows of the
+months the window touches, read with one range query per month for a page of VMs (or a whole
+subscription). A VM whose month rows cannot answer (its current row has no mark: they are being rebuilt
+after a late event or a repair, or predate month rows; or a window inside a quiet stretch longer than the
+rows cover) falls back to its own range query, so the answer is always the one ``window_rows`` gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.answers._window import window_rows
+from shared.domain.vm_state import VmState
+from shared.store import (
+    CurrentRow,
+    Ledger,
+    MonthEntry,
+    TransitionRow,
+    VmMonth,
+    decode_state,
+    month_of,
+    month_start,
+    months_from,
+)
+
+Change = MonthEntry | TransitionRow
+
+
+@dataclass(frozen=True)
+class VmWindow:
+    """A VM's state at ``start`` and its transitions in ``[start, accrue_until)``, in time order."""
+
+    state_at_start: VmState | None
+    changes: list[Change]
+    accrue_until: datetime
+
+
+def accrual_end(start: datetime, end: datetime, as_of: datetime) -> datetime:
+    """Nothing accrues after ``as_of`` nor outside the window."""
+    return max(min(end, as_of), start)
+
+
+def window_months(start: datetime, accrue_until: datetime) -> list[str]:
+    last = max(start, accrue_until - timedelta(microseconds=1))
+    return months_from(month_of(start), month_of(last))
+
+
+def window_from_months(
+    current: CurrentRow, months: Mapping[str, VmMonth], start: datetime, accrue_until: datetime
+) -> VmWindow | None:
+    """The VM's window from its month rows (``months``: month -> row data, the window's months), or
+    ``None`` when they cannot tell and the VM's transitions must be read."""
+    if current.last_time < start:
+        # Nothing recorded since before the window: its state held throughout (rows of any age).
+        return VmWindow(current.state, [], accrue_until)
+    mark = current.months
+    if mark is None:
+        return None
+    first_month = month_of(start)
+    data = months.get(first_month)
+    state: VmState | None
+    if data is not None and data.has_start:
+        state = data.start
+    elif current.last_time < month_start(first_month):
+        return VmWindow(current.state, [], accrue_until)  # nothing recorded since before the window
+    elif current.first_time >= month_start(first_month):
+        state = decode_state(mark.before_first, start)  # the VM's history begins after the window's
+    else:
+        return None  # a quiet stretch longer than its rows cover
+    changes: list[Change] = []
+    for month in sorted(months):
+        for entry in months[month].entries:
+            if entry.time < start:
+                state = entry.state
+            elif entry.time < accrue_until:
+                changes.append(entry)
+    return VmWindow(state, changes, accrue_until)
+
+
+def fleet_windows(
+    ledger: Ledger,
+    rows: Sequence[CurrentRow],
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    *,
+    whole_subscriptions: bool = False,
+) -> list[VmWindow]:
+    """Every row's window, in the order of ``rows``.
+
+    ``rows`` are in key order (a page of ``iter_current_rows``); with ``whole_subscriptions`` their
+    subscriptions' month rows are read whole instead of from the first to the last VM of ``rows``.
+    """
+    accrue_until = accrual_end(start, end, as_of)
+    months = window_months(start, accrue_until)
+    read: dict[str, dict[str, dict[str, VmMonth]]] = {}
+    for subscription in dict.fromkeys(row.vm.subscription_key for row in rows):
+        keys = [row.vm.vm_key for row in rows if row.vm.subscription_key == subscription]
+        first, last = (None, None) if whole_subscriptions else (min(keys), max(keys))
+        read[subscription] = ledger.months.read(subscription, months, first_vm_key=first, last_vm_key=last)
+    windows = []
+    for row in rows:
+        found = read[row.vm.subscription_key].get(row.vm.vm_key, {})
+        window = window_from_months(row, found, start, accrue_until)
+        if window is None:
+            fallback = window_rows(ledger, row, start, end, as_of)
+            window = VmWindow(fallback.state_at_start, list(fallback.rows), fallback.accrue_until)
+        windows.append(window)
+    return windows

@@ -1,0 +1,137 @@
+"""Estimated compute cost: one VM's for a window, and the fleet's summed per owner (chargeback).
+
+Estimates are billed hours times the retail hourly price cached by the price refresh (the price in force
+when it ran, applied to the whole window). Answers only read the cache: the prices API's outages and
+throttling never reach them. A VM without a price gets no amount and a reason, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.answers._fleet import VmWindow, fleet_windows
+from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
+from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
+from shared.store import CurrentRow, Ledger, StoredPrices
+
+
+@dataclass(frozen=True)
+class PriceView:
+    """The cached prices an answer uses: every pair (fleet answers) or one VM's (``get_vm``)."""
+
+    currency: str
+    pairs: Mapping[tuple[str, str], StoredPrices]
+
+
+def all_prices(ledger: Ledger, currency: str) -> PriceView:
+    """Every cached pair in ``currency``: one range query."""
+    return PriceView(currency, ledger.prices.load(currency))
+
+
+def prices_for(ledger: Ledger, currency: str, current: CurrentRow) -> PriceView:
+    """The cached prices of one VM's region and size: one point read (none without inventory)."""
+    spec = current.spec
+    if spec is None or not spec.location or not spec.vm_size:
+        return PriceView(currency, {})
+    stored = ledger.prices.get(currency, spec.location, spec.vm_size)
+    return PriceView(currency, {(stored.region, stored.size): stored} if stored else {})
+
+
+def estimate(current: CurrentRow, billed_seconds: float | None, prices: PriceView) -> CostEstimate:
+    """The VM's cost for ``billed_seconds`` at its meter's price, or why there is none."""
+    spec = current.spec
+    kind = kind_for(spec) if spec is not None else None
+    if spec is None or kind is None or not spec.location or not spec.vm_size:
+        return CostEstimate(None, prices.currency, None, None, CostReason.NO_INVENTORY)
+    stored = prices.pairs.get((spec.location.lower(), spec.vm_size.lower()))
+    if stored is None:
+        return CostEstimate(None, prices.currency, None, None, CostReason.PRICES_NOT_LOADED)
+    price = stored.prices.get(kind)
+    if price is None:
+        return CostEstimate(None, prices.currency, None, stored.fetched_at, CostReason.NO_PRICE)
+    if billed_seconds is None:
+        return CostEstimate(None, prices.currency, price, stored.fetched_at, CostReason.NO_WINDOW)
+    return CostEstimate(cost_of(billed_seconds, price), prices.currency, price, stored.fetched_at)
+
+
+def totals_of(window: VmWindow, start: datetime) -> WindowTotals:
+    changes = ((change.time, change.state) for change in window.changes)
+    return window_totals(window.state_at_start, changes, start, window.accrue_until)
+
+
+def fleet_totals(
+    ledger: Ledger, rows: Sequence[CurrentRow], start: datetime, end: datetime, as_of: datetime
+) -> list[WindowTotals]:
+    """Billed and unknown seconds of a page of VMs (key order) from their month rows."""
+    return [totals_of(window, start) for window in fleet_windows(ledger, rows, start, end, as_of)]
+
+
+@dataclass(frozen=True)
+class CostsReport:
+    start: datetime
+    end: datetime
+    as_of: datetime
+    group_by: GroupBy
+    currency: str
+    groups: list[GroupTotal]
+    prices_as_of: datetime | None  # the oldest fetch among the prices used
+
+
+def costs_report(
+    ledger: Ledger,
+    group_by: GroupBy,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    currency: str,
+    subscription_id: str | None = None,
+) -> CostsReport:
+    """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
+
+    Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
+    month and 1,000 rows); plus one query for the prices. VMs that did not exist in the window are left
+    out.
+    """
+    prices = all_prices(ledger, currency)
+    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
+    charges: list[VmCharge] = []
+    fetched: list[datetime] = []
+    for subscription in subscriptions:
+        rows = list(ledger.iter_current_rows(subscription))
+        if not rows:
+            continue
+        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+        for row, window in zip(rows, windows, strict=True):
+            if not _existed(window):
+                continue
+            totals = totals_of(window, start)
+            cost = estimate(row, totals.billed_seconds, prices)
+            if cost.price_as_of is not None:
+                fetched.append(cost.price_as_of)
+            charges.append(
+                VmCharge(
+                    row.vm.subscription_id,
+                    row.vm.resource_group,
+                    row.spec.tags if row.spec else {},
+                    totals.billed_seconds,
+                    totals.unknown_seconds,
+                    cost.amount,
+                )
+            )
+    return CostsReport(
+        start,
+        end,
+        as_of,
+        group_by,
+        currency,
+        chargeback(group_by, charges),
+        min(fetched) if fetched else None,
+    )
+
+
+def _existed(window: VmWindow) -> bool:
+    states = [window.state_at_start, *(change.state for change in window.changes)]
+    return any(state is not None and not state.deleted for state in states)

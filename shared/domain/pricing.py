@@ -1,0 +1,140 @@
+"""Pricing arithmetic: which retail meter prices a VM, and what its billed time costs at that price.
+
+Facts (Learn, "Azure Retail Prices REST API overview"; see tests/data/published/retail_prices): items
+carry ``armRegionName``, ``armSkuName``, ``productName`` (Windows products say "Windows"), ``skuName``
+and ``meterName`` ("Spot" / "Low Priority" in them for those), ``type`` (``Consumption``,
+``Reservation``, ``DevTestConsumption``), ``unitOfMeasure`` and ``retailPrice``. Only hourly
+``Consumption`` meters price pay-as-you-go compute: a reservation row's price is for a whole term even
+though its unit says "1 Hour", and DevTest rows are a different offer. Money is ``Decimal``: an amount
+is exact until it is rounded for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from shared.domain.inventory import OsType, Priority, VmSpec
+
+CONSUMPTION = "Consumption"
+HOURLY_UNIT = "1 Hour"
+SERVICE_NAME = "Virtual Machines"
+_SECONDS_PER_HOUR = Decimal(3600)
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class PriceItem:
+    """One item of a Retail Prices page, reduced to what meter choice needs."""
+
+    arm_region_name: str
+    arm_sku_name: str
+    product_name: str
+    sku_name: str
+    meter_name: str
+    price_type: str
+    unit_of_measure: str
+    retail_price: Decimal
+    currency: str
+    effective_start: datetime | None = None
+    tier_minimum_units: Decimal = Decimal(0)
+    service_name: str = SERVICE_NAME
+    is_primary_meter_region: bool = True
+
+
+@dataclass(frozen=True)
+class MeterKind:
+    os_type: OsType
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class HourlyPrice:
+    amount: Decimal
+    currency: str
+    meter: str  # the meter's name, shown so a reader can check it against the price sheet
+
+
+class CostReason(StrEnum):
+    """Why an estimate has no amount: never a silent 0."""
+
+    NO_INVENTORY = "NoInventory"  # size, region or OS not known yet (next inventory refresh)
+    NO_PRICE = "NoPrice"  # no hourly Consumption meter for this region, size, OS and priority
+    PRICES_NOT_LOADED = "PricesNotLoaded"  # the price refresh has not succeeded yet
+    NO_WINDOW = "NoWindow"  # the answer has no window to price
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """``amount`` for the window at ``hourly_price``, or ``None`` with a ``reason``."""
+
+    amount: Decimal | None
+    currency: str
+    hourly_price: HourlyPrice | None
+    price_as_of: datetime | None
+    reason: CostReason | None = None
+
+
+def meter_kind(item: PriceItem) -> MeterKind | None:
+    """The (OS, priority) an item prices, or ``None`` for items that do not price pay-as-you-go VM time."""
+    if item.price_type != CONSUMPTION or item.unit_of_measure.strip() != HOURLY_UNIT:
+        return None
+    if item.tier_minimum_units != 0 or item.retail_price < 0:
+        return None
+    if item.service_name and item.service_name != SERVICE_NAME:
+        return None
+    names = f"{item.sku_name} {item.meter_name}".lower()
+    if "spot" in names:
+        priority = Priority.SPOT
+    elif "low priority" in names:
+        priority = Priority.LOW
+    else:
+        priority = Priority.REGULAR
+    os_type = OsType.WINDOWS if "windows" in item.product_name.lower() else OsType.LINUX
+    return MeterKind(os_type, priority)
+
+
+PriceKey = tuple[str, str, MeterKind]  # (region, size) lower case, and the meter kind
+
+
+def price_key(region: str, size: str, kind: MeterKind) -> PriceKey:
+    return region.strip().lower(), size.strip().lower(), kind
+
+
+def choose_prices(items: Iterable[PriceItem], as_of: datetime) -> dict[PriceKey, HourlyPrice]:
+    """One hourly price per (region, size, OS, priority): the meter in force at ``as_of``.
+
+    Several items can match: a price that changed (latest ``effectiveStartDate`` not after ``as_of``
+    wins), or a meter shared across regions (primary region rows first). Remaining ties take the lowest
+    price, so the choice does not depend on the order of the pages.
+    """
+    best: dict[PriceKey, tuple[tuple[object, ...], HourlyPrice]] = {}
+    for item in items:
+        kind = meter_kind(item)
+        if kind is None or (item.effective_start is not None and item.effective_start > as_of):
+            continue
+        key = price_key(item.arm_region_name, item.arm_sku_name, kind)
+        effective = item.effective_start.timestamp() if item.effective_start else float("-inf")
+        rank = (not item.is_primary_meter_region, -effective, item.retail_price, item.meter_name)
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, HourlyPrice(item.retail_price, item.currency, item.meter_name))
+    return {key: price for key, (_, price) in best.items()}
+
+
+def kind_for(spec: VmSpec) -> MeterKind | None:
+    os_type = spec.billed_os
+    return MeterKind(os_type, spec.priority) if os_type is not None else None
+
+
+def cost_of(billed_seconds: float, price: HourlyPrice) -> Decimal:
+    """Billed hours times the hourly price, exact (seconds are kept to the microsecond)."""
+    seconds = Decimal(str(round(billed_seconds, 6)))
+    return seconds * price.amount / _SECONDS_PER_HOUR
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """To the cent, half up, as a reader would round a bill."""
+    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)

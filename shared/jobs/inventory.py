@@ -1,0 +1,137 @@
+"""Keep each VM's inventory (size, region, OS, priority, tags) from the VM models listing.
+
+Run from the reconcile timer, at most once per ``INVENTORY_REFRESH`` per subscription (measured from
+the last attempt). A listing is applied only when it completed: a failure part way changes nothing and
+is logged. Only VMs already in the ledger get inventory, and only when it changed: it never records a
+transition or touches billed seconds. A resize shows from the next refresh on. Uniform scale set
+instances, which List All does not return, take their scale set's model (size, OS, priority, licence)
+and tags from the scale sets listing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.domain.ids import parse_vm_id
+from shared.domain.inventory import VmSpec
+from shared.domain.times import utc_now
+from shared.errors import StorageUnavailable
+from shared.sources import ArmClient, ListedModel, ListedScaleSet, ListingError
+from shared.store import CurrentRow, JobMark, Ledger
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class InventoryReport:
+    subscription_id: str
+    ran: bool = False
+    listed: int = 0
+    updated: int = 0
+    raced: int = 0
+    failure: str | None = None
+
+
+def inventory_job(subscription_id: str) -> str:
+    return f"inventory|{subscription_id.lower()}"
+
+
+def is_due(ledger: Ledger, job: str, period: timedelta, now: datetime) -> bool:
+    mark = ledger.prices.job_mark(job)
+    return mark is None or now - mark.attempted_at >= period
+
+
+def refresh_inventory(
+    ledger: Ledger,
+    subscription_id: str,
+    pages: Callable[[], Iterable[list[ListedModel]]],
+    *,
+    period: timedelta,
+    clock: Callable[[], datetime] = utc_now,
+    force: bool = False,
+    scale_sets: Callable[[], Iterable[list[ListedScaleSet]]] | None = None,
+) -> InventoryReport:
+    """List the subscription's VM models (and ``scale_sets``, for their Uniform instances) if due, then
+    store each known VM's changed inventory."""
+    report = InventoryReport(subscription_id.lower())
+    now = clock()
+    job = inventory_job(subscription_id)
+    if not force and not is_due(ledger, job, period, now):
+        return report
+    report.ran = True
+    try:
+        specs = _complete_listing(pages(), report)
+        set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
+        for row in ledger.iter_current_rows(report.subscription_id):
+            spec = specs.get(row.vm.vm_key) or _instance_spec(row, set_specs)
+            if spec is None or spec == row.spec:
+                continue
+            if ledger.update_inventory(row, spec, now):
+                report.updated += 1
+            else:
+                report.raced += 1
+    except ListingError as err:
+        report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
+    except StorageUnavailable as err:
+        report.failure = f"storage error: {err}"
+    (logger.error if report.failure else logger.info)(
+        "inventory of subscription %s: listed %s, updated %s, raced %s (next refresh): %s",
+        report.subscription_id, report.listed, report.updated, report.raced,
+        f"FAILED ({report.failure}), previous inventory kept" if report.failure else "ok",
+    )  # fmt: skip
+    try:
+        ledger.prices.mark_job(job, JobMark(now, report.failure is None, report.failure or ""))
+    except StorageUnavailable as err:
+        logger.error(
+            "inventory of subscription %s: cannot record the attempt: %s", report.subscription_id, err
+        )
+    return report
+
+
+def _complete_listing(pages: Iterable[list[ListedModel]], report: InventoryReport) -> dict[str, VmSpec]:
+    """Every page read before anything is applied: a listing that fails part way proves nothing."""
+    specs: dict[str, VmSpec] = {}
+    for page in pages:
+        for model in page:
+            vm = parse_vm_id(model.resource_id)
+            if vm is None or vm.subscription_key != report.subscription_id:
+                logger.warning(
+                    "inventory skips listed id %r: not a VM of this subscription", model.resource_id[:200]
+                )
+                continue
+            report.listed += 1
+            specs[vm.vm_key] = model.spec
+    return specs
+
+
+def _scale_set_specs(pages: Iterable[list[ListedScaleSet]]) -> dict[str, VmSpec]:
+    """Each Uniform scale set's instance inventory, by scale set key; every page read first, as above."""
+    specs: dict[str, VmSpec] = {}
+    for page in pages:
+        for listed in page:
+            if listed.is_uniform and listed.spec is not None:
+                specs[listed.scale_set.key] = listed.spec
+    return specs
+
+
+def _instance_spec(row: CurrentRow, set_specs: dict[str, VmSpec]) -> VmSpec | None:
+    scale_set = row.vm.scale_set_id  # only Uniform instances have one in their id
+    return set_specs.get(scale_set.key) if scale_set is not None else None
+
+
+def refresh_configured_inventory(
+    ledger: Ledger, client: ArmClient, subscription_ids: Iterable[str], period: timedelta
+) -> list[InventoryReport]:
+    return [
+        refresh_inventory(
+            ledger,
+            sub,
+            lambda sub=sub: client.iter_model_pages(sub),  # type: ignore[misc]
+            period=period,
+            scale_sets=lambda sub=sub: client.iter_scale_set_pages(sub),  # type: ignore[misc]
+        )
+        for sub in subscription_ids
+    ]

@@ -1,0 +1,80 @@
+"""Refresh the cached retail prices for the (region, size) pairs the inventory holds.
+
+Run from the reconcile timer at most once a day (measured from the last attempt). The price in force
+now is chosen per (region, size, OS, priority) and written to the ledger table's ``prices`` partition
+with the time fetched. A listing that fails (429s after retries, an outage, a malformed page) writes
+nothing: the previous prices stay and the failure is logged. HTTP answers only ever read the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.domain.pricing import choose_prices
+from shared.domain.times import utc_now
+from shared.errors import StorageUnavailable
+from shared.jobs.inventory import is_due
+from shared.sources import ListingError, RetailPricesClient
+from shared.store import JobMark, Ledger
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PricesReport:
+    currency: str
+    ran: bool = False
+    pairs: int = 0
+    items: int = 0
+    priced: int = 0
+    failure: str | None = None
+
+
+def prices_job(currency: str) -> str:
+    return f"prices|{currency.upper()}"
+
+
+def refresh_prices(
+    ledger: Ledger,
+    client: RetailPricesClient,
+    *,
+    period: timedelta,
+    clock: Callable[[], datetime] = utc_now,
+    force: bool = False,
+) -> PricesReport:
+    """Fetch and store the prices of every (region, size) in the inventory, if due."""
+    report = PricesReport(client.currency)
+    now = clock()
+    job = prices_job(client.currency)
+    if not force and not is_due(ledger, job, period, now):
+        return report
+    report.ran = True
+    try:
+        pairs = {
+            (row.spec.location.lower(), row.spec.vm_size)
+            for row in ledger.iter_current_rows()
+            if row.spec is not None and row.spec.location and row.spec.vm_size and not row.state.deleted
+        }
+        report.pairs = len(pairs)
+        items = client.fetch(pairs) if pairs else []
+        report.items = len(items)
+        prices = choose_prices(items, now)
+        report.priced = len({(region, size) for region, size, _ in prices})
+        ledger.prices.save(client.currency, now, pairs, prices)
+    except ListingError as err:
+        report.failure = f"{err} (status {err.status_code})"
+    except StorageUnavailable as err:
+        report.failure = f"storage error: {err}"
+    (logger.error if report.failure else logger.info)(
+        "retail prices in %s: %s region/size pair(s), %s item(s), %s pair(s) priced: %s",
+        report.currency, report.pairs, report.items, report.priced,
+        f"FAILED ({report.failure}), previous prices kept" if report.failure else "ok",
+    )  # fmt: skip
+    try:
+        ledger.prices.mark_job(job, JobMark(now, report.failure is None, report.failure or ""))
+    except StorageUnavailable as err:
+        logger.error("retail prices: cannot record the attempt: %s", err)
+    return report

@@ -1,0 +1,180 @@
+"""Azure Retail Prices API client: hourly pay-as-you-go VM meters for given regions and sizes.
+
+``GET {endpoint}/api/retail/prices?api-version=2023-01-01-preview&currencyCode='USD'&$filter=...``,
+anonymous (no credential is built or sent), paged with ``NextPageLink`` (null on the last page) through
+the same guarded pager as every Azure list API: origin check on each link, loop guard, and a
+``ListingError`` for a listing that stops part way (the caller then keeps the prices it had). Filter
+values are case-sensitive from 2023-01-01-preview: sizes are sent as ARM lists them, regions in lower
+case, as ``armRegionName`` is. Values are checked against ARM's naming before they go into a filter.
+Source of the shape: Learn, "Azure Retail Prices REST API overview" (tests/data/published/retail_prices).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from azure.core import PipelineClient
+from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest import HttpRequest, HttpResponse
+
+from shared.domain.pricing import CONSUMPTION, SERVICE_NAME, PriceItem
+from shared.domain.times import parse_time
+from shared.settings import check_endpoint
+from shared.sources._pager import iter_pages
+from shared.sources._pipeline import build_pipeline
+
+logger = logging.getLogger(__name__)
+
+PRICES_PATH = "/api/retail/prices"
+API_VERSION = "2023-01-01-preview"
+SIZES_PER_QUERY = 10  # keeps the filter, and the URL, short
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def prices_page(body: Any) -> tuple[list[Any], str | None]:
+    """The ``Items`` array and ``NextPageLink`` of a Retail Prices page; ``ValueError`` otherwise."""
+    if not isinstance(body, Mapping):
+        raise ValueError(f"a Retail Prices page is a JSON object, got {type(body).__name__}")
+    items = body.get("Items")
+    if not isinstance(items, list):
+        raise ValueError("a Retail Prices page needs an 'Items' array")
+    link = body.get("NextPageLink")
+    if link is not None and not isinstance(link, str):
+        raise ValueError(f"'NextPageLink' must be a string or null, got {type(link).__name__}")
+    return items, link or None
+
+
+def price_item(entry: Any) -> PriceItem | None:
+    """One item, or ``None`` (logged) when a field the meter choice needs is missing or malformed."""
+    if not isinstance(entry, Mapping):
+        return None
+    try:
+        price = Decimal(str(entry["retailPrice"]))
+        tier = Decimal(str(entry.get("tierMinimumUnits", 0)))
+        effective = entry.get("effectiveStartDate")
+        return PriceItem(
+            arm_region_name=_required(entry, "armRegionName"),
+            arm_sku_name=_required(entry, "armSkuName"),
+            product_name=_required(entry, "productName"),
+            sku_name=_required(entry, "skuName"),
+            meter_name=_required(entry, "meterName"),
+            price_type=_required(entry, "type"),
+            unit_of_measure=_required(entry, "unitOfMeasure"),
+            retail_price=price,
+            currency=_required(entry, "currencyCode"),
+            effective_start=parse_time(effective) if isinstance(effective, str) else None,
+            tier_minimum_units=tier,
+            service_name=entry.get("serviceName") or SERVICE_NAME,
+            is_primary_meter_region=entry.get("isPrimaryMeterRegion") is not False,
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return None
+
+
+def _required(entry: Mapping[str, Any], name: str) -> str:
+    value = entry[name]
+    if not isinstance(value, str):
+        raise TypeError(name)
+    return value
+
+
+class RetailPricesClient:
+    """Reads hourly Consumption prices for (region, size) pairs; built lazily, no credential ever."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        currency: str,
+        *,
+        retry_total: int = 5,
+        retry_backoff_factor: float = 0.8,
+        timeout: float = 60.0,
+        transport: HttpTransport[Any, Any] | None = None,
+    ) -> None:
+        self._endpoint = endpoint.strip().rstrip("/")
+        check_endpoint(self._endpoint, "the Retail Prices endpoint")
+        self.currency = currency.upper()
+        self._retry_total = retry_total
+        self._retry_backoff_factor = retry_backoff_factor
+        self._timeout = timeout
+        self._transport = transport
+        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
+        self._lock = threading.Lock()
+
+    def fetch(self, pairs: Iterable[tuple[str, str]]) -> list[PriceItem]:
+        """Every item for the pairs' regions and sizes (all effective dates: the caller picks the one in
+        force), one listing per region and ten sizes.
+
+        Raises ``ListingError`` if any listing stops part way: a partial price list is not used.
+        """
+        by_region: dict[str, set[str]] = {}
+        for region, size in pairs:
+            if _NAME.match(region or "") and _NAME.match(size or ""):
+                by_region.setdefault(region.lower(), set()).add(size)
+            else:
+                logger.warning(
+                    "no price lookup for region %r, size %r: not ARM names", region[:80], size[:80]
+                )
+        items: list[PriceItem] = []
+        for region, sizes in sorted(by_region.items()):
+            ordered = sorted(sizes)
+            for start in range(0, len(ordered), SIZES_PER_QUERY):
+                items += self._items(region, ordered[start : start + SIZES_PER_QUERY])
+        return items
+
+    def _items(self, region: str, sizes: list[str]) -> Iterator[PriceItem]:
+        skus = " or ".join(f"armSkuName eq '{size}'" for size in sizes)
+        query = (
+            f"serviceName eq '{SERVICE_NAME}' and priceType eq '{CONSUMPTION}' "
+            f"and armRegionName eq '{region}' and ({skus})"
+        )
+        first = HttpRequest(
+            "GET",
+            self._endpoint + PRICES_PATH,
+            params={"api-version": API_VERSION, "currencyCode": f"'{self.currency}'", "$filter": query},
+        )
+        pages = iter_pages(
+            self._pipeline(),
+            first,
+            subject=f"retail prices of {len(sizes)} size(s) in {region}",
+            next_link=lambda body: prices_page(body)[1],
+            timeout=self._timeout,
+        )
+        skipped = 0
+        for body in pages:
+            for entry in prices_page(body)[0]:
+                item = price_item(entry)
+                if item is None:
+                    skipped += 1
+                else:
+                    yield item
+        if skipped:
+            logger.warning(
+                "retail prices in %s: %s item(s) without the fields a meter needs", region, skipped
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
+        with self._lock:
+            if self._client is None:
+                # scope=None: the API is anonymous, so no credential is built and no token is sent.
+                self._client = build_pipeline(
+                    self._endpoint,
+                    credential=None,
+                    scope=None,
+                    retry_total=self._retry_total,
+                    retry_backoff_factor=self._retry_backoff_factor,
+                    transport=self._transport,
+                    allowed_query_params=["api-version", "currencyCode", "$filter", "$skip"],
+                )
+            return self._client

@@ -1,0 +1,72 @@
+"""A VM's inventory as columns of its current row (private): size, region, OS, license, priority, tags.
+
+Tags are one JSON text column, already bounded by ``shared.domain.inventory.bound_tags`` (at most 50,
+names and values cut to Azure's lengths, under 16,000 characters), so a current row stays far below
+Table Storage's 255 properties and 1 MiB whatever the tags. ``tagsDropped`` counts what was cut.
+The write path replaces the whole current row, so these columns travel in ``CurrentRow.spec``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.domain.inventory import VmSpec, bound_tags, parse_os_type, parse_priority
+from shared.domain.times import format_time, parse_time
+from shared.store._keys import current_key
+from shared.store._records import CurrentRow
+
+
+def spec_fields(spec: VmSpec | None, listed_at: datetime | None) -> dict[str, Any]:
+    if spec is None or listed_at is None:
+        return {}
+    return {
+        "vmSize": spec.vm_size or "",
+        "location": spec.location or "",
+        "osType": spec.os_type.value if spec.os_type else "",
+        "licenseType": spec.license_type or "",
+        "priority": spec.priority.value,
+        "tags": json.dumps(dict(spec.tags), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        "tagsDropped": spec.tags_dropped,
+        "inventoryAt": format_time(listed_at),
+    }
+
+
+def spec_from(entity: Mapping[str, Any]) -> tuple[VmSpec | None, datetime | None]:
+    listed_at = entity.get("inventoryAt")
+    if not listed_at:
+        return None, None
+    try:
+        raw_tags = json.loads(entity.get("tags") or "{}")
+    except ValueError:
+        raw_tags = {}
+    tags, dropped = bound_tags(raw_tags)
+    spec = VmSpec(
+        vm_size=entity.get("vmSize") or None,
+        location=entity.get("location") or None,
+        os_type=parse_os_type(entity.get("osType")),
+        license_type=entity.get("licenseType") or None,
+        priority=parse_priority(entity.get("priority")),
+        tags=tags,
+        tags_dropped=int(entity.get("tagsDropped") or 0) + dropped,
+    )
+    return spec, parse_time(listed_at)
+
+
+def merge_spec(table: TableClient, row: CurrentRow, spec: VmSpec, listed_at: datetime) -> bool:
+    """One merge of the inventory columns, on the ETag ``row`` was read with; ``False`` when it changed."""
+    entity = {"PartitionKey": row.vm.subscription_key, "RowKey": current_key(row.vm)}
+    entity.update(spec_fields(spec, listed_at))
+    try:
+        table.update_entity(
+            entity, mode=UpdateMode.MERGE, etag=row.etag, match_condition=MatchConditions.IfNotModified
+        )
+    except (ResourceModifiedError, ResourceNotFoundError):
+        return False
+    return True

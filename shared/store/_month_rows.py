@@ -1,0 +1,280 @@
+"""Month rows: each VM's transitions of one UTC month, compact, in the VM's partition (private).
+
+Fleet answers (``/costs``, ``timelines``) need every VM's state over a window. Reading each VM's
+transitions costs one query per VM; month rows let them read all VMs of a month with range queries of
+1,000 rows: round trips grow with VMs / 1000 times the months in the window.
+
+Layout: ``mo|<YYYY-MM>|<group>|<name>!<chunk>``, month first so one range query reads a month for every
+VM; ``!`` sorts below every character of a group or VM name, so the rows of one month sort in the order
+of the VMs' current rows. Chunk ``00`` holds ``start`` (the state in force when the month began, or
+before the VM's first transition) and up to ``CHUNK`` entries ``e000``..``e199``: one per transition, its
+time and the state after it, with its operation and source. A month with no transition between two that
+have some gets a row with ``start`` only (the first ``GAP_LIMIT`` such months), so a window in a quiet
+month still finds the state.
+
+The current row's ``MonthsMark`` says the month rows hold the VM's whole history; without it they are not
+read (the VM's own transitions answer instead). An in-order transition adds its entry in the transaction
+that records it (no round trip): one upsert-merge of ``e<n>``, ``n`` counted on the mark (the current
+row's ETag serialises writers), plus ``start`` when a month begins. A late event or a repair, which
+rewrites rows in the middle of the history, drops the mark instead, and the timer rebuilds the VM's month
+rows from its transitions (``store.months``), so the event path never pays for a rewrite.
+
+Pure functions only: the callers read, plan here, and commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+from azure.data.tables import TransactionOperation, UpdateMode
+
+from shared.domain.times import format_time, parse_time
+from shared.domain.vm_state import VmState
+from shared.store._records import CurrentRow, MonthsMark, TransitionRow
+
+MONTH_PREFIX = "mo|"
+CHUNK = 200
+GAP_LIMIT = 24
+START = "start"
+_ENTRY = "e"
+_HIBERNATED, _DELETED, _BILLABLE = 1, 2, 4
+
+Entity = dict[str, Any]
+Operation = tuple[TransactionOperation, Entity, Mapping[str, Any]]
+MonthPlan = tuple[list[Operation], "MonthsMark | None"]
+
+
+@dataclass(frozen=True)
+class MonthEntry:
+    """One transition as a month row keeps it."""
+
+    time: datetime
+    state: VmState
+    operation_name: str
+    source: str
+
+
+@dataclass
+class VmMonth:
+    """A VM's month as read back: the state it began with and its entries in time order."""
+
+    has_start: bool = False
+    start: VmState | None = None
+    entries: list[MonthEntry] = field(default_factory=list)
+
+
+# ---- months and keys -----------------------------------------------------------------------------
+
+
+def month_of(at: datetime) -> str:
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}-{at.month:02d}"
+
+
+def month_start(month: str) -> datetime:
+    year, number = month.split("-")
+    return datetime(int(year), int(number), 1, tzinfo=UTC)
+
+
+def next_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def months_from(first: str, last: str) -> list[str]:
+    """``first`` to ``last`` inclusive (empty when ``last`` is earlier)."""
+    months = []
+    month = first
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def month_key(vm_key: str, month: str, chunk: int) -> str:
+    return f"{MONTH_PREFIX}{month}|{vm_key}!{chunk:02d}"
+
+
+def month_range(month: str, first_vm_key: str | None, last_vm_key: str | None) -> tuple[str, str]:
+    """Keys of a month's rows, of every VM or of the VMs from ``first_vm_key`` to ``last_vm_key``."""
+    prefix = f"{MONTH_PREFIX}{month}|"
+    low = f"{prefix}{first_vm_key}!" if first_vm_key is not None else prefix
+    high = f'{prefix}{last_vm_key}"' if last_vm_key is not None else prefix[:-1] + "}"
+    return low, high
+
+
+# ---- encoding ----------------------------------------------------------------------------------------
+
+
+def state_code(state: VmState | None) -> str:
+    if state is None:
+        return "null"
+    flags = (
+        (_HIBERNATED if state.hibernated else 0)
+        | (_DELETED if state.deleted else 0)
+        | (_BILLABLE if state.billable else 0)
+    )
+    return json.dumps([state.provisioning_state, state.power_state, flags], separators=(",", ":"))
+
+
+def state_from_code(code: str, since: datetime) -> VmState | None:
+    value = json.loads(code)
+    if value is None:
+        return None
+    provisioning, power, flags = value
+    return VmState(
+        provisioning, power, bool(flags & _HIBERNATED), bool(flags & _DELETED), bool(flags & _BILLABLE), since
+    )
+
+
+def _entry_text(row: TransitionRow) -> str:
+    state = json.loads(state_code(row.state))
+    return json.dumps([format_time(row.time), *state, row.operation_name, row.source], separators=(",", ":"))
+
+
+def _entry_from_text(text: str) -> MonthEntry:
+    time_text, provisioning, power, flags, operation, source = json.loads(text)
+    at = parse_time(time_text)
+    state = state_from_code(json.dumps([provisioning, power, flags]), at)
+    assert state is not None
+    return MonthEntry(at, state, operation, source)
+
+
+def _entry_name(index: int) -> str:
+    return f"{_ENTRY}{index % CHUNK:03d}"
+
+
+# ---- writes ------------------------------------------------------------------------------------------
+
+
+def _upsert(entity: Entity, mode: UpdateMode) -> Operation:
+    return (TransactionOperation.UPSERT, entity, {"mode": mode})
+
+
+def _row(partition: str, vm_key: str, month: str, chunk: int, **properties: str) -> Entity:
+    return {"PartitionKey": partition, "RowKey": month_key(vm_key, month, chunk), **properties}
+
+
+def _quiet_months(after: str | None, before: str) -> list[str]:
+    """The months strictly between ``after`` and ``before`` that get a ``start``-only row: the first
+    ``GAP_LIMIT`` of them."""
+    if after is None:
+        return []
+    return months_from(next_month(after), before)[:-1][:GAP_LIMIT]
+
+
+def plan_append(current: CurrentRow | None, row: TransitionRow, vm_key: str, partition: str) -> MonthPlan:
+    """The month-row writes for ``row``, the VM's newest transition (or its first), and the new mark.
+
+    Nothing when the VM's month rows are not complete (no mark): the rebuild will write them.
+    """
+    month = month_of(row.time)
+    entry = _entry_text(row)
+    if current is None:
+        mark = MonthsMark(month, 0, state_code(row.prev))
+    elif current.months is None:
+        return [], None
+    else:
+        mark = current.months
+        if month <= mark.month_open:
+            index = mark.count
+            entity = _row(partition, vm_key, mark.month_open, index // CHUNK, **{_entry_name(index): entry})
+            return [_upsert(entity, UpdateMode.MERGE)], replace(mark, count=index + 1)
+    start = state_code(row.prev)
+    operations = [
+        _upsert(_row(partition, vm_key, quiet, 0, **{START: start}), UpdateMode.REPLACE)
+        for quiet in _quiet_months(None if current is None else mark.month_open, month)
+    ]
+    operations.append(
+        _upsert(_row(partition, vm_key, month, 0, **{START: start, _entry_name(0): entry}), UpdateMode.MERGE)
+    )
+    return operations, replace(mark, month_open=month, count=1)
+
+
+def plan_rebuild(rows: Iterable[TransitionRow], vm_key: str, partition: str) -> Iterator[Operation]:
+    """Every month row of a VM, whole, from all its transitions in key order (streamed: one month in
+    memory at a time). ``mark_of`` the same rows gives the mark to store once these are written."""
+    previous: str | None = None
+    for month, group in groupby(rows, key=lambda row: month_of(row.time)):
+        entries = list(group)
+        start = state_code(entries[0].prev)
+        for quiet in _quiet_months(previous, month):
+            yield _upsert(_row(partition, vm_key, quiet, 0, **{START: start}), UpdateMode.REPLACE)
+        for chunk in range(0, len(entries), CHUNK):
+            properties = {START: start} if chunk == 0 else {}
+            for index, row in enumerate(entries[chunk : chunk + CHUNK], start=chunk):
+                properties[_entry_name(index)] = _entry_text(row)
+            yield _upsert(_row(partition, vm_key, month, chunk // CHUNK, **properties), UpdateMode.REPLACE)
+        previous = month
+
+
+class MarkCounter:
+    """Watches the rows ``plan_rebuild`` streams, for the mark they give: pass ``rows`` through ``seen``."""
+
+    def __init__(self) -> None:
+        self.before_first: str | None = None
+        self.month_open = ""
+        self.count = 0
+
+    def seen(self, rows: Iterable[TransitionRow]) -> Iterator[TransitionRow]:
+        for row in rows:
+            if self.before_first is None:
+                self.before_first = state_code(row.prev)
+            month = month_of(row.time)
+            self.month_open, self.count = month, (self.count + 1 if month == self.month_open else 1)
+            yield row
+
+    def mark(self) -> MonthsMark | None:
+        if self.before_first is None:
+            return None
+        return MonthsMark(self.month_open, self.count, self.before_first)
+
+
+# ---- reads -------------------------------------------------------------------------------------------
+
+
+def vm_key_of_month_key(key: str) -> tuple[str, str, int]:
+    """``mo|2026-11|rg|web!00`` -> (``rg|web``, ``2026-11``, 0)."""
+    body = key[len(MONTH_PREFIX) :]
+    month, _, rest = body.partition("|")
+    vm_key, _, chunk = rest.rpartition("!")
+    return vm_key, month, int(chunk)
+
+
+def collect(entities: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, VmMonth]]:
+    """Month rows as read (any order of chunks) -> VM key -> month -> its start and entries in order."""
+    found: dict[str, dict[str, VmMonth]] = {}
+    indexed: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for entity in entities:
+        vm_key, month, chunk = vm_key_of_month_key(entity["RowKey"])
+        data = found.setdefault(vm_key, {}).setdefault(month, VmMonth())
+        if START in entity:
+            data.has_start = True
+            data.start = state_from_code(entity[START], month_start(month))
+        for name, value in entity.items():
+            if name.startswith(_ENTRY) and name[1:].isdigit():
+                indexed.setdefault((vm_key, month), []).append((chunk * CHUNK + int(name[1:]), value))
+    for (vm_key, month), items in indexed.items():
+        # The entry number is the transition's rank in key order: time, then event id.
+        found[vm_key][month].entries = [_entry_from_text(text) for _, text in sorted(items)]
+    return found
+
+
+# ---- the current row's mark --------------------------------------------------------------------------
+
+
+def mark_fields(mark: MonthsMark | None) -> dict[str, Any]:
+    if mark is None:
+        return {}
+    return {"monthOpen": mark.month_open, "monthCount": mark.count, "monthBeforeFirst": mark.before_first}
+
+
+def mark_from(entity: Mapping[str, Any]) -> MonthsMark | None:
+    if "monthOpen" not in entity or "monthBeforeFirst" not in entity:
+        return None
+    return MonthsMark(entity["monthOpen"], int(entity["monthCount"]), entity["monthBeforeFirst"])

@@ -1,0 +1,104 @@
+"""Month rows (``_month_rows``) as fleet answers read them, and their rebuild by the timer.
+
+Reads: one range query per month for a subscription's VMs (or a key range of them), 1,000 rows a page.
+Rebuild: a VM whose current row has no ``MonthsMark`` (its history was rewritten, or it predates month
+rows) gets every month row rewritten from its transitions, streamed, and then the mark, on the current
+row's ETag as read: a writer that touched the VM meanwhile makes it fail, and the next run tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
+
+from shared.store._entities import transition_from_entity
+from shared.store._errors import storage_errors
+from shared.store._keys import current_key, transitions_prefix, upper_bound
+from shared.store._month_rows import (
+    MarkCounter,
+    Operation,
+    VmMonth,
+    collect,
+    mark_fields,
+    month_range,
+    plan_rebuild,
+)
+from shared.store._records import CurrentRow, TransitionRow
+from shared.store._tail_writer import query_range
+
+MAX_TRANSACTION_SIZE = 100
+PAGE_SIZE = 1000
+# The current row changed or went since it was read: leave it to the next run.
+_RACED = (404, 409, 412)
+
+
+class MonthRows:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def read(
+        self,
+        subscription: str,
+        months: Sequence[str],
+        *,
+        first_vm_key: str | None = None,
+        last_vm_key: str | None = None,
+    ) -> dict[str, dict[str, VmMonth]]:
+        """Month rows of ``months`` for every VM of ``subscription``, or for the VM keys from
+        ``first_vm_key`` to ``last_vm_key``: VM key -> month -> its start and entries."""
+
+        def entities() -> Iterator[Any]:
+            for month in months:
+                low, high = month_range(month, first_vm_key, last_vm_key)
+                yield from query_range(self.table, subscription.lower(), low, high, PAGE_SIZE)
+
+        with storage_errors():
+            return collect(entities())
+
+    def rebuild(self, current: CurrentRow) -> bool:
+        """Rewrite the VM's month rows from its transitions and store the mark; ``False`` when a writer
+        changed the VM since ``current`` was read (or it has no transitions), nothing marked then."""
+        if current.months is not None or current.pending is not None or current.etag is None:
+            return False
+        counter = MarkCounter()
+        batch: list[Operation] = []
+        with storage_errors():
+            for operation in plan_rebuild(
+                counter.seen(self._rows(current)), current.vm.vm_key, _partition(current)
+            ):
+                batch.append(operation)
+                if len(batch) == MAX_TRANSACTION_SIZE - 1:  # the last keeps room for the mark
+                    self.table.submit_transaction(batch)
+                    batch = []
+            mark = counter.mark()
+            if mark is None:
+                return False
+            entity = {
+                "PartitionKey": _partition(current),
+                "RowKey": current_key(current.vm),
+                **mark_fields(mark),
+            }
+            options = {
+                "mode": UpdateMode.MERGE,
+                "etag": current.etag,
+                "match_condition": MatchConditions.IfNotModified,
+            }
+            try:
+                self.table.submit_transaction([*batch, (TransactionOperation.UPDATE, entity, options)])
+            except TableTransactionError as err:
+                if err.status_code in _RACED:
+                    return False
+                raise
+        return True
+
+    def _rows(self, current: CurrentRow) -> Iterator[TransitionRow]:
+        prefix = transitions_prefix(current.vm)
+        entities = query_range(self.table, _partition(current), prefix, upper_bound(prefix), PAGE_SIZE)
+        return (transition_from_entity(entity) for entity in entities)
+
+
+def _partition(current: CurrentRow) -> str:
+    return current.vm.subscription_key

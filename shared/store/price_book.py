@@ -1,0 +1,153 @@
+"""Retail prices cached in the ledger table, and when each periodic job last ran.
+
+Partition ``prices``: one row per (currency, region, size), ``<CUR>|<region>|<size>`` in lower case,
+with one column pair per meter kind (``LinuxRegular`` = price, ``LinuxRegularMeter`` = its meter name)
+and ``fetchedAt``. A pair fetched with no meter at all still gets a row, so "no price" is known rather
+than guessed. A refresh that fails writes nothing here: the previous prices stay.
+
+Partition ``jobs``: one row per job (``inventory|<subscription>``, ``prices|<currency>``) with the time of
+its last attempt, whether it succeeded and a short detail, so the timer runs each at most once a period.
+HTTP answers read this partition; they never call the prices API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TransactionOperation, UpdateMode
+
+from shared.domain.inventory import OsType, Priority
+from shared.domain.pricing import HourlyPrice, MeterKind, PriceKey
+from shared.domain.times import format_time, parse_time
+from shared.store._errors import storage_errors
+
+PRICES_PARTITION = "prices"
+JOBS_PARTITION = "jobs"
+_BATCH = 100
+_KINDS = [MeterKind(os_type, priority) for os_type in OsType for priority in Priority]
+
+
+@dataclass(frozen=True)
+class StoredPrices:
+    """The hourly prices of one region and size, by meter kind, as fetched at ``fetched_at``."""
+
+    currency: str
+    region: str
+    size: str
+    fetched_at: datetime
+    prices: Mapping[MeterKind, HourlyPrice]
+
+
+@dataclass(frozen=True)
+class JobMark:
+    attempted_at: datetime
+    succeeded: bool
+    detail: str
+
+
+def _column(kind: MeterKind) -> str:
+    return f"{kind.os_type.value}{kind.priority.value}"
+
+
+def _pair_key(currency: str, region: str, size: str) -> str:
+    return f"{currency.upper()}|{region.strip().lower()}|{size.strip().lower()}"
+
+
+class PriceBook:
+    """Reads and writes the ``prices`` and ``jobs`` partitions of the ledger table."""
+
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def save(
+        self,
+        currency: str,
+        fetched_at: datetime,
+        pairs: Iterable[tuple[str, str]],
+        prices: Mapping[PriceKey, HourlyPrice],
+    ) -> int:
+        """Upsert one row per (region, size) in ``pairs``, with every kind ``prices`` has for it."""
+        entities = []
+        for region, size in sorted({(r.strip().lower(), s.strip().lower()) for r, s in pairs}):
+            entity: dict[str, Any] = {
+                "PartitionKey": PRICES_PARTITION,
+                "RowKey": _pair_key(currency, region, size),
+                "currency": currency.upper(),
+                "region": region,
+                "size": size,
+                "fetchedAt": format_time(fetched_at),
+            }
+            for kind in _KINDS:
+                price = prices.get((region, size, kind))
+                if price is not None:
+                    entity[_column(kind)] = str(price.amount)
+                    entity[_column(kind) + "Meter"] = price.meter
+            entities.append(entity)
+        with storage_errors():
+            for start in range(0, len(entities), _BATCH):
+                self.table.submit_transaction(
+                    [
+                        (TransactionOperation.UPSERT, entity, {"mode": UpdateMode.REPLACE})
+                        for entity in entities[start : start + _BATCH]
+                    ]
+                )
+        return len(entities)
+
+    def get(self, currency: str, region: str, size: str) -> StoredPrices | None:
+        """One pair's prices (one point read), ``None`` when never fetched."""
+        with storage_errors():
+            try:
+                entity = self.table.get_entity(PRICES_PARTITION, _pair_key(currency, region, size))
+            except ResourceNotFoundError:
+                return None
+        return _stored(entity)
+
+    def load(self, currency: str) -> dict[tuple[str, str], StoredPrices]:
+        """Every pair fetched in ``currency`` (one range query per 1,000 pairs)."""
+        prefix = f"{currency.upper()}|"
+        with storage_errors():
+            entities = self.table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                parameters={"pk": PRICES_PARTITION, "low": prefix, "high": prefix[:-1] + "}"},
+            )
+            stored = [_stored(entity) for entity in entities]
+        return {(item.region, item.size): item for item in stored}
+
+    def job_mark(self, job: str) -> JobMark | None:
+        with storage_errors():
+            try:
+                entity = self.table.get_entity(JOBS_PARTITION, job)
+            except ResourceNotFoundError:
+                return None
+        return JobMark(parse_time(entity["attemptedAt"]), bool(entity["succeeded"]), entity.get("detail", ""))
+
+    def mark_job(self, job: str, mark: JobMark) -> None:
+        entity = {
+            "PartitionKey": JOBS_PARTITION,
+            "RowKey": job,
+            "attemptedAt": format_time(mark.attempted_at),
+            "succeeded": mark.succeeded,
+            "detail": mark.detail[:1000],
+        }
+        with storage_errors():
+            self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+
+def _stored(entity: Mapping[str, Any]) -> StoredPrices:
+    currency = entity["currency"]
+    prices: dict[MeterKind, HourlyPrice] = {}
+    for kind in _KINDS:
+        text = entity.get(_column(kind))
+        if not text:
+            continue
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            continue
+        prices[kind] = HourlyPrice(amount, currency, entity.get(_column(kind) + "Meter", ""))
+    return StoredPrices(currency, entity["region"], entity["size"], parse_time(entity["fetchedAt"]), prices)

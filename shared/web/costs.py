@@ -1,0 +1,62 @@
+"""``GET costs``: billed hours, unknown hours, estimated cost and VM count per subscription, resource
+group or tag over a window (CSV too).
+
+The window defaults to the current UTC month so far. Every VM of the ledger (or of ``subscriptionId``)
+is read from its current row and month rows: round trips grow with VMs / 1000 and months, not with VMs.
+Prices come from the cache the timer keeps; this endpoint never calls the prices API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.answers import costs_report
+from shared.domain.chargeback import parse_group_by
+from shared.domain.ids import require_part
+from shared.domain.times import utc_now
+from shared.settings import get_settings
+from shared.store import Ledger
+from shared.web.bodies import costs_body, window_fields
+from shared.web.csv_export import COSTS_COLUMNS, CSV_FORMAT, hours, money_text, requested_format
+from shared.web.params import MAX_WINDOW, check_window, query_window
+from shared.web.responses import HttpResult, Request, csv_response
+
+
+def list_costs(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+    params = request.params
+    output = requested_format(params)
+    group_by = parse_group_by(params.get("groupBy"))
+    subscription = params.get("subscriptionId")
+    if subscription is not None:
+        require_part("subscriptionId", subscription)
+    as_of = utc_now()
+    start, end = query_window(params, default_end=as_of)
+    start = start if start is not None else month_start_of(end)
+    check_window(start, end, MAX_WINDOW)
+    report = costs_report(ledger, group_by, start, end, as_of, get_settings().prices_currency, subscription)
+    body = costs_body(report)
+    body.update(window_fields(ledger.policy, start, end, as_of))
+    if output == CSV_FORMAT:
+        window = body["window"]
+        rows = [_csv_row(group, window) for group in body["value"]]
+        return csv_response(COSTS_COLUMNS, {"value": rows}, "vm-costs.csv")
+    return body
+
+
+def month_start_of(at: datetime) -> datetime:
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _csv_row(group: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
+    cost = group["estimatedCost"]
+    return {
+        **group,
+        "billedHours": hours(group["billedSeconds"]),
+        "unknownHours": hours(group["unknownSeconds"]),
+        "unpricedBilledHours": hours(group["unpricedBilledSeconds"]),
+        "estimatedCost": money_text(cost["amount"], cents=True),
+        "currency": cost["currency"],
+        "windowFrom": window["from"],
+        "windowTo": window["to"],
+    }

@@ -1,0 +1,236 @@
+"""A small fake of the Azure Retail Prices API on loopback (``GET /api/retail/prices``).
+
+It answers pages of ``Items`` with ``NextPageLink`` (``$skip``, null on the last page) in the envelope
+``domain.md`` §8 lists (``BillingCurrency``, ``CustomerEntityId``, ``CustomerEntityType``, ``Items``,
+``NextPageLink``, ``Count``). Items are copies of a published Learn sample item
+(``tests/data/published/retail_prices``) with the region, size, names, type and price changed: see
+``meter``. It filters on ``armRegionName`` and ``armSkuName`` terms of ``$filter`` and ignores
+``priceType``, as a published capture shows reservation rows returned despite ``priceType eq
+'Consumption'``, so the client's own type check is exercised. It records every request (to show that no
+``Authorization`` header is ever sent) and can answer 429 or an error status.
+
+As a script (for the demo), it serves a JSON catalogue file (an array of items)::
+
+    python -m tests.fake_prices --port 0 --catalogue samples/retail-prices.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.fake_arm import RecordedRequest, _wait_for_stop_signal
+
+LOOPBACK = "127.0.0.1"
+PUBLISHED = Path(__file__).resolve().parent / "data" / "published" / "retail_prices"
+_TERM = re.compile(r"(armRegionName|armSkuName) eq '([^']*)'")
+
+
+def published_item() -> dict[str, Any]:
+    """Learn's sample Consumption item (Windows F16s Spot, westeurope, EUR), as published."""
+    return json.loads((PUBLISHED / "learn_sample_item_eur_consumption.json").read_text())
+
+
+def meter(
+    region: str,
+    size: str,
+    price: str | float,
+    *,
+    windows: bool = False,
+    spot: bool = False,
+    low: bool = False,
+    price_type: str = "Consumption",
+    currency: str = "USD",
+    reservation_term: str | None = None,
+) -> dict[str, Any]:
+    """The published item with the fields of another meter: ``Standard_D2s_v5`` -> ``D2s v5 [Spot]``."""
+    short = size.removeprefix("Standard_").replace("_", " ")
+    series = short.split(" ", 1)[0].rstrip("0123456789")
+    sku = short + (" Spot" if spot else " Low Priority" if low else "")
+    item = published_item()
+    item.update(
+        currencyCode=currency,
+        retailPrice=float(price),
+        unitPrice=float(price),
+        armRegionName=region,
+        armSkuName=size,
+        skuName=sku,
+        meterName=sku,
+        productName=f"Virtual Machines {series} Series" + (" Windows" if windows else ""),
+        type=price_type,
+        meterId=f"fake-{region}-{size}-{sku}-{windows}-{price_type}".lower().replace(" ", "-"),
+        skuId="FAKE/"
+        + hashlib.sha256(f"{region}|{size}|{sku}|{windows}|{price_type}".encode()).hexdigest()[:4],
+    )
+    if reservation_term is not None:
+        item["reservationTerm"] = reservation_term
+    return item
+
+
+@dataclass
+class _State:
+    items: list[dict[str, Any]]
+    page_size: int
+    fail_status: int | None = None
+    throttle_first: int = 0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    served: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakePrices:
+    """The fake on 127.0.0.1 (a free port unless ``port``), in a background thread; a context manager."""
+
+    def __init__(self, items: Sequence[Mapping[str, Any]], *, page_size: int = 100, port: int = 0) -> None:
+        self._state = _State([dict(item) for item in items], page_size)
+        self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self._state))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def fail_with(self, status: int | None) -> None:
+        """Answer every request with ``status`` from now on (``None``: answer normally again)."""
+        with self._state.lock:
+            self._state.fail_status = status
+
+    def throttle(self, count: int) -> None:
+        with self._state.lock:
+            self._state.throttle_first, self._state.served = count, 0
+
+    def set_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        with self._state.lock:
+            self._state.items = [dict(item) for item in items]
+
+    def start(self) -> FakePrices:
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> FakePrices:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
+    class Handler(_PricesHandler):
+        shared = state
+
+    return Handler
+
+
+class _PricesHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 10
+    shared: _State
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        with self.shared.lock:
+            self.shared.requests.append(
+                RecordedRequest("GET", parts.path, query, {k.lower(): v for k, v in self.headers.items()})
+            )
+            self.shared.served += 1
+            throttled = self.shared.served <= self.shared.throttle_first
+            fail_status = self.shared.fail_status
+            items = list(self.shared.items)
+        if parts.path != "/api/retail/prices":
+            self._send(404, {"Error": {"Code": "NotFound", "Message": "Not found"}})
+        elif throttled:
+            self._send(
+                429, {"Error": {"Code": "TooManyRequests", "Message": "Retry later"}}, {"Retry-After": "0"}
+            )
+        elif fail_status is not None:
+            self._send(fail_status, {"Error": {"Code": "ServiceUnavailable", "Message": "Unavailable"}})
+        else:
+            self._page(query, items)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: tests read ``FakePrices.requests``."""
+
+    def _page(self, query: dict[str, str], items: list[dict[str, Any]]) -> None:
+        terms: dict[str, set[str]] = {}
+        for name, value in _TERM.findall(query.get("$filter", "")):
+            terms.setdefault(name, set()).add(value)  # filter values are case-sensitive
+        currency = query.get("currencyCode", "'USD'").strip("'")
+        matching = [
+            item
+            for item in items
+            if all(item.get(name) in values for name, values in terms.items())
+            and item["currencyCode"] == currency
+        ]
+        skip = int(query.get("$skip", "0") or 0)
+        page = matching[skip : skip + self.shared.page_size]
+        next_link = None
+        if skip + self.shared.page_size < len(matching):
+            params = {k: v for k, v in query.items() if k != "$skip"}
+            params["$skip"] = str(skip + self.shared.page_size)
+            next_link = f"http://{self.headers.get('Host')}/api/retail/prices?{urlencode(params, safe='$')}"
+        self._send(
+            200,
+            {
+                "BillingCurrency": currency,
+                "CustomerEntityId": "Default",
+                "CustomerEntityType": "Retail",
+                "Items": page,
+                "NextPageLink": next_link,
+                "Count": len(page),
+            },
+        )
+
+    def _send(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_prices", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--catalogue", type=Path, required=True, help="JSON array of price items")
+    parser.add_argument("--page-size", type=int, default=100)
+    args = parser.parse_args(argv)
+    items = json.loads(args.catalogue.read_text(encoding="utf-8"))
+    with FakePrices(items, page_size=args.page_size, port=args.port) as fake:
+        print(fake.url, flush=True)
+        _wait_for_stop_signal()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Estimated cost and chargeback on Azurite, with loopback fakes of List All (models) and Retail Prices.
+
+Every VM lives the sample day (created 08:00, powered off 10:00 and still billed, deallocated 11:00,
+started 13:00, hibernated 15:00: 5 billed hours), so its cost is 5 x its meter's hourly price.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+import function_app
+from shared.domain.ids import parse_vm_id
+from shared.jobs import refresh_inventory, refresh_prices
+from shared.sources import ArmClient, RetailPricesClient
+from tests.factories import SUB, at, deliver, http_get, sample_day, vm_id, wire_event
+from tests.fake_arm import FakeArm, Faults, make_vm
+from tests.fake_prices import PUBLISHED, FakePrices, meter
+
+pytestmark = pytest.mark.azurite
+
+DAY = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
+# name, group, model options, expected hourly price (None: no price), reason
+FLEET = [
+    ("web-01", "rg-shop", dict(vm_size="Standard_D2s_v5", tags={"owner": "shop"}), "0.096"),
+    (
+        "web-02",
+        "rg-shop",
+        dict(vm_size="Standard_D2s_v5", os_type="Windows", tags={"Owner": "Shop"}),
+        "0.188",
+    ),
+    (
+        "ahb-01",
+        "rg-shop",
+        dict(
+            vm_size="Standard_D2s_v5",
+            os_type="Windows",
+            license_type="Windows_Server",
+            tags={"owner": "data"},
+        ),
+        "0.096",
+    ),  # Hybrid Benefit: the Linux rate
+    (
+        "spot-01",
+        "rg-data",
+        dict(vm_size="Standard_D2s_v5", priority="Spot", tags={"owner": "data"}),
+        "0.0192",
+    ),
+    (
+        "low-01",
+        "rg-data",
+        dict(vm_size="Standard_D4s_v5", os_type="Windows", priority="Low", tags={"owner": "data"}),
+        "0.1",
+    ),
+    (
+        "big-01",
+        "rg-data",
+        dict(vm_size="Standard_E64_v4", location="southcentralus"),
+        None,
+    ),  # reservation only
+    ("far-01", "rg-far", dict(vm_size="Standard_D2s_v5", location="brazilsouth", tags={}), None),  # no meter
+]
+
+
+def catalogue() -> list[dict]:
+    reservation = json.loads((PUBLISHED / "learn_sample_item_reservation.json").read_text())
+    devtest = json.loads((PUBLISHED / "learn_sample_item_devtest_spot_windows.json").read_text())
+    return [
+        meter("westeurope", "Standard_D2s_v5", "0.096"),
+        meter("westeurope", "Standard_D2s_v5", "0.188", windows=True),
+        meter("westeurope", "Standard_D2s_v5", "0.0192", spot=True),
+        meter("westeurope", "Standard_D2s_v5", "0.0376", windows=True, spot=True),
+        meter("westeurope", "Standard_D2s_v5", "0.0192", low=True),
+        meter("westeurope", "Standard_D2s_v5", "0.05", price_type="DevTestConsumption"),
+        meter("westeurope", "Standard_D2s_v5", "500", price_type="Reservation", reservation_term="1 Year"),
+        meter("westeurope", "Standard_D2s_v5", "0.077", currency="EUR"),
+        meter("westeurope", "Standard_D4s_v5", "0.192"),
+        meter("westeurope", "Standard_D4s_v5", "0.1", windows=True, low=True),
+        reservation,  # published: Standard_E64_v4 in southcentralus, a term price
+        devtest,  # published: Standard_F16s Windows Spot, DevTest
+    ]
+
+
+def models() -> dict[str, list[dict]]:
+    vms = []
+    for name, group, options, _ in FLEET:
+        options = {"location": "westeurope", **options}
+        vms.append(make_vm(SUB, group, name, **options))
+    return {SUB: vms}
+
+
+@pytest.fixture
+def priced(ledger):
+    """The fleet's day recorded, its inventory listed and its prices fetched (pages of 2 items)."""
+    for name, group, _, _ in FLEET:
+        deliver(*sample_day(vm_id(name, group)))
+    with FakeArm(models(), page_size=3) as arm, FakePrices(catalogue(), page_size=2) as prices:
+        inventory = refresh_inventory(
+            ledger,
+            SUB,
+            lambda: ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages(SUB),
+            period=timedelta(hours=6),
+            clock=lambda: at(hours=20),
+        )
+        client = RetailPricesClient(prices.url, "USD", retry_total=0)
+        report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=21))
+        yield ledger, prices, client, inventory, report
+
+
+def test_inventory_lands_on_the_current_rows(priced):
+    ledger, _, _, inventory, _ = priced
+    assert (inventory.listed, inventory.updated, inventory.failure) == (len(FLEET), len(FLEET), None)
+    row = ledger.get_current(parse_vm_id(vm_id("web-02", "rg-shop")))
+    assert (row.spec.vm_size, row.spec.os_type.value, row.spec.priority.value) == (
+        "Standard_D2s_v5",
+        "Windows",
+        "Regular",
+    )
+    assert dict(row.spec.tags) == {"Owner": "Shop"}
+    assert len(list(ledger.iter_transitions(row.vm))) == 5  # inventory recorded no transition
+
+
+def test_prices_follow_next_page_links_anonymously(priced):
+    _, prices, _, _, report = priced
+    assert report.failure is None and report.pairs == 4 and report.priced == 2
+    assert len(prices.requests) > 3  # several pages per listing
+    assert all("authorization" not in request.headers for request in prices.requests)
+    assert all("'Consumption'" in request.query["$filter"] for request in prices.requests)
+
+
+@pytest.mark.parametrize(("name", "group", "options", "price"), FLEET)
+def test_get_vm_estimates_the_windows_cost_to_the_cent(priced, name, group, options, price):
+    body = json.loads(http_get(function_app.get_vm, "vms/x", _route(name, group), **DAY).get_body())
+    cost = body["estimatedCost"]
+    assert body["billedSeconds"] == 5 * 3600
+    if price is None:
+        assert (cost["amount"], cost["hourlyPrice"], cost["reason"]) == (None, None, "NoPrice")
+    else:
+        assert cost["amount"] == float((5 * Decimal(price)).quantize(Decimal("0.01")))
+        assert (cost["hourlyPrice"], cost["currency"], cost["reason"]) == (float(price), "USD", None)
+        assert cost["priceAsOf"] == "2026-11-23T21:00:00.000000Z"
+    assert body["vmSize"] == options["vm_size"]
+
+
+def test_costs_by_tag_sum_per_owner_with_untagged_and_unpriced_apart(priced):
+    body = json.loads(http_get(function_app.list_costs, "costs", groupBy="tag:owner", **DAY).get_body())
+    groups = {group["group"]: group for group in body["value"]}
+    assert list(groups) == ["data", "shop", None]
+    assert groups["shop"]["vmCount"] == 2 and groups["shop"]["billedSeconds"] == 10 * 3600
+    assert groups["shop"]["estimatedCost"] == {"amount": 1.42, "currency": "USD"}  # 5 x (0.096 + 0.188)
+    assert groups["data"]["estimatedCost"]["amount"] == 1.08  # 5 x (0.096 + 0.0192 + 0.1)
+    assert groups[None]["vmCount"] == 2  # big-01 has no tag at all, far-01 an empty set
+    assert groups[None]["estimatedCost"]["amount"] is None  # neither has a price: never 0
+    assert groups[None]["unpricedVmCount"] == 2 and groups[None]["unpricedBilledSeconds"] == 10 * 3600
+    assert body["total"]["estimatedCost"]["amount"] == 2.5 and body["total"]["vmCount"] == 7
+    assert body["groupBy"] == "tag:owner" and body["window"]["from"] == "2026-11-23T00:00:00.000000Z"
+
+
+def test_costs_by_resource_group_and_subscription(priced):
+    by_group = json.loads(
+        http_get(function_app.list_costs, "costs", groupBy="resourceGroup", **DAY).get_body()
+    )
+    assert [(g["group"], g["vmCount"]) for g in by_group["value"]] == [
+        ("rg-data", 3),
+        ("rg-far", 1),
+        ("rg-shop", 3),
+    ]
+    by_sub = json.loads(http_get(function_app.list_costs, "costs", **DAY).get_body())
+    assert [(g["group"], g["vmCount"], g["estimatedCost"]["amount"]) for g in by_sub["value"]] == [
+        (SUB, 7, 2.5)
+    ]
+
+
+def test_costs_as_csv(priced):
+    response = http_get(function_app.list_costs, "costs", groupBy="tag:owner", format="csv", **DAY)
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_body().decode())))
+    assert [(row["group"], row["billedHours"], row["estimatedCost"]) for row in rows] == [
+        ("data", "15", "1.08"), ("shop", "10", "1.42"), ("", "10", ""),
+    ]  # fmt: skip
+
+
+def test_timelines_and_vms_carry_the_cost(priced):
+    timelines = json.loads(http_get(function_app.list_vm_timelines, "timelines", **DAY).get_body())
+    costs = {item["vmName"]: item["estimatedCost"]["amount"] for item in timelines["value"]}
+    assert costs == {"ahb-01": 0.48, "big-01": None, "far-01": None, "low-01": 0.5, "spot-01": 0.1,
+                     "web-01": 0.48, "web-02": 0.94}  # fmt: skip
+    vms = json.loads(http_get(function_app.list_vms, "vms", **DAY).get_body())
+    assert {item["vmName"]: item["estimatedCost"]["amount"] for item in vms["value"]} == costs
+    plain = json.loads(http_get(function_app.list_vms, "vms").get_body())
+    assert plain["value"][0]["estimatedCost"]["reason"] in ("NoWindow", "NoPrice")
+    rows = list(csv.DictReader(io.StringIO(http_get(function_app.list_vm_timelines, "timelines", format="csv",
+                                                    **DAY).get_body().decode())))  # fmt: skip
+    assert {row["vmName"]: row["estimatedCost"] for row in rows}["web-02"] == "0.94"
+
+
+def test_a_failed_price_refresh_keeps_the_previous_prices_and_answers_never_call_the_api(priced):
+    ledger, prices, client, _, _ = priced
+    prices.fail_with(503)
+    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=45), force=True)
+    assert report.failure is not None and "503" in report.failure
+    seen = len(prices.requests)
+    body = json.loads(http_get(function_app.get_vm, "vms/x", _route("web-01", "rg-shop"), **DAY).get_body())
+    assert body["estimatedCost"]["amount"] == 0.48
+    assert body["estimatedCost"]["priceAsOf"] == "2026-11-23T21:00:00.000000Z"  # the old fetch
+    http_get(function_app.list_costs, "costs", **DAY)
+    http_get(function_app.list_vm_timelines, "timelines", **DAY)
+    assert len(prices.requests) == seen
+
+
+def test_prices_are_refreshed_at_most_daily(priced):
+    ledger, prices, client, _, _ = priced
+    seen = len(prices.requests)
+    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=30))
+    assert not report.ran and len(prices.requests) == seen
+
+
+def test_a_failed_inventory_listing_changes_nothing_and_a_resize_shows_at_the_next_refresh(priced):
+    ledger = priced[0]
+    resized = models()
+    resized[SUB][0]["properties"]["hardwareProfile"]["vmSize"] = "Standard_D4s_v5"
+    with FakeArm(resized, page_size=3) as arm:
+        client = ArmClient(arm.url, "2024-07-01", retry_total=0)
+
+        def refresh(hour: int):
+            pages = lambda: client.iter_model_pages(SUB)  # noqa: E731
+            return refresh_inventory(
+                ledger, SUB, pages, period=timedelta(hours=6), clock=lambda: at(hours=hour)
+            )
+
+        arm.faults = Faults(fail_page=2, fail_status=500)
+        failed = refresh(27)
+        assert failed.ran and failed.failure is not None and failed.updated == 0
+        vm = parse_vm_id(vm_id("web-01", "rg-shop"))
+        assert ledger.get_current(vm).spec.vm_size == "Standard_D2s_v5"
+        assert not refresh(28).ran  # at most once per INVENTORY_REFRESH, failures included
+        arm.faults = Faults()
+        later = refresh(33)
+    assert later.updated == 1
+    assert ledger.get_current(vm).spec.vm_size == "Standard_D4s_v5"
+
+
+def test_a_bad_group_by_is_a_400_with_its_code(ledger):
+    response = http_get(function_app.list_costs, "costs", groupBy="owner")
+    assert response.status_code == 400
+    assert json.loads(response.get_body())["error"]["code"] == "InvalidGroupBy"
+
+
+def test_a_finding_carries_the_estimated_cost_of_its_billed_hours(priced):
+    deliver(wire_event("powerOff", at(hours=16), resource_id=vm_id("web-01", "rg-shop")))  # stopped, billed
+    body = json.loads(http_get(function_app.list_findings, "findings", kind="stoppedButBilled").get_body())
+    [finding] = body["value"]
+    cost = finding["estimatedCost"]
+    assert (finding["vmName"], cost["hourlyPrice"], cost["currency"]) == ("web-01", 0.096, "USD")
+    expected = (Decimal(str(finding["billedHours"])) * Decimal("0.096")).quantize(Decimal("0.01"))
+    assert abs(Decimal(str(cost["amount"])) - expected) <= Decimal("0.01")  # hours are rounded in the body
+    csv_body = http_get(function_app.list_findings, "findings", kind="stoppedButBilled", format="csv")
+    [row] = list(csv.DictReader(io.StringIO(csv_body.get_body().decode())))
+    assert (row["estimatedCost"], row["currency"], row["hourlyPrice"]) == (
+        f"{cost['amount']:.2f}",
+        "USD",
+        "0.096",
+    )
+
+
+def _route(name: str, group: str) -> dict[str, str]:
+    return {"subscriptionId": SUB, "resourceGroup": group, "vmName": name}
