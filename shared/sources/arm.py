@@ -157,14 +157,8 @@ class ArmClient:
         """
         require_part("subscriptionId", subscription_id)
         first = HttpRequest("GET", self._list_url(subscription_id), params={"api-version": self._api_version})
-        pages = iter_pages(
-            self._pipeline(),
-            first,
-            subject=f"VM models of subscription {subscription_id}",
-            next_link=lambda body: arm_page(body, "List All")[1],
-            timeout=self._timeout,
-        )
-        return (parse_model_page(body)[0] for body in pages)
+        subject = f"VM models of subscription {subscription_id}"
+        return self._pages(first, subject, "List All", parse_model_page)
 
     def _list_url(self, subscription_id: str) -> str:
         return f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"

@@ -198,7 +198,8 @@ def plan_append(current: CurrentRow | None, row: TransitionRow, vm_key: str, par
 
 def plan_rebuild(rows: Iterable[TransitionRow], vm_key: str, partition: str) -> Iterator[Operation]:
     """Every month row of a VM, whole, from all its transitions in key order (streamed: one month in
-    memory at a time). ``mark_of`` the same rows gives the mark to store once these are written."""
+    memory at a time). Pass the rows through ``MarkCounter.seen`` for the mark to store once these are
+    written."""
     previous: str | None = None
     for month, group in groupby(rows, key=lambda row: month_of(row.time)):
         entries = list(group)
