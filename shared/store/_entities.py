@@ -98,16 +98,6 @@ def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
     )
 
 
-def cause_entity(row: CurrentRow) -> dict[str, Any]:
-    """Only the cause columns of ``row``'s current row, for a merge."""
-    return {
-        "PartitionKey": row.vm.subscription_key,
-        "RowKey": current_key(row.vm),
-        "causeSource": row.last_cause_source or "",
-        "causeOperation": row.last_cause_operation or "",
-    }
-
-
 def current_entity(row: CurrentRow) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": row.vm.subscription_key,

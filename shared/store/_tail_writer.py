@@ -18,16 +18,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from itertools import chain, islice
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, TransactionOperation
 
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
-from shared.store._entities import cause_entity, current_entity, transition_entity, transition_from_entity
+from shared.store._entities import current_entity, transition_entity, transition_from_entity
 from shared.store._keys import time_key, time_key_after, transitions_prefix, upper_bound
 from shared.store._records import (
     CurrentRow,
@@ -50,6 +50,10 @@ from shared.store._write_plan import TableOperation, noted, replace_operation
 
 FIRST_PAGE_SIZE = 10
 PAGE_SIZE = 1000
+
+
+# Where the rows a rewrite steps over begin: the first key, and the time of the first row (``None``: none).
+Start = tuple[str, datetime | None]
 
 
 class TailConflict(Exception):
@@ -106,7 +110,9 @@ class TailWriter:
         following = rows if successor is None else chain([successor], rows)
         create = (TransactionOperation.CREATE, transition_entity(row, new.vm.subscription_key))
         pending = Pending(key, anchor.key)
-        return self._rewrite(current, base, pending, deriver, following, [create], verified=verified)
+        return self._rewrite(
+            current, base, pending, deriver, following, [create], verified=verified, start=(key, new.time)
+        )
 
     def finish_pending(self, current: CurrentRow) -> CurrentRow:
         """Re-derive every row from the marked key on, and clear the marker."""
@@ -120,7 +126,12 @@ class TailWriter:
                 Anchor(before.key, before.state) if before else self._look_back(current.vm, pending.from_key)
             )
         deriver = TailDeriver(anchor, self.policy, stop_when_unchanged=False)
-        return self._rewrite(current, current, pending, deriver, self._rows(current.vm, pending.from_key), [])
+        rows = self._rows(current.vm, pending.from_key)
+        first = next(rows, None)
+        if first is None:
+            return self._rewrite(current, current, pending, deriver, rows, [], start=(pending.from_key, None))
+        start = (pending.from_key, first.time)
+        return self._rewrite(current, current, pending, deriver, chain([first], rows), [], start=start)
 
     def rebuild(self, vm: VmId, current: CurrentRow | None) -> CurrentRow | None:
         """Re-derive the VM's whole history and write the current row it implies (created if missing)."""
@@ -146,7 +157,10 @@ class TailWriter:
         last_operations: list[TableOperation],
         *,
         verified: bool = False,
+        start: Start | None = None,
     ) -> CurrentRow:
+        """``start``: the key the rows stepped over begin at (the late row's own, or the marked key) and
+        the time of the first of them; ``None``: the whole history is stepped over."""
         partition = base.vm.subscription_key
         # The VM's month rows no longer match its history: the timer rebuilds them (``store.months``).
         base = replace(base, months=None)
@@ -164,39 +178,32 @@ class TailWriter:
                 ):
                     committer.submit(transaction)
         final = settled_current(base, deriver, self.policy)
+        if not _cause_known(deriver, current, final, start[1] if start else None):
+            final = self._with_cause_read(final, deriver, start[0] if start else "")
         unchanged = current is not None and replace(final, etag=None) == replace(current, etag=None)
         # Any row written changes the current row's ETag too: a month-row rebuild read before it then fails.
         write_current = plan.started or not verified or not unchanged or rows_written
         for transaction in plan.finish(final if write_current else None, last_operations):
             committer.submit(transaction)
-        return self._settled_cause(final.with_etag(committer.etag))
+        return final.with_etag(committer.etag)
 
-    def _settled_cause(self, current: CurrentRow) -> CurrentRow:
-        """``current`` naming as cause the last row, in key order, that began its condition: read back from
-        the rows stored at the instant ``state.since`` once the rewrite is committed, so that whatever
-        order and path wrote the rows (a rewrite stopped early, cut off, rebuilt) the answer is the same.
-        One short query; a merge only when the cause differs, on the row's ETag (a racing writer then
-        settles its own)."""
-        vm, since = current.vm, current.state.since
+    def _with_cause_read(self, final: CurrentRow, deriver: TailDeriver, start_key: str) -> CurrentRow:
+        """``final`` naming as cause the last row, in key order, at the instant ``state.since`` that began
+        its condition, before the last transaction writes it (so the cause commits with the rows, whatever
+        order and path wrote them: a rewrite stopped early, cut off, rebuilt). One short query of the rows
+        at that instant; those this rewrite stepped over count as derived (``deriver.cause``), the others
+        as stored (this rewrite does not change them)."""
+        vm, since = final.vm, final.state.since
+        stepped_to = deriver.last.key if deriver.last else start_key
+        cause = deriver.cause if deriver.cause is not None and deriver.cause.time == since else None
         rows = self._rows(vm, time_key(vm, since), high=time_key_after(vm, since), first_page=FIRST_PAGE_SIZE)
-        cause = None
         for row in rows:
-            if begins_condition(row):
+            stepped = start_key <= row.key <= stepped_to
+            if not stepped and begins_condition(row) and (cause is None or row.key > cause.key):
                 cause = row
-        if cause is None or (cause.source, cause.operation_name) == (
-            current.last_cause_source,
-            current.last_cause_operation,
-        ):
-            return current
-        settled = replace(current, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
-        try:
-            metadata = self.table.update_entity(
-                cause_entity(settled), mode=UpdateMode.MERGE, etag=current.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )  # fmt: skip
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return current
-        return settled.with_etag(metadata.get("etag"))
+        if cause is None:
+            return final
+        return replace(final, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
 
     def _look_back(self, vm: VmId, key: str) -> Anchor:
         """The last row before ``key``, read from the VM's first row: the slow way, after rows were lost."""
@@ -216,6 +223,32 @@ class TailWriter:
                 self.table, partition, head[-1]["RowKey"], high, PAGE_SIZE, start_inclusive=False
             )
             yield from (transition_from_entity(entity) for entity in rest)
+
+
+def _cause_known(
+    deriver: TailDeriver, current: CurrentRow | None, final: CurrentRow, stepped_after: datetime | None
+) -> bool:
+    """Whether the cause ``final`` names is right without the query of ``_with_cause_read``:
+
+    - the rewrite stepped over every row at the instant the end condition began (it started before that
+      instant and went past it, or to the VM's last row) and found there the row that began it; or
+    - it stopped before that instant with the end state as it was: the rows there are untouched, and the
+      cause the last write settled stands.
+    """
+    since, last, cause = final.state.since, deriver.last, deriver.cause
+    if last is None or (stepped_after is not None and stepped_after >= since):
+        return False
+    if deriver.stopped and last.time < since:
+        return (
+            current is not None
+            and current.last_cause_source is not None
+            and current.state == final.state
+            and (current.last_cause_source, current.last_cause_operation)
+            == (final.last_cause_source, final.last_cause_operation)
+        )
+    if cause is None or cause.time != since:
+        return False
+    return last.time > since or (not deriver.stopped and last.key >= final.last_key)
 
 
 class _Committer:
