@@ -1,4 +1,5 @@
-"""What a listing says about a VM, compared with the ledger: shared by reconcile and scale set events.
+"""What a listing says about a VM, compared with the ledger, and the transition it shows: shared by
+reconcile and scale set events.
 
 A missing power status is no evidence of change; provisioning compares on its main state only
 (``failed/AllocationFailed`` and ``failed/OSProvisioningTimedOut`` are one state to compare).
@@ -6,8 +7,14 @@ A missing power status is no evidence of change; provisioning compares on its ma
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
+
+from shared.domain.ids import VmId
+from shared.domain.times import format_time
 from shared.domain.vm_state import Change, VmState
 from shared.sources import ListedVm
+from shared.store import CurrentRow, NewTransition, Source
 
 UNKNOWN_PROVISIONING = "Unknown"
 
@@ -46,3 +53,28 @@ def provisioning_label(text: str | None) -> str | None:
 
 def main_state(text: str | None) -> str:
     return (text or "").partition("/")[0].lower()
+
+
+def observed_transition(
+    vm: VmId,
+    change: Change,
+    observed_at: datetime,
+    current: CurrentRow | None,
+    *,
+    id_prefix: str,
+    operation_name: str,
+    member_of: str | None = None,
+) -> NewTransition:
+    """The transition a listing at ``observed_at`` shows, with an id that is the same for the same VM and
+    instant (a listing read twice records once): ``<id_prefix>-<time>-<hash of the VM>``."""
+    digest = hashlib.sha256(f"{vm.subscription_key}|{vm.vm_key}".encode()).hexdigest()[:16]
+    return NewTransition(
+        vm=current.vm if current else vm,
+        time=observed_at,
+        change=change,
+        source=Source.RECONCILE,
+        event_id=f"{id_prefix}-{format_time(observed_at)}-{digest}",
+        operation_name=operation_name,
+        changed_after=current.last_time if current else None,
+        member_of=member_of,
+    )

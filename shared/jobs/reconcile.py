@@ -22,7 +22,6 @@ and the next run takes it up.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,11 +34,11 @@ from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
 from shared.errors import StorageUnavailable
 from shared.jobs._membership import record_membership
-from shared.jobs._observation import differs, main_state, observed_change
+from shared.jobs._observation import differs, main_state, observed_change, observed_transition
 from shared.jobs.backfill import backfill_adopted
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
-from shared.store import CurrentRow, Ledger, NewTransition, Source
+from shared.store import CurrentRow, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -247,21 +246,8 @@ def _record(
     *,
     member_of: str | None = None,
 ) -> None:
-    ledger.record(
-        NewTransition(
-            vm=current.vm if current else vm,
-            time=observed_at,
-            change=change,
-            source=Source.RECONCILE,
-            event_id=_observation_id(vm, observed_at),
-            operation_name=RECONCILE_OPERATION,
-            changed_after=current.last_time if current else None,
-            member_of=member_of,
-        ),
-        known_current=current,
-    )
-
-
-def _observation_id(vm: VmId, observed_at: datetime) -> str:
-    digest = hashlib.sha256(f"{vm.subscription_key}|{vm.vm_key}".encode()).hexdigest()[:16]
-    return f"reconcile-{format_time(observed_at)}-{digest}"
+    new = observed_transition(
+        vm, change, observed_at, current,
+        id_prefix="reconcile", operation_name=RECONCILE_OPERATION, member_of=member_of,
+    )  # fmt: skip
+    ledger.record(new, known_current=current)

@@ -11,7 +11,6 @@ range query for the instances the ledger knows, and a write per instance that ch
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from datetime import datetime
 
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.operations import DELETE, POWER_AFTER_SUCCESS, SUCCEEDED, WRITE, change_for
-from shared.domain.times import format_time, utc_now
+from shared.domain.times import utc_now
 from shared.domain.vm_state import Change
-from shared.jobs._observation import observed_change, state_differs
+from shared.jobs._observation import observed_change, observed_transition, state_differs
 from shared.sources import ArmClient, ListedVm, ListingError, ScaleSetEvent
 from shared.store import CurrentRow, Ledger, NewTransition, Outcome, Source
 
@@ -163,16 +162,7 @@ def _record_at_listing(
     listed_at: datetime,
     current: CurrentRow | None,
 ) -> None:
-    digest = hashlib.sha256(f"{vm.subscription_key}|{vm.vm_key}".encode()).hexdigest()[:16]
-    ledger.record(
-        NewTransition(
-            vm=current.vm if current else vm,
-            time=listed_at,
-            change=change,
-            source=Source.RECONCILE,
-            event_id=f"listing-{format_time(listed_at)}-{digest}",
-            operation_name=event.operation_name,
-            changed_after=current.last_time if current else None,
-        ),
-        known_current=current,
+    new = observed_transition(
+        vm, change, listed_at, current, id_prefix="listing", operation_name=event.operation_name
     )
+    ledger.record(new, known_current=current)
