@@ -8,13 +8,16 @@ A missing power status is no evidence of change; provisioning compares on its ma
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 
-from shared.domain.ids import VmId
+from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import format_time
 from shared.domain.vm_state import Change, VmState
 from shared.sources import ListedVm
 from shared.store import CurrentRow, NewTransition, Source
+
+logger = logging.getLogger(__name__)
 
 UNKNOWN_PROVISIONING = "Unknown"
 
@@ -78,3 +81,13 @@ def observed_transition(
         changed_after=current.last_time if current else None,
         member_of=member_of,
     )
+
+
+def listed_vm_of(resource_id: str, subscription_key: str, job: str) -> VmId | None:
+    """The VM a listing of ``subscription_key`` names, or ``None`` (logged) for an id that is not a VM of
+    that subscription: a listing never moves rows across subscriptions."""
+    vm = parse_vm_id(resource_id)
+    if vm is None or vm.subscription_key != subscription_key:
+        logger.warning("%s skips listed id %r: not a VM of this subscription", job, resource_id[:200])
+        return None
+    return vm

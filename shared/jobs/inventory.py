@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.domain.ids import parse_vm_id
 from shared.domain.inventory import VmSpec
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
+from shared.jobs._observation import listed_vm_of
 from shared.sources import ArmClient, ListedModel, ListedScaleSet, ListingError
 from shared.store import CurrentRow, JobMark, Ledger
 
@@ -96,11 +96,8 @@ def _complete_listing(pages: Iterable[list[ListedModel]], report: InventoryRepor
     specs: dict[str, VmSpec] = {}
     for page in pages:
         for model in page:
-            vm = parse_vm_id(model.resource_id)
-            if vm is None or vm.subscription_key != report.subscription_id:
-                logger.warning(
-                    "inventory skips listed id %r: not a VM of this subscription", model.resource_id[:200]
-                )
+            vm = listed_vm_of(model.resource_id, report.subscription_id, "inventory")
+            if vm is None:
                 continue
             report.listed += 1
             specs[vm.vm_key] = model.spec

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from shared.domain.ids import VmId, parse_vm_id, vm_id_from_key
+from shared.domain.ids import VmId, vm_id_from_key
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import Change
 from shared.errors import StorageUnavailable
 from shared.jobs._membership import record_membership
-from shared.jobs._observation import differs, main_state, observed_change, observed_transition
+from shared.jobs._observation import differs, listed_vm_of, main_state, observed_change, observed_transition
 from shared.jobs.backfill import backfill_adopted
 from shared.settings import get_settings
 from shared.sources import ArmClient, ListedVm, ListingError
@@ -183,11 +183,8 @@ def _apply_listed(
     report: SubscriptionReport,
     unchanged: list[tuple[VmId, str | None]],
 ) -> None:
-    vm = parse_vm_id(listed.resource_id)
-    if vm is None or vm.subscription_key != report.subscription_id:
-        logger.warning(
-            "reconcile skips listed id %r: not a VM of this subscription", listed.resource_id[:200]
-        )
+    vm = listed_vm_of(listed.resource_id, report.subscription_id, "reconcile")
+    if vm is None:
         return
     report.listed += 1
     report.unknown += listed.power_state is None
