@@ -38,13 +38,14 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-LOOPBACK = "127.0.0.1"
+from tests.loopback import LOOPBACK, LoopbackServer
+
 _LIST_ALL_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Compute/virtualMachines/?$", re.IGNORECASE
 )
@@ -130,7 +131,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class FakeArm:
+class FakeArm(LoopbackServer):
     """The fake server, bound to 127.0.0.1 on a free port (or ``port``) and run in a background thread.
 
     Use it as a context manager. ``listings`` maps subscription ids (any case) to recorded-shape VM
@@ -169,14 +170,7 @@ class FakeArm:
         self._state.activity_file = activity_log_file
         if activity_log_file is not None:
             self._state.activity = load_listing_file(activity_log_file)
-        self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self._state))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The ARM endpoint to configure, e.g. ``http://127.0.0.1:53817``."""
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        super().__init__(_handler_for(self._state), port, name="fake-arm")
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -208,31 +202,6 @@ class FakeArm:
         """Replace the Activity Log records served for a subscription."""
         with self._state.lock:
             self._state.activity[subscription_id.lower()] = [dict(record) for record in records]
-
-    def start(self) -> FakeArm:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-arm", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakeArm:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def make_vm(

@@ -24,15 +24,14 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.fake_arm import RecordedRequest, _wait_for_stop_signal
+from tests.loopback import LoopbackServer
 
-LOOPBACK = "127.0.0.1"
 PUBLISHED = Path(__file__).resolve().parent / "data" / "published" / "retail_prices"
 _TERM = re.compile(r"(armRegionName|armSkuName) eq '([^']*)'")
 
@@ -89,18 +88,12 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class FakePrices:
+class FakePrices(LoopbackServer):
     """The fake on 127.0.0.1 (a free port unless ``port``), in a background thread; a context manager."""
 
     def __init__(self, items: Sequence[Mapping[str, Any]], *, page_size: int = 100, port: int = 0) -> None:
         self._state = _State([dict(item) for item in items], page_size)
-        self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self._state))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        super().__init__(_handler_for(self._state), port, name="fake-prices")
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -119,26 +112,6 @@ class FakePrices:
     def set_items(self, items: Sequence[Mapping[str, Any]]) -> None:
         with self._state.lock:
             self._state.items = [dict(item) for item in items]
-
-    def start(self) -> FakePrices:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakePrices:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
