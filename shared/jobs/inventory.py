@@ -19,8 +19,9 @@ from shared.domain.inventory import VmSpec
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
 from shared.jobs._observation import listed_vm_of
+from shared.jobs._periodic import is_due, record_attempt
 from shared.sources import ArmClient, ListedModel, ListedScaleSet, ListingError
-from shared.store import CurrentRow, JobMark, Ledger
+from shared.store import CurrentRow, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +38,6 @@ class InventoryReport:
 
 def inventory_job(subscription_id: str) -> str:
     return f"inventory|{subscription_id.lower()}"
-
-
-def is_due(ledger: Ledger, job: str, period: timedelta, now: datetime) -> bool:
-    mark = ledger.prices.job_mark(job)
-    return mark is None or now - mark.attempted_at >= period
 
 
 def refresh_inventory(
@@ -82,12 +78,7 @@ def refresh_inventory(
         report.subscription_id, report.listed, report.updated, report.raced,
         f"FAILED ({report.failure}), previous inventory kept" if report.failure else "ok",
     )  # fmt: skip
-    try:
-        ledger.prices.mark_job(job, JobMark(now, report.failure is None, report.failure or ""))
-    except StorageUnavailable as err:
-        logger.error(
-            "inventory of subscription %s: cannot record the attempt: %s", report.subscription_id, err
-        )
+    record_attempt(ledger, job, now, report.failure)
     return report
 
 

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from shared.domain.pricing import choose_prices
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
-from shared.jobs.inventory import is_due
+from shared.jobs._periodic import is_due, record_attempt
 from shared.sources import ListingError, RetailPricesClient
-from shared.store import JobMark, Ledger
+from shared.store import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,5 @@ def refresh_prices(
         report.currency, report.pairs, report.items, report.priced,
         f"FAILED ({report.failure}), previous prices kept" if report.failure else "ok",
     )  # fmt: skip
-    try:
-        ledger.prices.mark_job(job, JobMark(now, report.failure is None, report.failure or ""))
-    except StorageUnavailable as err:
-        logger.error("retail prices: cannot record the attempt: %s", err)
+    record_attempt(ledger, job, now, report.failure)
     return report
