@@ -4,13 +4,15 @@ A reconcile that finds a VM as the ledger has it writes no transition, yet it di
 ``unconfirmed`` finding needs to know when. Each confirmation merges ``lastConfirmed`` into the current row
 (all current rows of a subscription share its partition, so 100 go in one entity group transaction),
 conditional on the ETag read at the start of the run: a row changed since (an event recorded meanwhile)
-is left as that write made it, because the transition confirms it, at a later time.
+is left as that write made it, because the transition confirms it, at a later time. Other columns that
+never touch state (a Flexible member's scale set, the inventory) are merged the same way, one row at a
+time (``merge_columns``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -71,12 +73,13 @@ def _chunks(rows: list[Seen], size: int) -> Iterator[list[Seen]]:
             yield same[start : start + size]
 
 
-def merge_member_of(table: TableClient, vm: VmId, etag: str, member_of: str) -> bool:
-    """Keep on ``vm``'s current row the Flexible scale set it was listed in: one merge, checked by the
-    row's ETag so it never overwrites a newer state; ``False`` when another writer came first."""
+def merge_columns(table: TableClient, vm: VmId, etag: str | None, columns: Mapping[str, Any]) -> bool:
+    """Merge ``columns`` into ``vm``'s current row (the Flexible scale set it was listed in, its
+    inventory): one merge, checked by the row's ETag so it never overwrites a newer state; ``False`` when
+    another writer came first."""
     try:
         table.update_entity(
-            {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm), "memberOf": member_of},
+            {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm), **columns},
             mode=UpdateMode.MERGE,
             etag=etag,
             match_condition=MatchConditions.IfNotModified,

@@ -13,14 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
-
 from shared.domain.inventory import VmSpec, bound_tags, parse_os_type, parse_priority
 from shared.domain.times import format_time, parse_time
-from shared.store._keys import current_key
-from shared.store._records import CurrentRow
 
 
 def spec_fields(spec: VmSpec | None, listed_at: datetime | None) -> dict[str, Any]:
@@ -57,16 +51,3 @@ def spec_from(entity: Mapping[str, Any]) -> tuple[VmSpec | None, datetime | None
         tags_dropped=int(entity.get("tagsDropped") or 0) + dropped,
     )
     return spec, parse_time(listed_at)
-
-
-def merge_spec(table: TableClient, row: CurrentRow, spec: VmSpec, listed_at: datetime) -> bool:
-    """One merge of the inventory columns, on the ETag ``row`` was read with; ``False`` when it changed."""
-    entity = {"PartitionKey": row.vm.subscription_key, "RowKey": current_key(row.vm)}
-    entity.update(spec_fields(spec, listed_at))
-    try:
-        table.update_entity(
-            entity, mode=UpdateMode.MERGE, etag=row.etag, match_condition=MatchConditions.IfNotModified
-        )
-    except (ResourceModifiedError, ResourceNotFoundError):
-        return False
-    return True

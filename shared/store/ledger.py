@@ -27,11 +27,11 @@ from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
-from shared.store._confirm import confirm_rows, merge_member_of
+from shared.store._confirm import confirm_rows, merge_columns
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._errors import storage_errors, translated, unavailable
-from shared.store._inventory import merge_spec
+from shared.store._inventory import spec_fields
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
     current_key,
@@ -177,13 +177,13 @@ class Ledger:
             etag = fresh.etag
         self._cache.forget(current.vm)
         with storage_errors():
-            return merge_member_of(self.table, current.vm, etag, member_of)
+            return merge_columns(self.table, current.vm, etag, {"memberOf": member_of})
 
     def update_inventory(self, row: CurrentRow, spec: VmSpec, listed_at: datetime) -> bool:
         """Merge ``spec`` into the current row on ``row``'s ETag; ``False`` if it changed since."""
         self._cache.forget(row.vm)
         with storage_errors():
-            return merge_spec(self.table, row, spec, listed_at)
+            return merge_columns(self.table, row.vm, row.etag, spec_fields(spec, listed_at))
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
