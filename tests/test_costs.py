@@ -67,6 +67,10 @@ FLEET = [
 ]
 
 
+CLOUD_SERVICES = "Dsv5 Series Cloud Services"
+LATER = "2025-10-01T00:00:00Z"  # after the published item's effectiveStartDate (2021-04-01)
+
+
 def catalogue() -> list[dict]:
     reservation = json.loads((PUBLISHED / "learn_sample_item_reservation.json").read_text())
     devtest = json.loads((PUBLISHED / "learn_sample_item_devtest_spot_windows.json").read_text())
@@ -79,6 +83,10 @@ def catalogue() -> list[dict]:
         meter("westeurope", "Standard_D2s_v5", "0.05", price_type="DevTestConsumption"),
         meter("westeurope", "Standard_D2s_v5", "500", price_type="Reservation", reservation_term="1 Year"),
         meter("westeurope", "Standard_D2s_v5", "0.077", currency="EUR"),
+        # The Cloud Services pair of the size (same size and meter names, Windows prices, a later date):
+        # never a VM's price.
+        meter("westeurope", "Standard_D2s_v5", "0.188", product=CLOUD_SERVICES, effective=LATER),
+        meter("westeurope", "Standard_D2s_v5", "0.0376", low=True, product=CLOUD_SERVICES, effective=LATER),
         meter("westeurope", "Standard_D4s_v5", "0.192"),
         meter("westeurope", "Standard_D4s_v5", "0.1", windows=True, low=True),
         reservation,  # published: Standard_E64_v4 in southcentralus, a term price

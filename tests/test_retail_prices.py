@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from shared.domain.inventory import OsType, Priority
-from shared.domain.pricing import meter_kind
+from shared.domain.pricing import choose_prices, meter_kind
 from shared.sources import ListingError, RetailPricesClient, parse_model_page
 from shared.sources.retail_prices import price_item, prices_page
-from tests.fake_prices import PUBLISHED, FakePrices, meter
+from tests.fake_prices import PUBLISHED, FakePrices, d2as_v5_uksouth_gbp, meter
 
 MODELS = Path(__file__).resolve().parent / "data" / "published" / "vm_models"
 
@@ -84,6 +85,29 @@ def test_a_next_link_to_another_origin_is_not_followed(monkeypatch):
                 [("westeurope", f"Standard_D{n}s_v5") for n in range(2, 6)]
             )
         assert len(fake.requests) == 1
+
+
+def test_a_linux_vm_is_priced_by_the_vm_product_not_by_the_cloud_services_rows_of_its_size():
+    """The captured listing of one size: the "Cloud Services" rows share the size and meter names, carry
+    the Windows prices and a later date; Linux must come out at the Linux rates (not +92 %, not 3.8x)."""
+    with FakePrices(d2as_v5_uksouth_gbp(), page_size=5) as fake:
+        items = RetailPricesClient(fake.url, "GBP", retry_total=0).fetch([("uksouth", "Standard_D2as_v5")])
+    assert len(items) == 13
+    prices = choose_prices(items, datetime(2026, 11, 23, tzinfo=UTC))
+    chosen = {
+        (kind.os_type.value, kind.priority.value): (str(price.amount), price.meter)
+        for (region, size, kind), price in prices.items()
+        if (region, size) == ("uksouth", "standard_d2as_v5")
+    }
+    assert chosen == {
+        ("Linux", "Regular"): ("0.077842", "D2as v5"),
+        ("Linux", "Low"): ("0.015568", "D2as v5 Low Priority"),
+        ("Linux", "Spot"): ("0.010119", "D2as v5 Spot"),
+        ("Windows", "Regular"): ("0.149457", "D2as v5"),
+        ("Windows", "Low"): ("0.059783", "D2as v5 Low Priority"),
+        ("Windows", "Spot"): ("0.019429", "D2as v5 Spot"),
+    }
+    assert all(price.currency == "GBP" for price in prices.values())
 
 
 def test_names_that_are_not_arm_names_never_reach_a_filter():
