@@ -125,6 +125,7 @@ def d2as_v5_uksouth_gbp() -> list[dict[str, Any]]:
 class _State:
     items: list[dict[str, Any]]
     page_size: int
+    filter_currency: bool = True
     fail_status: int | None = None
     throttle_first: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -135,8 +136,16 @@ class _State:
 class FakePrices(LoopbackServer):
     """The fake on 127.0.0.1 (a free port unless ``port``), in a background thread; a context manager."""
 
-    def __init__(self, items: Sequence[Mapping[str, Any]], *, page_size: int = 100, port: int = 0) -> None:
-        self._state = _State([dict(item) for item in items], page_size)
+    def __init__(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        page_size: int = 100,
+        port: int = 0,
+        filter_currency: bool = True,
+    ) -> None:
+        """``filter_currency=False`` serves items whatever their ``currencyCode`` (a faulty answer)."""
+        self._state = _State([dict(item) for item in items], page_size, filter_currency)
         super().__init__(_handler_for(self._state), port, name="fake-prices")
 
     @property
@@ -204,7 +213,7 @@ class _PricesHandler(BaseHTTPRequestHandler):
             item
             for item in items
             if all(item.get(name) in values for name, values in terms.items())
-            and item["currencyCode"] == currency
+            and (item.get("currencyCode") == currency or not self.shared.filter_currency)
         ]
         skip = int(query.get("$skip", "0") or 0)
         page = matching[skip : skip + self.shared.page_size]

@@ -10,11 +10,13 @@ import pytest
 from shared.domain.chargeback import GroupBy, GroupKind, VmCharge, chargeback, parse_group_by
 from shared.domain.inventory import MAX_TAGS, OsType, Priority, VmSpec, bound_tags
 from shared.domain.pricing import (
+    MAX_HOURLY_PRICE,
     HourlyPrice,
     MeterKind,
     PriceItem,
     choose_prices,
     cost_of,
+    is_believable_hourly_price,
     kind_for,
     meter_kind,
     price_key,
@@ -105,6 +107,20 @@ def test_effective_dates_are_compared_only_within_one_product_and_meter():
     assert prices[price_key("westeurope", "Standard_D2s_v5", linux)] == HourlyPrice(
         Decimal("0.077842"), "USD", "D2s v5"
     )
+
+
+@pytest.mark.parametrize(
+    "price", ["Infinity", "-Infinity", "NaN", "sNaN", "1E+30", "10000.01", "-0.01"]
+)  # fmt: skip
+def test_an_hourly_price_that_cannot_be_true_prices_nothing(price):
+    assert meter_kind(item(retail_price=Decimal(price))) is None
+    assert choose_prices([item(retail_price=Decimal(price))], NOW) == {}
+
+
+@pytest.mark.parametrize("price", ["0", "0.096", str(MAX_HOURLY_PRICE)])
+def test_hourly_prices_from_0_to_the_limit_are_believable(price):
+    assert is_believable_hourly_price(Decimal(price))
+    assert meter_kind(item(retail_price=Decimal(price))) == MeterKind(OsType.LINUX, Priority.REGULAR)
 
 
 @pytest.mark.parametrize(

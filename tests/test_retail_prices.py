@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -108,6 +109,58 @@ def test_a_linux_vm_is_priced_by_the_vm_product_not_by_the_cloud_services_rows_o
         ("Windows", "Spot"): ("0.019429", "D2as v5 Spot"),
     }
     assert all(price.currency == "GBP" for price in prices.values())
+
+
+BAD_PRICES = [float("inf"), float("-inf"), float("nan"), 1e30, 10000.01, -0.01, "0.096", True, None, [1]]
+
+
+@pytest.mark.parametrize("bad", BAD_PRICES, ids=repr)
+def test_an_item_whose_price_cannot_be_true_is_ignored_and_counted(bad, caplog):
+    """Sent on the wire as JSON (``Infinity`` and ``NaN`` literals included, which Python's json reads)."""
+    broken = meter("westeurope", "Standard_D2s_v5", 1, windows=True)
+    broken["retailPrice"] = broken["unitPrice"] = bad
+    with FakePrices([meter("westeurope", "Standard_D2s_v5", "0.096"), broken]) as fake:
+        with caplog.at_level(logging.WARNING, logger="shared.sources.retail_prices"):
+            items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch(
+                [("westeurope", "Standard_D2s_v5")]
+            )
+    assert [(item.retail_price, item.product_name) for item in items] == [
+        (Decimal("0.096"), "Virtual Machines D2s Series")
+    ]
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert "1 item(s)" in warning.getMessage()
+
+
+def test_an_item_in_another_currency_than_asked_is_ignored():
+    euro = meter("westeurope", "Standard_D2s_v5", "0.5", windows=True, currency="EUR")
+    with FakePrices([meter("westeurope", "Standard_D2s_v5", "0.096"), euro], filter_currency=False) as fake:
+        items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch([("westeurope", "Standard_D2s_v5")])
+    assert [(item.retail_price, item.currency) for item in items] == [(Decimal("0.096"), "USD")]
+
+
+def test_ignored_items_are_counted_in_one_warning_per_fetch(caplog):
+    sizes = [f"Standard_D{n}s_v5" for n in range(2, 14)]  # two listings per region
+    catalogue = []
+    for region in ("westeurope", "northeurope"):
+        for size in sizes:
+            catalogue.append(meter(region, size, "0.1"))
+            catalogue.append({**meter(region, size, "0.2", windows=True), "retailPrice": float("nan")})
+    with FakePrices(catalogue, page_size=7) as fake:
+        with caplog.at_level(logging.WARNING, logger="shared.sources.retail_prices"):
+            items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch(
+                [(region, size) for region in ("westeurope", "northeurope") for size in sizes]
+            )
+    assert len(items) == 2 * len(sizes) and len({request.query["$filter"] for request in fake.requests}) == 4
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert f"{2 * len(sizes)} item(s)" in warning.getMessage()
+
+
+def test_a_listing_whose_items_are_all_invalid_fails_as_a_whole():
+    """Nothing of it is used, so the refresh keeps the prices it had (see test_costs)."""
+    catalogue = [{**meter("westeurope", "Standard_D2s_v5", "0.1", windows=w), "retailPrice": float("inf")}
+                 for w in (False, True)]  # fmt: skip
+    with FakePrices(catalogue) as fake, pytest.raises(ListingError, match="no usable item"):
+        RetailPricesClient(fake.url, "USD", retry_total=0).fetch([("westeurope", "Standard_D2s_v5")])
 
 
 def test_names_that_are_not_arm_names_never_reach_a_filter():

@@ -24,6 +24,10 @@ CONSUMPTION = "Consumption"
 HOURLY_UNIT = "1 Hour"
 SERVICE_NAME = "Virtual Machines"
 VM_PRODUCT_PREFIX = "Virtual Machines"  # "Virtual Machines Dasv5 Series [Windows]"
+# Not a price but a bound: an hourly price above it is taken as an error of the source, which would swamp
+# every sum it entered. In currencies worth far less than a dollar (JPY, KRW, INR, ...) the largest sizes
+# can exceed it: they get no price (and a warning at the refresh) rather than a wrong one.
+MAX_HOURLY_PRICE = Decimal(10_000)
 _SECONDS_PER_HOUR = Decimal(3600)
 _CENT = Decimal("0.01")
 
@@ -67,6 +71,7 @@ class CostReason(StrEnum):
     NO_PRICE = "NoPrice"  # no hourly Consumption meter for this region, size, OS and priority
     PRICES_NOT_LOADED = "PricesNotLoaded"  # the price refresh has not succeeded yet
     NO_WINDOW = "NoWindow"  # the answer has no window to price
+    INVALID_PRICE = "InvalidPrice"  # the cached price cannot be true (an older version stored it)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class CostEstimate:
     hourly_price: HourlyPrice | None
     price_as_of: datetime | None
     reason: CostReason | None = None
+
+
+def is_believable_hourly_price(amount: Decimal) -> bool:
+    """A finite amount from 0 to ``MAX_HOURLY_PRICE`` (``NaN`` and infinities are not prices)."""
+    return amount.is_finite() and 0 <= amount <= MAX_HOURLY_PRICE
 
 
 def prices_vm_time(item: PriceItem) -> bool:
@@ -93,7 +103,7 @@ def prices_vm_time(item: PriceItem) -> bool:
 
 def meter_kind(item: PriceItem) -> MeterKind | None:
     """The (OS, priority) an item prices, or ``None`` for items that do not price pay-as-you-go VM time."""
-    if not prices_vm_time(item) or item.retail_price < 0:
+    if not prices_vm_time(item) or not is_believable_hourly_price(item.retail_price):
         return None
     names = f"{item.sku_name} {item.meter_name}".lower()
     if "spot" in names:
