@@ -143,6 +143,23 @@ def test_a_failed_listing_raises_so_event_grid_retries_and_nothing_is_half_writt
     assert list(ledger.table.list_entities()) == []
 
 
+def test_a_scale_set_resource_manager_says_is_not_found_has_its_instances_deleted(fake, ledger):
+    scale_out_to_three(fake)
+    fake.set_scale_sets(SUB, [])  # the listing of its instances answers 404 ResourceNotFound
+    deliver(scale_set_event("deallocate", 9))
+    assert all(ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012")
+
+
+@pytest.mark.parametrize("code", [None, "NotFound", "SubscriptionNotFound", "ResourceGroupNotFound"])
+def test_any_other_404_of_the_instance_listing_raises_and_deletes_nothing(fake, ledger, code):
+    scale_out_to_three(fake)
+    before = list(ledger.table.list_entities())
+    fake.faults = Faults(fail_page=1, fail_status=404, fail_code=code)
+    with pytest.raises(RuntimeError, match="instances of"):
+        function_app.on_vm_event(binding(scale_set_event("deallocate", 9)))
+    assert list(ledger.table.list_entities()) == before
+
+
 def test_instance_operations_go_through_the_same_table_and_billing_rules(fake, ledger):
     target = instance_id("4")
     shouted = target.upper().replace("RESOURCEGROUPS", "resourcegroups")  # ids are case-insensitive
