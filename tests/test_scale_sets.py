@@ -212,6 +212,28 @@ def test_a_failed_instance_page_in_reconcile_deletes_nothing(fake, ledger):
     assert not any(ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012")
 
 
+def test_findings_filter_by_scale_set_as_the_vm_list_does(fake, ledger):
+    scale_out_to_three(fake)
+    deliver(wire_event("powerOff", at(hours=9), resource_id=vm_id("plain")),
+            wire_event("powerOff", at(hours=9), resource_id=instance_id("1"),
+                       operation=scale_set_operation("powerOff", instance=True)))  # fmt: skip
+    every = json.loads(http_get(function_app.list_findings, "findings", kind="stoppedButBilled").get_body())
+    assert sorted(item["vmName"] for item in every["value"]) == ["plain", "web-ss_1"]
+    for scale_set in ("web-ss", "WEB-SS", scale_set_id()):
+        body = json.loads(
+            http_get(
+                function_app.list_findings, "findings", kind="stoppedButBilled", scaleSet=scale_set
+            ).get_body()
+        )
+        assert [item["vmName"] for item in body["value"]] == ["web-ss_1"], scale_set
+    for bad in ("a/b", "/subscriptions/x"):
+        response = http_get(function_app.list_findings, "findings", scaleSet=bad)
+        assert (response.status_code, json.loads(response.get_body())["error"]["code"]) == (
+            400,
+            "InvalidParameter",
+        )
+
+
 def test_the_http_api_answers_for_an_instance_and_filters_by_scale_set(fake, ledger):
     deliver(wire_event("write", at(hours=7), resource_id=vm_id("plain")))
     scale_out_to_three(fake)
