@@ -208,12 +208,14 @@ def test_health_events_are_on_by_default_and_documented_as_preview():
     assert module["modules"]["healthTopic"]["config"]["condition"] == "deployHealthEvents"
 
 
-def test_a_reused_resource_topic_is_looked_up_by_subscription():
-    existing = _body(_doc(MAIN)["modules"]["watched"])["params"]["existingResourceTopic"]["operator"][
-        "operands"
-    ]
+@pytest.mark.parametrize(
+    ("module_param", "main_param"),
+    [("existingResourceTopic", "existingSystemTopics"), ("existingHealthTopic", "existingHealthTopics")],
+)
+def test_a_reused_topic_is_looked_up_by_subscription(module_param, main_param):
+    existing = _body(_doc(MAIN)["modules"]["watched"])["params"][module_param]["operator"]["operands"]
     assert existing["condition"]["function"]["parameters"] == {
-        "container": "existingSystemTopics",
+        "container": main_param,
         "item_to_find": "subscriptionId",
     }
     assert existing["false_value"] == {}
@@ -249,14 +251,3 @@ def test_a_subscription_that_has_a_health_topic_reuses_it_and_gets_no_second_one
     assert (f"resourceGroup {second}/rg-monitoring", "evgt-health-made-elsewhere") in run["delivered_from"]
     assert len(run["deployments"]) == len(set(run["deployments"]))
     assert sorted(run["deliveries"]) == sorted(three_deliveries())
-
-
-def test_a_reused_health_topic_is_looked_up_by_subscription():
-    existing = _body(_doc(MAIN)["modules"]["watched"])["params"]["existingHealthTopic"]["operator"][
-        "operands"
-    ]
-    assert existing["condition"]["function"]["parameters"] == {
-        "container": "existingHealthTopics",
-        "item_to_find": "subscriptionId",
-    }
-    assert existing["false_value"] == {}
