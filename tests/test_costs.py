@@ -371,3 +371,34 @@ def test_a_price_an_older_version_cached_that_cannot_be_true_is_no_price_with_a_
 
 def _route(name: str, group: str) -> dict[str, str]:
     return {"subscriptionId": SUB, "resourceGroup": group, "vmName": name}
+
+
+def test_a_lone_surrogate_from_azure_is_answered_replaced_in_every_format(ledger):
+    """Azure's JSON may carry a lone surrogate (an escaped ``\\ud800``); UTF-8 cannot: U+FFFD stands in."""
+    deliver(*sample_day(vm_id("odd-01", "rg-shop")))
+    tags = {"owner": "sh\ud800op", "cost\udfffcenter": "42"}
+    with FakeArm({SUB: [make_vm(SUB, "rg-shop", "odd-01", vm_size="Standard_D2s_v5", tags=tags)]}) as arm:
+        refresh_inventory(
+            ledger,
+            SUB,
+            lambda: ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages(SUB),
+            period=timedelta(hours=6),
+            clock=lambda: at(hours=20),
+        )
+    answers = {
+        "vm": http_get(function_app.get_vm, "vms/x", _route("odd-01", "rg-shop"), **DAY),
+        "vms": http_get(function_app.list_vms, "vms"),
+        "vms csv": http_get(function_app.list_vms, "vms", format="csv"),
+        "timelines": http_get(function_app.list_vm_timelines, "timelines", **DAY),
+        "timelines csv": http_get(function_app.list_vm_timelines, "timelines", format="csv", **DAY),
+        "costs": http_get(function_app.list_costs, "costs", groupBy="tag:owner", **DAY),
+        "costs csv": http_get(function_app.list_costs, "costs", groupBy="tag:owner", format="csv", **DAY),
+    }
+    for name, response in answers.items():
+        assert response.status_code == 200, name
+        text = response.get_body().decode("utf-8")  # strict: every byte sequence is UTF-8
+        assert "sh\ufffdop" in text, name
+        assert "\\ud800" not in text, name  # not escaped in JSON either: every format says the same
+    assert json.loads(answers["vm"].get_body())["tags"] == {"cost\ufffdcenter": "42", "owner": "sh\ufffdop"}
+    [row] = list(csv.DictReader(io.StringIO(answers["vms csv"].get_body().decode())))
+    assert row["tags"] == "cost\ufffdcenter=42; owner=sh\ufffdop"
