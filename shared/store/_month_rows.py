@@ -86,11 +86,18 @@ def next_month(month: str) -> str:
     return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
 
 
+def month_number(month: str) -> int:
+    """Months since year 0: labels compared as numbers, since after "9999-12" comes "10000-01", which
+    sorts before it as text."""
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
 def months_from(first: str, last: str) -> list[str]:
     """``first`` to ``last`` inclusive (empty when ``last`` is earlier)."""
     months = []
-    month = first
-    while month <= last:
+    month, end = first, month_number(last)
+    while month_number(month) <= end:
         months.append(month)
         month = next_month(month)
     return months
