@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
 import pytest
 
 import function_app
-from scripts.azurite import Azurite
 from shared import context
-from shared import settings as app_settings
 from shared.answers import MAX_WINDOW_MONTHS, fleet_totals
 from shared.answers._fleet import window_months
 from shared.errors import InvalidInput
@@ -58,17 +55,10 @@ WINDOWS = {
 }
 
 
-@pytest.fixture(scope="module")
-def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
-    with FaultProxy(azurite.port) as server, pytest.MonkeyPatch.context() as patch:
-        for name in (app_settings.STORAGE_SERVICE_URI, app_settings.BILLED_POWER_STATES):
-            patch.delenv(name, raising=False)
-        patch.setenv(app_settings.STORAGE_CONNECTION, server.connection_string)
-        patch.setenv(app_settings.TABLE_NAME, "edges" + uuid.uuid4().hex[:16])
-        context.reset()
-        deliver(*sample_day(SEEDED))
-        yield server
-    context.reset()
+@pytest.fixture
+def proxy(counted_app: FaultProxy) -> FaultProxy:
+    deliver(*sample_day(SEEDED))
+    return counted_app
 
 
 def _bounded_call(proxy: FaultProxy, call: Callable[[], func.HttpResponse]) -> tuple[func.HttpResponse, int]:
