@@ -11,6 +11,7 @@ from scripts.azurite import Azurite
 from shared import context, settings
 from shared.settings import Settings, read_settings
 from shared.store import Ledger, open_ledger
+from tests.faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +41,18 @@ def ledger_env(azurite: Azurite, table_name: str, monkeypatch: pytest.MonkeyPatc
     _reset_process_state()
     yield env
     _reset_process_state()
+
+
+@pytest.fixture
+def counted_app(
+    azurite: Azurite, ledger_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultProxy]:
+    """The function app on this test's table through the counting proxy, which sees every request."""
+    with FaultProxy(azurite.port) as proxy:
+        monkeypatch.setenv(settings.STORAGE_CONNECTION, proxy.connection_string)
+        _reset_process_state()
+        yield proxy
+        _reset_process_state()
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
 from shared.answers import fleet_timelines, vm_timeline
 from shared.domain.ids import parse_vm_id
-from shared.jobs import handle_event, rebuild_month_rows
+from shared.jobs import MonthRowsReport, handle_event, rebuild_month_rows
 from shared.sources import inbound_from_json
 from tests.factories import at, vm_id, wire_event
 
@@ -61,7 +62,7 @@ def _compare(ledger, start, end, as_of):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_month_rows_answer_every_window_as_the_transitions_do(ledger, seed):
+def test_month_rows_answer_every_window_as_the_transitions_do(ledger, seed, caplog):
     _deliver_shuffled(ledger, seed)
     rng = random.Random(seed)
     as_of = at(hours=24 * 4)
@@ -75,8 +76,14 @@ def test_month_rows_answer_every_window_as_the_transitions_do(ledger, seed):
         _compare(ledger, start, end, as_of)
     rebuild_month_rows(ledger)
     assert all(row.months is not None for row in ledger.iter_current_rows())
+    caplog.clear()
     for start, end in windows:
         _compare(ledger, start, end, as_of)
+    # Rows as written agree with their marks: no answer and no timer run (whichever months it draws)
+    # finds a disagreement in them.
+    assert "disagree" not in caplog.text
+    for hour in range(12):
+        assert rebuild_month_rows(ledger, now=as_of + timedelta(hours=hour)) == MonthRowsReport(0, 0, 0, 0)
 
 
 def test_rows_written_before_month_rows_existed_fall_back_to_the_transitions(ledger):

@@ -1,5 +1,6 @@
 """Read-side use cases: reports, timelines, findings, paging; dataclasses (no HTTP, no Table keys)."""
 
+from shared.answers._fleet import MAX_WINDOW_MONTHS
 from shared.answers.costs import (
     CostsReport,
     PriceView,
@@ -15,6 +16,7 @@ from shared.answers.reports import VmReport, require_vm, transitions_page, vm_re
 from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
 
 __all__ = [
+    "MAX_WINDOW_MONTHS",
     "CostsReport",
     "Page",
     "PriceView",

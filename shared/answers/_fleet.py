@@ -3,18 +3,24 @@
 Each VM's state at the window's start and its transitions inside it come from the month rows of the
 months the window touches, read with one range query per month for a page of VMs (or a whole
 subscription). A VM whose month rows cannot answer (its current row has no mark: they are being rebuilt
-after a late event or a repair, or predate month rows; or a window inside a quiet stretch longer than the
-rows cover) falls back to its own range query, so the answer is always the one ``window_rows`` gives.
+after a late event or a repair, or predate month rows; rows that disagree with the mark, lost or cut short
+since; or a window inside a quiet stretch longer than the rows cover) falls back to its own range query,
+so the answer is always the one ``window_rows`` gives.
+
+A window touches at most ``MAX_WINDOW_MONTHS`` months (the most a window of the API's longest span,
+366 days, touches); a longer one is refused before anything is read, so the bound holds for any caller.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.answers._window import window_rows
 from shared.domain.vm_state import VmState
+from shared.errors import InvalidInput
 from shared.store import (
     CurrentRow,
     Ledger,
@@ -23,9 +29,14 @@ from shared.store import (
     VmMonth,
     decode_state,
     month_of,
+    month_rows_disagreement,
     month_start,
     months_from,
 )
+
+logger = logging.getLogger(__name__)
+
+MAX_WINDOW_MONTHS = 14
 
 Change = MonthEntry | TransitionRow
 
@@ -45,8 +56,14 @@ def accrual_end(start: datetime, end: datetime, as_of: datetime) -> datetime:
 
 
 def window_months(start: datetime, accrue_until: datetime) -> list[str]:
-    last = max(start, accrue_until - timedelta(microseconds=1))
-    return months_from(month_of(start), month_of(last))
+    """The months ``[start, accrue_until)`` touches (``start``'s alone when it is empty); ``InvalidInput``
+    beyond ``MAX_WINDOW_MONTHS``."""
+    # Not ``accrue_until - 1 µs`` when empty: at 0001-01-01T00:00 there is no instant before it.
+    last = accrue_until - timedelta(microseconds=1) if accrue_until > start else start
+    months = months_from(month_of(start), month_of(last))
+    if len(months) > MAX_WINDOW_MONTHS:
+        raise InvalidInput("window", f"the window may touch at most {MAX_WINDOW_MONTHS} calendar months")
+    return months
 
 
 def window_from_months(
@@ -59,6 +76,11 @@ def window_from_months(
         return VmWindow(current.state, [], accrue_until)
     mark = current.months
     if mark is None:
+        return None
+    disagreement = month_rows_disagreement(current, months, window_months(start, accrue_until), strict=True)
+    if disagreement is not None:
+        logger.warning("month rows of %s disagree with its mark (%s): its transitions answer until the "
+                       "timer rebuilds them", current.vm.resource_id, disagreement)  # fmt: skip
         return None
     first_month = month_of(start)
     data = months.get(first_month)

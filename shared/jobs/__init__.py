@@ -5,7 +5,7 @@ from shared.jobs.backfill import BackfillReport, backfill_adopted, backfill_subs
 from shared.jobs.health import handle_health_event
 from shared.jobs.ingest import handle_event
 from shared.jobs.inventory import InventoryReport, refresh_configured_inventory, refresh_inventory
-from shared.jobs.month_rows import MonthRowsReport, rebuild_month_rows
+from shared.jobs.month_rows import MONTHS_CHECKED, MonthRowsReport, rebuild_month_rows
 from shared.jobs.prices import PricesReport, refresh_prices
 from shared.jobs.reconcile import (
     ReconcileFailed,
@@ -17,6 +17,7 @@ from shared.jobs.refresh import run_timer
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 
 __all__ = [
+    "MONTHS_CHECKED",
     "BackfillReport",
     "InventoryReport",
     "MonthRowsReport",

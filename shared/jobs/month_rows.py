@@ -1,7 +1,16 @@
 """Rebuilding month rows: a late event or a repair rewrites a VM's history in the middle and drops its
 month-row mark instead of rewriting its month rows in the event's path; the timer rebuilds them here.
 
-Until then fleet answers read that VM's own transitions (one query more per such VM), so answers stay
+It also rebuilds the month rows of VMs that keep their mark but whose rows disagree with it (rows lost
+or cut short since: nothing else would repair them, since the mark says they are complete). Finding them
+costs what a fleet answer costs: per page of 1,000 current rows, one range query for each of at most
+``MONTHS_CHECKED`` months, and each VM's rows of those months are checked against its mark
+(``store.month_rows_disagreement``). The months: the two newest that the page's marks name as open (a
+VM active lately is checked at every run), and two consecutive months of the page's history drawn in
+turn (seeded by the hour, so that no timer schedule keeps missing some of them), so rows lost longer ago
+are found within a number of runs that grows with the months of history.
+
+Until then fleet answers read such a VM's own transitions (one query more per such VM), so answers stay
 exact. A run rebuilds at most ``max_vms`` VMs (each costs a read of its transitions, 1,000 a page, and
 one write per 100 month rows); the rest wait for the next run. A VM written meanwhile is skipped, and
 retried next run.
@@ -10,13 +19,21 @@ retried next run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby, islice
+from random import Random
 
-from shared.store import Ledger
+from shared.domain.times import utc_now
+from shared.store import CurrentRow, Ledger, month_of, months_from
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_VMS = 200
+# Months read per page of current rows to find month rows that disagree with their mark.
+MONTHS_CHECKED = 4
+_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -24,22 +41,52 @@ class MonthRowsReport:
     rebuilt: int
     raced: int  # written by another writer during the rebuild: left for the next run
     left: int  # over this run's budget
+    disagreed: int = 0  # marked VMs whose month rows disagreed with the mark (rebuilt, raced or left)
 
 
-def rebuild_month_rows(ledger: Ledger, *, max_vms: int = DEFAULT_MAX_VMS) -> MonthRowsReport:
-    """Rebuild the month rows of the VMs whose current row has no mark, at most ``max_vms`` of them."""
-    rebuilt = raced = left = 0
-    for row in ledger.iter_current_rows():
-        if row.months is not None or row.pending is not None:
-            continue
-        if rebuilt + raced >= max_vms:
-            left += 1
-            continue
-        if ledger.months.rebuild(row):
-            rebuilt += 1
-        else:
-            raced += 1
+def rebuild_month_rows(
+    ledger: Ledger, *, max_vms: int = DEFAULT_MAX_VMS, now: datetime | None = None
+) -> MonthRowsReport:
+    """Rebuild the month rows of the VMs whose current row has no mark, or whose rows disagree with it,
+    at most ``max_vms`` of them. ``now`` (default: the clock) draws the older months checked in turn."""
+    turn = int((now or utc_now()).timestamp() // 3600)
+    rebuilt = raced = left = disagreed = 0
+    for page in _pages(ledger.iter_current_rows()):
+        reasons = ledger.months.disagreeing(page, months_to_check(page, turn))
+        for row in page:
+            reason = reasons.get(row.vm.vm_key)
+            if row.pending is not None or (row.months is not None and reason is None):
+                continue
+            if reason is not None:
+                disagreed += 1
+                logger.warning("month rows of %s disagree with its mark (%s): rebuilding them",
+                               row.vm.resource_id, reason)  # fmt: skip
+            if rebuilt + raced >= max_vms:
+                left += 1
+            elif ledger.months.rebuild(row):
+                rebuilt += 1
+            else:
+                raced += 1
     if rebuilt or raced or left:
-        logger.info("month rows rebuilt for %d VMs, %d raced with a writer, %d left for the next run",
-                    rebuilt, raced, left)  # fmt: skip
-    return MonthRowsReport(rebuilt, raced, left)
+        logger.info("month rows rebuilt for %d VMs (%d disagreed with their mark), %d raced with a writer, "
+                    "%d left for the next run", rebuilt, disagreed, raced, left)  # fmt: skip
+    return MonthRowsReport(rebuilt, raced, left, disagreed)
+
+
+def months_to_check(page: list[CurrentRow], turn: int) -> list[str]:
+    """The months read for the page: the two newest open months of its marks, and two consecutive
+    months between its earliest first transition and its newest open month (``turn`` draws them)."""
+    marked = [row for row in page if row.months is not None]
+    if not marked:
+        return []
+    open_months = sorted({row.months.month_open for row in marked if row.months is not None})
+    span = months_from(min(month_of(row.first_time) for row in marked), open_months[-1])
+    pair_at = Random(turn).randrange(max(len(span) - 1, 1))
+    return sorted({*open_months[-(MONTHS_CHECKED - 2) :], *span[pair_at : pair_at + 2]})
+
+
+def _pages(rows: Iterable[CurrentRow]) -> Iterator[list[CurrentRow]]:
+    """Current rows in pages of at most 1,000 of one subscription (the order ``iter_current_rows`` gives)."""
+    for _, same in groupby(rows, key=lambda row: row.vm.subscription_key):
+        while page := list(islice(same, _PAGE)):
+            yield page

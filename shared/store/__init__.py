@@ -1,6 +1,7 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade."""
 
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
+from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import MonthEntry, VmMonth, month_of, month_start, months_from
 from shared.store._month_rows import state_from_code as decode_state
 from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
@@ -29,6 +30,7 @@ __all__ = [
     "is_current_cursor",
     "is_transition_cursor",
     "month_of",
+    "month_rows_disagreement",
     "month_start",
     "months_from",
     "open_ledger",

@@ -17,7 +17,8 @@ read (the VM's own transitions answer instead). An in-order transition adds its 
 that records it (no round trip): one upsert-merge of ``e<n>``, ``n`` counted on the mark (the current
 row's ETag serialises writers), plus ``start`` when a month begins. A late event or a repair, which
 rewrites rows in the middle of the history, drops the mark instead, and the timer rebuilds the VM's month
-rows from its transitions (``store.months``), so the event path never pays for a rewrite.
+rows from its transitions (``store.months``), so the event path never pays for a rewrite. Rows lost or cut
+short under a mark (no event repairs those) are found by ``_month_check`` as they are read.
 
 Pure functions only: the callers read, plan here, and commit.
 """
@@ -66,6 +67,7 @@ class VmMonth:
     has_start: bool = False
     start: VmState | None = None
     entries: list[MonthEntry] = field(default_factory=list)
+    numbered: bool = True  # the entries read are numbered 0, 1, 2...: none of them is missing
 
 
 # ---- months and keys -----------------------------------------------------------------------------
@@ -86,11 +88,18 @@ def next_month(month: str) -> str:
     return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
 
 
+def month_number(month: str) -> int:
+    """Months since year 0: labels compared as numbers, since after "9999-12" comes "10000-01", which
+    sorts before it as text."""
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
 def months_from(first: str, last: str) -> list[str]:
     """``first`` to ``last`` inclusive (empty when ``last`` is earlier)."""
     months = []
-    month = first
-    while month <= last:
+    month, end = first, month_number(last)
+    while month_number(month) <= end:
         months.append(month)
         month = next_month(month)
     return months
@@ -262,7 +271,10 @@ def collect(entities: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, VmMont
                 indexed.setdefault((vm_key, month), []).append((chunk * CHUNK + int(name[1:]), value))
     for (vm_key, month), items in indexed.items():
         # The entry number is the transition's rank in key order: time, then event id.
-        found[vm_key][month].entries = [_entry_from_text(text) for _, text in sorted(items)]
+        items.sort()
+        data = found[vm_key][month]
+        data.entries = [_entry_from_text(text) for _, text in items]
+        data.numbered = [number for number, _ in items] == list(range(len(items)))
     return found
 
 

@@ -1,9 +1,12 @@
 """Month rows (``_month_rows``) as fleet answers read them, and their rebuild by the timer.
 
 Reads: one range query per month for a subscription's VMs (or a key range of them), 1,000 rows a page.
+Check: the VMs of a page of current rows whose month rows, read that way, disagree with their marks
+(``_month_check``): rows lost or cut short since the mark was set.
 Rebuild: a VM whose current row has no ``MonthsMark`` (its history was rewritten, or it predates month
-rows) gets every month row rewritten from its transitions, streamed, and then the mark, on the current
-row's ETag as read: a writer that touched the VM meanwhile makes it fail, and the next run tries again.
+rows), or whose rows disagree with it, gets every month row rewritten from its transitions, streamed, and
+then the mark, on the current row's ETag as read: a writer that touched the VM meanwhile makes it fail,
+and the next run tries again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 from shared.store._entities import transition_from_entity
 from shared.store._errors import storage_errors
 from shared.store._keys import current_key, transitions_prefix, upper_bound
+from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import (
     MarkCounter,
     Operation,
@@ -58,10 +62,22 @@ class MonthRows:
         with storage_errors():
             return collect(entities())
 
+    def disagreeing(self, rows: Sequence[CurrentRow], months: Sequence[str]) -> dict[str, str]:
+        """VM key -> why its month rows disagree with its mark, for the VMs of ``rows`` (one
+        subscription's, in key order) as the rows of ``months`` (in time order) show them: one range
+        query per month and 1,000 month rows."""
+        if not rows or not months:
+            return {}
+        keys = [row.vm.vm_key for row in rows]
+        found = self.read(rows[0].vm.subscription_key, months, first_vm_key=min(keys), last_vm_key=max(keys))
+        reasons = {row.vm.vm_key: month_rows_disagreement(row, found.get(row.vm.vm_key, {}), months)
+                   for row in rows}  # fmt: skip
+        return {key: reason for key, reason in reasons.items() if reason is not None}
+
     def rebuild(self, current: CurrentRow) -> bool:
         """Rewrite the VM's month rows from its transitions and store the mark; ``False`` when a writer
         changed the VM since ``current`` was read (or it has no transitions), nothing marked then."""
-        if current.months is not None or current.pending is not None or current.etag is None:
+        if current.pending is not None or current.etag is None:
             return False
         counter = MarkCounter()
         batch: list[Operation] = []
