@@ -479,6 +479,9 @@ class _ListAllHandler(BaseHTTPRequestHandler):
     """Answers GET List All; everything else is a 404 in ARM's error shape."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the body waits for the client's
+    # delayed ACK (about 40 ms a request here, 0.9 ms without it).
+    disable_nagle_algorithm = True
     # Idle keep-alive connections end on their own, so stopping the server never waits on them.
     timeout = 10
     shared: _State

@@ -123,6 +123,7 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
 
 class _PricesHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see tests.fake_arm
     timeout = 10
     shared: _State
 
