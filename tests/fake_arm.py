@@ -104,7 +104,10 @@ class Faults:
     ``throttle_first`` requests answer 429 (with ``Retry-After: retry_after`` unless that is ``None``);
     ``fail_page`` always answers ``fail_status``; ``drop_page`` closes the connection without an answer;
     ``garbage_page`` answers 200 with a body that is not JSON. ``fail_instance_view`` is the status every
-    instance view request answers (``None``: served normally).
+    instance view request answers (``None``: served normally). ``endless``: every page of every listing
+    links a next page with a new skip token, forever (a service caught in a paging loop); then
+    ``stop_after`` requests end it with 500s, so that a client that never stops fails instead of hanging
+    the test. ``unfiltered_times``: the Activity Log answers records outside its ``$filter``'s time range.
     """
 
     throttle_first: int = 0
@@ -114,6 +117,9 @@ class Faults:
     drop_page: int | None = None
     garbage_page: int | None = None
     fail_instance_view: int | None = None
+    endless: bool = False
+    stop_after: int = 20_000
+    unfiltered_times: bool = False
 
 
 @dataclass
@@ -489,7 +495,9 @@ class _ListAllHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        self._record(parts.path, query)
+        if self._record(parts.path, query) > self.shared.faults.stop_after and self.shared.faults.endless:
+            self._send_error(500, "InternalServerError", "The fake's endless listing was stopped.")
+            return
         view = _INSTANCE_VIEW_PATH.match(parts.path)
         if view and query.get("api-version"):
             self._serve_instance_view(view["sub"], view["rg"], view["name"])
@@ -538,10 +546,12 @@ class _ListAllHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests read ``FakeArm.requests`` instead of a stderr log."""
 
-    def _record(self, path: str, query: dict[str, str]) -> None:
+    def _record(self, path: str, query: dict[str, str]) -> int:
+        """Record the request; the number of requests received so far."""
         headers = {name.lower(): value for name, value in self.headers.items()}
         with self.shared.lock:
             self.shared.requests.append(RecordedRequest(self.command, path, query, headers))
+            return len(self.shared.requests)
 
     def _serve_listing(
         self,
@@ -569,7 +579,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             return
         end = offset + self.shared.page_size
         body: dict[str, Any] = {"value": [view(vm) for vm in vms[offset:end]]}
-        if end < len(vms):
+        if end < len(vms) or self.shared.faults.endless:
             body["nextLink"] = self._next_link(query, end)
         self._send_json(200, body)
 
@@ -621,9 +631,10 @@ class _ListAllHandler(BaseHTTPRequestHandler):
                 self.shared.activity = load_listing_file(self.shared.activity_file)
             records = list(self.shared.activity.get(subscription_id.lower(), []))
         start, end, uri = match["start"], match["end"], (match["uri"] or "").replace("''", "'")
+        unfiltered = self.shared.faults.unfiltered_times
         chosen = [
             record for record in records
-            if start <= record["eventTimestamp"] <= end
+            if (unfiltered or start <= record["eventTimestamp"] <= end)
             and (not uri or record["resourceId"].lower() == uri.lower())
         ]  # fmt: skip
         chosen.sort(key=lambda record: record["eventTimestamp"], reverse=True)
@@ -632,7 +643,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         body: dict[str, Any] = {
             "value": [{k: v for k, v in r.items() if fields is None or k in fields} for r in page]
         }
-        if offset + self.shared.page_size < len(chosen):
+        if offset + self.shared.page_size < len(chosen) or self.shared.faults.endless:
             body["nextLink"] = self._next_link(query, offset + self.shared.page_size)
         self._send_json(200, body)
 

@@ -68,7 +68,7 @@ def backfill_vms(
     for vm in vms:
         report.vms += 1
         try:
-            operations = list_vm_operations(client, vm, start, end)
+            operations = list_vm_operations(client, vm, start, end, now=end)
         except ListingError as err:
             report.failures.append(f"{vm.resource_id}: {err.message}")
             logger.error("backfill of %s recorded nothing: %s", vm.resource_id, err.message)
