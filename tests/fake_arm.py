@@ -135,6 +135,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_request: Callable[[RecordedRequest], None] | None = None
 
 
 class FakeArm(LoopbackServer):
@@ -193,6 +194,12 @@ class FakeArm(LoopbackServer):
         with self._state.lock:
             self._state.faults = value
             self._state.served = 0
+
+    def on_request(self, hook: Callable[[RecordedRequest], None] | None) -> None:
+        """Call ``hook`` with each request as it arrives, before it is answered (a test starts a storage
+        outage when a given listing begins, say)."""
+        with self._state.lock:
+            self._state.on_request = hook
 
     def set_vms(self, subscription_id: str, vms: Sequence[Mapping[str, Any]]) -> None:
         """Replace the VMs listed for a subscription (e.g. a VM shut down from inside its guest)."""
@@ -548,10 +555,13 @@ class _ListAllHandler(BaseHTTPRequestHandler):
 
     def _record(self, path: str, query: dict[str, str]) -> int:
         """Record the request; the number of requests received so far."""
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = RecordedRequest(self.command, path, query, {k.lower(): v for k, v in self.headers.items()})
         with self.shared.lock:
-            self.shared.requests.append(RecordedRequest(self.command, path, query, headers))
-            return len(self.shared.requests)
+            self.shared.requests.append(request)
+            count, hook = len(self.shared.requests), self.shared.on_request
+        if hook is not None:
+            hook(request)
+        return count
 
     def _serve_listing(
         self,

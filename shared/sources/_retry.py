@@ -4,6 +4,7 @@ azure-core sleeps for whatever ``Retry-After`` a service sends (``Retry-After: 1
 throttled listing could hold the reconcile timer far past its limit. Here the sleeps of one request add up
 to at most ``max_wait`` seconds: a ``Retry-After`` beyond what is left is not waited for, the throttled
 answer is returned as it is (the listing then fails and says so), and a warning names what was skipped.
+A request may pass a shorter ``timeout`` for itself and its retries (what is left of a run's deadline).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class BoundedRetryPolicy(RetryPolicy[Any, Any]):
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)
         settings[_WAITED] = 0.0
+        # A request's own ``timeout`` (what is left of a run's deadline) may shorten the policy's, never
+        # lengthen it.
+        settings["timeout"] = min(settings["timeout"], self.timeout)
         return settings
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 ACTIVITY_LOG_API_VERSION = "2015-04-01"
 RETENTION_DAYS = 90
+# One VM's records over at most 90 days; more pages than this is a paging loop, not a log.
+MAX_ACTIVITY_LOG_PAGES = 500
 SELECT = "eventTimestamp,operationName,status,resourceId,correlationId,operationId,eventDataId,httpRequest"
 _FINAL = {"succeeded": SUCCEEDED, "failed": FAILED, "canceled": CANCELED, "cancelled": CANCELED}
 
@@ -59,10 +61,17 @@ class VmOperation:
 
 
 def list_vm_operations(
-    client: ArmClient, vm: VmId, start: datetime, end: datetime, *, now: datetime | None = None
+    client: ArmClient,
+    vm: VmId,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+    deadline: float | None = None,
 ) -> list[VmOperation]:
     """The VM's completed operations with an end in ``[start, end]``, oldest first; every page is read
-    before returning. Raises ``ListingError`` (after the pipeline's retries) when any page fails.
+    before returning. Raises ``ListingError`` (after the pipeline's retries) when any page fails, past
+    ``MAX_ACTIVITY_LOG_PAGES`` pages, or once ``deadline`` (``time.monotonic()``) has passed.
 
     ``now`` (default: the clock) bounds how far in the future a record's time may be."""
     path = f"/subscriptions/{vm.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values"
@@ -74,7 +83,10 @@ def list_vm_operations(
         "$select": SELECT,
     }
     records: list[Any] = []
-    for body in client.iter_json_pages(path, params, subject=f"Activity Log of {vm.resource_id}"):
+    subject = f"Activity Log of {vm.resource_id}"
+    for body in client.iter_json_pages(
+        path, params, subject=subject, max_pages=MAX_ACTIVITY_LOG_PAGES, deadline=deadline
+    ):
         records += arm_page(body, "Activity Log")[0]
     return vm_operations(records, vm, now=now)
 
@@ -113,7 +125,8 @@ def _operation(
         return None
     status = _value(record.get("status"))
     outcome = _FINAL.get((status or "").lower())
-    listed = parse_vm_id(record.get("resourceId"))
+    resource = record.get("resourceId")
+    listed = parse_vm_id(resource) if isinstance(resource, str) else None
     if outcome is None or listed is None or _keys(listed) != _keys(vm):
         return None
     name = operation_name_or_none(_value(record.get("operationName")))

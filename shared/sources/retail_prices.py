@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 PRICES_PATH = "/api/retail/prices"
 API_VERSION = "2023-01-01-preview"
 SIZES_PER_QUERY = 10  # keeps the filter, and the URL, short
+# One query's meters (ten sizes in one region, a few dozen each): 10,000 items even at 100 a page.
+MAX_PRICE_PAGES = 100
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -106,11 +108,12 @@ class RetailPricesClient:
         self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
         self._lock = threading.Lock()
 
-    def fetch(self, pairs: Iterable[tuple[str, str]]) -> list[PriceItem]:
+    def fetch(self, pairs: Iterable[tuple[str, str]], *, deadline: float | None = None) -> list[PriceItem]:
         """Every item for the pairs' regions and sizes (all effective dates: the caller picks the one in
         force), one listing per region and ten sizes.
 
-        Raises ``ListingError`` if any listing stops part way: a partial price list is not used.
+        Raises ``ListingError`` if any listing stops part way (a failed page, more than
+        ``MAX_PRICE_PAGES`` pages, ``deadline`` passed): a partial price list is not used.
         """
         by_region: dict[str, set[str]] = {}
         for region, size in pairs:
@@ -124,10 +127,10 @@ class RetailPricesClient:
         for region, sizes in sorted(by_region.items()):
             ordered = sorted(sizes)
             for start in range(0, len(ordered), SIZES_PER_QUERY):
-                items += self._items(region, ordered[start : start + SIZES_PER_QUERY])
+                items += self._items(region, ordered[start : start + SIZES_PER_QUERY], deadline)
         return items
 
-    def _items(self, region: str, sizes: list[str]) -> Iterator[PriceItem]:
+    def _items(self, region: str, sizes: list[str], deadline: float | None) -> Iterator[PriceItem]:
         skus = " or ".join(f"armSkuName eq '{size}'" for size in sizes)
         query = (
             f"serviceName eq '{SERVICE_NAME}' and priceType eq '{CONSUMPTION}' "
@@ -144,6 +147,8 @@ class RetailPricesClient:
             subject=f"retail prices of {len(sizes)} size(s) in {region}",
             next_link=lambda body: prices_page(body)[1],
             timeout=self._timeout,
+            max_pages=MAX_PRICE_PAGES,
+            deadline=deadline,
         )
         skipped = 0
         for body in pages:
