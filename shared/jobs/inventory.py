@@ -124,15 +124,21 @@ def _instance_spec(row: CurrentRow, set_specs: dict[str, VmSpec]) -> VmSpec | No
 
 
 def refresh_configured_inventory(
-    ledger: Ledger, client: ArmClient, subscription_ids: Iterable[str], period: timedelta
+    ledger: Ledger,
+    client: ArmClient,
+    subscription_ids: Iterable[str],
+    period: timedelta,
+    *,
+    deadline: float | None = None,
 ) -> list[InventoryReport]:
+    """Each subscription's refresh, if due; no listing page is requested after ``deadline``."""
     return [
         refresh_inventory(
             ledger,
             sub,
-            lambda sub=sub: client.iter_model_pages(sub),  # type: ignore[misc]
+            lambda sub=sub: client.iter_model_pages(sub, deadline=deadline),  # type: ignore[misc]
             period=period,
-            scale_sets=lambda sub=sub: client.iter_scale_set_pages(sub),  # type: ignore[misc]
+            scale_sets=lambda sub=sub: client.iter_scale_set_pages(sub, deadline=deadline),  # type: ignore[misc]
         )
         for sub in subscription_ids
     ]
