@@ -279,6 +279,22 @@ def test_retry_waits_of_one_request_add_up_to_at_most_the_cap() -> None:
     assert len(fake.requests) == 3
 
 
+def test_a_retry_after_that_would_end_past_the_deadline_is_not_waited_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = SleepRecordingTransport()
+    with FakeArm({SUB: vms(1)}, faults=Faults(throttle_first=100, retry_after="20")) as fake:
+        with fast_client(fake.url, transport=transport, retry_total=5, max_retry_wait=50) as client:
+            with caplog.at_level(logging.WARNING), pytest.raises(ListingError) as failure:
+                list(client.iter_vm_pages(SUB, deadline=time.monotonic() + 10))
+        requests_sent = len(fake.requests)
+
+    assert failure.value.status_code == 429
+    assert transport.sleeps == []  # 20 s would end past the deadline, 10 s away
+    assert requests_sent == 1
+    assert "Retry-After 20 s" in caplog.text and "not waiting" in caplog.text
+
+
 def test_a_page_that_always_fails_raises_listing_error_after_the_pages_before_it() -> None:
     with FakeArm({SUB: vms(5)}, page_size=1, faults=Faults(fail_page=3)) as fake:
         with fast_client(fake.url, retry_total=2) as client:
