@@ -104,10 +104,12 @@ class Faults:
     ``throttle_first`` requests answer 429 (with ``Retry-After: retry_after`` unless that is ``None``);
     ``fail_page`` always answers ``fail_status``; ``drop_page`` closes the connection without an answer;
     ``garbage_page`` answers 200 with a body that is not JSON. ``fail_instance_view`` is the status every
-    instance view request answers (``None``: served normally). ``endless``: every page of every listing
-    links a next page with a new skip token, forever (a service caught in a paging loop); then
-    ``stop_after`` requests end it with 500s, so that a client that never stops fails instead of hanging
-    the test. ``unfiltered_times``: the Activity Log answers records outside its ``$filter``'s time range.
+    instance view request answers (``None``: served normally). Both failures carry ARM's error body with
+    ``fail_code`` as ``error.code`` (``None``: an empty body, as a gateway may answer). ``endless``: every
+    page of every listing links a next page with a new skip token, forever (a service caught in a paging
+    loop); then ``stop_after`` requests end it with 500s, so that a client that never stops fails instead
+    of hanging the test. ``unfiltered_times``: the Activity Log answers records outside its ``$filter``'s
+    time range.
     """
 
     throttle_first: int = 0
@@ -117,6 +119,7 @@ class Faults:
     drop_page: int | None = None
     garbage_page: int | None = None
     fail_instance_view: int | None = None
+    fail_code: str | None = "InternalServerError"
     endless: bool = False
     stop_after: int = 20_000
     unfiltered_times: bool = False
@@ -603,7 +606,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             self._send_error(429, "TooManyRequests", "Too many requests; retry later.", headers)
             return
         if faults.fail_instance_view is not None:
-            self._send_error(faults.fail_instance_view, "InternalServerError", "An internal error occurred.")
+            self._send_fault(faults.fail_instance_view, faults.fail_code)
             return
         suffix = f"/resourcegroups/{group}/providers/microsoft.compute/virtualmachines/{name}".lower()
         vm = next(
@@ -669,7 +672,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         elif page == faults.drop_page:
             self.close_connection = True
         elif page == faults.fail_page:
-            self._send_error(faults.fail_status, "InternalServerError", "An internal error occurred.")
+            self._send_fault(faults.fail_status, faults.fail_code)
         elif page == faults.garbage_page:
             self._send_bytes(200, b"<html>upstream proxy error</html>", "text/html")
         else:
@@ -716,6 +719,12 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         params = {key: value for key, value in query.items() if key != "$skiptoken"}
         params["$skiptoken"] = _encode_skiptoken(offset)
         return f"http://{host}{urlsplit(self.path).path}?{urlencode(params, safe='$')}"
+
+    def _send_fault(self, status: int, code: str | None) -> None:
+        if code is None:
+            self._send_bytes(status, b"", "application/json; charset=utf-8")
+        else:
+            self._send_error(status, code, f"An injected {code} error.")
 
     def _send_error(
         self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None

@@ -52,11 +52,18 @@ def meter(
     price_type: str = "Consumption",
     currency: str = "USD",
     reservation_term: str | None = None,
+    product: str | None = None,
+    effective: str | None = None,
 ) -> dict[str, Any]:
-    """The published item with the fields of another meter: ``Standard_D2s_v5`` -> ``D2s v5 [Spot]``."""
+    """The published item with the fields of another meter: ``Standard_D2s_v5`` -> ``D2s v5 [Spot]``.
+
+    ``product`` replaces the product name built from the size (e.g. "Dasv5 Series Cloud Services"),
+    ``effective`` the published ``effectiveStartDate``.
+    """
     short = size.removeprefix("Standard_").replace("_", " ")
     series = short.split(" ", 1)[0].rstrip("0123456789")
     sku = short + (" Spot" if spot else " Low Priority" if low else "")
+    identity = f"{region}|{size}|{sku}|{windows}|{price_type}" + (f"|{product}" if product else "")
     item = published_item()
     item.update(
         currencyCode=currency,
@@ -66,21 +73,59 @@ def meter(
         armSkuName=size,
         skuName=sku,
         meterName=sku,
-        productName=f"Virtual Machines {series} Series" + (" Windows" if windows else ""),
+        productName=product or f"Virtual Machines {series} Series" + (" Windows" if windows else ""),
         type=price_type,
-        meterId=f"fake-{region}-{size}-{sku}-{windows}-{price_type}".lower().replace(" ", "-"),
-        skuId="FAKE/"
-        + hashlib.sha256(f"{region}|{size}|{sku}|{windows}|{price_type}".encode()).hexdigest()[:4],
+        meterId="fake-" + identity.lower().replace("|", "-").replace(" ", "-"),
+        skuId="FAKE/" + hashlib.sha256(identity.encode()).hexdigest()[:4],
     )
+    if effective is not None:
+        item["effectiveStartDate"] = effective
     if reservation_term is not None:
         item["reservationTerm"] = reservation_term
     return item
+
+
+def d2as_v5_uksouth_gbp() -> list[dict[str, Any]]:
+    """The 13 items a captured real answer lists for ``Standard_D2as_v5`` in uksouth in GBP.
+
+    Each is the published item (``meter``) with the captured product, meter, type, price and effective
+    date (facts recorded in ``tests/data/published/retail_prices/SOURCES.md``): pay-as-you-go, Low
+    Priority and Spot rows of the Linux and Windows products, their DevTest and reservation rows, and the
+    two "Dasv5 Series Cloud Services" rows, which carry the Windows prices and a later date.
+    """
+    vm, windows, cloud = (
+        "Virtual Machines Dasv5 Series",
+        "Virtual Machines Dasv5 Series Windows",
+        "Dasv5 Series Cloud Services",
+    )
+    rows: list[tuple[str, str, dict[str, Any]]] = [
+        (cloud, "0.059783", dict(low=True, effective="2023-10-01T00:00:00Z")),
+        (vm, "0.010119", dict(spot=True, effective="2024-08-01T00:00:00Z")),
+        (cloud, "0.149457", dict(effective="2023-10-01T00:00:00Z")),
+        (vm, "0.077842", {}),
+        (vm, "402.444246", dict(price_type="Reservation", reservation_term="1 Year")),
+        (vm, "777.643716", dict(price_type="Reservation", reservation_term="3 Years")),
+        (windows, "0.059783", dict(low=True, windows=True)),
+        (windows, "0.015568", dict(low=True, windows=True, price_type="DevTestConsumption")),
+        (vm, "0.015568", dict(low=True)),
+        (windows, "0.149457", dict(windows=True)),
+        (windows, "0.077842", dict(windows=True, price_type="DevTestConsumption")),
+        (windows, "0.019429", dict(spot=True, windows=True, effective="2024-08-01T00:00:00Z")),
+        (windows, "0.010119", dict(spot=True, windows=True, price_type="DevTestConsumption",
+                                   effective="2024-08-01T00:00:00Z")),
+    ]  # fmt: skip
+    options: dict[str, Any] = dict(currency="GBP", effective="2021-11-01T00:00:00Z")
+    return [
+        meter("uksouth", "Standard_D2as_v5", price, product=product, **{**options, **extra})
+        for product, price, extra in rows
+    ]
 
 
 @dataclass
 class _State:
     items: list[dict[str, Any]]
     page_size: int
+    filter_currency: bool = True
     fail_status: int | None = None
     throttle_first: int = 0
     endless_until: int | None = None
@@ -92,8 +137,16 @@ class _State:
 class FakePrices(LoopbackServer):
     """The fake on 127.0.0.1 (a free port unless ``port``), in a background thread; a context manager."""
 
-    def __init__(self, items: Sequence[Mapping[str, Any]], *, page_size: int = 100, port: int = 0) -> None:
-        self._state = _State([dict(item) for item in items], page_size)
+    def __init__(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        page_size: int = 100,
+        port: int = 0,
+        filter_currency: bool = True,
+    ) -> None:
+        """``filter_currency=False`` serves items whatever their ``currencyCode`` (a faulty answer)."""
+        self._state = _State([dict(item) for item in items], page_size, filter_currency)
         super().__init__(_handler_for(self._state), port, name="fake-prices")
 
     @property
@@ -171,7 +224,7 @@ class _PricesHandler(BaseHTTPRequestHandler):
             item
             for item in items
             if all(item.get(name) in values for name, values in terms.items())
-            and item["currencyCode"] == currency
+            and (item.get("currencyCode") == currency or not self.shared.filter_currency)
         ]
         skip = int(query.get("$skip", "0") or 0)
         page = matching[skip : skip + self.shared.page_size]

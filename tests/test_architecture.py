@@ -111,3 +111,28 @@ def test_the_readme_lists_every_error_code_the_api_answers():
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert [code.value for code in ApiErrorCode if f"| `{code.value}` |" not in readme] == []
+
+
+def test_the_billing_semantics_page_says_how_an_event_and_an_activity_log_record_are_joined():
+    """The page about what an event's time means must also say what joins an event to the Activity Log
+    record of the same operation (the README says it; the billing document did not), with the windows
+    the code uses and the published sources, as the rest of the page cites them."""
+    from shared.domain.same_operation import MATCH_WINDOW, TIME_TOLERANCE
+
+    page = (ROOT / "docs" / "billing-semantics.md").read_text(encoding="utf-8")
+    heading = "\n## One operation, two sources: the correlation id\n"
+    assert heading in page
+    section = page.split(heading, 1)[1].split("\n## ", 1)[0]
+    for fact in (
+        "`data.correlationId`",  # the only id an Event Grid resource event carries
+        "`operationId`",
+        "`eventDataId`",
+        f"{MATCH_WINDOW.seconds // 60} minutes",
+        f"{TIME_TOLERANCE.seconds // 60} minutes",
+        "`shared/domain/same_operation.py`",
+        # Sources: both schemas in the REST specs, and the two-write-events report.
+        "specification/eventgrid/data-plane/Microsoft.Resources/stable/2018-01-01/Resources.json",
+        "specification/monitor/resource-manager/Microsoft.Insights/stable/2015-04-01/activityLogs_API.json",
+        "MicrosoftDocs/azure-docs/issues/12166",
+    ):
+        assert fact in section, fact

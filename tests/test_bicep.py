@@ -559,16 +559,43 @@ def test_event_subscriptions_are_the_gated_second_phase() -> None:
         assert low <= spec["default"] <= high
 
 
-def test_existing_system_topic_can_be_reused() -> None:
+# Each kind of system topic: main's parameter, the module's, its reuse flag, final name and resource
+# group variables, the topic module and the event subscription module on it.
+REUSABLE_TOPICS = {
+    "resource": (
+        "existingSystemTopics", "existingResourceTopic", "reuseResourceTopic", "resourceTopicFinalName",
+        "resourceTopicResourceGroupName", "resourceTopic", "resourceEvents",
+    ),
+    "health": (
+        "existingHealthTopics", "existingHealthTopic", "reuseHealthTopic", "healthTopicFinalName",
+        "healthTopicResourceGroupName", "healthTopic", "healthEvents",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(REUSABLE_TOPICS))
+def test_an_existing_system_topic_of_either_kind_can_be_reused(kind: str) -> None:
+    """Azure allows one system topic per source and type: a subscription that has a HealthResources
+    topic already (another tool made it) must be able to deploy, as one with a resource events topic."""
+    main_param, module_param, reuse, final_name, group, topic_module, delivery = REUSABLE_TOPICS[kind]
     doc = _doc(MAIN)
-    assert doc["parameters"]["existingSystemTopics"]["default"] == {}
-    _, module = _watched()
-    params = _body(module["modules"]["resourceTopic"])["params"]
-    assert params["reuseExisting"] == "reuseResourceTopic"
-    reuse = module["variables"]["reuseResourceTopic"]["value"]
-    assert "existingResourceTopic" in _strings(reuse) and "empty" in _functions(reuse)
-    # The health topic is always created: there is no health topic to reuse before this tool.
-    assert "reuseExisting" not in _body(module["modules"]["healthTopic"])["params"]
+    assert doc["parameters"][main_param]["default"] == {}
+    _, module = _watched()  # main looks each up by subscription: test_bicep_subscriptions.py
+    assert module["parameters"][module_param]["default"] == {}
+    assert module_param in _strings(module["variables"][reuse]["value"])
+    assert "empty" in _functions(module["variables"][reuse]["value"])
+    assert {reuse, module_param, "name"} <= _strings(module["variables"][final_name]["value"])
+    assert {reuse, module_param, "resourceGroup"} <= _strings(module["variables"][group]["value"])
+    topic = _body(module["modules"][topic_module])
+    assert (topic["params"]["reuseExisting"], topic["params"]["systemTopicName"]) == (reuse, final_name)
+    # The topic and its event subscription are looked for where the reused topic is.
+    for body in (topic, _body(module["modules"][delivery])):
+        assert body["scope"]["function"]["parameters"]["resource_group_name"] == group
+    for spec in (doc["parameters"][main_param], module["parameters"][module_param]):
+        assert "reuse" in _decorator(spec, "description").lower()
+
+
+def test_the_topic_module_creates_a_topic_or_reads_the_one_it_reuses() -> None:
     topic = _doc(MODULES / "systemTopic.bicep")
     _, existing = _only(topic, "Microsoft.EventGrid/systemTopics", existing=True)
     _, created = _only(topic, "Microsoft.EventGrid/systemTopics")
@@ -1094,3 +1121,14 @@ def test_the_reused_topic_checks_read_only_properties_the_published_type_has() -
         "properties.topicKind: read, but not a property of SystemTopicProperties" in m for m in messages
     )
     assert any("identity.kind: read, but not a property of IdentityInfo" in m for m in messages)
+
+
+def test_the_readme_parameter_table_lists_every_parameter_of_main_and_no_other() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    header = readme.index("| parameter |", readme.index("### Parameters"))
+    table = readme[header : readme.index("\n\n", header)]
+    named: set[str] = set()
+    for line in table.splitlines()[2:]:
+        named |= set(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    # ``location`` is the deployment's -l, said in the sentence above the table.
+    assert named == set(_doc(MAIN)["parameters"]) - {"location"}

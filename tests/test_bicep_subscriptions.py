@@ -67,8 +67,14 @@ def _unique_string_of(doc: dict[str, Any], variable: str, env: dict[str, Any]) -
     return unique_string(f"/subscriptions/{env['@subscription']}")
 
 
-def expand(subscription_ids: list[str], *, health: bool = True) -> dict[str, Any]:
-    """The deployments, topics, readers and event subscriptions of one run of main.bicep."""
+def expand(
+    subscription_ids: list[str],
+    *,
+    health: bool = True,
+    health_topics: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The deployments, topics (created ones), readers and event subscriptions of one run of main.bicep;
+    ``health_topics`` is main's ``existingHealthTopics``."""
     main = _doc(MAIN)
     ledger_group = main["parameters"]["resourceGroupName"]["default"]
     prefix = main["parameters"]["systemTopicNamePrefix"]["default"]
@@ -77,7 +83,9 @@ def expand(subscription_ids: list[str], *, health: bool = True) -> dict[str, Any
     item = watched["config"]["loop_type"]["detail"]["item_name"]
     body = _body(watched)
     module = _doc(MODULES / "watchedSubscription.bicep")
-    result: dict[str, Any] = {"deployments": [], "topics": [], "readers": [], "deliveries": []}
+    result: dict[str, Any] = {
+        "deployments": [], "topics": [], "readers": [], "deliveries": [], "delivered_from": []
+    }  # fmt: skip
     for subscription_id in subscription_ids:
         env = {item: subscription_id, "resourceGroupName": ledger_group, "systemTopicNamePrefix": prefix,
                "@subscription": LEDGER}  # fmt: skip
@@ -91,8 +99,13 @@ def expand(subscription_ids: list[str], *, health: bool = True) -> dict[str, Any
             "ledgerResourceGroupName": ledger_group,
             "@subscription": subscription_id,
         }
-        params["resourceTopicResourceGroupName"] = ledger_group  # nothing reused in this expansion
+        params["resourceTopicResourceGroupName"] = ledger_group  # no resource topic reused in this expansion
         params["resourceTopicFinalName"] = params["resourceTopicName"]
+        params["reuseResourceTopic"] = False
+        reused = (health_topics or {}).get(subscription_id)
+        params["reuseHealthTopic"] = reused is not None
+        params["healthTopicFinalName"] = reused["name"] if reused else params["healthTopicName"]
+        params["healthTopicResourceGroupName"] = reused["resourceGroup"] if reused else ledger_group
         params["subscriptionToken"] = _unique_string_of(module, "subscriptionToken", params)
         for nested in module["modules"].values():
             condition = _condition(nested)
@@ -110,7 +123,7 @@ def expand(subscription_ids: list[str], *, health: bool = True) -> dict[str, Any
                 )
             result["deployments"].append((where, interpolate(nested_body["name"], params)))
             path = nested["detail"]["path"]
-            if path == "systemTopic.bicep":
+            if path == "systemTopic.bicep" and not params[nested_body["params"]["reuseExisting"]]:
                 topic_type = nested_body["params"]["topicType"]
                 topic_name = interpolate(nested_body["params"]["systemTopicName"], params)
                 result["topics"].append((subscription_id, topic_type, topic_name))
@@ -118,8 +131,26 @@ def expand(subscription_ids: list[str], *, health: bool = True) -> dict[str, Any
                 result["readers"].append(subscription_id)
             elif path in ("eventSubscription.bicep", "healthEventSubscription.bicep"):
                 assert nested_body["params"]["functionAppSubscriptionId"] == "ledgerSubscriptionId"
+                topic_name = _topic_of(module, nested_body["params"]["systemTopicName"], params)
                 result["deliveries"].append((subscription_id, path))
+                result["delivered_from"].append((where, topic_name))
     return result
+
+
+def _topic_of(module: dict[str, Any], system_topic_name: Any, params: dict[str, Any]) -> str:
+    """The topic an event subscription module is given: ``<topic module>.outputs.name``, which is the
+    name that module was given."""
+    operands = system_topic_name["operator"]["operands"]
+    topic_module = module["modules"][operands["operand_1"]]
+    assert operands["operand_2"]["operator"]["operands"] == {"operand_1": "outputs", "operand_2": "name"}
+    return interpolate(_body(topic_module)["params"]["systemTopicName"], params)
+
+
+def three_deliveries() -> list[tuple[str, str]]:
+    """Both event subscriptions in every one of the three subscriptions."""
+    return [
+        (sub, path) for sub in THREE for path in ("eventSubscription.bicep", "healthEventSubscription.bicep")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +186,7 @@ def test_one_topic_per_source_and_type_with_names_unique_per_subscription(three)
 
 def test_reader_and_both_event_subscriptions_in_every_subscription_to_the_one_app(three):
     assert sorted(three["readers"]) == sorted(THREE)
-    assert sorted(three["deliveries"]) == sorted(
-        (sub, path) for sub in THREE for path in ("eventSubscription.bicep", "healthEventSubscription.bicep")
-    )
+    assert sorted(three["deliveries"]) == sorted(three_deliveries())
 
 
 def test_without_health_events_only_the_resource_topic_is_deployed():
@@ -179,12 +208,14 @@ def test_health_events_are_on_by_default_and_documented_as_preview():
     assert module["modules"]["healthTopic"]["config"]["condition"] == "deployHealthEvents"
 
 
-def test_a_reused_resource_topic_is_looked_up_by_subscription():
-    existing = _body(_doc(MAIN)["modules"]["watched"])["params"]["existingResourceTopic"]["operator"][
-        "operands"
-    ]
+@pytest.mark.parametrize(
+    ("module_param", "main_param"),
+    [("existingResourceTopic", "existingSystemTopics"), ("existingHealthTopic", "existingHealthTopics")],
+)
+def test_a_reused_topic_is_looked_up_by_subscription(module_param, main_param):
+    existing = _body(_doc(MAIN)["modules"]["watched"])["params"][module_param]["operator"]["operands"]
     assert existing["condition"]["function"]["parameters"] == {
-        "container": "existingSystemTopics",
+        "container": main_param,
         "item_to_find": "subscriptionId",
     }
     assert existing["false_value"] == {}
@@ -206,3 +237,17 @@ def test_the_health_subscription_filters_what_the_code_reads():
     )
     assert list(_resolve(doc, advanced["values"])) == list(HEALTH_TARGET_TYPES)
     assert "deadLetterWithResourceIdentity" in properties
+
+
+def test_a_subscription_that_has_a_health_topic_reuses_it_and_gets_no_second_one():
+    second = THREE[1]
+    existing = {second: {"name": "evgt-health-made-elsewhere", "resourceGroup": "rg-monitoring"}}
+    run = expand(THREE, health_topics=existing)
+    assert (second, HEALTH_EVENTS) not in {(sub, kind) for sub, kind, _ in run["topics"]}
+    assert sorted((sub, kind) for sub, kind, _ in run["topics"]) == sorted(
+        [(sub, RESOURCE_EVENTS) for sub in THREE] + [(sub, HEALTH_EVENTS) for sub in THREE if sub != second]
+    )
+    # Its health events are delivered from the existing topic, by a deployment in that topic's group.
+    assert (f"resourceGroup {second}/rg-monitoring", "evgt-health-made-elsewhere") in run["delivered_from"]
+    assert len(run["deployments"]) == len(set(run["deployments"]))
+    assert sorted(run["deliveries"]) == sorted(three_deliveries())

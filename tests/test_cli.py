@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from scripts.azurite import free_port
-from shared import cli, context
+from shared import cli, context, settings
 from shared.domain.ids import parse_vm_id
 from shared.store import STORAGE_CLIENT_OPTIONS
-from tests.factories import SUB, at, sample_day, vm_id
-from tests.fake_arm import make_vm
+from tests.factories import (
+    SUB,
+    at,
+    deliver,
+    instance_id,
+    sample_day,
+    scale_set_operation,
+    vm_id,
+    wire_event,
+)
+from tests.fake_arm import FakeArm, Faults, make_vm
 
 pytestmark = pytest.mark.azurite
 
 VM = vm_id("web-01", "rg-app")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_replay_records_a_saved_file_of_events_and_counts_outcomes(ledger, tmp_path, capsys):
@@ -132,3 +145,55 @@ def test_the_vm_table_says_billing_now_next_to_billed_hours(ledger, tmp_path, ca
     cli.main(["show", "--from", at(0).isoformat(), "--to", at(hours=24).isoformat()])
     header = capsys.readouterr().out.splitlines()[1]
     assert "BILLING NOW" in header and "BILLED H" in header
+
+
+def test_findings_name_a_scale_set_instance_as_azure_does(ledger, capsys):
+    deliver(
+        wire_event("powerOff", at(hours=1), resource_id=instance_id("1", group="rg-shop"),
+                   operation=scale_set_operation("powerOff", instance=True)),
+    )  # fmt: skip
+    assert cli.main(["findings", "--kind", "stoppedButBilled", "--min-hours", "0"]) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stoppedButBilled")]
+    assert row.split()[1] == "rg-shop/web-ss_1"  # the name the VM table and the API (vmName) show
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "-1", "1e9"])
+def test_min_hours_must_be_a_number_of_hours_as_over_http(ledger, capsys, value):
+    assert cli.main(["findings", f"--min-hours={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: --min-hours must be a number of hours from 0 to 87840"
+
+
+def _cli(env: dict[str, str], *args: str, close_stdout: bool = False) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it; with ``close_stdout`` the reader of its output has gone (``| head``)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if close_stdout:
+        process.stdout.close()  # before the CLI writes anything: its first write finds no reader
+        _, err = process.communicate(timeout=120)
+        return subprocess.CompletedProcess(process.args, process.returncode, "", err)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(ledger_env, ledger):
+    deliver(*sample_day(VM))
+    done = _cli(ledger_env, "show", close_stdout=True)
+    assert (done.returncode, done.stderr) == (1, "")  # 1, as Python itself exits on a broken pipe
+
+
+def test_text_the_terminal_cannot_carry_is_replaced_not_a_failure(ledger_env, monkeypatch):
+    deliver(*sample_day(VM))
+    with FakeArm({SUB: [make_vm(SUB, "rg-app", "web-01")]}) as arm:
+        # An Activity Log error whose code holds a lone surrogate: the CLI prints it in its summary.
+        arm.faults = Faults(fail_page=1, fail_status=403, fail_code="Denied\ud800")
+        done = _cli({**ledger_env, settings.ARM_ENDPOINT: arm.url}, "backfill", "--days", "1", "--vm", VM)
+    assert done.returncode == 1  # the backfill failed, and says so on stdout; the CLI itself did not
+    assert not any(line.startswith("error:") for line in done.stderr.splitlines())
+    assert "not backfilled: " in done.stdout and "HTTP 403 Denied?" in done.stdout

@@ -16,6 +16,8 @@ import pytest
 
 import function_app
 from shared.domain.ids import parse_vm_id
+from shared.domain.inventory import OsType, Priority
+from shared.domain.pricing import MeterKind
 from shared.jobs import refresh_inventory, refresh_prices
 from shared.sources import ArmClient, RetailPricesClient
 from tests.factories import SUB, at, deliver, http_get, sample_day, vm_id, wire_event
@@ -67,6 +69,10 @@ FLEET = [
 ]
 
 
+CLOUD_SERVICES = "Dsv5 Series Cloud Services"
+LATER = "2025-10-01T00:00:00Z"  # after the published item's effectiveStartDate (2021-04-01)
+
+
 def catalogue() -> list[dict]:
     reservation = json.loads((PUBLISHED / "learn_sample_item_reservation.json").read_text())
     devtest = json.loads((PUBLISHED / "learn_sample_item_devtest_spot_windows.json").read_text())
@@ -79,6 +85,10 @@ def catalogue() -> list[dict]:
         meter("westeurope", "Standard_D2s_v5", "0.05", price_type="DevTestConsumption"),
         meter("westeurope", "Standard_D2s_v5", "500", price_type="Reservation", reservation_term="1 Year"),
         meter("westeurope", "Standard_D2s_v5", "0.077", currency="EUR"),
+        # The Cloud Services pair of the size (same size and meter names, Windows prices, a later date):
+        # never a VM's price.
+        meter("westeurope", "Standard_D2s_v5", "0.188", product=CLOUD_SERVICES, effective=LATER),
+        meter("westeurope", "Standard_D2s_v5", "0.0376", low=True, product=CLOUD_SERVICES, effective=LATER),
         meter("westeurope", "Standard_D4s_v5", "0.192"),
         meter("westeurope", "Standard_D4s_v5", "0.1", windows=True, low=True),
         reservation,  # published: Standard_E64_v4 in southcentralus, a term price
@@ -268,5 +278,127 @@ def test_a_finding_carries_the_estimated_cost_of_its_billed_hours(priced):
     )
 
 
+def every_answer(route: dict[str, str]) -> dict[str, dict]:
+    """Each answer that carries a cost, as strict JSON (``NaN`` or ``Infinity`` in a body fails here)."""
+    calls = {
+        "get_vm": lambda: http_get(function_app.get_vm, "vms/x", route, **DAY),
+        "costs": lambda: http_get(function_app.list_costs, "costs", groupBy="tag:owner", **DAY),
+        "vms": lambda: http_get(function_app.list_vms, "vms", **DAY),
+        "vms_plain": lambda: http_get(function_app.list_vms, "vms"),
+        "timelines": lambda: http_get(function_app.list_vm_timelines, "timelines", **DAY),
+        "findings": lambda: http_get(function_app.list_findings, "findings"),
+    }
+    bodies = {}
+    for name, call in calls.items():
+        response = call()
+        assert response.status_code == 200, (name, response.get_body()[:300])
+        bodies[name] = json.loads(response.get_body(), parse_constant=_refuse)
+    for name, call in [
+        ("timelines.csv", lambda: http_get(function_app.list_vm_timelines, "timelines", format="csv", **DAY)),
+        ("costs.csv", lambda: http_get(function_app.list_costs, "costs", format="csv", **DAY)),
+    ]:
+        response = call()
+        assert response.status_code == 200 and "nan" not in response.get_body().decode().lower(), name
+    return bodies
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} in a JSON body")
+
+
+def test_an_item_whose_price_cannot_be_true_is_never_stored_and_every_answer_works(priced):
+    ledger, prices, client, _, _ = priced
+    bad = {
+        ("Virtual Machines D2s Series Windows", "D2s v5"): float("inf"),  # web-02's meter
+        ("Virtual Machines D4s Series", "D4s v5"): 1e30,  # no VM uses it
+    }
+    prices.set_items(
+        [{**item, "retailPrice": bad.get((item["productName"], item["skuName"]), item["retailPrice"])}
+         for item in catalogue()]
+    )  # fmt: skip
+    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=45), force=True)
+    assert report.failure is None
+    stored = ledger.prices.get("USD", "westeurope", "Standard_D2s_v5")
+    assert stored.fetched_at == at(hours=45)
+    assert all(price.amount < 1 for price in stored.prices.values())
+    assert (
+        MeterKind(OsType.LINUX, Priority.REGULAR)
+        not in ledger.prices.get("USD", "westeurope", "Standard_D4s_v5").prices
+    )  # its 1e30 was not stored either
+    bodies = every_answer(_route("web-02", "rg-shop"))
+    cost = bodies["get_vm"]["estimatedCost"]
+    assert (cost["amount"], cost["reason"]) == (None, "NoPrice")  # its only meter was not believable
+    assert {item["vmName"]: item["estimatedCost"]["amount"] for item in bodies["timelines"]["value"]}[
+        "web-01"
+    ] == 0.48
+
+
+def test_a_listing_whose_items_are_all_invalid_keeps_the_last_good_prices(priced):
+    ledger, prices, client, _, _ = priced
+    prices.set_items(
+        [
+            {**item, "retailPrice": float("nan")}
+            for item in catalogue()
+            if item["armRegionName"] == "westeurope"
+        ]
+    )
+    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=45), force=True)
+    assert report.failure is not None and "no usable item" in report.failure
+    bodies = every_answer(_route("web-01", "rg-shop"))
+    assert bodies["get_vm"]["estimatedCost"]["amount"] == 0.48
+    assert bodies["get_vm"]["estimatedCost"]["priceAsOf"] == "2026-11-23T21:00:00.000000Z"  # the old fetch
+
+
+@pytest.mark.parametrize("stored", ["Infinity", "-Infinity", "NaN", "sNaN", "1E+30", "-0.5", "not a number"])
+def test_a_price_an_older_version_cached_that_cannot_be_true_is_no_price_with_a_reason(priced, stored):
+    """An older version stored whatever the API sent (``str(Decimal)``): answers read it as no price."""
+    ledger = priced[0]
+    entity = dict(ledger.prices.table.get_entity("prices", "USD|westeurope|standard_d2s_v5"))
+    entity["LinuxRegular"] = stored  # web-01's meter
+    ledger.prices.table.upsert_entity(entity)
+    deliver(wire_event("powerOff", at(hours=16), resource_id=vm_id("web-01", "rg-shop")))  # a finding
+    bodies = every_answer(_route("web-01", "rg-shop"))
+    cost = bodies["get_vm"]["estimatedCost"]
+    assert (cost["amount"], cost["hourlyPrice"], cost["reason"]) == (None, None, "InvalidPrice")
+    assert cost["priceAsOf"] == "2026-11-23T21:00:00.000000Z"
+    [finding] = [item for item in bodies["findings"]["value"] if item["kind"] == "stoppedButBilled"]
+    assert (finding["vmName"], finding["estimatedCost"]["reason"]) == ("web-01", "InvalidPrice")
+    amounts = {item["vmName"]: item["estimatedCost"]["amount"] for item in bodies["timelines"]["value"]}
+    assert (amounts["web-01"], amounts["web-02"]) == (None, 0.94)
+    groups = {group["group"]: group for group in bodies["costs"]["value"]}
+    assert groups["shop"]["estimatedCost"]["amount"] == 0.94 and groups["shop"]["unpricedVmCount"] == 1
+
+
 def _route(name: str, group: str) -> dict[str, str]:
     return {"subscriptionId": SUB, "resourceGroup": group, "vmName": name}
+
+
+def test_a_lone_surrogate_from_azure_is_answered_replaced_in_every_format(ledger):
+    """Azure's JSON may carry a lone surrogate (an escaped ``\\ud800``); UTF-8 cannot: U+FFFD stands in."""
+    deliver(*sample_day(vm_id("odd-01", "rg-shop")))
+    tags = {"owner": "sh\ud800op", "cost\udfffcenter": "42"}
+    with FakeArm({SUB: [make_vm(SUB, "rg-shop", "odd-01", vm_size="Standard_D2s_v5", tags=tags)]}) as arm:
+        refresh_inventory(
+            ledger,
+            SUB,
+            lambda: ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages(SUB),
+            period=timedelta(hours=6),
+            clock=lambda: at(hours=20),
+        )
+    answers = {
+        "vm": http_get(function_app.get_vm, "vms/x", _route("odd-01", "rg-shop"), **DAY),
+        "vms": http_get(function_app.list_vms, "vms"),
+        "vms csv": http_get(function_app.list_vms, "vms", format="csv"),
+        "timelines": http_get(function_app.list_vm_timelines, "timelines", **DAY),
+        "timelines csv": http_get(function_app.list_vm_timelines, "timelines", format="csv", **DAY),
+        "costs": http_get(function_app.list_costs, "costs", groupBy="tag:owner", **DAY),
+        "costs csv": http_get(function_app.list_costs, "costs", groupBy="tag:owner", format="csv", **DAY),
+    }
+    for name, response in answers.items():
+        assert response.status_code == 200, name
+        text = response.get_body().decode("utf-8")  # strict: every byte sequence is UTF-8
+        assert "sh\ufffdop" in text, name
+        assert "\\ud800" not in text, name  # not escaped in JSON either: every format says the same
+    assert json.loads(answers["vm"].get_body())["tags"] == {"cost\ufffdcenter": "42", "owner": "sh\ufffdop"}
+    [row] = list(csv.DictReader(io.StringIO(answers["vms csv"].get_body().decode())))
+    assert row["tags"] == "cost\ufffdcenter=42; owner=sh\ufffdop"

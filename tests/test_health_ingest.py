@@ -13,6 +13,7 @@ import pytest
 import function_app
 from shared import context, settings
 from shared.errors import UpstreamUnavailable
+from shared.jobs import reconcile_subscription
 from tests.factories import SUB, at, binding, deliver, vm_id, wire_event
 from tests.fake_arm import FakeArm, Faults, make_vm
 from tests.health_factories import health_event
@@ -115,6 +116,33 @@ def test_a_vm_gone_after_any_other_annotation_is_left_to_the_reconcile(arm, ledg
     show(arm, None)
     deliver(health_event(at(hours=2), resource_id=VM))
     assert table_rows(ledger) == before
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        None,  # a 404 without a body: a gateway or proxy, not Resource Manager, answered
+        "NotFound",  # Compute's "The entity was not found in this Azure location": a location mismatch
+        "SubscriptionNotFound",  # the subscription is not visible to this identity: proves nothing
+    ],
+)
+def test_only_resource_not_found_says_an_evicted_vm_is_deleted_any_other_404_is_retried(arm, ledger, code):
+    started_at_one()
+    before = table_rows(ledger)
+    arm.faults = Faults(fail_instance_view=404, fail_code=code)
+    eviction = health_event(at(hours=2), resource_id=VM, annotation="VirtualMachinePreempted")
+    with pytest.raises(UpstreamUnavailable) as raised:
+        function_app.on_vm_event(binding(eviction))
+    assert (raised.value.status, raised.value.code) == (404, code)
+    assert table_rows(ledger) == before
+    # The retries end once a complete listing has recorded what became of the VM: the event is late then.
+    reconcile_subscription(ledger, SUB, [[]], clock=lambda: at(hours=3))
+    reads = instance_view_reads(arm)
+    deliver(eviction)
+    assert instance_view_reads(arm) == reads
+    last = transitions()[-1]
+    assert (last["deleted"], last["source"]) == (True, "reconcile")
+    assert last["time"] == "2026-11-23T03:00:00.000000Z"
 
 
 @pytest.mark.parametrize("faults", [Faults(fail_instance_view=500), Faults(fail_instance_view=403)])

@@ -176,6 +176,19 @@ def test_the_documented_time_forms_are_accepted(recorded, text):
     assert status == 200, body
 
 
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_an_offset_sent_unencoded_arrives_as_a_space_and_the_error_says_to_write_it_2b(recorded, name):
+    query = f"{name}=2026-11-23T03:00:00+01:00"  # as typed into a browser's address bar or curl
+    params = {key: values[-1] for key, values in parse_qs(query).items()}
+    assert params[name] == "2026-11-23T03:00:00 01:00"
+    status, body = call(function_app.get_vm, params, GOOD)
+    assert (status, body["error"]["code"]) == (400, "InvalidTime")
+    assert "%2B01:00" in body["error"]["message"]
+    assert "03:00:00" not in body["error"]["message"]  # the input is never echoed back
+    status, body = call(function_app.get_vm, {name: "2026-11-23 03:00"}, GOOD)
+    assert "%2B" not in body["error"]["message"]  # a space that stands for no '+' gets no such hint
+
+
 def test_a_default_window_that_would_start_before_the_year_1_is_invalid_window_not_500(recorded):
     status, body = call(function_app.list_vm_timelines, {"to": "0001-01-05"})
     assert (status, body["error"]["code"]) == (400, "InvalidWindow")

@@ -10,11 +10,13 @@ import pytest
 from shared.domain.chargeback import GroupBy, GroupKind, VmCharge, chargeback, parse_group_by
 from shared.domain.inventory import MAX_TAGS, OsType, Priority, VmSpec, bound_tags
 from shared.domain.pricing import (
+    MAX_HOURLY_PRICE,
     HourlyPrice,
     MeterKind,
     PriceItem,
     choose_prices,
     cost_of,
+    is_believable_hourly_price,
     kind_for,
     meter_kind,
     price_key,
@@ -58,6 +60,11 @@ def item(**overrides) -> PriceItem:
         ({"unit_of_measure": "1/Month"}, None),
         ({"tier_minimum_units": Decimal(10)}, None),
         ({"service_name": "Cloud Services"}, None),
+        # Listed under serviceName "Virtual Machines" with the VM's size and meter name, at the Windows
+        # price: the product of the Cloud Services offer, not of a VM (see retail_prices/SOURCES.md).
+        ({"product_name": "Dsv5 Series Cloud Services"}, None),
+        ({"product_name": "Dsv5 Series Cloud Services", "sku_name": "D2s v5 Low Priority"}, None),
+        ({"product_name": "DSv5 Series Dedicated Host"}, None),
     ],
 )
 def test_meter_kind_follows_product_sku_and_type(overrides, expected):
@@ -79,6 +86,41 @@ def test_the_price_in_force_now_wins_and_future_prices_wait():
             Decimal("0.096"), "USD", "D2s v5"
         )
     }
+
+
+def test_effective_dates_are_compared_only_within_one_product_and_meter():
+    """A newer row of another meter does not replace a meter's price: the lowest price of the meters in
+    force wins, whatever their dates (a VM product's own newer row still replaces its older one)."""
+    linux = MeterKind(OsType.LINUX, Priority.REGULAR)
+    prices = choose_prices(
+        [
+            item(retail_price=Decimal("0.080"), effective_start=datetime(2021, 11, 1, tzinfo=UTC)),
+            item(retail_price=Decimal("0.077842"), effective_start=datetime(2022, 11, 1, tzinfo=UTC)),
+            item(
+                retail_price=Decimal("0.149457"),
+                meter_name="D2s v5 Legacy",
+                effective_start=datetime(2025, 10, 1, tzinfo=UTC),
+            ),
+        ],
+        NOW,
+    )
+    assert prices[price_key("westeurope", "Standard_D2s_v5", linux)] == HourlyPrice(
+        Decimal("0.077842"), "USD", "D2s v5"
+    )
+
+
+@pytest.mark.parametrize(
+    "price", ["Infinity", "-Infinity", "NaN", "sNaN", "1E+30", "10000.01", "-0.01"]
+)  # fmt: skip
+def test_an_hourly_price_that_cannot_be_true_prices_nothing(price):
+    assert meter_kind(item(retail_price=Decimal(price))) is None
+    assert choose_prices([item(retail_price=Decimal(price))], NOW) == {}
+
+
+@pytest.mark.parametrize("price", ["0", "0.096", str(MAX_HOURLY_PRICE)])
+def test_hourly_prices_from_0_to_the_limit_are_believable(price):
+    assert is_believable_hourly_price(Decimal(price))
+    assert meter_kind(item(retail_price=Decimal(price))) == MeterKind(OsType.LINUX, Priority.REGULAR)
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from shared.domain.inventory import OsType, Priority
-from shared.domain.pricing import meter_kind
+from shared.domain.pricing import choose_prices, meter_kind
 from shared.sources import ListingError, RetailPricesClient, parse_model_page
 from shared.sources.retail_prices import MAX_PRICE_PAGES, price_item, prices_page
-from tests.fake_prices import PUBLISHED, FakePrices, meter
+from tests.fake_prices import PUBLISHED, FakePrices, d2as_v5_uksouth_gbp, meter
 
 MODELS = Path(__file__).resolve().parent / "data" / "published" / "vm_models"
 
@@ -84,6 +86,81 @@ def test_a_next_link_to_another_origin_is_not_followed(monkeypatch):
                 [("westeurope", f"Standard_D{n}s_v5") for n in range(2, 6)]
             )
         assert len(fake.requests) == 1
+
+
+def test_a_linux_vm_is_priced_by_the_vm_product_not_by_the_cloud_services_rows_of_its_size():
+    """The captured listing of one size: the "Cloud Services" rows share the size and meter names, carry
+    the Windows prices and a later date; Linux must come out at the Linux rates (not +92 %, not 3.8x)."""
+    with FakePrices(d2as_v5_uksouth_gbp(), page_size=5) as fake:
+        items = RetailPricesClient(fake.url, "GBP", retry_total=0).fetch([("uksouth", "Standard_D2as_v5")])
+    assert len(items) == 13
+    prices = choose_prices(items, datetime(2026, 11, 23, tzinfo=UTC))
+    chosen = {
+        (kind.os_type.value, kind.priority.value): (str(price.amount), price.meter)
+        for (region, size, kind), price in prices.items()
+        if (region, size) == ("uksouth", "standard_d2as_v5")
+    }
+    assert chosen == {
+        ("Linux", "Regular"): ("0.077842", "D2as v5"),
+        ("Linux", "Low"): ("0.015568", "D2as v5 Low Priority"),
+        ("Linux", "Spot"): ("0.010119", "D2as v5 Spot"),
+        ("Windows", "Regular"): ("0.149457", "D2as v5"),
+        ("Windows", "Low"): ("0.059783", "D2as v5 Low Priority"),
+        ("Windows", "Spot"): ("0.019429", "D2as v5 Spot"),
+    }
+    assert all(price.currency == "GBP" for price in prices.values())
+
+
+BAD_PRICES = [float("inf"), float("-inf"), float("nan"), 1e30, 10000.01, -0.01, "0.096", True, None, [1]]
+
+
+@pytest.mark.parametrize("bad", BAD_PRICES, ids=repr)
+def test_an_item_whose_price_cannot_be_true_is_ignored_and_counted(bad, caplog):
+    """Sent on the wire as JSON (``Infinity`` and ``NaN`` literals included, which Python's json reads)."""
+    broken = meter("westeurope", "Standard_D2s_v5", 1, windows=True)
+    broken["retailPrice"] = broken["unitPrice"] = bad
+    with FakePrices([meter("westeurope", "Standard_D2s_v5", "0.096"), broken]) as fake:
+        with caplog.at_level(logging.WARNING, logger="shared.sources.retail_prices"):
+            items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch(
+                [("westeurope", "Standard_D2s_v5")]
+            )
+    assert [(item.retail_price, item.product_name) for item in items] == [
+        (Decimal("0.096"), "Virtual Machines D2s Series")
+    ]
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert "1 item(s)" in warning.getMessage()
+
+
+def test_an_item_in_another_currency_than_asked_is_ignored():
+    euro = meter("westeurope", "Standard_D2s_v5", "0.5", windows=True, currency="EUR")
+    with FakePrices([meter("westeurope", "Standard_D2s_v5", "0.096"), euro], filter_currency=False) as fake:
+        items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch([("westeurope", "Standard_D2s_v5")])
+    assert [(item.retail_price, item.currency) for item in items] == [(Decimal("0.096"), "USD")]
+
+
+def test_ignored_items_are_counted_in_one_warning_per_fetch(caplog):
+    sizes = [f"Standard_D{n}s_v5" for n in range(2, 14)]  # two listings per region
+    catalogue = []
+    for region in ("westeurope", "northeurope"):
+        for size in sizes:
+            catalogue.append(meter(region, size, "0.1"))
+            catalogue.append({**meter(region, size, "0.2", windows=True), "retailPrice": float("nan")})
+    with FakePrices(catalogue, page_size=7) as fake:
+        with caplog.at_level(logging.WARNING, logger="shared.sources.retail_prices"):
+            items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch(
+                [(region, size) for region in ("westeurope", "northeurope") for size in sizes]
+            )
+    assert len(items) == 2 * len(sizes) and len({request.query["$filter"] for request in fake.requests}) == 4
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert f"{2 * len(sizes)} item(s)" in warning.getMessage()
+
+
+def test_a_listing_whose_items_are_all_invalid_fails_as_a_whole():
+    """Nothing of it is used, so the refresh keeps the prices it had (see test_costs)."""
+    catalogue = [{**meter("westeurope", "Standard_D2s_v5", "0.1", windows=w), "retailPrice": float("inf")}
+                 for w in (False, True)]  # fmt: skip
+    with FakePrices(catalogue) as fake, pytest.raises(ListingError, match="no usable item"):
+        RetailPricesClient(fake.url, "USD", retry_total=0).fetch([("westeurope", "Standard_D2s_v5")])
 
 
 def test_names_that_are_not_arm_names_never_reach_a_filter():

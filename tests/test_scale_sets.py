@@ -143,6 +143,23 @@ def test_a_failed_listing_raises_so_event_grid_retries_and_nothing_is_half_writt
     assert list(ledger.table.list_entities()) == []
 
 
+def test_a_scale_set_resource_manager_says_is_not_found_has_its_instances_deleted(fake, ledger):
+    scale_out_to_three(fake)
+    fake.set_scale_sets(SUB, [])  # the listing of its instances answers 404 ResourceNotFound
+    deliver(scale_set_event("deallocate", 9))
+    assert all(ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012")
+
+
+@pytest.mark.parametrize("code", [None, "NotFound", "SubscriptionNotFound", "ResourceGroupNotFound"])
+def test_any_other_404_of_the_instance_listing_raises_and_deletes_nothing(fake, ledger, code):
+    scale_out_to_three(fake)
+    before = list(ledger.table.list_entities())
+    fake.faults = Faults(fail_page=1, fail_status=404, fail_code=code)
+    with pytest.raises(RuntimeError, match="instances of"):
+        function_app.on_vm_event(binding(scale_set_event("deallocate", 9)))
+    assert list(ledger.table.list_entities()) == before
+
+
 def test_instance_operations_go_through_the_same_table_and_billing_rules(fake, ledger):
     target = instance_id("4")
     shouted = target.upper().replace("RESOURCEGROUPS", "resourcegroups")  # ids are case-insensitive
@@ -193,6 +210,28 @@ def test_a_failed_instance_page_in_reconcile_deletes_nothing(fake, ledger):
         reports = reconcile_configured_subscriptions(ledger, client, [SUB])
     assert reports == []
     assert not any(ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012")
+
+
+def test_findings_filter_by_scale_set_as_the_vm_list_does(fake, ledger):
+    scale_out_to_three(fake)
+    deliver(wire_event("powerOff", at(hours=9), resource_id=vm_id("plain")),
+            wire_event("powerOff", at(hours=9), resource_id=instance_id("1"),
+                       operation=scale_set_operation("powerOff", instance=True)))  # fmt: skip
+    every = json.loads(http_get(function_app.list_findings, "findings", kind="stoppedButBilled").get_body())
+    assert sorted(item["vmName"] for item in every["value"]) == ["plain", "web-ss_1"]
+    for scale_set in ("web-ss", "WEB-SS", scale_set_id()):
+        body = json.loads(
+            http_get(
+                function_app.list_findings, "findings", kind="stoppedButBilled", scaleSet=scale_set
+            ).get_body()
+        )
+        assert [item["vmName"] for item in body["value"]] == ["web-ss_1"], scale_set
+    for bad in ("a/b", "/subscriptions/x"):
+        response = http_get(function_app.list_findings, "findings", scaleSet=bad)
+        assert (response.status_code, json.loads(response.get_body())["error"]["code"]) == (
+            400,
+            "InvalidParameter",
+        )
 
 
 def test_the_http_api_answers_for_an_instance_and_filters_by_scale_set(fake, ledger):

@@ -57,6 +57,9 @@ param systemTopicNamePrefix string = 'evgt-vmledger'
 @description('Existing resource events system topics to reuse, by subscription id: { \'<subscriptionId>\': { name: \'...\', resourceGroup: \'...\' } }. Other subscriptions get one created.')
 param existingSystemTopics object = {}
 
+@description('Existing health events (HealthResources) system topics to reuse, by subscription id, in the same form as existingSystemTopics. Other subscriptions get one created when deployHealthEvents is true.')
+param existingHealthTopics object = {}
+
 @description('Resource group, in each watched subscription, that holds its system topics (the ledger\'s own in the ledger\'s subscription by default).')
 @minLength(1)
 @maxLength(90)
@@ -282,6 +285,7 @@ module watched 'modules/watchedSubscription.bicep' = [for subscriptionId in subs
     existingResourceTopic: contains(existingSystemTopics, subscriptionId) ? existingSystemTopics[subscriptionId] : {}
     deployHealthEvents: deployHealthEvents
     healthTopicName: '${systemTopicNamePrefix}-health-${uniqueString(subscriptionId, resourceGroupName)}'
+    existingHealthTopic: contains(existingHealthTopics, subscriptionId) ? existingHealthTopics[subscriptionId] : {}
     appPrincipalId: functionApp.outputs.principalId
     ledgerSubscriptionId: subscription().subscriptionId
     ledgerResourceGroupName: resourceGroupName

@@ -29,6 +29,10 @@ param existingSystemTopics = {}
 // reconcile, as before.
 param deployHealthEvents = true
 
+// A subscription that already has a HealthResources system topic reuses it (one topic per source), in
+// the same form as existingSystemTopics.
+param existingHealthTopics = {}
+
 param deployEventSubscription = bool(readEnvironmentVariable('DEPLOY_EVENT_SUBSCRIPTION', 'false'))
 param maxDeliveryAttempts = 30
 param eventTimeToLiveInMinutes = 1440

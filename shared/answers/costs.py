@@ -51,7 +51,8 @@ def estimate(current: CurrentRow, billed_seconds: float | None, prices: PriceVie
         return CostEstimate(None, prices.currency, None, None, CostReason.PRICES_NOT_LOADED)
     price = stored.prices.get(kind)
     if price is None:
-        return CostEstimate(None, prices.currency, None, stored.fetched_at, CostReason.NO_PRICE)
+        reason = CostReason.INVALID_PRICE if kind in stored.unusable else CostReason.NO_PRICE
+        return CostEstimate(None, prices.currency, None, stored.fetched_at, reason)
     if billed_seconds is None:
         return CostEstimate(None, prices.currency, price, stored.fetched_at, CostReason.NO_WINDOW)
     return CostEstimate(cost_of(billed_seconds, price), prices.currency, price, stored.fetched_at)

@@ -14,7 +14,9 @@ from datetime import datetime
 
 from shared.answers.costs import PriceView, all_prices, estimate
 from shared.answers.paging import Page
+from shared.answers.reports import in_scale_set
 from shared.domain.findings import Finding, FindingKind, Thresholds, VmFacts, findings_of
+from shared.domain.ids import ScaleSetId
 from shared.domain.pricing import CostEstimate
 from shared.store import CurrentRow, Ledger, cursor_of
 
@@ -51,8 +53,10 @@ def findings_page(
     after: str | None,
     as_of: datetime,
     currency: str,
+    scale_set: ScaleSetId | str | None = None,
 ) -> Page[VmFinding]:
-    """Up to ``top`` findings of the VMs after the cursor ``after``, in VM key order then ``kinds`` order.
+    """Up to ``top`` findings of the VMs after the cursor ``after``, in VM key order then ``kinds`` order;
+    with ``scale_set``, of its instances and members only (as ``vms_page``).
 
     A VM's findings are never split across pages (a page holds more than ``top`` only when one VM alone
     has more); the cursor is a VM's, as for the VM list.
@@ -62,6 +66,9 @@ def findings_page(
     prices: PriceView | None = None
     rows = ledger.iter_current_rows(subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE)
     for row in rows:
+        if scale_set is not None and not in_scale_set(row, scale_set):
+            last = row
+            continue
         found = findings_of(facts_of(row, as_of), thresholds, kinds)
         if found and items and len(items) + len(found) > top and last is not None:
             return Page(items, cursor_of(last))

@@ -15,7 +15,9 @@ Uses the same settings as the function app (``VM_LEDGER_STORAGE`` or ``VM_LEDGER
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -43,12 +45,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; any failure is one line on stderr and a non-zero exit, never a traceback.
 
     Exit status: 0 done, 1 a failure worth retrying (storage or Azure unavailable, a reconcile that
-    failed), 2 bad input or settings, 130 interrupted.
+    failed) or a reader that went away (``show | head``: quietly, as Python itself exits), 2 bad input or
+    settings, 130 interrupted. Text from Azure that the terminal's encoding cannot carry (a lone
+    surrogate in a message) is printed replaced, never a failure.
     """
     args = _parser().parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
     try:
         status: int = args.run(args, get_ledger())
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
         return status
+    except BrokenPipeError:
+        # The Python docs' way: what is still buffered goes nowhere, so the exit's flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from shared.answers import findings_page, iter_all
-from shared.cli.tables import power_label, print_table
+from shared.cli.tables import power_label, print_table, vm_label
 from shared.context import get_arm_client
 from shared.domain.findings import RULES, FindingKind
 from shared.domain.ids import parse_vm_id
@@ -19,6 +19,7 @@ from shared.errors import InvalidInput
 from shared.jobs import backfill_subscriptions, backfill_vms
 from shared.settings import get_settings
 from shared.store import Ledger
+from shared.web.findings import MAX_MIN_HOURS
 
 FINDING_HEADERS = {
     "kind": "FINDING",
@@ -51,8 +52,8 @@ def finding_rows(
     """One row per finding, for the terminal (the demo prints the same table)."""
     thresholds = get_settings().findings
     if min_hours is not None:
-        if min_hours < 0:
-            raise InvalidInput("minHours", "--min-hours must not be negative")
+        if not 0 <= min_hours <= MAX_MIN_HOURS:  # NaN fails every comparison; inf is above the bound
+            raise InvalidInput("minHours", f"--min-hours must be a number of hours from 0 to {MAX_MIN_HOURS}")
         thresholds = thresholds.with_min_hours(min_hours)
     as_of = utc_now()
     items = iter_all(
@@ -74,7 +75,7 @@ def finding_rows(
         rows.append(
             {
                 "kind": finding.kind.value,
-                "vm": f"{item.current.vm.resource_group}/{item.current.vm.name}",
+                "vm": vm_label(item.current.vm),
                 "power": power_label(state.power_state, state.hibernated, state.deleted),
                 "since": format_time(finding.since)[:16].replace("T", " "),
                 "hours": f"{finding.hours:.2f}",

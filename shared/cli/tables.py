@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from shared.answers import iter_all, vm_report, vms_page
+from shared.domain.ids import VmId
 from shared.domain.times import format_time
 from shared.store import Ledger
 
@@ -18,7 +19,7 @@ def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) ->
         state = current.state
         rows.append(
             {
-                "vm": f"{current.vm.resource_group}/{current.vm.display_name}",
+                "vm": vm_label(current.vm),
                 "power": power_label(state.power_state, state.hibernated, state.deleted),
                 "provisioning": state.provisioning_state or "",
                 "billable": "yes" if state.billable else "no",
@@ -28,6 +29,11 @@ def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) ->
             }
         )
     return rows
+
+
+def vm_label(vm: VmId) -> str:
+    """``rg-app/web-01``; an instance by the name Azure shows, ``rg-app/web-ss_1`` (as ``vmName``)."""
+    return f"{vm.resource_group}/{vm.display_name}"
 
 
 def power_label(power_state: str | None, hibernated: bool, deleted: bool) -> str:

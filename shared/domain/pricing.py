@@ -4,9 +4,10 @@ Facts (Learn, "Azure Retail Prices REST API overview"; see tests/data/published/
 carry ``armRegionName``, ``armSkuName``, ``productName`` (Windows products say "Windows"), ``skuName``
 and ``meterName`` ("Spot" / "Low Priority" in them for those), ``type`` (``Consumption``,
 ``Reservation``, ``DevTestConsumption``), ``unitOfMeasure`` and ``retailPrice``. Only hourly
-``Consumption`` meters price pay-as-you-go compute: a reservation row's price is for a whole term even
-though its unit says "1 Hour", and DevTest rows are a different offer. Money is ``Decimal``: an amount
-is exact until it is rounded for display.
+``Consumption`` meters of a "Virtual Machines ..." product price pay-as-you-go compute: a reservation
+row's price is for a whole term even though its unit says "1 Hour", DevTest rows are a different offer,
+and "<Series> Cloud Services" products list the same sizes and meter names at the Windows price (captured
+answers). Money is ``Decimal``: an amount is exact until it is rounded for display.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from shared.domain.inventory import OsType, Priority, VmSpec
 CONSUMPTION = "Consumption"
 HOURLY_UNIT = "1 Hour"
 SERVICE_NAME = "Virtual Machines"
+VM_PRODUCT_PREFIX = "Virtual Machines"  # "Virtual Machines Dasv5 Series [Windows]"
+# Not a price but a bound: an hourly price above it is taken as an error of the source, which would swamp
+# every sum it entered. In currencies worth far less than a dollar (JPY, KRW, INR, ...) the largest sizes
+# can exceed it: they get no price (and a warning at the refresh) rather than a wrong one.
+MAX_HOURLY_PRICE = Decimal(10_000)
 _SECONDS_PER_HOUR = Decimal(3600)
 _CENT = Decimal("0.01")
 
@@ -65,6 +71,7 @@ class CostReason(StrEnum):
     NO_PRICE = "NoPrice"  # no hourly Consumption meter for this region, size, OS and priority
     PRICES_NOT_LOADED = "PricesNotLoaded"  # the price refresh has not succeeded yet
     NO_WINDOW = "NoWindow"  # the answer has no window to price
+    INVALID_PRICE = "InvalidPrice"  # the cached price cannot be true (an older version stored it)
 
 
 @dataclass(frozen=True)
@@ -78,13 +85,25 @@ class CostEstimate:
     reason: CostReason | None = None
 
 
+def is_believable_hourly_price(amount: Decimal) -> bool:
+    """A finite amount from 0 to ``MAX_HOURLY_PRICE`` (``NaN`` and infinities are not prices)."""
+    return amount.is_finite() and 0 <= amount <= MAX_HOURLY_PRICE
+
+
+def prices_vm_time(item: PriceItem) -> bool:
+    """Whether an item is an hourly pay-as-you-go meter of a VM product (whatever its price says)."""
+    return (
+        item.price_type == CONSUMPTION
+        and item.unit_of_measure.strip() == HOURLY_UNIT
+        and item.tier_minimum_units == 0
+        and (not item.service_name or item.service_name == SERVICE_NAME)
+        and item.product_name.startswith(VM_PRODUCT_PREFIX)
+    )
+
+
 def meter_kind(item: PriceItem) -> MeterKind | None:
     """The (OS, priority) an item prices, or ``None`` for items that do not price pay-as-you-go VM time."""
-    if item.price_type != CONSUMPTION or item.unit_of_measure.strip() != HOURLY_UNIT:
-        return None
-    if item.tier_minimum_units != 0 or item.retail_price < 0:
-        return None
-    if item.service_name and item.service_name != SERVICE_NAME:
+    if not prices_vm_time(item) or not is_believable_hourly_price(item.retail_price):
         return None
     names = f"{item.sku_name} {item.meter_name}".lower()
     if "spot" in names:
@@ -107,20 +126,26 @@ def price_key(region: str, size: str, kind: MeterKind) -> PriceKey:
 def choose_prices(items: Iterable[PriceItem], as_of: datetime) -> dict[PriceKey, HourlyPrice]:
     """One hourly price per (region, size, OS, priority): the meter in force at ``as_of``.
 
-    Several items can match: a price that changed (latest ``effectiveStartDate`` not after ``as_of``
-    wins), or a meter shared across regions (primary region rows first). Remaining ties take the lowest
-    price, so the choice does not depend on the order of the pages.
+    Each meter (one product and meter name) has its row in force: primary region rows first, then the
+    latest ``effectiveStartDate`` not after ``as_of``. Dates are compared only within a meter: a newer
+    row of another product says nothing about this one's price. Between meters the primary region's
+    wins, then the lowest price, so the choice does not depend on the order of the pages.
     """
-    best: dict[PriceKey, tuple[tuple[object, ...], HourlyPrice]] = {}
+    in_force: dict[tuple[PriceKey, str, str], tuple[tuple[object, ...], PriceItem]] = {}
     for item in items:
         kind = meter_kind(item)
         if kind is None or (item.effective_start is not None and item.effective_start > as_of):
             continue
-        key = price_key(item.arm_region_name, item.arm_sku_name, kind)
+        meter = (price_key(item.arm_region_name, item.arm_sku_name, kind), item.product_name, item.meter_name)
         effective = item.effective_start.timestamp() if item.effective_start else float("-inf")
-        rank = (not item.is_primary_meter_region, -effective, item.retail_price, item.meter_name)
-        if key not in best or rank < best[key][0]:
-            best[key] = (rank, HourlyPrice(item.retail_price, item.currency, item.meter_name))
+        rank = (not item.is_primary_meter_region, -effective, item.retail_price)
+        if meter not in in_force or rank < in_force[meter][0]:
+            in_force[meter] = (rank, item)
+    best: dict[PriceKey, tuple[tuple[object, ...], HourlyPrice]] = {}
+    for (key, product, meter_name), (_, item) in in_force.items():
+        order = (not item.is_primary_meter_region, item.retail_price, product, meter_name)
+        if key not in best or order < best[key][0]:
+            best[key] = (order, HourlyPrice(item.retail_price, item.currency, meter_name))
     return {key: price for key, (_, price) in best.items()}
 
 

@@ -13,8 +13,9 @@ a Spot eviction, platform maintenance) and *when*, never the power state. So, fo
    state it leads to, and the next event or reconcile records the end state.
 
 Recording goes through ``Ledger.record``: idempotent per event id and ordered by time, as for resource
-events. A VM that no longer exists (404) is left to the reconcile, except after a Spot eviction, where
-the VM's eviction policy was Delete: it is recorded as deleted at the eviction time.
+events. A VM that Resource Manager says no longer exists (404 ``ResourceNotFound``; any other 404 is a
+failed read, as in 2.) is left to the reconcile, except after a Spot eviction, where the VM's eviction
+policy was Delete: it is recorded as deleted at the eviction time.
 """
 
 from __future__ import annotations

@@ -74,11 +74,12 @@ def handle_scale_set_event(
 
 
 def _list_instances(event: ScaleSetEvent, arm: ArmClient) -> list[ListedVm]:
-    """Every instance, or none when the scale set no longer exists; any other failure raises."""
+    """Every instance, or none when Resource Manager says the scale set does not exist; any other
+    failure (another 404 too) raises."""
     try:
         return [item for page in arm.iter_instance_pages(event.scale_set) for item in page]
     except ListingError as err:
-        if err.status_code == 404 and err.pages_read == 0 and "NotFound" in err.message:
+        if err.resource_not_found and err.pages_read == 0:
             logger.info("event %s: %s no longer exists", event.event_id, event.scale_set.resource_id)
             return []
         raise

@@ -26,23 +26,41 @@ logger = logging.getLogger(__name__)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Enough of an error message to diagnose (role missing, throttled) without flooding the log.
 _MAX_ERROR_TEXT = 300
+# The only answer that proves a resource does not exist: 404 with ARM's error body (common-types
+# ``ErrorResponse``: ``{"error": {"code", "message", ...}}``) coded ``ResourceNotFound`` (Learn, "Resolve
+# errors for resource not found"). Any other 404 proves nothing: no body (a gateway answered), Compute's
+# ``NotFound`` ("not found in this Azure location"), ``SubscriptionNotFound`` (access), ...
+RESOURCE_NOT_FOUND = "ResourceNotFound"
 
 
 class ListingError(RuntimeError):
     """A listing that did not complete: the items seen so far are not the whole set.
 
     ``pages_read`` counts the pages already yielded; ``status_code`` is the last HTTP status when the
-    failure was an HTTP answer, ``None`` for connection errors, malformed bodies and refused links.
+    failure was an HTTP answer, ``None`` for connection errors, malformed bodies and refused links;
+    ``error_code`` the ``error.code`` of its body, if any.
     """
 
     def __init__(
-        self, subject: str, pages_read: int, message: str, *, status_code: int | None = None
+        self,
+        subject: str,
+        pages_read: int,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
     ) -> None:
         super().__init__(f"listing {subject} failed after {pages_read} page(s): {message}")
         self.subject = subject
         self.pages_read = pages_read
         self.message = message
         self.status_code = status_code
+        self.error_code = error_code
+
+    @property
+    def resource_not_found(self) -> bool:
+        """Resource Manager said the listed resource does not exist (see ``resource_not_found``)."""
+        return resource_not_found(self.status_code, self.error_code)
 
 
 def iter_pages(
@@ -115,7 +133,13 @@ def _read_page(
     except AzureError as err:
         raise ListingError(subject, pages_read, f"request failed: {err}") from err
     if response.status_code != 200:
-        raise ListingError(subject, pages_read, describe_error(response), status_code=response.status_code)
+        raise ListingError(
+            subject,
+            pages_read,
+            describe_error(response),
+            status_code=response.status_code,
+            error_code=error_code(response),
+        )
     try:
         return json.loads(content)
     except ValueError as err:
@@ -153,6 +177,11 @@ def describe_error(response: HttpResponse) -> str:
     if message:
         summary += f": {str(message)[:_MAX_ERROR_TEXT]}"
     return summary
+
+
+def resource_not_found(status_code: int | None, code: str | None) -> bool:
+    """Whether an error answer proves the resource does not exist: 404 ``ResourceNotFound`` only."""
+    return status_code == 404 and code == RESOURCE_NOT_FOUND
 
 
 def error_code(response: HttpResponse) -> str | None:

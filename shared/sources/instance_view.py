@@ -19,7 +19,7 @@ from azure.core.rest import HttpRequest, HttpResponse
 
 from shared.domain.ids import VmId
 from shared.errors import UpstreamUnavailable
-from shared.sources._pager import describe_error, error_code
+from shared.sources._pager import describe_error, error_code, resource_not_found
 from shared.sources.vm_listing import ListedVm, listed_from_statuses
 
 SERVICE = "Resource Manager"
@@ -33,10 +33,12 @@ def instance_view_path(vm: VmId) -> str:
 def read_instance_view(
     pipeline: PipelineClient[HttpRequest, HttpResponse], url: str, api_version: str, vm: VmId, timeout: float
 ) -> ListedVm | None:
-    """The VM's status from its instance view; ``None`` when Resource Manager says it does not exist (404).
+    """The VM's status from its instance view; ``None`` when Resource Manager says it does not exist
+    (404 ``ResourceNotFound``).
 
     Throttling (429 with ``Retry-After``) and 5xx are retried by the pipeline; what still fails raises
-    ``UpstreamUnavailable``, so that the event that asked is delivered again.
+    ``UpstreamUnavailable``, so that the event that asked is delivered again. So does any other 404: it
+    does not prove the VM is gone, and reading it as gone would record a deletion.
     """
     request = HttpRequest("GET", url, params={"api-version": api_version})
     try:
@@ -44,13 +46,14 @@ def read_instance_view(
         response.read()
     except AzureError as err:
         raise UpstreamUnavailable(SERVICE, None, None, f"instance view of {vm.resource_id}: {err}") from err
-    if response.status_code == 404:
-        return None
     if response.status_code != 200:
+        code = error_code(response)
+        if resource_not_found(response.status_code, code):
+            return None
         raise UpstreamUnavailable(
             SERVICE,
             response.status_code,
-            error_code(response),
+            code,
             f"instance view of {vm.resource_id}: {describe_error(response)}",
         )
     try:

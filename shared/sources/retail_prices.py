@@ -6,6 +6,9 @@ the same guarded pager as every Azure list API: origin check on each link, loop 
 ``ListingError`` for a listing that stops part way (the caller then keeps the prices it had). Filter
 values are case-sensitive from 2023-01-01-preview: sizes are sent as ARM lists them, regions in lower
 case, as ``armRegionName`` is. Values are checked against ARM's naming before they go into a filter.
+An item is ignored, and counted in one warning per fetch, when it is malformed, in another currency than
+asked, or an hourly VM meter whose ``retailPrice`` is not a JSON number from 0 to ``MAX_HOURLY_PRICE``
+(Python's json reads ``Infinity`` and ``NaN``); a listing with items but none usable fails as a whole.
 Source of the shape: Learn, "Azure Retail Prices REST API overview" (tests/data/published/retail_prices).
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,10 +25,17 @@ from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
-from shared.domain.pricing import CONSUMPTION, SERVICE_NAME, PriceItem
+from shared.domain.pricing import (
+    CONSUMPTION,
+    MAX_HOURLY_PRICE,
+    SERVICE_NAME,
+    PriceItem,
+    is_believable_hourly_price,
+    prices_vm_time,
+)
 from shared.domain.times import parse_time
 from shared.settings import check_endpoint
-from shared.sources._pager import iter_pages
+from shared.sources._pager import ListingError, iter_pages
 from shared.sources._pipeline import build_pipeline
 
 logger = logging.getLogger(__name__)
@@ -52,12 +62,12 @@ def prices_page(body: Any) -> tuple[list[Any], str | None]:
 
 
 def price_item(entry: Any) -> PriceItem | None:
-    """One item, or ``None`` (logged) when a field the meter choice needs is missing or malformed."""
+    """One item, or ``None`` when a field the meter choice needs is missing or malformed."""
     if not isinstance(entry, Mapping):
         return None
     try:
-        price = Decimal(str(entry["retailPrice"]))
-        tier = Decimal(str(entry.get("tierMinimumUnits", 0)))
+        price = _number(entry["retailPrice"])
+        tier = _number(entry.get("tierMinimumUnits", 0))
         effective = entry.get("effectiveStartDate")
         return PriceItem(
             arm_region_name=_required(entry, "armRegionName"),
@@ -76,6 +86,27 @@ def price_item(entry: Any) -> PriceItem | None:
         )
     except (KeyError, TypeError, ValueError, InvalidOperation):
         return None
+
+
+def usable_item(entry: Any, currency: str) -> PriceItem | None:
+    """``price_item``, or ``None`` also for an item in another currency than ``currency`` or an hourly VM
+    meter whose price cannot be true."""
+    item = price_item(entry)
+    if item is None or item.currency != currency:
+        return None
+    if prices_vm_time(item) and not is_believable_hourly_price(item.retail_price):
+        return None
+    return item
+
+
+def _number(value: Any) -> Decimal:
+    """A finite JSON number, exactly; not a string, a boolean, ``NaN`` or an infinity."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    amount = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if not amount.is_finite():
+        raise ValueError("not a finite number")
+    return amount
 
 
 def _required(entry: Mapping[str, Any], name: str) -> str:
@@ -124,13 +155,23 @@ class RetailPricesClient:
                     "no price lookup for region %r, size %r: not ARM names", region[:80], size[:80]
                 )
         items: list[PriceItem] = []
+        ignored = 0
         for region, sizes in sorted(by_region.items()):
             ordered = sorted(sizes)
             for start in range(0, len(ordered), SIZES_PER_QUERY):
-                items += self._items(region, ordered[start : start + SIZES_PER_QUERY], deadline)
+                listed, skipped = self._listing(region, ordered[start : start + SIZES_PER_QUERY], deadline)
+                items += listed
+                ignored += skipped
+        if ignored:
+            logger.warning(
+                "retail prices in %s: %s item(s) ignored: malformed, in another currency, or an hourly "
+                "price that is not a number from 0 to %s",
+                self.currency, ignored, MAX_HOURLY_PRICE,
+            )  # fmt: skip
         return items
 
-    def _items(self, region: str, sizes: list[str], deadline: float | None) -> Iterator[PriceItem]:
+    def _listing(self, region: str, sizes: list[str], deadline: float | None) -> tuple[list[PriceItem], int]:
+        """The usable items of one listing and how many were ignored; ``ListingError`` if none is usable."""
         skus = " or ".join(f"armSkuName eq '{size}'" for size in sizes)
         query = (
             f"serviceName eq '{SERVICE_NAME}' and priceType eq '{CONSUMPTION}' "
@@ -141,27 +182,29 @@ class RetailPricesClient:
             self._endpoint + PRICES_PATH,
             params={"api-version": API_VERSION, "currencyCode": f"'{self.currency}'", "$filter": query},
         )
+        subject = f"retail prices of {len(sizes)} size(s) in {region}"
         pages = iter_pages(
             self._pipeline(),
             first,
-            subject=f"retail prices of {len(sizes)} size(s) in {region}",
+            subject=subject,
             next_link=lambda body: prices_page(body)[1],
             timeout=self._timeout,
             max_pages=MAX_PRICE_PAGES,
             deadline=deadline,
         )
-        skipped = 0
+        items: list[PriceItem] = []
+        ignored = pages_read = 0
         for body in pages:
+            pages_read += 1
             for entry in prices_page(body)[0]:
-                item = price_item(entry)
+                item = usable_item(entry, self.currency)
                 if item is None:
-                    skipped += 1
+                    ignored += 1
                 else:
-                    yield item
-        if skipped:
-            logger.warning(
-                "retail prices in %s: %s item(s) without the fields a meter needs", region, skipped
-            )
+                    items.append(item)
+        if ignored and not items:
+            raise ListingError(subject, pages_read, f"no usable item among its {ignored}")
+        return items, ignored
 
     def close(self) -> None:
         with self._lock:

@@ -3,7 +3,9 @@
 Partition ``prices``: one row per (currency, region, size), ``<CUR>|<region>|<size>`` in lower case,
 with one column pair per meter kind (``LinuxRegular`` = price, ``LinuxRegularMeter`` = its meter name)
 and ``fetchedAt``. A pair fetched with no meter at all still gets a row, so "no price" is known rather
-than guessed. A refresh that fails writes nothing here: the previous prices stay.
+than guessed. A refresh that fails writes nothing here: the previous prices stay. A stored price that
+cannot be true (an older version cached ``Infinity``, ``NaN`` or ``1E+30`` as sent) is read as
+``unusable``, never as a price.
 
 Partition ``jobs``: one row per job (``inventory|<subscription>``, ``prices|<currency>``) with the time of
 its last attempt, whether it succeeded and a short detail, so the timer runs each at most once a period.
@@ -22,7 +24,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TransactionOperation, UpdateMode
 
 from shared.domain.inventory import OsType, Priority
-from shared.domain.pricing import HourlyPrice, MeterKind, PriceKey
+from shared.domain.pricing import HourlyPrice, MeterKind, PriceKey, is_believable_hourly_price
 from shared.domain.times import format_time, parse_time
 from shared.store._errors import storage_errors
 
@@ -41,6 +43,7 @@ class StoredPrices:
     size: str
     fetched_at: datetime
     prices: Mapping[MeterKind, HourlyPrice]
+    unusable: frozenset[MeterKind] = frozenset()  # kinds whose stored price cannot be true
 
 
 @dataclass(frozen=True)
@@ -141,13 +144,26 @@ class PriceBook:
 def _stored(entity: Mapping[str, Any]) -> StoredPrices:
     currency = entity["currency"]
     prices: dict[MeterKind, HourlyPrice] = {}
+    unusable: set[MeterKind] = set()
     for kind in _KINDS:
         text = entity.get(_column(kind))
         if not text:
             continue
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            continue
-        prices[kind] = HourlyPrice(amount, currency, entity.get(_column(kind) + "Meter", ""))
-    return StoredPrices(currency, entity["region"], entity["size"], parse_time(entity["fetchedAt"]), prices)
+        amount = _amount(text)
+        if amount is None:
+            unusable.add(kind)
+        else:
+            prices[kind] = HourlyPrice(amount, currency, entity.get(_column(kind) + "Meter", ""))
+    fetched_at = parse_time(entity["fetchedAt"])
+    return StoredPrices(currency, entity["region"], entity["size"], fetched_at, prices, frozenset(unusable))
+
+
+def _amount(text: Any) -> Decimal | None:
+    """A stored hourly price, or ``None`` when it is not one that can be true."""
+    if not isinstance(text, str):
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None
+    return amount if is_believable_hourly_price(amount) else None

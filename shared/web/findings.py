@@ -3,7 +3,8 @@ billed, unconfirmed), one entry per VM and kind, as JSON or CSV, paged over VMs.
 
 ``kind`` (comma list, default every kind of the registry) and ``minHours`` (replaces every kind's minimum
 time in state; the staleness that makes a state unconfirmed stays the setting) are validated; thresholds
-default to the settings (``FINDINGS_*``).
+default to the settings (``FINDINGS_*``). ``subscriptionId``, ``resourceGroup`` and ``scaleSet`` choose the
+VMs as for ``/vms``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from shared.answers import findings_page
 from shared.domain.findings import RULES, FindingKind, Thresholds
-from shared.domain.ids import require_part
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
 from shared.settings import get_settings
@@ -22,6 +22,7 @@ from shared.web.bodies import finding_body, findings_fields, paged_body
 from shared.web.csv_export import CSV_FORMAT, FINDING_COLUMNS, finding_csv_item, requested_format
 from shared.web.params import continuation_after, page_size
 from shared.web.responses import HttpResult, Request, csv_response
+from shared.web.vms import requested_scope
 
 FINDINGS_DEFAULT_TOP = 200
 FINDINGS_MAX_TOP = 1000
@@ -32,11 +33,7 @@ _KINDS = {kind.value.lower(): kind for kind in RULES}
 def list_findings(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
     params = request.params
     output = requested_format(params)
-    subscription, group = params.get("subscriptionId"), params.get("resourceGroup")
-    if subscription is not None:
-        require_part("subscriptionId", subscription)
-    if group is not None:
-        require_part("resourceGroup", group)
+    subscription, group, scale_set = requested_scope(params)
     kinds = requested_kinds(params)
     thresholds = requested_thresholds(params, get_settings().findings)
     top = page_size(params, FINDINGS_DEFAULT_TOP, FINDINGS_MAX_TOP)
@@ -46,7 +43,7 @@ def list_findings(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResu
     as_of = utc_now()
     page = findings_page(
         ledger, subscription, group, kinds=kinds, thresholds=thresholds, top=top, after=after, as_of=as_of,
-        currency=get_settings().prices_currency,
+        currency=get_settings().prices_currency, scale_set=scale_set,
     )  # fmt: skip
     items = [finding_body(item) for item in page.items]
     body = paged_body(items, page.next_after, request)

@@ -70,7 +70,19 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
     try:
         return parse_time(text)
     except ValueError:
-        raise InvalidInput(name, f"'{name}' must be an ISO-8601 time such as 2026-01-31T00:00:00Z") from None
+        message = f"'{name}' must be an ISO-8601 time such as 2026-01-31T00:00:00Z"
+        if _plus_sent_unencoded(text):
+            message += "; a '+' in a URL arrives as a space: write an offset such as +01:00 as %2B01:00"
+        raise InvalidInput(name, message) from None
+
+
+def _plus_sent_unencoded(text: str) -> bool:
+    """Whether ``text`` is a valid time once its spaces are read as the ``+`` a URL query turned into them."""
+    try:
+        parse_time(text.replace(" ", "+"))
+    except ValueError:
+        return False
+    return " " in text
 
 
 def page_size(params: Mapping[str, str], default: int, maximum: int) -> int:

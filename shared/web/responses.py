@@ -8,6 +8,7 @@ trace.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,12 @@ from shared.web.api_errors import api_error
 from shared.web.csv_export import CSV_MIMETYPE, to_csv
 
 JSON = "application/json"
+
+
+# Surrogate code points: the only ones UTF-8 cannot carry. Python reads a lone one out of Azure's JSON
+# (an escaped "\ud800" is valid JSON); a pair arrives as one code point, so any left here is lone.
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,10 @@ class HttpResult:
     headers: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
-        return json.dumps(self.body) if self.mimetype == JSON else self.body
+        """The body as sent, encodable as UTF-8 whatever Azure sent: what UTF-8 cannot carry (a lone
+        surrogate) becomes U+FFFD, the same in JSON (not escaped), CSV and the page."""
+        text = json.dumps(self.body, ensure_ascii=False) if self.mimetype == JSON else self.body
+        return _NOT_UTF8.sub(_REPLACEMENT, text)
 
 
 @dataclass(frozen=True)

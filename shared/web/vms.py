@@ -100,6 +100,17 @@ def vms_page_for(
 ) -> Page[CurrentRow]:
     """The page of current rows that ``subscriptionId``, ``resourceGroup``, ``scaleSet``, ``top`` and the
     token ask for."""
+    subscription, group, scale_set = requested_scope(params)
+    top = page_size(params, default_top, max_top)
+    after = continuation_after(params)
+    if after is not None and not is_current_cursor(after):
+        raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
+    return vms_page(ledger, subscription, group, top, after, scale_set=scale_set)
+
+
+def requested_scope(params: Mapping[str, str]) -> tuple[str | None, str | None, ScaleSetId | str | None]:
+    """The VMs a fleet answer is about: ``subscriptionId``, ``resourceGroup`` and ``scaleSet``, validated;
+    a scale set's resource id names its subscription too."""
     subscription = params.get("subscriptionId")
     group = params.get("resourceGroup")
     if subscription is not None:
@@ -111,11 +122,7 @@ def vms_page_for(
         if subscription is not None and subscription.lower() != scale_set.subscription_key:
             raise InvalidInput("scaleSet", "scaleSet is not in the subscription subscriptionId names")
         subscription = scale_set.subscription_id
-    top = page_size(params, default_top, max_top)
-    after = continuation_after(params)
-    if after is not None and not is_current_cursor(after):
-        raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
-    return vms_page(ledger, subscription, group, top, after, scale_set=scale_set)
+    return subscription, group, scale_set
 
 
 def _scale_set_filter(value: str | None) -> ScaleSetId | str | None:

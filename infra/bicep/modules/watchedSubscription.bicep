@@ -1,8 +1,9 @@
 // Everything one watched subscription needs, deployed at that subscription's scope (main.bicep deploys
 // this once per entry of subscriptionIds):
 // - a resource group for its system topics (unless it is the ledger's own resource group);
-// - its resource events system topic (created, or an existing one reused) and, optionally, its health
-//   events system topic (HealthResources, a preview Azure feature): one topic per source and type;
+// - its resource events system topic and, optionally, its health events system topic (HealthResources,
+//   a preview Azure feature), each created or, when the subscription has one already, reused: Azure
+//   allows one system topic per source and type;
 // - Reader on the subscription for the app's identity (the reconcile lists its VMs);
 // - the topics' role on the ledger's dead-letter container (deployed into the ledger's resource group,
 //   under a deployment name unique to this subscription);
@@ -38,6 +39,9 @@ param deployHealthEvents bool = true
 @minLength(3)
 @maxLength(128)
 param healthTopicName string
+
+@description('Existing health events (HealthResources) system topic of this subscription to reuse: {name, resourceGroup}; empty object to create one.')
+param existingHealthTopic object = {}
 
 @description('Principal (object) id of the function app identity (Reader here).')
 param appPrincipalId string
@@ -86,6 +90,9 @@ param maxEventsPerBatch int = 1
 var reuseResourceTopic = !empty(existingResourceTopic)
 var resourceTopicFinalName = reuseResourceTopic ? existingResourceTopic.name : resourceTopicName
 var resourceTopicResourceGroupName = reuseResourceTopic && contains(existingResourceTopic, 'resourceGroup') ? existingResourceTopic.resourceGroup : topicResourceGroupName
+var reuseHealthTopic = !empty(existingHealthTopic)
+var healthTopicFinalName = reuseHealthTopic ? existingHealthTopic.name : healthTopicName
+var healthTopicResourceGroupName = reuseHealthTopic && contains(existingHealthTopic, 'resourceGroup') ? existingHealthTopic.resourceGroup : topicResourceGroupName
 // Deployments into the ledger's resource group come from every watched subscription: their names
 // carry this subscription so that two of them never overwrite each other.
 var subscriptionToken = uniqueString(subscription().id)
@@ -112,10 +119,11 @@ module resourceTopic 'systemTopic.bicep' = {
 
 module healthTopic 'systemTopic.bicep' = if (deployHealthEvents) {
   name: 'vmledger-health-topic'
-  scope: resourceGroup(topicResourceGroupName)
+  scope: resourceGroup(healthTopicResourceGroupName)
   params: {
-    systemTopicName: healthTopicName
+    systemTopicName: healthTopicFinalName
     topicType: 'Microsoft.ResourceNotifications.HealthResources'
+    reuseExisting: reuseHealthTopic
     tags: tags
   }
   dependsOn: [
@@ -164,7 +172,7 @@ module resourceEvents 'eventSubscription.bicep' = if (deployEventSubscription) {
 
 module healthEvents 'healthEventSubscription.bicep' = if (deployEventSubscription && deployHealthEvents) {
   name: 'vmledger-health-events'
-  scope: resourceGroup(topicResourceGroupName)
+  scope: resourceGroup(healthTopicResourceGroupName)
   params: {
     systemTopicName: healthTopic!.outputs.name
     eventSubscriptionName: '${eventSubscriptionName}-health'
@@ -188,5 +196,8 @@ output resourceTopicName string = resourceTopic.outputs.name
 @description('Resource group of the resource events system topic.')
 output resourceTopicResourceGroupName string = resourceTopicResourceGroupName
 
-@description('Name of the health events system topic; empty when not deployed.')
+@description('Name of the health events system topic (created or reused); empty when not deployed.')
 output healthTopicName string = deployHealthEvents ? healthTopic!.outputs.name : ''
+
+@description('Resource group of the health events system topic; empty when not deployed.')
+output healthTopicResourceGroupName string = deployHealthEvents ? healthTopicResourceGroupName : ''
