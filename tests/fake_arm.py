@@ -105,7 +105,11 @@ class Faults:
     ``fail_page`` always answers ``fail_status``; ``drop_page`` closes the connection without an answer;
     ``garbage_page`` answers 200 with a body that is not JSON. ``fail_instance_view`` is the status every
     instance view request answers (``None``: served normally). Both failures carry ARM's error body with
-    ``fail_code`` as ``error.code`` (``None``: an empty body, as a gateway may answer).
+    ``fail_code`` as ``error.code`` (``None``: an empty body, as a gateway may answer). ``endless``: every
+    page of every listing links a next page with a new skip token, forever (a service caught in a paging
+    loop); then ``stop_after`` requests end it with 500s, so that a client that never stops fails instead
+    of hanging the test. ``unfiltered_times``: the Activity Log answers records outside its ``$filter``'s
+    time range.
     """
 
     throttle_first: int = 0
@@ -116,6 +120,9 @@ class Faults:
     garbage_page: int | None = None
     fail_instance_view: int | None = None
     fail_code: str | None = "InternalServerError"
+    endless: bool = False
+    stop_after: int = 20_000
+    unfiltered_times: bool = False
 
 
 @dataclass
@@ -131,6 +138,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_request: Callable[[RecordedRequest], None] | None = None
 
 
 class FakeArm(LoopbackServer):
@@ -189,6 +197,12 @@ class FakeArm(LoopbackServer):
         with self._state.lock:
             self._state.faults = value
             self._state.served = 0
+
+    def on_request(self, hook: Callable[[RecordedRequest], None] | None) -> None:
+        """Call ``hook`` with each request as it arrives, before it is answered (a test starts a storage
+        outage when a given listing begins, say)."""
+        with self._state.lock:
+            self._state.on_request = hook
 
     def set_vms(self, subscription_id: str, vms: Sequence[Mapping[str, Any]]) -> None:
         """Replace the VMs listed for a subscription (e.g. a VM shut down from inside its guest)."""
@@ -481,6 +495,9 @@ class _ListAllHandler(BaseHTTPRequestHandler):
     """Answers GET List All; everything else is a 404 in ARM's error shape."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the body waits for the client's
+    # delayed ACK (about 40 ms a request here, 0.9 ms without it).
+    disable_nagle_algorithm = True
     # Idle keep-alive connections end on their own, so stopping the server never waits on them.
     timeout = 10
     shared: _State
@@ -488,7 +505,9 @@ class _ListAllHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        self._record(parts.path, query)
+        if self._record(parts.path, query) > self.shared.faults.stop_after and self.shared.faults.endless:
+            self._send_error(500, "InternalServerError", "The fake's endless listing was stopped.")
+            return
         view = _INSTANCE_VIEW_PATH.match(parts.path)
         if view and query.get("api-version"):
             self._serve_instance_view(view["sub"], view["rg"], view["name"])
@@ -537,10 +556,15 @@ class _ListAllHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests read ``FakeArm.requests`` instead of a stderr log."""
 
-    def _record(self, path: str, query: dict[str, str]) -> None:
-        headers = {name.lower(): value for name, value in self.headers.items()}
+    def _record(self, path: str, query: dict[str, str]) -> int:
+        """Record the request; the number of requests received so far."""
+        request = RecordedRequest(self.command, path, query, {k.lower(): v for k, v in self.headers.items()})
         with self.shared.lock:
-            self.shared.requests.append(RecordedRequest(self.command, path, query, headers))
+            self.shared.requests.append(request)
+            count, hook = len(self.shared.requests), self.shared.on_request
+        if hook is not None:
+            hook(request)
+        return count
 
     def _serve_listing(
         self,
@@ -568,7 +592,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             return
         end = offset + self.shared.page_size
         body: dict[str, Any] = {"value": [view(vm) for vm in vms[offset:end]]}
-        if end < len(vms):
+        if end < len(vms) or self.shared.faults.endless:
             body["nextLink"] = self._next_link(query, end)
         self._send_json(200, body)
 
@@ -620,9 +644,10 @@ class _ListAllHandler(BaseHTTPRequestHandler):
                 self.shared.activity = load_listing_file(self.shared.activity_file)
             records = list(self.shared.activity.get(subscription_id.lower(), []))
         start, end, uri = match["start"], match["end"], (match["uri"] or "").replace("''", "'")
+        unfiltered = self.shared.faults.unfiltered_times
         chosen = [
             record for record in records
-            if start <= record["eventTimestamp"] <= end
+            if (unfiltered or start <= record["eventTimestamp"] <= end)
             and (not uri or record["resourceId"].lower() == uri.lower())
         ]  # fmt: skip
         chosen.sort(key=lambda record: record["eventTimestamp"], reverse=True)
@@ -631,7 +656,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         body: dict[str, Any] = {
             "value": [{k: v for k, v in r.items() if fields is None or k in fields} for r in page]
         }
-        if offset + self.shared.page_size < len(chosen):
+        if offset + self.shared.page_size < len(chosen) or self.shared.faults.endless:
             body["nextLink"] = self._next_link(query, offset + self.shared.page_size)
         self._send_json(200, body)
 

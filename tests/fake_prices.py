@@ -128,6 +128,7 @@ class _State:
     filter_currency: bool = True
     fail_status: int | None = None
     throttle_first: int = 0
+    endless_until: int | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -162,6 +163,12 @@ class FakePrices(LoopbackServer):
         with self._state.lock:
             self._state.throttle_first, self._state.served = count, 0
 
+    def page_endlessly(self, *, stop_after: int) -> None:
+        """Link a next page from every page, forever (a paging loop); from request ``stop_after`` on answer
+        500, so a client that never stops fails instead of hanging the test."""
+        with self._state.lock:
+            self._state.endless_until = stop_after
+
     def set_items(self, items: Sequence[Mapping[str, Any]]) -> None:
         with self._state.lock:
             self._state.items = [dict(item) for item in items]
@@ -176,6 +183,7 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
 
 class _PricesHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see tests.fake_arm
     timeout = 10
     shared: _State
 
@@ -189,6 +197,9 @@ class _PricesHandler(BaseHTTPRequestHandler):
             self.shared.served += 1
             throttled = self.shared.served <= self.shared.throttle_first
             fail_status = self.shared.fail_status
+            endless_until = self.shared.endless_until
+            if endless_until is not None and len(self.shared.requests) > endless_until:
+                fail_status = 500
             items = list(self.shared.items)
         if parts.path != "/api/retail/prices":
             self._send(404, {"Error": {"Code": "NotFound", "Message": "Not found"}})
@@ -199,12 +210,12 @@ class _PricesHandler(BaseHTTPRequestHandler):
         elif fail_status is not None:
             self._send(fail_status, {"Error": {"Code": "ServiceUnavailable", "Message": "Unavailable"}})
         else:
-            self._page(query, items)
+            self._page(query, items, endless=endless_until is not None)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests read ``FakePrices.requests``."""
 
-    def _page(self, query: dict[str, str], items: list[dict[str, Any]]) -> None:
+    def _page(self, query: dict[str, str], items: list[dict[str, Any]], *, endless: bool) -> None:
         terms: dict[str, set[str]] = {}
         for name, value in _TERM.findall(query.get("$filter", "")):
             terms.setdefault(name, set()).add(value)  # filter values are case-sensitive
@@ -218,7 +229,7 @@ class _PricesHandler(BaseHTTPRequestHandler):
         skip = int(query.get("$skip", "0") or 0)
         page = matching[skip : skip + self.shared.page_size]
         next_link = None
-        if skip + self.shared.page_size < len(matching):
+        if skip + self.shared.page_size < len(matching) or endless:
             params = {k: v for k, v in query.items() if k != "$skip"}
             params["$skip"] = str(skip + self.shared.page_size)
             next_link = f"http://{self.headers.get('Host')}/api/retail/prices?{urlencode(params, safe='$')}"

@@ -56,13 +56,15 @@ _TABLE_PATH = re.compile(r"^/[^/]+/[^/()]+(\(\))?$")
 
 @dataclass(frozen=True)
 class FaultRule:
-    """Fail a request with ``fault`` with ``probability``; ``kinds`` limits it to those request kinds."""
+    """Fail a request with ``fault`` with ``probability``; ``kinds`` limits it to those request kinds, and
+    ``path_contains`` to requests whose decoded path holds that text (one entity's key, say)."""
 
     fault: str
     probability: float
     kinds: frozenset[str] | None = None
     after_forward: bool = False
     retry_after: str = "1"
+    path_contains: str | None = None
 
     def __post_init__(self) -> None:
         if self.fault not in FAULTS:
@@ -70,7 +72,9 @@ class FaultRule:
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError("probability must be within [0, 1]")
 
-    def applies_to(self, kind: str) -> bool:
+    def applies_to(self, kind: str, target: str = "") -> bool:
+        if self.path_contains is not None and self.path_contains not in unquote(urlsplit(target).path):
+            return False
         return self.kinds is None or kind in self.kinds
 
 
@@ -223,7 +227,7 @@ class FaultProxy:
             if self._refusing:
                 return kind, FaultRule("reset", 1.0), True
             for rule in self._rules:
-                if rule.applies_to(kind) and self._random.random() < rule.probability:
+                if rule.applies_to(kind, target) and self._random.random() < rule.probability:
                     return kind, rule, False
         return kind, None, False
 

@@ -7,7 +7,9 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +19,20 @@ from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
 from shared import context
+from shared.domain.ids import parse_scale_set_id, parse_vm_id
 from shared.errors import ConfigurationError
-from shared.sources import ArmClient, ListedVm, ListingError, parse_listing_page
-from tests.fake_arm import FakeArm, Faults, make_vm
+from shared.sources import ArmClient, ListedVm, ListingError, list_vm_operations, parse_listing_page
+from shared.sources.activity_log import MAX_ACTIVITY_LOG_PAGES
+from shared.sources.arm import MAX_INSTANCE_PAGES, MAX_SCALE_SET_PAGES, MAX_VM_PAGES
+from tests.factories import scale_set_id, vm_id
+from tests.fake_arm import FakeArm, Faults, make_scale_set, make_vm
 
 SUB = "6f1d3c2a-8b4e-4f7a-9c2d-1e5b7a9c3d40"
 OTHER_SUB = "0b9e2f4c-3a1d-4c8e-b7f6-5d2a9e1c8b37"
 API_VERSION = "2024-07-01"
 DATA = Path(__file__).parent / "data"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG_WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
 SECRET_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.secret-test-token"
 
 
@@ -272,6 +279,22 @@ def test_retry_waits_of_one_request_add_up_to_at_most_the_cap() -> None:
     assert len(fake.requests) == 3
 
 
+def test_a_retry_after_that_would_end_past_the_deadline_is_not_waited_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = SleepRecordingTransport()
+    with FakeArm({SUB: vms(1)}, faults=Faults(throttle_first=100, retry_after="20")) as fake:
+        with fast_client(fake.url, transport=transport, retry_total=5, max_retry_wait=50) as client:
+            with caplog.at_level(logging.WARNING), pytest.raises(ListingError) as failure:
+                list(client.iter_vm_pages(SUB, deadline=time.monotonic() + 10))
+        requests_sent = len(fake.requests)
+
+    assert failure.value.status_code == 429
+    assert transport.sleeps == []  # 20 s would end past the deadline, 10 s away
+    assert requests_sent == 1
+    assert "Retry-After 20 s" in caplog.text and "not waiting" in caplog.text
+
+
 def test_a_page_that_always_fails_raises_listing_error_after_the_pages_before_it() -> None:
     with FakeArm({SUB: vms(5)}, page_size=1, faults=Faults(fail_page=3)) as fake:
         with fast_client(fake.url, retry_total=2) as client:
@@ -350,6 +373,65 @@ def test_a_next_link_that_repeats_a_page_already_read_stops_the_listing() -> Non
     assert len(pages) == 2
     assert error.pages_read == 2
     assert len(adapter.sent) == 2
+
+
+# ---- every listing bounded: a page cap, and a deadline -----------------------------------------------
+
+
+def endless_fake(**listings: Any) -> FakeArm:
+    """A fake whose every listing links a next page forever; past all caps it answers 500 (no hang)."""
+    entry = {"scaleSet": make_scale_set(SUB, "rg-app", "web-ss"), "instances": []}
+    return FakeArm(
+        {SUB: vms(1)},
+        scale_sets={SUB: [entry]},
+        activity_log={SUB: []},
+        faults=Faults(endless=True, stop_after=MAX_VM_PAGES + 100),
+        **listings,
+    )
+
+
+LISTINGS = {
+    "List All": (MAX_VM_PAGES, lambda client: client.iter_vm_pages(SUB)),
+    "List All models": (MAX_VM_PAGES, lambda client: client.iter_model_pages(SUB)),
+    "Scale Sets - List All": (MAX_SCALE_SET_PAGES, lambda client: client.iter_scale_set_pages(SUB)),
+    "Scale Set VMs - List": (
+        MAX_INSTANCE_PAGES,
+        lambda client: client.iter_instance_pages(parse_scale_set_id(scale_set_id(subscription=SUB))),
+    ),
+    "Activity Log": (
+        MAX_ACTIVITY_LOG_PAGES,
+        lambda client: [
+            list_vm_operations(client, parse_vm_id(vm_id("vm-00", subscription=SUB)), *LOG_WINDOW)
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("listing", sorted(LISTINGS))
+def test_a_next_link_that_changes_on_every_page_stops_at_the_listing_s_page_cap(listing: str) -> None:
+    cap, pages_of = LISTINGS[listing]
+    with endless_fake() as fake, fast_client(fake.url) as client:
+        with pytest.raises(ListingError) as failure:
+            for _ in pages_of(client):
+                pass
+        requests_sent = len(fake.requests)
+    assert requests_sent == cap
+    assert failure.value.pages_read == cap
+    assert f"more pages after {cap:,}" in failure.value.message
+
+
+def test_a_listing_of_exactly_its_page_cap_completes() -> None:
+    with FakeArm({SUB: vms(MAX_VM_PAGES)}, page_size=1) as fake, fast_client(fake.url) as client:
+        pages = read_all(client)
+    assert len(pages) == MAX_VM_PAGES and len(fake.requests) == MAX_VM_PAGES
+
+
+def test_no_page_is_requested_once_the_deadline_has_passed() -> None:
+    with FakeArm({SUB: vms(3)}, page_size=1) as fake, fast_client(fake.url) as client:
+        with pytest.raises(ListingError) as failure:
+            list(client.iter_fleet_pages(SUB, deadline=time.monotonic() - 1))
+        assert fake.requests == []
+    assert failure.value.pages_read == 0 and "time budget is spent" in failure.value.message
 
 
 # ---- endpoints, credentials and logging ----------------------------------------------------------------

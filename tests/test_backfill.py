@@ -5,7 +5,8 @@ before the deployment, idempotence, and one operation from two sources recorded 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from shared.domain.times import parse_time, utc_now
 from shared.jobs import backfill_vms, handle_event, reconcile_configured_subscriptions
 from shared.sources import ArmClient, inbound_from_json, vm_operations
 from shared.store import Outcome
-from tests.factories import SUB, deliver, vm_id, wire_event
+from tests.factories import SUB, deliver, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
 from tests.fake_arm import PUBLISHED_ACTIVITY_LOG, FakeArm, Faults, make_vm, operation_records
 
 pytestmark = pytest.mark.azurite
@@ -173,3 +174,90 @@ def test_the_cli_backfills_and_refuses_more_than_90_days(ledger, monkeypatch, ca
         assert main(["backfill", "--days", "30"]) == 0
     assert "1 VM(s), 1 operation(s), 1 recorded" in capsys.readouterr().out
     assert [row.source for row in rows(ledger, resource_id)] == ["activityLog", "event"]
+
+
+def test_a_record_dated_more_than_five_minutes_ahead_is_not_recorded(ledger):
+    """The time rule of events (not before 2017, at most 5 minutes ahead of the clock) holds for records:
+    one dated 30 days ahead would show the VM deallocated from then on while it runs."""
+    now = utc_now()
+    resource_id, vm = vm_id("future"), parse_vm_id(vm_id("future"))
+    history = operation_records(resource_id, START, now - timedelta(days=2), seed="started")
+    history += operation_records(resource_id, DEALLOCATE, now + timedelta(days=30), seed="ahead")
+    history += operation_records(resource_id, WRITE, now + timedelta(minutes=6), seed="6-min")
+    history += operation_records(resource_id, WRITE, now + timedelta(minutes=4), seed="skew")
+    # A service that does not filter by time as asked: the records ahead come back all the same.
+    with FakeArm(activity_log={SUB: history}, faults=Faults(unfiltered_times=True)) as fake:
+        report = backfill_vms(ledger, client(fake), [vm], days=10, clock=lambda: now)
+    assert (report.operations, report.recorded, report.failures) == (2, 2, [])
+    current = ledger.get_current(vm)
+    assert current.state.power_state == "running"
+    assert max(row.time for row in rows(ledger, resource_id)) < now + timedelta(minutes=5)
+
+
+def test_a_uniform_instance_is_backfilled_from_its_instance_operations(ledger):
+    """Instance operations are ``Microsoft.Compute/virtualMachineScaleSets/virtualMachines/...`` on the
+    instance's id: the operation table of events, not only ``virtualMachines/`` (published record shape,
+    GetActivityLogsFiltered.json; names as Learn's resource provider operations list them)."""
+    now = utc_now()
+    resource_id = instance_id("3")
+    instance = parse_vm_id(resource_id)
+    deallocate = scale_set_operation("deallocate", instance=True)
+    history = operation_records(resource_id, scale_set_operation("start", instance=True),
+                                now - timedelta(days=5), seed="i-start")  # fmt: skip
+    history += operation_records(resource_id, deallocate, now - timedelta(days=4), seed="i-dealloc",
+                                 uri_query="&hibernate=true")  # fmt: skip
+    # Not the instance's own operations: a plain VM operation name on its id, an extension of it, and
+    # the scale set's own deallocate (on the scale set's id: the filter by resourceUri leaves it out).
+    history += operation_records(resource_id, START, now - timedelta(days=3), seed="wrong-kind")
+    history += operation_records(f"{resource_id}/extensions/agent",
+                                 scale_set_operation("extensions/write", instance=True),
+                                 now - timedelta(days=3), seed="extension")  # fmt: skip
+    history += operation_records(scale_set_id(), scale_set_operation("deallocate"), now - timedelta(days=2),
+                                 seed="set-level")  # fmt: skip
+    with FakeArm(activity_log={SUB: history}) as fake:
+        report = backfill_vms(ledger, client(fake), [instance], days=10)
+    assert (report.operations, report.recorded, report.failures) == (2, 2, [])
+    current = ledger.get_current(instance)
+    assert (current.state.power_state, current.state.hibernated) == ("deallocated", True)
+    assert abs(current.state.since - (now - timedelta(days=4))) < timedelta(seconds=1)
+    assert [row.operation_name for row in rows(ledger, resource_id)] == [
+        scale_set_operation("start", instance=True),
+        deallocate,
+    ]
+
+
+def hostile_final_records(resource_id: str, now: datetime) -> list[dict]:
+    """Final records no Activity Log should hold, each the published record with one field broken."""
+    long_action = "Microsoft.Compute/virtualMachines/" + "x" * 40_000 + "/action"
+    broken = [operation_records(resource_id, long_action, now - timedelta(days=5), seed="long-name")[-1]]
+    for seed, field, value in (
+        ("long-id", "eventDataId", "e" * 40_000),
+        ("long-correlation", "correlationId", "c" * 40_000),  # not a GUID: kept without one
+        ("year-1", "eventTimestamp", "0001-01-01T00:00:00Z"),
+        ("year-9999", "eventTimestamp", "9999-12-31T23:59:59.9999999Z"),
+        ("not-a-time", "eventTimestamp", "yesterday"),
+    ):
+        record = operation_records(resource_id, DEALLOCATE, now - timedelta(days=4), seed=seed)[-1]
+        record[field] = value
+        broken.append(record)
+    return broken
+
+
+def test_a_bad_record_is_skipped_alone_and_the_vms_after_it_are_backfilled(ledger, caplog):
+    now = utc_now()
+    first, second = vm_id("a-first"), vm_id("b-second")
+    history = operation_records(first, START, now - timedelta(days=6), seed="f-start")
+    history += hostile_final_records(first, now)
+    history += operation_records(first, WRITE, now - timedelta(days=1), seed="f-write")
+    history += operation_records(second, DEALLOCATE, now - timedelta(days=2), seed="s-dealloc")
+    vms = [parse_vm_id(first), parse_vm_id(second)]
+    with FakeArm(activity_log={SUB: history}, faults=Faults(unfiltered_times=True)) as fake:
+        with caplog.at_level(logging.WARNING):
+            report = backfill_vms(ledger, client(fake), vms, days=10)
+    # The record whose correlation id is no GUID is a real deallocate: kept, without a correlation id.
+    assert (report.vms, report.operations, report.recorded, report.failures) == (2, 4, 4, [])
+    assert [row.operation_name for row in rows(ledger, first)] == [START, DEALLOCATE, WRITE]
+    assert ledger.get_current(vms[1]).state.power_state == "deallocated"
+    assert f"{first}: 5 record(s) skipped" in caplog.text
+    stored = json.dumps([dict(e) for e in ledger.table.list_entities()])
+    assert "x" * 300 not in stored and "e" * 300 not in stored and "c" * 300 not in stored

@@ -13,7 +13,7 @@ import pytest
 from shared.domain.inventory import OsType, Priority
 from shared.domain.pricing import choose_prices, meter_kind
 from shared.sources import ListingError, RetailPricesClient, parse_model_page
-from shared.sources.retail_prices import price_item, prices_page
+from shared.sources.retail_prices import MAX_PRICE_PAGES, price_item, prices_page
 from tests.fake_prices import PUBLISHED, FakePrices, d2as_v5_uksouth_gbp, meter
 
 MODELS = Path(__file__).resolve().parent / "data" / "published" / "vm_models"
@@ -176,3 +176,13 @@ def test_the_published_models_listing_gives_size_os_priority_and_tags():
     spec = models[0].spec
     assert (spec.vm_size, spec.os_type, spec.priority) == ("Standard_A0", OsType.WINDOWS, Priority.REGULAR)
     assert spec.location is not None
+
+
+def test_a_next_page_link_that_changes_on_every_page_stops_at_the_page_cap():
+    with FakePrices([meter("westeurope", "Standard_D2s_v5", 0.1)]) as fake:
+        fake.page_endlessly(stop_after=MAX_PRICE_PAGES + 100)
+        client = RetailPricesClient(fake.url, "USD", retry_total=0)
+        with pytest.raises(ListingError) as failure:
+            client.fetch([("westeurope", "Standard_D2s_v5")])
+        assert len(fake.requests) == MAX_PRICE_PAGES
+    assert f"more pages after {MAX_PRICE_PAGES:,}" in failure.value.message

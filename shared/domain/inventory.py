@@ -3,11 +3,14 @@
 Read from Virtual Machines - List All without ``statusOnly`` (``properties.hardwareProfile.vmSize``,
 ``location``, ``properties.storageProfile.osDisk.osType``, ``properties.licenseType``,
 ``properties.priority``, ``tags``). Tags are owner data: they are kept bounded (count and size) so one
-VM's tags can never fill a Table entity, and what was cut is counted.
+VM's tags can never fill a Table entity, and what was cut is counted. The size bounded is that of the JSON
+stored (``tags_json``), counted as Table Storage counts a string, in UTF-16 code units: a control character
+read as one is written as six (``\u0001``), a quote as two, an emoji is two code units.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,7 +20,7 @@ from typing import Any
 MAX_TAGS = 50  # Azure allows 50 tags per resource
 MAX_TAG_NAME = 512  # Azure's limit for tag names (values: 256)
 MAX_TAG_VALUE = 256
-MAX_TAGS_JSON = 16_000  # characters of the stored JSON, well under a property's 32K
+MAX_TAGS_JSON = 16_000  # UTF-16 code units of the stored JSON, well under a string property's 32K
 
 
 class OsType(StrEnum):
@@ -72,9 +75,14 @@ def parse_priority(value: Any) -> Priority:
     return Priority.REGULAR
 
 
+def tags_json(tags: Mapping[str, str]) -> str:
+    """The tags as they are stored: one JSON object, names sorted, non-ASCII characters as they are."""
+    return json.dumps(dict(tags), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def bound_tags(tags: Any) -> tuple[dict[str, str], int]:
     """At most ``MAX_TAGS`` string tags (names and values cut to Azure's lengths), sorted by name, and
-    the number left out; the kept tags' JSON stays under ``MAX_TAGS_JSON`` characters."""
+    the number left out; the kept tags' ``tags_json`` stays under ``MAX_TAGS_JSON`` UTF-16 code units."""
     if not isinstance(tags, Mapping):
         return {}, 0
     kept: dict[str, str] = {}
@@ -86,7 +94,7 @@ def bound_tags(tags: Any) -> tuple[dict[str, str], int]:
             dropped += 1
             continue
         name_cut, value_cut = name[:MAX_TAG_NAME], value[:MAX_TAG_VALUE]
-        cost = len(name_cut) + len(value_cut) + 8  # quotes, colon, comma, escapes to spare
+        cost = _json_units(name_cut) + _json_units(value_cut) + 2  # with its colon and comma
         if size + cost > MAX_TAGS_JSON:
             dropped += 1
             continue
@@ -94,6 +102,11 @@ def bound_tags(tags: Any) -> tuple[dict[str, str], int]:
         size += cost
     dropped += sum(1 for key in tags if not isinstance(key, str))
     return kept, dropped
+
+
+def _json_units(text: str) -> int:
+    """UTF-16 code units of ``text`` written as a JSON string, quotes and escapes included."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-16-le", "surrogatepass")) // 2
 
 
 def tag_value(tags: Mapping[str, str], name: str) -> str | None:

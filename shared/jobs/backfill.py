@@ -6,7 +6,9 @@ for history older than the ledger) and the states after it are re-derived, so ``
 ``unknownSeconds`` become true. Running it twice adds nothing (each record's id is stable), and an
 operation that Event Grid already delivered is recognised and not recorded again (``shared.domain.
 same_operation``), in either order. A VM whose Activity Log could not be read completely (throttled past
-the retries, failed, malformed) records nothing for that window and is reported.
+the retries, failed, malformed, endless) records nothing for that window and is reported; a VM whose
+operations could not all be written is reported too (running it again completes it). Either way the next
+VM is backfilled: one VM never stops the others.
 
 Used by ``python -m shared.cli backfill --days N`` and, bounded, by reconcile for VMs it adopts.
 """
@@ -14,14 +16,15 @@ Used by ``python -m shared.cli backfill --days N`` and, bounded, by reconcile fo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.domain.ids import VmId
 from shared.domain.times import format_time, utc_now
-from shared.errors import InvalidInput
-from shared.sources import RETENTION_DAYS, ArmClient, ListingError, list_vm_operations
+from shared.errors import InvalidInput, StorageUnavailable
+from shared.sources import RETENTION_DAYS, ArmClient, ListingError, VmOperation, list_vm_operations
 from shared.store import Ledger, NewTransition, Outcome, Source
 
 logger = logging.getLogger(__name__)
@@ -60,37 +63,54 @@ def backfill_vms(
     *,
     days: int,
     clock: Callable[[], datetime] = utc_now,
+    deadline: float | None = None,
 ) -> BackfillReport:
-    """Read each VM's Activity Log over the last ``days`` and record its operations; never raises for one
-    VM's unreadable log (it is in ``failures``), raises ``StorageUnavailable`` if storage fails."""
+    """Read each VM's Activity Log over the last ``days`` and record its operations. A VM whose log cannot
+    be read or whose operations cannot be written is in ``failures`` and the next VM goes on; none is
+    begun after ``deadline`` (``time.monotonic()``: those left are in ``failures`` too)."""
     start, end = backfill_window(days, clock())
     report = BackfillReport(start, end)
     for vm in vms:
         report.vms += 1
+        if deadline is not None and time.monotonic() >= deadline:
+            report.failures.append(f"{vm.resource_id}: not begun, the run's time budget is spent")
+            continue
         try:
-            operations = list_vm_operations(client, vm, start, end)
+            operations = list_vm_operations(client, vm, start, end, now=end, deadline=deadline)
         except ListingError as err:
             report.failures.append(f"{vm.resource_id}: {err.message}")
             logger.error("backfill of %s recorded nothing: %s", vm.resource_id, err.message)
             continue
-        report.operations += len(operations)
-        for operation in operations:
-            outcome = ledger.record(
-                NewTransition(
-                    vm=vm,
-                    time=operation.time,
-                    change=operation.change,
-                    source=Source.ACTIVITY_LOG,
-                    event_id=operation.record_id,
-                    operation_name=operation.operation_name,
-                    correlation_id=operation.correlation_id,
-                )
+        try:
+            _record_operations(ledger, vm, operations, report)
+        except StorageUnavailable as err:
+            report.failures.append(f"{vm.resource_id}: storage error: {err}")
+            logger.error(
+                "backfill of %s stopped part way (run it again): storage error: %s", vm.resource_id, err
             )
-            if outcome == Outcome.RECORDED:
-                report.recorded += 1
-            else:
-                report.already_recorded += 1
     return report
+
+
+def _record_operations(
+    ledger: Ledger, vm: VmId, operations: list[VmOperation], report: BackfillReport
+) -> None:
+    report.operations += len(operations)
+    for operation in operations:
+        outcome = ledger.record(
+            NewTransition(
+                vm=vm,
+                time=operation.time,
+                change=operation.change,
+                source=Source.ACTIVITY_LOG,
+                event_id=operation.record_id,
+                operation_name=operation.operation_name,
+                correlation_id=operation.correlation_id,
+            )
+        )
+        if outcome == Outcome.RECORDED:
+            report.recorded += 1
+        else:
+            report.already_recorded += 1
 
 
 def backfill_subscriptions(
@@ -109,12 +129,18 @@ def backfill_subscriptions(
 
 
 def backfill_adopted(
-    ledger: Ledger, client: ArmClient, adopted: list[VmId], *, days: int, max_vms: int
+    ledger: Ledger,
+    client: ArmClient,
+    adopted: list[VmId],
+    *,
+    days: int,
+    max_vms: int,
+    deadline: float | None = None,
 ) -> BackfillReport | None:
     """Reconcile's bounded backfill of the VMs it adopted (``days`` 0 or ``max_vms`` 0: off)."""
     if not adopted or days <= 0 or max_vms <= 0:
         return None
-    report = backfill_vms(ledger, client, adopted[:max_vms], days=days)
+    report = backfill_vms(ledger, client, adopted[:max_vms], days=days, deadline=deadline)
     left = len(adopted) - max_vms
     if left > 0:
         logger.warning(

@@ -3,9 +3,10 @@
 Run from the reconcile timer, at most once per ``INVENTORY_REFRESH`` per subscription (measured from
 the last attempt). A listing is applied only when it completed: a failure part way changes nothing and
 is logged. Only VMs already in the ledger get inventory, and only when it changed: it never records a
-transition or touches billed seconds. A resize shows from the next refresh on. Uniform scale set
-instances, which List All does not return, take their scale set's model (size, OS, priority, licence)
-and tags from the scale sets listing.
+transition or touches billed seconds. A VM whose row cannot be written is skipped alone (logged, tried
+again at the next refresh); the others are still written. A resize shows from the next refresh on.
+Uniform scale set instances, which List All does not return, take their scale set's model (size, OS,
+priority, licence) and tags from the scale sets listing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class InventoryReport:
     listed: int = 0
     updated: int = 0
     raced: int = 0
+    skipped: int = 0  # VMs whose row could not be written
     failure: str | None = None
 
 
@@ -63,23 +65,34 @@ def refresh_inventory(
         set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
         for row in ledger.iter_current_rows(report.subscription_id):
             spec = specs.get(row.vm.vm_key) or _instance_spec(row, set_specs)
-            if spec is None or spec == row.spec:
-                continue
-            if ledger.update_inventory(row, spec, now):
-                report.updated += 1
-            else:
-                report.raced += 1
+            if spec is not None and spec != row.spec:
+                _store(ledger, row, spec, now, report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except StorageUnavailable as err:
         report.failure = f"storage error: {err}"
-    (logger.error if report.failure else logger.info)(
-        "inventory of subscription %s: listed %s, updated %s, raced %s (next refresh): %s",
-        report.subscription_id, report.listed, report.updated, report.raced,
+    level = logging.ERROR if report.failure else logging.WARNING if report.skipped else logging.INFO
+    logger.log(
+        level,
+        "inventory of subscription %s: listed %s, updated %s, raced %s, %s skipped (next refresh): %s",
+        report.subscription_id, report.listed, report.updated, report.raced, report.skipped,
         f"FAILED ({report.failure}), previous inventory kept" if report.failure else "ok",
     )  # fmt: skip
     record_attempt(ledger, job, now, report.failure)
     return report
+
+
+def _store(ledger: Ledger, row: CurrentRow, spec: VmSpec, now: datetime, report: InventoryReport) -> None:
+    try:
+        stored = ledger.update_inventory(row, spec, now)
+    except StorageUnavailable as err:
+        report.skipped += 1
+        logger.warning("%s: inventory not stored (%s); the other VMs go on", row.vm.resource_id, err)
+        return
+    if stored:
+        report.updated += 1
+    else:
+        report.raced += 1
 
 
 def _complete_listing(pages: Iterable[list[ListedModel]], report: InventoryReport) -> dict[str, VmSpec]:
@@ -111,15 +124,21 @@ def _instance_spec(row: CurrentRow, set_specs: dict[str, VmSpec]) -> VmSpec | No
 
 
 def refresh_configured_inventory(
-    ledger: Ledger, client: ArmClient, subscription_ids: Iterable[str], period: timedelta
+    ledger: Ledger,
+    client: ArmClient,
+    subscription_ids: Iterable[str],
+    period: timedelta,
+    *,
+    deadline: float | None = None,
 ) -> list[InventoryReport]:
+    """Each subscription's refresh, if due; no listing page is requested after ``deadline``."""
     return [
         refresh_inventory(
             ledger,
             sub,
-            lambda sub=sub: client.iter_model_pages(sub),  # type: ignore[misc]
+            lambda sub=sub: client.iter_model_pages(sub, deadline=deadline),  # type: ignore[misc]
             period=period,
-            scale_sets=lambda sub=sub: client.iter_scale_set_pages(sub),  # type: ignore[misc]
+            scale_sets=lambda sub=sub: client.iter_scale_set_pages(sub, deadline=deadline),  # type: ignore[misc]
         )
         for sub in subscription_ids
     ]

@@ -44,8 +44,10 @@ def refresh_prices(
     period: timedelta,
     clock: Callable[[], datetime] = utc_now,
     force: bool = False,
+    deadline: float | None = None,
 ) -> PricesReport:
-    """Fetch and store the prices of every (region, size) in the inventory, if due."""
+    """Fetch and store the prices of every (region, size) in the inventory, if due; no page is requested
+    after ``deadline`` (``time.monotonic()``)."""
     report = PricesReport(client.currency)
     now = clock()
     job = prices_job(client.currency)
@@ -59,7 +61,7 @@ def refresh_prices(
             if row.spec is not None and row.spec.location and row.spec.vm_size and not row.state.deleted
         }
         report.pairs = len(pairs)
-        items = client.fetch(pairs) if pairs else []
+        items = client.fetch(pairs, deadline=deadline) if pairs else []
         report.items = len(items)
         prices = choose_prices(items, now)
         report.priced = len({(region, size) for region, size, _ in prices})

@@ -16,15 +16,16 @@ so gets one warning line starting with ``stoppedButBilled`` (an alert can fire o
 never seen are listed in the report (``adopted``) for the Activity Log backfill.
 
 A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
-page with its retries takes at most the ARM client's page timeout): what was left is reported failed,
-and the next run takes it up.
+page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
+and each listing reads at most its page cap: what was left is reported failed, and the next run takes it
+up. The backfill of adopted VMs follows; its failure is logged and never hides the reconcile's outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -104,10 +105,12 @@ def reconcile_configured_subscriptions(
     subscription_ids: Iterable[str] | None = None,
     *,
     budget_seconds: float = RUN_BUDGET_SECONDS,
+    deadline: float | None = None,
 ) -> list[SubscriptionReport]:
     """The timer's work: every configured subscription, each independently; raise if any failed.
 
-    No listing page is requested after ``budget_seconds``: the subscriptions left are reported failed.
+    No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``;
+    the backfill of adopted VMs stops there too): the subscriptions left are reported failed.
     """
     ids = list(
         subscription_ids if subscription_ids is not None else get_settings().reconcile_subscription_ids
@@ -115,9 +118,11 @@ def reconcile_configured_subscriptions(
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
-    deadline = time.monotonic() + budget_seconds
+    listing_deadline = time.monotonic() + budget_seconds
+    if deadline is not None:
+        listing_deadline = min(listing_deadline, deadline)
     reports = [
-        reconcile_subscription(ledger, sub, _until_deadline(client.iter_fleet_pages(sub), sub, deadline))
+        reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub, deadline=listing_deadline))
         for sub in ids
     ]
     for report in reports:
@@ -125,27 +130,14 @@ def reconcile_configured_subscriptions(
     settings = get_settings()
     adopted = [vm for report in reports for vm in report.adopted]
     days, max_vms = settings.backfill_on_adopt_days, settings.backfill_on_adopt_max_vms
-    backfill_adopted(ledger, client, adopted, days=days, max_vms=max_vms)
+    try:
+        backfill_adopted(ledger, client, adopted, days=days, max_vms=max_vms, deadline=deadline)
+    except Exception:  # the reconcile's outcome stands whatever the backfill does
+        logger.exception("backfill of adopted VMs failed: run python -m shared.cli backfill for them")
     failed = [report.subscription_id for report in reports if report.failure]
     if failed:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
     return reports
-
-
-def _until_deadline(
-    pages: Iterable[list[ListedVm]], subscription: str, deadline: float
-) -> Iterator[list[ListedVm]]:
-    """The pages of a listing, but no page requested after ``deadline`` (a failed listing then)."""
-    read = 0
-    iterator = iter(pages)
-    while True:
-        if time.monotonic() > deadline:
-            raise ListingError(f"VMs of subscription {subscription}", read, "the run's time budget is spent")
-        page = next(iterator, None)
-        if page is None:
-            return
-        read += 1
-        yield page
 
 
 class _Known(NamedTuple):

@@ -3,13 +3,16 @@
 A listing that fails part way proves nothing, so any failure after retries raises ``ListingError``
 carrying how many pages had been read; callers never write ``while next_link:`` themselves. Each next
 link must stay on the origin the listing started on (a link elsewhere would receive our bearer token),
-and a link already followed is refused (it would loop forever).
+and a link already followed is refused (it would loop forever). A link that changes on every page would
+loop forever too: each listing reads at most its caller's page cap, and with a deadline requests no page
+after it, each request (retries included) ending by it; past either it fails as incomplete.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,8 +70,11 @@ def iter_pages(
     subject: str,
     next_link: Callable[[Any], str | None],
     timeout: float,
+    max_pages: int,
+    deadline: float | None = None,
 ) -> Iterator[Any]:
-    """Yield each page's JSON body, following ``next_link(body)`` verbatim until it is ``None``.
+    """Yield each page's JSON body, following ``next_link(body)`` verbatim until it is ``None``: at most
+    ``max_pages`` pages, and none requested after ``deadline`` (a ``time.monotonic()`` value).
 
     ``next_link`` raises ``ValueError`` for a body that is not a page of this listing.
     """
@@ -77,7 +83,7 @@ def iter_pages(
     followed: set[str] = set()
     request = first
     while True:
-        body = _read_page(pipeline, request, subject, pages_read, timeout)
+        body = _read_page(pipeline, request, subject, pages_read, timeout, deadline)
         try:
             link = next_link(body)
         except ValueError as err:
@@ -86,6 +92,8 @@ def iter_pages(
         yield body
         if link is None:
             return
+        if pages_read >= max_pages:
+            raise ListingError(subject, pages_read, f"more pages after {max_pages:,}, the most it reads")
         if _origin(link) != origin:
             raise ListingError(subject, pages_read, "the next link points outside the endpoint")
         if link in followed:
@@ -117,9 +125,10 @@ def _read_page(
     subject: str,
     pages_read: int,
     timeout: float,
+    deadline: float | None,
 ) -> Any:
     try:
-        response = pipeline.send_request(request, connection_timeout=timeout, read_timeout=timeout)
+        response = pipeline.send_request(request, **_timeouts(timeout, deadline, subject, pages_read))
         content = response.read()
     except AzureError as err:
         raise ListingError(subject, pages_read, f"request failed: {err}") from err
@@ -135,6 +144,17 @@ def _read_page(
         return json.loads(content)
     except ValueError as err:
         raise ListingError(subject, pages_read, "the response body is not JSON") from err
+
+
+def _timeouts(timeout: float, deadline: float | None, subject: str, pages_read: int) -> dict[str, Any]:
+    """Each wait of the request at most ``timeout``, and the request with its retries ending by
+    ``deadline`` (the retry policy's ``timeout``)."""
+    if deadline is None:
+        return {"connection_timeout": timeout, "read_timeout": timeout}
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ListingError(subject, pages_read, "the run's time budget is spent")
+    return {"connection_timeout": min(timeout, left), "read_timeout": min(timeout, left), "timeout": left}
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

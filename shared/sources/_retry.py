@@ -4,11 +4,14 @@ azure-core sleeps for whatever ``Retry-After`` a service sends (``Retry-After: 1
 throttled listing could hold the reconcile timer far past its limit. Here the sleeps of one request add up
 to at most ``max_wait`` seconds: a ``Retry-After`` beyond what is left is not waited for, the throttled
 answer is returned as it is (the listing then fails and says so), and a warning names what was skipped.
+A request may pass a shorter ``timeout`` for itself and its retries (what is left of a run's deadline);
+no wait is begun that would end past it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,10 +21,12 @@ from azure.core.pipeline.policies import RetryPolicy
 logger = logging.getLogger(__name__)
 
 _WAITED = "vm_ledger_waited"
+_ENDS = "vm_ledger_ends"
 
 
 class BoundedRetryPolicy(RetryPolicy[Any, Any]):
-    """Retries as ``RetryPolicy`` does, sleeping at most ``max_wait`` seconds in all for one request."""
+    """Retries as ``RetryPolicy`` does, sleeping at most ``max_wait`` seconds in all for one request, and
+    never past the request's ``timeout``."""
 
     def __init__(self, *, max_wait: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -30,13 +35,17 @@ class BoundedRetryPolicy(RetryPolicy[Any, Any]):
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)
         settings[_WAITED] = 0.0
+        # A request's own ``timeout`` (what is left of a run's deadline) may shorten the policy's, never
+        # lengthen it.
+        settings["timeout"] = min(settings["timeout"], self.timeout)
+        settings[_ENDS] = time.monotonic() + settings["timeout"]
         return settings
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
         if not super().is_retry(settings, response):
             return False
         retry_after = self.get_retry_after(response)
-        left = self.max_wait - settings[_WAITED]
+        left = self._wait_left(settings)
         if retry_after is not None and retry_after > left:
             logger.warning(
                 "%s %s answered %s with Retry-After %.0f s, more than the %.0f s of retry wait left: "
@@ -45,7 +54,7 @@ class BoundedRetryPolicy(RetryPolicy[Any, Any]):
                 urlsplit(response.http_request.url).path,
                 response.http_response.status_code,
                 retry_after,
-                max(left, 0.0),
+                left,
             )
             return False
         return True
@@ -54,7 +63,13 @@ class BoundedRetryPolicy(RetryPolicy[Any, Any]):
         delay = self.get_retry_after(response) if response is not None else None
         if delay is None:
             delay = self.get_backoff_time(settings)
-        delay = max(0.0, min(delay, self.max_wait - settings[_WAITED]))
+        delay = min(delay, self._wait_left(settings))
         settings[_WAITED] += delay
         if delay > 0:
             transport.sleep(delay)
+
+    def _wait_left(self, settings: dict[str, Any]) -> float:
+        """Seconds this request may still sleep: what is left of ``max_wait`` and of its ``timeout``."""
+        waited: float = settings[_WAITED]
+        ends: float = settings[_ENDS]
+        return max(0.0, min(self.max_wait - waited, ends - time.monotonic()))

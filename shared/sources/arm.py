@@ -34,6 +34,12 @@ from shared.sources.vm_models import ListedModel, parse_model_page
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The most pages one listing reads (ARM does not publish its page sizes): past them a listing fails as
+# incomplete, since a next link that changes on every page would otherwise be followed forever.
+MAX_VM_PAGES = 1_000  # List All, status or models: 100,000 VMs even at 100 a page
+MAX_SCALE_SET_PAGES = 1_000  # Scale Sets - List All, per subscription
+MAX_INSTANCE_PAGES = 100  # one Uniform scale set's instances: at most 1,000, so 10 a page at least
+
 
 class ArmClient:
     """Lists the VMs of a subscription with their run-time status, page by page.
@@ -83,12 +89,15 @@ class ArmClient:
         """The token scope requested for this endpoint; ``None`` in local emulation (no token)."""
         return None if self._emulated else f"{self._endpoint}/.default"
 
-    def iter_vm_pages(self, subscription_id: str) -> Iterator[list[ListedVm]]:
+    def iter_vm_pages(
+        self, subscription_id: str, *, deadline: float | None = None
+    ) -> Iterator[list[ListedVm]]:
         """Yield the VMs of ``subscription_id`` one page at a time, following ``nextLink`` verbatim.
 
         Raises ``ValueError`` at once if ``subscription_id`` is not a GUID. While iterating, raises
-        ``ListingError`` if a page cannot be read after retries, so a partial listing is never
-        mistaken for a complete one.
+        ``ListingError`` if a page cannot be read after retries, past ``MAX_VM_PAGES`` pages or once
+        ``deadline`` (``time.monotonic()``) has passed, so a partial listing is never mistaken for a
+        complete one.
         """
         require_part("subscriptionId", subscription_id)
         first = HttpRequest(
@@ -96,7 +105,7 @@ class ArmClient:
             self._list_url(subscription_id),
             params={"api-version": self._api_version, "statusOnly": "true"},
         )
-        return self._vm_pages(subscription_id, first)
+        return self._vm_pages(subscription_id, first, deadline)
 
     def get_instance_view(self, vm: VmId) -> ListedVm | None:
         """``vm``'s status now, from its instance view; ``None`` if it no longer exists.
@@ -106,59 +115,75 @@ class ArmClient:
         url = f"{self._endpoint}{instance_view_path(vm)}"
         return read_instance_view(self._pipeline(), url, self._api_version, vm, self._timeout)
 
-    def iter_scale_set_pages(self, subscription_id: str) -> Iterator[list[ListedScaleSet]]:
-        """The scale sets of ``subscription_id`` (Virtual Machine Scale Sets - List All), page by page."""
+    def iter_scale_set_pages(
+        self, subscription_id: str, *, deadline: float | None = None
+    ) -> Iterator[list[ListedScaleSet]]:
+        """The scale sets of ``subscription_id`` (Virtual Machine Scale Sets - List All), page by page: at
+        most ``MAX_SCALE_SET_PAGES``, none after ``deadline``."""
         require_part("subscriptionId", subscription_id)
         provider = "providers/Microsoft.Compute/virtualMachineScaleSets"
         url = f"{self._endpoint}/subscriptions/{subscription_id}/{provider}"
         first = HttpRequest("GET", url, params={"api-version": self._api_version})
         subject = f"scale sets of subscription {subscription_id}"
-        return self._pages(first, subject, "scale set List All", parse_scale_set_page)
+        pages = self._bodies(first, subject, "scale set List All", MAX_SCALE_SET_PAGES, deadline)
+        return _parsed(pages, subject, parse_scale_set_page)
 
-    def iter_instance_pages(self, scale_set: ScaleSetId) -> Iterator[list[ListedVm]]:
-        """The instances of one Uniform scale set with their instance view, page by page: the statuses
-        are those of List All (``ProvisioningState/...``, ``PowerState/...``)."""
+    def iter_instance_pages(
+        self, scale_set: ScaleSetId, *, deadline: float | None = None
+    ) -> Iterator[list[ListedVm]]:
+        """The instances of one Uniform scale set with their instance view, page by page (at most
+        ``MAX_INSTANCE_PAGES``, none after ``deadline``): the statuses are those of List All
+        (``ProvisioningState/...``, ``PowerState/...``)."""
         url = f"{self._endpoint}{scale_set.resource_id}/virtualMachines"
         params = {"api-version": self._api_version, "$expand": "instanceView"}
         first = HttpRequest("GET", url, params=params)
-        return self._pages(
-            first, f"instances of {scale_set.resource_id}", "scale set VMs List", parse_instance_page
-        )
+        subject = f"instances of {scale_set.resource_id}"
+        pages = self._bodies(first, subject, "scale set VMs List", MAX_INSTANCE_PAGES, deadline)
+        return _parsed(pages, subject, parse_instance_page)
 
-    def iter_fleet_pages(self, subscription_id: str) -> Iterator[list[ListedVm]]:
+    def iter_fleet_pages(
+        self, subscription_id: str, *, deadline: float | None = None
+    ) -> Iterator[list[ListedVm]]:
         """Every VM of the subscription: List All's pages, then each Uniform scale set's instance pages.
 
         One ``ListingError`` anywhere ends the whole listing, so nothing is ever judged gone from part of
-        it. Round trips: List All pages + scale set pages + one or more per Uniform scale set.
+        it; no page is requested after ``deadline``. Round trips: List All pages + scale set pages + one
+        or more per Uniform scale set.
         """
-        yield from self.iter_vm_pages(subscription_id)
-        for scale_sets in self.iter_scale_set_pages(subscription_id):
+        yield from self.iter_vm_pages(subscription_id, deadline=deadline)
+        for scale_sets in self.iter_scale_set_pages(subscription_id, deadline=deadline):
             for listed in scale_sets:
                 if listed.is_uniform:
-                    yield from self.iter_instance_pages(listed.scale_set)
+                    yield from self.iter_instance_pages(listed.scale_set, deadline=deadline)
 
-    def iter_json_pages(self, path: str, params: dict[str, str], *, subject: str) -> Iterator[Any]:
+    def iter_json_pages(
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        subject: str,
+        max_pages: int,
+        deadline: float | None = None,
+    ) -> Iterator[Any]:
         """Every page (JSON body) of another Resource Manager list API under this endpoint, through the same
         pipeline (token, 429 and ``Retry-After`` rules) and the one guarded pager: ``ListingError`` on any
-        failure. ``path`` starts with ``/subscriptions/``."""
+        failure, past ``max_pages`` or after ``deadline``. ``path`` starts with ``/subscriptions/``."""
         first = HttpRequest("GET", f"{self._endpoint}{path}", params=params)
-        return iter_pages(
-            self._pipeline(),
-            first,
-            subject=subject,
-            next_link=lambda body: arm_page(body, subject)[1],
-            timeout=self._timeout,
-        )
+        return self._bodies(first, subject, subject, max_pages, deadline)
 
-    def iter_model_pages(self, subscription_id: str) -> Iterator[list[ListedModel]]:
+    def iter_model_pages(
+        self, subscription_id: str, *, deadline: float | None = None
+    ) -> Iterator[list[ListedModel]]:
         """The same listing without ``statusOnly``: each VM's model (size, OS, priority, tags), page by page.
 
-        Same paging, retry and partial-listing rules as ``iter_vm_pages``.
+        Same paging, retry, page cap, deadline and partial-listing rules as ``iter_vm_pages``.
         """
         require_part("subscriptionId", subscription_id)
         first = HttpRequest("GET", self._list_url(subscription_id), params={"api-version": self._api_version})
         subject = f"VM models of subscription {subscription_id}"
-        return self._pages(first, subject, "List All", parse_model_page)
+        return _parsed(
+            self._bodies(first, subject, "List All", MAX_VM_PAGES, deadline), subject, parse_model_page
+        )
 
     def _list_url(self, subscription_id: str) -> str:
         return f"{self._endpoint}/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
@@ -181,13 +206,11 @@ class ArmClient:
     ) -> None:
         self.close()
 
-    def _vm_pages(self, subscription_id: str, first: HttpRequest) -> Iterator[list[ListedVm]]:
-        pages = iter_pages(
-            self._pipeline(),
-            first,
-            subject=f"VMs of subscription {subscription_id}",
-            next_link=lambda body: arm_page(body, "List All")[1],
-            timeout=self._timeout,
+    def _vm_pages(
+        self, subscription_id: str, first: HttpRequest, deadline: float | None
+    ) -> Iterator[list[ListedVm]]:
+        pages = self._bodies(
+            first, f"VMs of subscription {subscription_id}", "List All", MAX_VM_PAGES, deadline
         )
         vm_count = page_count = 0
         for body in pages:
@@ -198,22 +221,19 @@ class ArmClient:
             yield vms
         logger.info("Listed %s VMs in %s page(s) for subscription %s", vm_count, page_count, subscription_id)
 
-    def _pages(
-        self, first: HttpRequest, subject: str, what: str, parse: Callable[[Any], tuple[list[T], str | None]]
-    ) -> Iterator[list[T]]:
-        pages = iter_pages(
+    def _bodies(
+        self, first: HttpRequest, subject: str, what: str, max_pages: int, deadline: float | None
+    ) -> Iterator[Any]:
+        """The JSON bodies of a Resource Manager listing (``value`` + ``nextLink`` pages of ``what``)."""
+        return iter_pages(
             self._pipeline(),
             first,
             subject=subject,
             next_link=lambda body: arm_page(body, what)[1],
             timeout=self._timeout,
+            max_pages=max_pages,
+            deadline=deadline,
         )
-        count = 0
-        for body in pages:
-            items, _ = parse(body)
-            count += len(items)
-            yield items
-        logger.debug("Listed %s item(s) of %s", count, subject)
 
     def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         with self._lock:
@@ -230,3 +250,14 @@ class ArmClient:
                     total_timeout=self._page_timeout,
                 )
             return self._client
+
+
+def _parsed(
+    pages: Iterator[Any], subject: str, parse: Callable[[Any], tuple[list[T], str | None]]
+) -> Iterator[list[T]]:
+    count = 0
+    for body in pages:
+        items, _ = parse(body)
+        count += len(items)
+        yield items
+    logger.debug("Listed %s item(s) of %s", count, subject)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,18 +28,14 @@ from shared.domain.operations import (
 )
 from shared.domain.times import as_utc, parse_time, utc_now
 from shared.domain.vm_state import Change
-from shared.sources._fields import guid_or_none
+from shared.sources._fields import (
+    event_id_or_none,
+    guid_or_none,
+    is_possible_time,
+    operation_name_or_none,
+)
 from shared.sources._json import json_object
 
-MAX_EVENT_ID_LENGTH = 256
-# ARM operation names are a provider, resource types and a verb, e.g. ``Microsoft.Compute/virtualMachines/
-# start/action``: letters, digits, dots, slashes (and - or _). The longest known is under 100 characters.
-MAX_OPERATION_LENGTH = 256
-_OPERATION_NAME = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+")
-# Event Grid, which raises these events, did not exist before 2017; a few minutes ahead of this
-# instance's clock is clock skew, more is not a time an operation ended.
-EARLIEST_EVENT_TIME = datetime(2017, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(minutes=5)
 # A VM (or scale set instance) id followed by more path: a child resource (an extension, a run command).
 _CHILD_OF_VM = re.compile(
     r"(.*?/providers/microsoft\.compute/(?:virtualmachinescalesets/[^/]+/)?virtualmachines/[^/]+)/.+",
@@ -168,7 +164,7 @@ def parse_vm_event(event: InboundEvent, *, now: datetime | None = None) -> VmEve
         if operation.strip().lower().startswith(SCALE_SET_OPERATION_PREFIX):
             return Skipped("scale set operation that does not change instances' power")
         return Skipped("operation is not on Microsoft.Compute/virtualMachines")
-    if len(operation.strip()) > MAX_OPERATION_LENGTH or not _OPERATION_NAME.fullmatch(operation.strip()):
+    if operation_name_or_none(operation) is None:
         return Skipped("operationName is too long or not an operation name", malformed=True)
     on, suffix = classified
     verb, outcome = kind
@@ -231,11 +227,11 @@ def _scale_set_event(
 
 
 def _event_problem(event: InboundEvent, now: datetime) -> Skipped | None:
-    if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
+    if event_id_or_none(event.id) is None:
         return Skipped("event id is missing or too long", malformed=True)
     if not isinstance(event.time, datetime):
         return Skipped("event has no time", malformed=True)
-    if not EARLIEST_EVENT_TIME <= as_utc(event.time) <= now + FUTURE_TOLERANCE:
+    if not is_possible_time(as_utc(event.time), now):
         return Skipped("event time is before 2017 or more than 5 minutes in the future", malformed=True)
     return None
 

@@ -23,8 +23,9 @@ from azure.eventgrid import SystemEventNames
 from shared.domain.health import Cause, annotation_cause, health_name
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import as_utc, parse_time
+from shared.sources._fields import event_id_or_none
 from shared.sources._json import json_object
-from shared.sources.events import MAX_EVENT_ID_LENGTH, InboundEvent, Skipped
+from shared.sources.events import InboundEvent, Skipped
 
 ANNOTATED = SystemEventNames.ResourceNotificationsHealthResourcesAnnotatedEventName.value
 AVAILABILITY_CHANGED = (
@@ -76,7 +77,7 @@ def parse_health_event(event: InboundEvent) -> HealthEvent | Skipped:
     vm = parse_vm_id(target) if isinstance(target, str) else None
     if vm is None:
         return Skipped("health event target is not a VM")
-    if not isinstance(event.id, str) or not event.id or len(event.id) > MAX_EVENT_ID_LENGTH:
+    if event_id_or_none(event.id) is None:
         return Skipped("event id is missing or too long", malformed=True)
     time = change_time(event, data, properties)
     if time is None:

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 PRICES_PATH = "/api/retail/prices"
 API_VERSION = "2023-01-01-preview"
 SIZES_PER_QUERY = 10  # keeps the filter, and the URL, short
+# One query's meters (ten sizes in one region, a few dozen each): 10,000 items even at 100 a page.
+MAX_PRICE_PAGES = 100
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -137,11 +139,12 @@ class RetailPricesClient:
         self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
         self._lock = threading.Lock()
 
-    def fetch(self, pairs: Iterable[tuple[str, str]]) -> list[PriceItem]:
+    def fetch(self, pairs: Iterable[tuple[str, str]], *, deadline: float | None = None) -> list[PriceItem]:
         """Every item for the pairs' regions and sizes (all effective dates: the caller picks the one in
         force), one listing per region and ten sizes.
 
-        Raises ``ListingError`` if any listing stops part way: a partial price list is not used.
+        Raises ``ListingError`` if any listing stops part way (a failed page, more than
+        ``MAX_PRICE_PAGES`` pages, ``deadline`` passed): a partial price list is not used.
         """
         by_region: dict[str, set[str]] = {}
         for region, size in pairs:
@@ -156,7 +159,7 @@ class RetailPricesClient:
         for region, sizes in sorted(by_region.items()):
             ordered = sorted(sizes)
             for start in range(0, len(ordered), SIZES_PER_QUERY):
-                listed, skipped = self._listing(region, ordered[start : start + SIZES_PER_QUERY])
+                listed, skipped = self._listing(region, ordered[start : start + SIZES_PER_QUERY], deadline)
                 items += listed
                 ignored += skipped
         if ignored:
@@ -167,7 +170,7 @@ class RetailPricesClient:
             )  # fmt: skip
         return items
 
-    def _listing(self, region: str, sizes: list[str]) -> tuple[list[PriceItem], int]:
+    def _listing(self, region: str, sizes: list[str], deadline: float | None) -> tuple[list[PriceItem], int]:
         """The usable items of one listing and how many were ignored; ``ListingError`` if none is usable."""
         skus = " or ".join(f"armSkuName eq '{size}'" for size in sizes)
         query = (
@@ -186,6 +189,8 @@ class RetailPricesClient:
             subject=subject,
             next_link=lambda body: prices_page(body)[1],
             timeout=self._timeout,
+            max_pages=MAX_PRICE_PAGES,
+            deadline=deadline,
         )
         items: list[PriceItem] = []
         ignored = pages_read = 0

@@ -1,8 +1,9 @@
 """A VM's inventory as columns of its current row (private): size, region, OS, license, priority, tags.
 
-Tags are one JSON text column, already bounded by ``shared.domain.inventory.bound_tags`` (at most 50,
-names and values cut to Azure's lengths, under 16,000 characters), so a current row stays far below
-Table Storage's 255 properties and 1 MiB whatever the tags. ``tagsDropped`` counts what was cut.
+Tags are one JSON text column (``tags_json``), already bounded by ``shared.domain.inventory.bound_tags``
+(at most 50, names and values cut to Azure's lengths, that JSON under 16,000 UTF-16 code units), so a
+current row stays far below Table Storage's 32K code units a string, 255 properties and 1 MiB whatever
+the tags. ``tagsDropped`` counts what was cut.
 The write path replaces the whole current row, so these columns travel in ``CurrentRow.spec``.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.domain.inventory import VmSpec, bound_tags, parse_os_type, parse_priority
+from shared.domain.inventory import VmSpec, bound_tags, parse_os_type, parse_priority, tags_json
 from shared.domain.times import format_time, parse_time
 
 
@@ -26,7 +27,7 @@ def spec_fields(spec: VmSpec | None, listed_at: datetime | None) -> dict[str, An
         "osType": spec.os_type.value if spec.os_type else "",
         "licenseType": spec.license_type or "",
         "priority": spec.priority.value,
-        "tags": json.dumps(dict(spec.tags), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        "tags": tags_json(spec.tags),
         "tagsDropped": spec.tags_dropped,
         "inventoryAt": format_time(listed_at),
     }

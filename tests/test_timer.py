@@ -1,0 +1,129 @@
+"""The reconcile timer's whole run (``run_timer``): each step (reconcile with the backfill of adopted VMs,
+month-row rebuild, inventory, prices) runs whatever another step or one source does, and the run ends by
+its deadline. On Azurite, with the loopback fakes of Resource Manager (List All, scale sets, Activity Log)
+and Retail Prices; a hang is shown by counting requests, never by timing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from shared import context, settings
+from shared.domain.ids import parse_vm_id
+from shared.domain.times import utc_now
+from shared.jobs import ReconcileFailed, refresh_inventory, run_timer
+from shared.jobs.inventory import inventory_job
+from shared.jobs.prices import prices_job
+from shared.sources import ArmClient, RetailPricesClient
+from shared.sources.arm import MAX_VM_PAGES
+from tests.factories import SUB, at, deliver, vm_id, wire_event
+from tests.fake_arm import FakeArm, Faults, RecordedRequest, make_vm, operation_records
+from tests.fake_prices import FakePrices, meter
+from tests.faultproxy import FaultProxy, FaultRule
+
+pytestmark = pytest.mark.azurite
+
+SIZE = "Standard_D2s_v5"
+START = "Microsoft.Compute/virtualMachines/start/action"
+
+
+@pytest.fixture
+def timer_env(ledger_env, monkeypatch):
+    monkeypatch.setenv(settings.RECONCILE_SUBSCRIPTION_IDS, SUB)
+    context.reset()
+    yield
+    context.reset()
+
+
+def listed(name: str, power: str = "running") -> dict:
+    return make_vm(SUB, "rg-app", name, power=power, vm_size=SIZE)
+
+
+def with_late_event(name: str) -> None:
+    """A VM whose history was rewritten by a late event: its month rows wait for the timer's rebuild."""
+    resource_id = vm_id(name)
+    deliver(wire_event("write", at(hours=1), resource_id=resource_id))
+    deliver(wire_event("deallocate", at(hours=3), resource_id=resource_id))
+    deliver(wire_event("start", at(hours=2), resource_id=resource_id))
+
+
+def clients(arm: FakeArm, prices: FakePrices) -> tuple[ArmClient, RetailPricesClient]:
+    return ArmClient(arm.url, "2024-07-01", retry_total=0), RetailPricesClient(
+        prices.url, "USD", retry_total=0
+    )
+
+
+def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_other_steps_run(timer_env):
+    ledger = context.get_ledger()
+    with_late_event("late")
+    late = parse_vm_id(vm_id("late"))
+    assert ledger.get_current(late).months is None
+    day_ago = utc_now() - timedelta(days=1)
+    with FakeArm({SUB: [listed("late")]}) as arm:  # yesterday's inventory, so prices have sizes to look up
+        models = ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages
+        refresh_inventory(ledger, SUB, lambda: models(SUB), period=timedelta(hours=6), clock=lambda: day_ago)
+    endless = Faults(endless=True, stop_after=2 * MAX_VM_PAGES + 50)
+    with (
+        FakeArm({SUB: [listed("late")]}, faults=endless) as arm,
+        FakePrices([meter("westeurope", SIZE, "0.1")]) as prices,
+    ):
+        with pytest.raises(ReconcileFailed):
+            run_timer(ledger, *clients(arm, prices))
+        arm_requests = len(arm.requests)
+    assert arm_requests == 2 * MAX_VM_PAGES  # List All for reconcile, then for the inventory: each at its cap
+    assert ledger.get_current(late).months is not None  # month rows rebuilt all the same
+    assert not ledger.prices.job_mark(inventory_job(SUB)).succeeded  # previous inventory kept
+    assert ledger.prices.get("USD", "westeurope", SIZE) is not None
+    assert ledger.prices.job_mark(prices_job("USD")).succeeded
+
+
+def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
+    ledger_env, azurite, monkeypatch, caplog
+):
+    """Storage fails every transaction from the moment the backfill reads the Activity Log until the
+    inventory refresh begins: the backfill records nothing, and the refreshes still run."""
+    now = utc_now()
+    history = operation_records(vm_id("new-a"), START, now - timedelta(days=3), seed="a")
+    history += operation_records(vm_id("new-b"), START, now - timedelta(days=2), seed="b")
+    with FaultProxy(azurite.port) as proxy:
+        monkeypatch.setenv(settings.STORAGE_CONNECTION, proxy.connection_string)
+        monkeypatch.setenv(settings.RECONCILE_SUBSCRIPTION_IDS, SUB)
+        context.reset()
+        ledger = context.get_ledger()
+
+        def outage(request: RecordedRequest) -> None:
+            if "Insights" in request.path:
+                proxy.set_faults([FaultRule("500", 1.0, kinds=frozenset({"batch"}))])
+            elif "statusOnly" not in request.query and "virtualMachines" in request.path:
+                proxy.heal()  # the models listing: the inventory refresh has begun
+
+        listing = {SUB: [listed("new-a"), listed("new-b")]}
+        with (
+            FakeArm(listing, activity_log={SUB: history}) as arm,
+            FakePrices([meter("westeurope", SIZE, "0.1")]) as prices,
+        ):
+            arm.on_request(outage)
+            with caplog.at_level(logging.WARNING):
+                run_timer(ledger, *clients(arm, prices))
+        for name in ("new-a", "new-b"):
+            current = ledger.get_current(parse_vm_id(vm_id(name)))
+            assert current.spec is not None and current.spec.vm_size == SIZE
+            assert [row.source for row in ledger.iter_transitions(current.vm)] == ["reconcile"]
+        assert ledger.prices.get("USD", "westeurope", SIZE) is not None
+    context.reset()
+    assert "FAILED for 2 VM(s) (adopted VMs)" in caplog.text
+
+
+def test_a_run_whose_deadline_has_passed_requests_nothing_and_leaves_the_refreshes_due(timer_env, caplog):
+    ledger = context.get_ledger()
+    with_late_event("late")
+    with FakeArm({SUB: [listed("late")]}) as arm, FakePrices([meter("westeurope", SIZE, "0.1")]) as prices:
+        with caplog.at_level(logging.WARNING), pytest.raises(ReconcileFailed):
+            run_timer(ledger, *clients(arm, prices), seconds=0)
+        assert arm.requests == [] and prices.requests == []
+    assert ledger.prices.job_mark(inventory_job(SUB)) is None  # not attempted: the next run does it
+    assert ledger.prices.job_mark(prices_job("USD")) is None
+    assert ledger.get_current(parse_vm_id(vm_id("late"))).months is None
+    assert caplog.text.count("not started: the run's deadline has passed") == 3
