@@ -30,7 +30,7 @@ def trigger_of(fn) -> dict:
 
 
 def test_every_contracted_function_is_registered(indexed_functions):
-    assert {"on_vm_event", "reconcile_vms", *HTTP_ROUTES} <= set(indexed_functions)
+    assert {"on_vm_event", "record_scale_set_event", "reconcile_vms", *HTTP_ROUTES} <= set(indexed_functions)
 
 
 @pytest.mark.parametrize(("name", "route"), sorted(HTTP_ROUTES.items()))
@@ -46,6 +46,22 @@ def test_the_event_function_is_an_event_grid_trigger(indexed_functions):
     assert trigger_of(indexed_functions["on_vm_event"])["type"] == "eventGridTrigger"
 
 
+def test_the_scale_set_queue_function_reads_the_configured_queue_through_the_ledgers_connection(
+    indexed_functions,
+):
+    function = indexed_functions["record_scale_set_event"]
+    bindings = json.loads(function.get_function_json())["bindings"]
+    assert bindings == [
+        {
+            "direction": "IN",
+            "type": "queueTrigger",
+            "name": "message",
+            "queueName": "%VM_LEDGER_QUEUE%",
+            "connection": "VM_LEDGER_STORAGE",
+        }
+    ]
+
+
 def test_the_reconcile_timer_takes_its_schedule_from_the_setting(indexed_functions):
     trigger = trigger_of(indexed_functions["reconcile_vms"])
     assert trigger["type"] == "timerTrigger"
@@ -58,7 +74,7 @@ def test_importing_the_app_reads_no_settings_and_loads_no_storage_sdk():
         "for name in list(os.environ):\n"
         "    if name.startswith(('VM_LEDGER', 'BILLED', 'RECONCILE', 'ARM_')): del os.environ[name]\n"
         "import function_app\n"
-        "sdks = ('azure.data.tables', 'azure.identity', 'azure.eventgrid')\n"
+        "sdks = ('azure.data.tables', 'azure.storage.queue', 'azure.identity', 'azure.eventgrid')\n"
         "heavy = [m for m in sdks if m in sys.modules]\n"
         "print(heavy)\n"
     )
