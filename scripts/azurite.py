@@ -189,10 +189,7 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-            f"TableEndpoint={self.table_endpoint};QueueEndpoint={self.queue_endpoint};"
-        )
+        return connection_string(self.table.port, self.queue.port)
 
     @property
     def storage_setting(self) -> str:
@@ -249,6 +246,16 @@ class Azurite:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def connection_string(table_port: int, queue_port: int) -> str:
+    """Azurite's development account with its Table and Queue services on these loopback ports (or on
+    proxies in front of them)."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{table_port}/{ACCOUNT};"
+        f"QueueEndpoint=http://127.0.0.1:{queue_port}/{ACCOUNT};"
+    )
 
 
 def listening(port: int) -> bool:

@@ -80,3 +80,20 @@ def test_importing_the_app_reads_no_settings_and_loads_no_storage_sdk():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_local_settings_sample_holds_every_setting_the_host_resolves_for_a_binding(indexed_functions):
+    """``func start`` refuses a function whose ``%SETTING%`` or ``connection`` it cannot resolve."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "local.settings.sample.json"
+    values = json.loads(sample.read_text(encoding="utf-8"))["Values"]
+    needed = set()
+    for function in indexed_functions.values():
+        for binding in json.loads(function.get_function_json())["bindings"]:
+            needed |= {binding["connection"]} if binding.get("connection") else set()
+            for value in binding.values():
+                if isinstance(value, str) and value.startswith("%") and value.endswith("%"):
+                    needed.add(value.strip("%"))
+    assert {"VM_LEDGER_QUEUE", "VM_LEDGER_STORAGE", "RECONCILE_SCHEDULE"} <= needed
+    assert {name for name in needed if not values.get(name)} == set()

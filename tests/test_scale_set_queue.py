@@ -17,7 +17,7 @@ import pytest
 from azure.storage.queue import QueueClient
 
 import function_app
-from scripts.azurite import ACCOUNT, ACCOUNT_KEY
+from scripts.azurite import connection_string
 from scripts.queue_host import QueueSettings, QueueTrigger, binding_of
 from shared import context, settings
 from shared.domain.ids import parse_vm_id
@@ -64,14 +64,6 @@ def set_event(verb: str, hours: float, name: str = "web-ss", **options) -> dict:
                       operation=scale_set_operation(verb), **options)  # fmt: skip
 
 
-def connection(table_port: int, queue_port: int) -> str:
-    base = f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-    return (
-        f"{base}TableEndpoint=http://127.0.0.1:{table_port}/{ACCOUNT};"
-        f"QueueEndpoint=http://127.0.0.1:{queue_port}/{ACCOUNT};"
-    )
-
-
 @pytest.fixture
 def fake(ledger_env, monkeypatch) -> Iterator[FakeArm]:
     with FakeArm({SUB: []}) as server:
@@ -86,7 +78,7 @@ def fake(ledger_env, monkeypatch) -> Iterator[FakeArm]:
 def counted(azurite, fake, monkeypatch) -> Iterator[tuple[FaultProxy, FaultProxy]]:
     """The app's table and queue both behind counting proxies."""
     with FaultProxy(azurite.port) as tables, FaultProxy(azurite.queue_port) as queues:
-        monkeypatch.setenv(settings.STORAGE_CONNECTION, connection(tables.port, queues.port))
+        monkeypatch.setenv(settings.STORAGE_CONNECTION, connection_string(tables.port, queues.port))
         context.reset()
         yield tables, queues
 
@@ -128,7 +120,7 @@ def test_a_queue_that_does_not_take_the_message_fails_the_invocation_so_event_gr
     azurite, fake, monkeypatch
 ):
     with FaultProxy(azurite.queue_port) as queues:
-        monkeypatch.setenv(settings.STORAGE_CONNECTION, connection(azurite.port, queues.port))
+        monkeypatch.setenv(settings.STORAGE_CONNECTION, connection_string(azurite.port, queues.port))
         context.reset()
         queues.set_faults([FaultRule("503", 1.0)])
         with pytest.raises(StorageUnavailable):
@@ -297,3 +289,14 @@ def test_the_queue_uri_must_be_https_and_is_required_only_when_a_scale_set_event
         work_queue_client(read_settings(env), credential=object())  # type: ignore[arg-type]
     uri = "https://acct.queue.core.windows.net"
     assert read_settings({**env, settings.STORAGE_QUEUE_SERVICE_URI: uri}).storage.queue_service_uri == uri
+
+
+def test_without_a_queue_the_command_lines_replay_lists_and_records_in_the_call(fake, ledger):
+    from shared.jobs import handle_event
+    from shared.store import Outcome
+
+    wire = set_event("deallocate", 9, "small-ss")
+    assert handle_event(inbound_from_json(wire), ledger, context.get_arm_client) == Outcome.RECORDED
+    assert fake_current(instance_id("1", "small-ss")).last_time == at(hours=9)
+    event = inbound_from_json(wire)
+    assert handle_event(event, ledger, context.get_arm_client, queue=context.get_work_queue) == Outcome.QUEUED
