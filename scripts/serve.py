@@ -139,9 +139,14 @@ class QueuePollers:
     def __init__(self, functions: Functions, environ: Mapping[str, str] = os.environ) -> None:
         self._stop = threading.Event()
         self.running: list[tuple[QueueFunction, str]] = []
+        self.not_polled: list[tuple[QueueFunction, str]] = []  # and why: the stand-in reads Azurite only
         self.threads: list[threading.Thread] = []
         for queue in functions.queues:
-            name, connection_string = resolve_binding(queue.queue_name, queue.connection, environ)
+            try:
+                name, connection_string = resolve_binding(queue.queue_name, queue.connection, environ)
+            except ValueError as err:
+                self.not_polled.append((queue, str(err)))
+                continue
             trigger = QueueTrigger(queue.function, connection_string, name, log=_console)
             thread = threading.Thread(target=trigger.run, args=(self._stop,), name=queue.name, daemon=True)
             self.threads.append(thread)
@@ -401,11 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         import function_app
 
         functions = index(function_app.app)
-        try:
-            pollers = QueuePollers(functions)
-        except ValueError as err:
-            print(f"Cannot run the queue-triggered functions: {err}", file=sys.stderr)
-            return 1
+        pollers = QueuePollers(functions)
         try:
             server = make_server(functions, options.port)
         except OSError as err:
@@ -445,6 +446,8 @@ def _print_banner(base: str, functions: Functions, where: str, pollers: QueuePol
         print(f"  POST  {base}{EVENT_GRID_WEBHOOK}?functionName={name}   (Event Grid events: a JSON array)")
     for queue, name in pollers.running:
         print(f"  QUEUE {name}   ({queue.name}: polled with host.json's retries and poison queue)")
+    for queue, reason in pollers.not_polled:
+        print(f"  QUEUE {queue.queue_name}   ({queue.name}: NOT polled: {reason})")
     print(
         f"Open {base}/{ROUTE_PREFIX}/timeline in a browser. Ctrl-C stops the server and Azurite.", flush=True
     )

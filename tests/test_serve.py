@@ -287,3 +287,22 @@ def _listener():
             yield sock.getsockname()[1]
 
     return listen()
+
+
+def test_a_queue_function_without_an_azurite_connection_string_is_listed_as_not_polled():
+    from scripts.serve import Functions, QueueFunction, QueuePollers
+
+    queue = QueueFunction("record_scale_set_event", "%VM_LEDGER_QUEUE%", "VM_LEDGER_STORAGE", print)
+    functions = Functions(routes=(), event_grid={}, queues=(queue,))
+    identity = {
+        "VM_LEDGER_QUEUE": "q1",
+        "VM_LEDGER_STORAGE__queueServiceUri": "https://a.queue.core.windows.net",
+    }
+    pollers = QueuePollers(functions, identity)
+    assert pollers.running == [] and pollers.threads == []
+    assert pollers.not_polled == [(queue, "VM_LEDGER_STORAGE holds no connection string: the stand-in reads "
+                                          "Azurite with one")]  # fmt: skip
+    pollers.stop()  # nothing started: nothing to join
+    assert QueuePollers(functions, {"VM_LEDGER_STORAGE": "UseDevelopmentStorage=true"}).not_polled[0][1] == (
+        "the queue name '%VM_LEDGER_QUEUE%' resolves to nothing: set VM_LEDGER_QUEUE"
+    )
