@@ -19,12 +19,25 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.function_name("on_vm_event")
 @app.event_grid_trigger(arg_name="event")
 def on_vm_event(event: func.EventGridEvent) -> None:
-    """Record a VM, instance, scale set or health event; storage or ARM failures raise for a redelivery."""
-    from shared.context import get_arm_client, get_ledger
+    """Record a VM, instance or health event, queue a scale-set-level one; storage, queue or ARM failures
+    raise for a redelivery."""
+    from shared.context import get_arm_client, get_ledger, get_work_queue
     from shared.jobs import handle_event
     from shared.sources import inbound_from_binding
 
-    handle_event(inbound_from_binding(event), get_ledger(), get_arm_client)
+    handle_event(inbound_from_binding(event), get_ledger(), get_arm_client, queue=get_work_queue)
+
+
+# The same connection as the ledger: VM_LEDGER_STORAGE (Azurite) or VM_LEDGER_STORAGE__queueServiceUri with
+# the identity. Retries, their delay and the poison queue are host.json's extensions.queues.
+@app.function_name("record_scale_set_event")
+@app.queue_trigger(arg_name="message", queue_name="%VM_LEDGER_QUEUE%", connection="VM_LEDGER_STORAGE")
+def record_scale_set_event(message: func.QueueMessage) -> None:
+    """List a scale set's instances after a scale-set-level event, record what changed; raises for a retry."""
+    from shared.context import get_arm_client, get_ledger
+    from shared.jobs import handle_scale_set_message
+
+    handle_scale_set_message(message.get_body(), message.dequeue_count, get_ledger(), get_arm_client)
 
 
 @app.function_name("get_vm")

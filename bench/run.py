@@ -26,7 +26,17 @@ from scripts.azurite import Azurite
 from tests.faultproxy import FaultProxy
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
-SECTIONS = ("roundtrips", "repair", "throughput", "reconcile", "scalesets", "findings", "costs", "coldstart")
+SECTIONS = (
+    "roundtrips",
+    "repair",
+    "throughput",
+    "reconcile",
+    "scalesets",
+    "scalesetqueue",
+    "findings",
+    "costs",
+    "coldstart",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             "throughput": lambda: _throughput(azurite),
             "reconcile": lambda: _reconcile(proxy),
             "scalesets": lambda: _scale_sets(proxy),
+            "scalesetqueue": lambda: _scale_set_queue(azurite),
             "findings": lambda: _findings(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
             "coldstart": _coldstart,
@@ -100,6 +111,12 @@ def _scale_sets(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     from bench.scale_set_cost import scale_set_cost
 
     return scale_set_cost(proxy)
+
+
+def _scale_set_queue(azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.scale_set_queue import scale_set_queue_cost
+
+    return scale_set_queue_cost(azurite)
 
 
 def _findings(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:

@@ -37,8 +37,7 @@ def scale_set_cost(proxy) -> tuple[list[Result], list[str]]:  # type: ignore[no-
         make_scale_set(SUB, "rg-fleet", f"ss{index:03d}", capacity=INSTANCES) for index in range(SCALE_SETS)
     ]
     progress(f"seeding {SCALE_SETS} scale sets x {INSTANCES} instances")
-    # The SDK's default timeouts, not the app's 10 s: Azurite's batches slow down as one partition grows.
-    _seed(TableClient.from_connection_string(proxy.connection_string, ledger.table.table_name), ledger, sets)
+    seed_instances(ledger, SUB, sets, connection_string=proxy.connection_string)
     total = SCALE_SETS * INSTANCES
     results: list[Result] = []
     for changed_share in (0.0, 0.01):
@@ -98,11 +97,14 @@ def _entry(scale_set: dict, changed_share: float) -> dict:
     return {"scaleSet": scale_set, "instances": instances}
 
 
-def _seed(table: TableClient, ledger: Ledger, sets: list[dict]) -> None:
+def seed_instances(ledger: Ledger, subscription: str, sets: list[dict], *, connection_string: str) -> None:
+    """Every instance of ``sets`` (``sku.capacity`` of them, ids 0..n-1) created at ``CREATED``, running."""
+    # The SDK's default timeouts, not the app's 10 s: Azurite's batches slow down as one partition grows.
+    table = TableClient.from_connection_string(connection_string, ledger.table.table_name)
     change = change_for("write", SUCCEEDED)
     histories = [
-        [NewTransition(ScaleSetId(SUB, "rg-fleet", scale_set["name"]).instance(str(n)), CREATED, change,
-                       Source.EVENT, f"seed-{scale_set['name']}-{n}", "seed")]
-        for scale_set in sets for n in range(INSTANCES)
+        [NewTransition(ScaleSetId(subscription, "rg-fleet", scale_set["name"]).instance(str(n)), CREATED,
+                       change, Source.EVENT, f"seed-{scale_set['name']}-{n}", "seed")]
+        for scale_set in sets for n in range(scale_set["sku"]["capacity"])
     ]  # fmt: skip
     seed_histories(table, ledger.policy, histories)

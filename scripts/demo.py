@@ -1,13 +1,15 @@
 """`make demo`: the whole product on a laptop, no Azure account.
 
-Uses the persistent Azurite of ``make serve`` (127.0.0.1:10002, data in ``.azurite/``; started here if it
-is not running, reused if it is), replays the sample day of ARM events through the real ``on_vm_event``
-into table ``vmledger``, asks the real HTTP functions for each VM's state and billed hours, then runs the
-real ``reconcile_vms`` timer against a loopback fake of List All (on a free port) that knows what no
-event said (a guest shutdown, VMs created before the tool, whose history the same fake serves as an
-Activity Log for the backfill of adopted VMs), and prints the findings. A small Uniform scale set is
-created, scaled out, partly deallocated and scaled in: each scale-set event makes ``on_vm_event`` list its
-instances from the same fake, which the demo moves along with the events (``samples/scale-set-day.json``).
+Uses the persistent Azurite of ``make serve`` (table 127.0.0.1:10002 and queue 10001, data in
+``.azurite/``; started here if it is not running, reused if it is), replays the sample day of ARM events
+through the real ``on_vm_event`` into table ``vmledger``, asks the real HTTP functions for each VM's state
+and billed hours, then runs the real ``reconcile_vms`` timer against a loopback fake of List All (on a
+free port) that knows what no event said (a guest shutdown, VMs created before the tool, whose history
+the same fake serves as an Activity Log for the backfill of adopted VMs), and prints the findings. A
+small Uniform scale set is created, scaled out, partly deallocated and scaled in: ``on_vm_event`` queues
+each scale-set event and the real ``record_scale_set_event`` takes it from the queue as the host would
+(``scripts.queue_host``) and lists the set's instances from the same fake, which the demo moves along
+with the events (``samples/scale-set-day.json``).
 The same timer run lists the VM models (size, OS, priority, tags) and fetches retail prices from a
 loopback fake of the Retail Prices API, so the corrected table has an estimated cost column, followed by
 one chargeback table by tag.
@@ -42,11 +44,15 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequest
 
 from scripts.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
+from scripts.queue_host import QueueTrigger
 from shared.cli import power_label, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 TABLE = "vmledger"  # the default table, so `make serve` and test.http see the demo's ledger
+# Not the default queue: a `make serve` running on the same Azurite polls that one, and its queue function
+# would list the scale set from another ARM endpoint than the demo's fake. The demo runs its own.
+QUEUE = "vmledger-demo-scale-sets"
 CURRENCY = "USD"
 BASE_URL = "http://127.0.0.1:7071/api"
 
@@ -59,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         default=STANDARD_TABLE_PORT,
         help="Azurite table port (default 10002, the one make serve uses)",
     )
+    parser.add_argument("--azurite-queue-port", type=int, default=None,
+                        help="Azurite queue port (default: the table port - 1, i.e. 10001)")  # fmt: skip
     parser.add_argument(
         "--azurite-location",
         type=Path,
@@ -76,18 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     listing_file = SAMPLES / "list-all.json"
     subscription = next(iter(json.loads(listing_file.read_text())))
     try:
-        azurite = Azurite.persistent(options.azurite_port, options.azurite_location)
+        azurite = Azurite.persistent(
+            options.azurite_port, options.azurite_location, queue_port=options.azurite_queue_port
+        )
     except (PortBusyError, OSError, RuntimeError) as err:
         print(f"Cannot start Azurite: {err}", file=sys.stderr)
         return 1
     with azurite:
-        if azurite.reused:
-            print(f"Using the Azurite already on {azurite.table_endpoint} (left running), table {TABLE}")
-        else:
-            print(
-                f"Azurite (pid {azurite.pid}) on {azurite.table_endpoint}, table {TABLE}, "
-                f"data in {options.azurite_location}"
-            )
+        print(f"{azurite.describe()}, table {TABLE}, queue {QUEUE}, data in {options.azurite_location}")
         with tempfile.TemporaryDirectory() as folder:
             activity_file = Path(folder) / "activity-log.json"
             activity_file.write_text(json.dumps(_shifted_activity_log(shift)))
@@ -113,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 _stop(fake_arm)
                 _stop(fake_prices)
                 print(f"Stopped the fake ARM (pid {fake_arm.pid}) and prices API (pid {fake_prices.pid}).")
-    if not azurite.reused:
-        print(f"Stopped Azurite (pid {azurite.pid}); its data stays for `make serve`.")
+    if azurite.owned():
+        print(f"Stopped Azurite ({', '.join(azurite.owned())}); its data stays for `make serve`.")
     return status
 
 
@@ -178,14 +182,17 @@ def _replay_scale_set(function_app, scale_set_day: ScaleSetDay, shift: timedelta
     print(
         f"\n   Scale set web-ss: {len(day)} scale-set events (created, scaled out, 2 of 4 deallocated, scaled"
     )
-    print("   in); each lists the set's instances from the fake ARM and records what changed.")
-    with _counting_outcomes() as outcomes:
+    print("   in). on_vm_event queues each one; record_scale_set_event takes it from the queue, lists the")
+    print("   set's instances from the fake ARM and records what changed.")
+    queue = QueueTrigger(function_app.record_scale_set_event, os.environ["VM_LEDGER_STORAGE"], QUEUE)
+    with _counting_outcomes() as outcomes, _counting_outcomes("handle_scale_set_message") as recorded:
         for step in day:
             entry = json.loads(final)[subscription][0]
             scale_sets.write_text(json.dumps({subscription: [{**entry, "instances": step["instances"]}]}))
             function_app.on_vm_event(_binding(_shift_events([step["event"]], shift)[0]))
+            queue.drain()
     scale_sets.write_text(final)  # what the reconcile will list: instance 1 shut down inside its guest
-    print("   " + _ingest_summary(len(day), outcomes))
+    print("   " + _ingest_summary(len(day), outcomes) + "; then from the queue: " + _listed_summary(recorded))
 
 
 def _print_findings(function_app, now: datetime) -> None:
@@ -336,16 +343,17 @@ def _footnotes(rows: list[dict[str, str]], changed: set[str] | frozenset[str]) -
 
 
 @contextlib.contextmanager
-def _counting_outcomes() -> Iterator[Counter[str]]:
-    """Count what ``handle_event`` returns while the real ``on_vm_event`` calls it.
+def _counting_outcomes(job: str = "handle_event") -> Iterator[Counter[str]]:
+    """Count what ``job`` (``handle_event``, ``handle_scale_set_message``) returns while the real
+    ``on_vm_event`` or ``record_scale_set_event`` calls it.
 
-    ``on_vm_event`` returns None (an Event Grid trigger has no output), so the demo watches the function
-    it calls, which ``on_vm_event`` looks up in ``shared.jobs`` at each call, instead of calling
-    ``handle_event`` itself: the events still take the worker's path.
+    The triggers return None (they have no output), so the demo watches the function they call, which
+    they look up in ``shared.jobs`` at each call, instead of calling it itself: the events still take the
+    worker's path.
     """
     import shared.jobs
 
-    original = shared.jobs.handle_event
+    original = getattr(shared.jobs, job)
     outcomes: Counter[str] = Counter()
 
     def counting(*args: Any, **kwargs: Any) -> Any:
@@ -353,16 +361,22 @@ def _counting_outcomes() -> Iterator[Counter[str]]:
         outcomes[outcome] += 1
         return outcome
 
-    shared.jobs.handle_event = counting
+    setattr(shared.jobs, job, counting)
     try:
         yield outcomes
     finally:
-        shared.jobs.handle_event = original
+        setattr(shared.jobs, job, original)
 
 
 def _ingest_summary(deliveries: int, outcomes: Counter[str]) -> str:
-    parts = [f"{outcomes[name]} {name}" for name in ("recorded", "duplicate", "skipped") if outcomes[name]]
-    return f"{deliveries} deliveries: " + ", ".join(parts)
+    names = ("recorded", "duplicate", "skipped", "queued")
+    return f"{deliveries} deliveries: " + ", ".join(f"{outcomes[n]} {n}" for n in names if outcomes[n])
+
+
+def _listed_summary(outcomes: Counter[str]) -> str:
+    """What the queue function's listings did: recorded changes, or found the ledger already right."""
+    labels = (("recorded", "recorded changes"), ("duplicate", "found nothing new"), ("skipped", "skipped"))
+    return ", ".join(f"{outcomes[name]} {label}" for name, label in labels if outcomes[name])
 
 
 def _print_history(
@@ -453,6 +467,7 @@ def _configure(azurite: Azurite, arm_url: str, prices_url: str, subscription: st
     os.environ.update({
         "VM_LEDGER_STORAGE": azurite.storage_setting,
         "VM_LEDGER_TABLE": TABLE,
+        "VM_LEDGER_QUEUE": QUEUE,
         "RECONCILE_SUBSCRIPTION_IDS": subscription,
         "ARM_ENDPOINT": arm_url,
         "RETAIL_PRICES_ENDPOINT": prices_url,

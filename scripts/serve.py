@@ -1,15 +1,18 @@
 """`make serve`: the app's HTTP API and Event Grid trigger on 127.0.0.1, without Core Tools.
 
 A development stand-in for the Functions host (``func start``), which cannot always be installed: it
-starts the persistent Azurite of ``make demo`` (port 10002, data in ``.azurite/``) or reuses one already
-there, then serves the functions that ``function_app.app`` declares. Nothing is routed by hand: each
-HTTP function's route template, methods and user function come from ``app.get_functions()``, and each
-request reaches it as a real ``func.HttpRequest``. Events POSTed to the host's Event Grid webhook
-(``/runtime/webhooks/EventGrid?functionName=on_vm_event``) are decoded by the worker's own converter.
+starts the persistent Azurite of ``make demo`` (table 10002 and queue 10001, data in ``.azurite/``) or
+reuses the one already there, then serves the functions that ``function_app.app`` declares. Nothing is
+routed by hand: each HTTP function's route template, methods and user function come from
+``app.get_functions()``, and each request reaches it as a real ``func.HttpRequest``. Events POSTed to the
+host's Event Grid webhook (``/runtime/webhooks/EventGrid?functionName=on_vm_event``) are decoded by the
+worker's own converter. Each queue-triggered function (``record_scale_set_event``, which records the
+scale set events ``on_vm_event`` queues) runs on its queue in a background thread, with host.json's
+polling, retries and poison queue (``scripts.queue_host``).
 
-Not the host: function keys are not checked, there is no retry, scaling, timeout or logging pipeline,
-and the timer trigger does not run. Loopback only. Ctrl-C (or SIGTERM) stops the server and the Azurite
-it started, by pid.
+Not the host: function keys are not checked, Event Grid deliveries are not retried, there is no scaling,
+timeout or logging pipeline, and the timer trigger does not run. Loopback only. Ctrl-C (or SIGTERM)
+stops the server, the queue pollers and the Azurite it started, by pid.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -33,10 +37,12 @@ from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
 
 from scripts.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
+from scripts.queue_host import QueueTrigger, resolve_binding
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 7071  # the Functions host's local port, so test.http and the README's URLs just work
 DEFAULT_TABLE = "vmledger"
+DEFAULT_QUEUE = "vmledger-scale-sets"  # local.settings.sample.json's VM_LEDGER_QUEUE
 ROUTE_PREFIX = "api"  # host.json sets no extensions.http.routePrefix, so the host's default applies
 EVENT_GRID_WEBHOOK = "/runtime/webhooks/eventgrid"
 MAX_BODY = 10 * 1024 * 1024
@@ -74,17 +80,30 @@ class Route:
 
 
 @dataclass(frozen=True)
+class QueueFunction:
+    """One queue-triggered function: its name, its binding's queue name and connection, the function."""
+
+    name: str
+    queue_name: str
+    connection: str
+    function: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
 class Functions:
-    """What the stand-in serves: HTTP routes (most literal first) and Event Grid functions by name."""
+    """What the stand-in serves: HTTP routes (most literal first), Event Grid functions by name, and the
+    queue-triggered functions it polls for."""
 
     routes: tuple[Route, ...]
     event_grid: Mapping[str, Callable[[Any], None]]
+    queues: tuple[QueueFunction, ...] = ()
 
 
 def index(app: func.FunctionApp) -> Functions:
     """Read the app's functions once (``get_functions`` may be called once per app)."""
     routes: list[Route] = []
     event_grid: dict[str, Callable[[Any], None]] = {}
+    queues: list[QueueFunction] = []
     for function in app.get_functions():
         trigger = function.get_trigger()
         if trigger.type == "httpTrigger":
@@ -101,8 +120,52 @@ def index(app: func.FunctionApp) -> Functions:
             )
         elif trigger.type == "eventGridTrigger":
             event_grid[function.get_function_name()] = function.get_user_function()
+        elif trigger.type == "queueTrigger":
+            queues.append(
+                QueueFunction(
+                    function.get_function_name(),
+                    trigger.queue_name,
+                    trigger.connection or "AzureWebJobsStorage",
+                    function.get_user_function(),
+                )
+            )
     routes.sort(key=lambda route: route.literals, reverse=True)
-    return Functions(tuple(routes), event_grid)
+    return Functions(tuple(routes), event_grid, tuple(queues))
+
+
+class QueuePollers:
+    """The queue-triggered functions, each polling its queue in a daemon thread until ``stop``."""
+
+    def __init__(self, functions: Functions, environ: Mapping[str, str] = os.environ) -> None:
+        self._stop = threading.Event()
+        self.running: list[tuple[QueueFunction, str]] = []
+        self.not_polled: list[tuple[QueueFunction, str]] = []  # and why: the stand-in reads Azurite only
+        self.threads: list[threading.Thread] = []
+        for queue in functions.queues:
+            try:
+                name, connection_string = resolve_binding(queue.queue_name, queue.connection, environ)
+            except ValueError as err:
+                self.not_polled.append((queue, str(err)))
+                continue
+            trigger = QueueTrigger(queue.function, connection_string, name, log=_console)
+            thread = threading.Thread(target=trigger.run, args=(self._stop,), name=queue.name, daemon=True)
+            self.threads.append(thread)
+            self.running.append((queue, name))
+
+    def start(self) -> QueuePollers:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self.threads:
+            if thread.ident is not None:  # started
+                thread.join(timeout=30)
+
+
+def _console(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def deliver_events(function: Callable[[Any], None], events: Iterable[Any]) -> int:
@@ -302,7 +365,8 @@ def configure(azurite: Azurite, environ: MutableMapping[str, str] = os.environ) 
     else:
         where = "the storage that VM_LEDGER_STORAGE* in your environment names (already set)"
     environ.setdefault("VM_LEDGER_TABLE", DEFAULT_TABLE)
-    return f"{where}, table {environ['VM_LEDGER_TABLE']}"
+    environ.setdefault("VM_LEDGER_QUEUE", DEFAULT_QUEUE)
+    return f"{where}, table {environ['VM_LEDGER_TABLE']}, queue {environ['VM_LEDGER_QUEUE']}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         default=STANDARD_TABLE_PORT,
         help="Azurite table port (default 10002, where UseDevelopmentStorage=true points)",
     )
+    parser.add_argument("--azurite-queue-port", type=int, default=None,
+                        help="Azurite queue port (default: the table port - 1, i.e. 10001)")  # fmt: skip
     parser.add_argument("--azurite-location", type=Path, default=PERSISTENT_LOCATION,
                         help="folder of Azurite's data (default .azurite/, git-ignored)")  # fmt: skip
     options = parser.parse_args(argv)
@@ -325,37 +391,40 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        azurite = Azurite.persistent(options.azurite_port, options.azurite_location)
+        azurite = Azurite.persistent(
+            options.azurite_port, options.azurite_location, queue_port=options.azurite_queue_port
+        )
     except (PortBusyError, OSError, RuntimeError) as err:
         print(f"Cannot start Azurite: {err}", file=sys.stderr)
         return 1
+    pollers: QueuePollers | None = None
     try:
-        if azurite.reused:
-            print(f"An Azurite table service already listens on 127.0.0.1:{azurite.port}: using it "
-                  "(its data folder is its own; it is left running on exit).")  # fmt: skip
-        else:
-            print(
-                f"Azurite (pid {azurite.pid}) on 127.0.0.1:{azurite.port}, data in {options.azurite_location}"
-            )
+        print(f"{azurite.describe()}, data in {options.azurite_location}")
+        if azurite.table.reused or azurite.queue.reused:
+            print("A service already running is used as it is (its data folder is its own; left running).")
         where = configure(azurite)
         import function_app
 
         functions = index(function_app.app)
+        pollers = QueuePollers(functions)
         try:
             server = make_server(functions, options.port)
         except OSError as err:
             print(f"Cannot listen on {HOST}:{options.port} ({err}): is another server running? "
                   "Choose another with --port.", file=sys.stderr)  # fmt: skip
             return 1
+        pollers.start()
         with server:
-            _print_banner(f"http://{HOST}:{server.server_address[1]}", functions, where)
+            _print_banner(f"http://{HOST}:{server.server_address[1]}", functions, where, pollers)
             server.serve_forever()
     except KeyboardInterrupt:
         print("\nStopping.")
     finally:
+        if pollers is not None:
+            pollers.stop()
         azurite.stop()
-        if not azurite.reused:
-            print(f"Stopped Azurite (pid {azurite.pid}).", flush=True)
+        if azurite.owned():
+            print(f"Stopped Azurite ({', '.join(azurite.owned())}).", flush=True)
     return 0
 
 
@@ -363,7 +432,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _print_banner(base: str, functions: Functions, where: str) -> None:
+def _print_banner(base: str, functions: Functions, where: str, pollers: QueuePollers) -> None:
     print(f"Serving the function app at {base} (loopback only), ledger in {where}.")
     print("This is a development stand-in for the Functions host: `func start` (Core Tools) is the real one.")
     print(
@@ -375,6 +444,10 @@ def _print_banner(base: str, functions: Functions, where: str) -> None:
         )
     for name in sorted(functions.event_grid):
         print(f"  POST  {base}{EVENT_GRID_WEBHOOK}?functionName={name}   (Event Grid events: a JSON array)")
+    for queue, name in pollers.running:
+        print(f"  QUEUE {name}   ({queue.name}: polled with host.json's retries and poison queue)")
+    for queue, reason in pollers.not_polled:
+        print(f"  QUEUE {queue.queue_name}   ({queue.name}: NOT polled: {reason})")
     print(
         f"Open {base}/{ROUTE_PREFIX}/timeline in a browser. Ctrl-C stops the server and Azurite.", flush=True
     )

@@ -2,7 +2,8 @@
 
 Nothing here runs at import: the first event or request pays for it, so cold starts of the function app
 only import what they use. In Azure one ``DefaultAzureCredential`` (the app's managed identity) serves
-the ledger table and Resource Manager alike; with Azurite and a loopback fake of ARM none is built.
+the ledger table, the work queue and Resource Manager alike; with Azurite and a loopback fake of ARM none
+is built.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from azure.core.credentials import TokenCredential
 
 from shared.settings import get_settings
 from shared.sources import ArmClient, RetailPricesClient
-from shared.store import Ledger, open_ledger
+from shared.store import Ledger, WorkQueue, open_ledger, open_work_queue
 
 _lock = threading.Lock()
 
@@ -39,6 +40,18 @@ def get_ledger() -> Ledger:
 
 
 @functools.cache
+def _process_work_queue() -> WorkQueue:
+    settings = get_settings()
+    return open_work_queue(settings, None if settings.storage.connection_string else _credential())
+
+
+def get_work_queue() -> WorkQueue:
+    """The process-wide work queue (scale set events), created if missing on first use; like the ledger."""
+    with _lock:
+        return _process_work_queue()
+
+
+@functools.cache
 def get_arm_client() -> ArmClient:
     """The process-wide client for the configured ARM endpoint, built on first use."""
     settings = get_settings()
@@ -58,5 +71,6 @@ def reset() -> None:
         get_settings.cache_clear()
         _credential.cache_clear()
         _process_ledger.cache_clear()
+        _process_work_queue.cache_clear()
         get_arm_client.cache_clear()
         get_prices_client.cache_clear()

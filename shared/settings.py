@@ -28,7 +28,12 @@ from shared.errors import ConfigurationError
 STORAGE_CONNECTION = "VM_LEDGER_STORAGE"
 STORAGE_SERVICE_URI = "VM_LEDGER_STORAGE__tableServiceUri"
 STORAGE_CLIENT_ID = "VM_LEDGER_STORAGE__clientId"
+# The queue trigger reads the same connection (``VM_LEDGER_STORAGE``): the host takes this URI with the
+# identity, the code sends to the queue through it.
+STORAGE_QUEUE_SERVICE_URI = "VM_LEDGER_STORAGE__queueServiceUri"
 TABLE_NAME = "VM_LEDGER_TABLE"
+# Also read by the host, as the queue trigger's %VM_LEDGER_QUEUE% binding expression.
+QUEUE_NAME = "VM_LEDGER_QUEUE"
 BILLED_POWER_STATES = "BILLED_POWER_STATES"
 RECONCILE_SUBSCRIPTION_IDS = "RECONCILE_SUBSCRIPTION_IDS"
 ARM_ENDPOINT = "ARM_ENDPOINT"
@@ -45,6 +50,7 @@ BACKFILL_ON_ADOPT_DAYS = "BACKFILL_ON_ADOPT_DAYS"
 BACKFILL_ON_ADOPT_MAX_VMS = "BACKFILL_ON_ADOPT_MAX_VMS"
 
 DEFAULT_TABLE_NAME = "vmledger"
+DEFAULT_QUEUE_NAME = "vmledger-scale-sets"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_COMPUTE_API_VERSION = "2024-07-01"
 DEFAULT_BACKFILL_ON_ADOPT_DAYS = 90  # the Activity Log's retention
@@ -57,6 +63,8 @@ DEFAULT_PRICES_CURRENCY = "USD"
 PRICES_REFRESH = timedelta(days=1)
 
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+# Azure's queue name rule, at most 56 characters so that the host's "<name>-poison" queue fits in 63.
+_QUEUE_NAME_PATTERN = re.compile(r"^(?=.{3,56}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 _LOOPBACK_HOSTS = {"localhost"}
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 # ISO-8601 durations with hours and minutes (PT6H, PT30M, PT1H30M) or a bare number of hours.
@@ -70,6 +78,7 @@ class StorageSettings:
     connection_string: str | None
     table_service_uri: str | None
     client_id: str | None
+    queue_service_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class Settings:
     inventory_refresh: timedelta = DEFAULT_INVENTORY_REFRESH
     retail_prices_endpoint: str = DEFAULT_RETAIL_PRICES_ENDPOINT
     prices_currency: str = DEFAULT_PRICES_CURRENCY
+    # The queue that hands scale-set-level events from the Event Grid function to the queue function.
+    queue_name: str = DEFAULT_QUEUE_NAME
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +122,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         inventory_refresh=_read_inventory_refresh(env),
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
+        queue_name=_read_queue_name(env),
     )
 
 
@@ -177,12 +189,15 @@ def _read_storage(env: Mapping[str, str]) -> StorageSettings:
             f"set exactly one of {STORAGE_CONNECTION} (a connection string, 'UseDevelopmentStorage=true' "
             f"for Azurite) or {STORAGE_SERVICE_URI} (with a managed identity); {state}"
         )
-    if uri and urlsplit(uri).scheme != "https" and not is_loopback_http(uri):
-        raise ConfigurationError(f"{STORAGE_SERVICE_URI} must be an https:// table endpoint, got {uri!r}")
+    queue_uri = _value(env, STORAGE_QUEUE_SERVICE_URI)
+    for name, value in ((STORAGE_SERVICE_URI, uri), (STORAGE_QUEUE_SERVICE_URI, queue_uri)):
+        if value and urlsplit(value).scheme != "https" and not is_loopback_http(value):
+            raise ConfigurationError(f"{name} must be an https:// endpoint, got {value!r}")
     return StorageSettings(
         connection_string=connection,
         table_service_uri=uri,
         client_id=_value(env, STORAGE_CLIENT_ID),
+        queue_service_uri=queue_uri,
     )
 
 
@@ -191,6 +206,16 @@ def _read_table_name(env: Mapping[str, str]) -> str:
     if not _TABLE_NAME_PATTERN.match(name):
         raise ConfigurationError(
             f"{TABLE_NAME} must be 3-63 letters and digits starting with a letter, got {name!r}"
+        )
+    return name
+
+
+def _read_queue_name(env: Mapping[str, str]) -> str:
+    name = _value(env, QUEUE_NAME) or DEFAULT_QUEUE_NAME
+    if not _QUEUE_NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"{QUEUE_NAME} must be 3-56 lowercase letters, digits and single hyphens, starting and ending "
+            f"with a letter or digit, got {name!r}"
         )
     return name
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Azurite per test session, a fresh table per test, the indexed app."""
+"""Shared fixtures: one real Azurite (table and queue services) per test session, a fresh table and work
+queue per test, the indexed app."""
 
 from __future__ import annotations
 
@@ -26,15 +27,27 @@ def table_name() -> str:
 
 
 @pytest.fixture
-def ledger_env(azurite: Azurite, table_name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Point the process-wide settings at Azurite and a table of this test's own."""
+def queue_name() -> str:
+    return "q" + uuid.uuid4().hex[:20]
+
+
+@pytest.fixture
+def ledger_env(
+    azurite: Azurite, table_name: str, queue_name: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Point the process-wide settings at Azurite, and at a table and a work queue of this test's own."""
     env = {
         settings.STORAGE_CONNECTION: azurite.connection_string,
         settings.TABLE_NAME: table_name,
+        settings.QUEUE_NAME: queue_name,
         # Never the public prices API from a test: a test that needs prices starts tests.fake_prices.
         settings.RETAIL_PRICES_ENDPOINT: "http://127.0.0.1:9",
     }
-    for name in (settings.STORAGE_SERVICE_URI, settings.BILLED_POWER_STATES):
+    for name in (
+        settings.STORAGE_SERVICE_URI,
+        settings.STORAGE_QUEUE_SERVICE_URI,
+        settings.BILLED_POWER_STATES,
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -197,11 +197,35 @@ def sample_day(resource_id: str) -> list[dict[str, Any]]:
 
 
 def deliver(*events: dict[str, Any]) -> None:
-    """Hand each event to the real ``on_vm_event`` as the worker would."""
+    """Hand each event to the real ``on_vm_event`` as the worker would, then let the real
+    ``record_scale_set_event`` take what it queued (a scale-set-level event) before the next one."""
     import function_app
 
     for wire in events:
         function_app.on_vm_event(binding(wire))
+        run_queued()
+
+
+def run_queued(*, retry_after: float = 0.0) -> list:
+    """Run the queue function on the app's work queue until it is empty, as the host would (see
+    ``scripts.queue_host``), with host.json's retry count and poison queue but ``retry_after`` seconds
+    between tries instead of host.json's ``visibilityTimeout``."""
+    import dataclasses
+
+    import function_app
+    from scripts.queue_host import QueueSettings, QueueTrigger
+    from shared.settings import get_settings
+
+    app_settings = get_settings()
+    assert app_settings.storage.connection_string, "tests run the queue function on Azurite"
+    host = dataclasses.replace(QueueSettings.from_host_json(), visibility_timeout=retry_after)
+    trigger = QueueTrigger(
+        function_app.record_scale_set_event,
+        app_settings.storage.connection_string,
+        app_settings.queue_name,
+        host,
+    )
+    return trigger.drain()
 
 
 def http_get(fn, path: str, route: dict[str, str] | None = None, **params: str) -> func.HttpResponse:

@@ -43,6 +43,7 @@ BICEP_FILES = sorted(BICEP_DIR.rglob("*.bicep"))
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
@@ -882,6 +883,7 @@ def test_role_assignments_grant_the_needed_roles_at_the_right_scopes() -> None:
     assert _role_assignments() == {
         (STORAGE_TABLE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts", "appPrincipalId"),
         (STORAGE_BLOB_DATA_OWNER, "Microsoft.Storage/storageAccounts", "appPrincipalId"),
+        (STORAGE_QUEUE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts", "appPrincipalId"),
         (MONITORING_METRICS_PUBLISHER, "Microsoft.Insights/components", "appPrincipalId"),
         (
             STORAGE_BLOB_DATA_CONTRIBUTOR,
@@ -895,6 +897,47 @@ def test_role_assignments_grant_the_needed_roles_at_the_right_scopes() -> None:
         ),
         (READER, "subscription", "principalId"),
     }
+
+
+# Azure's queue name rule (the published type's pattern), and room for the host's "-poison" suffix.
+QUEUE_NAME = re.compile(r"^[a-z0-9]([a-z0-9]|(-(?!-))){1,61}[a-z0-9]$")
+
+
+def test_the_work_queue_and_its_poison_queue_live_in_the_ledgers_account() -> None:
+    doc = _doc(MODULES / "storage.bicep")
+    queues = {
+        _body(queue)["name"]
+        for queue in _resources(doc, "Microsoft.Storage/storageAccounts/queueServices/queues").values()
+    }
+    assert queues == {"ledgerQueueName", "${ledgerQueueName}-poison"}
+    for path in (MAIN, MODULES / "storage.bicep"):
+        spec = _doc(path)["parameters"]["ledgerQueueName"]
+        assert (_decorator(spec, "min_length"), _decorator(spec, "max_length")) == (3, 56)
+    default = _doc(MAIN)["parameters"]["ledgerQueueName"]["default"]
+    assert default == _code_constant("settings", "DEFAULT_QUEUE_NAME")
+    assert QUEUE_NAME.match(default) and QUEUE_NAME.match(default + "-poison")
+    assert re.search(rf"param\s+ledgerQueueName\s*=\s*'{default}'", PARAMS.read_text())
+    passed = _body(_doc(MAIN)["modules"]["functionApp"])["params"]["ledgerQueueName"]
+    assert _is_accessor(passed, "storage", "outputs", "ledgerQueueName")
+
+
+def test_the_queue_trigger_reads_the_ledgers_account_with_the_identity() -> None:
+    """The trigger's ``connection`` names the setting prefix; in Azure only the identity form is set:
+    ``<prefix>__queueServiceUri`` and ``__credential`` (Learn, "identity-based connections"), the client id
+    of a user-assigned identity, and never the connection string itself."""
+    source = FUNCTION_APP.read_text()
+    connections = re.findall(r"queue_trigger\([^)]*connection=\"([A-Za-z_]+)\"", source)
+    queue_names = re.findall(r"queue_trigger\([^)]*queue_name=\"%([A-Z_]+)%\"", source)
+    assert connections == ["VM_LEDGER_STORAGE"] and queue_names == ["VM_LEDGER_QUEUE"]
+    properties, names = _app_settings()
+    base = properties["function"]["parameters"]["arg_1"]
+    user_assigned = properties["function"]["parameters"]["arg_2"]["operator"]["operands"]["true_value"]
+    assert base["VM_LEDGER_STORAGE__queueServiceUri"] == "queueEndpoint"
+    assert base["VM_LEDGER_STORAGE__credential"] == "managedidentity"
+    assert base["VM_LEDGER_QUEUE"] == "ledgerQueueName"
+    assert "VM_LEDGER_STORAGE__clientId" in user_assigned and "VM_LEDGER_STORAGE" not in names
+    endpoint = _doc(MODULES / "storage.bicep")["outputs"]["queueEndpoint"]["value"]
+    assert ".queue.${environment().suffixes.storage}" in endpoint
 
 
 def test_function_app_registers_the_event_function_name() -> None:

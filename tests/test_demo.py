@@ -20,10 +20,10 @@ pytestmark = pytest.mark.azurite
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_demo(location: Path, port: int, snapshot: Path) -> str:
+def run_demo(location: Path, port: int, queue_port: int, snapshot: Path) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.demo", "--azurite-port", str(port),
-         "--azurite-location", str(location), "--snapshot", str(snapshot)],
+        [sys.executable, "-m", "scripts.demo", "--azurite-port", str(port), "--azurite-queue-port",
+         str(queue_port), "--azurite-location", str(location), "--snapshot", str(snapshot)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -47,13 +47,13 @@ def without_times(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory) -> tuple[str, str, Path, int, Path]:
+def demo_runs(tmp_path_factory) -> tuple[str, str, Path, tuple[int, int], Path]:
     location = tmp_path_factory.mktemp("demo-azurite")
     snapshot = tmp_path_factory.mktemp("demo-out") / "demo-timeline.html"
-    port = free_port()
-    first = run_demo(location, port, snapshot)
-    second = run_demo(location, port, snapshot)
-    return first, second, location, port, snapshot
+    ports = free_port(), free_port()
+    first = run_demo(location, *ports, snapshot)
+    second = run_demo(location, *ports, snapshot)
+    return first, second, location, ports, snapshot
 
 
 def test_the_demo_prints_an_ingest_summary_and_a_table_whose_columns_say_what_they_mean(demo_runs):
@@ -85,11 +85,17 @@ def test_a_second_run_clears_its_own_rows_first_and_prints_the_same_ledger(demo_
     assert without_times(first) == without_times(second)
 
 
+def test_the_demo_records_its_scale_set_events_through_the_queue_function(demo_runs):
+    first = demo_runs[0]
+    assert "4 deliveries: 4 queued; then from the queue: 4 recorded changes" in first
+    assert re.search(r"rg-shop/web-ss_2 +deleted +Deleted +no .* 3\.00 ", first)
+
+
 def test_the_demo_stops_its_azurite_and_make_serve_then_serves_its_ledger(demo_runs):
-    first, _, location, port, _ = demo_runs
-    pid = int(re.search(r"Stopped Azurite \(pid (\d+)\)", first).group(1))
-    assert not pid_alive(pid)
-    served = start_serve(location, port)
+    first, _, location, ports, _ = demo_runs
+    stopped = re.search(r"Stopped Azurite \(table pid (\d+), queue pid (\d+)\)", first)
+    assert stopped and not any(pid_alive(int(pid)) for pid in stopped.groups())
+    served = start_serve(location, *ports)
     try:
         status, _, body = request(f"{served.base}/api/vms")
         names = {vm["vmName"] for vm in json.loads(body)["value"]}

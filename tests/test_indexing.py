@@ -30,7 +30,7 @@ def trigger_of(fn) -> dict:
 
 
 def test_every_contracted_function_is_registered(indexed_functions):
-    assert {"on_vm_event", "reconcile_vms", *HTTP_ROUTES} <= set(indexed_functions)
+    assert {"on_vm_event", "record_scale_set_event", "reconcile_vms", *HTTP_ROUTES} <= set(indexed_functions)
 
 
 @pytest.mark.parametrize(("name", "route"), sorted(HTTP_ROUTES.items()))
@@ -46,6 +46,22 @@ def test_the_event_function_is_an_event_grid_trigger(indexed_functions):
     assert trigger_of(indexed_functions["on_vm_event"])["type"] == "eventGridTrigger"
 
 
+def test_the_scale_set_queue_function_reads_the_configured_queue_through_the_ledgers_connection(
+    indexed_functions,
+):
+    function = indexed_functions["record_scale_set_event"]
+    bindings = json.loads(function.get_function_json())["bindings"]
+    assert bindings == [
+        {
+            "direction": "IN",
+            "type": "queueTrigger",
+            "name": "message",
+            "queueName": "%VM_LEDGER_QUEUE%",
+            "connection": "VM_LEDGER_STORAGE",
+        }
+    ]
+
+
 def test_the_reconcile_timer_takes_its_schedule_from_the_setting(indexed_functions):
     trigger = trigger_of(indexed_functions["reconcile_vms"])
     assert trigger["type"] == "timerTrigger"
@@ -58,9 +74,26 @@ def test_importing_the_app_reads_no_settings_and_loads_no_storage_sdk():
         "for name in list(os.environ):\n"
         "    if name.startswith(('VM_LEDGER', 'BILLED', 'RECONCILE', 'ARM_')): del os.environ[name]\n"
         "import function_app\n"
-        "sdks = ('azure.data.tables', 'azure.identity', 'azure.eventgrid')\n"
+        "sdks = ('azure.data.tables', 'azure.storage.queue', 'azure.identity', 'azure.eventgrid')\n"
         "heavy = [m for m in sdks if m in sys.modules]\n"
         "print(heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_local_settings_sample_holds_every_setting_the_host_resolves_for_a_binding(indexed_functions):
+    """``func start`` refuses a function whose ``%SETTING%`` or ``connection`` it cannot resolve."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "local.settings.sample.json"
+    values = json.loads(sample.read_text(encoding="utf-8"))["Values"]
+    needed = set()
+    for function in indexed_functions.values():
+        for binding in json.loads(function.get_function_json())["bindings"]:
+            needed |= {binding["connection"]} if binding.get("connection") else set()
+            for value in binding.values():
+                if isinstance(value, str) and value.startswith("%") and value.endswith("%"):
+                    needed.add(value.strip("%"))
+    assert {"VM_LEDGER_QUEUE", "VM_LEDGER_STORAGE", "RECONCILE_SCHEDULE"} <= needed
+    assert {name for name in needed if not values.get(name)} == set()

@@ -25,7 +25,8 @@ import pytest
 
 from scripts.azurite import Azurite, PortBusyError, free_port
 from shared.web.csv_export import hours
-from tests.factories import SUB, at, sample_day, vm_id, wire_event
+from tests.factories import SUB, at, sample_day, scale_set_id, scale_set_operation, vm_id, wire_event
+from tests.fake_arm import FakeArm, make_instance, make_scale_set
 
 pytestmark = pytest.mark.azurite
 
@@ -38,15 +39,18 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class Served:
     process: subprocess.Popen[str]
     base: str
-    azurite_pid: int
+    azurite_pids: tuple[int, int]  # table, queue
     output: list[str]
 
 
-def start_serve(location: Path, azurite_port: int) -> Served:
+def start_serve(
+    location: Path, azurite_port: int, queue_port: int, arm_endpoint: str = "http://127.0.0.1:9"
+) -> Served:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VM_LEDGER_", "BILLED_POWER"))}
+    env["ARM_ENDPOINT"] = arm_endpoint  # never Azure from a test: a loopback fake, or a closed port
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "scripts.serve", "--port", "0", "--azurite-port", str(azurite_port),
-         "--azurite-location", str(location)],
+         "--azurite-queue-port", str(queue_port), "--azurite-location", str(location)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     output: list[str] = []
@@ -60,9 +64,9 @@ def start_serve(location: Path, azurite_port: int) -> Served:
         if line.startswith("Open "):
             text = "".join(output)
             base = re.search(r"Serving the function app at (http://127\.0\.0\.1:\d+)", text)
-            pid = re.search(r"Azurite \(pid (\d+)\)", text)
-            assert base and pid, text
-            return Served(process, base.group(1), int(pid.group(1)), output)
+            pids = re.search(r"Azurite table \S+ \(pid (\d+)\), queue \S+ \(pid (\d+)\)", text)
+            assert base and pids, text
+            return Served(process, base.group(1), (int(pids.group(1)), int(pids.group(2))), output)
     process.kill()
     raise AssertionError("serve did not start:\n" + "".join(output))
 
@@ -110,8 +114,24 @@ def azurite_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(location: Path, azurite_port: int) -> Iterator[Served]:
-    server = start_serve(location, azurite_port)
+def queue_port() -> int:
+    return free_port()
+
+
+SCALE_SET = make_scale_set(SUB, "rg-shop", "web-ss", capacity=2)
+
+
+@pytest.fixture(scope="module")
+def fake_arm() -> Iterator[FakeArm]:
+    with FakeArm({SUB: []}) as server:
+        server.set_scale_sets(SUB, [{"scaleSet": SCALE_SET, "instances": [
+            make_instance(SCALE_SET, "0"), make_instance(SCALE_SET, "1")]}])  # fmt: skip
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served(location: Path, azurite_port: int, queue_port: int, fake_arm: FakeArm) -> Iterator[Served]:
+    server = start_serve(location, azurite_port, queue_port, fake_arm.url)
     try:
         yield server
     finally:
@@ -209,28 +229,47 @@ def test_the_webhook_answers_event_grids_validation_handshake_and_rejects_bad_bo
     assert status == 400
 
 
-def test_stopping_it_stops_its_azurite_and_the_ledger_survives_a_restart(recorded, location, azurite_port):
-    pid = recorded.azurite_pid
-    assert pid_alive(pid)
+def test_a_scale_set_event_is_queued_and_the_queue_function_records_its_instances(recorded, fake_arm):
+    event = wire_event("write", at(hours=21), resource_id=scale_set_id("web-ss", "rg-shop"),
+                       operation=scale_set_operation("write"))  # fmt: skip
+    status, _, body = post_events(recorded, [event])
+    assert (status, json.loads(body)) == (200, {"delivered": 1})
+    assert "QUEUE vmledger-scale-sets   (record_scale_set_event" in "".join(recorded.output)
+    deadline = time.monotonic() + STARTUP
+    names: list[str] = []
+    while time.monotonic() < deadline and len(names) < 2:
+        _, _, body = request(f"{recorded.base}/api/vms?scaleSet=web-ss")
+        names = sorted(vm["vmName"] for vm in json.loads(body)["value"])
+        time.sleep(0.2)
+    assert names == ["web-ss_0", "web-ss_1"]
+    assert [r.path.rsplit("/", 1)[-1] for r in fake_arm.requests] == ["virtualMachines"]
+
+
+def test_stopping_it_stops_its_azurite_and_the_ledger_survives_a_restart(
+    recorded, location, azurite_port, queue_port
+):
+    table_pid, queue_pid = recorded.azurite_pids
+    assert pid_alive(table_pid) and pid_alive(queue_pid)
     text = stop_serve(recorded)
     assert recorded.process.returncode == 0
-    assert f"Stopped Azurite (pid {pid})" in text and not pid_alive(pid)
+    assert f"Stopped Azurite (table pid {table_pid}, queue pid {queue_pid})" in text
+    assert not pid_alive(table_pid) and not pid_alive(queue_pid)
 
-    again = start_serve(location, azurite_port)
+    again = start_serve(location, azurite_port, queue_port)
     try:
         _, _, body = request(f"{again.base}/api/vms")
-        assert [vm["vmName"] for vm in json.loads(body)["value"]] == ["web-01"]
+        assert "web-01" in [vm["vmName"] for vm in json.loads(body)["value"]]
     finally:
         stop_serve(again)
-    assert not pid_alive(again.azurite_pid)
+    assert not any(pid_alive(pid) for pid in again.azurite_pids)
 
 
 def test_the_persistent_store_is_reused_when_azurite_is_already_there_and_refused_when_not(tmp_path):
     with Azurite() as mine:
-        shared = Azurite.persistent(mine.port, tmp_path)
-        assert shared.reused and shared.pid is None
+        shared = Azurite.persistent(mine.port, tmp_path, queue_port=mine.queue_port)
+        assert shared.reused and shared.pid is None and shared.owned() == []
         shared.stop()  # not ours: must leave it running
-        assert mine.process.poll() is None
+        assert mine.table.process.poll() is None and mine.queue.process.poll() is None
     with pytest.raises(PortBusyError, match="not Azurite"):
         with _listener() as port:
             Azurite.persistent(port, tmp_path)
@@ -248,3 +287,22 @@ def _listener():
             yield sock.getsockname()[1]
 
     return listen()
+
+
+def test_a_queue_function_without_an_azurite_connection_string_is_listed_as_not_polled():
+    from scripts.serve import Functions, QueueFunction, QueuePollers
+
+    queue = QueueFunction("record_scale_set_event", "%VM_LEDGER_QUEUE%", "VM_LEDGER_STORAGE", print)
+    functions = Functions(routes=(), event_grid={}, queues=(queue,))
+    identity = {
+        "VM_LEDGER_QUEUE": "q1",
+        "VM_LEDGER_STORAGE__queueServiceUri": "https://a.queue.core.windows.net",
+    }
+    pollers = QueuePollers(functions, identity)
+    assert pollers.running == [] and pollers.threads == []
+    assert pollers.not_polled == [(queue, "VM_LEDGER_STORAGE holds no connection string: the stand-in reads "
+                                          "Azurite with one")]  # fmt: skip
+    pollers.stop()  # nothing started: nothing to join
+    assert QueuePollers(functions, {"VM_LEDGER_STORAGE": "UseDevelopmentStorage=true"}).not_polled[0][1] == (
+        "the queue name '%VM_LEDGER_QUEUE%' resolves to nothing: set VM_LEDGER_QUEUE"
+    )

@@ -109,6 +109,11 @@ param logRetentionInDays int = 30
 @maxLength(63)
 param ledgerTableName string = 'vmledger'
 
+@description('Queue that hands scale-set-level events to the queue-triggered function, in the ledger\'s storage account (VM_LEDGER_QUEUE); lowercase letters, digits and single hyphens, at most 56 characters (the host adds -poison).')
+@minLength(3)
+@maxLength(56)
+param ledgerQueueName string = 'vmledger-scale-sets'
+
 @description('Subscriptions whose VMs the ledger follows: each gets its system topics, event subscriptions to the one app and Reader for the app; the reconcile lists them (RECONCILE_SUBSCRIPTION_IDS).')
 @minLength(1)
 param subscriptionIds string[] = [
@@ -219,6 +224,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     ledgerTableName: ledgerTableName
+    ledgerQueueName: ledgerQueueName
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
   }
@@ -246,6 +252,7 @@ module functionApp 'modules/functionApp.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     ledgerTableName: storage.outputs.ledgerTableName
+    ledgerQueueName: storage.outputs.ledgerQueueName
     reconcileSubscriptionIds: subscriptionIds
     reconcileSchedule: reconcileSchedule
     billedPowerStates: billedPowerStates

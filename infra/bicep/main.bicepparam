@@ -10,6 +10,7 @@ param identityType = 'UserAssigned'
 param pythonVersion = '3.11'
 
 param ledgerTableName = 'vmledger'
+param ledgerQueueName = 'vmledger-scale-sets'
 param reconcileSchedule = '0 */15 * * * *'
 param billedPowerStates = 'starting,running,stopping,stopped'
 

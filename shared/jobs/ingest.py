@@ -1,11 +1,12 @@
 """Handling one Event Grid delivery: parse it, record it, log what happened.
 
 Resource events and health events come through the same trigger: a health event goes to
-``jobs.health``, which reads the VM's instance view through ``arm`` first.
+``jobs.health``, which reads the VM's instance view through ``arm`` first. A scale-set-level event goes to
+the work queue when there is one (``jobs.scale_set_queue``): its listing would not fit Event Grid's 30 s.
 
 Out-of-scope and malformed events are logged and return normally: raising would make Event Grid
 redeliver them for a day. Storage failures raise, so that Event Grid delivers the event again; so does a
-scale set listing that fails (``scale_set_events``).
+queue that does not take a scale set event, or (handled inline) a scale set listing that fails.
 """
 
 from __future__ import annotations
@@ -16,19 +17,28 @@ from collections.abc import Callable
 from shared.errors import ConfigurationError
 from shared.jobs.health import handle_health_event
 from shared.jobs.scale_set_events import handle_scale_set_event
+from shared.jobs.scale_set_queue import enqueue_scale_set_event
 from shared.sources import ArmClient, InboundEvent, ScaleSetEvent, Skipped, is_health_event, parse_vm_event
-from shared.store import Ledger, NewTransition, Outcome, Source
+from shared.store import Ledger, NewTransition, Outcome, Source, WorkQueue
 
 logger = logging.getLogger(__name__)
 _LOG_LIMIT = 200
 
 
-def handle_event(event: InboundEvent, ledger: Ledger, arm: Callable[[], ArmClient] | None = None) -> Outcome:
+def handle_event(
+    event: InboundEvent,
+    ledger: Ledger,
+    arm: Callable[[], ArmClient] | None = None,
+    *,
+    queue: Callable[[], WorkQueue] | None = None,
+) -> Outcome:
     """Record ``event`` if it concerns a VM, an instance or a scale set; return ``recorded``,
-    ``duplicate`` or ``skipped``.
+    ``duplicate``, ``skipped`` or ``queued``.
 
     ``arm`` gives the Resource Manager client, built only when an event needs it: a health event reads
-    the VM's instance view, a scale set event lists the set's instances.
+    the VM's instance view, a scale set event lists the set's instances. ``queue`` gives the work queue
+    that scale set events are handed to (the Event Grid function); without one they are handled here
+    (the command line's replay, which no 30-second deadline bounds).
     """
     if is_health_event(event):
         return handle_health_event(event, ledger, _client(arm, "a health event"))
@@ -40,6 +50,8 @@ def handle_event(event: InboundEvent, ledger: Ledger, arm: Callable[[], ArmClien
         )
         return Outcome.SKIPPED
     if isinstance(parsed, ScaleSetEvent):
+        if queue is not None:
+            return enqueue_scale_set_event(parsed, queue())
         return handle_scale_set_event(parsed, ledger, _client(arm, "a scale set event"))[0]
     outcome = ledger.record(
         NewTransition(

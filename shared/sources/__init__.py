@@ -1,5 +1,6 @@
 """Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events),
-Resource Manager listings and instance views, the Activity Log."""
+Resource Manager listings and instance views, the Activity Log; the queue message that carries a scale
+set event to the queue function."""
 
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
@@ -22,6 +23,7 @@ from shared.sources.health_events import (
 from shared.sources.instance_view import parse_instance_view
 from shared.sources.retail_prices import RetailPricesClient
 from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
+from shared.sources.scale_set_messages import read_scale_set_message, scale_set_message
 from shared.sources.vm_listing import ListedVm, parse_listing_page
 from shared.sources.vm_models import ListedModel, parse_model_page
 
@@ -52,5 +54,7 @@ __all__ = [
     "parse_listing_page",
     "parse_model_page",
     "parse_vm_event",
+    "read_scale_set_message",
+    "scale_set_message",
     "vm_operations",
 ]

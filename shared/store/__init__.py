@@ -1,4 +1,5 @@
-"""Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade."""
+"""Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade; the
+work queue in the same account."""
 
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
@@ -9,6 +10,7 @@ from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
 from shared.store.price_book import JobMark, PriceBook, StoredPrices
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
+from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
 __all__ = [
     "STORAGE_CLIENT_OPTIONS",
@@ -25,6 +27,7 @@ __all__ = [
     "StoredPrices",
     "TransitionRow",
     "VmMonth",
+    "WorkQueue",
     "cursor_of",
     "decode_state",
     "is_current_cursor",
@@ -34,5 +37,7 @@ __all__ = [
     "month_start",
     "months_from",
     "open_ledger",
+    "open_work_queue",
     "table_service_client",
+    "work_queue_client",
 ]

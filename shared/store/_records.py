@@ -27,6 +27,8 @@ class Outcome(StrEnum):
     RECORDED = "recorded"
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
+    # Handed to the queue function: a scale-set-level event, whose listing runs outside Event Grid's 30 s.
+    QUEUED = "queued"
 
 
 @dataclass(frozen=True)

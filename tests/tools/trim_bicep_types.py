@@ -34,6 +34,8 @@ MANIFEST: dict[str, list[str]] = {
         "Microsoft.Storage/storageAccounts/blobServices/containers",
         "Microsoft.Storage/storageAccounts/tableServices",
         "Microsoft.Storage/storageAccounts/tableServices/tables",
+        "Microsoft.Storage/storageAccounts/queueServices",
+        "Microsoft.Storage/storageAccounts/queueServices/queues",
     ],
     "web/microsoft.web/2024-11-01/types.json": [
         "Microsoft.Web/serverfarms",

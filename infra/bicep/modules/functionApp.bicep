@@ -72,6 +72,9 @@ param applicationInsightsName string
 @description('Ledger table name (VM_LEDGER_TABLE).')
 param ledgerTableName string
 
+@description('Work queue of scale set events (VM_LEDGER_QUEUE), in the storage account of queueEndpoint.')
+param ledgerQueueName string
+
 @description('Subscriptions that the reconcile timer lists (RECONCILE_SUBSCRIPTION_IDS).')
 @minLength(1)
 param reconcileSubscriptionIds string[]
@@ -201,6 +204,12 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         // Settings of the ledger code (shared/settings.py).
         VM_LEDGER_STORAGE__tableServiceUri: tableEndpoint
         VM_LEDGER_TABLE: ledgerTableName
+        // The queue trigger's connection VM_LEDGER_STORAGE, identity-based: the host reads the queue at
+        // this URI with the managed identity (the client id below names a user-assigned one); the code
+        // sends to it through the same URI.
+        VM_LEDGER_STORAGE__queueServiceUri: queueEndpoint
+        VM_LEDGER_STORAGE__credential: 'managedidentity'
+        VM_LEDGER_QUEUE: ledgerQueueName
         RECONCILE_SUBSCRIPTION_IDS: join(reconcileSubscriptionIds, ',')
         RECONCILE_SCHEDULE: reconcileSchedule
         BILLED_POWER_STATES: billedPowerStates

@@ -6,9 +6,10 @@
 // - Storage Blob Data Owner on the account: the Functions host keeps locks, timer schedule status and
 //   keys in containers it creates itself, and Flex Consumption reads the package from the
 //   deployment container. Owner (not Contributor) is what the host documents as its minimum.
+// - Storage Queue Data Contributor on the account: on_vm_event sends scale set events to the work queue
+//   (and creates it if missing), the queue trigger of record_scale_set_event reads and deletes them, and
+//   the host moves a message that failed every attempt to the poison queue, which it may have to create.
 // - Monitoring Metrics Publisher on Application Insights: telemetry with Entra auth.
-// No queue role: none of the app's triggers (HTTP, timer, Event Grid) uses host queues; add Storage
-// Queue Data Contributor here if a blob or queue trigger is ever added.
 //
 // The system topics' identities get Storage Blob Data Contributor on the dead-letter container only, in
 // topicDeadLetter.bicep (one deployment per watched subscription).
@@ -24,6 +25,7 @@ param applicationInsightsName string
 
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
@@ -49,6 +51,16 @@ resource appBlobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storageAccount
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appQueueData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storageAccount.id, appPrincipalId, storageQueueDataContributorRoleId)
+  scope: storageAccount
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributorRoleId)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

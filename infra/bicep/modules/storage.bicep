@@ -1,5 +1,6 @@
-// Storage account of the ledger: the ledger table, the Functions host storage, the Flex Consumption
-// deployment package container and the Event Grid dead-letter container. Keys are switched off: every
+// Storage account of the ledger: the ledger table, the work queue of scale set events (and its poison
+// queue), the Functions host storage, the Flex Consumption deployment package container and the Event
+// Grid dead-letter container. Keys are switched off: every
 // client (the app, the Functions host, the platform pulling the package, Event Grid dead-lettering)
 // authenticates with a managed identity.
 
@@ -18,6 +19,11 @@ param tags object = {}
 @minLength(3)
 @maxLength(63)
 param ledgerTableName string
+
+@description('Queue that hands scale-set-level events from on_vm_event to record_scale_set_event (VM_LEDGER_QUEUE); at most 56 characters, so that the host\'s <name>-poison queue fits the 63 allowed.')
+@minLength(3)
+@maxLength(56)
+param ledgerQueueName string
 
 @description('Blob container that Flex Consumption reads the app package from.')
 @minLength(3)
@@ -85,6 +91,23 @@ resource ledgerTable 'Microsoft.Storage/storageAccounts/tableServices/tables@202
   name: ledgerTableName
 }
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-01-01' = {
+  parent: storageAccount
+  name: 'default'
+}
+
+resource ledgerQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-01-01' = {
+  parent: queueService
+  name: ledgerQueueName
+}
+
+// The host creates it on the first message that fails maxDequeueCount times; created here so that it can
+// be watched (an alert on its message count) before that happens.
+resource ledgerPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-01-01' = {
+  parent: queueService
+  name: '${ledgerQueueName}-poison'
+}
+
 @description('Name of the storage account.')
 output name string = storageAccount.name
 
@@ -110,3 +133,9 @@ output deadLetterContainerName string = deadLetterContainer.name
 
 @description('Name of the ledger table.')
 output ledgerTableName string = ledgerTable.name
+
+@description('Name of the work queue of scale set events.')
+output ledgerQueueName string = ledgerQueue.name
+
+@description('Name of the poison queue where the host moves a message that failed every attempt.')
+output ledgerPoisonQueueName string = ledgerPoisonQueue.name
