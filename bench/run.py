@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     results: list[Result] = []
     notes: list[str] = []
-    with Azurite() as azurite, FaultProxy(azurite.port) as proxy:
+    with Azurite() as azurite, FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
         progress(f"Azurite on 127.0.0.1:{azurite.port}, counting proxy on 127.0.0.1:{proxy.port}")
         runners: dict[str, Callable[[], tuple[list[Result], list[str]]]] = {
             "roundtrips": lambda: _roundtrips(proxy, azurite),

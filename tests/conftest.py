@@ -3,6 +3,8 @@ queue per test, the indexed app."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +15,36 @@ from shared import context, settings
 from shared.settings import Settings, read_settings
 from shared.store import Ledger, open_ledger
 from tests.faultproxy import FaultProxy
+
+_LOOPBACK_NAMES = {"localhost"}
+
+
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str | bytes):
+        return True  # a socket family without host names (AF_UNIX)
+    name = host.decode() if isinstance(host, bytes) else host
+    if name.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only() -> Iterator[None]:
+    """No test reaches any address but 127.0.0.1: a name that is not loopback fails at once, loudly,
+    instead of a DNS lookup (and the SDK's retries) towards Azure."""
+    resolve = socket.getaddrinfo
+
+    def loopback_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not _is_loopback(host):
+            raise OSError(f"tests talk to loopback only; refused to resolve {host!r}")
+        return resolve(host, *args, **kwargs)
+
+    socket.getaddrinfo = loopback_getaddrinfo
+    yield
+    socket.getaddrinfo = resolve
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +93,7 @@ def counted_app(
     azurite: Azurite, ledger_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FaultProxy]:
     """The function app on this test's table through the counting proxy, which sees every request."""
-    with FaultProxy(azurite.port) as proxy:
+    with FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
         monkeypatch.setenv(settings.STORAGE_CONNECTION, proxy.connection_string)
         _reset_process_state()
         yield proxy

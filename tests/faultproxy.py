@@ -117,8 +117,11 @@ class FaultProxy:
     Thread-safe: rules and switches may be changed while clients are using it.
     """
 
-    def __init__(self, upstream_port: int, *, seed: int = 0) -> None:
+    def __init__(self, upstream_port: int, *, seed: int = 0, queue_port: int | None = None) -> None:
         self.upstream_port = upstream_port
+        # Azurite's queue service, named in ``connection_string`` (not proxied): without it the queue SDK
+        # would take the account's public queue endpoint.
+        self.queue_port = queue_port
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._rules: tuple[FaultRule, ...] = ()
@@ -144,9 +147,10 @@ class FaultProxy:
     @property
     def connection_string(self) -> str:
         """The shape of ``scripts.azurite.Azurite.connection_string``, on the proxy's port."""
+        queue = f"QueueEndpoint=http://{LOOPBACK}:{self.queue_port}/{ACCOUNT};" if self.queue_port else ""
         return (
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-            f"TableEndpoint={self.table_endpoint};"
+            f"TableEndpoint={self.table_endpoint};{queue}"
         )
 
     def start(self) -> FaultProxy:

@@ -89,7 +89,7 @@ def _point_app_at(monkeypatch: pytest.MonkeyPatch, connection_string: str, table
 
 @pytest.fixture
 def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
-    with FaultProxy(azurite.port, seed=20261123) as server:
+    with FaultProxy(azurite.port, seed=20261123, queue_port=azurite.queue_port) as server:
         yield server
 
 

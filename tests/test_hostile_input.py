@@ -273,7 +273,10 @@ def _without_absent(value: Any) -> Any:
 @pytest.fixture(scope="module")
 def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
     """The app, pointed through the proxy at a table of this module's own with one VM's day in it."""
-    with FaultProxy(azurite.port) as server, pytest.MonkeyPatch.context() as patch:
+    with (
+        FaultProxy(azurite.port, queue_port=azurite.queue_port) as server,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         for name in (app_settings.STORAGE_SERVICE_URI, app_settings.BILLED_POWER_STATES):
             patch.delenv(name, raising=False)
         patch.setenv(app_settings.STORAGE_CONNECTION, server.connection_string)

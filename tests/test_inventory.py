@@ -95,7 +95,7 @@ def test_a_vm_whose_row_cannot_be_written_is_skipped_alone_and_logged(
 ):
     """Storage refuses the write of one VM's row (500 on every attempt): the others are still written."""
     names = ("a-refused", "b-plain", "c-plain")
-    with FaultProxy(azurite.port) as proxy:
+    with FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
         monkeypatch.setenv(STORAGE_CONNECTION, proxy.connection_string)
         context.reset()
         ledger = context.get_ledger()

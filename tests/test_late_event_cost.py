@@ -27,7 +27,7 @@ RESOURCE = vm_id("late-cost")
 @pytest.fixture
 def counted(azurite, ledger_env, monkeypatch) -> Iterator[tuple[FaultProxy, Ledger]]:
     """A ledger on this test's table, through the counting proxy, warm (its cache holds the VM)."""
-    with FaultProxy(azurite.port) as proxy:
+    with FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
         monkeypatch.setenv(STORAGE_CONNECTION, proxy.connection_string)
         ledger = open_ledger(read_settings())
         for verb, hour in [("write", 1), ("deallocate", 3), ("start", 5), ("powerOff", 9)]:

@@ -87,7 +87,7 @@ def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
     now = utc_now()
     history = operation_records(vm_id("new-a"), START, now - timedelta(days=3), seed="a")
     history += operation_records(vm_id("new-b"), START, now - timedelta(days=2), seed="b")
-    with FaultProxy(azurite.port) as proxy:
+    with FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
         monkeypatch.setenv(settings.STORAGE_CONNECTION, proxy.connection_string)
         monkeypatch.setenv(settings.RECONCILE_SUBSCRIPTION_IDS, SUB)
         context.reset()
