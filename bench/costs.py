@@ -25,6 +25,9 @@ from azure.data.tables import TableClient
 
 import function_app
 from bench.harness import FAIL, PASS, Result, new_table, progress, use_table
+from devtools.events import at, vm_id, wire_event
+from devtools.faultproxy import FaultProxy
+from devtools.worker import event_grid_argument
 from shared import context
 from shared.domain.ids import VmId
 from shared.domain.inventory import OsType, Priority, VmSpec
@@ -34,8 +37,6 @@ from shared.jobs import MONTHS_CHECKED, rebuild_month_rows
 from shared.store import Ledger, NewTransition, Source, months_from
 from shared.store import month_of as month_key_of
 from shared.store.seeding import seed_histories
-from tests.factories import at, binding, vm_id, wire_event
-from tests.faultproxy import FaultProxy
 
 SUB_PREFIX = "6e8f0a21-3b4c-4d5e-9f60-"
 VMS_PER_SUBSCRIPTION = 1000  # Azurite's batches slow down as one partition grows; Azure Tables' do not
@@ -278,11 +279,11 @@ def _nothing() -> Iterator[None]:
 
 def _deliver(events: list[dict]) -> None:
     for wire in events:
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
 
 
 def _per(proxy: FaultProxy, events: list[dict]) -> float:
-    bindings = [binding(wire) for wire in events]
+    bindings = [event_grid_argument(wire) for wire in events]
     proxy.reset_counts()
     for event in bindings:
         function_app.on_vm_event(event)

@@ -19,6 +19,9 @@ import azure.functions as func
 
 import function_app
 from bench.harness import FAIL, PASS, Result, new_table, progress, use_table
+from devtools.events import SUB
+from devtools.fake_arm import FakeArm, operation_records
+from devtools.faultproxy import FaultProxy
 from shared import context
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
@@ -27,9 +30,6 @@ from shared.jobs import backfill_vms
 from shared.sources import ArmClient
 from shared.store import NewTransition, Source
 from shared.store.seeding import seed_histories
-from tests.factories import SUB
-from tests.fake_arm import FakeArm, operation_records
-from tests.faultproxy import FaultProxy
 
 FLEETS = (1_000, 10_000)
 STOPPED_EVERY = 100  # 1 %

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress
+from devtools.fake_arm import FakeArm, make_vm
+from devtools.faultproxy import FaultProxy
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.jobs import reconcile_subscription
 from shared.sources import ArmClient
 from shared.store import Ledger, NewTransition, Source
 from shared.store.seeding import seed_histories
-from tests.fake_arm import FakeArm, make_vm
-from tests.faultproxy import FaultProxy
 
 SUB = "5d7e9f10-2a3b-4c5d-8e6f-708192a3b4c5"
 PAGES = 10

@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.harness import FAIL, PASS, Result, alternating_history, ledger_for, new_table, progress, seed_rows
+from devtools.events import vm_id, wire_event
+from devtools.faultproxy import FaultProxy
 from shared import settings
 from shared.jobs import handle_event
 from shared.settings import read_settings
 from shared.sources import inbound_from_json
 from shared.store import Ledger, Outcome, open_ledger
-from tests.factories import vm_id, wire_event
-from tests.faultproxy import FaultProxy
 
 SHORT_HISTORY = 1_000
 STEP = timedelta(minutes=5)

@@ -1,6 +1,6 @@
 """Measures 1 and 2: Table round trips per accepted event and per query, counted on the wire.
 
-Every request goes through ``tests.faultproxy`` (no faults), which counts what actually reaches the
+Every request goes through ``devtools.faultproxy`` (no faults), which counts what actually reaches the
 Table endpoint, whatever the code paths: nothing here is derived from reading the ledger's code.
 """
 
@@ -28,12 +28,13 @@ from bench.harness import (
     use_table,
     verb_of,
 )
+from devtools.events import at, vm_id, wire_event
+from devtools.faultproxy import FaultProxy
+from devtools.worker import event_grid_argument
 from shared import context
 from shared.jobs import handle_event
 from shared.sources import inbound_from_binding
 from shared.store import Ledger
-from tests.factories import at, binding, vm_id, wire_event
-from tests.faultproxy import FaultProxy
 
 VMS = 40
 STEADY_EVENTS_PER_VM = 10
@@ -55,7 +56,7 @@ def _mix(counts: Counter[str], units: int) -> str:
 
 
 def _each(events: list[dict[str, Any]], record: Callable[[func.EventGridEvent], object]) -> int:
-    bindings = [binding(wire) for wire in events]
+    bindings = [event_grid_argument(wire) for wire in events]
     for event in bindings:
         record(event)
     return len(bindings)
@@ -163,7 +164,9 @@ def per_query(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], 
         progress(f"seeding a VM with {size:,} transitions")
         if size <= SEED_THROUGH_EVENTS:
             for suffix, when in history:
-                function_app.on_vm_event(binding(wire_event(verb_of(suffix), when, resource_id=resource_id)))
+                function_app.on_vm_event(
+                    event_grid_argument(wire_event(verb_of(suffix), when, resource_id=resource_id))
+                )
         else:
             seed_rows(ledger.table, ledger.policy, resource_id, history)
             notes.append(

@@ -22,8 +22,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench.harness import FAIL, Result, progress
-from scripts.azurite import Azurite
-from tests.faultproxy import FaultProxy
+from devtools.azurite import Azurite
+from devtools.faultproxy import FaultProxy
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-latest.txt"
 SECTIONS = (

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from azure.data.tables import TableClient
 
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress
+from devtools.fake_arm import FakeArm, make_instance, make_scale_set
 from shared.domain.ids import ScaleSetId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.jobs import handle_scale_set_event, reconcile_subscription
 from shared.sources import ArmClient, ScaleSetEvent
 from shared.store import Ledger, NewTransition, Source
 from shared.store.seeding import seed_histories
-from tests.fake_arm import FakeArm, make_instance, make_scale_set
 
 SUB = "6e8f0a21-3b4c-4d5e-9f60-718293a4b5c6"
 SCALE_SETS = 100

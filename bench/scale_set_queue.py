@@ -29,12 +29,13 @@ from typing import Any
 import function_app
 from bench.harness import FAIL, INFO, PASS, Result, ledger_for, new_table, progress
 from bench.scale_set_cost import seed_instances
-from scripts.azurite import Azurite, connection_string
-from scripts.queue_host import QueueSettings, QueueTrigger
+from devtools.azurite import Azurite, connection_string
+from devtools.events import scale_set_id, scale_set_operation, wire_event
+from devtools.fake_arm import FakeArm, make_instance, make_scale_set
+from devtools.faultproxy import FaultProxy
+from devtools.queue_host import QueueSettings, QueueTrigger
+from devtools.worker import event_grid_argument
 from shared import context, settings
-from tests.factories import binding, scale_set_id, scale_set_operation, wire_event
-from tests.fake_arm import FakeArm, make_instance, make_scale_set
-from tests.faultproxy import FaultProxy
 
 SUB = "6e8f0a21-3b4c-4d5e-9f60-718293a4b5c6"
 SETS, SET_SIZE = 100, 100
@@ -124,7 +125,7 @@ def _burst(counters: _Counters, drain: Callable[..., list], sets: list[dict], la
     durations = []
     for event in events:
         start = time.perf_counter()
-        function_app.on_vm_event(binding(event))
+        function_app.on_vm_event(event_grid_argument(event))
         durations.append(time.perf_counter() - start)
     arm, table, queue = counters.read()
     counters.reset()

@@ -31,11 +31,12 @@ from azure.data.tables import TableClient, UpdateMode
 
 import function_app
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress, use_table, vm_of
+from devtools.events import at, vm_id, wire_event
+from devtools.worker import event_grid_argument
 from shared import context
 from shared.domain.vm_state import BillingPolicy, Change, VmState
 from shared.store import NewTransition, Source
 from shared.store.seeding import in_order_entities, register_subscription
-from tests.factories import at, binding, vm_id, wire_event
 
 VMS = 1_000
 WORKERS = (1, 8)
@@ -68,14 +69,16 @@ def _run_phase(items: list[Any], handle: Callable[[Any], None], workers: int) ->
 def _app_variant(connection_string: str, resource_ids: list[str]) -> _Variant:
     use_table(connection_string, new_table("tpapp"))
     progress(f"creating {len(resource_ids):,} VMs through on_vm_event (untimed)")
-    creations = [binding(wire_event("write", at(0), resource_id=rid)) for rid in resource_ids]
+    creations = [event_grid_argument(wire_event("write", at(0), resource_id=rid)) for rid in resource_ids]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(function_app.on_vm_event, creations))
     context.get_ledger()  # built and warm: every VM's current row is in its cache
 
     def prepare(phase: int) -> list[Any]:
         verb = "deallocate" if phase % 2 else "start"
-        return [binding(wire_event(verb, at(hours=phase), resource_id=rid)) for rid in resource_ids]
+        return [
+            event_grid_argument(wire_event(verb, at(hours=phase), resource_id=rid)) for rid in resource_ids
+        ]
 
     def handle(event: Any) -> None:
         function_app.on_vm_event(event)

@@ -8,7 +8,7 @@ free port) that knows what no event said (a guest shutdown, VMs created before t
 the same fake serves as an Activity Log for the backfill of adopted VMs), and prints the findings. A
 small Uniform scale set is created, scaled out, partly deallocated and scaled in: ``on_vm_event`` queues
 each scale-set event and the real ``record_scale_set_event`` takes it from the queue as the host would
-(``scripts.queue_host``) and lists the set's instances from the same fake, which the demo moves along
+(``devtools.queue_host``) and lists the set's instances from the same fake, which the demo moves along
 with the events (``samples/scale-set-day.json``).
 The same timer run lists the VM models (size, OS, priority, tags) and fetches retail prices from a
 loopback fake of the Retail Prices API, so the corrected table has an estimated cost column, followed by
@@ -39,12 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
-from azure.functions import meta
-from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequest
 
-from scripts.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
-from scripts.queue_host import QueueTrigger
+from devtools.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
+from devtools.queue_host import QueueTrigger
+from devtools.worker import event_grid_argument
 from shared.cli import power_label, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             scale_sets = Path(folder) / "scale-sets.json"
             scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
             fake_arm, arm_url = _start_fake(
-                "tests.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
+                "devtools.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
                 "--scale-sets", scale_sets,
             )  # fmt: skip
             fake_prices, prices_url = _start_fake(
-                "tests.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"
+                "devtools.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"
             )
             try:
                 _configure(azurite, arm_url, prices_url, subscription)
@@ -147,7 +146,7 @@ def _run(
     )
     with _counting_outcomes() as outcomes:
         for wire in events:
-            function_app.on_vm_event(_binding(wire))
+            function_app.on_vm_event(event_grid_argument(wire))
     print("   " + _ingest_summary(len(events), outcomes))
     _replay_scale_set(function_app, scale_set_day, shift)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -189,7 +188,7 @@ def _replay_scale_set(function_app, scale_set_day: ScaleSetDay, shift: timedelta
         for step in day:
             entry = json.loads(final)[subscription][0]
             scale_sets.write_text(json.dumps({subscription: [{**entry, "instances": step["instances"]}]}))
-            function_app.on_vm_event(_binding(_shift_events([step["event"]], shift)[0]))
+            function_app.on_vm_event(event_grid_argument(_shift_events([step["event"]], shift)[0]))
             queue.drain()
     scale_sets.write_text(final)  # what the reconcile will list: instance 1 shut down inside its guest
     print("   " + _ingest_summary(len(day), outcomes) + "; then from the queue: " + _listed_summary(recorded))
@@ -420,13 +419,6 @@ def _call(function, url_path: str, params: dict[str, str] | None = None, route: 
     return body
 
 
-def _binding(wire: dict[str, Any]):
-    """Exactly what the Python worker builds for an Event Grid trigger."""
-    return EventGridEventInConverter.decode(
-        data=meta.Datum(type="json", value=json.dumps(wire)), trigger_metadata=None
-    )
-
-
 def _time_field(event: dict[str, Any]) -> str:
     return "time" if "specversion" in event else "eventTime"
 
@@ -503,7 +495,7 @@ def _clear_subscription(subscription: str) -> None:
 
 
 def _start_fake(module: str, *args: str | Path) -> tuple[subprocess.Popen[str], str]:
-    """A loopback fake (``tests.fake_arm`` or ``tests.fake_prices``) as a subprocess, and its URL."""
+    """A loopback fake (``devtools.fake_arm`` or ``devtools.fake_prices``) as a subprocess, and its URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *map(str, args)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,

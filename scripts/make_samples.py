@@ -1,7 +1,7 @@
 """Regenerate ``samples/``: a day of ARM events for one subscription, the List All the demo serves (status
 and models: size, OS, priority, tags), and the retail prices its fake prices API serves.
 
-Events are built with azure-eventgrid's models (see ``tests/factories.py``) in delivery order: a
+Events are built with azure-eventgrid's models (see ``devtools/events.py``) in delivery order: a
 duplicate, an out-of-order start, an extension event and a storage event (both skipped), a hibernate,
 both schemas. The listing adds what no event told: ``web-02`` was shut down from inside the guest and
 ``legacy-app`` and ``archive-01`` were created before the tool was deployed; the Activity Log (records in
@@ -23,9 +23,9 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.factories import ACTION_FAILED, SUB, T0, at, scale_set_id, scale_set_operation, vm_id, wire_event
-from tests.fake_arm import make_instance, make_scale_set, make_vm, operation_records
-from tests.fake_prices import meter
+from devtools.events import ACTION_FAILED, SUB, T0, at, scale_set_id, scale_set_operation, vm_id, wire_event
+from devtools.fake_arm import make_instance, make_scale_set, make_vm, operation_records
+from devtools.fake_prices import meter
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -231,7 +231,7 @@ class _FileChecker:
                 resource.node,
                 "",
                 f"no published type definition for this type@apiVersion ({known}; "
-                "see tests/tools/trim_bicep_types.py)",
+                "see devtools/trim_bicep_types.py)",
             )
             return
         file, body_type = found

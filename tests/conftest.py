@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.azurite import Azurite
+from devtools.azurite import Azurite
+from devtools.faultproxy import FaultProxy
 from shared import context, settings
 from shared.settings import Settings, read_settings
 from shared.store import Ledger, open_ledger
-from tests.faultproxy import FaultProxy
 
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -72,7 +72,7 @@ def ledger_env(
         settings.STORAGE_CONNECTION: azurite.connection_string,
         settings.TABLE_NAME: table_name,
         settings.QUEUE_NAME: queue_name,
-        # Never the public prices API from a test: a test that needs prices starts tests.fake_prices.
+        # Never the public prices API from a test: a test that needs prices starts devtools.fake_prices.
         settings.RETAIL_PRICES_ENDPOINT: "http://127.0.0.1:9",
     }
     for name in (
@@ -118,11 +118,16 @@ def fresh_ledger(app_settings: Settings):
 
 
 @pytest.fixture(scope="session")
-def indexed_functions():
-    """``app.get_functions()`` may be called only once per app."""
+def app_functions():
+    """``function_app.app.get_functions()``, which may be called only once per app."""
     import function_app
 
-    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
+    return function_app.app.get_functions()
+
+
+@pytest.fixture(scope="session")
+def indexed_functions(app_functions):
+    return {fn.get_function_name(): fn for fn in app_functions}
 
 
 def _reset_process_state() -> None:

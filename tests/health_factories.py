@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.factories import SUB, vm_id
+from devtools.events import SUB, vm_id
 
 HEALTH_DIR = Path(__file__).resolve().parent / "data" / "published" / "health"
 SAMPLES = {

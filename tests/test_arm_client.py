@@ -18,14 +18,14 @@ import requests
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
+from devtools.events import scale_set_id, vm_id
+from devtools.fake_arm import FakeArm, Faults, make_scale_set, make_vm
 from shared import context
 from shared.domain.ids import parse_scale_set_id, parse_vm_id
 from shared.errors import ConfigurationError
 from shared.sources import ArmClient, ListedVm, ListingError, list_vm_operations, parse_listing_page
 from shared.sources.activity_log import MAX_ACTIVITY_LOG_PAGES
 from shared.sources.arm import MAX_INSTANCE_PAGES, MAX_SCALE_SET_PAGES, MAX_VM_PAGES
-from tests.factories import scale_set_id, vm_id
-from tests.fake_arm import FakeArm, Faults, make_scale_set, make_vm
 
 SUB = "6f1d3c2a-8b4e-4f7a-9c2d-1e5b7a9c3d40"
 OTHER_SUB = "0b9e2f4c-3a1d-4c8e-b7f6-5d2a9e1c8b37"
@@ -657,7 +657,7 @@ def test_fake_arm_runs_as_a_script_serving_a_listing_file_and_stops_on_sigterm(t
         [
             sys.executable,
             "-m",
-            "tests.fake_arm",
+            "devtools.fake_arm",
             "--port",
             "0",
             "--listing",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.events import SUB, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
+from devtools.fake_arm import PUBLISHED_ACTIVITY_LOG, FakeArm, Faults, make_vm, operation_records
 from shared.answers import vm_report
 from shared.cli import main
 from shared.domain.ids import parse_vm_id
@@ -18,8 +20,7 @@ from shared.domain.times import parse_time, utc_now
 from shared.jobs import backfill_vms, handle_event, reconcile_configured_subscriptions
 from shared.sources import ArmClient, inbound_from_json, vm_operations
 from shared.store import Outcome
-from tests.factories import SUB, deliver, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
-from tests.fake_arm import PUBLISHED_ACTIVITY_LOG, FakeArm, Faults, make_vm, operation_records
+from tests.factories import deliver
 
 pytestmark = pytest.mark.azurite
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from devtools.trim_bicep_types import MANIFEST, trim
 from tests.bicep_types import TYPES_DIR, Violation, check_files, check_source, declared_types
-from tests.tools.trim_bicep_types import MANIFEST, trim
 
 ROOT = Path(__file__).resolve().parents[1]
 BICEP_DIR = ROOT / "infra" / "bicep"
@@ -132,7 +132,7 @@ def test_an_api_version_without_a_definition_is_reported() -> None:
         _at("modules/monitoring.bicep", "resource logAnalytics")
         + " logAnalytics (Microsoft.OperationalInsights/workspaces@2025-02-30): "
         "no published type definition for this type@apiVersion (definitions exist for 2025-02-01; "
-        "see tests/tools/trim_bicep_types.py)"
+        "see devtools/trim_bicep_types.py)"
     ]
 
 

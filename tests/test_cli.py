@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from scripts.azurite import free_port
+from devtools.azurite import free_port
+from devtools.events import SUB, at, instance_id, scale_set_operation, vm_id, wire_event
+from devtools.fake_arm import FakeArm, Faults, make_vm
 from shared import cli, context, settings
 from shared.domain.ids import parse_vm_id
 from shared.store import STORAGE_CLIENT_OPTIONS
-from tests.factories import (
-    SUB,
-    at,
-    deliver,
-    instance_id,
-    sample_day,
-    scale_set_operation,
-    vm_id,
-    wire_event,
-)
-from tests.fake_arm import FakeArm, Faults, make_vm
+from tests.factories import deliver, sample_day
 
 pytestmark = pytest.mark.azurite
 

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from devtools.events import at, vm_id, wire_event
 from shared.domain.ids import parse_vm_id
 from shared.jobs import handle_event
 from shared.sources import inbound_from_json
-from tests.factories import at, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
 

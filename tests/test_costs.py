@@ -15,14 +15,15 @@ from decimal import Decimal
 import pytest
 
 import function_app
+from devtools.events import SUB, at, vm_id, wire_event
+from devtools.fake_arm import FakeArm, Faults, make_vm
+from devtools.fake_prices import PUBLISHED_PRICES, FakePrices, meter
 from shared.domain.ids import parse_vm_id
 from shared.domain.inventory import OsType, Priority
 from shared.domain.pricing import MeterKind
 from shared.jobs import refresh_inventory, refresh_prices
 from shared.sources import ArmClient, RetailPricesClient
-from tests.factories import SUB, at, deliver, http_get, sample_day, vm_id, wire_event
-from tests.fake_arm import FakeArm, Faults, make_vm
-from tests.fake_prices import PUBLISHED, FakePrices, meter
+from tests.factories import deliver, http_get, sample_day
 
 pytestmark = pytest.mark.azurite
 
@@ -74,8 +75,8 @@ LATER = "2025-10-01T00:00:00Z"  # after the published item's effectiveStartDate 
 
 
 def catalogue() -> list[dict]:
-    reservation = json.loads((PUBLISHED / "learn_sample_item_reservation.json").read_text())
-    devtest = json.loads((PUBLISHED / "learn_sample_item_devtest_spot_windows.json").read_text())
+    reservation = json.loads((PUBLISHED_PRICES / "learn_sample_item_reservation.json").read_text())
+    devtest = json.loads((PUBLISHED_PRICES / "learn_sample_item_devtest_spot_windows.json").read_text())
     return [
         meter("westeurope", "Standard_D2s_v5", "0.096"),
         meter("westeurope", "Standard_D2s_v5", "0.188", windows=True),

@@ -10,6 +10,7 @@ import azure.functions as func
 import pytest
 
 import function_app
+from devtools.events import at, vm_id, wire_event
 from shared.errors import InvalidInput
 from shared.web.csv_export import (
     TRANSITION_COLUMNS,
@@ -20,7 +21,7 @@ from shared.web.csv_export import (
     safe_field,
     to_csv,
 )
-from tests.factories import at, deliver, http_get, vm_id, wire_event
+from tests.factories import deliver, http_get
 
 
 def parse(text: str) -> list[list[str]]:

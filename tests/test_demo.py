@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.azurite import free_port
+from devtools.azurite import free_port
 from tests.test_serve import pid_alive, request, start_serve, stop_serve
 
 pytestmark = pytest.mark.azurite

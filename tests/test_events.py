@@ -9,15 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import function_app
+from devtools.events import ACTION_FAILED, SUB, at, vm_id, wire_event
+from devtools.worker import event_grid_argument
 from shared.domain.ids import parse_vm_id
 from shared.sources import Skipped, VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
-from tests.factories import ACTION_FAILED, SUB, at, binding, vm_id, wire_event
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def parsed(wire: dict) -> VmEvent | Skipped:
-    return parse_vm_event(inbound_from_binding(binding(wire)))
+    return parse_vm_event(inbound_from_binding(event_grid_argument(wire)))
 
 
 @pytest.mark.parametrize("schema", ["EventGrid", "CloudEvents"])
@@ -89,7 +90,7 @@ def test_a_skipped_event_is_logged_with_its_id_and_the_function_returns_normally
     wire = wire_event("start", at(0))
     wire.pop("data")
     with caplog.at_level(logging.WARNING):
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
     assert wire["id"] in caplog.text
     assert "no data" in caplog.text
 
@@ -115,7 +116,7 @@ def test_a_malformed_vm_id_is_skipped_as_malformed_with_that_reason(resource_id,
 
 def test_a_malformed_vm_id_is_logged_at_warning(ledger_env, caplog):
     with caplog.at_level(logging.INFO):
-        function_app.on_vm_event(binding(wire_event("start", at(0), resource_id=vm_id("web#01"))))
+        function_app.on_vm_event(event_grid_argument(wire_event("start", at(0), resource_id=vm_id("web#01"))))
     (record,) = [r for r in caplog.records if "skipped" in r.getMessage()]
     assert record.levelno == logging.WARNING
     assert "not a valid VM id" in record.getMessage()
@@ -159,7 +160,7 @@ def test_a_new_action_azure_adds_is_still_accepted_and_kept_by_name():
 )
 def test_an_implausible_event_time_is_skipped_as_malformed(when):
     # The binding cannot even decode a year-1 time; saved events (the CLI's replay) can carry one.
-    inbound = replace(inbound_from_binding(binding(wire_event("deallocate", NOW))), time=when)
+    inbound = replace(inbound_from_binding(event_grid_argument(wire_event("deallocate", NOW))), time=when)
     result = parse_vm_event(inbound, now=NOW)
     assert isinstance(result, Skipped) and result.malformed
     assert "event time" in result.reason
@@ -167,19 +168,22 @@ def test_an_implausible_event_time_is_skipped_as_malformed(when):
 
 @pytest.mark.parametrize("when", [datetime(2017, 1, 1, tzinfo=UTC), NOW + timedelta(minutes=5), NOW])
 def test_event_times_from_2017_to_five_minutes_ahead_are_accepted(when):
-    result = parse_vm_event(inbound_from_binding(binding(wire_event("deallocate", when))), now=NOW)
+    result = parse_vm_event(
+        inbound_from_binding(event_grid_argument(wire_event("deallocate", when))), now=NOW
+    )
     assert isinstance(result, VmEvent)
 
 
 @pytest.mark.azurite
 def test_an_unstorable_event_is_skipped_with_a_warning_and_the_vm_s_next_event_records(ledger, caplog):
-    function_app.on_vm_event(binding(wire_event("write", at(hours=1))))
+    function_app.on_vm_event(event_grid_argument(wire_event("write", at(hours=1))))
     poison = wire_event("start", at(hours=2))
     poison["data"]["operationName"] = "Microsoft.Compute/virtualMachines/" + "a" * 40_000 + "/action"
     with caplog.at_level(logging.WARNING):
-        function_app.on_vm_event(binding(poison))  # returns: Event Grid does not retry it for a day
+        # Returns: Event Grid does not retry it for a day.
+        function_app.on_vm_event(event_grid_argument(poison))
     assert "operationName" in caplog.text
-    function_app.on_vm_event(binding(wire_event("deallocate", at(hours=3))))
+    function_app.on_vm_event(event_grid_argument(wire_event("deallocate", at(hours=3))))
     rows = list(ledger.iter_transitions(parse_vm_id(vm_id())))
     assert [row.operation_name.rsplit("/", 2)[-2:] for row in rows] == [
         ["virtualMachines", "write"], ["deallocate", "action"],
@@ -188,6 +192,8 @@ def test_an_unstorable_event_is_skipped_with_a_warning_and_the_vm_s_next_event_r
 
 @pytest.mark.azurite
 def test_a_future_dated_deallocate_does_not_make_the_vm_read_deallocated_now(ledger):
-    function_app.on_vm_event(binding(wire_event("write", at(hours=1))))
-    function_app.on_vm_event(binding(wire_event("deallocate", datetime.now(UTC) + timedelta(days=30))))
+    function_app.on_vm_event(event_grid_argument(wire_event("write", at(hours=1))))
+    function_app.on_vm_event(
+        event_grid_argument(wire_event("deallocate", datetime.now(UTC) + timedelta(days=30)))
+    )
     assert ledger.get_current(parse_vm_id(vm_id())).state.power_state == "running"

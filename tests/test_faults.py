@@ -1,7 +1,7 @@
 """The fault suite: the ledger loses nothing and doubles nothing when storage and Event Grid misbehave.
 
 Every test runs the real ``on_vm_event`` (or the ledger it calls) against a real Azurite, either behind
-``tests.faultproxy`` (resets, 5xx, 429, failures after the write reached storage, hung or refused
+``devtools.faultproxy`` (resets, 5xx, 429, failures after the write reached storage, hung or refused
 storage) or a separate Azurite that is stopped mid-run. Deliveries follow Event Grid: at least once, in
 any order, in parallel, and again whenever an invocation raised. The result is compared, entity by
 entity, with a fault-free run of the same events in time order.
@@ -27,7 +27,10 @@ import azure.functions as func
 import pytest
 
 import function_app
-from scripts.azurite import Azurite
+from devtools.azurite import Azurite
+from devtools.events import ACTION_FAILED, SUB, WRITE_FAILED, at, vm_id, wire_event
+from devtools.faultproxy import WRITE_KINDS, FaultProxy, FaultRule
+from devtools.worker import event_grid_argument
 from shared import context, settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
@@ -37,8 +40,6 @@ from shared.settings import read_settings
 from shared.sources import inbound_from_binding
 from shared.store import Ledger, open_ledger
 from shared.store._keys import CURRENT_PREFIX, SUBSCRIPTIONS_PARTITION, TRANSITION_PREFIX
-from tests.factories import ACTION_FAILED, SUB, WRITE_FAILED, at, binding, vm_id, wire_event
-from tests.faultproxy import WRITE_KINDS, FaultProxy, FaultRule
 
 pytestmark = [pytest.mark.faults, pytest.mark.azurite]
 
@@ -114,7 +115,7 @@ def reference_ledger(azurite: Azurite, events: list[dict[str, Any]]) -> Ledger:
 
     def record_in_order(history: list[dict[str, Any]]) -> None:
         for wire in sorted(history, key=_event_time):
-            handle_event(inbound_from_binding(binding(wire)), ledger)
+            handle_event(inbound_from_binding(event_grid_argument(wire)), ledger)
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(record_in_order, by_vm.values()))
@@ -268,7 +269,7 @@ class Deliveries:
             failed = False
             for wire in batch:
                 try:
-                    deliver(binding(wire))
+                    deliver(event_grid_argument(wire))
                 except Exception as err:  # what the Functions host reports to Event Grid as a failure
                     failed = True
                     with self._lock:
@@ -299,7 +300,7 @@ def list_vms() -> tuple[int, dict[str, Any]]:
 
 def deliver_raises(wire: dict[str, Any]) -> bool:
     try:
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
     except Exception:
         return True
     return False
@@ -338,7 +339,7 @@ STALE_CACHE_VM = vm_id("stale-vm", "rg-cache")
 
 def _deliver_to(ledger: Ledger, verb: str, hours: float, **options: Any) -> dict[str, Any]:
     wire = wire_event(verb, at(hours=hours), resource_id=STALE_CACHE_VM, **options)
-    handle_event(inbound_from_binding(binding(wire)), ledger)
+    handle_event(inbound_from_binding(event_grid_argument(wire)), ledger)
     return wire
 
 
@@ -352,11 +353,11 @@ def test_a_late_event_after_a_write_whose_answer_was_lost_keeps_the_current_row_
     proxy.set_faults([FaultRule("reset", 1.0, kinds=frozenset({"batch"}), after_forward=True)])
     late = wire_event("deallocate", at(hours=2), resource_id=STALE_CACHE_VM)
     with pytest.raises(StorageUnavailable):
-        handle_event(inbound_from_binding(binding(late)), ledger)
+        handle_event(inbound_from_binding(event_grid_argument(late)), ledger)
     proxy.heal()
     # A later late event puts a start at 03:00: the VM is deallocated since 05:00 again, as cached.
     started = _deliver_to(ledger, "start", 3)
-    handle_event(inbound_from_binding(binding(late)), ledger)  # Event Grid's redelivery
+    handle_event(inbound_from_binding(event_grid_argument(late)), ledger)  # Event Grid's redelivery
 
     assert_consistent(ledger)
     events = [created, deallocated, late, started]
@@ -401,9 +402,9 @@ def test_sixteen_threads_delivering_one_vms_events_at_once_lose_none_and_double_
             for _ in range(MAX_DELIVERIES):
                 try:
                     if ledgers is None:
-                        function_app.on_vm_event(binding(wire))
+                        function_app.on_vm_event(event_grid_argument(wire))
                     else:
-                        handle_event(inbound_from_binding(binding(wire)), ledgers[index])
+                        handle_event(inbound_from_binding(event_grid_argument(wire)), ledgers[index])
                     break
                 except Exception:  # redelivered, as Event Grid would
                     continue
@@ -433,7 +434,7 @@ def test_an_outage_that_cuts_writes_in_flight_leaves_nothing_half_written_and_re
     expected = reference_ledger(azurite, events)
     before, during = events[:90], events[90:]
     for wire in before:
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
 
     # The storage applies the next write, then the network dies before the answer comes back.
     proxy.set_faults([FaultRule("reset", 1.0, kinds=frozenset({"batch"}), after_forward=True)])
@@ -450,13 +451,13 @@ def test_an_outage_that_cuts_writes_in_flight_leaves_nothing_half_written_and_re
     assert sum(key.startswith(TRANSITION_PREFIX) for _, key in recorded) == len(before) + 1
     random.Random(8).shuffle(during)
     for wire in during:  # Event Grid's retries after the outage
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
     assert_same_ledger(context.get_ledger(), expected, events)
 
 
 def test_hung_storage_answers_http_with_503_within_30_seconds_and_makes_events_raise(proxy, proxied_env):
     resource_id = vm_id("hung-vm")
-    function_app.on_vm_event(binding(wire_event("write", at(hours=1), resource_id=resource_id)))
+    function_app.on_vm_event(event_grid_argument(wire_event("write", at(hours=1), resource_id=resource_id)))
     proxy.black_hole()
     with ThreadPoolExecutor(2) as pool:
         answer = pool.submit(get_vm, resource_id)
@@ -477,7 +478,9 @@ def test_a_stopped_azurite_makes_events_raise_and_http_answer_503_within_30_seco
     resource_id = vm_id("outage-vm")
     with Azurite() as storage:
         _point_app_at(monkeypatch, storage.connection_string, table_name)
-        function_app.on_vm_event(binding(wire_event("write", at(hours=1), resource_id=resource_id)))
+        function_app.on_vm_event(
+            event_grid_argument(wire_event("write", at(hours=1), resource_id=resource_id))
+        )
         status, _, _ = get_vm(resource_id)
         assert status == 200
         storage.stop()

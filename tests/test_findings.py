@@ -12,11 +12,12 @@ from datetime import timedelta
 import pytest
 
 import function_app
+from devtools.events import ACTION_FAILED, SUB, vm_id, wire_event
+from devtools.fake_arm import FakeArm, make_vm
 from shared.domain.times import utc_now
 from shared.jobs import reconcile_subscription
 from shared.sources import ArmClient
-from tests.factories import ACTION_FAILED, SUB, deliver, http_get, vm_id, wire_event
-from tests.fake_arm import FakeArm, make_vm
+from tests.factories import deliver, http_get
 
 pytestmark = pytest.mark.azurite
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from devtools.events import at, vm_id, wire_event
 from shared.answers import fleet_timelines, vm_timeline
 from shared.domain.ids import parse_vm_id
 from shared.jobs import MonthRowsReport, handle_event, rebuild_month_rows
 from shared.sources import inbound_from_json
-from tests.factories import at, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
 

@@ -23,17 +23,10 @@ import azure.functions as func
 import pytest
 
 import function_app
-from tests.factories import (
-    ACTION_FAILED,
-    SUB,
-    WRITE_FAILED,
-    at,
-    binding,
-    sample_day,
-    vm_id,
-    wire_event,
-)
-from tests.fake_arm import make_vm
+from devtools.events import ACTION_FAILED, SUB, WRITE_FAILED, at, vm_id, wire_event
+from devtools.fake_arm import make_vm
+from devtools.worker import event_grid_argument
+from tests.factories import sample_day
 
 pytestmark = pytest.mark.azurite
 
@@ -186,7 +179,7 @@ def _record(ledger_env: dict[str, str], ledger: Any, caplog: pytest.LogCaptureFi
 
     caplog.set_level(logging.DEBUG, logger="shared")
     for wire in _deliveries():
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
     vms, _ = parse_listing_page(_listing())
     clock = iter([at(hours=20), at(hours=20, minutes=1)])
     report = reconcile_subscription(ledger, SUB, [vms], clock=lambda: next(clock))

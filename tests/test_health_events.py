@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.events import SUB, at, vm_id
+from devtools.worker import event_grid_argument
 from shared.domain.health import ANNOTATION_CAUSES, Cause, annotation_cause, health_name
 from shared.sources import HealthEvent, Skipped, inbound_from_binding, inbound_from_json, parse_health_event
-from tests.factories import SUB, at, binding, vm_id
 from tests.health_factories import HEALTH_DIR, health_event, published
 
 
@@ -74,7 +75,7 @@ def test_only_identifier_like_names_are_kept(text, kept):
 
 
 def parsed(wire: dict) -> HealthEvent | Skipped:
-    return parse_health_event(inbound_from_binding(binding(wire)))
+    return parse_health_event(inbound_from_binding(event_grid_argument(wire)))
 
 
 @pytest.mark.parametrize(("kind", "schema"), [("annotated", "EventGrid"), ("annotated", "CloudEvents"),

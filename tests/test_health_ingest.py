@@ -11,11 +11,13 @@ import azure.functions as func
 import pytest
 
 import function_app
+from devtools.events import SUB, at, vm_id, wire_event
+from devtools.fake_arm import FakeArm, Faults, make_vm
+from devtools.worker import event_grid_argument
 from shared import context, settings
 from shared.errors import UpstreamUnavailable
 from shared.jobs import reconcile_subscription
-from tests.factories import SUB, at, binding, deliver, vm_id, wire_event
-from tests.fake_arm import FakeArm, Faults, make_vm
+from tests.factories import deliver
 from tests.health_factories import health_event
 
 pytestmark = pytest.mark.azurite
@@ -132,7 +134,7 @@ def test_only_resource_not_found_says_an_evicted_vm_is_deleted_any_other_404_is_
     arm.faults = Faults(fail_instance_view=404, fail_code=code)
     eviction = health_event(at(hours=2), resource_id=VM, annotation="VirtualMachinePreempted")
     with pytest.raises(UpstreamUnavailable) as raised:
-        function_app.on_vm_event(binding(eviction))
+        function_app.on_vm_event(event_grid_argument(eviction))
     assert (raised.value.status, raised.value.code) == (404, code)
     assert table_rows(ledger) == before
     # The retries end once a complete listing has recorded what became of the VM: the event is late then.
@@ -153,7 +155,7 @@ def test_a_failed_instance_view_read_raises_so_event_grid_retries_and_nothing_is
     arm.faults = faults
     event = health_event(at(hours=2), resource_id=VM)
     with pytest.raises(UpstreamUnavailable) as raised:
-        function_app.on_vm_event(binding(event))
+        function_app.on_vm_event(event_grid_argument(event))
     assert raised.value.status == faults.fail_instance_view and raised.value.service == "Resource Manager"
     assert table_rows(ledger) == before
     # Event Grid delivers it again once Resource Manager answers.
@@ -251,7 +253,7 @@ def test_the_transitions_csv_has_the_cause(arm):
 
 
 def test_a_guest_shutdown_of_a_scale_set_instance_reads_the_instances_own_view(arm):
-    from tests.fake_arm import make_instance, make_scale_set
+    from devtools.fake_arm import make_instance, make_scale_set
 
     scale_set = make_scale_set(SUB, "rg-app", "web-ss")
     instance_id = f"{scale_set['id']}/virtualMachines/3"

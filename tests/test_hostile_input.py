@@ -5,7 +5,7 @@ the ledger skip it (the id, the type, the time, the data, the operation, the res
 does not match its operation) and filled with hostile noise where the ledger does not look (claims, the
 request URL, extra fields): huge strings, quotes, ``#``, ``?``, ``/``, control characters, unicode, wrong
 types. HTTP requests get route parts and parameters of the same kind. The app runs against a real Azurite
-behind ``tests.faultproxy``, which sees every request the app sends: a malformed event must send no write,
+behind ``devtools.faultproxy``, which sees every request the app sends: a malformed event must send no write,
 and every filter the app sends must be one of its own templates with the input only inside quoted values.
 """
 
@@ -27,12 +27,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import function_app
-from scripts.azurite import Azurite
-from shared import context
-from shared import settings as app_settings
-from shared.domain.ids import parse_vm_id
-from shared.store._keys import transitions_prefix
-from tests.factories import (
+from devtools.azurite import Azurite
+from devtools.events import (
     ACTION_FAILED,
     ACTION_OK,
     DELETE_OK,
@@ -40,11 +36,15 @@ from tests.factories import (
     WRITE_FAILED,
     WRITE_OK,
     at,
-    binding,
     vm_id,
     wire_event,
 )
-from tests.faultproxy import WRITE_KINDS, FaultProxy
+from devtools.faultproxy import WRITE_KINDS, FaultProxy
+from devtools.worker import event_grid_argument
+from shared import context
+from shared import settings as app_settings
+from shared.domain.ids import parse_vm_id
+from shared.store._keys import transitions_prefix
 
 pytestmark = [pytest.mark.faults, pytest.mark.azurite]
 
@@ -283,7 +283,9 @@ def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
         patch.setenv(app_settings.TABLE_NAME, "hostile" + uuid.uuid4().hex[:16])
         _reset_process_state()
         for verb, hour in SEEDED_DAY:
-            function_app.on_vm_event(binding(wire_event(verb, at(hours=hour), resource_id=SEEDED)))
+            function_app.on_vm_event(
+                event_grid_argument(wire_event(verb, at(hours=hour), resource_id=SEEDED))
+            )
         yield server
     _reset_process_state()
 
@@ -299,7 +301,8 @@ def _reset_process_state() -> None:
 @given(case=broken_events())
 def test_a_broken_or_hostile_event_never_raises_and_never_writes(proxy, case):
     wire, defects = case
-    event = binding(wire)  # what the worker hands over; the generator only makes decodable payloads
+    # What the worker hands over; the generator only makes decodable payloads.
+    event = event_grid_argument(wire)
     proxy.reset_counts()
     function_app.on_vm_event(event)
     writes = [request for request in proxy.seen if request.kind in WRITE_KINDS]
@@ -328,7 +331,7 @@ def test_an_event_with_a_hostile_id_or_payload_is_recorded_exactly_once(proxy, e
     wire = wire_event("start", at(hours=1), resource_id=resource_id, event_id=event_id, schema=schema)
     _add_noise(noise.draw, wire)
     for _ in range(2):  # a redelivery must not add a second row
-        function_app.on_vm_event(binding(wire))
+        function_app.on_vm_event(event_grid_argument(wire))
     vm = parse_vm_id(resource_id)
     rows = list(context.get_ledger().iter_transitions(vm))
     assert [row.event_id for row in rows] == [event_id]

@@ -10,11 +10,12 @@ import azure.functions as func
 import pytest
 
 import function_app
-from scripts.azurite import free_port
+from devtools.azurite import free_port
+from devtools.events import SUB, at, wire_event
+from devtools.worker import event_grid_argument
 from shared import context, settings
 from shared.errors import StorageUnavailable
 from shared.store import STORAGE_CLIENT_OPTIONS
-from tests.factories import SUB, at, binding, wire_event
 
 GOOD = {"subscriptionId": SUB, "resourceGroup": "rg-app", "vmName": "vm1"}
 
@@ -32,7 +33,7 @@ def call(fn, params=None, route=None) -> tuple[int, dict]:
 
 @pytest.fixture
 def recorded(ledger_env):
-    function_app.on_vm_event(binding(wire_event("write", at(hours=1))))
+    function_app.on_vm_event(event_grid_argument(wire_event("write", at(hours=1))))
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_an_unknown_vm_is_404_in_the_same_shape(recorded):
 
 def test_transitions_page_through_with_next_links_until_the_end(recorded):
     for hour in range(2, 9):
-        function_app.on_vm_event(binding(wire_event("restart", at(hours=hour))))
+        function_app.on_vm_event(event_grid_argument(wire_event("restart", at(hours=hour))))
     seen, params = [], {"top": "3", "code": "k"}
     while True:
         status, body = call(function_app.list_vm_transitions, params, GOOD)
@@ -211,7 +212,7 @@ def test_get_vm_without_from_looks_back_at_most_366_days(recorded):
 
 def test_a_next_link_keeps_only_the_query_s_own_parameters(recorded):
     for hour in range(2, 5):
-        function_app.on_vm_event(binding(wire_event("restart", at(hours=hour))))
+        function_app.on_vm_event(event_grid_argument(wire_event("restart", at(hours=hour))))
     params = {"top": "1", "code": "secret-key", "from": "2026-11-23", "other": "x"}
     request = func.HttpRequest(
         "GET", "https://ledger.example.net/api/vms/x/transitions", body=b"", params=params, route_params=GOOD
@@ -224,7 +225,7 @@ def test_a_next_link_keeps_only_the_query_s_own_parameters(recorded):
 
 
 def test_a_host_that_is_not_a_plain_name_gives_a_link_relative_to_the_origin(recorded):
-    function_app.on_vm_event(binding(wire_event("restart", at(hours=2))))
+    function_app.on_vm_event(event_grid_argument(wire_event("restart", at(hours=2))))
     request = func.HttpRequest(
         "GET", "http://user:pw@evil.example:80/api/vms/x/transitions", body=b"", params={"top": "1"},
         route_params=GOOD,
@@ -258,7 +259,7 @@ def test_http_answers_503_when_storage_is_down(storage_down):
 
 def test_an_event_raises_when_storage_is_down_so_event_grid_redelivers(storage_down):
     with pytest.raises(StorageUnavailable):
-        function_app.on_vm_event(binding(wire_event("start", at(hours=2))))
+        function_app.on_vm_event(event_grid_argument(wire_event("start", at(hours=2))))
 
 
 def test_the_timeline_page_still_loads_when_storage_is_down(storage_down):

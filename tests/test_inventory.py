@@ -13,15 +13,16 @@ from datetime import timedelta
 
 import pytest
 
+from devtools.events import SUB, at, vm_id, wire_event
+from devtools.fake_arm import FakeArm, make_vm
+from devtools.faultproxy import FaultProxy, FaultRule
 from shared import context
 from shared.domain.ids import parse_vm_id
 from shared.domain.inventory import MAX_TAG_NAME, MAX_TAG_VALUE, MAX_TAGS, MAX_TAGS_JSON, bound_tags
 from shared.jobs import refresh_inventory
 from shared.settings import STORAGE_CONNECTION
 from shared.sources import ArmClient
-from tests.factories import SUB, at, deliver, vm_id, wire_event
-from tests.fake_arm import FakeArm, make_vm
-from tests.faultproxy import FaultProxy, FaultRule
+from tests.factories import deliver
 
 pytestmark = pytest.mark.azurite
 

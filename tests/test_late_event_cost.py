@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.events import at, vm_id, wire_event
+from devtools.faultproxy import FaultProxy
 from shared.domain.ids import parse_vm_id
 from shared.jobs import handle_event
 from shared.settings import STORAGE_CONNECTION, read_settings
 from shared.sources import inbound_from_json
 from shared.store import Ledger
 from shared.store.tables import open_ledger
-from tests.factories import at, vm_id, wire_event
-from tests.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.azurite
 

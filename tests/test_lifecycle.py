@@ -9,10 +9,11 @@ import azure.functions as func
 import pytest
 
 import function_app
+from devtools.events import ACTION_FAILED, WRITE_OK, at, vm_id, wire_event
 from shared import context
 from shared.domain.ids import parse_vm_id
 from shared.store._keys import current_key
-from tests.factories import ACTION_FAILED, WRITE_OK, at, deliver, sample_day, vm_id, wire_event
+from tests.factories import deliver, sample_day
 
 pytestmark = pytest.mark.azurite
 

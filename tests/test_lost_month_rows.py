@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import function_app
+from devtools.events import SUB, vm_id, wire_event
+from devtools.faultproxy import WRITE_KINDS, FaultProxy
 from shared import context
 from shared.jobs import MONTHS_CHECKED, MonthRowsReport, rebuild_month_rows
 from shared.store import Ledger
-from tests.factories import SUB, deliver, http_get, vm_id, wire_event
-from tests.faultproxy import WRITE_KINDS, FaultProxy
+from tests.factories import deliver, http_get
 
 pytestmark = pytest.mark.azurite
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devtools.events import at, vm_id, wire_event
 from shared.domain.ids import parse_vm_id
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.vm_state import BillingPolicy, state_before_first
@@ -32,7 +33,6 @@ from shared.store._month_rows import (
     plan_rebuild,
 )
 from shared.store._records import new_transition_row
-from tests.factories import at, vm_id, wire_event
 
 POLICY = BillingPolicy.parse(None)
 VM = parse_vm_id(vm_id("web-01", "rg-shop"))

@@ -8,10 +8,11 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import function_app
+from devtools.events import vm_id, wire_event
 from shared.domain.times import utc_now
 from shared.web.params import next_link
 from shared.web.responses import Request
-from tests.factories import deliver, http_get, vm_id, wire_event
+from tests.factories import deliver, http_get
 
 
 def test_a_next_link_keeps_every_filter_of_every_paged_route_and_never_the_key():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.events import at
 from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
 from shared.domain.vm_state import BillingPolicy, VmState, apply_change, state_before_first
-from tests.factories import at
 
 POLICY = BillingPolicy.parse(None)
 RUNNING = VmState("Succeeded", "running", False, False, True, at(0))

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 import function_app
+from devtools.worker import event_grid_argument
 from shared.domain.ids import parse_vm_id
 from shared.domain.vm_state import UNKNOWN
 from shared.sources import VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
-from tests.factories import binding
 
 pytestmark = pytest.mark.azurite
 
@@ -63,13 +63,7 @@ def as_wire(text: str) -> dict[str, Any]:
 
 def run_as_worker(json_text: str) -> None:
     """The worker decodes the request body with the Event Grid converter and calls the function."""
-    from azure.functions import meta
-    from azure.functions.eventgrid import EventGridEventInConverter
-
-    event = EventGridEventInConverter.decode(
-        data=meta.Datum(type="json", value=json_text), trigger_metadata=None
-    )
-    function_app.on_vm_event(event)
+    function_app.on_vm_event(event_grid_argument(json_text))
 
 
 def entities(ledger) -> list[dict[str, Any]]:
@@ -169,7 +163,7 @@ def test_the_worker_binding_reads_camel_case_specversion_as_an_untyped_event_tha
     EventGridEvent with no type and no time. Nothing our code can recover; it must skip without raising.
     Real deliveries follow CloudEvents 1.0 (lower case), as the other samples do."""
     text = text_of(relative, vm=True)
-    event = binding(json.loads(text))
+    event = event_grid_argument(json.loads(text))
     assert getattr(event, "event_type", "absent") is None
     run_as_worker(text)
     assert entities(ledger) == []
@@ -180,7 +174,7 @@ def test_the_cli_path_reads_a_vm_copy_as_the_binding_does(relative):
     wire = as_wire(text_of(relative, vm=True))
     from_json = parse_vm_event(inbound_from_json(wire))
     assert isinstance(from_json, VmEvent)
-    assert from_json == parse_vm_event(inbound_from_binding(binding(wire)))
+    assert from_json == parse_vm_event(inbound_from_binding(event_grid_argument(wire)))
 
 
 @pytest.mark.parametrize("relative", CAMEL_CASE, ids=str)

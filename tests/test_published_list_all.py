@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from devtools.events import vm_id
 from shared.sources import ListedVm, parse_listing_page
-from tests.factories import vm_id
 
 PUBLISHED = Path(__file__).parent / "data" / "published" / "list_all"
 VM = vm_id("vm1", "rg-app")

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.domain.ids import VmId, parse_scale_set_id, parse_vm_id, vm_id_from_key
-from shared.domain.inventory import OsType, Priority
-from shared.domain.operations import Target, classify_operation, event_filter_prefixes
-from shared.sources import ScaleSetEvent, Skipped, VmEvent, inbound_from_json, parse_vm_event
-from shared.sources.scale_set_listing import parse_instance_page, parse_scale_set_page
-from tests.factories import (
+from devtools.events import (
     ACTION_OK,
     SUB,
     at,
@@ -24,6 +19,11 @@ from tests.factories import (
     vm_id,
     wire_event,
 )
+from shared.domain.ids import VmId, parse_scale_set_id, parse_vm_id, vm_id_from_key
+from shared.domain.inventory import OsType, Priority
+from shared.domain.operations import Target, classify_operation, event_filter_prefixes
+from shared.sources import ScaleSetEvent, Skipped, VmEvent, inbound_from_json, parse_vm_event
+from shared.sources.scale_set_listing import parse_instance_page, parse_scale_set_page
 
 VMSS = Path(__file__).resolve().parent / "data" / "published" / "vmss"
 

@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 from azure.data.tables import TransactionOperation
 
+from devtools.events import SUB, at
 from shared.answers.timelines import segments_of
 from shared.domain.accounting import window_totals
 from shared.domain.ids import VmId
@@ -25,7 +26,6 @@ from shared.store._entities import (
 )
 from shared.store._keys import transition_key
 from shared.store._write_plan import plan_append, writes_current
-from tests.factories import SUB, at
 
 POLICY = BillingPolicy.parse(None)
 VM = VmId(SUB, "rg-App", "Web-01")

@@ -9,13 +9,14 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
+from devtools.events import SUB, at, vm_id, wire_event
+from devtools.fake_arm import FakeArm, Faults, make_vm
 from shared import settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
 from shared.jobs import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.sources import ArmClient
-from tests.factories import SUB, at, deliver, vm_id, wire_event
-from tests.fake_arm import FakeArm, Faults, make_vm
+from tests.factories import deliver
 
 pytestmark = pytest.mark.azurite
 

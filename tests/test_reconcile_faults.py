@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
+from devtools.events import SUB, at, vm_id
+from devtools.fake_arm import FakeArm, Faults, make_vm
 from shared.domain.ids import parse_vm_id
 from shared.jobs import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
 from shared.sources import ArmClient
-from tests.factories import SUB, at, vm_id
-from tests.fake_arm import FakeArm, Faults, make_vm
 
 pytestmark = [pytest.mark.faults, pytest.mark.azurite]
 

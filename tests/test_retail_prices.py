@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.fake_prices import PUBLISHED_PRICES, FakePrices, d2as_v5_uksouth_gbp, meter
 from shared.domain.inventory import OsType, Priority
 from shared.domain.pricing import choose_prices, meter_kind
 from shared.sources import ListingError, RetailPricesClient, parse_model_page
 from shared.sources.retail_prices import MAX_PRICE_PAGES, price_item, prices_page
-from tests.fake_prices import PUBLISHED, FakePrices, d2as_v5_uksouth_gbp, meter
 
 MODELS = Path(__file__).resolve().parent / "data" / "published" / "vm_models"
 
@@ -28,14 +28,14 @@ MODELS = Path(__file__).resolve().parent / "data" / "published" / "vm_models"
     ],
 )
 def test_published_items_parse_and_only_consumption_prices_time(name, kind):
-    item = price_item(json.loads((PUBLISHED / name).read_text()))
+    item = price_item(json.loads((PUBLISHED_PRICES / name).read_text()))
     assert item is not None and item.arm_sku_name.startswith("Standard_")
     found = meter_kind(item)
     assert (None if found is None else (found.os_type, found.priority)) == kind
 
 
 def test_the_eur_sample_keeps_its_price_exactly():
-    item = price_item(json.loads((PUBLISHED / "learn_sample_item_eur_consumption.json").read_text()))
+    item = price_item(json.loads((PUBLISHED_PRICES / "learn_sample_item_eur_consumption.json").read_text()))
     assert (item.retail_price, item.currency) == (Decimal("0.6176"), "EUR")
 
 
@@ -68,7 +68,7 @@ def test_throttling_is_retried_and_a_failing_listing_raises():
 
 
 def test_a_next_link_to_another_origin_is_not_followed(monkeypatch):
-    import tests.fake_prices as fake_module
+    import devtools.fake_prices.server as fake_module
 
     with FakePrices(
         [meter("westeurope", f"Standard_D{n}s_v5", 0.1) for n in range(2, 6)], page_size=1

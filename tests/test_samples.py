@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.events import vm_id, wire_event
 from scripts import make_samples
-from tests.factories import vm_id, wire_event
 
 VM = vm_id("vm1", "rg-app")
 ARM = "https://management.azure.com"

@@ -17,8 +17,12 @@ import pytest
 from azure.storage.queue import QueueClient
 
 import function_app
-from scripts.azurite import connection_string
-from scripts.queue_host import QueueSettings, QueueTrigger, binding_of
+from devtools.azurite import connection_string
+from devtools.events import SUB, at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
+from devtools.fake_arm import FakeArm, Faults, make_instance, make_scale_set
+from devtools.faultproxy import FaultProxy, FaultRule
+from devtools.queue_host import QueueSettings, QueueTrigger
+from devtools.worker import event_grid_argument, queue_argument
 from shared import context, settings
 from shared.domain.ids import parse_vm_id
 from shared.errors import ConfigurationError, StorageUnavailable
@@ -33,20 +37,7 @@ from shared.sources import (
     scale_set_message,
 )
 from shared.sources.scale_set_messages import MAX_MESSAGE_BYTES
-from tests.factories import (
-    SUB,
-    at,
-    binding,
-    deliver,
-    instance_id,
-    run_queued,
-    scale_set_id,
-    scale_set_operation,
-    vm_id,
-    wire_event,
-)
-from tests.fake_arm import FakeArm, Faults, make_instance, make_scale_set
-from tests.faultproxy import FaultProxy, FaultRule
+from tests.factories import deliver, run_queued
 
 pytestmark = pytest.mark.azurite
 
@@ -95,13 +86,13 @@ def test_a_scale_set_event_costs_the_invocation_one_queue_send_whatever_the_set_
     tables, queues = counted
     # A warm instance: its ledger open and its queue created by earlier events.
     deliver(wire_event("write", at(hours=7), resource_id=vm_id("warm-up")))
-    function_app.on_vm_event(binding(set_event("write", 8, "small-ss")))
+    function_app.on_vm_event(event_grid_argument(set_event("write", 8, "small-ss")))
     costs = {}
     for name, verb, hours in (("small-ss", "deallocate", 9), ("large-ss", "deallocate", 9)):
         for proxy in (tables, queues):
             proxy.reset_counts()
         before = len(fake.requests)
-        function_app.on_vm_event(binding(set_event(verb, hours, name)))
+        function_app.on_vm_event(event_grid_argument(set_event(verb, hours, name)))
         costs[name] = (len(fake.requests) - before, tables.total(), queues.total())
     assert costs == {"small-ss": (0, 0, 1), "large-ss": (0, 0, 1)}  # (ARM, Table, Queue) round trips
 
@@ -124,10 +115,11 @@ def test_a_queue_that_does_not_take_the_message_fails_the_invocation_so_event_gr
         context.reset()
         queues.set_faults([FaultRule("503", 1.0)])
         with pytest.raises(StorageUnavailable):
-            function_app.on_vm_event(binding(set_event("deallocate", 9, "small-ss")))
+            function_app.on_vm_event(event_grid_argument(set_event("deallocate", 9, "small-ss")))
         assert len(queues.seen) == 3  # the first try and the SDK's two retries, then it raises
         queues.heal()
-        function_app.on_vm_event(binding(set_event("deallocate", 9, "small-ss")))  # Event Grid's retry
+        # Event Grid's retry.
+        function_app.on_vm_event(event_grid_argument(set_event("deallocate", 9, "small-ss")))
         assert fake.requests == []
         assert [delivery.outcome for delivery in run_queued()] == ["done"]
 
@@ -139,8 +131,8 @@ def test_the_same_event_twice_and_the_same_message_twice_record_nothing_twice(
     fake, ledger, queue_name, azurite
 ):
     event = set_event("deallocate", 9, "small-ss")
-    function_app.on_vm_event(binding(event))
-    function_app.on_vm_event(binding(event))  # Event Grid redelivers: a second message
+    function_app.on_vm_event(event_grid_argument(event))
+    function_app.on_vm_event(event_grid_argument(event))  # Event Grid redelivers: a second message
     message = queue_messages(queue_name, azurite)[0]
     QueueClient.from_connection_string(azurite.connection_string, queue_name).send_message(
         base64.b64encode(message.encode()).decode()  # the host hands one message out again
@@ -154,7 +146,7 @@ def test_the_same_event_twice_and_the_same_message_twice_record_nothing_twice(
 
 def test_a_message_that_fails_is_retried_with_its_dequeue_count_and_then_recorded(fake, ledger, caplog):
     fake.faults = Faults(fail_page=1, fail_status=500)
-    function_app.on_vm_event(binding(set_event("deallocate", 9, "small-ss")))
+    function_app.on_vm_event(event_grid_argument(set_event("deallocate", 9, "small-ss")))
     app = read_settings()
     trigger = QueueTrigger(function_app.record_scale_set_event, app.storage.connection_string,
                            app.queue_name, QueueSettings(visibility_timeout=0))  # fmt: skip
@@ -172,7 +164,7 @@ def test_a_message_that_fails_every_time_goes_to_the_poison_queue_logged_and_rec
 ):
     fake.faults = Faults(fail_page=1, fail_status=403)
     event = set_event("deallocate", 9, "small-ss")
-    function_app.on_vm_event(binding(event))
+    function_app.on_vm_event(event_grid_argument(event))
     sent = queue_messages(queue_name, azurite)
     with caplog.at_level(logging.WARNING):
         deliveries = run_queued()
@@ -220,11 +212,11 @@ def test_a_malformed_message_is_logged_and_skipped_not_retried(
 
 
 def test_the_queue_function_takes_the_workers_queue_message_binding(fake, ledger, queue_name, azurite):
-    function_app.on_vm_event(binding(set_event("deallocate", 9, "small-ss")))
+    function_app.on_vm_event(event_grid_argument(set_event("deallocate", 9, "small-ss")))
     client = QueueClient.from_connection_string(azurite.connection_string, queue_name)
     message = next(iter(client.receive_messages()))
     message.content = base64.b64decode(message.content).decode()  # what the host hands the worker
-    argument = binding_of(message)
+    argument = queue_argument(message)
     assert argument.dequeue_count == 1 and argument.id == message.id
     function_app.record_scale_set_event(argument)
     assert fake_current(instance_id("0", "small-ss")).last_time == at(hours=9)

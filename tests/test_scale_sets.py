@@ -9,27 +9,25 @@ from datetime import timedelta
 import pytest
 
 import function_app
-from shared import context, settings
-from shared.answers import vm_report
-from shared.domain.ids import parse_vm_id
-from shared.jobs import reconcile_configured_subscriptions, refresh_inventory, refresh_prices
-from shared.sources import ArmClient, RetailPricesClient
-from tests.factories import (
+from devtools.events import (
     ACTION_OK,
     SUB,
     at,
-    binding,
-    deliver,
-    http_get,
     instance_id,
-    run_queued,
     scale_set_id,
     scale_set_operation,
     vm_id,
     wire_event,
 )
-from tests.fake_arm import FakeArm, Faults, make_instance, make_scale_set, make_vm
-from tests.fake_prices import FakePrices, meter
+from devtools.fake_arm import FakeArm, Faults, make_instance, make_scale_set, make_vm
+from devtools.fake_prices import FakePrices, meter
+from devtools.worker import event_grid_argument
+from shared import context, settings
+from shared.answers import vm_report
+from shared.domain.ids import parse_vm_id
+from shared.jobs import reconcile_configured_subscriptions, refresh_inventory, refresh_prices
+from shared.sources import ArmClient, RetailPricesClient
+from tests.factories import deliver, http_get, run_queued
 
 pytestmark = pytest.mark.azurite
 
@@ -84,9 +82,12 @@ def test_an_instance_deallocated_by_a_scale_set_action_bills_exactly_to_the_even
     assert billed_hours(ledger, instance_id("0")) == 2  # 08:00 to 10:00, to the second
     assert billed_hours(ledger, instance_id("2")) == 4
     last = rows_of(ledger, instance_id("1"))[-1]
+    # Fmt: skip.
     assert (last.time, last.source, last.operation_name) == (
-        at(hours=10), "event", "Microsoft.Compute/virtualMachineScaleSets/deallocate/action",
-    )  # fmt: skip
+        at(hours=10),
+        "event",
+        "Microsoft.Compute/virtualMachineScaleSets/deallocate/action",
+    )
     assert len(rows_of(ledger, instance_id("2"))) == 1  # unchanged: nothing written
     listings = [r for r in fake.requests if r.path.endswith("/virtualMachines")]
     assert len(listings) == 2 and all(r.query["$expand"] == "instanceView" for r in listings)
@@ -139,7 +140,8 @@ def test_deleting_the_scale_set_deletes_every_instance_at_the_event_time_without
 def test_a_failed_listing_raises_so_the_queue_function_is_retried_and_nothing_is_half_written(fake, ledger):
     set_instances(fake, instances(i0="running", i1="running"))
     fake.faults = Faults(fail_page=1, fail_status=403)
-    function_app.on_vm_event(binding(scale_set_event("write", 8)))  # queued: the event is answered
+    # Queued: the event is answered.
+    function_app.on_vm_event(event_grid_argument(scale_set_event("write", 8)))
     deliveries = run_queued()
     assert [delivery.outcome for delivery in deliveries] == ["retry"] * 4 + ["poison"]
     assert all("instances of" in (delivery.error or "") for delivery in deliveries)
@@ -158,7 +160,7 @@ def test_any_other_404_of_the_instance_listing_raises_and_deletes_nothing(fake, 
     scale_out_to_three(fake)
     before = list(ledger.table.list_entities())
     fake.faults = Faults(fail_page=1, fail_status=404, fail_code=code)
-    function_app.on_vm_event(binding(scale_set_event("deallocate", 9)))
+    function_app.on_vm_event(event_grid_argument(scale_set_event("deallocate", 9)))
     deliveries = run_queued()
     assert [delivery.outcome for delivery in deliveries][-1] == "poison"
     assert all("instances of" in (delivery.error or "") for delivery in deliveries)

@@ -19,7 +19,8 @@ from azure.core.exceptions import ServiceRequestError
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from scripts.azurite import Azurite
+from devtools.azurite import Azurite
+from devtools.events import ACTION_FAILED, SUB, WRITE_FAILED, at, vm_id, wire_event
 from shared import settings as app_settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
@@ -30,7 +31,6 @@ from shared.sources import VmEvent, inbound_from_json, parse_vm_event
 from shared.store import Ledger, NewTransition, Source, open_ledger
 from shared.store._keys import current_key, transitions_prefix, upper_bound
 from shared.store.seeding import seed_histories
-from tests.factories import ACTION_FAILED, SUB, WRITE_FAILED, at, vm_id, wire_event
 
 pytestmark = pytest.mark.azurite
 

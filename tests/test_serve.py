@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from scripts.azurite import Azurite, PortBusyError, free_port
+from devtools.azurite import Azurite, PortBusyError, free_port
+from devtools.events import SUB, at, scale_set_id, scale_set_operation, vm_id, wire_event
+from devtools.fake_arm import FakeArm, make_instance, make_scale_set
 from shared.web.csv_export import hours
-from tests.factories import SUB, at, sample_day, scale_set_id, scale_set_operation, vm_id, wire_event
-from tests.fake_arm import FakeArm, make_instance, make_scale_set
+from tests.factories import sample_day
 
 pytestmark = pytest.mark.azurite
 
@@ -290,7 +291,8 @@ def _listener():
 
 
 def test_a_queue_function_without_an_azurite_connection_string_is_listed_as_not_polled():
-    from scripts.serve import Functions, QueueFunction, QueuePollers
+    from devtools.function_host import Functions, QueueFunction
+    from scripts.serve import QueuePollers
 
     queue = QueueFunction("record_scale_set_event", "%VM_LEDGER_QUEUE%", "VM_LEDGER_STORAGE", print)
     functions = Functions(routes=(), event_grid={}, queues=(queue,))

@@ -10,9 +10,10 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
+from devtools.events import at, vm_id, wire_event
+from devtools.fake_arm import FakeArm, make_vm
 from shared import context, settings
-from tests.factories import at, deliver, vm_id, wire_event
-from tests.fake_arm import FakeArm, make_vm
+from tests.factories import deliver
 from tests.health_factories import health_event
 
 pytestmark = pytest.mark.azurite

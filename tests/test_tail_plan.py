@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from azure.data.tables import TransactionOperation
 
+from devtools.events import at, vm_id
 from shared.domain.ids import parse_vm_id
 from shared.domain.vm_state import BillingPolicy, Change, state_before_first
 from shared.store._keys import transition_key
@@ -21,7 +22,6 @@ from shared.store._tail_plan import (
     settled_current,
 )
 from shared.store._write_plan import plan_append
-from tests.factories import at, vm_id
 
 POLICY = BillingPolicy.parse(None)
 VM = parse_vm_id(vm_id())

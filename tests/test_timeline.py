@@ -13,12 +13,13 @@ from datetime import timedelta
 import pytest
 
 import function_app
+from devtools.events import ACTION_FAILED, SUB, at, vm_id, wire_event
 from shared.cli import write_snapshot
 from shared.domain.times import parse_time, utc_now
 from shared.web import SNAPSHOT_SLOT, embed_snapshot
 from shared.web import timelines as web_timelines
 from shared.web.csv_export import TIMELINE_COLUMNS
-from tests.factories import ACTION_FAILED, SUB, at, deliver, http_get, sample_day, vm_id, wire_event
+from tests.factories import deliver, http_get, sample_day
 
 pytestmark = pytest.mark.azurite
 

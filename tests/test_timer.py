@@ -10,6 +10,10 @@ from datetime import timedelta
 
 import pytest
 
+from devtools.events import SUB, at, vm_id, wire_event
+from devtools.fake_arm import FakeArm, Faults, RecordedRequest, make_vm, operation_records
+from devtools.fake_prices import FakePrices, meter
+from devtools.faultproxy import FaultProxy, FaultRule
 from shared import context, settings
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import utc_now
@@ -18,10 +22,7 @@ from shared.jobs.inventory import inventory_job
 from shared.jobs.prices import prices_job
 from shared.sources import ArmClient, RetailPricesClient
 from shared.sources.arm import MAX_VM_PAGES
-from tests.factories import SUB, at, deliver, vm_id, wire_event
-from tests.fake_arm import FakeArm, Faults, RecordedRequest, make_vm, operation_records
-from tests.fake_prices import FakePrices, meter
-from tests.faultproxy import FaultProxy, FaultRule
+from tests.factories import deliver
 
 pytestmark = pytest.mark.azurite
 

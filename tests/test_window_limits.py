@@ -3,7 +3,7 @@ round trips, or refused with ``InvalidWindow``, never a hang or a 500.
 
 Month labels past December 9999 ("10000-01") sort before "9999-12" as text, and a window ending on
 0001-01-01 has no instant before its end: both once made the fleet answers loop over a million months or
-raise. The app runs against Azurite behind ``tests.faultproxy``, which counts every request; a watchdog
+raise. The app runs against Azurite behind ``devtools.faultproxy``, which counts every request; a watchdog
 makes the proxy refuse everything once a call has sent far more requests than any answer needs, so a
 regression fails here on the count instead of hanging the suite.
 """
@@ -19,14 +19,15 @@ import azure.functions as func
 import pytest
 
 import function_app
+from devtools.events import SUB, vm_id
+from devtools.faultproxy import FaultProxy
 from shared import context
 from shared.answers import MAX_WINDOW_MONTHS, fleet_totals
 from shared.answers._fleet import window_months
 from shared.errors import InvalidInput
 from shared.store import months_from
 from shared.web.params import MAX_WINDOW
-from tests.factories import SUB, deliver, sample_day, vm_id
-from tests.faultproxy import FaultProxy
+from tests.factories import deliver, sample_day
 
 pytestmark = pytest.mark.azurite
 

@@ -1,13 +1,26 @@
-"""The HTTP server the loopback fakes (ARM, Retail Prices) run on: 127.0.0.1 only, in a daemon thread."""
+"""The HTTP server the loopback fakes (ARM, Retail Prices) run on: 127.0.0.1 only, in a daemon thread;
+the requests they record; how their command lines wait to be stopped."""
 
 from __future__ import annotations
 
+import signal
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Self
 
 LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as a fake received it; header names are lower-cased for easy assertions."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
 
 
 class LoopbackServer:
@@ -48,3 +61,17 @@ class LoopbackServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def wait_for_stop_signal() -> None:
+    """Block until SIGTERM or SIGINT arrives."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    # A bounded wait keeps the main thread returning to the interpreter, where signal handlers run.
+    while not stop.wait(0.5):
+        pass

@@ -22,14 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.functions import meta
-from azure.functions.queue import QueueMessageInConverter
 from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from devtools.worker import queue_argument
 
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 POISON_SUFFIX = "-poison"
@@ -168,7 +167,7 @@ class QueueTrigger:
     def _deliver(self, message: QueueMessage) -> Delivery:
         count = int(message.dequeue_count or 1)
         try:
-            self.function(binding_of(message))
+            self.function(queue_argument(message))
         except Exception as err:
             return self._failed(message, count, err)
         self.queue.delete_message(message)
@@ -189,25 +188,6 @@ class QueueTrigger:
         self.queue.update_message(message, visibility_timeout=int(self.settings.visibility_timeout))
         self.log(f"queue {self.queue.queue_name}: message {message.id} failed (attempt {count}): {err!r}")
         return Delivery(message.id, count, "retry", repr(err))
-
-
-def binding_of(message: QueueMessage) -> Any:
-    """The ``func.QueueMessage`` the Python worker builds for this message (body already decoded)."""
-    metadata = {
-        "Id": meta.Datum(message.id, "string"),
-        "DequeueCount": meta.Datum(int(message.dequeue_count or 1), "int"),
-        "InsertionTime": meta.Datum(_iso(message.inserted_on), "string"),
-        "ExpirationTime": meta.Datum(_iso(message.expires_on), "string"),
-        "NextVisibleTime": meta.Datum(_iso(message.next_visible_on), "string"),
-        "PopReceipt": meta.Datum(message.pop_receipt, "string"),
-    }
-    return QueueMessageInConverter.decode(
-        data=meta.Datum(message.content, "string"), trigger_metadata=metadata
-    )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _seconds(timespan: Any, default: float) -> float:

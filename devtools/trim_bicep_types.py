@@ -9,7 +9,7 @@ and descriptions are the published ones.
 
 Usage, from a checkout (or snapshot) of ``Azure/bicep-types-az``::
 
-    python tests/tools/trim_bicep_types.py /path/to/bicep-types-az
+    python -m devtools.trim_bicep_types /path/to/bicep-types-az
 
 It rewrites ``tests/data/published/bicep_types/<namespace>@<apiVersion>.json``; record the commit of
 the checkout in ``SOURCES.md`` next to them.
@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-OUT_DIR = Path(__file__).resolve().parents[1] / "data" / "published" / "bicep_types"
+from devtools.published import PUBLISHED
+
+OUT_DIR = PUBLISHED / "bicep_types"
 
 # Path under the repo's ``generated/`` folder -> resource types to keep (without ``@version``).
 MANIFEST: dict[str, list[str]] = {

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
-from scripts.azurite import ACCOUNT, ACCOUNT_KEY
+from devtools.azurite import ACCOUNT, ACCOUNT_KEY
 
 LOOPBACK = "127.0.0.1"
 FAULTS = ("reset", "500", "503", "429")
@@ -146,7 +146,7 @@ class FaultProxy:
 
     @property
     def connection_string(self) -> str:
-        """The shape of ``scripts.azurite.Azurite.connection_string``, on the proxy's port."""
+        """The shape of ``devtools.azurite.Azurite.connection_string``, on the proxy's port."""
         queue = f"QueueEndpoint=http://{LOOPBACK}:{self.queue_port}/{ACCOUNT};" if self.queue_port else ""
         return (
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
