@@ -1,0 +1,1 @@
+"""The timeline page in a real headless Chromium."""
