@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -50,17 +51,74 @@ def test_the_import_contracts_hold():
     assert "broken" not in result.stdout.split("Contracts:")[-1].replace("0 broken", "")
 
 
-def test_an_import_against_the_layers_fails_the_contracts(tmp_path):
-    shutil.copytree(SHARED, tmp_path / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+def _copy_of_the_packages(tmp_path: Path) -> Path:
+    """The Python files of every package the contracts analyse, and pyproject.toml, in ``tmp_path``."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for package in config["tool"]["importlinter"]["root_packages"]:
+        for path in (ROOT / package).rglob("*.py"):
+            copy = tmp_path / path.relative_to(ROOT)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, copy)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    times = tmp_path / "shared" / "domain" / "times.py"
-    times.write_text(times.read_text(encoding="utf-8") + "\nimport shared.web  # noqa: E402,F401\n")
+    return tmp_path
 
-    result = _lint_imports(tmp_path)
+
+def _add_import(module: Path, name: str) -> None:
+    module.write_text(module.read_text(encoding="utf-8") + f"\nimport {name}  # noqa: E402,F401\n")
+
+
+def test_a_copy_of_the_packages_keeps_the_contracts(tmp_path):
+    """The copy the tests below break is whole: unbroken, every contract holds."""
+    result = _lint_imports(_copy_of_the_packages(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_import_against_the_layers_fails_the_contracts(tmp_path):
+    copy = _copy_of_the_packages(tmp_path)
+    _add_import(copy / "shared" / "domain" / "times.py", "shared.web")
+
+    result = _lint_imports(copy)
 
     assert result.returncode != 0
     assert "shared/ layers point one way BROKEN" in result.stdout
     assert "shared.domain.times -> shared.web" in result.stdout
+
+
+@pytest.mark.parametrize("tool", ["devtools.fake_arm", "scripts.serve", "bench.harness", "tests.factories"])
+def test_the_package_importing_a_tool_fails_the_contracts(tmp_path, tool):
+    copy = _copy_of_the_packages(tmp_path)
+    _add_import(copy / "shared" / "domain" / "times.py", tool)
+
+    result = _lint_imports(copy)
+
+    assert result.returncode != 0
+    assert "shared/ imports no tool, script, benchmark or test BROKEN" in result.stdout
+    assert f"shared.domain.times -> {tool}" in result.stdout
+
+
+@pytest.mark.parametrize("module", ["devtools/events.py", "scripts/demo.py", "bench/run.py"])
+def test_a_tool_importing_the_tests_fails_the_contracts(tmp_path, module):
+    copy = _copy_of_the_packages(tmp_path)
+    _add_import(copy / module, "tests.factories")
+
+    result = _lint_imports(copy)
+
+    assert result.returncode != 0
+    assert "tools, scripts and benchmarks never import the tests BROKEN" in result.stdout
+    importer = module.removesuffix(".py").replace("/", ".")
+    assert f"{importer} -> tests.factories" in result.stdout
+
+
+@pytest.mark.parametrize("tool", ["scripts.serve", "bench.harness"])
+def test_devtools_importing_a_script_or_a_benchmark_fails_the_contracts(tmp_path, tool):
+    copy = _copy_of_the_packages(tmp_path)
+    _add_import(copy / "devtools" / "loopback.py", tool)
+
+    result = _lint_imports(copy)
+
+    assert result.returncode != 0
+    assert "devtools/ imports no script or benchmark BROKEN" in result.stdout
+    assert f"devtools.loopback -> {tool}" in result.stdout
 
 
 def test_the_package_never_imports_the_functions_runtime():
