@@ -129,14 +129,30 @@ def test_storage_down_is_one_clear_line_for_every_command(ledger_env, monkeypatc
     assert err.startswith("error: the ledger storage is not reachable")
 
 
+def table_rows(text: str) -> list[dict[str, str]]:
+    """The rows of a printed table, by column title: columns start where the dashes under them do."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    rule = next(index for index, line in enumerate(lines) if set(line.strip()) <= {"-", " "})
+    starts = [
+        index
+        for index, char in enumerate(lines[rule])
+        if char == "-" and lines[rule][index - 1 : index] != "-"
+    ]
+    spans = list(zip(starts, [*starts[1:], None], strict=True))
+    title = lines[rule - 1]
+    return [{title[a:b].strip(): line[a:b].strip() for a, b in spans} for line in lines[rule + 1 :]]
+
+
 def test_the_vm_table_says_billing_now_next_to_billed_hours(ledger, tmp_path, capsys):
+    """A VM hibernated at 15:00 bills nothing now, and billed 5 hours that day: one row says both."""
     path = tmp_path / "events.json"
     path.write_text(json.dumps(sample_day(VM)))
     cli.main(["replay", str(path)])
     capsys.readouterr()
     cli.main(["show", "--from", at(0).isoformat(), "--to", at(hours=24).isoformat()])
-    header = capsys.readouterr().out.splitlines()[1]
-    assert "BILLING NOW" in header and "BILLED H" in header
+    [row] = table_rows(capsys.readouterr().out)
+    assert row["VM"] == "rg-app/web-01"
+    assert (row["BILLING NOW"], row["BILLED H"]) == ("no", "5.00")
 
 
 def test_findings_name_a_scale_set_instance_as_azure_does(ledger, capsys):

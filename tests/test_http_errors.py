@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
@@ -14,9 +15,11 @@ from devtools.azurite import free_port
 from devtools.events import SUB, at, wire_event
 from devtools.worker import event_grid_argument
 from shared import context, settings
+from shared.domain.times import parse_time
 from shared.errors import StorageUnavailable
 from shared.store import STORAGE_CLIENT_OPTIONS
 
+PAGE = Path(__file__).resolve().parent.parent / "shared" / "web" / "static" / "timeline.html"
 GOOD = {"subscriptionId": SUB, "resourceGroup": "rg-app", "vmName": "vm1"}
 
 
@@ -169,12 +172,24 @@ def test_times_are_parsed_strictly_and_anything_else_is_invalid_time(recorded, n
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-11-23", "2026-11-23T02:00", "2026-11-23T02:00:00", "2026-11-23T02:00:00.1234567Z",
-             "2026-11-23t02:00:00z", "2026-11-23T03:00:00+01:00"],
-)  # fmt: skip
-def test_the_documented_time_forms_are_accepted(recorded, text):
+    ("text", "instant"),
+    [
+        ("2026-11-23", "2026-11-23T00:00:00.000000Z"),  # a date is its midnight, UTC
+        ("2026-11-23T02:00", "2026-11-23T02:00:00.000000Z"),  # no offset: UTC
+        ("2026-11-23T02:00:00", "2026-11-23T02:00:00.000000Z"),
+        ("2026-11-23T02:00:00.1234567Z", "2026-11-23T02:00:00.123456Z"),  # Event Grid's 7 digits, to 6
+        ("2026-11-23t02:00:00z", "2026-11-23T02:00:00.000000Z"),
+        ("2026-11-23T03:00:00+01:00", "2026-11-23T02:00:00.000000Z"),
+    ],
+)
+def test_the_documented_time_forms_are_accepted(recorded, text, instant):
+    """Accepted as the instant they denote: the window ends there, and the VM created at 01:00 has billed
+    since then."""
     status, body = call(function_app.get_vm, {"to": text}, GOOD)
     assert status == 200, body
+    assert body["window"]["to"] == instant
+    billed = (parse_time(instant) - at(hours=1)).total_seconds()
+    assert body["billedSeconds"] == max(billed, 0)
 
 
 @pytest.mark.parametrize("name", ["from", "to"])
@@ -263,7 +278,10 @@ def test_an_event_raises_when_storage_is_down_so_event_grid_redelivers(storage_d
 
 
 def test_the_timeline_page_still_loads_when_storage_is_down(storage_down):
+    """The whole page as shipped, with its policy: it then says itself that its data cannot be read."""
     request = func.HttpRequest("GET", "http://localhost/api/timeline", body=b"", params={}, route_params={})
     response = function_app.vm_timeline_page(request)
     assert response.status_code == 200
     assert response.mimetype == "text/html"
+    assert response.get_body().decode("utf-8") == PAGE.read_text(encoding="utf-8")
+    assert "script-src" in response.headers["Content-Security-Policy"]

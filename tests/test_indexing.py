@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_SETTINGS_SAMPLE = ROOT / "local.settings.sample.json"
 HTTP_ROUTES = {
     "get_vm": "vms/{subscriptionId}/{resourceGroup}/{vmName}",
     "list_vm_transitions": "vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions",
@@ -69,25 +73,36 @@ def test_the_reconcile_timer_takes_its_schedule_from_the_setting(indexed_functio
 
 
 def test_importing_the_app_reads_no_settings_and_loads_no_storage_sdk():
+    """The worker imports function_app.py on every cold start: no setting is read (a wrong one fails a
+    trigger, not the indexing) and no storage or identity SDK is loaded until a trigger runs. Every
+    lookup in ``os.environ`` while importing is recorded, found or not."""
+    settings = set(json.loads(LOCAL_SETTINGS_SAMPLE.read_text(encoding="utf-8"))["Values"])
     code = (
-        "import os, sys\n"
-        "for name in list(os.environ):\n"
-        "    if name.startswith(('VM_LEDGER', 'BILLED', 'RECONCILE', 'ARM_')): del os.environ[name]\n"
+        "import json, os, sys\n"
+        "looked_up = set()\n"
+        "class Recorded(type(os.environ)):\n"
+        "    def __getitem__(self, key):\n"
+        "        looked_up.add(key)\n"
+        "        return super().__getitem__(key)\n"
+        "env = os.environ\n"
+        "os.environ = Recorded(env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue)\n"
         "import function_app\n"
         "sdks = ('azure.data.tables', 'azure.storage.queue', 'azure.identity', 'azure.eventgrid')\n"
-        "heavy = [m for m in sdks if m in sys.modules]\n"
-        "print(heavy)\n"
+        "print(json.dumps({'looked_up': sorted(looked_up), 'sdks': [m for m in sdks if m in sys.modules]}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    env = {name: value for name, value in os.environ.items() if name not in settings}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(result.stdout)
+    read = [name for name in seen["looked_up"] if name in settings or name.startswith("VM_LEDGER")]
+    assert read == []
+    assert seen["sdks"] == []
 
 
 def test_the_local_settings_sample_holds_every_setting_the_host_resolves_for_a_binding(indexed_functions):
     """``func start`` refuses a function whose ``%SETTING%`` or ``connection`` it cannot resolve."""
-    from pathlib import Path
-
-    sample = Path(__file__).resolve().parents[1] / "local.settings.sample.json"
-    values = json.loads(sample.read_text(encoding="utf-8"))["Values"]
+    values = json.loads(LOCAL_SETTINGS_SAMPLE.read_text(encoding="utf-8"))["Values"]
     needed = set()
     for function in indexed_functions.values():
         for binding in json.loads(function.get_function_json())["bindings"]:

@@ -11,6 +11,7 @@ from azure.functions.timer import TimerRequest
 import function_app
 from devtools.events import SUB, at, vm_id, wire_event
 from devtools.fake_arm import FakeArm, Faults, make_vm
+from devtools.fake_prices import FakePrices
 from shared import settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
@@ -167,9 +168,15 @@ def test_the_timer_function_reconciles_the_configured_subscriptions_without_a_to
 
 
 def test_the_timer_does_nothing_but_say_so_when_no_subscription_is_configured(ledger, monkeypatch, caplog):
-    monkeypatch.delenv(settings.RECONCILE_SUBSCRIPTION_IDS, raising=False)
-    settings.get_settings.cache_clear()
-    function_app.reconcile_vms(TimerRequest(past_due=True))
+    with FakeArm({SUB: [make_vm(SUB, "rg-app", "unlisted")]}) as arm, FakePrices([]) as prices:
+        monkeypatch.delenv(settings.RECONCILE_SUBSCRIPTION_IDS, raising=False)
+        monkeypatch.setenv(settings.ARM_ENDPOINT, arm.url)
+        monkeypatch.setenv(settings.RETAIL_PRICES_ENDPOINT, prices.url)
+        settings.get_settings.cache_clear()
+        function_app.reconcile_vms(TimerRequest(past_due=True))
+        asked = arm.requests + prices.requests
+    assert asked == []  # neither listed nor priced anything
+    assert ledger.list_subscriptions() == []  # and recorded no VM
     assert "RECONCILE_SUBSCRIPTION_IDS is empty" in caplog.text
 
 
