@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
-from tests.test_bicep import (
+from tests.bicep_source import (
     MAIN,
     MODULES,
-    _body,
-    _condition,
-    _doc,
-    _functions,
-    _only,
-    _resolve,
-    _strings,
+    body_of,
+    condition_of,
+    functions_in,
+    only_resource,
+    parsed,
+    resolved_value,
+    strings_in,
 )
 
 LEDGER = "11111111-1111-1111-1111-111111111111"
@@ -75,14 +75,14 @@ def expand(
 ) -> dict[str, Any]:
     """The deployments, topics (created ones), readers and event subscriptions of one run of main.bicep;
     ``health_topics`` is main's ``existingHealthTopics``."""
-    main = _doc(MAIN)
+    main = parsed(MAIN)
     ledger_group = main["parameters"]["resourceGroupName"]["default"]
     prefix = main["parameters"]["systemTopicNamePrefix"]["default"]
     watched = main["modules"]["watched"]
     assert watched["config"]["loop_type"]["detail"]["array_name"] == "subscriptionIds"
     item = watched["config"]["loop_type"]["detail"]["item_name"]
-    body = _body(watched)
-    module = _doc(MODULES / "watchedSubscription.bicep")
+    body = body_of(watched)
+    module = parsed(MODULES / "watchedSubscription.bicep")
     result: dict[str, Any] = {
         "deployments": [], "topics": [], "readers": [], "deliveries": [], "delivered_from": []
     }  # fmt: skip
@@ -108,16 +108,16 @@ def expand(
         params["healthTopicResourceGroupName"] = reused["resourceGroup"] if reused else ledger_group
         params["subscriptionToken"] = _unique_string_of(module, "subscriptionToken", params)
         for nested in module["modules"].values():
-            condition = _condition(nested)
+            condition = condition_of(nested)
             if "deployHealthEvents" in str(condition) and not health:
                 continue
-            nested_body = _body(nested)
+            nested_body = body_of(nested)
             scope = nested_body.get("scope")
             if scope is None:
                 where = f"subscription {subscription_id}"
             else:
                 arguments = scope["function"]["parameters"]
-                target = _resolve(module, arguments.get("subscription_id")) or None
+                target = resolved_value(module, arguments.get("subscription_id")) or None
                 where = f"resourceGroup {params[target] if target else subscription_id}/" + interpolate(
                     arguments["resource_group_name"], params
                 )
@@ -143,7 +143,7 @@ def _topic_of(module: dict[str, Any], system_topic_name: Any, params: dict[str, 
     operands = system_topic_name["operator"]["operands"]
     topic_module = module["modules"][operands["operand_1"]]
     assert operands["operand_2"]["operator"]["operands"] == {"operand_1": "outputs", "operand_2": "name"}
-    return interpolate(_body(topic_module)["params"]["systemTopicName"], params)
+    return interpolate(body_of(topic_module)["params"]["systemTopicName"], params)
 
 
 def three_deliveries() -> list[tuple[str, str]]:
@@ -178,10 +178,10 @@ def test_one_topic_per_source_and_type_with_names_unique_per_subscription(three)
     )
     names = [name for _, _, name in three["topics"]]
     assert len(names) == len(set(names)) == 6
-    doc = _doc(MODULES / "systemTopic.bicep")
-    _, created = _only(doc, "Microsoft.EventGrid/systemTopics")
-    source = _body(created)["properties"]["source"]
-    assert _functions(source) == {"subscription"} and "id" in _strings(source)
+    doc = parsed(MODULES / "systemTopic.bicep")
+    _, created = only_resource(doc, "Microsoft.EventGrid/systemTopics")
+    source = body_of(created)["properties"]["source"]
+    assert functions_in(source) == {"subscription"} and "id" in strings_in(source)
 
 
 def test_reader_and_both_event_subscriptions_in_every_subscription_to_the_one_app(three):
@@ -196,15 +196,15 @@ def test_without_health_events_only_the_resource_topic_is_deployed():
 
 
 def test_the_reconcile_lists_the_same_subscriptions():
-    body = _body(_doc(MAIN)["modules"]["functionApp"])
+    body = body_of(parsed(MAIN)["modules"]["functionApp"])
     assert body["params"]["reconcileSubscriptionIds"] == "subscriptionIds"
 
 
 def test_health_events_are_on_by_default_and_documented_as_preview():
-    main = _doc(MAIN)["parameters"]["deployHealthEvents"]
+    main = parsed(MAIN)["parameters"]["deployHealthEvents"]
     assert main["default"] is True
     assert "preview" in next(d["argument"] for d in main["decorators"] if d["type"] == "description")
-    module = _doc(MODULES / "watchedSubscription.bicep")
+    module = parsed(MODULES / "watchedSubscription.bicep")
     assert module["modules"]["healthTopic"]["config"]["condition"] == "deployHealthEvents"
 
 
@@ -213,7 +213,7 @@ def test_health_events_are_on_by_default_and_documented_as_preview():
     [("existingResourceTopic", "existingSystemTopics"), ("existingHealthTopic", "existingHealthTopics")],
 )
 def test_a_reused_topic_is_looked_up_by_subscription(module_param, main_param):
-    existing = _body(_doc(MAIN)["modules"]["watched"])["params"][module_param]["operator"]["operands"]
+    existing = body_of(parsed(MAIN)["modules"]["watched"])["params"][module_param]["operator"]["operands"]
     assert existing["condition"]["function"]["parameters"] == {
         "container": main_param,
         "item_to_find": "subscriptionId",
@@ -224,18 +224,18 @@ def test_a_reused_topic_is_looked_up_by_subscription(module_param, main_param):
 def test_the_health_subscription_filters_what_the_code_reads():
     from shared.sources.health_events import HEALTH_EVENT_TYPES, HEALTH_TARGET_TYPES
 
-    doc = _doc(MODULES / "healthEventSubscription.bicep")
-    _, subscription = _only(doc, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
-    properties = _body(subscription)["properties"]
+    doc = parsed(MODULES / "healthEventSubscription.bicep")
+    _, subscription = only_resource(doc, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    properties = body_of(subscription)["properties"]
     assert properties["destination"]["endpointType"] == "AzureFunction"
-    assert _resolve(doc, "eventFunctionName") == "on_vm_event"
-    assert list(_resolve(doc, properties["filter"]["includedEventTypes"])) == list(HEALTH_EVENT_TYPES)
+    assert resolved_value(doc, "eventFunctionName") == "on_vm_event"
+    assert list(resolved_value(doc, properties["filter"]["includedEventTypes"])) == list(HEALTH_EVENT_TYPES)
     [advanced] = properties["filter"]["advancedFilters"]
     assert (advanced["operatorType"], advanced["key"]) == (
         "StringIn",
         "data.resourceInfo.properties.targetResourceType",
     )
-    assert list(_resolve(doc, advanced["values"])) == list(HEALTH_TARGET_TYPES)
+    assert list(resolved_value(doc, advanced["values"])) == list(HEALTH_TARGET_TYPES)
     assert "deadLetterWithResourceIdentity" in properties
 
 
