@@ -96,7 +96,7 @@ def test_the_package_importing_a_tool_fails_the_contracts(tmp_path, tool):
     assert f"shared.domain.times -> {tool}" in result.stdout
 
 
-@pytest.mark.parametrize("module", ["devtools/events.py", "scripts/demo.py", "bench/run.py"])
+@pytest.mark.parametrize("module", ["devtools/events.py", "scripts/demo/scenario.py", "bench/run.py"])
 def test_a_tool_importing_the_tests_fails_the_contracts(tmp_path, module):
     copy = _copy_of_the_packages(tmp_path)
     _add_import(copy / module, "tests.factories")

@@ -76,7 +76,7 @@ def test_core_tools_and_gitignore_readings_of_funcignore_ship_the_same_files():
         ("*.md", "docs/a.md", False),  # '*' never crosses a '/' (issue #2701)
         ("__pycache__", "shared/__pycache__/a.pyc", False),
         ("**/__pycache__", "shared/web/__pycache__/a.pyc", True),
-        ("/scripts", "scripts/demo.py", True),
+        ("/scripts", "scripts/demo/scenario.py", True),
         ("tests\n!tests/keep.py", "tests/keep.py", False),
         ("# tests", "tests/x.py", False),
     ],
