@@ -3,7 +3,7 @@ benchmarks run the queue-triggered function, since Core Tools (the real host) ca
 
 It does what the host's Storage queues extension (5.x) does with host.json ``extensions.queues``: take up
 to ``batchSize`` messages, decode their Base64, hand each to the user function as the Python worker
-builds the argument (``QueueMessageInConverter`` with the trigger metadata ``Id``, ``DequeueCount``, the
+builds the argument (``devtools.worker.queue_argument``: trigger metadata ``Id``, ``DequeueCount``, the
 times and ``PopReceipt``), and delete it when the function returns. When the function raises, the
 message becomes visible again after ``visibilityTimeout``; once its ``DequeueCount`` has reached
 ``maxDequeueCount`` it is copied to ``<queue>-poison`` (created if missing) and deleted instead.
