@@ -272,6 +272,26 @@ class CutOff:
         return self.original(operations, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "verbs",
+    [
+        [("write", WRITE_FAILED), ("restart", ACTION_FAILED)],  # no row began the unknown condition
+        [("write", WRITE_FAILED), ("start", None), ("restart", ACTION_FAILED)],  # the start began it
+    ],
+)
+def test_seeded_rows_are_the_rows_recording_in_time_order_writes(tables, verbs):
+    """What the tests above and the benchmarks seed is the ledger recording writes, its cause included."""
+    recorded, seeded = tables
+    resource_id = vm_id("seed-" + uuid.uuid4().hex[:8], "rg-repair")
+    events = [
+        wire_event(verb, at(hours=1 + i), resource_id=resource_id, event_type=event_type)
+        for i, (verb, event_type) in enumerate(verbs)
+    ]
+    record(recorded, events)
+    seed(seeded, events)
+    assert_same_rows(settled_rows(seeded, resource_id), settled_rows(recorded, resource_id))
+
+
 def test_a_late_event_that_rewrites_hundreds_of_rows_gives_the_in_order_ledger(tables):
     reference, lossy = tables
     resource_id = vm_id("long-" + uuid.uuid4().hex[:8], "rg-repair")
