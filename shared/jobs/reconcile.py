@@ -19,7 +19,7 @@ the report (``adopted``) for the Activity Log backfill.
 A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
 page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
 and each listing reads at most its page cap: what was left is reported failed, and the next run takes it
-up. The backfill of adopted VMs follows; its failure is logged and never hides the reconcile's outcome.
+up. The timer's next step backfills the adopted VMs (``jobs.timer``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from shared.domain.vm_state import Change, apply_change
 from shared.errors import StorageUnavailable
 from shared.jobs._membership import record_membership
 from shared.jobs._observation import differs, listed_vm_of, main_state, observed_change, observed_transition
-from shared.jobs.backfill import backfill_adopted
-from shared.settings import get_settings
+from shared.jobs._steps import StepFailed
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger, Source
 
@@ -51,7 +50,7 @@ RUN_BUDGET_SECONDS = 300.0
 _AT_ONCE = Thresholds(stopped_min_hours=0.0)
 
 
-class ReconcileFailed(RuntimeError):
+class ReconcileFailed(StepFailed):
     """At least one subscription could not be reconciled; raised after all were tried."""
 
 
@@ -103,22 +102,20 @@ def reconcile_subscription(
     return report
 
 
-def reconcile_configured_subscriptions(
+def reconcile_subscriptions(
     ledger: Ledger,
     client: ArmClient,
-    subscription_ids: Iterable[str] | None = None,
+    subscription_ids: Iterable[str],
     *,
     budget_seconds: float = RUN_BUDGET_SECONDS,
     deadline: float | None = None,
 ) -> list[SubscriptionReport]:
-    """The timer's work: every configured subscription, each independently; raise if any failed.
+    """Every subscription, each independently, each report logged; a failure is in its report.
 
-    No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``;
-    the backfill of adopted VMs stops there too): the subscriptions left are reported failed.
+    No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``):
+    the subscriptions left are reported failed.
     """
-    ids = list(
-        subscription_ids if subscription_ids is not None else get_settings().reconcile_subscription_ids
-    )
+    ids = list(subscription_ids)
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
@@ -131,17 +128,14 @@ def reconcile_configured_subscriptions(
     ]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
-    settings = get_settings()
-    adopted = [vm for report in reports for vm in report.adopted]
-    days, max_vms = settings.backfill_on_adopt_days, settings.backfill_on_adopt_max_vms
-    try:
-        backfill_adopted(ledger, client, adopted, days=days, max_vms=max_vms, deadline=deadline)
-    except Exception:  # the reconcile's outcome stands whatever the backfill does
-        logger.exception("backfill of adopted VMs failed: run python -m shared.cli backfill for them")
+    return reports
+
+
+def raise_for_failures(reports: Iterable[SubscriptionReport]) -> None:
+    """``ReconcileFailed`` naming the subscriptions that failed, if any did."""
     failed = [report.subscription_id for report in reports if report.failure]
     if failed:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
-    return reports
 
 
 class _Known(NamedTuple):
