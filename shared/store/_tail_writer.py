@@ -192,7 +192,9 @@ class TailWriter:
         its condition, before the last transaction writes it (so the cause commits with the rows, whatever
         order and path wrote them: a rewrite stopped early, cut off, rebuilt). One short query of the rows
         at that instant; those this rewrite stepped over count as derived (``deriver.cause``), the others
-        as stored (this rewrite does not change them)."""
+        as stored (this rewrite does not change them). When none began it (the VM's first row left it in
+        the unknown state assumed before it), no cause, as an in-order write names: the cause ``final``
+        carries over from the current row may be that of a condition the rewrite ended."""
         vm, since = final.vm, final.state.since
         stepped_to = deriver.last.key if deriver.last else start_key
         cause = deriver.cause if deriver.cause is not None and deriver.cause.time == since else None
@@ -201,9 +203,8 @@ class TailWriter:
             stepped = start_key <= row.key <= stepped_to
             if not stepped and begins_condition(row) and (cause is None or row.key > cause.key):
                 cause = row
-        if cause is None:
-            return final
-        return replace(final, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
+        source, operation = (cause.source, cause.operation_name) if cause else (None, None)
+        return replace(final, last_cause_source=source, last_cause_operation=operation)
 
     def _look_back(self, vm: VmId, key: str) -> Anchor:
         """The last row before ``key``, read from the VM's first row: the slow way, after rows were lost."""

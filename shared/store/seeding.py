@@ -80,10 +80,13 @@ def _history_entities(
     first, last = rows[0], rows[-1]
     counter = MarkCounter()
     months = [operation[1] for operation in plan_rebuild(counter.seen(rows), vm.vm_key, vm.subscription_key)]
-    cause = next(row for row in reversed(rows) if begins_condition(row) or row is first)
+    # The last row that began a condition began the last one; none did when the VM is still in the unknown
+    # state assumed before its first row: recording names no cause then either.
+    cause = next((row for row in reversed(rows) if begins_condition(row)), None)
     current = CurrentRow(
         vm, last.state, policy.label, first.key, first.time, last.key, last.time, None,
-        last_cause_source=cause.source, last_cause_operation=cause.operation_name,
+        last_cause_source=cause.source if cause else None,
+        last_cause_operation=cause.operation_name if cause else None,
         months=counter.mark(), spec=spec, spec_at=spec_at if spec else None,
     )  # fmt: skip
     if current_only:  # without its month rows, a VM's mark would be a lie
