@@ -152,7 +152,7 @@ def handle_scale_set_message(body: str | bytes, dequeue_count: int | None) -> Ou
 
 
 def run_timer() -> None:
-    """``reconcile_vms``: every step of the timer's table (``jobs.timer``), within the run's deadline."""
+    """``reconcile_vms``: every step of the timer's table (``jobs.refresh``), within the run's deadline."""
     app = root()
     ledger = app.ledger()
     steps = jobs.timer_steps(

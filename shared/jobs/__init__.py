@@ -19,7 +19,7 @@ from shared.jobs.reconcile import (
 )
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 from shared.jobs.scale_set_queue import MAX_DEQUEUE_COUNT, enqueue_scale_set_event, handle_scale_set_message
-from shared.jobs.timer import PRICES_REFRESH, RUN_DEADLINE_SECONDS, run_timer, timer_steps
+from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, run_timer, timer_steps
 
 __all__ = [
     "EVERY_RUN",

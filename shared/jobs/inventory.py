@@ -1,7 +1,7 @@
 """Keep each VM's inventory (size, region, OS, priority, tags) from the VM models listing.
 
 Run by the reconcile timer for each subscription, at most once per ``INVENTORY_REFRESH`` (the schedule
-is the timer's, ``jobs.timer``). A listing is applied only when it completed: a failure part way changes
+is the timer's, ``jobs.refresh``). A listing is applied only when it completed: a failure part way changes
 nothing and is logged. Only VMs already in the ledger get inventory, and only when it changed: it never
 records a transition or touches billed seconds. A VM whose row cannot be written is skipped alone
 (logged, tried again at the next refresh); the others are still written. A resize shows from the next

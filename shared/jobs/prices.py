@@ -1,6 +1,6 @@
 """Refresh the cached retail prices for the (region, size) pairs the inventory holds.
 
-Run by the reconcile timer at most once a day (the schedule is the timer's, ``jobs.timer``). The price
+Run by the reconcile timer at most once a day (the schedule is the timer's, ``jobs.refresh``). The price
 in force now is chosen per (region, size, OS, priority) and written to the ledger table's ``prices``
 partition with the time fetched. A listing that fails (429s after retries, an outage, a malformed page) writes
 nothing: the previous prices stay and the failure is logged. HTTP answers only ever read the cache.

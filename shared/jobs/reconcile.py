@@ -19,7 +19,7 @@ the report (``adopted``) for the Activity Log backfill.
 A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
 page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
 and each listing reads at most its page cap: what was left is reported failed, and the next run takes it
-up. The timer's next step backfills the adopted VMs (``jobs.timer``).
+up. The timer's next step backfills the adopted VMs (``jobs.refresh``).
 """
 
 from __future__ import annotations
