@@ -17,9 +17,9 @@ from shared.jobs.reconcile import (
     reconcile_subscription,
     reconcile_subscriptions,
 )
+from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, run_timer, timer_steps
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 from shared.jobs.scale_set_queue import MAX_DEQUEUE_COUNT, enqueue_scale_set_event, handle_scale_set_message
-from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, run_timer, timer_steps
 
 __all__ = [
     "EVERY_RUN",
