@@ -1,5 +1,5 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade; the
-work queue in the same account."""
+cached prices and the timer's run records in the same table; the work queue in the same account."""
 
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
@@ -8,7 +8,8 @@ from shared.store._month_rows import state_from_code as decode_state
 from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
-from shared.store.price_book import JobMark, PriceBook, StoredPrices
+from shared.store.price_book import PriceBook, StoredPrices
+from shared.store.run_records import RunRecord, RunRecords
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
@@ -16,13 +17,14 @@ __all__ = [
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
     "CurrentRow",
-    "JobMark",
     "Ledger",
     "MonthEntry",
     "MonthRows",
     "NewTransition",
     "Outcome",
     "PriceBook",
+    "RunRecord",
+    "RunRecords",
     "Source",
     "StoredPrices",
     "TransitionRow",
