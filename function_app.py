@@ -1,8 +1,9 @@
 """Azure Functions entry point: wiring only.
 
-Each trigger turns its binding into a plain call into ``shared`` and maps the result to a response.
-The ``shared`` modules are imported inside the triggers, not here: the worker imports this file on every
-cold start, and the storage and identity SDKs are only needed once a trigger runs.
+Each trigger turns its binding into a plain call into ``shared.context``, the composition root that
+builds the settings, the ledger and the clients once and hands each step what it needs, and maps the
+result to a response. ``shared`` is imported inside the triggers, not here: the worker imports this file
+on every cold start, and the storage and identity SDKs are only needed once a trigger runs.
 """
 
 import logging
@@ -21,11 +22,10 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def on_vm_event(event: func.EventGridEvent) -> None:
     """Record a VM, instance or health event, queue a scale-set-level one; storage, queue or ARM failures
     raise for a redelivery."""
-    from shared.context import get_arm_client, get_ledger, get_work_queue
-    from shared.jobs import handle_event
+    from shared import context
     from shared.sources import inbound_from_binding
 
-    handle_event(inbound_from_binding(event), get_ledger(), get_arm_client, queue=get_work_queue)
+    context.handle_event(inbound_from_binding(event))
 
 
 # The same connection as the ledger: VM_LEDGER_STORAGE (Azurite) or VM_LEDGER_STORAGE__queueServiceUri with
@@ -34,28 +34,23 @@ def on_vm_event(event: func.EventGridEvent) -> None:
 @app.queue_trigger(arg_name="message", queue_name="%VM_LEDGER_QUEUE%", connection="VM_LEDGER_STORAGE")
 def record_scale_set_event(message: func.QueueMessage) -> None:
     """List a scale set's instances after a scale-set-level event, record what changed; raises for a retry."""
-    from shared.context import get_arm_client, get_ledger
-    from shared.jobs import handle_scale_set_message
+    from shared import context
 
-    handle_scale_set_message(message.get_body(), message.dequeue_count, get_ledger(), get_arm_client)
+    context.handle_scale_set_message(message.get_body(), message.dequeue_count)
 
 
 @app.function_name("get_vm")
 @app.route(route="vms/{subscriptionId}/{resourceGroup}/{vmName}", methods=["GET"])
 def get_vm(req: func.HttpRequest) -> func.HttpResponse:
     """Current state of one VM and its billed seconds in a window (``from``, ``to``)."""
-    from shared import web
-
-    return _respond(web.get_vm, req)
+    return _respond("get_vm", req)
 
 
 @app.function_name("list_vm_transitions")
 @app.route(route="vms/{subscriptionId}/{resourceGroup}/{vmName}/transitions", methods=["GET"])
 def list_vm_transitions(req: func.HttpRequest) -> func.HttpResponse:
     """One VM's transitions in time order, paged (``from``, ``to``, ``top``, ``continuationToken``)."""
-    from shared import web
-
-    return _respond(web.list_vm_transitions, req)
+    return _respond("list_vm_transitions", req)
 
 
 @app.function_name("get_vm_instance")
@@ -64,9 +59,7 @@ def list_vm_transitions(req: func.HttpRequest) -> func.HttpResponse:
 )  # noqa: E501
 def get_vm_instance(req: func.HttpRequest) -> func.HttpResponse:
     """``get_vm`` for one Uniform scale set instance."""
-    from shared import web
-
-    return _respond(web.get_vm, req)
+    return _respond("get_vm_instance", req)
 
 
 @app.function_name("list_vm_instance_transitions")
@@ -76,9 +69,7 @@ def get_vm_instance(req: func.HttpRequest) -> func.HttpResponse:
 )
 def list_vm_instance_transitions(req: func.HttpRequest) -> func.HttpResponse:
     """``list_vm_transitions`` for one Uniform scale set instance."""
-    from shared import web
-
-    return _respond(web.list_vm_transitions, req)
+    return _respond("list_vm_instance_transitions", req)
 
 
 @app.function_name("list_vms")
@@ -86,30 +77,28 @@ def list_vm_instance_transitions(req: func.HttpRequest) -> func.HttpResponse:
 def list_vms(req: func.HttpRequest) -> func.HttpResponse:
     """Current state of every VM in the ledger, paged (``subscriptionId``, ``resourceGroup``, ``scaleSet``,
     ``top``)."""
-    from shared import web
-
-    return _respond(web.list_vms, req)
+    return _respond("list_vms", req)
 
 
 @app.function_name("reconcile_vms")
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def reconcile_vms(timer: func.TimerRequest) -> None:
-    """Converge the ledger on Virtual Machines - List All, then refresh inventory and prices when due;
-    raises if any subscription failed to reconcile."""
-    from shared.context import get_arm_client, get_ledger, get_prices_client
-    from shared.jobs import run_timer
+    """The timer's steps: converge the ledger on Virtual Machines - List All, backfill the VMs it adopted,
+    rebuild month rows, refresh inventory and prices when due; raises if any subscription failed to
+    reconcile."""
+    from shared import context
 
     if timer.past_due:
         logging.getLogger(__name__).info("reconcile is running late (past due)")
-    run_timer(get_ledger(), get_arm_client(), get_prices_client())
+    context.run_timer()
 
 
-def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpResponse:
-    from shared.context import get_ledger
-    from shared.web import Request, respond
+def _respond(function_name: str, req: func.HttpRequest) -> func.HttpResponse:
+    from shared import context
+    from shared.web import Request
 
     request = Request(url=req.url, params=dict(req.params), route=dict(req.route_params))
-    result = respond(view, request, get_ledger if storage else None)
+    result = context.answer(function_name, request)
     return func.HttpResponse(
         result.text(),
         status_code=result.status,
@@ -123,33 +112,25 @@ def _respond(view, req: func.HttpRequest, *, storage: bool = True) -> func.HttpR
 @app.route(route="timelines", methods=["GET"])
 def list_vm_timelines(req: func.HttpRequest) -> func.HttpResponse:
     """Every VM's power-state segments and billed seconds in a window, paged (``from``, ``to``, ``top``)."""
-    from shared import web
-
-    return _respond(web.list_vm_timelines, req)
+    return _respond("list_vm_timelines", req)
 
 
 @app.function_name("list_findings")
 @app.route(route="findings", methods=["GET"])
 def list_findings(req: func.HttpRequest) -> func.HttpResponse:
     """VMs to act on: stopped but billed, deallocated for long, failed while billed, unconfirmed."""
-    from shared import web
-
-    return _respond(web.list_findings, req)
+    return _respond("list_findings", req)
 
 
 @app.function_name("list_costs")
 @app.route(route="costs", methods=["GET"])
 def list_costs(req: func.HttpRequest) -> func.HttpResponse:
     """Billed hours and estimated cost per subscription, group or tag (``from``, ``to``, ``groupBy``)."""
-    from shared import web
-
-    return _respond(web.list_costs, req)
+    return _respond("list_costs", req)
 
 
 @app.function_name("vm_timeline_page")
 @app.route(route="timeline", methods=["GET"])
 def vm_timeline_page(req: func.HttpRequest) -> func.HttpResponse:
     """The timeline page (HTML); it reads ``timelines`` with the same function key."""
-    from shared import web
-
-    return _respond(web.vm_timeline_page, req, storage=False)
+    return _respond("vm_timeline_page", req)

@@ -1,76 +1,190 @@
-"""The process's clients, built once, lazily, from the settings, sharing one credential.
+"""The composition root: the one place that reads the settings and builds what the app runs with.
 
-Nothing here runs at import: the first event or request pays for it, so cold starts of the function app
-only import what they use. In Azure one ``DefaultAzureCredential`` (the app's managed identity) serves
-the ledger table, the work queue and Resource Manager alike; with Azurite and a loopback fake of ARM none
-is built.
+``function_app.py`` and the command line start here. The settings are read once, on first use (never at
+import: importing ``function_app`` stays cheap, and a wrong setting fails a trigger, not the indexing);
+the ledger, the work queue and the Resource Manager and Retail Prices clients are each built once per
+process, on first use. In Azure one ``DefaultAzureCredential`` (the app's managed identity) serves the
+ledger table, the work queue and Resource Manager alike; with Azurite and a loopback fake of ARM none is
+built.
+
+Each entry point below hands its step what it needs as plain arguments (the ledger, a client, the
+currency, the thresholds, the subscriptions): no view, job or command reads a setting itself
+(``tests/test_architecture.py`` holds that). ``reset()`` forgets the settings and every client, as a
+freshly started instance would (tests, benchmarks).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from shared.settings import get_settings
-from shared.sources import ArmClient, RetailPricesClient
-from shared.store import Ledger, WorkQueue, open_ledger, open_work_queue
+from shared import jobs, web
+from shared.domain.findings import Thresholds
+from shared.settings import Settings, read_settings
+from shared.sources import ArmClient, InboundEvent, RetailPricesClient
+from shared.store import Ledger, Outcome, RunRecords, WorkQueue, open_ledger, open_work_queue
+from shared.web import HttpResult, Request
+
+
+class Root:
+    """What the app runs with, from one reading of the settings: plain values, and clients built once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.RLock()
+        self.currency: str = settings.prices_currency
+        self.thresholds: Thresholds = settings.findings
+        self.subscriptions: tuple[str, ...] = settings.reconcile_subscription_ids
+        self.inventory_every: timedelta = settings.inventory_refresh
+        self.backfill_days: int = settings.backfill_on_adopt_days
+        self.backfill_max_vms: int = settings.backfill_on_adopt_max_vms
+        self._credential: TokenCredential | None = None
+        self._ledger: Ledger | None = None
+        self._work_queue: WorkQueue | None = None
+        self._arm: ArmClient | None = None
+        self._prices: RetailPricesClient | None = None
+
+    def ledger(self) -> Ledger:
+        """The ledger; built on first use, tried again on the next call if building failed."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = open_ledger(self._settings, self._storage_identity())
+            return self._ledger
+
+    def work_queue(self) -> WorkQueue:
+        """The work queue (scale set events), created if missing on first use; like the ledger."""
+        with self._lock:
+            if self._work_queue is None:
+                self._work_queue = open_work_queue(self._settings, self._storage_identity())
+            return self._work_queue
+
+    def arm(self) -> ArmClient:
+        """The client of the configured Resource Manager endpoint; it asks for the credential only when it
+        needs a token."""
+        with self._lock:
+            if self._arm is None:
+                settings = self._settings
+                self._arm = ArmClient(settings.arm_endpoint, settings.compute_api_version, self.credential)
+            return self._arm
+
+    def prices(self) -> RetailPricesClient:
+        """The Retail Prices client (anonymous: it never uses the credential)."""
+        with self._lock:
+            if self._prices is None:
+                self._prices = RetailPricesClient(self._settings.retail_prices_endpoint, self.currency)
+            return self._prices
+
+    def run_records(self) -> RunRecords:
+        """The timer steps' run records, in the ledger's table."""
+        return RunRecords(self.ledger().table)
+
+    def credential(self) -> TokenCredential:
+        """The app's one identity, built on first use."""
+        with self._lock:
+            if self._credential is None:
+                from azure.identity import DefaultAzureCredential  # heavy import, needed only in Azure
+
+                self._credential = DefaultAzureCredential(
+                    managed_identity_client_id=self._settings.storage.client_id
+                )
+            return self._credential
+
+    def _storage_identity(self) -> TokenCredential | None:
+        return None if self._settings.storage.connection_string else self.credential()
+
 
 _lock = threading.Lock()
 
 
 @functools.cache
-def _credential() -> TokenCredential:
-    from azure.identity import DefaultAzureCredential  # heavy import, needed only in Azure
-
-    return DefaultAzureCredential(managed_identity_client_id=get_settings().storage.client_id)
+def _process_root() -> Root:
+    return Root(read_settings())
 
 
-@functools.cache
-def _process_ledger() -> Ledger:
-    settings = get_settings()
-    return open_ledger(settings, None if settings.storage.connection_string else _credential())
-
-
-def get_ledger() -> Ledger:
-    """The process-wide ledger; built on first use, retried on the next call if building failed."""
+def root() -> Root:
+    """The process-wide root: the settings are read on first use, and again on the next call if they
+    were wrong."""
     with _lock:
-        return _process_ledger()
-
-
-@functools.cache
-def _process_work_queue() -> WorkQueue:
-    settings = get_settings()
-    return open_work_queue(settings, None if settings.storage.connection_string else _credential())
-
-
-def get_work_queue() -> WorkQueue:
-    """The process-wide work queue (scale set events), created if missing on first use; like the ledger."""
-    with _lock:
-        return _process_work_queue()
-
-
-@functools.cache
-def get_arm_client() -> ArmClient:
-    """The process-wide client for the configured ARM endpoint, built on first use."""
-    settings = get_settings()
-    return ArmClient(settings.arm_endpoint, settings.compute_api_version, _credential)
-
-
-@functools.cache
-def get_prices_client() -> RetailPricesClient:
-    """The process-wide Retail Prices client (anonymous: it never uses the credential)."""
-    settings = get_settings()
-    return RetailPricesClient(settings.retail_prices_endpoint, settings.prices_currency)
+        return _process_root()
 
 
 def reset() -> None:
     """Forget the settings and every client, as a freshly started instance would (tests, benchmarks)."""
     with _lock:
-        get_settings.cache_clear()
-        _credential.cache_clear()
-        _process_ledger.cache_clear()
-        _process_work_queue.cache_clear()
-        get_arm_client.cache_clear()
-        get_prices_client.cache_clear()
+        _process_root.cache_clear()
+
+
+def get_ledger() -> Ledger:
+    return root().ledger()
+
+
+def get_work_queue() -> WorkQueue:
+    return root().work_queue()
+
+
+def get_arm_client() -> ArmClient:
+    return root().arm()
+
+
+def get_prices_client() -> RetailPricesClient:
+    return root().prices()
+
+
+# ---- the entry points: function_app.py's triggers ----------------------------------------------------
+# They call the jobs through the ``jobs`` module at each call, so the demo can count what they return.
+
+
+def handle_event(event: InboundEvent) -> Outcome:
+    """``on_vm_event``: record one delivery; scale-set-level events go to the work queue."""
+    app = root()
+    return jobs.handle_event(event, app.ledger(), app.arm, queue=app.work_queue)
+
+
+def handle_scale_set_message(body: str | bytes, dequeue_count: int | None) -> Outcome:
+    """``record_scale_set_event``: list a scale set's instances after a scale-set-level event."""
+    app = root()
+    return jobs.handle_scale_set_message(body, dequeue_count, app.ledger(), app.arm)
+
+
+def run_timer() -> None:
+    """``reconcile_vms``: every step of the timer's table (``jobs.refresh``), within the run's deadline."""
+    app = root()
+    ledger = app.ledger()
+    steps = jobs.timer_steps(
+        ledger, app.arm(), app.prices(),
+        subscriptions=app.subscriptions, inventory_every=app.inventory_every,
+        backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms,
+    )  # fmt: skip
+    jobs.run_timer(steps, app.run_records())
+
+
+Answer = dict[str, Any] | HttpResult
+
+# Each HTTP function's view, given what it needs. The page needs nothing built, so it answers even when
+# storage is down or a setting is wrong.
+HTTP_VIEWS: dict[str, Callable[[Request], Answer]] = {
+    "get_vm": lambda request: web.get_vm(request, get_ledger(), currency=root().currency),
+    "get_vm_instance": lambda request: web.get_vm(request, get_ledger(), currency=root().currency),
+    "list_vm_transitions": lambda request: web.list_vm_transitions(request, get_ledger()),
+    "list_vm_instance_transitions": lambda request: web.list_vm_transitions(request, get_ledger()),
+    "list_vms": lambda request: web.list_vms(request, get_ledger(), currency=root().currency),
+    "list_vm_timelines": lambda request: web.list_vm_timelines(
+        request, get_ledger(), currency=root().currency
+    ),
+    "list_findings": lambda request: web.list_findings(
+        request, get_ledger(), currency=root().currency, thresholds=root().thresholds
+    ),
+    "list_costs": lambda request: web.list_costs(request, get_ledger(), currency=root().currency),
+    "vm_timeline_page": web.vm_timeline_page,
+}
+
+
+def answer(function_name: str, request: Request) -> HttpResult:
+    """The HTTP function ``function_name``'s answer to ``request``; every failure mapped to a status."""
+    view = HTTP_VIEWS[function_name]
+    return web.respond(lambda: view(request))

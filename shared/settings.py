@@ -1,12 +1,12 @@
 """Settings of the ledger, read from the environment (app settings / ``local.settings.json`` Values).
 
-Settings are read when first needed, never at import, so importing ``function_app`` stays cheap and a
-bad value surfaces as a clear ``ConfigurationError`` naming the setting.
+Only the composition root (``shared.context``) reads them, when first needed, never at import, so
+importing ``function_app`` stays cheap and a bad value surfaces as a clear ``ConfigurationError`` naming
+the setting.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
 import re
@@ -59,8 +59,6 @@ MAX_BACKFILL_DAYS = 90
 DEFAULT_INVENTORY_REFRESH = timedelta(hours=6)
 DEFAULT_RETAIL_PRICES_ENDPOINT = "https://prices.azure.com"
 DEFAULT_PRICES_CURRENCY = "USD"
-# Prices are refreshed at most this often (the issue's "at most daily"); not a setting.
-PRICES_REFRESH = timedelta(days=1)
 
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 # Azure's queue name rule, at most 56 characters so that the host's "<name>-poison" queue fits in 63.
@@ -154,12 +152,6 @@ def _number(
         kind = "a whole number" if whole else "a number"
         raise ConfigurationError(f"{name} must be {kind} from 0 to {maximum:g}, got {text!r}")
     return value
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """The process-wide settings, read once on first use."""
-    return read_settings()
 
 
 def is_loopback_http(endpoint: str) -> bool:

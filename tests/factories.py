@@ -41,9 +41,9 @@ def run_queued(*, retry_after: float = 0.0) -> list:
     ``devtools.queue_host``), with host.json's retry count and poison queue but ``retry_after`` seconds
     between tries instead of host.json's ``visibilityTimeout``."""
     import function_app
-    from shared.settings import get_settings
+    from shared.settings import read_settings
 
-    app_settings = get_settings()
+    app_settings = read_settings()
     assert app_settings.storage.connection_string, "tests run the queue function on Azurite"
     host = dataclasses.replace(QueueSettings.from_host_json(), visibility_timeout=retry_after)
     trigger = QueueTrigger(

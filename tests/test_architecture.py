@@ -121,6 +121,41 @@ def test_devtools_importing_a_script_or_a_benchmark_fails_the_contracts(tmp_path
     assert f"devtools.loopback -> {tool}" in result.stdout
 
 
+def test_a_view_job_or_command_importing_the_settings_fails_the_contracts(tmp_path):
+    copy = _copy_of_the_packages(tmp_path)
+    _add_import(copy / "shared" / "web" / "costs.py", "shared.settings")
+
+    result = _lint_imports(copy)
+
+    assert result.returncode != 0
+    assert "only the composition root reads the settings BROKEN" in result.stdout
+    assert "shared.web.costs -> shared.settings" in result.stdout
+
+
+def _calls_to(path: Path, names: set[str]) -> list[str]:
+    """Where ``path`` calls or imports one of ``names``: ``f()``, ``m.f()``, ``from m import f``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        elif isinstance(node, ast.ImportFrom):
+            name = next((alias.name for alias in node.names if alias.name in names), None)
+        else:
+            continue
+        if name in names:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    return found
+
+
+def test_only_the_composition_root_reads_the_settings():
+    """No view, job or command reads a setting: ``shared/context.py`` reads them once and hands each
+    step what it needs, for the triggers and the command line alike."""
+    readers = {"read_settings", "get_settings"}
+    calls = [call for path in [*MODULES, ROOT / "function_app.py"] for call in _calls_to(path, readers)]
+    assert calls and all(call.startswith("shared/context.py:") for call in calls), calls
+
+
 def test_the_package_never_imports_the_functions_runtime():
     offenders = [p.name for p in MODULES if any(n.startswith("azure.functions") for n in _imports(p))]
     assert offenders == []

@@ -17,7 +17,7 @@ from shared.answers import vm_report
 from shared.cli import main
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import parse_time, utc_now
-from shared.jobs import backfill_vms, handle_event, reconcile_configured_subscriptions
+from shared.jobs import backfill_adopted, backfill_vms, handle_event, reconcile_subscriptions
 from shared.sources import ArmClient, inbound_from_json, vm_operations
 from shared.store import Outcome
 from tests.factories import deliver
@@ -62,7 +62,8 @@ def test_a_vm_deallocated_40_days_before_deployment_shows_since_40_days_ago_afte
     history += operation_records(resource_id, DEALLOCATE, now - timedelta(days=40), seed="d")
     listing = {SUB: [make_vm(SUB, "rg-old", "archive", power="deallocated")]}
     with FakeArm(listing, activity_log={SUB: history}, page_size=2) as fake:  # 8 records: 4 pages
-        [report] = reconcile_configured_subscriptions(ledger, client(fake), [SUB])
+        [report] = reconcile_subscriptions(ledger, client(fake), [SUB])
+        backfill_adopted(ledger, client(fake), report.adopted, days=90, max_vms=50)  # the timer's next step
         log_requests = [r for r in fake.requests if "Insights" in r.path]
     assert report.new == 1 and len(log_requests) == 4
     first = log_requests[0].query

@@ -21,8 +21,9 @@ from devtools.fake_prices import PUBLISHED_PRICES, FakePrices, meter
 from shared.domain.ids import parse_vm_id
 from shared.domain.inventory import OsType, Priority
 from shared.domain.pricing import MeterKind
-from shared.jobs import refresh_inventory, refresh_prices
+from shared.jobs import Step, refresh_inventory, refresh_prices, run_timer, timer_steps
 from shared.sources import ArmClient, RetailPricesClient
+from shared.store import RunRecords
 from tests.factories import deliver, http_get, sample_day
 
 pytestmark = pytest.mark.azurite
@@ -115,11 +116,10 @@ def priced(ledger):
             ledger,
             SUB,
             lambda: ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages(SUB),
-            period=timedelta(hours=6),
             clock=lambda: at(hours=20),
         )
         client = RetailPricesClient(prices.url, "USD", retry_total=0)
-        report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=21))
+        report = refresh_prices(ledger, client, clock=lambda: at(hours=21))
         yield ledger, prices, client, inventory, report
 
 
@@ -214,7 +214,7 @@ def test_timelines_and_vms_carry_the_cost(priced):
 def test_a_failed_price_refresh_keeps_the_previous_prices_and_answers_never_call_the_api(priced):
     ledger, prices, client, _, _ = priced
     prices.fail_with(503)
-    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=45), force=True)
+    report = refresh_prices(ledger, client, clock=lambda: at(hours=45))
     assert report.failure is not None and "503" in report.failure
     seen = len(prices.requests)
     body = json.loads(http_get(function_app.get_vm, "vms/x", _route("web-01", "rg-shop"), **DAY).get_body())
@@ -225,35 +225,52 @@ def test_a_failed_price_refresh_keeps_the_previous_prices_and_answers_never_call
     assert len(prices.requests) == seen
 
 
+def timer_step(name: str, ledger, arm: ArmClient, prices: RetailPricesClient) -> Step:
+    """One step of the timer's table as the app runs it, inventory every 6 hours."""
+    steps = timer_steps(
+        ledger, arm, prices,
+        subscriptions=[SUB], inventory_every=timedelta(hours=6), backfill_days=0, backfill_max_vms=0,
+    )  # fmt: skip
+    return next(step for step in steps if step.name == name)
+
+
+def run_step(step: Step, ledger, hour: int) -> None:
+    run_timer([step], RunRecords(ledger.table), clock=lambda: at(hours=hour))
+
+
 def test_prices_are_refreshed_at_most_daily(priced):
     ledger, prices, client, _, _ = priced
+    step = timer_step("prices", ledger, ArmClient("http://127.0.0.1:9", "2024-07-01"), client)
+    run_step(step, ledger, 30)  # never refreshed by the timer yet: due
     seen = len(prices.requests)
-    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=30))
-    assert not report.ran and len(prices.requests) == seen
+    assert seen > 0 and ledger.prices.get("USD", "westeurope", "Standard_D2s_v5").fetched_at == at(hours=30)
+    run_step(step, ledger, 53)  # 23 hours later
+    assert len(prices.requests) == seen
+    run_step(step, ledger, 54)
+    assert len(prices.requests) > seen
 
 
 def test_a_failed_inventory_listing_changes_nothing_and_a_resize_shows_at_the_next_refresh(priced):
     ledger = priced[0]
     resized = models()
     resized[SUB][0]["properties"]["hardwareProfile"]["vmSize"] = "Standard_D4s_v5"
+    records = RunRecords(ledger.table)
     with FakeArm(resized, page_size=3) as arm:
         client = ArmClient(arm.url, "2024-07-01", retry_total=0)
-
-        def refresh(hour: int):
-            pages = lambda: client.iter_model_pages(SUB)  # noqa: E731
-            return refresh_inventory(
-                ledger, SUB, pages, period=timedelta(hours=6), clock=lambda: at(hours=hour)
-            )
-
+        step = timer_step("inventory", ledger, client, priced[2])
         arm.faults = Faults(fail_page=2, fail_status=500)
-        failed = refresh(27)
-        assert failed.ran and failed.failure is not None and failed.updated == 0
+        run_step(step, ledger, 27)
+        failed = records.get(f"inventory|{SUB}")
+        assert (failed.attempted_at, failed.succeeded) == (at(hours=27), False)
         vm = parse_vm_id(vm_id("web-01", "rg-shop"))
         assert ledger.get_current(vm).profile.spec.vm_size == "Standard_D2s_v5"
-        assert not refresh(28).ran  # at most once per INVENTORY_REFRESH, failures included
+        asked = len(arm.requests)
+        run_step(step, ledger, 28)  # at most once per INVENTORY_REFRESH, failures included
+        assert len(arm.requests) == asked and records.get(f"inventory|{SUB}") == failed
         arm.faults = Faults()
-        later = refresh(33)
-    assert later.updated == 1
+        run_step(step, ledger, 33)
+    later = records.get(f"inventory|{SUB}")
+    assert (later.attempted_at, later.succeeded) == (at(hours=33), True) and "updated 1" in later.detail
     assert ledger.get_current(vm).profile.spec.vm_size == "Standard_D4s_v5"
 
 
@@ -318,7 +335,7 @@ def test_an_item_whose_price_cannot_be_true_is_never_stored_and_every_answer_wor
         [{**item, "retailPrice": bad.get((item["productName"], item["skuName"]), item["retailPrice"])}
          for item in catalogue()]
     )  # fmt: skip
-    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=45), force=True)
+    report = refresh_prices(ledger, client, clock=lambda: at(hours=45))
     assert report.failure is None
     stored = ledger.prices.get("USD", "westeurope", "Standard_D2s_v5")
     assert stored.fetched_at == at(hours=45)
@@ -344,7 +361,7 @@ def test_a_listing_whose_items_are_all_invalid_keeps_the_last_good_prices(priced
             if item["armRegionName"] == "westeurope"
         ]
     )
-    report = refresh_prices(ledger, client, period=timedelta(days=1), clock=lambda: at(hours=45), force=True)
+    report = refresh_prices(ledger, client, clock=lambda: at(hours=45))
     assert report.failure is not None and "no usable item" in report.failure
     bodies = every_answer(_route("web-01", "rg-shop"))
     assert bodies["get_vm"]["estimatedCost"]["amount"] == 0.48
@@ -384,7 +401,6 @@ def test_a_lone_surrogate_from_azure_is_answered_replaced_in_every_format(ledger
             ledger,
             SUB,
             lambda: ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages(SUB),
-            period=timedelta(hours=6),
             clock=lambda: at(hours=20),
         )
     answers = {

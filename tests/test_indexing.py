@@ -112,3 +112,9 @@ def test_the_local_settings_sample_holds_every_setting_the_host_resolves_for_a_b
                     needed.add(value.strip("%"))
     assert {"VM_LEDGER_QUEUE", "VM_LEDGER_STORAGE", "RECONCILE_SCHEDULE"} <= needed
     assert {name for name in needed if not values.get(name)} == set()
+
+
+def test_every_http_function_has_its_view_in_the_composition_roots_table():
+    from shared import context
+
+    assert set(context.HTTP_VIEWS) == set(HTTP_ROUTES)

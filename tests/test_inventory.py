@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 
 import pytest
 
@@ -70,7 +69,6 @@ def refresh(ledger, fake: FakeArm):
         ledger,
         SUB,
         lambda: client.iter_model_pages(SUB),
-        period=timedelta(hours=6),
         clock=lambda: at(hours=2),
     )
 

@@ -12,10 +12,10 @@ import function_app
 from devtools.events import SUB, at, vm_id, wire_event
 from devtools.fake_arm import FakeArm, Faults, make_vm
 from devtools.fake_prices import FakePrices
-from shared import settings
+from shared import context, settings
 from shared.answers import vm_report
 from shared.domain.ids import parse_vm_id
-from shared.jobs import ReconcileFailed, reconcile_configured_subscriptions, reconcile_subscription
+from shared.jobs import ReconcileFailed, raise_for_failures, reconcile_subscription, reconcile_subscriptions
 from shared.sources import ArmClient
 from tests.factories import deliver
 
@@ -148,9 +148,11 @@ def test_a_second_run_with_the_same_listing_appends_nothing(ledger):
 def test_one_failing_subscription_does_not_stop_the_others_but_the_run_raises(ledger):
     with FakeArm({SUB: [make_vm(SUB, "rg-app", "ok")]}) as fake:
         # OTHER_SUB is unknown to the fake: ARM answers 404 SubscriptionNotFound.
-        with pytest.raises(ReconcileFailed, match=OTHER_SUB):
-            reconcile_configured_subscriptions(ledger, client_for(fake), [OTHER_SUB, SUB])
+        failing, ok = reconcile_subscriptions(ledger, client_for(fake), [OTHER_SUB, SUB])
+    assert "404" in failing.failure and ok.failure is None
     assert state_of(ledger, vm_id("ok")).power_state == "running"
+    with pytest.raises(ReconcileFailed, match=f"1 subscription.*{OTHER_SUB}"):
+        raise_for_failures([failing, ok])
 
 
 def test_the_timer_function_reconciles_the_configured_subscriptions_without_a_token(ledger, monkeypatch):
@@ -158,7 +160,7 @@ def test_the_timer_function_reconciles_the_configured_subscriptions_without_a_to
         monkeypatch.setenv(settings.RECONCILE_SUBSCRIPTION_IDS, SUB)
         monkeypatch.setenv(settings.ARM_ENDPOINT, fake.url)
         monkeypatch.setenv(settings.COMPUTE_API_VERSION, API)
-        settings.get_settings.cache_clear()
+        context.reset()
         function_app.reconcile_vms(TimerRequest(past_due=False))
         request = fake.requests[0]
     assert request.query["statusOnly"] == "true"
@@ -172,7 +174,7 @@ def test_the_timer_does_nothing_but_say_so_when_no_subscription_is_configured(le
         monkeypatch.delenv(settings.RECONCILE_SUBSCRIPTION_IDS, raising=False)
         monkeypatch.setenv(settings.ARM_ENDPOINT, arm.url)
         monkeypatch.setenv(settings.RETAIL_PRICES_ENDPOINT, prices.url)
-        settings.get_settings.cache_clear()
+        context.reset()
         function_app.reconcile_vms(TimerRequest(past_due=True))
         asked = arm.requests + prices.requests
     assert asked == []  # neither listed nor priced anything

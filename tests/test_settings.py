@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import settings
+from shared import context
 from shared.errors import ConfigurationError
 from shared.settings import is_loopback_http, read_settings
 
@@ -67,12 +67,15 @@ def test_only_plain_http_on_loopback_counts_as_local_emulation(url, loopback):
 
 
 def test_settings_are_read_on_first_use_not_at_import(monkeypatch):
-    settings.get_settings.cache_clear()
+    context.reset()
     monkeypatch.delenv("VM_LEDGER_STORAGE", raising=False)
     monkeypatch.delenv("VM_LEDGER_STORAGE__tableServiceUri", raising=False)
     with pytest.raises(ConfigurationError):
-        settings.get_settings()
-    settings.get_settings.cache_clear()
+        context.root()
+    monkeypatch.delenv("PRICES_CURRENCY", raising=False)
+    monkeypatch.setenv("VM_LEDGER_STORAGE", "UseDevelopmentStorage=true")
+    assert context.root().currency == "USD"  # a failed reading is not kept: the next use reads again
+    context.reset()
 
 
 def test_cost_settings_default_to_six_hours_the_public_price_api_and_usd():
@@ -110,3 +113,17 @@ def test_the_prices_endpoint_may_be_loopback_http_for_local_fakes():
     )
     assert values.retail_prices_endpoint == "http://127.0.0.1:8123"
     assert values.prices_currency == "EUR"
+
+
+def test_the_composition_root_reads_the_settings_once_and_builds_each_client_once(monkeypatch):
+    monkeypatch.delenv("VM_LEDGER_STORAGE__tableServiceUri", raising=False)
+    monkeypatch.setenv("VM_LEDGER_STORAGE", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("PRICES_CURRENCY", "USD")
+    context.reset()
+    app = context.root()
+    monkeypatch.setenv("PRICES_CURRENCY", "EUR")  # read only by a fresh instance
+    assert context.root() is app and app.currency == "USD" and app.prices().currency == "USD"
+    assert context.get_arm_client() is app.arm() and context.get_prices_client() is app.prices()
+    context.reset()
+    assert context.root() is not app and context.get_prices_client().currency == "EUR"
+    context.reset()

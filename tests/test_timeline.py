@@ -14,6 +14,7 @@ import pytest
 
 import function_app
 from devtools.events import ACTION_FAILED, SUB, at, vm_id, wire_event
+from shared import context
 from shared.cli import write_snapshot
 from shared.domain.times import parse_time, utc_now
 from shared.web import SNAPSHOT_SLOT, embed_snapshot
@@ -273,7 +274,9 @@ def test_a_snapshot_embeds_exactly_what_the_api_returns_for_its_window(ledger_en
     deliver(*DAY, wire_event("write", at(hours=3), resource_id=vm_id("db-01", "rg-data")))
     as_of = at(hours=30)
     path = tmp_path / "demo-timeline.html"
-    count = write_snapshot(path, ledger, start=at(0), end=at(hours=24), as_of=as_of)
+    app = context.root()  # the currency and thresholds the API answers with
+    snapshot = {"currency": app.currency, "thresholds": app.thresholds}
+    count = write_snapshot(path, ledger, **snapshot, start=at(0), end=at(hours=24), as_of=as_of)
     assert count == 2
     html = path.read_text(encoding="utf-8")
     embedded = json.loads(
@@ -289,7 +292,9 @@ def test_a_snapshot_embeds_exactly_what_the_api_returns_for_its_window(ledger_en
 def test_a_snapshot_can_be_limited_and_says_that_more_vms_exist(ledger_env, ledger, tmp_path):
     deliver(*(wire_event("write", at(hours=1), resource_id=vm_id(f"vm-{n}", "rg-app")) for n in range(3)))
     path = tmp_path / "snapshot.html"
-    assert write_snapshot(path, ledger, start=at(0), end=at(hours=2), max_vms=2) == 2
+    app = context.root()
+    snapshot = {"currency": app.currency, "thresholds": app.thresholds}
+    assert write_snapshot(path, ledger, **snapshot, start=at(0), end=at(hours=2), max_vms=2) == 2
     embedded = re.search(r'type="application/json">(.*?)</script>', path.read_text())[1]
     assert json.loads(embedded)["moreVms"] is True
 

@@ -1,7 +1,8 @@
-"""The reconcile timer's whole run (``run_timer``): each step (reconcile with the backfill of adopted VMs,
-month-row rebuild, inventory, prices) runs whatever another step or one source does, and the run ends by
-its deadline. On Azurite, with the loopback fakes of Resource Manager (List All, scale sets, Activity Log)
-and Retail Prices; a hang is shown by counting requests, never by timing."""
+"""The reconcile timer's whole run (``run_timer`` over ``timer_steps``): each step (reconcile, the backfill
+of adopted VMs, month-row rebuild, inventory, prices) runs whatever another step or one source does, keeps
+its own run record, and the run ends by its deadline. On Azurite, with the loopback fakes of Resource
+Manager (List All, scale sets, Activity Log) and Retail Prices; a hang is shown by counting requests,
+never by timing."""
 
 from __future__ import annotations
 
@@ -17,25 +18,18 @@ from devtools.faultproxy import FaultProxy, FaultRule
 from shared import context, settings
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import utc_now
-from shared.jobs import ReconcileFailed, refresh_inventory, run_timer
-from shared.jobs.inventory import inventory_job
-from shared.jobs.prices import prices_job
+from shared.jobs import TimerRunFailed, refresh_inventory, run_timer, timer_steps
 from shared.sources import ArmClient, RetailPricesClient
 from shared.sources.arm import MAX_VM_PAGES
+from shared.store import Ledger, RunRecords
 from tests.factories import deliver
 
 pytestmark = pytest.mark.azurite
 
 SIZE = "Standard_D2s_v5"
 START = "Microsoft.Compute/virtualMachines/start/action"
-
-
-@pytest.fixture
-def timer_env(ledger_env, monkeypatch):
-    monkeypatch.setenv(settings.RECONCILE_SUBSCRIPTION_IDS, SUB)
-    context.reset()
-    yield
-    context.reset()
+# Every run record of a run on SUB, in the order the steps run.
+RECORDS = ["reconcile", "adopted-backfill", "month-rows", f"inventory|{SUB}", "prices|USD"]
 
 
 def listed(name: str, power: str = "running") -> dict:
@@ -50,34 +44,44 @@ def with_late_event(name: str) -> None:
     deliver(wire_event("start", at(hours=2), resource_id=resource_id))
 
 
-def clients(arm: FakeArm, prices: FakePrices) -> tuple[ArmClient, RetailPricesClient]:
-    return ArmClient(arm.url, "2024-07-01", retry_total=0), RetailPricesClient(
-        prices.url, "USD", retry_total=0
+def run(ledger: Ledger, arm: FakeArm, prices: FakePrices, *, seconds: float | None = None) -> None:
+    """One timer run on ``SUB`` as the composition root starts it, with clients that do not retry."""
+    steps = timer_steps(
+        ledger,
+        ArmClient(arm.url, "2024-07-01", retry_total=0),
+        RetailPricesClient(prices.url, "USD", retry_total=0),
+        subscriptions=[SUB],
+        inventory_every=timedelta(hours=6),
+        backfill_days=90,
+        backfill_max_vms=50,
     )
+    run_timer(steps, RunRecords(ledger.table), **({} if seconds is None else {"seconds": seconds}))
 
 
-def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_other_steps_run(timer_env):
-    ledger = context.get_ledger()
+def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_other_steps_run(ledger):
     with_late_event("late")
     late = parse_vm_id(vm_id("late"))
     assert ledger.get_current(late).upkeep.months is None
     day_ago = utc_now() - timedelta(days=1)
     with FakeArm({SUB: [listed("late")]}) as arm:  # yesterday's inventory, so prices have sizes to look up
         models = ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages
-        refresh_inventory(ledger, SUB, lambda: models(SUB), period=timedelta(hours=6), clock=lambda: day_ago)
+        refresh_inventory(ledger, SUB, lambda: models(SUB), clock=lambda: day_ago)
     endless = Faults(endless=True, stop_after=2 * MAX_VM_PAGES + 50)
     with (
         FakeArm({SUB: [listed("late")]}, faults=endless) as arm,
         FakePrices([meter("westeurope", SIZE, "0.1")]) as prices,
     ):
-        with pytest.raises(ReconcileFailed):
-            run_timer(ledger, *clients(arm, prices))
+        with pytest.raises(TimerRunFailed, match="reconcile failed for 1 subscription"):
+            run(ledger, arm, prices)
         arm_requests = len(arm.requests)
     assert arm_requests == 2 * MAX_VM_PAGES  # List All for reconcile, then for the inventory: each at its cap
     assert ledger.get_current(late).upkeep.months is not None  # month rows rebuilt all the same
-    assert not ledger.prices.job_mark(inventory_job(SUB)).succeeded  # previous inventory kept
     assert ledger.prices.get("USD", "westeurope", SIZE) is not None
-    assert ledger.prices.job_mark(prices_job("USD")).succeeded
+    records = RunRecords(ledger.table)
+    outcomes = {name: records.get(name).succeeded for name in RECORDS}
+    assert outcomes == {"reconcile": False, "adopted-backfill": True, "month-rows": True,
+                        f"inventory|{SUB}": False, "prices|USD": True}  # fmt: skip
+    assert "previous inventory kept" in records.get(f"inventory|{SUB}").detail
 
 
 def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
@@ -90,7 +94,6 @@ def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
     history += operation_records(vm_id("new-b"), START, now - timedelta(days=2), seed="b")
     with FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
         monkeypatch.setenv(settings.STORAGE_CONNECTION, proxy.connection_string)
-        monkeypatch.setenv(settings.RECONCILE_SUBSCRIPTION_IDS, SUB)
         context.reset()
         ledger = context.get_ledger()
 
@@ -107,24 +110,25 @@ def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
         ):
             arm.on_request(outage)
             with caplog.at_level(logging.WARNING):
-                run_timer(ledger, *clients(arm, prices))
+                run(ledger, arm, prices)
         for name in ("new-a", "new-b"):
             current = ledger.get_current(parse_vm_id(vm_id(name)))
             assert current.profile.spec is not None and current.profile.spec.vm_size == SIZE
             assert [row.evidence.source for row in ledger.iter_transitions(current.vm)] == ["reconcile"]
         assert ledger.prices.get("USD", "westeurope", SIZE) is not None
+        backfill = RunRecords(ledger.table).get("adopted-backfill")
     context.reset()
     assert "FAILED for 2 VM(s) (adopted VMs)" in caplog.text
+    assert not backfill.succeeded and "run python -m shared.cli backfill" in backfill.detail
 
 
-def test_a_run_whose_deadline_has_passed_requests_nothing_and_leaves_the_refreshes_due(timer_env, caplog):
-    ledger = context.get_ledger()
+def test_a_run_whose_deadline_has_passed_requests_nothing_and_leaves_the_refreshes_due(ledger, caplog):
     with_late_event("late")
     with FakeArm({SUB: [listed("late")]}) as arm, FakePrices([meter("westeurope", SIZE, "0.1")]) as prices:
-        with caplog.at_level(logging.WARNING), pytest.raises(ReconcileFailed):
-            run_timer(ledger, *clients(arm, prices), seconds=0)
+        with caplog.at_level(logging.WARNING), pytest.raises(TimerRunFailed, match="reconcile: not started"):
+            run(ledger, arm, prices, seconds=0)
         assert arm.requests == [] and prices.requests == []
-    assert ledger.prices.job_mark(inventory_job(SUB)) is None  # not attempted: the next run does it
-    assert ledger.prices.job_mark(prices_job("USD")) is None
+    records = RunRecords(ledger.table)
+    assert {name: records.get(name) for name in RECORDS} == dict.fromkeys(RECORDS)  # the next run does all
     assert ledger.get_current(parse_vm_id(vm_id("late"))).upkeep.months is None
-    assert caplog.text.count("not started: the run's deadline has passed") == 3
+    assert caplog.text.count("not started: the run's deadline has passed") == len(RECORDS)

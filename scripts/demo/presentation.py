@@ -46,11 +46,19 @@ def print_findings(function_app, now: datetime) -> None:
 
 def write_timeline_snapshot(now: datetime, snapshot: Path) -> None:
     from shared.cli import write_snapshot
-    from shared.context import get_ledger
+    from shared.context import root
 
     # The sample is one day long; a longer window would show mostly "not in the ledger yet".
     path = snapshot.resolve()
-    count = write_snapshot(path, get_ledger(), start=now - timedelta(days=1), end=now)
+    app = root()
+    count = write_snapshot(
+        path,
+        app.ledger(),
+        currency=app.currency,
+        thresholds=app.thresholds,
+        start=now - timedelta(days=1),
+        end=now,
+    )
     print(f"\n7. Timeline page: {BASE_URL}/timeline under `make serve`; a static snapshot of its {count} VMs")
     print(f"   (no server needed) is in {path}")
     print(f"   open {path.as_uri()}")

@@ -111,9 +111,9 @@ def _counting_outcomes(job: str = "handle_event") -> Iterator[Counter[str]]:
     """Count what ``job`` (``handle_event``, ``handle_scale_set_message``) returns while the real
     ``on_vm_event`` or ``record_scale_set_event`` calls it.
 
-    The triggers return None (they have no output), so the demo watches the function they call, which
-    they look up in ``shared.jobs`` at each call, instead of calling it itself: the events still take the
-    worker's path.
+    The triggers return None (they have no output), so the demo watches the function they call, which the
+    composition root (``shared.context``) looks up in ``shared.jobs`` at each call, instead of calling it
+    itself: the events still take the worker's path.
     """
     import shared.jobs
 

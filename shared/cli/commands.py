@@ -1,7 +1,8 @@
 """Command line for the ledger: replay saved events, show VMs, reconcile; against Azurite or Azure.
 
 Uses the same settings as the function app (``VM_LEDGER_STORAGE`` or ``VM_LEDGER_STORAGE__tableServiceUri``,
-``VM_LEDGER_TABLE``, ...). Examples::
+``VM_LEDGER_TABLE``, ...), read and built by the same composition root (``shared.context``), which each
+command takes what it needs from. Examples::
 
     python -m shared.cli replay samples/events-day.json
     python -m shared.cli show
@@ -29,16 +30,11 @@ from shared.cli.failures import describe_failure
 from shared.cli.findings import add_commands as add_findings_and_backfill
 from shared.cli.saved_listing import load_saved_listings
 from shared.cli.tables import VM_TABLE_HEADERS, print_table, vm_table
-from shared.context import get_arm_client, get_ledger
+from shared.context import Root, root
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import format_time, parse_time, utc_now
-from shared.jobs import (
-    handle_event,
-    reconcile_configured_subscriptions,
-    reconcile_subscription,
-)
+from shared.jobs import backfill_adopted, handle_event, reconcile_subscription, reconcile_subscriptions
 from shared.sources import inbound_from_json
-from shared.store import Ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="replace")
     try:
-        status: int = args.run(args, get_ledger())
+        app = root()
+        app.ledger()  # storage trouble is what every command reports first, whatever its arguments
+        status: int = args.run(args, app)
         sys.stdout.flush()  # a reader that went away shows here, not at exit
         return status
     except BrokenPipeError:
@@ -79,17 +77,18 @@ def load_events(path: Path) -> list[Any]:
     return loaded if isinstance(loaded, list) else [loaded]
 
 
-def _replay(args: argparse.Namespace, ledger: Ledger) -> int:
+def _replay(args: argparse.Namespace, app: Root) -> int:
     counts: dict[str, int] = {}
     for path in args.files:
         for body in load_events(Path(path)):
-            outcome = handle_event(inbound_from_json(body), ledger, get_arm_client)
+            outcome = handle_event(inbound_from_json(body), app.ledger(), app.arm)
             counts[outcome] = counts.get(outcome, 0) + 1
     print(", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "no events")
     return 0
 
 
-def _show(args: argparse.Namespace, ledger: Ledger) -> int:
+def _show(args: argparse.Namespace, app: Root) -> int:
+    ledger = app.ledger()
     as_of = utc_now()
     end = parse_time(args.to) if args.to else as_of
     start = parse_time(args.start) if args.start else end - timedelta(days=1)
@@ -113,12 +112,16 @@ def _show(args: argparse.Namespace, ledger: Ledger) -> int:
     return 0
 
 
-def _reconcile(args: argparse.Namespace, ledger: Ledger) -> int:
+def _reconcile(args: argparse.Namespace, app: Root) -> int:
+    ledger = app.ledger()
     if args.from_file:
         listings = load_saved_listings(Path(args.from_file), args.subscription)
         reports = [reconcile_subscription(ledger, saved.subscription, saved.pages()) for saved in listings]
     else:
-        reports = reconcile_configured_subscriptions(ledger, get_arm_client(), args.subscription or None)
+        arm = app.arm()
+        reports = reconcile_subscriptions(ledger, arm, args.subscription or app.subscriptions)
+        adopted = [vm for report in reports for vm in report.adopted]
+        backfill_adopted(ledger, arm, adopted, days=app.backfill_days, max_vms=app.backfill_max_vms)
     for report in reports:
         print(report.summary())
     return 1 if any(report.failure for report in reports) else 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from shared.errors import ConfigurationError, InvalidInput, NotFound, StorageUnavailable, UpstreamUnavailable
-from shared.jobs import ReconcileFailed
 from shared.sources import ListingError
 from shared.store import ConflictRetriesExhausted
 
@@ -21,7 +20,7 @@ def describe_failure(err: Exception) -> tuple[str, int]:
             "or VM_LEDGER_STORAGE__tableServiceUri right?",
             RETRY,
         )
-    if isinstance(err, UpstreamUnavailable | ListingError | ReconcileFailed | ConflictRetriesExhausted):
+    if isinstance(err, UpstreamUnavailable | ListingError | ConflictRetriesExhausted):
         return str(err), RETRY
     if isinstance(err, json.JSONDecodeError):
         return f"not JSON: {err.msg} at line {err.lineno}, column {err.colno}", BAD_INPUT

@@ -11,13 +11,12 @@ from typing import Any
 
 from shared.answers import findings_page, iter_all
 from shared.cli.tables import power_label, print_table, vm_label
-from shared.context import get_arm_client
-from shared.domain.findings import RULES, FindingKind
+from shared.context import Root
+from shared.domain.findings import RULES, FindingKind, Thresholds
 from shared.domain.ids import parse_vm_id
 from shared.domain.times import format_time, utc_now
 from shared.errors import InvalidInput
 from shared.jobs import backfill_subscriptions, backfill_vms
-from shared.settings import get_settings
 from shared.store import Ledger
 from shared.web.findings import MAX_MIN_HOURS
 
@@ -47,10 +46,15 @@ def add_commands(commands: Any) -> None:
 
 
 def finding_rows(
-    ledger: Ledger, kinds: list[FindingKind], min_hours: float | None, subscription: str | None
+    ledger: Ledger,
+    kinds: list[FindingKind],
+    min_hours: float | None,
+    subscription: str | None,
+    *,
+    currency: str,
+    thresholds: Thresholds,
 ) -> list[dict[str, str]]:
     """One row per finding, for the terminal (the demo prints the same table)."""
-    thresholds = get_settings().findings
     if min_hours is not None:
         if not 0 <= min_hours <= MAX_MIN_HOURS:  # NaN fails every comparison; inf is above the bound
             raise InvalidInput("minHours", f"--min-hours must be a number of hours from 0 to {MAX_MIN_HOURS}")
@@ -66,7 +70,7 @@ def finding_rows(
             top=1000,
             after=after,
             as_of=as_of,
-            currency=get_settings().prices_currency,
+            currency=currency,
         )  # fmt: skip
     )
     rows = []
@@ -86,9 +90,16 @@ def finding_rows(
     return rows
 
 
-def _findings(args: argparse.Namespace, ledger: Ledger) -> int:
+def _findings(args: argparse.Namespace, app: Root) -> int:
     kinds = [FindingKind(kind) for kind in args.kind] or list(RULES)
-    rows = finding_rows(ledger, kinds, args.min_hours, args.subscription)
+    rows = finding_rows(
+        app.ledger(),
+        kinds,
+        args.min_hours,
+        args.subscription,
+        currency=app.currency,
+        thresholds=app.thresholds,
+    )
     if rows:
         print_table(rows, FINDING_HEADERS)
     else:
@@ -96,8 +107,8 @@ def _findings(args: argparse.Namespace, ledger: Ledger) -> int:
     return 0
 
 
-def _backfill(args: argparse.Namespace, ledger: Ledger) -> int:
-    client = get_arm_client()
+def _backfill(args: argparse.Namespace, app: Root) -> int:
+    ledger, client = app.ledger(), app.arm()
     if args.vm:
         vms = [parse_vm_id(text) for text in args.vm]
         if any(vm is None for vm in vms):

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.answers import Page, VmFinding, all_prices, findings_page, fleet_timelines, iter_all, vms_page
-from shared.domain.findings import RULES
+from shared.domain.findings import RULES, Thresholds
 from shared.domain.times import utc_now
-from shared.settings import get_settings
 from shared.store import Ledger
 from shared.web.bodies import finding_body, window_fields
 from shared.web.page import embed_snapshot, shipped_page
@@ -21,15 +20,21 @@ MAX_SNAPSHOT_VMS = 5000
 
 
 def snapshot_findings(
-    ledger: Ledger, subscription_id: str | None, resource_group: str | None, as_of: datetime, limit: int
+    ledger: Ledger,
+    subscription_id: str | None,
+    resource_group: str | None,
+    as_of: datetime,
+    limit: int,
+    *,
+    currency: str,
+    thresholds: Thresholds,
 ) -> list[dict[str, Any]]:
     """The findings strip's data, as ``GET findings`` answers it with the default thresholds."""
-    thresholds = get_settings().findings
 
     def page(after: str | None) -> Page[VmFinding]:
         return findings_page(
             ledger, subscription_id, resource_group, kinds=list(RULES), thresholds=thresholds,
-            top=1000, after=after, as_of=as_of, currency=get_settings().prices_currency,
+            top=1000, after=after, as_of=as_of, currency=currency,
         )  # fmt: skip
 
     return [finding_body(item) for item in iter_all(page, limit=limit)]
@@ -39,6 +44,8 @@ def write_snapshot(
     path: str | Path,
     ledger: Ledger,
     *,
+    currency: str,
+    thresholds: Thresholds,
     start: datetime | None = None,
     end: datetime | None = None,
     subscription_id: str | None = None,
@@ -48,7 +55,8 @@ def write_snapshot(
 ) -> int:
     """Write the timeline page with the data of every VM (up to ``max_vms``) embedded; return the count.
 
-    Window defaults as in the API: the seven days up to ``as_of`` (now).
+    Window defaults as in the API: the seven days up to ``as_of`` (now); prices in ``currency``, findings
+    with ``thresholds`` (the settings' ``FINDINGS_*``, as ``GET findings`` takes them).
     """
     as_of = as_of or utc_now()
     end = end or as_of
@@ -56,7 +64,7 @@ def write_snapshot(
     check_window(start, end, MAX_WINDOW)
     items: list[dict[str, Any]] = []
     after: str | None = None
-    prices = all_prices(ledger, get_settings().prices_currency)
+    prices = all_prices(ledger, currency)
     while len(items) < max_vms:
         top = min(TIMELINES_MAX_TOP, max_vms - len(items))
         page = vms_page(ledger, subscription_id, resource_group, top, after)
@@ -68,6 +76,8 @@ def write_snapshot(
         if after is None:
             break
     data = {"value": items, "moreVms": after is not None, **window_fields(ledger.policy, start, end, as_of)}
-    data["findings"] = snapshot_findings(ledger, subscription_id, resource_group, as_of, max_vms)
+    data["findings"] = snapshot_findings(
+        ledger, subscription_id, resource_group, as_of, max_vms, currency=currency, thresholds=thresholds
+    )
     Path(path).write_text(embed_snapshot(shipped_page().html, data), encoding="utf-8")
     return len(items)

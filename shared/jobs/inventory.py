@@ -1,12 +1,12 @@
 """Keep each VM's inventory (size, region, OS, priority, tags) from the VM models listing.
 
-Run from the reconcile timer, at most once per ``INVENTORY_REFRESH`` per subscription (measured from
-the last attempt). A listing is applied only when it completed: a failure part way changes nothing and
-is logged. Only VMs already in the ledger get inventory, and only when it changed: it never records a
-transition or touches billed seconds. A VM whose row cannot be written is skipped alone (logged, tried
-again at the next refresh); the others are still written. A resize shows from the next refresh on.
-Uniform scale set instances, which List All does not return, take their scale set's model (size, OS,
-priority, licence) and tags from the scale sets listing.
+Run by the reconcile timer for each subscription, at most once per ``INVENTORY_REFRESH`` (the schedule
+is the timer's, ``jobs.refresh``). A listing is applied only when it completed: a failure part way changes
+nothing and is logged. Only VMs already in the ledger get inventory, and only when it changed: it never
+records a transition or touches billed seconds. A VM whose row cannot be written is skipped alone
+(logged, tried again at the next refresh); the others are still written. A resize shows from the next
+refresh on. Uniform scale set instances, which List All does not return, take their scale set's model
+(size, OS, priority, licence) and tags from the scale sets listing.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.domain.inventory import VmSpec
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
 from shared.jobs._observation import listed_vm_of
-from shared.jobs._periodic import is_due, record_attempt
-from shared.sources import ArmClient, ListedModel, ListedScaleSet, ListingError
+from shared.sources import ListedModel, ListedScaleSet, ListingError
 from shared.store import CurrentRow, Ledger
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,6 @@ logger = logging.getLogger(__name__)
 @dataclass
 class InventoryReport:
     subscription_id: str
-    ran: bool = False
     listed: int = 0
     updated: int = 0
     raced: int = 0
@@ -38,28 +36,18 @@ class InventoryReport:
     failure: str | None = None
 
 
-def inventory_job(subscription_id: str) -> str:
-    return f"inventory|{subscription_id.lower()}"
-
-
 def refresh_inventory(
     ledger: Ledger,
     subscription_id: str,
     pages: Callable[[], Iterable[list[ListedModel]]],
     *,
-    period: timedelta,
     clock: Callable[[], datetime] = utc_now,
-    force: bool = False,
     scale_sets: Callable[[], Iterable[list[ListedScaleSet]]] | None = None,
 ) -> InventoryReport:
-    """List the subscription's VM models (and ``scale_sets``, for their Uniform instances) if due, then
-    store each known VM's changed inventory."""
+    """List the subscription's VM models (and ``scale_sets``, for their Uniform instances), then store
+    each known VM's changed inventory."""
     report = InventoryReport(subscription_id.lower())
     now = clock()
-    job = inventory_job(subscription_id)
-    if not force and not is_due(ledger, job, period, now):
-        return report
-    report.ran = True
     try:
         specs = _complete_listing(pages(), report)
         scale_set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
@@ -78,7 +66,6 @@ def refresh_inventory(
         report.subscription_id, report.listed, report.updated, report.raced, report.skipped,
         f"FAILED ({report.failure}), previous inventory kept" if report.failure else "ok",
     )  # fmt: skip
-    record_attempt(ledger, job, now, report.failure)
     return report
 
 
@@ -121,24 +108,3 @@ def _scale_set_specs(pages: Iterable[list[ListedScaleSet]]) -> dict[str, VmSpec]
 def _instance_spec(row: CurrentRow, scale_set_specs: dict[str, VmSpec]) -> VmSpec | None:
     scale_set = row.vm.scale_set  # only Uniform instances have one in their id
     return scale_set_specs.get(scale_set.key) if scale_set is not None else None
-
-
-def refresh_configured_inventory(
-    ledger: Ledger,
-    client: ArmClient,
-    subscription_ids: Iterable[str],
-    period: timedelta,
-    *,
-    deadline: float | None = None,
-) -> list[InventoryReport]:
-    """Each subscription's refresh, if due; no listing page is requested after ``deadline``."""
-    return [
-        refresh_inventory(
-            ledger,
-            sub,
-            lambda sub=sub: client.iter_model_pages(sub, deadline=deadline),  # type: ignore[misc]
-            period=period,
-            scale_sets=lambda sub=sub: client.iter_scale_set_pages(sub, deadline=deadline),  # type: ignore[misc]
-        )
-        for sub in subscription_ids
-    ]

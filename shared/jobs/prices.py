@@ -1,8 +1,8 @@
 """Refresh the cached retail prices for the (region, size) pairs the inventory holds.
 
-Run from the reconcile timer at most once a day (measured from the last attempt). The price in force
-now is chosen per (region, size, OS, priority) and written to the ledger table's ``prices`` partition
-with the time fetched. A listing that fails (429s after retries, an outage, a malformed page) writes
+Run by the reconcile timer at most once a day (the schedule is the timer's, ``jobs.refresh``). The price
+in force now is chosen per (region, size, OS, priority) and written to the ledger table's ``prices``
+partition with the time fetched. A listing that fails (429s after retries, an outage, a malformed page) writes
 nothing: the previous prices stay and the failure is logged. HTTP answers only ever read the cache.
 """
 
@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.domain.pricing import choose_prices
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
-from shared.jobs._periodic import is_due, record_attempt
 from shared.sources import ListingError, RetailPricesClient
 from shared.store import Ledger
 
@@ -26,34 +25,23 @@ logger = logging.getLogger(__name__)
 @dataclass
 class PricesReport:
     currency: str
-    ran: bool = False
     pairs: int = 0
     items: int = 0
     priced: int = 0
     failure: str | None = None
 
 
-def prices_job(currency: str) -> str:
-    return f"prices|{currency.upper()}"
-
-
 def refresh_prices(
     ledger: Ledger,
     client: RetailPricesClient,
     *,
-    period: timedelta,
     clock: Callable[[], datetime] = utc_now,
-    force: bool = False,
     deadline: float | None = None,
 ) -> PricesReport:
-    """Fetch and store the prices of every (region, size) in the inventory, if due; no page is requested
-    after ``deadline`` (``time.monotonic()``)."""
+    """Fetch and store the prices of every (region, size) in the inventory; no page is requested after
+    ``deadline`` (``time.monotonic()``)."""
     report = PricesReport(client.currency)
     now = clock()
-    job = prices_job(client.currency)
-    if not force and not is_due(ledger, job, period, now):
-        return report
-    report.ran = True
     try:
         specs = (row.profile.spec for row in ledger.iter_current_rows() if not row.condition.state.deleted)
         pairs = {
@@ -74,5 +62,4 @@ def refresh_prices(
         report.currency, report.pairs, report.items, report.priced,
         f"FAILED ({report.failure}), previous prices kept" if report.failure else "ok",
     )  # fmt: skip
-    record_attempt(ledger, job, now, report.failure)
     return report

@@ -12,13 +12,14 @@ nothing and the subscription is reported as failed.
 A VM listed as the ledger has it is *confirmed*: its current row's ``lastConfirmed`` is set to the page's
 observation time, 100 rows a round trip (``Ledger.confirm``), so the ``unconfirmed`` finding can tell a
 ledger whose reconcile stopped running. A VM found stopped (allocated, billed) that the ledger did not have
-so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it). VMs the ledger had
-never seen are listed in the report (``adopted``) for the Activity Log backfill.
+so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it): the finding rule's
+verdict on the state just recorded, from its first moment. VMs the ledger had never seen are listed in
+the report (``adopted``) for the Activity Log backfill.
 
 A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
 page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
 and each listing reads at most its page cap: what was left is reported failed, and the next run takes it
-up. The backfill of adopted VMs follows; its failure is logged and never hides the reconcile's outcome.
+up. The timer's next step backfills the adopted VMs (``jobs.refresh``).
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from shared.domain.evidence import Origin, Source
+from shared.domain.findings import Thresholds, VmFacts, stopped_but_billed
 from shared.domain.ids import VmId, vm_id_from_key
 from shared.domain.times import format_time, utc_now
-from shared.domain.vm_state import Change
+from shared.domain.vm_state import Change, apply_change
 from shared.errors import StorageUnavailable
 from shared.jobs._membership import record_membership
 from shared.jobs._observation import differs, listed_vm_of, main_state, observed_change, observed_transition
-from shared.jobs.backfill import backfill_adopted
-from shared.settings import get_settings
+from shared.jobs._steps import StepFailed
 from shared.sources import ArmClient, ListedVm, ListingError
 from shared.store import CurrentRow, Ledger
 
@@ -45,9 +47,11 @@ logger = logging.getLogger(__name__)
 
 RECONCILE_OPERATION = "reconcile/listAll"
 RUN_BUDGET_SECONDS = 300.0
+# The stoppedButBilled warning fires when the finding begins, not once it has lasted the findings' minimum.
+_AT_ONCE = Thresholds(stopped_min_hours=0.0)
 
 
-class ReconcileFailed(RuntimeError):
+class ReconcileFailed(StepFailed):
     """At least one subscription could not be reconciled; raised after all were tried."""
 
 
@@ -99,22 +103,20 @@ def reconcile_subscription(
     return report
 
 
-def reconcile_configured_subscriptions(
+def reconcile_subscriptions(
     ledger: Ledger,
     client: ArmClient,
-    subscription_ids: Iterable[str] | None = None,
+    subscription_ids: Iterable[str],
     *,
     budget_seconds: float = RUN_BUDGET_SECONDS,
     deadline: float | None = None,
 ) -> list[SubscriptionReport]:
-    """The timer's work: every configured subscription, each independently; raise if any failed.
+    """Every subscription, each independently, each report logged; a failure is in its report.
 
-    No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``;
-    the backfill of adopted VMs stops there too): the subscriptions left are reported failed.
+    No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``):
+    the subscriptions left are reported failed.
     """
-    ids = list(
-        subscription_ids if subscription_ids is not None else get_settings().reconcile_subscription_ids
-    )
+    ids = list(subscription_ids)
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
@@ -127,17 +129,14 @@ def reconcile_configured_subscriptions(
     ]
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
-    settings = get_settings()
-    adopted = [vm for report in reports for vm in report.adopted]
-    days, max_vms = settings.backfill_on_adopt_days, settings.backfill_on_adopt_max_vms
-    try:
-        backfill_adopted(ledger, client, adopted, days=days, max_vms=max_vms, deadline=deadline)
-    except Exception:  # the reconcile's outcome stands whatever the backfill does
-        logger.exception("backfill of adopted VMs failed: run python -m shared.cli backfill for them")
+    return reports
+
+
+def raise_for_failures(reports: Iterable[SubscriptionReport]) -> None:
+    """``ReconcileFailed`` naming the subscriptions that failed, if any did."""
     failed = [report.subscription_id for report in reports if report.failure]
     if failed:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
-    return reports
 
 
 class _Known(NamedTuple):
@@ -197,7 +196,7 @@ def _apply_listed(
     else:
         report.changed += 1
     was_stopped = known is not None and not known.deleted and known.power_state == "stopped"
-    if listed.power_state == "stopped" and ledger.policy.is_billed("stopped") and not was_stopped:
+    if not was_stopped and _found_stopped_but_billed(ledger, change, observed_at, current):
         logger.warning(
             "stoppedButBilled: %s found stopped (allocated, still billed) by reconcile at %s; no powerOff "
             "was recorded since %s (a shutdown from inside the guest?)",
@@ -205,6 +204,21 @@ def _apply_listed(
             format_time(observed_at),
             format_time(current.span.last_time) if current else "the ledger first saw it",
         )
+
+
+def _found_stopped_but_billed(
+    ledger: Ledger, change: Change, observed_at: datetime, current: CurrentRow | None
+) -> bool:
+    """Does the finding rule call the state this listing just recorded ``stoppedButBilled``?"""
+    state = apply_change(current.condition.state if current else None, change, observed_at, ledger.policy)
+    facts = VmFacts(
+        state,
+        cause=Origin(Source.RECONCILE, RECONCILE_OPERATION),
+        last_change=observed_at,
+        confirmed_at=observed_at,
+        as_of=observed_at,
+    )
+    return stopped_but_billed(facts, _AT_ONCE) is not None
 
 
 def _differs(known: _Known, listed: ListedVm) -> bool:

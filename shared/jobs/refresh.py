@@ -1,78 +1,137 @@
-"""The reconcile timer's whole run, in steps that do not depend on one another: reconcile (with the
-backfill of the VMs it adopts), the month-row rebuilds, the inventory refresh and the price refresh.
+"""The reconcile timer's run: ``timer_steps`` is the one list of what it does, a line per step.
 
-Each step runs whatever the steps before it did: a failed rebuild is retried next run (answers stay exact
-meanwhile), a failed refresh keeps the previous inventory or prices; each failure is logged. The run has
-one deadline, ``RUN_DEADLINE_SECONDS`` after it starts, well inside the Functions timeout (10 minutes,
-``host.json``): no listing requests a page after it and a request's retries end by it, whatever a source
-does; a step not begun by then is left for the next run (logged), and a refresh left so is still due. The
-reconcile's failure is raised at the end, so the invocation still shows as failed.
+Each line gives the step's run record (in the ledger table's ``jobs`` partition), its schedule (every
+run, or at most once a period measured from its last attempt), its share of the run's deadline (it
+begins nothing and requests nothing later than that many seconds into the run) and its work. Every step
+runs whatever the steps before it did (``_steps.run_steps``): a failed reconcile still lets the rebuilds
+and refreshes run, a failed rebuild is retried next run (answers stay exact meanwhile), a failed refresh
+keeps the previous inventory or prices. Each failure is logged and recorded; the reconcile's also fails
+the invocation, after every step has run.
+
+The run has one deadline, ``RUN_DEADLINE_SECONDS`` after it starts, well inside the Functions timeout (10
+minutes, ``host.json``): no listing requests a page after it and a request's retries end by it, whatever a
+source does. Reconcile requests no page after ``RUN_BUDGET_SECONDS`` (5 minutes), so the steps after it
+keep time; a run is over in about 7 minutes plus the storage writes in flight.
+
+Adding a step is one line in ``timer_steps``, and its work as a method of ``_TimerRun``.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
-from shared.jobs.inventory import refresh_configured_inventory
+from shared.domain.ids import VmId
+from shared.domain.times import utc_now
+from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, run_steps
+from shared.jobs.backfill import backfill_adopted
+from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
-from shared.jobs.reconcile import ReconcileFailed, reconcile_configured_subscriptions
-from shared.settings import PRICES_REFRESH, get_settings
+from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions
 from shared.sources import ArmClient, RetailPricesClient
-from shared.store import Ledger
+from shared.store import Ledger, RunRecords
 
-logger = logging.getLogger(__name__)
-
-# Reconcile requests no page after 5 minutes (RUN_BUDGET_SECONDS); every step ends its requests by 7, so
-# a run is over in about 7 minutes plus the storage writes in flight, against a 10-minute timeout.
 RUN_DEADLINE_SECONDS = 420.0
+# Prices are refreshed at most this often (the issue's "at most daily"); not a setting.
+PRICES_REFRESH = timedelta(days=1)
 
 
 def run_timer(
-    ledger: Ledger, arm: ArmClient, prices: RetailPricesClient, *, seconds: float = RUN_DEADLINE_SECONDS
+    steps: Sequence[Step],
+    records: RunRecords,
+    *,
+    seconds: float = RUN_DEADLINE_SECONDS,
+    clock: Callable[[], datetime] = utc_now,
 ) -> None:
-    """What ``reconcile_vms`` does each time it fires, within ``seconds``."""
-    settings = get_settings()
-    deadline = time.monotonic() + seconds
-    failed: Exception | None = None
-    try:
-        reconcile_configured_subscriptions(ledger, arm, deadline=deadline)
-    except ReconcileFailed as err:  # each subscription's failure is logged already
-        failed = err
-    except Exception as err:  # the steps below run all the same
-        logger.exception("reconcile failed")
-        failed = err
-    subscriptions, period = settings.reconcile_subscription_ids, settings.inventory_refresh
-    _step(
-        "month-row rebuild",
-        lambda: rebuild_month_rows(ledger),
-        "fleet answers read those VMs' transitions meanwhile",
-        deadline,
-    )
-    _step(
-        "inventory refresh",
-        lambda: refresh_configured_inventory(ledger, arm, subscriptions, period, deadline=deadline),
-        "previous inventory kept",
-        deadline,
-    )
-    _step(
-        "price refresh",
-        lambda: refresh_prices(ledger, prices, period=PRICES_REFRESH, deadline=deadline),
-        "previous prices kept",
-        deadline,
-    )
-    if failed is not None:
-        raise failed
+    """What ``reconcile_vms`` does each time it fires, within ``seconds``: ``steps`` (``timer_steps``);
+    ``TimerRunFailed`` at the end if the reconcile failed."""
+    run_steps(steps, records, seconds=seconds, clock=clock)
 
 
-def _step(name: str, run: Callable[[], object], if_failed: str, deadline: float) -> None:
-    """Run one step unless the deadline has passed; a failure is logged, never raised."""
-    if time.monotonic() >= deadline:
-        logger.error("%s not started: the run's deadline has passed; the next run does it", name)
-        return
-    try:
-        run()
-    except Exception:  # a step must never stop the next one, nor hide the reconcile's outcome
-        logger.exception("%s failed; %s", name, if_failed)
+def timer_steps(
+    ledger: Ledger,
+    arm: ArmClient,
+    prices: RetailPricesClient,
+    *,
+    subscriptions: Sequence[str],
+    inventory_every: timedelta,
+    backfill_days: int,
+    backfill_max_vms: int,
+) -> list[Step]:
+    """Every step of a run, in order."""
+    run = _TimerRun(ledger, arm, prices, subscriptions, backfill_days, backfill_max_vms)
+    whole_run = RUN_DEADLINE_SECONDS
+    # fmt: off
+    return [
+        #    run record          schedule         stops by (s)        work           one record for each
+        Step("reconcile",        EVERY_RUN,       RUN_BUDGET_SECONDS, run.reconcile, fails_run=True),
+        Step("adopted-backfill", EVERY_RUN,       whole_run,          run.backfill),
+        Step("month-rows",       EVERY_RUN,       whole_run,          run.month_rows),
+        Step("inventory",        inventory_every, whole_run,          run.inventory, each=subscriptions),
+        Step("prices",           PRICES_REFRESH,  whole_run,          run.prices,    each=[prices.currency]),
+    ]
+    # fmt: on
+
+
+class _TimerRun:
+    """What one run's steps work on, and what one step leaves for a later one (the VMs reconcile adopted,
+    for the backfill)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        arm: ArmClient,
+        prices: RetailPricesClient,
+        subscriptions: Sequence[str],
+        backfill_days: int,
+        backfill_max_vms: int,
+    ) -> None:
+        self.ledger, self.arm, self.prices_client = ledger, arm, prices
+        self.subscriptions = subscriptions
+        self.backfill_days, self.backfill_max_vms = backfill_days, backfill_max_vms
+        self.adopted: list[VmId] = []
+
+    def reconcile(self, step: StepRun) -> str:
+        reports = reconcile_subscriptions(self.ledger, self.arm, self.subscriptions, deadline=step.deadline)
+        self.adopted = [vm for report in reports for vm in report.adopted]
+        raise_for_failures(reports)
+        return f"{len(reports)} subscription(s) reconciled, {len(self.adopted)} VM(s) adopted"
+
+    def backfill(self, step: StepRun) -> str:
+        report = backfill_adopted(
+            self.ledger, self.arm, self.adopted,
+            days=self.backfill_days, max_vms=self.backfill_max_vms, deadline=step.deadline,
+        )  # fmt: skip
+        if report is None:
+            return "nothing to backfill"
+        if report.failures:
+            raise StepFailed(f"{report.summary()}; run python -m shared.cli backfill for them")
+        return report.summary()
+
+    def month_rows(self, step: StepRun) -> str:
+        report = rebuild_month_rows(self.ledger, now=step.now)
+        return (
+            f"rebuilt {report.rebuilt} ({report.disagreed} disagreed with their mark), raced {report.raced}, "
+            f"left {report.left}"
+        )
+
+    def inventory(self, step: StepRun) -> str:
+        sub = step.item or ""
+        report = refresh_inventory(
+            self.ledger,
+            sub,
+            lambda: self.arm.iter_model_pages(sub, deadline=step.deadline),
+            clock=lambda: step.now,
+            scale_sets=lambda: self.arm.iter_scale_set_pages(sub, deadline=step.deadline),
+        )
+        if report.failure:
+            raise StepFailed(f"{report.failure}; previous inventory kept")
+        return f"listed {report.listed}, updated {report.updated}, {report.skipped} skipped"
+
+    def prices(self, step: StepRun) -> str:
+        now, deadline = step.now, step.deadline
+        report = refresh_prices(self.ledger, self.prices_client, clock=lambda: now, deadline=deadline)
+        if report.failure:
+            raise StepFailed(f"{report.failure}; previous prices kept")
+        return f"{report.pairs} region/size pair(s), {report.priced} priced"

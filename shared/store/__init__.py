@@ -1,5 +1,5 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade; the
-work queue in the same account."""
+cached prices and the timer's run records in the same table; the work queue in the same account."""
 
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
@@ -18,7 +18,8 @@ from shared.store._records import (
 )
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
-from shared.store.price_book import JobMark, PriceBook, StoredPrices
+from shared.store.price_book import PriceBook, StoredPrices
+from shared.store.run_records import RunRecord, RunRecords
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
@@ -27,7 +28,6 @@ __all__ = [
     "ConflictRetriesExhausted",
     "Condition",
     "CurrentRow",
-    "JobMark",
     "Ledger",
     "MonthEntry",
     "MonthRows",
@@ -35,6 +35,8 @@ __all__ = [
     "Outcome",
     "Pending",
     "PriceBook",
+    "RunRecord",
+    "RunRecords",
     "Span",
     "StoredPrices",
     "TransitionRow",

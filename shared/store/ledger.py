@@ -88,7 +88,7 @@ class Ledger(LedgerReads):
 
     @property
     def prices(self) -> PriceBook:
-        """The cached retail prices and the periodic jobs' marks, in the same table."""
+        """The cached retail prices, in the same table."""
         return PriceBook(self.table)
 
     # ---- writes ------------------------------------------------------------------------------------

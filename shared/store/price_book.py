@@ -1,4 +1,4 @@
-"""Retail prices cached in the ledger table, and when each periodic job last ran.
+"""Retail prices cached in the ledger table.
 
 Partition ``prices``: one row per (currency, region, size), ``<CUR>|<region>|<size>`` in lower case,
 with one column pair per meter kind (``LinuxRegular`` = price, ``LinuxRegularMeter`` = its meter name)
@@ -7,8 +7,6 @@ than guessed. A refresh that fails writes nothing here: the previous prices stay
 cannot be true (an older version cached ``Infinity``, ``NaN`` or ``1E+30`` as sent) is read as
 ``unusable``, never as a price.
 
-Partition ``jobs``: one row per job (``inventory|<subscription>``, ``prices|<currency>``) with the time of
-its last attempt, whether it succeeded and a short detail, so the timer runs each at most once a period.
 HTTP answers read this partition; they never call the prices API.
 """
 
@@ -29,7 +27,6 @@ from shared.domain.times import format_time, parse_time
 from shared.store._errors import storage_errors
 
 PRICES_PARTITION = "prices"
-JOBS_PARTITION = "jobs"
 _BATCH = 100
 _KINDS = [MeterKind(os_type, priority) for os_type in OsType for priority in Priority]
 
@@ -46,13 +43,6 @@ class StoredPrices:
     unusable: frozenset[MeterKind] = frozenset()  # kinds whose stored price cannot be true
 
 
-@dataclass(frozen=True)
-class JobMark:
-    attempted_at: datetime
-    succeeded: bool
-    detail: str
-
-
 def _column(kind: MeterKind) -> str:
     return f"{kind.os_type.value}{kind.priority.value}"
 
@@ -62,7 +52,7 @@ def _pair_key(currency: str, region: str, size: str) -> str:
 
 
 class PriceBook:
-    """Reads and writes the ``prices`` and ``jobs`` partitions of the ledger table."""
+    """Reads and writes the ``prices`` partition of the ledger table."""
 
     def __init__(self, table: TableClient) -> None:
         self.table = table
@@ -120,25 +110,6 @@ class PriceBook:
             )
             stored = [_stored(entity) for entity in entities]
         return {(item.region, item.size): item for item in stored}
-
-    def job_mark(self, job: str) -> JobMark | None:
-        with storage_errors():
-            try:
-                entity = self.table.get_entity(JOBS_PARTITION, job)
-            except ResourceNotFoundError:
-                return None
-        return JobMark(parse_time(entity["attemptedAt"]), bool(entity["succeeded"]), entity.get("detail", ""))
-
-    def mark_job(self, job: str, mark: JobMark) -> None:
-        entity = {
-            "PartitionKey": JOBS_PARTITION,
-            "RowKey": job,
-            "attemptedAt": format_time(mark.attempted_at),
-            "succeeded": mark.succeeded,
-            "detail": mark.detail[:1000],
-        }
-        with storage_errors():
-            self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
 
 def _stored(entity: Mapping[str, Any]) -> StoredPrices:

@@ -1,4 +1,5 @@
-"""HTTP without ``azure.functions``: parameters in, ``HttpResult`` out; the triggers wrap these."""
+"""HTTP without ``azure.functions``: parameters in, ``HttpResult`` out; the composition root
+(``shared.context``) gives each view what it needs, and the triggers wrap its answers."""
 
 from shared.web.costs import list_costs
 from shared.web.findings import list_findings

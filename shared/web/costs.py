@@ -14,7 +14,6 @@ from shared.answers import costs_report
 from shared.domain.chargeback import parse_group_by
 from shared.domain.ids import require_part
 from shared.domain.times import month_of, month_start, utc_now
-from shared.settings import get_settings
 from shared.store import Ledger
 from shared.web.bodies import costs_body, window_fields
 from shared.web.csv_export import COSTS_COLUMNS, CSV_FORMAT, hours, money_text, requested_format
@@ -22,7 +21,7 @@ from shared.web.params import MAX_WINDOW, check_window, query_window
 from shared.web.responses import HttpResult, Request, csv_response
 
 
-def list_costs(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+def list_costs(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any] | HttpResult:
     params = request.params
     output = requested_format(params)
     group_by = parse_group_by(params.get("groupBy"))
@@ -33,7 +32,7 @@ def list_costs(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
     start, end = query_window(params, default_end=as_of)
     start = start if start is not None else month_start(month_of(end))
     check_window(start, end, MAX_WINDOW)
-    report = costs_report(ledger, group_by, start, end, as_of, get_settings().prices_currency, subscription)
+    report = costs_report(ledger, group_by, start, end, as_of, currency, subscription)
     body = costs_body(report)
     body.update(window_fields(ledger.policy, start, end, as_of))
     if output == CSV_FORMAT:

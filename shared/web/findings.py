@@ -3,8 +3,8 @@ billed, unconfirmed), one entry per VM and kind, as JSON or CSV, paged over VMs.
 
 ``kind`` (comma list, default every kind of the registry) and ``minHours`` (replaces every kind's minimum
 time in state; the staleness that makes a state unconfirmed stays the setting) are validated; thresholds
-default to the settings (``FINDINGS_*``). ``subscriptionId``, ``resourceGroup`` and ``scaleSet`` choose the
-VMs as for ``/vms``.
+default to the settings (``FINDINGS_*``), handed in by the composition root. ``subscriptionId``,
+``resourceGroup`` and ``scaleSet`` choose the VMs as for ``/vms``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from shared.answers import findings_page
 from shared.domain.findings import RULES, FindingKind, Thresholds
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
-from shared.settings import get_settings
 from shared.store import Ledger, is_current_cursor
 from shared.web.bodies import finding_body, findings_fields, paged_body
 from shared.web.csv_export import CSV_FORMAT, FINDING_COLUMNS, finding_csv_item, requested_format
@@ -30,24 +29,26 @@ MAX_MIN_HOURS = 24 * 3660  # ten years
 _KINDS = {kind.value.lower(): kind for kind in RULES}
 
 
-def list_findings(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+def list_findings(
+    request: Request, ledger: Ledger, *, currency: str, thresholds: Thresholds
+) -> dict[str, Any] | HttpResult:
     params = request.params
     output = requested_format(params)
     subscription, group, scale_set = requested_scope(params)
     kinds = requested_kinds(params)
-    thresholds = requested_thresholds(params, get_settings().findings)
+    asked = requested_thresholds(params, thresholds)
     top = page_size(params, FINDINGS_DEFAULT_TOP, FINDINGS_MAX_TOP)
     after = continuation_after(params)
     if after is not None and not is_current_cursor(after):
         raise InvalidInput("continuationToken", "continuationToken does not belong to this query")
     as_of = utc_now()
     page = findings_page(
-        ledger, subscription, group, kinds=kinds, thresholds=thresholds, top=top, after=after, as_of=as_of,
-        currency=get_settings().prices_currency, scale_set=scale_set,
+        ledger, subscription, group, kinds=kinds, thresholds=asked, top=top, after=after, as_of=as_of,
+        currency=currency, scale_set=scale_set,
     )  # fmt: skip
     items = [finding_body(item) for item in page.items]
     body = paged_body(items, page.next_after, request)
-    body.update(findings_fields(kinds, thresholds, as_of))
+    body.update(findings_fields(kinds, asked, as_of))
     if output == CSV_FORMAT:
         rows = {**body, "value": [finding_csv_item(item) for item in items]}
         return csv_response(FINDING_COLUMNS, rows, "findings.csv")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.store import Ledger
 from shared.web.responses import HttpResult, Request
 
 PAGE_FILE = Path(__file__).resolve().parent / "static" / "timeline.html"
@@ -30,10 +29,11 @@ class ShippedPage:
     headers: tuple[tuple[str, str], ...]
 
 
-def vm_timeline_page(request: Request, ledger: Ledger | None = None) -> HttpResult:
+def vm_timeline_page(request: Request) -> HttpResult:
     """The HTML page; it loads its data from ``timelines`` with the same function key.
 
-    It reads no storage, so the page still loads (and says what went wrong) when storage is down.
+    It reads no storage and no setting, so the page still loads (and says what went wrong) when storage
+    is down or a setting is wrong.
     """
     page = shipped_page()
     return HttpResult(200, page.html, HTML, page.headers)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.store import Ledger
 from shared.web.api_errors import api_error
 from shared.web.csv_export import CSV_MIMETYPE, to_csv
 
@@ -51,18 +50,11 @@ class Request:
     route: Mapping[str, str]
 
 
-def respond(
-    view: Callable[[Request, Ledger | None], dict[str, Any] | HttpResult],
-    request: Request,
-    ledger: Callable[[], Ledger] | None,
-) -> HttpResult:
-    """Run ``view`` and map every outcome to a status and a body (a view may answer in another format).
-
-    ``ledger`` is ``None`` for views that need no storage (the static page), so they answer even when
-    storage is down.
-    """
+def respond(answer: Callable[[], dict[str, Any] | HttpResult]) -> HttpResult:
+    """Run ``answer`` (a view given its request and what it needs) and map every outcome to a status and
+    a body (a view may answer in another format); building what it needs fails the same way."""
     try:
-        result = view(request, ledger() if ledger is not None else None)
+        result = answer()
         return result if isinstance(result, HttpResult) else HttpResult(200, result)
     except Exception as err:  # every failure becomes an answer in the API's one error shape
         status, code, message = api_error(err)

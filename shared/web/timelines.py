@@ -14,7 +14,6 @@ from typing import Any
 
 from shared.answers import PriceView, VmTimeline, all_prices, estimate, fleet_timelines
 from shared.domain.times import utc_now
-from shared.settings import get_settings
 from shared.store import Ledger
 from shared.web.bodies import cost_body, paged_body, segment_body, totals_fields, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, requested_format, vm_csv_item
@@ -29,7 +28,7 @@ DEFAULT_WINDOW = timedelta(days=7)
 MAX_TRANSITIONS_PER_VM = 2000
 
 
-def list_vm_timelines(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+def list_vm_timelines(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any] | HttpResult:
     """One page of VMs with their segments and totals over ``from``..``to``."""
     params = request.params
     output = requested_format(params)
@@ -37,7 +36,7 @@ def list_vm_timelines(request: Request, ledger: Ledger) -> dict[str, Any] | Http
     start, end = timeline_window(params, as_of)
     page = vms_page_for(params, ledger, TIMELINES_DEFAULT_TOP, TIMELINES_MAX_TOP)
     timelines = fleet_timelines(ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
-    prices = all_prices(ledger, get_settings().prices_currency)
+    prices = all_prices(ledger, currency)
     items = [timeline_body(timeline, prices) for timeline in timelines]
     body = paged_body(items, page.next_after, request)
     body.update(window_fields(ledger.policy, start, end, as_of))

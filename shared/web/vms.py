@@ -26,7 +26,6 @@ from shared.domain.ids import (
 )
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
-from shared.settings import get_settings
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.web.bodies import cost_body, paged_body, totals_fields, transition_body, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format, vm_csv_item
@@ -38,7 +37,7 @@ LIST_DEFAULT_TOP = 100
 LIST_MAX_TOP = 1000
 
 
-def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
+def get_vm(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any]:
     vm = _vm(request)
     as_of = utc_now()
     start, end = query_window(request.params, default_end=as_of)
@@ -47,7 +46,7 @@ def get_vm(request: Request, ledger: Ledger) -> dict[str, Any]:
     report = vm_report(ledger, vm, start, end, as_of, earliest=_earliest_default_start(end))
     body = vm_body(report.current)
     body.update(totals_fields(report.totals))
-    prices = prices_for(ledger, get_settings().prices_currency, report.current)
+    prices = prices_for(ledger, currency, report.current)
     body["estimatedCost"] = cost_body(estimate(report.current, report.totals.billed_seconds, prices))
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
@@ -68,14 +67,14 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | Ht
     return body
 
 
-def list_vms(request: Request, ledger: Ledger) -> dict[str, Any] | HttpResult:
+def list_vms(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any] | HttpResult:
     """Current rows with inventory and hourly price; with ``from`` (and ``to``), each VM's billed and
     unknown seconds and estimated cost in that window, read from month rows for the whole page."""
     output = requested_format(request.params)
     page = vms_page_for(request.params, ledger, LIST_DEFAULT_TOP, LIST_MAX_TOP)
     as_of = utc_now()
     start, end = query_window(request.params, default_end=as_of)
-    prices = all_prices(ledger, get_settings().prices_currency)
+    prices = all_prices(ledger, currency)
     items = [vm_body(row) for row in page.items]
     if start is None:
         for item, row in zip(items, page.items, strict=True):

@@ -11,6 +11,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from devtools.events import vm_id, wire_event
+from shared import context
 from shared.cli import write_snapshot
 from shared.domain.times import format_time, parse_time, utc_now
 from shared.web.csv_export import hours
@@ -326,7 +327,8 @@ def test_hundreds_of_vms_are_paged_and_long_names_do_not_widen_the_page(driver, 
 def test_the_demo_snapshot_shows_the_same_rows_without_any_server(driver, demo, ledger, tmp_path):
     as_of = demo.replace(microsecond=0).astimezone(UTC)
     path = tmp_path / "demo-timeline.html"
-    count = write_snapshot(path, ledger, as_of=as_of)
+    app = context.root()  # the currency and thresholds the API answers with
+    count = write_snapshot(path, ledger, currency=app.currency, thresholds=app.thresholds, as_of=as_of)
     driver.get(path.as_uri())
     wait_loaded(driver)
     assert not driver.find_element("id", "controls").is_displayed()
