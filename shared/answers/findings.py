@@ -1,9 +1,10 @@
 """Findings across the fleet: the domain's rules applied to pages of current rows, never to histories.
 
-Each VM's findings come from its current row alone (state, since, cause, last confirmation), so a fleet of
-N VMs costs ``ceil(N / 1000)`` range queries (plus one read of the subscription registry when no
-subscription is named), whatever the length of the histories. A page with findings reads the cached
-prices once more, for each finding's estimated cost (its billed hours at the VM's hourly price).
+Each VM's findings come from its current row and its confirmation row (state, since, cause, last
+confirmation), so a fleet of N VMs costs ``2 x ceil(N / 1000)`` range queries (plus one read of the
+subscription registry when no subscription is named), whatever the length of the histories. A page with
+findings reads the cached prices once more, for each finding's estimated cost (its billed hours at the VM's
+hourly price).
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def findings_page(
     items: list[VmFinding] = []
     last: CurrentRow | None = None
     prices: PriceView | None = None
-    rows = ledger.iter_current_rows(subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE)
+    rows = ledger.iter_current_rows(
+        subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE, confirmations=True
+    )
     for row in rows:
         if scale_set is not None and not in_scale_set(row, scale_set):
             last = row

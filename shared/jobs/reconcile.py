@@ -9,12 +9,12 @@ between the VM's previous record and that time; the record keeps the previous ti
 A VM absent from a *complete* listing is recorded as deleted; a listing that failed part way deletes
 nothing and the subscription is reported as failed.
 
-A VM listed as the ledger has it is *confirmed*: its current row's ``lastConfirmed`` is set to the page's
-observation time, 100 rows a round trip (``Ledger.confirm``), so the ``unconfirmed`` finding can tell a
-ledger whose reconcile stopped running. A VM found stopped (allocated, billed) that the ledger did not have
-so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it): the finding rule's
-verdict on the state just recorded, from its first moment. VMs the ledger had never seen are listed in
-the report (``adopted``) for the Activity Log backfill.
+A VM listed as the ledger has it is *confirmed*: its confirmation row (apart from its current row, whose ETag
+events write against) gets the page's observation time, 100 rows a round trip (``Ledger.confirm``), so the
+``unconfirmed`` finding can tell a ledger whose reconcile stopped running. A VM found stopped (allocated,
+billed) that the ledger did not have so gets one warning line starting with ``stoppedButBilled`` (an alert can
+fire on it): the finding rule's verdict on the state just recorded, from its first moment. VMs the ledger had
+never seen are listed in the report (``adopted``) for the Activity Log backfill.
 
 A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
 page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
@@ -91,7 +91,7 @@ def reconcile_subscription(
         unseen = _known_states(ledger, report.subscription_id)
         for page in pages:
             observed_at = clock()
-            unchanged: list[tuple[VmId, str | None]] = []
+            unchanged: list[tuple[VmId, str]] = []
             for listed in page:
                 _apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
             report.confirmed += ledger.confirm(unchanged, observed_at)
@@ -147,7 +147,7 @@ class _Known(NamedTuple):
     deleted: bool
     provisioning: str
     scale_set_id: str | None  # a Flexible member's, lower case
-    etag: str | None
+    last_key: str  # of its last transition: what a confirmation confirms
 
 
 def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
@@ -161,7 +161,7 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
             state.deleted,
             main_state(state.provisioning_state),
             scale_set_id.lower() if scale_set_id else None,
-            row.etag,
+            row.span.last_key,
         )
     return known
 
@@ -172,7 +172,7 @@ def _apply_listed(
     unseen: dict[str, _Known],
     observed_at: datetime,
     report: SubscriptionReport,
-    unchanged: list[tuple[VmId, str | None]],
+    unchanged: list[tuple[VmId, str]],
 ) -> None:
     vm = listed_vm_of(listed.resource_id, report.subscription_id, "reconcile")
     if vm is None:
@@ -184,7 +184,7 @@ def _apply_listed(
         report.unchanged += 1
         record_membership(ledger, vm, known.scale_set_id, listed.scale_set_id)
         if listed.power_state is not None:  # a missing power status confirms nothing
-            unchanged.append((vm, known.etag))
+            unchanged.append((vm, known.last_key))
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None

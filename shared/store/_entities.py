@@ -254,11 +254,6 @@ def _key_fields(vm: VmId) -> Entity:
     return {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm)}
 
 
-def confirmation_entity(vm: VmId, at: datetime) -> Entity:
-    """What a reconcile that found no change merges into a current row."""
-    return {**_key_fields(vm), column.LAST_CONFIRMED: format_time(at)}
-
-
 def scale_set_entity(vm: VmId, scale_set_id: str) -> Entity:
     """The Flexible scale set a listing named (its resource id as listed)."""
     return {**_key_fields(vm), column.MEMBER_OF: scale_set_id}
