@@ -35,6 +35,7 @@ SECTIONS = (
     "scalesetqueue",
     "findings",
     "costs",
+    "days",
     "coldstart",
 )
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "scalesetqueue": lambda: _scale_set_queue(azurite),
             "findings": lambda: _findings(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
+            "days": lambda: _days(proxy, azurite),
             "coldstart": _coldstart,
         }
         for name in sections:
@@ -129,6 +131,12 @@ def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]
     from bench.costs import costs
 
     return costs(proxy, azurite.connection_string)
+
+
+def _days(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.day_totals_cost import day_totals_cost
+
+    return day_totals_cost(proxy, azurite.connection_string)
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:

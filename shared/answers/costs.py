@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.answers._fleet import VmWindow, fleet_windows
-from shared.domain.accounting import WindowTotals, window_totals
+from shared.answers._days import fleet_day_totals
+from shared.domain.accounting import WindowTotals
 from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
@@ -58,16 +58,11 @@ def estimate(current: CurrentRow, billed_seconds: float | None, prices: PriceVie
     return CostEstimate(cost_of(billed_seconds, price), prices.currency, price, stored.fetched_at)
 
 
-def totals_of(window: VmWindow, start: datetime) -> WindowTotals:
-    changes = ((change.time, change.state) for change in window.changes)
-    return window_totals(window.state_at_start, changes, start, window.accrue_until)
-
-
 def fleet_totals(
     ledger: Ledger, rows: Sequence[CurrentRow], start: datetime, end: datetime, as_of: datetime
 ) -> list[WindowTotals]:
-    """Billed and unknown seconds of a page of VMs (key order) from their month rows."""
-    return [totals_of(window, start) for window in fleet_windows(ledger, rows, start, end, as_of)]
+    """Billed and unknown seconds of a page of VMs (key order): whole days summed, edges replayed."""
+    return [answer.totals for answer in fleet_day_totals(ledger, rows, start, end, as_of)]
 
 
 @dataclass(frozen=True)
@@ -92,47 +87,41 @@ def costs_report(
 ) -> CostsReport:
     """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
 
-    Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows); plus one query for the prices. VMs that did not exist in the window are left
-    out.
+    One subscription at a time: its current rows (one query per 1,000 VMs), then its day rows (one query
+    per month and 1,000 VMs) and, for a window's partial first and last days, the month rows of their
+    months; plus one query for the prices. VMs that did not exist in the window are left out.
     """
     prices = all_prices(ledger, currency)
     subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
-    charges: list[VmCharge] = []
     fetched: list[datetime] = []
-    for subscription in subscriptions:
-        rows = list(ledger.iter_current_rows(subscription))
-        if not rows:
-            continue
-        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-        for row, window in zip(rows, windows, strict=True):
-            if not _existed(window):
-                continue
-            totals = totals_of(window, start)
-            cost = estimate(row, totals.billed_seconds, prices)
-            if cost.price_as_of is not None:
-                fetched.append(cost.price_as_of)
-            charges.append(
-                VmCharge(
-                    row.vm.subscription_id,
-                    row.vm.resource_group,
-                    row.profile.spec.tags if row.profile.spec else {},
-                    totals.billed_seconds,
-                    totals.unknown_seconds,
-                    cost.amount,
-                )
-            )
-    return CostsReport(
-        start,
-        end,
-        as_of,
-        group_by,
-        currency,
-        chargeback(group_by, charges),
-        min(fetched) if fetched else None,
+    charges = (
+        charge
+        for subscription in subscriptions
+        for charge in _charges(ledger, subscription, start, end, as_of, prices, fetched)
     )
+    groups = chargeback(group_by, charges)  # folded as they come: one subscription's rows held at a time
+    return CostsReport(start, end, as_of, group_by, currency, groups, min(fetched) if fetched else None)
 
 
-def _existed(window: VmWindow) -> bool:
-    states = [window.state_at_start, *(change.state for change in window.changes)]
-    return any(state is not None and not state.deleted for state in states)
+def _charges(
+    ledger: Ledger, subscription: str, start: datetime, end: datetime, as_of: datetime, prices: PriceView,
+    fetched: list[datetime],
+) -> list[VmCharge]:  # fmt: skip
+    """The charges of one subscription's VMs that existed in the window; the price times go to
+    ``fetched``."""
+    rows = list(ledger.iter_current_rows(subscription))
+    if not rows:
+        return []
+    charges = []
+    answers = fleet_day_totals(ledger, rows, start, end, as_of, whole_subscriptions=True)
+    for row, answer in zip(rows, answers, strict=True):
+        if not answer.existed:
+            continue
+        totals = answer.totals
+        cost = estimate(row, totals.billed_seconds, prices)
+        if cost.price_as_of is not None:
+            fetched.append(cost.price_as_of)
+        spec = row.profile.spec
+        charges.append(VmCharge(row.vm.subscription_id, row.vm.resource_group, spec.tags if spec else {},
+                                totals.billed_seconds, totals.unknown_seconds, cost.amount))  # fmt: skip
+    return charges

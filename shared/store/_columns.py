@@ -57,3 +57,4 @@ CONFIRMED_KEY = "confirmedKey"  # a confirmation row's: the last transition of t
 ACTIVITY_LOG_UNTIL = "activityLogUntil"
 PENDING_FROM, PENDING_PREV_KEY = "pendingFrom", "pendingPrevKey"
 MONTH_OPEN, MONTH_COUNT, MONTH_BEFORE_FIRST = "monthOpen", "monthCount", "monthBeforeFirst"
+DAY_OPEN, DAY_RUNNING = "dayOpen", "dayRunning"  # the open day's date and its totals so far (``_day_rows``)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.domain.days import OpenDay
 from shared.domain.evidence import Evidence, NewTransition, Origin, origin_of
 from shared.domain.ids import ScaleSetId, VmId, parse_scale_set_id
 from shared.domain.inventory import VmSpec
@@ -126,6 +127,7 @@ class Upkeep:
     activity_log_until: datetime | None = None
     pending: Pending | None = None
     months: MonthsMark | None = None
+    days: OpenDay | None = None  # with ``months``: the day rows (``_day_rows``) are complete too
 
 
 @dataclass(frozen=True)
