@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
+from shared.answers._fleet import VmWindow, accrual_end, fleet_windows, window_months
 from shared.domain.accounting import WindowTotals, window_totals
 from shared.domain.days import UTC_DAY, DayTotals, day_start, exists, held, whole_day
 from shared.store import CurrentRow, Ledger, decode_state
@@ -49,6 +49,7 @@ def fleet_day_totals(
     """Every row's totals over ``[start, end)`` accrued until ``as_of``, in the order of ``rows`` (key
     order, one subscription or several)."""
     accrue_until = accrual_end(start, end, as_of)
+    window_months(start, accrue_until)  # the bound on months, checked before anything is read
     first_whole = _ceil_day(start)
     after_whole = day_start(accrue_until.date())
     if first_whole >= after_whole:  # no whole day inside: replay it all

@@ -28,6 +28,7 @@ from azure.data.tables import TransactionOperation, UpdateMode
 from shared.domain.days import DayTotals, OpenDay, after, first_open_day
 from shared.domain.vm_state import VmState
 from shared.store import _columns as column
+from shared.store._month_rows import month_range
 from shared.store._records import TransitionRow
 
 DAY_PREFIX = "dy|"
@@ -44,10 +45,7 @@ def day_key(vm_key: str, month: str) -> str:
 
 def day_range(month: str, first_vm_key: str | None, last_vm_key: str | None) -> tuple[str, str]:
     """Keys of a month's day rows, of every VM or of the VMs from ``first_vm_key`` to ``last_vm_key``."""
-    prefix = f"{DAY_PREFIX}{month}|"
-    low = f"{prefix}{first_vm_key}!" if first_vm_key is not None else prefix
-    high = f'{prefix}{last_vm_key}"' if last_vm_key is not None else prefix[:-1] + "}"
-    return low, high
+    return month_range(month, first_vm_key, last_vm_key, rows=DAY_PREFIX)
 
 
 def _text(totals: DayTotals) -> str:

@@ -85,9 +85,12 @@ def month_key(vm_key: str, month: str, chunk: int) -> str:
     return f"{MONTH_PREFIX}{month}|{vm_key}!{chunk:02d}"
 
 
-def month_range(month: str, first_vm_key: str | None, last_vm_key: str | None) -> tuple[str, str]:
-    """Keys of a month's rows, of every VM or of the VMs from ``first_vm_key`` to ``last_vm_key``."""
-    prefix = f"{MONTH_PREFIX}{month}|"
+def month_range(
+    month: str, first_vm_key: str | None, last_vm_key: str | None, *, rows: str = MONTH_PREFIX
+) -> tuple[str, str]:
+    """Keys of a month's rows (month rows, or others keyed ``<rows><month>|<vm key>!...``), of every VM or
+    of the VMs from ``first_vm_key`` to ``last_vm_key``."""
+    prefix = f"{rows}{month}|"
     low = f"{prefix}{first_vm_key}!" if first_vm_key is not None else prefix
     high = f'{prefix}{last_vm_key}"' if last_vm_key is not None else prefix[:-1] + "}"
     return low, high
