@@ -41,6 +41,8 @@ VMS = 1000
 RATES = (4, 20)
 HISTORY_DAYS = 35
 WINDOW_DAYS = 30
+PAGE_DAYS = 7  # the timeline page's default window
+PAGE_BUCKETS = 40  # BUCKETS_MAX in the page: the finest resolution it asks for
 _SUFFIXES = ("write", "start/action", "deallocate/action")  # created, then deallocated and started in turn
 
 
@@ -71,6 +73,7 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
                     PASS if trips <= bound else FAIL,
                 )
             )
+        results.append(_timelines_page(now, rate))
         ledger.table.delete_table()
     notes = [
         f"/costs at 4 and 20 transitions a day: {VMS:,} VMs in one subscription, seeded with month, day and "
@@ -80,8 +83,32 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
         "rows + day rows of each month the whole days touch (1,000 VMs a query) + the month rows of a "
         "partial first day's month (ceil(rows / 1000), a VM having ceil(its transitions that month / 200) "
         "rows) + the registry, the prices and a spare.",
+        f"timelines page: top=200 over the last {PAGE_DAYS} days, with the resolution the page asks at its "
+        f"widest ({PAGE_BUCKETS} periods of the window: at most {2 * PAGE_BUCKETS + 1} segments a VM) and "
+        "without it (every segment, as before); bytes of the JSON body.",
     ]
     return results, notes
+
+
+def _timelines_page(now: datetime, rate: int) -> Result:
+    start = now - timedelta(days=PAGE_DAYS)
+    params = {"from": start.isoformat(), "to": now.isoformat(), "top": "200"}
+    resolution = f"PT{math.ceil(PAGE_DAYS * 86400 / PAGE_BUCKETS)}S"
+    sizes = []
+    for extra in ({"resolution": resolution}, {}):
+        request = func.HttpRequest(
+            "GET", "http://localhost:7071/api/timelines", body=b"", params={**params, **extra}
+        )
+        response = function_app.list_vm_timelines(request)
+        if response.status_code != 200:
+            raise RuntimeError(f"timelines answered {response.status_code}: {response.get_body()[:300]!r}")
+        sizes.append(len(response.get_body()))
+    return Result(
+        f"timelines page of 200 VMs at {rate} transitions a day, {PAGE_DAYS} days, {resolution}: bytes",
+        f"{sizes[0]:,} (without resolution: {sizes[1]:,})",
+        "< 1,000,000",
+        PASS if sizes[0] < 1_000_000 else FAIL,
+    )
 
 
 def _bound(table: TableClient, start: datetime, now: datetime) -> tuple[int, str]:
