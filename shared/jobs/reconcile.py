@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -68,6 +68,7 @@ class SubscriptionReport:
     vanished: list[str] = field(default_factory=list)
     confirmed: int = 0
     adopted: list[VmId] = field(default_factory=list)
+    cut_short: bool = False  # failed because the run's listing budget ran out: first in the next run
 
     def summary(self) -> str:
         status = f"FAILED ({self.failure})" if self.failure else "ok"
@@ -110,26 +111,48 @@ def reconcile_subscriptions(
     *,
     budget_seconds: float = RUN_BUDGET_SECONDS,
     deadline: float | None = None,
+    start_at: str | None = None,
 ) -> list[SubscriptionReport]:
     """Every subscription, each independently, each report logged; a failure is in its report.
 
     No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``):
-    the subscriptions left are reported failed.
+    the subscriptions left are reported failed. ``start_at`` (``resume_at`` of the run before) is listed
+    first and the others follow in turn, so a subscription the budget cut off is the next run's first.
     """
-    ids = list(subscription_ids)
+    ids = in_turn(list(subscription_ids), start_at)
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
     listing_deadline = time.monotonic() + budget_seconds
     if deadline is not None:
         listing_deadline = min(listing_deadline, deadline)
-    reports = [
-        reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub, deadline=listing_deadline))
-        for sub in ids
-    ]
+    reports = []
+    for sub in ids:
+        report = reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub, deadline=listing_deadline))
+        report.cut_short = report.failure is not None and time.monotonic() >= listing_deadline
+        reports.append(report)
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
     return reports
+
+
+def in_turn(subscription_ids: list[str], start_at: str | None) -> list[str]:
+    """``subscription_ids`` from ``start_at`` (compared case-insensitively) on, then the ones before it."""
+    keys = [sub.lower() for sub in subscription_ids]
+    if start_at is None or start_at.lower() not in keys:
+        return subscription_ids
+    first = keys.index(start_at.lower())
+    return subscription_ids[first:] + subscription_ids[:first]
+
+
+def resume_at(reports: Sequence[SubscriptionReport]) -> str | None:
+    """The subscription the next run lists first: the first one the run's budget cut off, if any; the one
+    after it when it was the run's first (it had the whole budget: the others are not held behind it)."""
+    cut = [index for index, report in enumerate(reports) if report.cut_short]
+    if not cut:
+        return None
+    first = cut[0] + 1 if cut[0] == 0 and len(reports) > 1 else cut[0]
+    return reports[first].subscription_id
 
 
 def raise_for_failures(reports: Iterable[SubscriptionReport]) -> None:

@@ -28,11 +28,13 @@ from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
-from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions
+from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
 from shared.sources import ArmClient, RetailPricesClient
-from shared.store import Ledger, RunRecords
+from shared.store import Ledger, RunRecord, RunRecords
 
 RUN_DEADLINE_SECONDS = 420.0
+# The run record whose detail names the subscription the next reconcile lists first ("" for the usual order).
+RESUME_RECORD = "reconcile-resume"
 # Prices are refreshed at most this often (the "at most daily"); not a setting.
 PRICES_REFRESH = timedelta(days=1)
 
@@ -93,7 +95,14 @@ class _TimerRun:
         self.adopted: list[VmId] = []
 
     def reconcile(self, step: StepRun) -> str:
-        reports = reconcile_subscriptions(self.ledger, self.arm, self.subscriptions, deadline=step.deadline)
+        turns = RunRecords(self.ledger.table)
+        last = turns.get(RESUME_RECORD)
+        start_at = last.detail if last is not None and last.detail else None
+        reports = reconcile_subscriptions(
+            self.ledger, self.arm, self.subscriptions, deadline=step.deadline, start_at=start_at
+        )
+        # Where the budget cut this run off is where the next one starts: no subscription starves.
+        turns.put(RESUME_RECORD, RunRecord(step.now, True, resume_at(reports) or ""))
         self.adopted = [vm for report in reports for vm in report.adopted]
         raise_for_failures(reports)
         return f"{len(reports)} subscription(s) reconciled, {len(self.adopted)} VM(s) adopted"

@@ -80,6 +80,7 @@ class Ledger(LedgerReads):
         self.policy = policy
         self._cache = CurrentRowCache(cache_size)
         self._tail = TailWriter(table, policy)
+        self._registered: set[str] = set()  # subscriptions this instance has put in the registry
 
     @property
     def months(self) -> MonthRows:
@@ -207,10 +208,15 @@ class Ledger(LedgerReads):
             return confirm_rows(self.table, rows, at)
 
     def _register_subscription(self, vm: VmId) -> None:
-        """Before a VM's first row exists, so listing VMs never misses a subscription."""
+        """Before a VM's first row exists, so listing VMs never misses a subscription. Once per subscription
+        and instance: registry rows are never removed, so a reconcile adopting thousands of VMs writes the
+        row once, not once per VM."""
+        if vm.subscription_key in self._registered:
+            return
         self.table.upsert_entity(
             {"PartitionKey": SUBSCRIPTIONS_PARTITION, "RowKey": vm.subscription_key}, mode=UpdateMode.MERGE
         )
+        self._registered.add(vm.subscription_key)
 
 
 def _classify(err: TableTransactionError, operations: list[TableOperation]) -> Exception:
