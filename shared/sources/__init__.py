@@ -1,5 +1,5 @@
 """Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events),
-Resource Manager listings and instance views, the Activity Log; the queue message that carries a scale
+Resource Manager listings and instance views, Resource Graph's sweep, the Activity Log; the queue message that carries a scale
 set event to the queue function."""
 
 from shared.sources._pager import ListingError
@@ -21,6 +21,8 @@ from shared.sources.health_events import (
     parse_health_event,
 )
 from shared.sources.instance_view import parse_instance_view
+from shared.sources.graph_rows import Quota, parse_graph_page
+from shared.sources.resource_graph import MAX_SUBSCRIPTIONS_PER_QUERY, ResourceGraphClient
 from shared.sources.retail_prices import RetailPricesClient
 from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.scale_set_messages import read_scale_set_message, scale_set_message
@@ -37,6 +39,10 @@ __all__ = [
     "ListedModel",
     "ListedVm",
     "ListingError",
+    "MAX_SUBSCRIPTIONS_PER_QUERY",
+    "Quota",
+    "ResourceGraphClient",
+    "parse_graph_page",
     "ScaleSetEvent",
     "Skipped",
     "VmEvent",

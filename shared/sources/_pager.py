@@ -83,7 +83,7 @@ def iter_pages(
     followed: set[str] = set()
     request = first
     while True:
-        body = _read_page(pipeline, request, subject, pages_read, timeout, deadline)
+        _, body = read_json_page(pipeline, request, subject, pages_read, timeout, deadline)
         try:
             link = next_link(body)
         except ValueError as err:
@@ -119,14 +119,16 @@ def arm_page(body: Any, what: str) -> tuple[list[Any], str | None]:
     return entries, link or None
 
 
-def _read_page(
+def read_json_page(
     pipeline: PipelineClient[HttpRequest, HttpResponse],
     request: HttpRequest,
     subject: str,
     pages_read: int,
     timeout: float,
     deadline: float | None,
-) -> Any:
+) -> tuple[HttpResponse, Any]:
+    """One page's answer and JSON body; ``ListingError`` for anything but a 200 with JSON (after the
+    pipeline's retries), and once ``deadline`` has passed."""
     try:
         response = pipeline.send_request(request, **_timeouts(timeout, deadline, subject, pages_read))
         content = response.read()
@@ -141,7 +143,7 @@ def _read_page(
             error_code=error_code(response),
         )
     try:
-        return json.loads(content)
+        return response, json.loads(content)
     except ValueError as err:
         raise ListingError(subject, pages_read, "the response body is not JSON") from err
 
