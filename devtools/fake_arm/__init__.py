@@ -1,7 +1,8 @@
 """A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (``statusOnly=true``
 answers each VM's instance view, the status listing reconcile reads; without it, each VM's model: size,
-OS disk, priority, license, tags, the inventory listing), "Virtual Machines - Instance View", Azure Resource Graph's
-query endpoint (``resource_graph``: the sweep's queries, over the same VMs), the scale set listings ("Virtual Machine Scale Sets - List All", "Virtual Machine Scale Set VMs - List" with
+OS disk, priority, license, tags, the inventory listing), "Virtual Machines - Instance View", Azure
+Resource Graph's query endpoint (``resource_graph``: the sweep's queries, over the same VMs), the scale
+set listings ("Virtual Machine Scale Sets - List All", "Virtual Machine Scale Set VMs - List" with
 ``$expand=instanceView``) and the Activity Log's management events (``eventtypes/management/values``),
 shaped like the published examples in ``tests/data/published/``.
 

@@ -147,7 +147,7 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         if not allowed:
             if graph.retry_after_on_429:
                 headers["Retry-After"] = str(max(0, int(resets_in + 0.999)))
-            self._send_error(429, "RateLimiting", "Please provide below info when asking for support.", headers)
+            self._send_error(429, "RateLimiting", "Too many requests; retry later.", headers)
             return
         if self._inject_fault(0):
             return

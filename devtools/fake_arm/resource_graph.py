@@ -126,14 +126,21 @@ def _row(item: Mapping[str, Any]) -> dict[str, Any]:
     provisioning = next((code for code in codes if code.lower().startswith("provisioningstate/")), "")
     state = provisioning.split("/")[1].capitalize() if provisioning else ""
     sub = item["id"].split("/")[2]
-    return {"id": item["id"], "subscriptionId": sub, "powerState": power, "provisioningState": state}
+    member_of = item.get("properties", {}).get("virtualMachineScaleSet", {}).get("id", "")
+    return {
+        "id": item["id"], "subscriptionId": sub, "powerState": power, "provisioningState": state,
+        "memberOf": member_of,
+    }  # fmt: skip
 
 
 def make_row(resource_id: str, power: str | None, provisioning: str = "Succeeded") -> dict[str, Any]:
     """A sweep row for ``GraphState.rows`` or ``extra`` (a lagging Resource Graph)."""
     sub = resource_id.split("/")[2]
     code = f"PowerState/{power}" if power else ""
-    return {"id": resource_id, "subscriptionId": sub, "powerState": code, "provisioningState": provisioning}
+    return {
+        "id": resource_id, "subscriptionId": sub, "powerState": code, "provisioningState": provisioning,
+        "memberOf": "",
+    }  # fmt: skip
 
 
 def _subscriptions_under(groups: list[str], graph: GraphState) -> list[dict[str, Any]]:
@@ -141,7 +148,8 @@ def _subscriptions_under(groups: list[str], graph: GraphState) -> list[dict[str,
     for group in groups:
         for sub in graph.management_groups.get(group, []):
             if str(sub.get("state", "Enabled")).lower() == "enabled":
-                row = {"id": f"/subscriptions/{sub['subscriptionId']}", "subscriptionId": sub["subscriptionId"]}
+                sub_id = sub["subscriptionId"]
+                row = {"id": f"/subscriptions/{sub_id}", "subscriptionId": sub_id}
                 found[row["id"].lower()] = row
     return [found[key] for key in sorted(found)]
 

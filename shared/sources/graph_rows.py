@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 _PROJECTION = (
     "| project id, subscriptionId, powerState = tostring(properties.extended.instanceView.powerState.code), "
-    "provisioningState = tostring(properties.provisioningState) | order by id asc"
+    "provisioningState = tostring(properties.provisioningState), "
+    "memberOf = tostring(properties.virtualMachineScaleSet.id) | order by id asc"
 )
 # VMs (single and Flexible members) from ``resources``; Uniform scale set instances from ``computeresources``.
 VM_QUERY = f"resources | where type =~ 'microsoft.compute/virtualmachines' {_PROJECTION}"
@@ -74,19 +75,24 @@ def parse_graph_page(body: Any) -> GraphPage:
 
 def listed_from_row(row: Any, index: int) -> ListedVm | None:
     """A sweep row as a listed VM: the power state from its code (``PowerState/running``), ``None`` when
-    missing; the provisioning state as the model has it (``Succeeded``). Hibernation is not projected: the
+    missing; the provisioning state as the model has it (``Succeeded``); a Flexible member's scale set.
+    Hibernation is not projected: the
     sweep's caller compares without it. ``None`` (with a warning) for a row without an id."""
     if not isinstance(row, Mapping) or not isinstance(row.get("id"), str) or not row["id"].strip():
         logger.warning("Skipping Resource Graph row %s: it has no id", index)
         return None
-    power = row.get("powerState")
-    provisioning = row.get("provisioningState")
+    power, provisioning = row.get("powerState"), _text(row.get("provisioningState"))
     return ListedVm(
         resource_id=row["id"].strip(),
-        provisioning_state=provisioning.strip() or None if isinstance(provisioning, str) else None,
+        provisioning_state=provisioning,
         power_state=normalize_power_state(power) if isinstance(power, str) else None,
         hibernated=False,
+        member_of=_text(row.get("memberOf")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def subscription_from_row(row: Any) -> str | None:
