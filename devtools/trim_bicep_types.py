@@ -68,7 +68,9 @@ MANIFEST: dict[str, list[str]] = {
         "Microsoft.Authorization/policySetDefinitions",
         "Microsoft.Authorization/policyAssignments",
     ],
-    "policyinsights/microsoft.policyinsights/2024-10-01/types.json": ["Microsoft.PolicyInsights/remediations"],
+    "policyinsights/microsoft.policyinsights/2024-10-01/types.json": [
+        "Microsoft.PolicyInsights/remediations"
+    ],
 }
 
 

@@ -35,7 +35,7 @@ def sweep(
 
 
 def state_of(ledger: Any, resource_id: str) -> Any:
-    return ledger.get_current(parse_vm_id(resource_id)).state
+    return ledger.get_current(parse_vm_id(resource_id)).condition.state
 
 
 def instance_view_reads(fake: FakeArm) -> int:
@@ -74,7 +74,11 @@ def test_a_disagreement_compute_confirms_is_recorded_as_compute_says_with_source
     state = state_of(ledger, vm_id("db-01"))
     assert (state.power_state, state.billable) == ("stopped", True)
     last = list(ledger.iter_transitions(parse_vm_id(vm_id("db-01"))))[-1]
-    assert (last.source, last.time, last.changed_after) == ("reconcile", at(hours=3), at(hours=1))
+    assert (last.evidence.source, last.time, last.evidence.changed_after) == (
+        "reconcile",
+        at(hours=3),
+        at(hours=1),
+    )
 
 
 def test_a_vm_missing_from_the_sweep_is_deleted_only_when_compute_says_it_is_gone(
@@ -116,7 +120,7 @@ def test_uniform_scale_set_instances_come_from_computeresources_and_are_confirme
     [report] = sweep(ledger, fake)
     assert report.new == 2
     instance = parse_vm_id(f"{scale_set['id']}/virtualMachines/0")
-    assert instance is not None and ledger.get_current(instance).state.power_state == "deallocated"
+    assert instance is not None and ledger.get_current(instance).condition.state.power_state == "deallocated"
     assert {body["query"].split(" ")[0] for body in fake.graph.received} == {"resources", "computeresources"}
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.domain.ids import VmId, parse_vm_id, vm_id_from_key
@@ -137,20 +137,20 @@ def _reconcile_one(
         report.unknown += listed.power_state is None
         if ledger_state is not None and not ledger_state.deleted and not _sweep_differs(ledger_state, listed):
             report.unchanged += 1
-            record_membership(ledger, vm, ledger_state.member_of, listed.member_of)
+            record_membership(ledger, vm, ledger_state.scale_set_id, listed.scale_set_id)
             if listed.power_state is not None:
                 agreeing.append((vm, ledger_state.etag))
         else:
-            suspects.append((vm, ledger_state, listed.member_of))
+            suspects.append((vm, ledger_state, listed.scale_set_id))
     suspects += [
         (vm_id_from_key(report.subscription_id, key), k, None) for key, k in known.items() if not k.deleted
     ]
     report.confirmed += ledger.confirm(agreeing, observed_at)
-    for vm, ledger_state, member_of in suspects:
+    for vm, ledger_state, scale_set_id in suspects:
         if not budget.take():
             report.deferred += 1
             continue
-        _settle_with_compute(ledger, arm, vm, ledger_state, member_of, report, clock)
+        _settle_with_compute(ledger, arm, vm, ledger_state, scale_set_id, report, clock)
 
 
 def _settle_with_compute(
@@ -158,7 +158,7 @@ def _settle_with_compute(
     arm: ArmClient,
     vm: VmId,
     ledger_state: Known | None,
-    member_of: str | None,
+    scale_set_id: str | None,
     report: SubscriptionReport,
     clock: Callable[[], datetime],
 ) -> None:
@@ -179,7 +179,7 @@ def _settle_with_compute(
     recorded_before = report.changed + report.new
     unchanged: list[tuple[VmId, str | None]] = []
     unseen = {} if ledger_state is None else {vm.vm_key: ledger_state}
-    listed = ListedVm(view.resource_id, view.provisioning_state, view.power_state, view.hibernated, member_of)
+    listed = replace(view, scale_set_id=scale_set_id)
     apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
     report.listed -= 1  # counted once, as swept or as known
     if report.changed + report.new == recorded_before:

@@ -87,7 +87,7 @@ def listed_from_row(row: Any, index: int) -> ListedVm | None:
         provisioning_state=provisioning,
         power_state=normalize_power_state(power) if isinstance(power, str) else None,
         hibernated=False,
-        member_of=_text(row.get("memberOf")),
+        scale_set_id=_text(row.get("memberOf")),
     )
 
 
