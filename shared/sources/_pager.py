@@ -108,15 +108,21 @@ def arm_page(body: Any, what: str) -> tuple[list[Any], str | None]:
     Raises ``ValueError`` when ``body`` is not such a page: a page read as empty by mistake would make
     every item look gone.
     """
+    return page_parts(body, what, items="value", link="nextLink")
+
+
+def page_parts(body: Any, what: str, *, items: str, link: str) -> tuple[list[Any], str | None]:
+    """The ``items`` array and the ``link`` string (``None`` when absent or empty) of a page of ``what``;
+    ``ValueError`` for a body of another shape."""
     if not isinstance(body, Mapping):
         raise ValueError(f"a {what} page is a JSON object, got {type(body).__name__}")
-    entries = body.get("value")
+    entries = body.get(items)
     if not isinstance(entries, list):
-        raise ValueError(f"a {what} page needs a 'value' array")
-    link = body.get("nextLink")
-    if link is not None and not isinstance(link, str):
-        raise ValueError(f"'nextLink' must be a string, got {type(link).__name__}")
-    return entries, link or None
+        raise ValueError(f"a {what} page needs a '{items}' array")
+    following = body.get(link)
+    if following is not None and not isinstance(following, str):
+        raise ValueError(f"'{link}' must be a string, got {type(following).__name__}")
+    return entries, following or None
 
 
 def read_json_page(

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.domain.ids import is_subscription_id
 from shared.domain.vm_state import normalize_power_state
+from shared.sources._pager import page_parts
 from shared.sources.vm_listing import ListedVm
 
 logger = logging.getLogger(__name__)
@@ -59,18 +60,12 @@ class Quota:
 def parse_graph_page(body: Any) -> GraphPage:
     """The rows and ``$skipToken`` of one answer; ``ValueError`` for any other shape, and for a result cut
     short with no token to read the rest (``resultTruncated`` without ``$skipToken``)."""
-    if not isinstance(body, Mapping):
-        raise ValueError(f"a Resource Graph answer is a JSON object, got {type(body).__name__}")
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise ValueError("a Resource Graph answer needs 'data' as an object array (resultFormat objectArray)")
-    token = body.get("$skipToken")
-    if token is not None and not isinstance(token, str):
-        raise ValueError(f"'$skipToken' must be a string, got {type(token).__name__}")
+    # ``data`` as an array: ``objectArray``, the format asked for (``table`` answers an object).
+    data, token = page_parts(body, "Resource Graph", items="data", link="$skipToken")
     if str(body.get("resultTruncated", "false")).lower() == "true" and not token:
         raise ValueError("the result was truncated and carries no $skipToken")
     total = body.get("totalRecords")
-    return GraphPage(data, token or None, total if isinstance(total, int) else None)
+    return GraphPage(data, token, total if isinstance(total, int) else None)
 
 
 def listed_from_row(row: Any, index: int) -> ListedVm | None:
