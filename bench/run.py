@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             "findings": lambda: _findings(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
             "coldstart": _coldstart,
-            "sweep": lambda: _sweep(args.full_sweep),
+            "sweep": lambda: _sweep(proxy, args.full_sweep),
         }
         for name in sections:
             section_results, section_notes = runners[name]()
@@ -138,10 +138,13 @@ def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]
     return costs(proxy, azurite.connection_string)
 
 
-def _sweep(full: bool) -> tuple[list[Result], list[str]]:
+def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:
     from bench.sweep_cost import DEFAULT_FLEET, FULL_FLEET, sweep_cost
+    from bench.sweep_reconcile_cost import sweep_reconcile_cost
 
-    return sweep_cost(FULL_FLEET if full else DEFAULT_FLEET)
+    results, notes = sweep_cost(FULL_FLEET if full else DEFAULT_FLEET)
+    more_results, more_notes = sweep_reconcile_cost(proxy)
+    return results + more_results, notes + more_notes
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:
