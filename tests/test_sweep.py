@@ -3,6 +3,7 @@ and Azurite: what the sweep says is never recorded before Compute's instance vie
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +15,8 @@ from devtools.fake_arm import FakeArm, Faults, make_instance, make_row, make_sca
 from shared import context, settings
 from shared.domain.ids import parse_vm_id
 from shared.domain.watch import AUTO_SWEEP_ABOVE, ReconcileSource, parse_reconcile_source, sweeps
-from shared.jobs import SubscriptionReport, reconcile_sweep
-from shared.sources import ArmClient, ResourceGraphClient
+from shared.jobs import SubscriptionReport, Watch, reconcile_sweep, run_steps, timer_steps
+from shared.sources import ArmClient, ResourceGraphClient, RetailPricesClient
 from shared.store import RunRecords, WatchedSubscriptions
 from tests.factories import deliver
 
@@ -197,3 +198,33 @@ def test_the_timer_watches_a_management_groups_subscriptions_and_sweeps_them(
     assert record is not None and record.succeeded and "1 subscription(s)" in record.detail
     assert list_all_reads(fake) == 0
     assert fake.graph.received[0]["managementGroups"] == [GROUP]
+    assert RunRecords(ledger.table).get(f"inventory|{OTHER_SUB}") is not None  # the later steps see it too
+
+
+def watched_run(ledger: Any, fake: FakeArm, *, now: datetime, listed: tuple[str, ...] = ()) -> list[str]:
+    """One run of the watched step (and nothing after it); the subscriptions the later steps would read."""
+    arm = ArmClient(fake.url, API, retry_total=0)
+    graph = ResourceGraphClient(fake.url, retry_total=0, sleep=lambda seconds: None)
+    watch = Watch(ReconcileSource.LIST, graph, WatchedSubscriptions(ledger.table), GROUP)
+    prices = RetailPricesClient("http://127.0.0.1:9", "USD")
+    steps = timer_steps(
+        ledger, arm, prices, subscriptions=listed, inventory_every=timedelta(hours=6),
+        backfill_days=0, backfill_max_vms=0, watch=watch,
+    )  # fmt: skip
+    run_steps(steps[:1], RunRecords(ledger.table), seconds=60, clock=lambda: now)
+    inventory = next(step for step in steps if step.name == "inventory")
+    return [item for _, item in inventory.records() if item]
+
+
+def test_the_management_group_is_read_once_an_inventory_period_and_kept_when_the_refresh_fails(
+    ledger: Any, fake: FakeArm
+) -> None:
+    fake.graph.management_groups[GROUP] = [{"subscriptionId": OTHER_SUB}]
+    first = watched_run(ledger, fake, now=at(hours=1), listed=(SUB,))
+    assert first == [SUB, OTHER_SUB] and len(fake.graph.received) == 1
+    assert watched_run(ledger, fake, now=at(hours=2), listed=(SUB,)) == [SUB, OTHER_SUB]
+    assert len(fake.graph.received) == 1  # within the period: as stored
+    fake.faults = Faults(throttle_first=100, retry_after="0")
+    assert watched_run(ledger, fake, now=at(hours=8)) == [OTHER_SUB]  # the refresh failed: as stored
+    record = RunRecords(ledger.table).get(f"watched|{GROUP}")
+    assert record is not None and not record.succeeded and "refresh failed" in record.detail
