@@ -98,11 +98,17 @@ def test_a_vm_missing_from_the_sweep_is_deleted_only_when_compute_says_it_is_gon
     assert instance_view_reads(fake) == 2
 
 
-def test_a_vm_the_ledger_never_saw_is_adopted_from_its_instance_view(ledger: Any, fake: FakeArm) -> None:
-    fake.set_vms(SUB, [make_vm(SUB, "rg-data", "etl-07", power="running")])
+def test_a_vm_the_ledger_never_saw_is_adopted_from_its_instance_view_with_its_id_as_azure_spells_it(
+    ledger: Any, fake: FakeArm
+) -> None:
+    fake.set_vms(SUB, [make_vm(SUB, "RG-Data", "ETL-07", power="running")])
     [report] = sweep(ledger, fake)
-    assert (report.new, report.adopted) == (1, [parse_vm_id(vm_id("etl-07", "rg-data"))])
-    assert state_of(ledger, vm_id("etl-07", "rg-data")).power_state == "running"
+    assert (report.new, [vm.resource_id for vm in report.adopted]) == (1, [vm_id("ETL-07", "RG-Data")])
+    current = ledger.get_current(parse_vm_id(vm_id("etl-07", "rg-data")))
+    assert (current.vm.resource_id, current.condition.state.power_state) == (
+        vm_id("ETL-07", "RG-Data"),
+        "running",
+    )
 
 
 def test_a_row_of_a_vm_already_deleted_in_compute_records_nothing(ledger: Any, fake: FakeArm) -> None:

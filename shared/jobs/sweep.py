@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 MAX_CONFIRMATIONS_PER_RUN = 2_000
 
 
+_Swept = tuple[VmId, ListedVm]
+
+
 @dataclass
 class _Budget:
     deadline: float
@@ -102,16 +105,15 @@ def _reconcile_batch(
     return reports
 
 
-def _rows_by_subscription(
-    pages: Iterable[list[ListedVm]], wanted: set[str]
-) -> dict[str, dict[str, ListedVm]]:
-    """The swept VMs of each subscription by VM key; rows that name no VM of the batch are dropped."""
-    found: dict[str, dict[str, ListedVm]] = {}
+def _rows_by_subscription(pages: Iterable[list[ListedVm]], wanted: set[str]) -> dict[str, dict[str, _Swept]]:
+    """The swept VMs of each subscription by VM key, with their ids as Resource Graph spells them; rows
+    that name no VM of the batch are dropped."""
+    found: dict[str, dict[str, _Swept]] = {}
     for page in pages:
         for listed in page:
             vm = parse_vm_id(listed.resource_id)
             if vm is not None and vm.subscription_key in wanted:
-                found.setdefault(vm.subscription_key, {})[vm.vm_key] = listed
+                found.setdefault(vm.subscription_key, {})[vm.vm_key] = (vm, listed)
             else:
                 logger.warning(
                     "sweep skips row %r: not a VM of the swept subscriptions", listed.resource_id[:200]
@@ -123,7 +125,7 @@ def _reconcile_one(
     ledger: Ledger,
     arm: ArmClient,
     report: SubscriptionReport,
-    swept: dict[str, ListedVm],
+    swept: dict[str, _Swept],
     budget: _Budget,
     clock: Callable[[], datetime],
 ) -> None:
@@ -131,8 +133,8 @@ def _reconcile_one(
     observed_at = clock()
     agreeing: list[tuple[VmId, str | None]] = []
     suspects: list[tuple[VmId, Known | None, str | None]] = []
-    for key, listed in swept.items():
-        vm, ledger_state = vm_id_from_key(report.subscription_id, key), known.pop(key, None)
+    for key, (vm, listed) in swept.items():
+        ledger_state = known.pop(key, None)
         report.listed += 1
         report.unknown += listed.power_state is None
         if ledger_state is not None and not ledger_state.deleted and not _sweep_differs(ledger_state, listed):
