@@ -74,7 +74,8 @@ class ResourceGraphClient:
         if credential is None and not self._emulated:
             raise ConfigurationError(f"the ARM endpoint {self._endpoint} needs a credential")
         self._credential = credential
-        self._retry = (retry_total, retry_backoff_factor, max_retry_wait, page_timeout)
+        self._retry_total, self._retry_backoff_factor = retry_total, retry_backoff_factor
+        self._max_retry_wait, self._page_timeout = max_retry_wait, page_timeout
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
@@ -112,7 +113,7 @@ class ResourceGraphClient:
             options: dict[str, Any] = {"resultFormat": "objectArray", "$top": PAGE_ROWS}
             if token:
                 options["$skipToken"] = token
-            response, body = self._query({**request_body, "options": options}, subject, pages_read, deadline)
+            body = self._query({**request_body, "options": options}, subject, pages_read, deadline)
             try:
                 page = parse_graph_page(body)
             except ValueError as err:
@@ -125,9 +126,7 @@ class ResourceGraphClient:
             seen.add(token := page.skip_token)
         raise ListingError(subject, MAX_PAGES, f"more pages after {MAX_PAGES:,}, the most it reads")
 
-    def _query(
-        self, body: dict[str, Any], subject: str, pages_read: int, deadline: float | None
-    ) -> tuple[HttpResponse, Any]:
+    def _query(self, body: dict[str, Any], subject: str, pages_read: int, deadline: float | None) -> Any:
         self._wait_for_quota(subject, pages_read, deadline)
         url, params = f"{self._endpoint}{PATH}", {"api-version": API_VERSION}
         request = HttpRequest("POST", url, params=params, json=body)
@@ -135,7 +134,7 @@ class ResourceGraphClient:
         pipeline = self._pipeline()
         response, answer = read_json_page(pipeline, request, subject, pages_read, self._timeout, deadline)
         self.quota = read_quota(response.headers)
-        return response, answer
+        return answer
 
     def _wait_for_quota(self, subject: str, pages_read: int, deadline: float | None) -> None:
         """With no query left, wait until the quota resets, if that ends in time; fail otherwise."""
@@ -144,7 +143,7 @@ class ResourceGraphClient:
             return
         wait = quota.resets_after
         left = None if deadline is None else deadline - time.monotonic()
-        if wait > self._retry[2] or (left is not None and wait >= left):
+        if wait > self._max_retry_wait or (left is not None and wait >= left):
             raise ListingError(subject, pages_read, f"Resource Graph quota spent; it resets in {wait:.0f} s")
         logger.info("Resource Graph quota spent: waiting %.1f s for it to reset", wait)
         self._sleep(wait)
@@ -160,16 +159,15 @@ class ResourceGraphClient:
     def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         with self._lock:
             if self._client is None:
-                retry_total, backoff, max_wait, page_timeout = self._retry
                 self._client = build_pipeline(
                     self._endpoint,
                     credential=self._credential,
                     scope=None if self._emulated else f"{self._endpoint}/.default",
-                    retry_total=retry_total,
-                    retry_backoff_factor=backoff,
+                    retry_total=self._retry_total,
+                    retry_backoff_factor=self._retry_backoff_factor,
                     transport=self._transport,
-                    max_retry_wait=max_wait,
-                    total_timeout=page_timeout,
+                    max_retry_wait=self._max_retry_wait,
+                    total_timeout=self._page_timeout,
                     fallback_retry_after=_quota_reset,
                     read_only_posts=True,
                 )
