@@ -190,3 +190,14 @@ def test_quota_reset_times_read_as_seconds() -> None:
     assert resets_after_seconds("00:00:03") == 3.0
     assert resets_after_seconds("01:02:03") == 3723.0
     assert resets_after_seconds("soon") is None
+
+
+def test_a_management_group_cut_at_ten_thousand_subscriptions_is_logged_not_hidden(
+    fake: FakeArm, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.graph.management_groups["mg-huge"] = [{"subscriptionId": OTHER_SUB}]
+    fake.graph.subscription_limit_hit = True
+    client = client_for(fake.url)
+    assert client.list_subscriptions_under("mg-huge") == [OTHER_SUB]
+    assert client.subscription_limit_hit
+    assert "only the first 10,000 subscriptions under mg-huge" in caplog.text

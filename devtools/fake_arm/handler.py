@@ -156,6 +156,8 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         entries = [entry for sub in subs for entry in self._scale_set_entries(sub, reload=True) or []]
         instances = [instance for entry in entries for instance in entry.get("instances", [])]
         status, body = resource_graph.answer(request, vms, instances, graph)
+        if graph.subscription_limit_hit and request.get("managementGroups"):
+            headers["x-ms-tenant-subscription-limit-hit"] = "true"
         self._send_json(status, body, headers)
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -35,6 +35,8 @@ class GraphState:
     quota: int = 15
     window: float = 5.0
     retry_after_on_429: bool = False
+    # Answer x-ms-tenant-subscription-limit-hit: true (a management group of more than 10,000 subscriptions).
+    subscription_limit_hit: bool = False
     window_started: float = field(default_factory=time.monotonic)
     used: int = 0
     throttled: int = 0

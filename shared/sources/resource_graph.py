@@ -50,6 +50,8 @@ PAGE_ROWS = 1_000  # the most ``$top`` allows
 MAX_SUBSCRIPTIONS_PER_QUERY = 100
 # One query's pages: 500,000 rows, five times the largest fleet measured (bench/sweep_cost.py).
 MAX_PAGES = 500
+# A management group scope of more than 10,000 subscriptions is answered for the first 10,000 only.
+SUBSCRIPTION_LIMIT_HIT = "x-ms-tenant-subscription-limit-hit"
 
 
 class ResourceGraphClient:
@@ -84,6 +86,7 @@ class ResourceGraphClient:
         self.queries_sent = 0
         self.quota: Quota | None = None
         self.waited_for_quota = 0.0
+        self.subscription_limit_hit = False
 
     def iter_fleet_pages(
         self, subscriptions: Sequence[str], *, deadline: float | None = None
@@ -100,8 +103,15 @@ class ResourceGraphClient:
         """The enabled subscriptions under ``management_group`` (at any depth), lower-cased, sorted."""
         scope = {"managementGroups": [management_group], "query": SUBSCRIPTIONS_QUERY}
         found: set[str] = set()
+        self.subscription_limit_hit = False
         for rows in self._pages(scope, f"subscriptions under {management_group}", deadline):
             found.update(sub for sub in map(subscription_from_row, rows) if sub)
+        if self.subscription_limit_hit:
+            logger.error(
+                "Resource Graph answered only the first 10,000 subscriptions under %s "
+                "(x-ms-tenant-subscription-limit-hit): the others are not watched",
+                management_group,
+            )
         return sorted(found)
 
     def _pages(
@@ -134,6 +144,8 @@ class ResourceGraphClient:
         pipeline = self._pipeline()
         response, answer = read_json_page(pipeline, request, subject, pages_read, self._timeout, deadline)
         self.quota = read_quota(response.headers)
+        if response.headers.get(SUBSCRIPTION_LIMIT_HIT, "").lower() == "true":
+            self.subscription_limit_hit = True
         return answer
 
     def _wait_for_quota(self, subject: str, pages_read: int, deadline: float | None) -> None:
