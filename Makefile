@@ -8,12 +8,12 @@ AZURITE := .tools/node_modules/.bin/azurite-table
 
 .PHONY: demo serve test test-fast lint bench start samples clean
 
-demo: $(VENV)/.installed $(AZURITE)
+demo: $(VENV)/.installed $(AZURITE) local.settings.json
 	$(PY) -m scripts.demo
 
 # The HTTP API and Event Grid webhook on 127.0.0.1:7071 over the persistent Azurite of `make demo`
 # (127.0.0.1:10002, data in .azurite/), without Core Tools. A development stand-in, not the host.
-serve: $(VENV)/.installed $(AZURITE)
+serve: $(VENV)/.installed $(AZURITE) local.settings.json
 	$(PY) -m scripts.serve
 
 # The type check and the import contracts run here too, so CI fails on a type error or on a wrong
@@ -42,16 +42,23 @@ bench: $(VENV)/.installed $(AZURITE)
 # Needs Azure Functions Core Tools (`func`) and a local.settings.json (copy local.settings.sample.json).
 start: $(VENV)/.installed
 	@command -v func >/dev/null || { echo "Azure Functions Core Tools (func) is not installed"; exit 1; }
-	@test -f local.settings.json || cp local.settings.sample.json local.settings.json
+	@$(MAKE) --no-print-directory local.settings.json
 	. $(VENV)/bin/activate && func start
 
 samples: $(VENV)/.installed
 	$(PY) -m scripts.make_samples
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The repo itself too, editable and without dependencies, for the `vm-ledger` command (pyproject.toml).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+# The Functions convention for local settings: the host (`make start`) and `vm-ledger` read its Values.
+# Made once from the sample (Azurite's development storage), never overwritten.
+local.settings.json:
+	cp local.settings.sample.json $@
 
 $(AZURITE):
 	npm install --prefix .tools --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
