@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 AZURITE_VERSION := 3.35.0
 AZURITE := .tools/node_modules/.bin/azurite-table
 
-.PHONY: demo serve test test-fast lint bench start samples clean
+.PHONY: demo serve test test-fast lint bench start samples deploy clean
 
 demo: $(VENV)/.installed $(AZURITE) local.settings.json
 	$(PY) -m scripts.demo
@@ -44,6 +44,11 @@ start: $(VENV)/.installed
 	@command -v func >/dev/null || { echo "Azure Functions Core Tools (func) is not installed"; exit 1; }
 	@$(MAKE) --no-print-directory local.settings.json
 	. $(VENV)/bin/activate && func start
+
+# Deploy to Azure step by step (scripts/deploy.py): make deploy ARGS="--location westeurope --resource-group
+# rg-vm-ledger --subscription <id> [--subscription <id> ...] [--dry-run]"; scripts/deploy.sh is the same.
+deploy: $(VENV)/.installed
+	$(PY) -m scripts.deploy $(ARGS)
 
 samples: $(VENV)/.installed
 	$(PY) -m scripts.make_samples
