@@ -24,11 +24,12 @@ test: $(VENV)/.installed $(AZURITE)
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
-# Everything but the fault suite and the headless-browser tests, for the edit-test loop (see README
-# for its measured time). `make test` stays the complete run, and it is what CI runs.
+# Everything but the fault suite, the headless-browser tests and the tests marked slow (a second or more
+# each), for the edit-test loop (see README for its measured time). `make test` stays the complete run,
+# and it is what CI runs.
 test-fast: $(VENV)/.installed $(AZURITE)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not faults and not browser"
+	$(PY) -m pytest -m "not faults and not browser and not slow"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

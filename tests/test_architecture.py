@@ -84,6 +84,7 @@ def test_an_import_against_the_layers_fails_the_contracts(tmp_path):
     assert "shared.domain.times -> shared.web" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool", ["devtools.fake_arm", "scripts.serve", "bench.harness", "tests.factories"])
 def test_the_package_importing_a_tool_fails_the_contracts(tmp_path, tool):
     copy = _copy_of_the_packages(tmp_path)
@@ -96,6 +97,7 @@ def test_the_package_importing_a_tool_fails_the_contracts(tmp_path, tool):
     assert f"shared.domain.times -> {tool}" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["devtools/events.py", "scripts/demo/scenario.py", "bench/run.py"])
 def test_a_tool_importing_the_tests_fails_the_contracts(tmp_path, module):
     copy = _copy_of_the_packages(tmp_path)
@@ -109,6 +111,7 @@ def test_a_tool_importing_the_tests_fails_the_contracts(tmp_path, module):
     assert f"{importer} -> tests.factories" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool", ["scripts.serve", "bench.harness"])
 def test_devtools_importing_a_script_or_a_benchmark_fails_the_contracts(tmp_path, tool):
     copy = _copy_of_the_packages(tmp_path)

@@ -151,6 +151,7 @@ def test_month_of_is_utc():
     assert month_of(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == "2026-11"
 
 
+@pytest.mark.slow
 @pytest.mark.azurite
 def test_any_delivery_order_leaves_the_month_rows_in_order_delivery_leaves(fresh_ledger):
     """Two VMs' months, delivered in order into one table and shuffled (with redeliveries) into another."""

@@ -42,6 +42,7 @@ def test_the_console_script_is_declared_and_installed_into_the_venv():
     assert VM_LEDGER.is_file(), "make installs the repo into .venv (pip install -e .)"
 
 
+@pytest.mark.slow
 @pytest.mark.azurite
 def test_vm_ledger_show_reads_the_store_from_local_settings_with_no_variable_set(
     ledger_env, ledger, tmp_path
@@ -57,6 +58,7 @@ def test_vm_ledger_show_reads_the_store_from_local_settings_with_no_variable_set
     assert "rg-app/web-01" in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.azurite
 def test_the_environment_wins_over_local_settings_and_python_m_shared_cli_reads_them_too(
     ledger_env, ledger, tmp_path
@@ -72,6 +74,7 @@ def test_the_environment_wins_over_local_settings_and_python_m_shared_cli_reads_
     assert "rg-app/web-01" in done.stdout
 
 
+@pytest.mark.slow
 def test_without_local_settings_or_variables_the_command_names_the_missing_setting(tmp_path):
     done = _run([str(VM_LEDGER), "show"], tmp_path, _environment_without_ledger_settings())
     assert done.returncode == 2
