@@ -45,6 +45,8 @@ def bicep_parameters(source: str) -> dict[str, str]:
 def documented_default(bicep_default: str) -> str | None:
     """How the table must show a default: a literal as itself, an interpolated name with ``<param>`` for
     ``${param}``, a parameter's name as that name; None for a computed default, which prose describes."""
+    if bicep_default == "''":
+        return "`''`"
     if _LITERAL.match(bicep_default):
         return f"`{bicep_default.strip(chr(39))}`"
     if _INTERPOLATED.match(bicep_default):
