@@ -26,8 +26,8 @@ from azure.core.credentials import TokenCredential
 from shared import jobs, web
 from shared.domain.findings import Thresholds
 from shared.settings import Settings, read_settings
-from shared.sources import ArmClient, InboundEvent, RetailPricesClient
-from shared.store import Ledger, Outcome, RunRecords, WorkQueue, open_ledger, open_work_queue
+from shared.sources import ArmClient, FindingsTopic, InboundEvent, RetailPricesClient
+from shared.store import Ledger, Outbox, Outcome, RunRecords, WorkQueue, open_ledger, open_work_queue
 from shared.web import HttpResult, Request
 
 
@@ -48,6 +48,7 @@ class Root:
         self._work_queue: WorkQueue | None = None
         self._arm: ArmClient | None = None
         self._prices: RetailPricesClient | None = None
+        self._findings: jobs.FindingsPush | None = None
 
     def ledger(self) -> Ledger:
         """The ledger; built on first use, tried again on the next call if building failed."""
@@ -78,6 +79,28 @@ class Root:
             if self._prices is None:
                 self._prices = RetailPricesClient(self._settings.retail_prices_endpoint, self.currency)
             return self._prices
+
+    def findings_push(self) -> jobs.FindingsPush | None:
+        """The findings topic and what publishing to it needs; ``None`` when no topic is configured."""
+        endpoint = self._settings.findings_topic_endpoint
+        if endpoint is None:
+            return None
+        with self._lock:
+            if self._findings is None:
+                ledger, thresholds, currency = self.ledger(), self.thresholds, self.currency
+                key = self._settings.findings_topic_key
+                self._findings = jobs.FindingsPush(
+                    outbox=Outbox(ledger.table),
+                    topic=FindingsTopic(endpoint, key=key, credential=None if key else self.credential),
+                    occurrences=lambda now: web.finding_occurrences(
+                        ledger, thresholds=thresholds, currency=currency, as_of=now
+                    ),
+                    digest_data=lambda day, now: web.digest_data(
+                        ledger, day, now, thresholds=thresholds, currency=currency
+                    ),
+                    digest_hour=self._settings.digest_hour_utc,
+                )
+            return self._findings
 
     def run_records(self) -> RunRecords:
         """The timer steps' run records, in the ledger's table."""
@@ -159,6 +182,7 @@ def run_timer() -> None:
         ledger, app.arm(), app.prices(),
         subscriptions=app.subscriptions, inventory_every=app.inventory_every,
         backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms,
+        findings=app.findings_push(),
     )  # fmt: skip
     jobs.run_timer(steps, app.run_records())
 

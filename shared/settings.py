@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from shared.domain.findings import (
     Thresholds,
 )
 from shared.domain.ids import is_subscription_id
+from shared.domain.pushed_events import DEFAULT_DIGEST_HOUR_UTC
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import ConfigurationError
 
@@ -48,6 +49,9 @@ FINDINGS_DEALLOCATED_MIN_DAYS = "FINDINGS_DEALLOCATED_MIN_DAYS"
 FINDINGS_UNCONFIRMED_AFTER_MINUTES = "FINDINGS_UNCONFIRMED_AFTER_MINUTES"
 BACKFILL_ON_ADOPT_DAYS = "BACKFILL_ON_ADOPT_DAYS"
 BACKFILL_ON_ADOPT_MAX_VMS = "BACKFILL_ON_ADOPT_MAX_VMS"
+FINDINGS_TOPIC_ENDPOINT = "FINDINGS_TOPIC_ENDPOINT"
+FINDINGS_TOPIC_KEY = "FINDINGS_TOPIC_KEY"
+DIGEST_HOUR_UTC = "DIGEST_HOUR_UTC"
 
 DEFAULT_TABLE_NAME = "vmledger"
 DEFAULT_QUEUE_NAME = "vmledger-scale-sets"
@@ -96,6 +100,11 @@ class Settings:
     prices_currency: str = DEFAULT_PRICES_CURRENCY
     # The queue that hands scale-set-level events from the Event Grid function to the queue function.
     queue_name: str = DEFAULT_QUEUE_NAME
+    # Where findings are pushed (``None``: nowhere), with its key (``None``: the app's identity), and the
+    # hour (UTC) from which the daily digest is due.
+    findings_topic_endpoint: str | None = None
+    findings_topic_key: str | None = field(default=None, repr=False)
+    digest_hour_utc: int = DEFAULT_DIGEST_HOUR_UTC
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -121,7 +130,18 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
         queue_name=_read_queue_name(env),
+        findings_topic_endpoint=_read_topic_endpoint(env),
+        findings_topic_key=_value(env, FINDINGS_TOPIC_KEY),
+        digest_hour_utc=int(_number(env, DIGEST_HOUR_UTC, DEFAULT_DIGEST_HOUR_UTC, 23, whole=True)),
     )
+
+
+def _read_topic_endpoint(env: Mapping[str, str]) -> str | None:
+    """A loopback (http) topic needs its key: no token is ever sent in clear."""
+    endpoint = _value(env, FINDINGS_TOPIC_ENDPOINT)
+    if endpoint and check_endpoint(endpoint, FINDINGS_TOPIC_ENDPOINT) and not _value(env, FINDINGS_TOPIC_KEY):
+        raise ConfigurationError(f"{FINDINGS_TOPIC_KEY} must be set for a loopback {FINDINGS_TOPIC_ENDPOINT}")
+    return endpoint
 
 
 def _read_thresholds(env: Mapping[str, str]) -> Thresholds:

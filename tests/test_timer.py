@@ -29,7 +29,10 @@ pytestmark = pytest.mark.azurite
 SIZE = "Standard_D2s_v5"
 START = "Microsoft.Compute/virtualMachines/start/action"
 # Every run record of a run on SUB, in the order the steps run.
-RECORDS = ["reconcile", "adopted-backfill", "month-rows", f"inventory|{SUB}", "prices|USD"]
+RECORDS = [
+    "reconcile", "adopted-backfill", "month-rows", f"inventory|{SUB}", "prices|USD", "findings-topic",
+    "daily-digest",
+]  # fmt: skip
 
 
 def listed(name: str, power: str = "running") -> dict:

@@ -14,6 +14,7 @@ from shared.sources.events import (
     inbound_from_json,
     parse_vm_event,
 )
+from shared.sources.findings_topic import FindingsTopic, batches
 from shared.sources.health_events import (
     HEALTH_EVENT_TYPES,
     HealthEvent,
@@ -28,8 +29,10 @@ from shared.sources.vm_listing import ListedVm, parse_listing_page
 from shared.sources.vm_models import ListedModel, parse_model_page
 
 __all__ = [
+    "batches",
     "HEALTH_EVENT_TYPES",
     "ArmClient",
+    "FindingsTopic",
     "HealthEvent",
     "InboundEvent",
     "ListedScaleSet",

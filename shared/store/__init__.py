@@ -8,6 +8,7 @@ from shared.store._month_rows import state_from_code as decode_state
 from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
+from shared.store.outbox import Outbox, Owned
 from shared.store.price_book import PriceBook, StoredPrices
 from shared.store.run_records import RunRecord, RunRecords
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
@@ -21,6 +22,8 @@ __all__ = [
     "MonthEntry",
     "MonthRows",
     "NewTransition",
+    "Outbox",
+    "Owned",
     "Outcome",
     "PriceBook",
     "RunRecord",

@@ -1,0 +1,235 @@
+"""Findings pushed to an Event Grid topic, against a loopback topic that takes CloudEvents batches as the
+service does (tests/data/published/findings_topic): raised once, cleared once, raised again when it comes
+back; the same id after a crash; once for two concurrent runs; a failing or hanging topic leaves the
+events for the next run; the daily digest once a day."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from devtools.events import SUB, vm_id, wire_event
+from devtools.fake_topic import FakeTopic
+from devtools.published import PUBLISHED
+from shared import context, settings
+from shared.domain.pushed_events import DAILY_DIGEST, EVENT_SOURCE, FINDING_CLEARED, FINDING_RAISED
+from shared.domain.times import utc_now
+from shared.errors import ConfigurationError
+from shared.jobs import FindingsPush, push_digest, push_findings, refresh
+from shared.settings import read_settings
+from shared.sources import FindingsTopic
+from shared.store import Outbox
+from tests.factories import deliver
+
+pytestmark = pytest.mark.azurite
+
+KEY = "test-topic-key"
+SHAPE = json.loads((PUBLISHED / "findings_topic" / "request_shape.json").read_text(encoding="utf-8"))
+STOPPED = "stoppedButBilled"
+FAR = float("inf")
+
+
+class Crash(BaseException):
+    """The process dies: nothing after it runs (not an ``Exception``, so no handler takes it)."""
+
+
+class CrashAfterSend:
+    """The real topic client, and a crash right after the topic took the batch."""
+
+    def __init__(self, topic: FindingsTopic) -> None:
+        self.topic = topic
+
+    def send(self, batch) -> None:
+        self.topic.send(batch)
+        raise Crash
+
+
+@pytest.fixture
+def topic(ledger_env, monkeypatch):
+    with FakeTopic(KEY) as fake:
+        monkeypatch.setenv(settings.FINDINGS_TOPIC_ENDPOINT, fake.endpoint)
+        monkeypatch.setenv(settings.FINDINGS_TOPIC_KEY, KEY)
+        context.reset()
+        yield fake
+        context.reset()
+
+
+def pusher(**topic_options) -> FindingsPush:
+    push = context.root().findings_push()
+    assert push is not None
+    if topic_options:
+        push = replace(
+            push, topic=FindingsTopic(push.topic.endpoint, key=KEY, credential=None, **topic_options)
+        )
+    return push
+
+
+def push(push: FindingsPush | None = None, *, at: datetime | None = None):
+    return push_findings(push or pusher(), now=at or utc_now(), deadline=FAR)
+
+
+def stopped_events(fake: FakeTopic) -> list[dict]:
+    return [event for event in fake.events if event["data"]["kind"] == STOPPED]
+
+
+def power_off(name: str, hours_ago: float) -> None:
+    now = utc_now()
+    deliver(
+        wire_event("write", now - timedelta(hours=hours_ago + 2), resource_id=vm_id(name)),
+        wire_event("powerOff", now - timedelta(hours=hours_ago), resource_id=vm_id(name)),
+    )
+
+
+def test_a_stopped_vm_is_raised_once_as_a_cloudevents_batch_with_the_topic_key(topic):
+    power_off("off-1", hours_ago=3)
+    report = push()
+    assert report.failure is None and report.requests == 1
+    [request] = topic.requests
+    assert (request.path, request.query["api-version"]) == (SHAPE["path"], SHAPE["apiVersion"])
+    assert request.headers["content-type"] == "application/cloudevents-batch+json; charset=utf-8"
+    assert request.headers["aeg-sas-key"] == KEY
+    [event] = stopped_events(topic)
+    assert event["specversion"] == "1.0" and event["type"] == FINDING_RAISED
+    assert event["source"] == EVENT_SOURCE and event["subject"] == vm_id("off-1")
+    data = event["data"]
+    assert (data["vmName"], data["powerState"], data["reachedBy"]) == ("off-1", "stopped", "powerOff")
+    assert data["hours"] >= 3 and data["estimatedCost"]["amount"] is None  # no prices: null, never 0
+    assert data["attachedMonthlyCost"] == {"amount": None, "reason": "disks and public IPs are not in the "
+                                           "ledger's inventory yet"}  # fmt: skip
+
+    again = push()
+    assert again.planned == 0 and len(topic.requests) == 1
+
+
+def test_a_finding_that_clears_is_cleared_once_and_raised_again_as_a_new_occurrence(topic):
+    now = utc_now()
+    resource_id = vm_id("flaky")
+    deliver(
+        wire_event("write", now - timedelta(hours=10), resource_id=resource_id),
+        wire_event("powerOff", now - timedelta(hours=8), resource_id=resource_id),
+    )
+    push()
+    deliver(wire_event("start", now - timedelta(hours=6), resource_id=resource_id))
+    push()
+    push()
+    deliver(wire_event("powerOff", now - timedelta(hours=3), resource_id=resource_id))
+    push()
+    push()
+    events = stopped_events(topic)
+    assert [event["type"] for event in events] == [FINDING_RAISED, FINDING_CLEARED, FINDING_RAISED]
+    first, cleared, second = events
+    assert len({first["id"], cleared["id"], second["id"]}) == 3
+    assert cleared["data"]["since"] == first["data"]["since"] and "clearedAt" in cleared["data"]
+    assert second["data"]["since"] > first["data"]["since"]
+
+
+def test_a_crash_after_the_topic_took_an_event_resends_the_same_id_once_the_lease_has_passed(topic):
+    power_off("off-crash", hours_ago=2)
+    crashing = pusher()
+    with pytest.raises(Crash):
+        push(replace(crashing, topic=CrashAfterSend(crashing.topic)))
+    [sent] = stopped_events(topic)
+    assert push().planned == 0  # the crashed run's lease still holds: nobody resends yet
+    later = utc_now() + timedelta(minutes=11)
+    assert push(at=later).failure is None
+    resent = stopped_events(topic)[1:]
+    assert [event["id"] for event in resent] == [sent["id"]]
+    assert resent[0]["data"] == sent["data"]  # the stored event, not one built again
+    push(at=later + timedelta(minutes=1))
+    assert len(stopped_events(topic)) == 2
+
+
+def test_two_concurrent_timer_runs_publish_each_occurrence_once(topic, fresh_ledger):
+    for index in range(30):
+        power_off(f"off-{index:02d}", hours_ago=2)
+    start = threading.Barrier(2)
+    reports = []
+
+    def one_run() -> None:
+        own = replace(pusher(), outbox=Outbox(fresh_ledger().table))  # another instance's table client
+        start.wait()
+        reports.append(push(own))
+
+    runs = [threading.Thread(target=one_run) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    ids = [event["id"] for event in topic.events]
+    assert len(ids) == len(set(ids)) == 60  # 30 VMs, stopped and unconfirmed each
+    assert sum(report.won for report in reports) == 60
+    assert all(report.failure is None for report in reports)
+
+
+def test_a_topic_answering_500_leaves_the_events_for_the_next_run_after_bounded_retries(topic):
+    power_off("off-500", hours_ago=2)
+    topic.fail_with(500)
+    report = push(pusher(retry_total=2, read_timeout=5))
+    assert report.sent == 0 and "500" in (report.failure or "")
+    assert len(topic.requests) == 1 + 2  # the request and its two retries, then the run gives up
+    topic.fail_with(None)
+    after = push()
+    assert after.failure is None and after.sent == 2 and len(stopped_events(topic)) == 1
+
+
+def test_a_hanging_topic_costs_bounded_waits_and_the_next_run_sends(topic):
+    power_off("off-hang", hours_ago=2)
+    topic.hang_for(2.0)
+    report = push(pusher(retry_total=1, read_timeout=0.3))
+    assert report.sent == 0 and "did not answer" in (report.failure or "")
+    assert len(topic.requests) <= 1 + 2
+    topic.hang_for(0)
+    assert push().sent == 2
+    assert len(stopped_events(topic)) == 1
+
+
+def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_is_not_known(topic):
+    power_off("off-digest", hours_ago=60)
+    today = utc_now().replace(minute=5, second=0, microsecond=0)
+    assert push_digest(pusher(), now=today.replace(hour=6), deadline=FAR) is None  # before 07:00 UTC
+    report = push_digest(pusher(), now=today.replace(hour=8), deadline=FAR)
+    assert report is not None and report.sent == 1
+    assert push_digest(pusher(), now=today.replace(hour=9), deadline=FAR) is None
+    [digest] = [event for event in topic.events if event["type"] == DAILY_DIGEST]
+    data = digest["data"]
+    assert data["day"] == (today - timedelta(days=1)).date().isoformat()
+    assert data["billedHours"] == 24 and data["vms"] == 1  # stopped all of yesterday: billed
+    assert data["estimatedCost"] == 0 and data["vmsWithoutPrice"] == 1
+    assert data["findingCounts"][STOPPED] == 1 and data["stoppedButBilled"]["vms"] == 1
+    assert [line["resourceId"] for line in data["topByBilledHours"]] == [vm_id("off-digest")]
+    for part in ("deallocatedResidualMonthlyCost", "savings", "drift"):
+        assert data[part]["amount"] is None and data[part]["reason"]
+
+
+def test_without_a_topic_nothing_is_published_and_the_timer_says_so_once(ledger_env, caplog):
+    assert context.root().findings_push() is None
+    refresh._say_no_topic.cache_clear()  # as in a fresh process
+    caplog.set_level(logging.WARNING)
+    for _ in range(2):
+        context.run_timer()
+    assert caplog.text.count("FINDINGS_TOPIC_ENDPOINT is not set") == 1
+    records = context.root().run_records()
+    assert records.get("findings-topic").detail == "FINDINGS_TOPIC_ENDPOINT is not set: nothing published"
+
+
+def test_a_loopback_topic_needs_its_key_and_the_digest_hour_is_an_hour(ledger_env, monkeypatch):
+    monkeypatch.setenv(settings.FINDINGS_TOPIC_ENDPOINT, "http://127.0.0.1:9/api/events")
+    with pytest.raises(ConfigurationError, match="FINDINGS_TOPIC_KEY"):
+        read_settings()
+    monkeypatch.setenv(settings.FINDINGS_TOPIC_ENDPOINT, "http://topic.example/api/events")
+    with pytest.raises(ConfigurationError, match="FINDINGS_TOPIC_ENDPOINT"):
+        read_settings()
+    monkeypatch.setenv(
+        settings.FINDINGS_TOPIC_ENDPOINT, "https://t.westeurope-1.eventgrid.azure.net/api/events"
+    )
+    monkeypatch.setenv(settings.DIGEST_HOUR_UTC, "24")
+    with pytest.raises(ConfigurationError, match="DIGEST_HOUR_UTC"):
+        read_settings()
+    monkeypatch.setenv(settings.DIGEST_HOUR_UTC, "6")
+    assert read_settings().digest_hour_utc == 6
+    assert "eventgrid" not in repr(read_settings().findings_topic_key)
