@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from devtools.events import SUB, vm_id, wire_event
+from devtools.events import vm_id, wire_event
 from devtools.fake_topic import FakeTopic
 from devtools.published import PUBLISHED
 from shared import context, settings
