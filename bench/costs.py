@@ -29,13 +29,15 @@ from devtools.events import at, vm_id, wire_event
 from devtools.faultproxy import FaultProxy
 from devtools.worker import event_grid_argument
 from shared import context
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.inventory import OsType, Priority, VmSpec
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.pricing import HourlyPrice, MeterKind
+from shared.domain.times import month_of as month_key_of
+from shared.domain.times import months_from
 from shared.jobs import MONTHS_CHECKED, rebuild_month_rows
-from shared.store import Ledger, NewTransition, Source, months_from
-from shared.store import month_of as month_key_of
+from shared.store import Ledger
 from shared.store.seeding import seed_histories
 
 SUB_PREFIX = "6e8f0a21-3b4c-4d5e-9f60-"
@@ -154,9 +156,10 @@ def _seed(count: int, now: datetime) -> None:
                     vm,
                     when,
                     change_for(suffix, SUCCEEDED),
-                    Source.EVENT,
-                    str(uuid.uuid5(uuid.NAMESPACE_URL, f"{vm.resource_id}/{step}")),
-                    f"Microsoft.Compute/virtualMachines/{suffix}",
+                    ResourceEvent(
+                        str(uuid.uuid5(uuid.NAMESPACE_URL, f"{vm.resource_id}/{step}")),
+                        f"Microsoft.Compute/virtualMachines/{suffix}",
+                    ),
                 )  # fmt: skip
                 for step, (suffix, when) in enumerate(steps)
             ]

@@ -23,12 +23,12 @@ from devtools.events import SUB
 from devtools.fake_arm import FakeArm, operation_records
 from devtools.faultproxy import FaultProxy
 from shared import context
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.times import utc_now
 from shared.jobs import backfill_vms
 from shared.sources import ArmClient
-from shared.store import NewTransition, Source
 from shared.store.seeding import seed_histories
 
 FLEETS = (1_000, 10_000)
@@ -104,12 +104,10 @@ def _seed(ledger, count: int) -> None:
     histories = []
     for index in range(count):
         vm = VmId(SUB, "rg-fleet", f"vm{index:05d}")
-        history = [NewTransition(vm, now - timedelta(days=2), created, Source.EVENT, f"w-{index}", "seed")]
+        history = [NewTransition(vm, now - timedelta(days=2), created, ResourceEvent(f"w-{index}", "seed"))]
         if index % STOPPED_EVERY == 0:
-            history.append(
-                NewTransition(vm, now - timedelta(hours=2), stopped, Source.EVENT, f"p-{index}",
-                              "Microsoft.Compute/virtualMachines/powerOff/action")
-            )  # fmt: skip
+            power_off = ResourceEvent(f"p-{index}", "Microsoft.Compute/virtualMachines/powerOff/action")
+            history.append(NewTransition(vm, now - timedelta(hours=2), stopped, power_off))
         histories.append(history)
     seed_histories(ledger.table, ledger.policy, histories, current_only=True)
 
@@ -121,7 +119,7 @@ def _backfill(proxy: FaultProxy, connection_string: str) -> Result:
     now = utc_now()
     vm = VmId(SUB, "rg-back", "vm-history")
     created = change_for("write", SUCCEEDED)
-    ledger.record(NewTransition(vm, now - timedelta(hours=1), created, Source.EVENT, "w", "write"))
+    ledger.record(NewTransition(vm, now - timedelta(hours=1), created, ResourceEvent("w", "write")))
     prefix = "Microsoft.Compute/virtualMachines/"
     records = []
     for day in range(1, BACKFILL_DAYS):

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from azure.data.tables import TableClient
 
 from shared import context, settings
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.vm_state import BillingPolicy
 from shared.settings import read_settings
-from shared.store import Ledger, NewTransition, Source, open_ledger
+from shared.store import Ledger, open_ledger
 from shared.store.seeding import seed_histories
 
 PASS, FAIL, INFO = "pass", "FAIL", "info"
@@ -95,7 +96,7 @@ def seed_rows(
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resource_id}/{index}"))
         operation, event_type = _CHANGES[suffix]
         change = change_for(suffix, SUCCEEDED)
-        news.append(NewTransition(vm, when, change, Source.EVENT, event_id, operation, event_type))
+        news.append(NewTransition(vm, when, change, ResourceEvent(event_id, operation, event_type)))
     seed_histories(table, policy, [news])
 
 

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress
 from devtools.fake_arm import FakeArm, make_vm
 from devtools.faultproxy import FaultProxy
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.jobs import reconcile_subscription
 from shared.sources import ArmClient
-from shared.store import Ledger, NewTransition, Source
+from shared.store import Ledger
 from shared.store.seeding import seed_histories
 
 SUB = "5d7e9f10-2a3b-4c5d-8e6f-708192a3b4c5"
@@ -119,7 +120,7 @@ def _seed(ledger: Ledger, names: list[str]) -> None:
     """Each VM created at ``CREATED``, as the ledger writes it, 100 entities per transaction."""
     change = change_for("write", SUCCEEDED)
     histories = [
-        [NewTransition(VmId(SUB, "rg-fleet", name), CREATED, change, Source.EVENT, f"seed-{name}", "seed")]
+        [NewTransition(VmId(SUB, "rg-fleet", name), CREATED, change, ResourceEvent(f"seed-{name}", "seed"))]
         for name in names
     ]
     seed_histories(ledger.table, ledger.policy, histories, current_only=True)

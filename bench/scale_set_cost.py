@@ -15,11 +15,12 @@ from azure.data.tables import TableClient
 
 from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress
 from devtools.fake_arm import FakeArm, make_instance, make_scale_set
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import ScaleSetId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.jobs import handle_scale_set_event, reconcile_subscription
 from shared.sources import ArmClient, ScaleSetEvent
-from shared.store import Ledger, NewTransition, Source
+from shared.store import Ledger
 from shared.store.seeding import seed_histories
 
 SUB = "6e8f0a21-3b4c-4d5e-9f60-718293a4b5c6"
@@ -104,7 +105,7 @@ def seed_instances(ledger: Ledger, subscription: str, sets: list[dict], *, conne
     change = change_for("write", SUCCEEDED)
     histories = [
         [NewTransition(ScaleSetId(subscription, "rg-fleet", scale_set["name"]).instance(str(n)), CREATED,
-                       change, Source.EVENT, f"seed-{scale_set['name']}-{n}", "seed")]
+                       change, ResourceEvent(f"seed-{scale_set['name']}-{n}", "seed"))]
         for scale_set in sets for n in range(scale_set["sku"]["capacity"])
     ]  # fmt: skip
     seed_histories(table, ledger.policy, histories)

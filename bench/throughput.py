@@ -34,8 +34,8 @@ from bench.harness import FAIL, PASS, Result, ledger_for, new_table, progress, u
 from devtools.events import at, vm_id, wire_event
 from devtools.worker import event_grid_argument
 from shared import context
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.vm_state import BillingPolicy, Change, VmState
-from shared.store import NewTransition, Source
 from shared.store.seeding import in_order_entities, register_subscription
 
 VMS = 1_000
@@ -92,10 +92,12 @@ def _baseline_rows(resource_id: str, phase: int) -> tuple[dict[str, Any], dict[s
     when: datetime = at(hours=phase)
     event_id = str(uuid.uuid4())
     state = VmState("Succeeded", "running", False, False, True, when)
-    new = NewTransition(
-        vm, when, _RUNNING, Source.EVENT, event_id, "Microsoft.Compute/virtualMachines/start/action",
+    evidence = ResourceEvent(
+        event_id,
+        "Microsoft.Compute/virtualMachines/start/action",
         "Microsoft.Resources.ResourceActionSuccess",
-    )  # fmt: skip
+    )
+    new = NewTransition(vm, when, _RUNNING, evidence)
     return in_order_entities(new, state, BillingPolicy.parse(None))
 
 

@@ -70,9 +70,9 @@ def test_a_vm_deallocated_40_days_before_deployment_shows_since_40_days_ago_afte
     assert first["api-version"] == "2015-04-01" and "caller" not in first["$select"]
     assert first["$filter"].endswith(f"and resourceUri eq '{resource_id}'")
     current = ledger.get_current(parse_vm_id(resource_id))
-    assert current.state.power_state == "deallocated"
-    assert abs(current.state.since - (now - timedelta(days=40))) < timedelta(seconds=1)
-    assert [row.source for row in rows(ledger, resource_id)] == ["activityLog"] * 3 + ["reconcile"]
+    assert current.condition.state.power_state == "deallocated"
+    assert abs(current.condition.state.since - (now - timedelta(days=40))) < timedelta(seconds=1)
+    assert [row.evidence.source for row in rows(ledger, resource_id)] == ["activityLog"] * 3 + ["reconcile"]
     # Without the backfill the 50 days before adoption would be unknown; now they are known: running
     # (created 60 days ago) until the deallocate 40 days ago, then deallocated.
     totals = vm_report(ledger, current.vm, now - timedelta(days=50), now, now).totals
@@ -127,7 +127,7 @@ def test_one_operation_from_event_grid_and_the_activity_log_is_recorded_once(
             assert backfill().recorded == 1
             assert handle_event(inbound_from_json(wire), ledger) == Outcome.DUPLICATE
     [row] = rows(ledger, resource_id)
-    assert row.source == ("event" if event_first else "activityLog")
+    assert row.evidence.source == ("event" if event_first else "activityLog")
 
 
 def test_a_different_operation_close_in_time_is_not_taken_for_the_same(ledger):
@@ -175,7 +175,7 @@ def test_the_cli_backfills_and_refuses_more_than_90_days(ledger, monkeypatch, ca
         assert "days must be a whole number from 1 to 90" in capsys.readouterr().err
         assert main(["backfill", "--days", "30"]) == 0
     assert "1 VM(s), 1 operation(s), 1 recorded" in capsys.readouterr().out
-    assert [row.source for row in rows(ledger, resource_id)] == ["activityLog", "event"]
+    assert [row.evidence.source for row in rows(ledger, resource_id)] == ["activityLog", "event"]
 
 
 def test_a_record_dated_more_than_five_minutes_ahead_is_not_recorded(ledger):
@@ -192,7 +192,7 @@ def test_a_record_dated_more_than_five_minutes_ahead_is_not_recorded(ledger):
         report = backfill_vms(ledger, client(fake), [vm], days=10, clock=lambda: now)
     assert (report.operations, report.recorded, report.failures) == (2, 2, [])
     current = ledger.get_current(vm)
-    assert current.state.power_state == "running"
+    assert current.condition.state.power_state == "running"
     assert max(row.time for row in rows(ledger, resource_id)) < now + timedelta(minutes=5)
 
 
@@ -220,9 +220,9 @@ def test_a_uniform_instance_is_backfilled_from_its_instance_operations(ledger):
         report = backfill_vms(ledger, client(fake), [instance], days=10)
     assert (report.operations, report.recorded, report.failures) == (2, 2, [])
     current = ledger.get_current(instance)
-    assert (current.state.power_state, current.state.hibernated) == ("deallocated", True)
-    assert abs(current.state.since - (now - timedelta(days=4))) < timedelta(seconds=1)
-    assert [row.operation_name for row in rows(ledger, resource_id)] == [
+    assert (current.condition.state.power_state, current.condition.state.hibernated) == ("deallocated", True)
+    assert abs(current.condition.state.since - (now - timedelta(days=4))) < timedelta(seconds=1)
+    assert [row.evidence.operation_name for row in rows(ledger, resource_id)] == [
         scale_set_operation("start", instance=True),
         deallocate,
     ]
@@ -258,8 +258,8 @@ def test_a_bad_record_is_skipped_alone_and_the_vms_after_it_are_backfilled(ledge
             report = backfill_vms(ledger, client(fake), vms, days=10)
     # The record whose correlation id is no GUID is a real deallocate: kept, without a correlation id.
     assert (report.vms, report.operations, report.recorded, report.failures) == (2, 4, 4, [])
-    assert [row.operation_name for row in rows(ledger, first)] == [START, DEALLOCATE, WRITE]
-    assert ledger.get_current(vms[1]).state.power_state == "deallocated"
+    assert [row.evidence.operation_name for row in rows(ledger, first)] == [START, DEALLOCATE, WRITE]
+    assert ledger.get_current(vms[1]).condition.state.power_state == "deallocated"
     assert f"{first}: 5 record(s) skipped" in caplog.text
     stored = json.dumps([dict(e) for e in ledger.table.list_entities()])
     assert "x" * 300 not in stored and "e" * 300 not in stored and "c" * 300 not in stored

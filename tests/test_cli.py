@@ -30,14 +30,14 @@ def test_replay_records_a_saved_file_of_events_and_counts_outcomes(ledger, tmp_p
     path.write_text(json.dumps(events + events[:1]))  # one delivered twice
     assert cli.main(["replay", str(path)]) == 0
     assert capsys.readouterr().out.strip() == "1 duplicate, 5 recorded"
-    assert ledger.get_current(parse_vm_id(VM)).state.hibernated
+    assert ledger.get_current(parse_vm_id(VM)).condition.state.hibernated
 
 
 def test_replay_reads_json_lines_too(ledger, tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(json.dumps(event) for event in sample_day(VM)[:2]))
     assert cli.main(["replay", str(path)]) == 0
-    assert ledger.get_current(parse_vm_id(VM)).state.power_state == "stopped"
+    assert ledger.get_current(parse_vm_id(VM)).condition.state.power_state == "stopped"
 
 
 def test_show_prints_billed_hours_for_the_window(ledger, tmp_path, capsys):
@@ -60,8 +60,8 @@ def test_reconcile_from_a_saved_listing_applies_it_and_marks_the_missing_as_dele
     listing.write_text(json.dumps({"value": [make_vm(SUB, "rg-app", "web-01", power="stopped")]}))
     assert cli.main(["reconcile", "--from-file", str(listing)]) == 0
     assert "changed 1" in capsys.readouterr().out
-    assert ledger.get_current(parse_vm_id(VM)).state.power_state == "stopped"
-    assert ledger.get_current(parse_vm_id(vm_id("gone", "rg-app"))).state.deleted
+    assert ledger.get_current(parse_vm_id(VM)).condition.state.power_state == "stopped"
+    assert ledger.get_current(parse_vm_id(vm_id("gone", "rg-app"))).condition.state.deleted
 
 
 def test_a_saved_listing_with_a_next_link_is_incomplete_and_deletes_nothing(ledger, tmp_path, capsys):
@@ -73,7 +73,7 @@ def test_a_saved_listing_with_a_next_link_is_incomplete_and_deletes_nothing(ledg
     listing.write_text(json.dumps(page))
     assert cli.main(["reconcile", "--from-file", str(listing)]) == 1
     assert "FAILED" in capsys.readouterr().out
-    assert not ledger.get_current(parse_vm_id(vm_id("other", "rg-app"))).state.deleted
+    assert not ledger.get_current(parse_vm_id(vm_id("other", "rg-app"))).condition.state.deleted
 
 
 def test_a_bad_argument_is_a_clear_error_not_a_traceback(ledger, capsys):

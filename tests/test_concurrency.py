@@ -34,10 +34,10 @@ def test_parallel_writers_on_one_vm_through_separate_instances_keep_every_event_
     assert [row.time for row in rows] == sorted(row.time for row in rows)
     expected = {"start": "running", "poweroff": "stopped", "deallocate": "deallocated", "restart": "running"}
     for row in rows[1:]:
-        assert row.state.power_state == expected[row.operation_name.split("/")[-2].lower()]
+        assert row.state.power_state == expected[row.evidence.operation_name.split("/")[-2].lower()]
         assert row.prev is not None
     for earlier, later in zip(rows, rows[1:], strict=False):
         assert later.prev == earlier.state  # the chain is consistent after all the races
     current = ledger.get_current(parse_vm_id(vm))
-    assert current.state == rows[-1].state
-    assert current.last_key == rows[-1].key
+    assert current.condition.state == rows[-1].state
+    assert current.span.last_key == rows[-1].key

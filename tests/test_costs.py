@@ -127,12 +127,13 @@ def test_inventory_lands_on_the_current_rows(priced):
     ledger, _, _, inventory, _ = priced
     assert (inventory.listed, inventory.updated, inventory.failure) == (len(FLEET), len(FLEET), None)
     row = ledger.get_current(parse_vm_id(vm_id("web-02", "rg-shop")))
-    assert (row.spec.vm_size, row.spec.os_type.value, row.spec.priority.value) == (
+    spec = row.profile.spec
+    assert (spec.vm_size, spec.os_type.value, spec.priority.value) == (
         "Standard_D2s_v5",
         "Windows",
         "Regular",
     )
-    assert dict(row.spec.tags) == {"Owner": "Shop"}
+    assert dict(spec.tags) == {"Owner": "Shop"}
     assert len(list(ledger.iter_transitions(row.vm))) == 5  # inventory recorded no transition
 
 
@@ -262,7 +263,7 @@ def test_a_failed_inventory_listing_changes_nothing_and_a_resize_shows_at_the_ne
         failed = records.get(f"inventory|{SUB}")
         assert (failed.attempted_at, failed.succeeded) == (at(hours=27), False)
         vm = parse_vm_id(vm_id("web-01", "rg-shop"))
-        assert ledger.get_current(vm).spec.vm_size == "Standard_D2s_v5"
+        assert ledger.get_current(vm).profile.spec.vm_size == "Standard_D2s_v5"
         asked = len(arm.requests)
         run_step(step, ledger, 28)  # at most once per INVENTORY_REFRESH, failures included
         assert len(arm.requests) == asked and records.get(f"inventory|{SUB}") == failed
@@ -270,7 +271,7 @@ def test_a_failed_inventory_listing_changes_nothing_and_a_resize_shows_at_the_ne
         run_step(step, ledger, 33)
     later = records.get(f"inventory|{SUB}")
     assert (later.attempted_at, later.succeeded) == (at(hours=33), True) and "updated 1" in later.detail
-    assert ledger.get_current(vm).spec.vm_size == "Standard_D4s_v5"
+    assert ledger.get_current(vm).profile.spec.vm_size == "Standard_D4s_v5"
 
 
 def test_a_bad_group_by_is_a_400_with_its_code(ledger):

@@ -12,13 +12,13 @@ import function_app
 from devtools.events import ACTION_FAILED, SUB, at, vm_id, wire_event
 from devtools.worker import event_grid_argument
 from shared.domain.ids import parse_vm_id
-from shared.sources import Skipped, VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
+from shared.sources import Skipped, VmEvent, inbound_from_binding, inbound_from_json, parse_resource_event
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def parsed(wire: dict) -> VmEvent | Skipped:
-    return parse_vm_event(inbound_from_binding(event_grid_argument(wire)))
+    return parse_resource_event(inbound_from_binding(event_grid_argument(wire)))
 
 
 @pytest.mark.parametrize("schema", ["EventGrid", "CloudEvents"])
@@ -83,7 +83,7 @@ def test_resource_ids_are_recognised_in_any_casing():
 def test_saved_events_read_from_json_match_the_binding_exactly():
     for schema in ("EventGrid", "CloudEvents"):
         wire = wire_event("deallocate", at(hours=2, minutes=0.25), schema=schema, url_query="&hibernate=true")
-        assert parse_vm_event(inbound_from_json(wire)) == parsed(wire)
+        assert parse_resource_event(inbound_from_json(wire)) == parsed(wire)
 
 
 def test_a_skipped_event_is_logged_with_its_id_and_the_function_returns_normally(ledger_env, caplog):
@@ -161,14 +161,14 @@ def test_a_new_action_azure_adds_is_still_accepted_and_kept_by_name():
 def test_an_implausible_event_time_is_skipped_as_malformed(when):
     # The binding cannot even decode a year-1 time; saved events (the CLI's replay) can carry one.
     inbound = replace(inbound_from_binding(event_grid_argument(wire_event("deallocate", NOW))), time=when)
-    result = parse_vm_event(inbound, now=NOW)
+    result = parse_resource_event(inbound, now=NOW)
     assert isinstance(result, Skipped) and result.malformed
     assert "event time" in result.reason
 
 
 @pytest.mark.parametrize("when", [datetime(2017, 1, 1, tzinfo=UTC), NOW + timedelta(minutes=5), NOW])
 def test_event_times_from_2017_to_five_minutes_ahead_are_accepted(when):
-    result = parse_vm_event(
+    result = parse_resource_event(
         inbound_from_binding(event_grid_argument(wire_event("deallocate", when))), now=NOW
     )
     assert isinstance(result, VmEvent)
@@ -185,7 +185,7 @@ def test_an_unstorable_event_is_skipped_with_a_warning_and_the_vm_s_next_event_r
     assert "operationName" in caplog.text
     function_app.on_vm_event(event_grid_argument(wire_event("deallocate", at(hours=3))))
     rows = list(ledger.iter_transitions(parse_vm_id(vm_id())))
-    assert [row.operation_name.rsplit("/", 2)[-2:] for row in rows] == [
+    assert [row.evidence.operation_name.rsplit("/", 2)[-2:] for row in rows] == [
         ["virtualMachines", "write"], ["deallocate", "action"],
     ]  # fmt: skip
 
@@ -196,4 +196,4 @@ def test_a_future_dated_deallocate_does_not_make_the_vm_read_deallocated_now(led
     function_app.on_vm_event(
         event_grid_argument(wire_event("deallocate", datetime.now(UTC) + timedelta(days=30)))
     )
-    assert ledger.get_current(parse_vm_id(vm_id())).state.power_state == "running"
+    assert ledger.get_current(parse_vm_id(vm_id())).condition.state.power_state == "running"

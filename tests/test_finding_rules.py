@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.domain.evidence import Origin, Source
 from shared.domain.findings import (
     RULES,
     FindingKind,
@@ -21,6 +22,7 @@ from shared.domain.findings import (
 from shared.domain.vm_state import VmState
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+START = Origin(Source.EVENT, "Microsoft.Compute/virtualMachines/start/action")
 DEFAULTS = Thresholds()
 
 
@@ -32,7 +34,7 @@ def facts(
     provisioning: str = "Succeeded",
     deleted: bool = False,
     hibernated: bool = False,
-    cause: tuple[str | None, str | None] = ("event", "Microsoft.Compute/virtualMachines/start/action"),
+    cause: Origin | None = START,
     changed_hours: float | None = None,
     confirmed_hours: float | None = None,
 ) -> VmFacts:
@@ -41,12 +43,12 @@ def facts(
     state = VmState(provisioning, None if deleted else power, hibernated, deleted, billed, since)
     last_change = NOW - timedelta(hours=changed_hours if changed_hours is not None else hours)
     confirmed = NOW - timedelta(hours=confirmed_hours) if confirmed_hours is not None else last_change
-    return VmFacts(state, cause[0], cause[1], last_change, max(confirmed, last_change), NOW)
+    return VmFacts(state, cause, last_change, max(confirmed, last_change), NOW)
 
 
-POWER_OFF = ("event", "Microsoft.Compute/virtualMachines/powerOff/action")
-POWER_OFF_LOG = ("activityLog", "microsoft.compute/virtualmachines/poweroff/action")
-RECONCILE = ("reconcile", "reconcile/listAll")
+POWER_OFF = Origin(Source.EVENT, "Microsoft.Compute/virtualMachines/powerOff/action")
+POWER_OFF_LOG = Origin(Source.ACTIVITY_LOG, "microsoft.compute/virtualmachines/poweroff/action")
+RECONCILE = Origin(Source.RECONCILE, "reconcile/listAll")
 
 
 @pytest.mark.parametrize(
@@ -56,7 +58,7 @@ RECONCILE = ("reconcile", "reconcile/listAll")
         (facts("stopped", hours=0.99, cause=POWER_OFF), None),  # below the 1-hour default
         (facts("stopped", hours=5, cause=RECONCILE), (5.0, ReachedBy.FOUND_BY_RECONCILE)),
         (facts("stopped", hours=2, cause=POWER_OFF_LOG), (2.0, ReachedBy.POWER_OFF)),
-        (facts("stopped", hours=2, cause=(None, None)), (2.0, ReachedBy.OTHER)),
+        (facts("stopped", hours=2, cause=None), (2.0, ReachedBy.OTHER)),
         (facts("stopped", hours=9, billable=False), None),  # a policy that does not bill stopped
         (facts("running", hours=9), None),
         (facts("deallocated", hours=9), None),

@@ -45,8 +45,7 @@ def _shown(segments) -> list[tuple]:
             segment.start,
             segment.end,
             replace(segment.state, since=None) if segment.state else None,
-            segment.cause.operation_name if segment.cause else None,
-            segment.cause.source if segment.cause else None,
+            segment.cause.origin if segment.cause else None,
         )
         for segment in segments
     ]
@@ -71,11 +70,11 @@ def test_month_rows_answer_every_window_as_the_transitions_do(ledger, seed, capl
         a, b = sorted(rng.uniform(-24 * 75, 24 * 6) for _ in range(2))
         windows.append((at(hours=a), at(hours=b)))
     # Late events left some VMs without a mark (their transitions answer); the timer's rebuild gives all one.
-    assert any(row.months is None for row in ledger.iter_current_rows())
+    assert any(row.upkeep.months is None for row in ledger.iter_current_rows())
     for start, end in windows:
         _compare(ledger, start, end, as_of)
     rebuild_month_rows(ledger)
-    assert all(row.months is not None for row in ledger.iter_current_rows())
+    assert all(row.upkeep.months is not None for row in ledger.iter_current_rows())
     caplog.clear()
     for start, end in windows:
         _compare(ledger, start, end, as_of)
@@ -106,10 +105,10 @@ def test_rows_written_before_month_rows_existed_fall_back_to_the_transitions(led
     handle_event(inbound_from_json(wire_event("deallocate", at(hours=2), resource_id=resource_id)), ledger)
     handle_event(inbound_from_json(wire_event("start", at(hours=3), resource_id=resource_id)), ledger)
     windows = [(at(hours=-24 * 45), at(hours=6)), (at(hours=1), at(hours=5)), (at(hours=-24), at(0))]
-    assert ledger.get_current(vm).months is None  # appends do not start month rows half way
+    assert ledger.get_current(vm).upkeep.months is None  # appends do not start month rows half way
     for start, end in windows:
         _compare(ledger, start, end, at(hours=8))
     assert rebuild_month_rows(ledger).rebuilt == 1
-    assert ledger.get_current(vm).months is not None
+    assert ledger.get_current(vm).upkeep.months is not None
     for start, end in windows:
         _compare(ledger, start, end, at(hours=8))

@@ -334,7 +334,7 @@ def test_an_event_with_a_hostile_id_or_payload_is_recorded_exactly_once(proxy, e
         function_app.on_vm_event(event_grid_argument(wire))
     vm = parse_vm_id(resource_id)
     rows = list(context.get_ledger().iter_transitions(vm))
-    assert [row.event_id for row in rows] == [event_id]
+    assert [row.evidence.id for row in rows] == [event_id]
     assert rows[0].key.startswith(transitions_prefix(vm))
 
 

@@ -83,10 +83,10 @@ def test_a_vm_whose_tags_grow_as_json_is_stored_within_the_limit_and_so_are_the_
     assert (report.failure, report.listed, report.updated) == (None, 3, 3)
     written = stored_tags(ledger, "b-control")
     assert utf16_units(written) <= MAX_TAGS_JSON
-    row = ledger.get_current(parse_vm_id(vm_id("b-control")))
-    assert row.spec.tags_dropped == MAX_TAGS - len(row.spec.tags) > 0
-    assert json.loads(written) == dict(row.spec.tags)
-    assert ledger.get_current(parse_vm_id(vm_id("c-plain"))).spec.vm_size == "Standard_D2s_v5"
+    spec = ledger.get_current(parse_vm_id(vm_id("b-control"))).profile.spec
+    assert spec.tags_dropped == MAX_TAGS - len(spec.tags) > 0
+    assert json.loads(written) == dict(spec.tags)
+    assert ledger.get_current(parse_vm_id(vm_id("c-plain"))).profile.spec.vm_size == "Standard_D2s_v5"
 
 
 def test_a_vm_whose_row_cannot_be_written_is_skipped_alone_and_logged(
@@ -104,8 +104,10 @@ def test_a_vm_whose_row_cannot_be_written_is_skipped_alone_and_logged(
         with FakeArm(models(*names, tags={})) as fake, caplog.at_level(logging.WARNING):
             report = refresh(ledger, fake)
         assert (report.failure, report.listed, report.updated) == (None, 3, 2)
-        assert ledger.get_current(parse_vm_id(vm_id("a-refused"))).spec is None
-        assert all(ledger.get_current(parse_vm_id(vm_id(name))).spec is not None for name in names[1:])
+        assert ledger.get_current(parse_vm_id(vm_id("a-refused"))).profile.spec is None
+        assert all(
+            ledger.get_current(parse_vm_id(vm_id(name))).profile.spec is not None for name in names[1:]
+        )
         assert f"{vm_id('a-refused')}: inventory not stored" in caplog.text
         assert "1 skipped" in caplog.text
     context.reset()

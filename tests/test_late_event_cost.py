@@ -12,6 +12,7 @@ import pytest
 
 from devtools.events import at, vm_id, wire_event
 from devtools.faultproxy import FaultProxy
+from shared.domain.evidence import Origin
 from shared.domain.ids import parse_vm_id
 from shared.jobs import handle_event
 from shared.settings import STORAGE_CONNECTION, read_settings
@@ -39,10 +40,10 @@ def deliver(ledger: Ledger, verb: str, hours: float) -> None:
     handle_event(inbound_from_json(wire_event(verb, at(hours=hours), resource_id=RESOURCE)), ledger)
 
 
-def cause_of(ledger: Ledger) -> tuple[str | None, str | None]:
+def cause_of(ledger: Ledger) -> Origin | None:
     current = ledger.get_current(parse_vm_id(RESOURCE))
     assert current is not None
-    return current.last_cause_source, current.last_cause_operation
+    return current.condition.cause
 
 
 def test_a_late_event_before_the_current_condition_does_not_read_its_cause_back(counted):
@@ -51,7 +52,9 @@ def test_a_late_event_before_the_current_condition_does_not_read_its_cause_back(
     proxy.reset_counts()
     deliver(ledger, "restart", 4)  # between the deallocate and the start: the rewrite stops at the start
     assert proxy.counts() == {"point_read": 1, "query": 1, "batch": 1}
-    assert cause_of(ledger) == before and before[1].endswith("powerOff/action")
+    assert cause_of(ledger) == before
+    assert before is not None and before.operation_name is not None
+    assert before.operation_name.endswith("powerOff/action")
 
 
 def test_a_late_event_inside_the_current_condition_reads_its_cause_back_and_keeps_it(counted):

@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devtools.events import at, vm_id, wire_event
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import parse_vm_id
 from shared.domain.operations import SUCCEEDED, change_for
+from shared.domain.times import months_from
 from shared.domain.vm_state import BillingPolicy, state_before_first
 from shared.jobs import handle_event, rebuild_month_rows
 from shared.sources import inbound_from_json
-from shared.store import CurrentRow, NewTransition, Source
+from shared.store import Condition, CurrentRow, Span, Upkeep
 from shared.store._keys import transition_key
 from shared.store._month_rows import (
     CHUNK,
@@ -27,8 +29,6 @@ from shared.store._month_rows import (
     MarkCounter,
     collect,
     month_key,
-    month_of,
-    months_from,
     plan_append,
     plan_rebuild,
 )
@@ -44,9 +44,9 @@ def history(*steps: tuple[str, datetime]) -> list:
     rows = []
     prev, prev_key = None, ""
     for index, (suffix, when) in enumerate(steps):
-        new = NewTransition(VM, when, change_for(suffix, SUCCEEDED), Source.EVENT, f"e{index}", suffix)
+        new = NewTransition(VM, when, change_for(suffix, SUCCEEDED), ResourceEvent(f"e{index}", suffix))
         prev = state_before_first(new.change, when) if index == 0 else prev
-        row = new_transition_row(new, transition_key(VM, when, new.event_id), prev, POLICY, prev_key)
+        row = new_transition_row(new, transition_key(VM, when, new.evidence.id), prev, POLICY, prev_key)
         rows.append(row)
         prev, prev_key = row.state, row.key
     return rows
@@ -62,8 +62,14 @@ def appended(rows) -> tuple[dict[str, dict], CurrentRow]:
             target = tables.setdefault(entity["RowKey"], {}) if options["mode"] == "merge" else {}
             target.update(entity)
             tables[entity["RowKey"]] = target
-        first = current or CurrentRow(VM, row.state, POLICY.label, row.key, row.time, row.key, row.time, None)
-        current = replace(first, state=row.state, last_key=row.key, last_time=row.time, months=mark)
+        span = Span(row.key, row.time, row.key, row.time)
+        first = current or CurrentRow(VM, Condition(row.state, POLICY.label), span, None)
+        current = replace(
+            first,
+            condition=Condition(row.state, POLICY.label),
+            span=replace(first.span, last_key=row.key, last_time=row.time),
+            upkeep=Upkeep(months=mark),
+        )
     return tables, current
 
 
@@ -101,7 +107,7 @@ def test_appending_in_order_writes_what_rewriting_the_whole_history_writes(steps
     by_append, current = appended(rows)
     by_rebuild, mark = rebuilt(rows)
     assert by_append == by_rebuild
-    assert current.months == mark
+    assert current.upkeep.months == mark
     assert mark.before_first == "null"  # before a creation the VM did not exist
 
 
@@ -133,7 +139,7 @@ def test_reading_back_gives_each_months_start_and_entries_in_order():
     ]
     assert december.has_start and december.entries == []
     assert december.start.power_state == rows[-2].state.power_state
-    assert [entry.operation_name for entry in january.entries] == ["deallocate/action"]
+    assert [entry.origin.operation_name for entry in january.entries] == ["deallocate/action"]
     assert month_key(VM.vm_key, "2026-11", 1) in entities
 
 
@@ -145,10 +151,6 @@ def test_month_keys_sort_like_the_vms_current_rows():
         for key in sorted(month_key(f"rg|{n}", "2026-11", 0) for n in names)
     ]
     assert by_month == by_current
-
-
-def test_month_of_is_utc():
-    assert month_of(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == "2026-11"
 
 
 @pytest.mark.azurite
@@ -171,7 +173,7 @@ def test_any_delivery_order_leaves_the_month_rows_in_order_delivery_leaves(fresh
     random.Random(11).shuffle(deliveries)
     for wire in deliveries:
         handle_event(inbound_from_json(wire), shuffled)
-    late = [row for row in shuffled.iter_current_rows() if row.months is None]
+    late = [row for row in shuffled.iter_current_rows() if row.upkeep.months is None]
     assert late, "the shuffled delivery has late events: their VMs' month rows wait for the rebuild"
     assert rebuild_month_rows(shuffled).rebuilt == len(late)
     assert _rows(shuffled) == _rows(in_order_table)

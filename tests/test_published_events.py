@@ -18,7 +18,7 @@ import function_app
 from devtools.worker import event_grid_argument
 from shared.domain.ids import parse_vm_id
 from shared.domain.vm_state import UNKNOWN
-from shared.sources import VmEvent, inbound_from_binding, inbound_from_json, parse_vm_event
+from shared.sources import VmEvent, inbound_from_binding, inbound_from_json, parse_resource_event
 
 pytestmark = pytest.mark.azurite
 
@@ -110,7 +110,7 @@ def test_a_vm_copy_is_recorded_with_the_state_its_event_type_implies(relative, l
 
     current = ledger.get_current(VM)
     assert current is not None, "the VM copy was not recorded"
-    state = current.state
+    state = current.condition.state
     if outcome != "Success":
         # Failed or canceled: the operation did not complete, and this VM was never seen before.
         assert state.provisioning_state == {"Failure": "Failed", "Cancel": "Canceled"}[outcome]
@@ -121,8 +121,8 @@ def test_a_vm_copy_is_recorded_with_the_state_its_event_type_implies(relative, l
     else:  # a creating write, a start action
         assert (state.provisioning_state, state.power_state) == ("Succeeded", "running")
     [row] = ledger.iter_transitions(VM)
-    assert row.event_type == wire.get("eventType", wire.get("type"))
-    assert row.event_id == wire["id"]
+    assert row.evidence.event_type == wire.get("eventType", wire.get("type"))
+    assert row.evidence.id == wire["id"]
     # The claims (names, UPN, IP address) are never stored.
     stored = json.dumps(entities(ledger), default=str)
     assert "{user-name}" not in stored and "{IP-address}" not in stored and "claims" not in stored
@@ -133,7 +133,7 @@ def test_a_write_without_http_request_is_recorded(ledger):
     wire = as_wire(text_of(relative, vm=True))
     assert "httpRequest" not in wire["data"]  # as published: only updates and deletes carry it
     run_as_worker(json.dumps(wire))
-    assert ledger.get_current(VM).state.power_state == "running"
+    assert ledger.get_current(VM).condition.state.power_state == "running"
 
 
 def test_the_write_samples_lower_case_resourcegroups_still_names_the_same_vm(ledger):
@@ -172,14 +172,14 @@ def test_the_worker_binding_reads_camel_case_specversion_as_an_untyped_event_tha
 @pytest.mark.parametrize("relative", SAMPLES, ids=str)
 def test_the_cli_path_reads_a_vm_copy_as_the_binding_does(relative):
     wire = as_wire(text_of(relative, vm=True))
-    from_json = parse_vm_event(inbound_from_json(wire))
+    from_json = parse_resource_event(inbound_from_json(wire))
     assert isinstance(from_json, VmEvent)
-    assert from_json == parse_vm_event(inbound_from_binding(event_grid_argument(wire)))
+    assert from_json == parse_resource_event(inbound_from_binding(event_grid_argument(wire)))
 
 
 @pytest.mark.parametrize("relative", CAMEL_CASE, ids=str)
 def test_the_cli_path_reads_a_saved_cloud_event_that_spells_specversion_in_camel_case(relative):
-    event = parse_vm_event(inbound_from_json(json.loads(text_of(relative, vm=True))))
+    event = parse_resource_event(inbound_from_json(json.loads(text_of(relative, vm=True))))
     assert isinstance(event, VmEvent)
     outcomes = {"Success": "Succeeded", "Failure": "Failed", "Cancel": "Canceled"}
     assert event.change.provisioning_state == outcomes[kind_and_outcome(relative)[1]]

@@ -22,7 +22,7 @@ from devtools.events import (
 from shared.domain.ids import VmId, parse_scale_set_id, parse_vm_id, vm_id_from_key
 from shared.domain.inventory import OsType, Priority
 from shared.domain.operations import Target, classify_operation, event_filter_prefixes
-from shared.sources import ScaleSetEvent, Skipped, VmEvent, inbound_from_json, parse_vm_event
+from shared.sources import ScaleSetEvent, Skipped, VmEvent, inbound_from_json, parse_resource_event
 from shared.sources.scale_set_listing import parse_instance_page, parse_scale_set_page
 
 VMSS = Path(__file__).resolve().parent / "data" / "published" / "vmss"
@@ -71,7 +71,7 @@ def test_a_scale_set_without_an_orchestration_mode_is_uniform():
 def test_published_instance_pages_give_instance_ids_and_no_power_without_real_codes():
     listed, _ = parse_instance_page(body_of("VirtualMachineScaleSetVM_List_WithResiliencyView.json"))
     assert [parse_vm_id(item.resource_id).name for item in listed] == ["1", "2"]
-    assert all(parse_vm_id(item.resource_id).scale_set == "ss-published" for item in listed)
+    assert all(parse_vm_id(item.resource_id).scale_set_name == "ss-published" for item in listed)
     assert all(item.power_state is None for item in listed)  # no instanceView without $expand
     generated, _ = parse_instance_page(body_of("VirtualMachineScaleSetVM_List_MaximumSet_Gen.json"))
     assert [item.power_state for item in generated] == [None]  # placeholder codes are not power states
@@ -129,7 +129,7 @@ def test_every_scale_set_operation_of_the_table_passes_the_filter_prefixes():
 
 
 def parsed(wire: dict):
-    return parse_vm_event(inbound_from_json(wire))
+    return parse_resource_event(inbound_from_json(wire))
 
 
 def test_a_scale_set_event_is_parsed_with_its_instance_operation_and_hibernate_flag():
@@ -159,5 +159,5 @@ def test_kinds_that_disagree_are_malformed_and_scale_set_children_are_skipped():
     instance = wire_event("restart", at(1), resource_id=instance_id("7"), event_type=ACTION_OK,
                           operation=scale_set_operation("restart", instance=True))  # fmt: skip
     accepted = parsed(instance)
-    assert isinstance(accepted, VmEvent) and accepted.vm.scale_set == "web-ss"
+    assert isinstance(accepted, VmEvent) and accepted.vm.scale_set_name == "web-ss"
     assert accepted.change.power_state == "running"

@@ -14,10 +14,30 @@ from azure.data.tables import TransactionOperation
 from devtools.events import SUB, at
 from shared.answers.timelines import segments_of
 from shared.domain.accounting import window_totals
+from shared.domain.evidence import (
+    ActivityLogRecord,
+    HealthAnnotation,
+    ListingObservation,
+    NewTransition,
+    Origin,
+    ResourceEvent,
+    Source,
+)
+from shared.domain.health import Cause
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.vm_state import BillingPolicy, Change, VmState
-from shared.store import CurrentRow, NewTransition, Outcome, Source, TransitionRow
+from shared.store import (
+    Condition,
+    CurrentRow,
+    MonthsMark,
+    Outcome,
+    Pending,
+    Span,
+    TransitionRow,
+    Upkeep,
+    VmProfile,
+)
 from shared.store._entities import (
     current_entity,
     current_from_entity,
@@ -67,18 +87,7 @@ def test_window_totals_sum_billed_and_unknown_time_inside_the_window(at_start, c
 
 def row(key: str, when: datetime, new_state: VmState, prev: VmState | None = None) -> TransitionRow:
     return TransitionRow(
-        key,
-        when,
-        Change("Succeeded"),
-        prev,
-        new_state,
-        Source.EVENT,
-        key,
-        "op",
-        None,
-        POLICY.label,
-        None,
-        None,
+        key, when, Change("Succeeded"), prev, new_state, ResourceEvent(key, "op"), POLICY.label, None
     )
 
 
@@ -107,25 +116,52 @@ def test_a_state_that_lasted_no_time_gets_no_segment():
 # ---- the entity round trip -----------------------------------------------------------------------------
 
 
-def test_a_transition_row_survives_its_table_entity_unchanged():
-    prev = state("running", at(hours=1))
+DEALLOCATE = "Microsoft.Compute/virtualMachines/deallocate/action"
+HEALTH_TYPE = "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated"
+CORRELATION = "c0000000-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        ResourceEvent("id-1", DEALLOCATE, "Microsoft.Resources.ResourceActionSuccess", CORRELATION),
+        ResourceEvent("id-1/3", DEALLOCATE),  # an instance's share of a scale set event, as tests build it
+        ActivityLogRecord("id-1", DEALLOCATE, CORRELATION),
+        ActivityLogRecord("id-1", DEALLOCATE),
+        ListingObservation("reconcile-id-1", "reconcile/listAll", changed_after=at(hours=1)),
+        ListingObservation("reconcile-id-1", "reconcile/listAll"),  # a VM the ledger had never seen
+        HealthAnnotation("id-1", "health/ResourceAnnotated/VirtualMachineStoppedInternally",
+                         Cause.GUEST_SHUTDOWN, HEALTH_TYPE),
+    ],
+    ids=lambda evidence: type(evidence).__name__,
+)  # fmt: skip
+def test_a_transition_row_and_its_evidence_survive_its_table_entity_unchanged(evidence):
     original = TransitionRow(
-        key=transition_key(VM, at(hours=2), "id-1"),
+        key=transition_key(VM, at(hours=2), evidence.id),
         time=at(hours=2, minutes=0.5),
         change=Change("Succeeded", "deallocated", hibernated=True),
-        prev=prev,
+        prev=state("running", at(hours=1)),
         state=state("deallocated", at(hours=2), hibernated=True),
-        source=Source.RECONCILE,
-        event_id="id-1",
-        operation_name="Microsoft.Compute/virtualMachines/deallocate/action",
-        event_type="Microsoft.Resources.ResourceActionSuccess",
+        evidence=evidence,
         billing_policy=POLICY.label,
-        changed_after=at(hours=1),
         etag=None,
+        prev_key="tx|before",
     )
     entity = transition_entity(original, VM.subscription_key)
-    assert (entity["PartitionKey"], entity["RowKey"]) == (SUB, original.key)
+    assert (entity["PartitionKey"], entity["RowKey"], entity["source"]) == (
+        SUB,
+        original.key,
+        evidence.source,
+    )
     assert transition_from_entity(entity) == original
+
+
+def test_a_listing_keeps_its_flexible_scale_set_on_the_current_row_not_with_the_transition():
+    listed = ListingObservation("reconcile-x", "reconcile/listAll", scale_set_id="/subscriptions/x/flex")
+    original = row(transition_key(VM, at(0), "x"), at(0), state("running", at(0)))
+    entity = transition_entity(replace(original, evidence=listed), SUB)
+    assert transition_from_entity(entity).evidence == replace(listed, scale_set_id=None)
+    assert "/subscriptions/x/flex" not in entity.values()
 
 
 def test_a_first_transition_without_a_state_before_it_round_trips_as_none():
@@ -134,17 +170,30 @@ def test_a_first_transition_without_a_state_before_it_round_trips_as_none():
 
 
 def test_a_current_row_survives_its_table_entity_with_the_casing_first_seen():
-    original = CurrentRow(VM, state("stopped", at(hours=3)), POLICY.label, "tx|a", at(0), "tx|b", at(3), None)
+    span = Span("tx|a", at(0), "tx|b", at(3))
+    original = CurrentRow(VM, Condition(state("stopped", at(hours=3)), POLICY.label), span, None)
     entity = current_entity(original)
     assert entity["RowKey"] == "vm|rg-app|web-01"
     assert current_from_entity(entity) == original
+
+
+def test_every_part_of_a_current_row_survives_its_table_entity():
+    original = CurrentRow(
+        VmId(SUB, "rg-App", "3", "Web-SS"),
+        Condition(state("stopped", at(hours=3)), POLICY.label, Origin(Source.HEALTH, "health/x")),
+        Span("tx|a", at(0), "tx|b", at(3)),
+        None,
+        VmProfile(scale_set_id="/subscriptions/x/flex"),
+        Upkeep(at(hours=4), at(hours=2), Pending("tx|b", "tx|a"), MonthsMark("2026-11", 2, "null")),
+    )
+    assert current_from_entity(current_entity(original)) == original
 
 
 # ---- write planning ---------------------------------------------------------------------------------------
 
 
 def new(verb: str, when: datetime, event_id: str, outcome: str = SUCCEEDED) -> NewTransition:
-    return NewTransition(VM, when, change_for(verb, outcome), Source.EVENT, event_id, f"op/{verb}")
+    return NewTransition(VM, when, change_for(verb, outcome), ResourceEvent(event_id, f"op/{verb}"))
 
 
 def recorded(news: list[NewTransition]) -> tuple[CurrentRow, list[TransitionRow]]:
@@ -152,7 +201,7 @@ def recorded(news: list[NewTransition]) -> tuple[CurrentRow, list[TransitionRow]
     current: CurrentRow | None = None
     rows: list[TransitionRow] = []
     for item in news:
-        plan = plan_append(item, transition_key(VM, item.time, item.event_id), current, POLICY)
+        plan = plan_append(item, transition_key(VM, item.time, item.evidence.id), current, POLICY)
         rows.append(transition_from_entity(plan.operations[0][1]))
         current = replace(plan.current, etag=f"etag-{len(rows)}")
     assert current is not None
@@ -167,8 +216,8 @@ def test_the_first_event_of_a_vm_creates_both_rows_and_registers_its_subscriptio
         TransactionOperation.CREATE, TransactionOperation.UPSERT, TransactionOperation.CREATE,
     ]  # fmt: skip
     assert writes_current(plan.operations[-1])
-    assert plan.current.state.power_state == "running"
-    assert plan.current.months is not None and plan.current.months.count == 1
+    assert plan.current.condition.state.power_state == "running"
+    assert plan.current.upkeep.months is not None and plan.current.upkeep.months.count == 1
 
 
 def test_an_event_after_the_last_appends_and_replaces_the_current_row_on_its_etag():
@@ -180,15 +229,15 @@ def test_an_event_after_the_last_appends_and_replaces_the_current_row_on_its_eta
         TransactionOperation.CREATE, TransactionOperation.UPSERT, TransactionOperation.UPDATE,
     ]  # fmt: skip
     assert plan.operations[2][2]["etag"] == current.etag  # type: ignore[misc]
-    assert plan.current.state.power_state == "deallocated"
+    assert plan.current.condition.state.power_state == "deallocated"
 
 
 def test_an_event_after_a_rewrite_adds_no_month_row_until_the_timer_rebuilds_them():
     current, _ = recorded([new("write", at(hours=1), "e1")])
-    stale = replace(current, months=None)  # what a late event or a repair leaves
+    stale = replace(current, upkeep=Upkeep())  # what a late event or a repair leaves
     plan = plan_append(new("deallocate/action", at(hours=2), "e2"), "tx|later", stale, POLICY)
     assert [op[0] for op in plan.operations] == [TransactionOperation.CREATE, TransactionOperation.UPDATE]
-    assert plan.current.months is None
+    assert plan.current.upkeep.months is None
 
 
 # Late events and repairs are planned row by row: tests/test_tail_plan.py.

@@ -34,7 +34,7 @@ def transitions(ledger, resource_id: str) -> list:
 
 
 def state_of(ledger, resource_id: str):
-    return ledger.get_current(parse_vm_id(resource_id)).state
+    return ledger.get_current(parse_vm_id(resource_id)).condition.state
 
 
 def test_a_shutdown_inside_the_guest_is_recorded_as_billed_stopped(ledger):
@@ -47,9 +47,9 @@ def test_a_shutdown_inside_the_guest_is_recorded_as_billed_stopped(ledger):
     state = state_of(ledger, vm_id("db-01"))
     assert (state.power_state, state.billable) == ("stopped", True)
     last = transitions(ledger, vm_id("db-01"))[-1]
-    assert last.source == "reconcile"
+    assert last.evidence.source == "reconcile"
     assert last.time == at(hours=3)
-    assert last.changed_after == at(hours=1)  # the uncertainty interval stays visible
+    assert last.evidence.changed_after == at(hours=1)  # the uncertainty interval stays visible
 
 
 def test_a_vm_created_outside_the_events_is_adopted_with_unknown_history_before_it(ledger):
@@ -188,7 +188,7 @@ def test_reconcile_observations_and_late_events_settle_in_time_order(ledger):
         reconcile_subscription(ledger, SUB, client_for(fake).iter_vm_pages(SUB), clock=lambda: at(hours=5))
     deliver(wire_event("deallocate", at(hours=2), resource_id=vm_id("mix")))  # the event that was late
     rows = transitions(ledger, vm_id("mix"))
-    assert [(row.time, row.source, row.state.power_state) for row in rows] == [
+    assert [(row.time, row.evidence.source, row.state.power_state) for row in rows] == [
         (at(hours=1), "event", "running"),
         (at(hours=2), "event", "deallocated"),
         (at(hours=5), "reconcile", "deallocated"),

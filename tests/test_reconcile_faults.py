@@ -24,7 +24,11 @@ def states(ledger, names: list[str]) -> dict[str, tuple]:
     result = {}
     for name in names:
         current = ledger.get_current(parse_vm_id(vm_id(name, "rg-pool")))
-        result[name] = None if current is None else (current.state.power_state, current.state.deleted)
+        result[name] = (
+            None
+            if current is None
+            else (current.condition.state.power_state, current.condition.state.deleted)
+        )
     return result
 
 

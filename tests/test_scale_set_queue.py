@@ -32,7 +32,7 @@ from shared.sources import (
     ArmClient,
     ScaleSetEvent,
     inbound_from_json,
-    parse_vm_event,
+    parse_resource_event,
     read_scale_set_message,
     scale_set_message,
 )
@@ -100,7 +100,7 @@ def test_a_scale_set_event_costs_the_invocation_one_queue_send_whatever_the_set_
     assert [delivery.outcome for delivery in deliveries] == ["done"] * 3
     for n in range(120):
         current = fake_current(instance_id(str(n), "large-ss"))
-        assert current.state.power_state == "deallocated" and current.last_time == at(hours=9)
+        assert current.condition.state.power_state == "deallocated" and current.span.last_time == at(hours=9)
 
 
 def fake_current(resource_id: str):
@@ -141,7 +141,7 @@ def test_the_same_event_twice_and_the_same_message_twice_record_nothing_twice(
     rows = sorted((e["PartitionKey"], e["RowKey"]) for e in ledger.table.list_entities())
     assert len(rows) == len(set(rows))
     once = [row for row in ledger.iter_transitions(parse_vm_id(instance_id("0", "small-ss")))]
-    assert [(row.time, row.source) for row in once] == [(at(hours=9), "event")]
+    assert [(row.time, row.evidence.source) for row in once] == [(at(hours=9), "event")]
 
 
 def test_a_message_that_fails_is_retried_with_its_dequeue_count_and_then_recorded(fake, ledger, caplog):
@@ -156,7 +156,7 @@ def test_a_message_that_fails_is_retried_with_its_dequeue_count_and_then_recorde
     assert "attempt 1 of 5 failed" in caplog.text and "the host tries again" in caplog.text
     fake.faults = Faults()
     assert [(d.outcome, d.dequeue_count) for d in trigger.drain()] == [("done", 2)]
-    assert fake_current(instance_id("2", "small-ss")).last_time == at(hours=9)
+    assert fake_current(instance_id("2", "small-ss")).span.last_time == at(hours=9)
 
 
 def test_a_message_that_fails_every_time_goes_to_the_poison_queue_logged_and_reconcile_still_converges(
@@ -186,7 +186,7 @@ def test_a_message_that_fails_every_time_goes_to_the_poison_queue_logged_and_rec
     client = ArmClient(fake.url, "2024-07-01", retry_total=0)
     report = reconcile_subscription(ledger, SUB, client.iter_fleet_pages(SUB))
     assert report.failure is None
-    assert fake_current(instance_id("1", "small-ss")).state.power_state == "deallocated"
+    assert fake_current(instance_id("1", "small-ss")).condition.state.power_state == "deallocated"
 
 
 @pytest.mark.parametrize(
@@ -219,14 +219,14 @@ def test_the_queue_function_takes_the_workers_queue_message_binding(fake, ledger
     argument = queue_argument(message)
     assert argument.dequeue_count == 1 and argument.id == message.id
     function_app.record_scale_set_event(argument)
-    assert fake_current(instance_id("0", "small-ss")).last_time == at(hours=9)
+    assert fake_current(instance_id("0", "small-ss")).span.last_time == at(hours=9)
 
 
 # ---- the message ----------------------------------------------------------------------------------------
 
 
 def parsed(wire: dict) -> ScaleSetEvent:
-    event = parse_vm_event(inbound_from_json(wire))
+    event = parse_resource_event(inbound_from_json(wire))
     assert isinstance(event, ScaleSetEvent)
     return event
 
@@ -289,6 +289,6 @@ def test_without_a_queue_the_command_lines_replay_lists_and_records_in_the_call(
 
     wire = set_event("deallocate", 9, "small-ss")
     assert handle_event(inbound_from_json(wire), ledger, context.get_arm_client) == Outcome.RECORDED
-    assert fake_current(instance_id("1", "small-ss")).last_time == at(hours=9)
+    assert fake_current(instance_id("1", "small-ss")).span.last_time == at(hours=9)
     event = inbound_from_json(wire)
     assert handle_event(event, ledger, context.get_arm_client, queue=context.get_work_queue) == Outcome.QUEUED

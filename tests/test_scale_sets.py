@@ -82,7 +82,7 @@ def test_an_instance_deallocated_by_a_scale_set_action_bills_exactly_to_the_even
     assert billed_hours(ledger, instance_id("2")) == 4
     last = rows_of(ledger, instance_id("1"))[-1]
     # Fmt: skip.
-    assert (last.time, last.source, last.operation_name) == (
+    assert (last.time, last.evidence.source, last.evidence.operation_name) == (
         at(hours=10),
         "event",
         "Microsoft.Compute/virtualMachineScaleSets/deallocate/action",
@@ -107,8 +107,8 @@ def test_a_state_the_operation_does_not_lead_to_is_recorded_at_the_listing_time(
     set_instances(fake, instances(i0="stopped", i1="running", i2="running"))  # stopped: not a start's
     deliver(scale_set_event("start", 10))
     last = rows_of(ledger, instance_id("0"))[-1]
-    assert last.source == "reconcile" and last.time > at(hours=10)
-    assert last.changed_after == at(hours=8)
+    assert last.evidence.source == "reconcile" and last.time > at(hours=10)
+    assert last.evidence.changed_after == at(hours=8)
 
 
 def test_a_scale_in_deletes_the_instances_it_removed_and_nothing_else(fake, ledger):
@@ -118,10 +118,13 @@ def test_a_scale_in_deletes_the_instances_it_removed_and_nothing_else(fake, ledg
     deliver(scale_set_event("write", 11))
 
     gone = ledger.get_current(parse_vm_id(instance_id("1")))
-    assert gone.state.deleted and gone.last_time == at(hours=11)
+    assert gone.condition.state.deleted and gone.span.last_time == at(hours=11)
     assert billed_hours(ledger, instance_id("1")) == 3
     for kept in (instance_id("0"), instance_id("2")):
-        assert len(rows_of(ledger, kept)) == 1 and not ledger.get_current(parse_vm_id(kept)).state.deleted
+        assert (
+            len(rows_of(ledger, kept)) == 1
+            and not ledger.get_current(parse_vm_id(kept)).condition.state.deleted
+        )
     assert len(rows_of(ledger, vm_id("plain"))) == 1
 
 
@@ -133,7 +136,7 @@ def test_deleting_the_scale_set_deletes_every_instance_at_the_event_time_without
     assert len(fake.requests) == listed
     for n in "012":
         current = ledger.get_current(parse_vm_id(instance_id(n)))
-        assert current.state.deleted and current.last_time == at(hours=9)
+        assert current.condition.state.deleted and current.span.last_time == at(hours=9)
 
 
 def test_a_failed_listing_raises_so_the_queue_function_is_retried_and_nothing_is_half_written(fake, ledger):
@@ -151,7 +154,7 @@ def test_a_scale_set_resource_manager_says_is_not_found_has_its_instances_delete
     scale_out_to_three(fake)
     fake.set_scale_sets(SUB, [])  # the listing of its instances answers 404 ResourceNotFound
     deliver(scale_set_event("deallocate", 9))
-    assert all(ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012")
+    assert all(ledger.get_current(parse_vm_id(instance_id(n))).condition.state.deleted for n in "012")
 
 
 @pytest.mark.parametrize("code", [None, "NotFound", "SubscriptionNotFound", "ResourceGroupNotFound"])
@@ -193,7 +196,7 @@ def test_reconcile_finds_an_instance_changed_without_an_event_and_counts_a_flexi
     [report] = reconcile_subscriptions(ledger, client, [SUB])
     assert (report.listed, report.new, report.changed, report.unchanged) == (5, 2, 1, 2)
     changed = rows_of(ledger, instance_id("1"))[-1]
-    assert (changed.state.power_state, changed.source) == ("stopped", "reconcile")
+    assert (changed.state.power_state, changed.evidence.source) == ("stopped", "reconcile")
     assert not any("flex-ss/virtualMachines" in r.path for r in fake.requests)  # Flexible: not listed
 
     body = json.loads(http_get(function_app.list_vms, "vms", scaleSet="flex-ss").get_body())
@@ -213,7 +216,7 @@ def test_a_failed_instance_page_in_reconcile_deletes_nothing(fake, ledger):
     client = ArmClient(fake.url, "2024-07-01", retry_total=0)
     [report] = reconcile_subscriptions(ledger, client, [SUB])
     assert "403" in report.failure and report.deleted == 0
-    assert not any(ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012")
+    assert not any(ledger.get_current(parse_vm_id(instance_id(n))).condition.state.deleted for n in "012")
 
 
 def test_findings_filter_by_scale_set_as_the_vm_list_does(fake, ledger):
@@ -300,7 +303,7 @@ def test_a_scale_set_action_event_spelt_delete_action_deletes_listed_out_instanc
     set_instances(fake, instances(i0="running"))
     deliver(wire_event("delete", at(hours=9), resource_id=scale_set_id(), event_type=ACTION_OK,
                        operation="Microsoft.Compute/virtualMachineScaleSets/delete/action"))  # fmt: skip
-    assert [ledger.get_current(parse_vm_id(instance_id(n))).state.deleted for n in "012"] == [
+    assert [ledger.get_current(parse_vm_id(instance_id(n))).condition.state.deleted for n in "012"] == [
         False,
         True,
         True,

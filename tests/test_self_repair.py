@@ -23,12 +23,13 @@ from devtools.azurite import Azurite
 from devtools.events import ACTION_FAILED, SUB, WRITE_FAILED, at, vm_id, wire_event
 from shared import settings as app_settings
 from shared.answers import vm_report
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import parse_vm_id
 from shared.errors import StorageUnavailable
 from shared.jobs import handle_event
 from shared.settings import read_settings
-from shared.sources import VmEvent, inbound_from_json, parse_vm_event
-from shared.store import Ledger, NewTransition, Source, open_ledger
+from shared.sources import VmEvent, inbound_from_json, parse_resource_event
+from shared.store import Ledger, open_ledger
 from shared.store._keys import current_key, transitions_prefix, upper_bound
 from shared.store.seeding import seed_histories
 
@@ -79,7 +80,7 @@ def settled_rows(ledger: Ledger, resource_id: str) -> dict[str, dict[str, Any]]:
     leaves that to it): what any delivery order must end in."""
     vm = parse_vm_id(resource_id)
     current = ledger.get_current(vm)
-    if current is not None and current.months is None:
+    if current is not None and current.upkeep.months is None:
         assert ledger.months.rebuild(current)
     rows = vm_rows(ledger, resource_id)
     months = ledger.table.query_entities(
@@ -234,17 +235,13 @@ def long_history(resource_id: str, updates: int) -> tuple[list[dict[str, Any]], 
 
 def seed(ledger: Ledger, events: list[dict[str, Any]]) -> None:
     """The rows recording ``events`` in time order writes, written 100 to a transaction (fast)."""
-    parsed = [parse_vm_event(inbound_from_json(wire)) for wire in sorted(events, key=_time)]
+    parsed = [parse_resource_event(inbound_from_json(wire)) for wire in sorted(events, key=_time)]
     history = [
         NewTransition(
             e.vm,
             e.time,
             e.change,
-            Source.EVENT,
-            e.event_id,
-            e.operation_name,
-            e.event_type,
-            correlation_id=e.correlation_id,
+            ResourceEvent(e.event_id, e.operation_name, e.event_type, e.correlation_id),
         )
         for e in parsed
         if isinstance(e, VmEvent)

@@ -9,10 +9,19 @@ import pytest
 from azure.data.tables import TransactionOperation
 
 from devtools.events import at, vm_id
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import parse_vm_id
 from shared.domain.vm_state import BillingPolicy, Change, state_before_first
 from shared.store._keys import transition_key
-from shared.store._records import CurrentRow, NewTransition, Pending, TransitionRow, new_transition_row
+from shared.store._records import (
+    Condition,
+    CurrentRow,
+    Pending,
+    Span,
+    TransitionRow,
+    new_transition_row,
+    with_cause,
+)
 from shared.store._tail_plan import (
     BEFORE_FIRST,
     Anchor,
@@ -32,7 +41,7 @@ UPDATE = Change("Succeeded", creates=True)  # a write on a known VM keeps its po
 
 
 def new(change: Change, hours: float, event_id: str | None = None) -> NewTransition:
-    return NewTransition(VM, at(hours=hours), change, "event", event_id or f"e{hours}", "op")
+    return NewTransition(VM, at(hours=hours), change, ResourceEvent(event_id or f"e{hours}", "op"))
 
 
 def chain(*events: NewTransition) -> list[TransitionRow]:
@@ -40,7 +49,7 @@ def chain(*events: NewTransition) -> list[TransitionRow]:
     rows: list[TransitionRow] = []
     anchor = Anchor(BEFORE_FIRST)
     for event in events:
-        key = transition_key(VM, event.time, event.event_id)
+        key = transition_key(VM, event.time, event.evidence.id)
         row = new_transition_row(
             event, key, anchor.state_before(event.change, event.time), POLICY, anchor.key
         )
@@ -51,9 +60,12 @@ def chain(*events: NewTransition) -> list[TransitionRow]:
 
 def current_of(rows: list[TransitionRow]) -> CurrentRow:
     first, last = rows[0], rows[-1]
-    return CurrentRow(
-        VM, last.state, POLICY.label, first.key, first.time, last.key, last.time, "etag-current"
-    )
+    span = Span(first.key, first.time, last.key, last.time)
+    return CurrentRow(VM, Condition(last.state, POLICY.label), span, "etag-current")
+
+
+def marked(current: CurrentRow, pending: Pending | None) -> CurrentRow:
+    return replace(current, upkeep=replace(current.upkeep, pending=pending))
 
 
 def test_an_append_names_the_row_before_it_and_a_new_vm_s_first_row_names_none():
@@ -62,7 +74,7 @@ def test_an_append_names_the_row_before_it_and_a_new_vm_s_first_row_names_none()
     assert row_entity["prevKey"] == BEFORE_FIRST
     second = plan_append(new(DEALLOCATE, 2), "k2", first.current, POLICY)
     assert second.operations[0][1]["prevKey"] == "k1"
-    assert second.current.last_key == "k2"
+    assert second.current.span.last_key == "k2"
 
 
 def test_the_successor_gives_the_state_before_a_key_only_when_it_names_a_row_before_it():
@@ -90,7 +102,7 @@ def test_a_late_event_rewrites_rows_until_one_comes_out_as_stored():
         new(CREATE, 1), new(UPDATE, 2), new(UPDATE, 3), new(START, 4), new(DEALLOCATE, 5), new(START, 6)
     )
     late = new(DEALLOCATE, 1.5)
-    key = transition_key(VM, late.time, late.event_id)
+    key = transition_key(VM, late.time, late.evidence.id)
     late_row = new_transition_row(late, key, rows[0].state, POLICY, rows[0].key)
     deriver = TailDeriver(Anchor(key, late_row.state), POLICY, stop_when_unchanged=True)
     written = []
@@ -121,18 +133,19 @@ def test_a_repair_re_derives_to_the_end_and_fixes_a_wrong_state_before():
 
 def test_settled_current_takes_the_end_state_unless_the_rewrite_stopped_or_the_last_row_is_missing():
     rows = chain(new(CREATE, 1), new(DEALLOCATE, 2))
-    current = replace(current_of(rows), state=rows[0].state, pending=Pending("x", "y"))
+    current = marked(
+        replace(current_of(rows), condition=Condition(rows[0].state, POLICY.label)), Pending("x", "y")
+    )
     ran_to_end = TailDeriver(Anchor(BEFORE_FIRST), POLICY, stop_when_unchanged=False)
     for row in rows:
         ran_to_end.step(row)
     # The deallocate began the end state: it is its cause, as findings read it.
-    settled = replace(
-        current, state=rows[1].state, pending=None,
-        last_cause_source=rows[1].source, last_cause_operation=rows[1].operation_name,
-    )  # fmt: skip
+    settled = with_cause(
+        marked(replace(current, condition=Condition(rows[1].state, POLICY.label)), None), rows[1].origin
+    )
     assert settled_current(current, ran_to_end, POLICY) == settled
-    missing_last = replace(current, last_key=rows[1].key + "z")
-    assert settled_current(missing_last, ran_to_end, POLICY) == replace(missing_last, pending=None)
+    missing_last = replace(current, span=replace(current.span, last_key=rows[1].key + "z"))
+    assert settled_current(missing_last, ran_to_end, POLICY) == marked(missing_last, None)
 
 
 def op(index: int) -> tuple:
@@ -140,23 +153,23 @@ def op(index: int) -> tuple:
 
 
 def test_a_rewrite_that_fits_is_one_transaction_with_the_current_row_last_and_no_marker():
-    current = replace(current_of(chain(new(CREATE, 1))), pending=Pending("k", ""))
+    current = marked(current_of(chain(new(CREATE, 1))), Pending("k", ""))
     plan = TransactionPlan(current)
     assert all(plan.add(op(i)) == [] for i in range(98))
-    final = replace(current, pending=None)
+    final = marked(current, None)
     (only,) = plan.finish(final, [op(999)])
     assert len(only.operations) == 99 and only.current == final and not only.retouch
 
 
 @pytest.mark.parametrize("rows", [99, 100, 197, 198, 250])
 def test_a_longer_rewrite_marks_the_current_row_first_and_clears_it_last(rows):
-    marked = replace(current_of(chain(new(CREATE, 1))), pending=Pending("k", ""))
-    plan = TransactionPlan(marked)
+    with_marker = marked(current_of(chain(new(CREATE, 1))), Pending("k", ""))
+    plan = TransactionPlan(with_marker)
     transactions = [t for i in range(rows) for t in plan.add(op(i))]
-    final = replace(marked, pending=None)
+    final = marked(with_marker, None)
     transactions += plan.finish(final, [op(999)])
     first, last = transactions[0], transactions[-1]
-    assert first.first and first.current == marked and len(first.operations) == 99
+    assert first.first and first.current == with_marker and len(first.operations) == 99
     assert all(t.current is None for t in transactions[1:-1])
     assert last.current == final and last.retouch and last.operations[-1] == op(999)
     for transaction in transactions:  # each within 100 entities: rows, a retouch, the current row

@@ -64,7 +64,7 @@ def run(ledger: Ledger, arm: FakeArm, prices: FakePrices, *, seconds: float | No
 def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_other_steps_run(ledger):
     with_late_event("late")
     late = parse_vm_id(vm_id("late"))
-    assert ledger.get_current(late).months is None
+    assert ledger.get_current(late).upkeep.months is None
     day_ago = utc_now() - timedelta(days=1)
     with FakeArm({SUB: [listed("late")]}) as arm:  # yesterday's inventory, so prices have sizes to look up
         models = ArmClient(arm.url, "2024-07-01", retry_total=0).iter_model_pages
@@ -78,7 +78,7 @@ def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_othe
             run(ledger, arm, prices)
         arm_requests = len(arm.requests)
     assert arm_requests == 2 * MAX_VM_PAGES  # List All for reconcile, then for the inventory: each at its cap
-    assert ledger.get_current(late).months is not None  # month rows rebuilt all the same
+    assert ledger.get_current(late).upkeep.months is not None  # month rows rebuilt all the same
     assert ledger.prices.get("USD", "westeurope", SIZE) is not None
     records = RunRecords(ledger.table)
     outcomes = {name: records.get(name).succeeded for name in RECORDS}
@@ -117,8 +117,8 @@ def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
                 run(ledger, arm, prices)
         for name in ("new-a", "new-b"):
             current = ledger.get_current(parse_vm_id(vm_id(name)))
-            assert current.spec is not None and current.spec.vm_size == SIZE
-            assert [row.source for row in ledger.iter_transitions(current.vm)] == ["reconcile"]
+            assert current.profile.spec is not None and current.profile.spec.vm_size == SIZE
+            assert [row.evidence.source for row in ledger.iter_transitions(current.vm)] == ["reconcile"]
         assert ledger.prices.get("USD", "westeurope", SIZE) is not None
         backfill = RunRecords(ledger.table).get("adopted-backfill")
     context.reset()
@@ -134,5 +134,5 @@ def test_a_run_whose_deadline_has_passed_requests_nothing_and_leaves_the_refresh
         assert arm.requests == [] and prices.requests == []
     records = RunRecords(ledger.table)
     assert {name: records.get(name) for name in RECORDS} == dict.fromkeys(RECORDS)  # the next run does all
-    assert ledger.get_current(parse_vm_id(vm_id("late"))).months is None
+    assert ledger.get_current(parse_vm_id(vm_id("late"))).upkeep.months is None
     assert caplog.text.count("not started: the run's deadline has passed") == len(RECORDS)

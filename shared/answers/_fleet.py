@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.answers._window import window_rows
+from shared.domain.times import month_of, month_start, months_touched
 from shared.domain.vm_state import VmState
 from shared.errors import InvalidInput
 from shared.store import (
@@ -28,10 +29,7 @@ from shared.store import (
     TransitionRow,
     VmMonth,
     decode_state,
-    month_of,
     month_rows_disagreement,
-    month_start,
-    months_from,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,9 +56,7 @@ def accrual_end(start: datetime, end: datetime, as_of: datetime) -> datetime:
 def window_months(start: datetime, accrue_until: datetime) -> list[str]:
     """The months ``[start, accrue_until)`` touches (``start``'s alone when it is empty); ``InvalidInput``
     beyond ``MAX_WINDOW_MONTHS``."""
-    # Not ``accrue_until - 1 µs`` when empty: at 0001-01-01T00:00 there is no instant before it.
-    last = accrue_until - timedelta(microseconds=1) if accrue_until > start else start
-    months = months_from(month_of(start), month_of(last))
+    months = months_touched(start, accrue_until)
     if len(months) > MAX_WINDOW_MONTHS:
         raise InvalidInput("window", f"the window may touch at most {MAX_WINDOW_MONTHS} calendar months")
     return months
@@ -71,10 +67,11 @@ def window_from_months(
 ) -> VmWindow | None:
     """The VM's window from its month rows (``months``: month -> row data, the window's months), or
     ``None`` when they cannot tell and the VM's transitions must be read."""
-    if current.last_time < start:
+    span, state_now = current.span, current.condition.state
+    if span.last_time < start:
         # Nothing recorded since before the window: its state held throughout (rows of any age).
-        return VmWindow(current.state, [], accrue_until)
-    mark = current.months
+        return VmWindow(state_now, [], accrue_until)
+    mark = current.upkeep.months
     if mark is None:
         return None
     disagreement = month_rows_disagreement(current, months, window_months(start, accrue_until), strict=True)
@@ -87,9 +84,9 @@ def window_from_months(
     state: VmState | None
     if data is not None and data.has_start:
         state = data.start
-    elif current.last_time < month_start(first_month):
-        return VmWindow(current.state, [], accrue_until)  # nothing recorded since before the window
-    elif current.first_time >= month_start(first_month):
+    elif span.last_time < month_start(first_month):
+        return VmWindow(state_now, [], accrue_until)  # nothing recorded since before the window
+    elif span.first_time >= month_start(first_month):
         state = decode_state(mark.before_first, start)  # the VM's history begins after the window's
     else:
         return None  # a quiet stretch longer than its rows cover

@@ -41,7 +41,7 @@ def window_rows(
     rows = ledger.iter_transitions(current.vm, start=start, page_size=page_size)
     first = next(rows, None)
     if first is None:
-        return WindowRows(current.state, iter(()), accrue_until)
+        return WindowRows(current.condition.state, iter(()), accrue_until)
     return WindowRows(first.prev, _until(_chain(first, rows), accrue_until), accrue_until)
 
 

@@ -33,7 +33,7 @@ def all_prices(ledger: Ledger, currency: str) -> PriceView:
 
 def prices_for(ledger: Ledger, currency: str, current: CurrentRow) -> PriceView:
     """The cached prices of one VM's region and size: one point read (none without inventory)."""
-    spec = current.spec
+    spec = current.profile.spec
     if spec is None or not spec.location or not spec.vm_size:
         return PriceView(currency, {})
     stored = ledger.prices.get(currency, spec.location, spec.vm_size)
@@ -42,7 +42,7 @@ def prices_for(ledger: Ledger, currency: str, current: CurrentRow) -> PriceView:
 
 def estimate(current: CurrentRow, billed_seconds: float | None, prices: PriceView) -> CostEstimate:
     """The VM's cost for ``billed_seconds`` at its meter's price, or why there is none."""
-    spec = current.spec
+    spec = current.profile.spec
     kind = kind_for(spec) if spec is not None else None
     if spec is None or kind is None or not spec.location or not spec.vm_size:
         return CostEstimate(None, prices.currency, None, None, CostReason.NO_INVENTORY)
@@ -107,7 +107,7 @@ def costs_report(
             VmCharge(
                 row.vm.subscription_id,
                 row.vm.resource_group,
-                row.spec.tags if row.spec else {},
+                row.profile.spec.tags if row.profile.spec else {},
                 item.billed_seconds,
                 item.unknown_seconds,
                 cost.amount,

@@ -33,10 +33,9 @@ class VmFinding:
 def facts_of(current: CurrentRow, as_of: datetime) -> VmFacts:
     """What the rules read of a current row."""
     return VmFacts(
-        state=current.state,
-        cause_source=current.last_cause_source,
-        cause_operation=current.last_cause_operation,
-        last_change=current.last_time,
+        state=current.condition.state,
+        cause=current.condition.cause,
+        last_change=current.span.last_time,
         confirmed_at=current.confirmed_at,
         as_of=as_of,
     )

@@ -46,7 +46,7 @@ def vm_report(
     """
     current = require_vm(ledger, vm)
     if start is None:
-        start = min(current.first_time, end)
+        start = min(current.span.first_time, end)
         start = max(start, earliest) if earliest is not None else start
     window = window_rows(ledger, current, start, end, as_of)
     changes = ((row.time, row.state) for row in window.rows)

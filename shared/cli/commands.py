@@ -106,8 +106,8 @@ def _show(args: argparse.Namespace, app: Root) -> int:
     _, page = transitions_page(ledger, vm, start, end, 1000, None)
     for row in page.items:
         print(
-            f"  {format_time(row.time)}  {row.state.power_state or 'deleted':<12} {row.source:<9} "
-            f"{row.operation_name}"
+            f"  {format_time(row.time)}  {row.state.power_state or 'deleted':<12} {row.evidence.source:<9} "
+            f"{row.evidence.operation_name}"
         )
     return 0
 

@@ -75,7 +75,7 @@ def finding_rows(
     )
     rows = []
     for item in items:
-        state, finding = item.current.state, item.finding
+        state, finding = item.current.condition.state, item.finding
         rows.append(
             {
                 "kind": finding.kind.value,

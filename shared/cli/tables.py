@@ -16,7 +16,7 @@ def vm_table(ledger: Ledger, start: datetime, end: datetime, as_of: datetime) ->
     rows = []
     for current in iter_all(lambda after: vms_page(ledger, None, None, 1000, after)):
         totals = vm_report(ledger, current.vm, start, end, as_of).totals
-        state = current.state
+        state = current.condition.state
         rows.append(
             {
                 "vm": vm_label(current.vm),

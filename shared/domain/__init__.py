@@ -1,13 +1,33 @@
-"""Pure rules: VM ids, times, power states and transitions, the operation table, window accounting,
-health causes, finding rules, and when two sources describe one operation."""
+"""Pure rules: VM ids, times and calendar months, power states and transitions, the evidence each source
+gives of a transition, the operation table, window accounting, health causes, finding rules, and when two
+sources describe one operation."""
 
 from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.evidence import (
+    ActivityLogRecord,
+    Evidence,
+    HealthAnnotation,
+    ListingObservation,
+    NewTransition,
+    Origin,
+    ResourceEvent,
+    Source,
+)
 from shared.domain.findings import RULES, Finding, FindingKind, ReachedBy, Thresholds, VmFacts, findings_of
 from shared.domain.health import Cause, annotation_cause, health_name
 from shared.domain.ids import VmId, is_subscription_id, parse_vm_id, require_part, vm_id_from_parts
 from shared.domain.operations import CANCELED, FAILED, SUCCEEDED, change_for, operation_suffix
 from shared.domain.same_operation import MATCH_WINDOW, TIME_TOLERANCE, OperationRecord, same_operation
-from shared.domain.times import as_utc, format_time, parse_time, utc_now
+from shared.domain.times import (
+    as_utc,
+    format_time,
+    month_of,
+    month_start,
+    months_from,
+    months_touched,
+    parse_time,
+    utc_now,
+)
 from shared.domain.vm_state import (
     UNKNOWN,
     BillingPolicy,
@@ -19,6 +39,18 @@ from shared.domain.vm_state import (
 )
 
 __all__ = [
+    "ActivityLogRecord",
+    "Evidence",
+    "HealthAnnotation",
+    "ListingObservation",
+    "NewTransition",
+    "Origin",
+    "ResourceEvent",
+    "Source",
+    "month_of",
+    "month_start",
+    "months_from",
+    "months_touched",
     "CANCELED",
     "Cause",
     "FAILED",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.domain.evidence import Origin, Source
 from shared.domain.vm_state import UNKNOWN, VmState
 
 HOUR = 3600.0
@@ -73,8 +74,7 @@ class VmFacts:
     """What the rules see of one VM: its current row, and the time of the question."""
 
     state: VmState
-    cause_source: str | None
-    cause_operation: str | None
+    cause: Origin | None  # of the transition that began the state's condition
     last_change: datetime  # the last transition's time: it set the provisioning state
     confirmed_at: datetime
     as_of: datetime
@@ -111,9 +111,10 @@ def stopped_but_billed(facts: VmFacts, thresholds: Thresholds) -> Finding | None
 
 
 def reached_by(facts: VmFacts) -> ReachedBy:
-    if facts.cause_source == "reconcile":
+    cause = facts.cause
+    if cause is not None and cause.source == Source.RECONCILE:
         return ReachedBy.FOUND_BY_RECONCILE
-    if (facts.cause_operation or "").lower().endswith("/poweroff/action"):
+    if cause is not None and (cause.operation_name or "").lower().endswith("/poweroff/action"):
         return ReachedBy.POWER_OFF
     return ReachedBy.OTHER
 

@@ -5,7 +5,7 @@ comparisons use a lower-cased key while the casing first seen is kept for displa
 are Azure's naming rules; anything else is refused here, which also keeps ids safe inside Table keys.
 
 A Uniform scale set instance (``.../virtualMachineScaleSets/{ss}/virtualMachines/{instanceId}``) is a
-VM like any other here: a ``VmId`` whose ``scale_set`` is set and whose ``name`` is the instance id. A
+VM like any other here: a ``VmId`` whose ``scale_set_name`` is set and whose ``name`` is the instance id. A
 Flexible member is an ordinary VM id (its scale set is recorded beside it, not in its identity).
 """
 
@@ -77,18 +77,18 @@ class ScaleSetId:
 class VmId:
     """A VM's identity with its parts in the casing they were given.
 
-    ``scale_set`` names the Uniform scale set of an instance (then ``name`` is its instance id), or is
-    ``None`` for a VM of its own (Flexible members included).
+    ``scale_set_name`` names the Uniform scale set of an instance (then ``name`` is its instance id), or
+    is ``None`` for a VM of its own (Flexible members included).
     """
 
     subscription_id: str
     resource_group: str
     name: str
-    scale_set: str | None = None
+    scale_set_name: str | None = None
 
     @property
     def resource_id(self) -> str:
-        scale_set = self.scale_set_id
+        scale_set = self.scale_set
         if scale_set is not None:
             return f"{scale_set.resource_id}/virtualMachines/{self.name}"
         return (
@@ -97,16 +97,16 @@ class VmId:
         )
 
     @property
-    def scale_set_id(self) -> ScaleSetId | None:
+    def scale_set(self) -> ScaleSetId | None:
         """The Uniform scale set this instance belongs to; ``None`` for a VM of its own."""
-        if self.scale_set is None:
+        if self.scale_set_name is None:
             return None
-        return ScaleSetId(self.subscription_id, self.resource_group, self.scale_set)
+        return ScaleSetId(self.subscription_id, self.resource_group, self.scale_set_name)
 
     @property
     def display_name(self) -> str:
         """``web-01``; for an instance, Azure's computed name ``{scaleSet}_{instanceId}``."""
-        return self.name if self.scale_set is None else f"{self.scale_set}_{self.name}"
+        return self.name if self.scale_set_name is None else f"{self.scale_set_name}_{self.name}"
 
     @property
     def subscription_key(self) -> str:
@@ -117,8 +117,8 @@ class VmId:
         """Case-insensitive identity inside the subscription: ``resourcegroup|name``, or for an instance
         ``resourcegroup|scaleset:instanceid`` (no VM name holds ':', so the two never collide)."""
         group = self.resource_group.lower()
-        if self.scale_set is not None:
-            return f"{group}|{self.scale_set.lower()}{_INSTANCE_SEPARATOR}{self.name.lower()}"
+        if self.scale_set_name is not None:
+            return f"{group}|{self.scale_set_name.lower()}{_INSTANCE_SEPARATOR}{self.name.lower()}"
         return f"{group}|{self.name.lower()}"
 
 
@@ -148,9 +148,9 @@ def parse_scale_set_id(text: str) -> ScaleSetId | None:
 def vm_id_from_key(subscription_id: str, key: str) -> VmId:
     """The ``VmId`` (lower case) whose ``vm_key`` is ``key``."""
     group, _, rest = key.partition("|")
-    scale_set, separator, instance = rest.partition(_INSTANCE_SEPARATOR)
+    scale_set_name, separator, instance = rest.partition(_INSTANCE_SEPARATOR)
     if separator:
-        return VmId(subscription_id, group, instance, scale_set)
+        return VmId(subscription_id, group, instance, scale_set_name)
     return VmId(subscription_id, group, rest)
 
 
@@ -169,16 +169,18 @@ def vm_id_from_parts(subscription_id: str, resource_group: str, vm_name: str) ->
     return VmId(subscription_id, resource_group, vm_name)
 
 
-def instance_id_from_parts(subscription_id: str, resource_group: str, scale_set: str, instance: str) -> VmId:
+def instance_id_from_parts(
+    subscription_id: str, resource_group: str, scale_set_name: str, instance: str
+) -> VmId:
     """Validate the route parts of a Uniform instance; ``InvalidInput`` names the first bad one."""
     for label, value in (
         ("subscriptionId", subscription_id),
         ("resourceGroup", resource_group),
-        ("scaleSetName", scale_set),
+        ("scaleSetName", scale_set_name),
         ("instanceId", instance),
     ):
         require_part(label, value)
-    return VmId(subscription_id, resource_group, instance, scale_set)
+    return VmId(subscription_id, resource_group, instance, scale_set_name)
 
 
 def require_part(label: str, value: str) -> str:

@@ -19,19 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.domain.evidence import Source
+
 MATCH_WINDOW = timedelta(minutes=5)
 TIME_TOLERANCE = timedelta(minutes=2)
-# The two sources whose records can describe one operation; reconcile observations are not operations.
-EVENT_SOURCE = "event"
-ACTIVITY_LOG_SOURCE = "activityLog"
-_PAIR = frozenset({EVENT_SOURCE, ACTIVITY_LOG_SOURCE})
+# The two sources whose records can describe one operation; listings and health events are not operations.
+_PAIR = frozenset({Source.EVENT, Source.ACTIVITY_LOG})
 
 
 @dataclass(frozen=True)
 class OperationRecord:
     """What the match compares: ``outcome`` is ``Succeeded``, ``Failed`` or ``Canceled``."""
 
-    source: str
+    source: Source
     operation_name: str
     outcome: str
     correlation_id: str | None

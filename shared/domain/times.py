@@ -1,4 +1,4 @@
-"""UTC times as the ledger stores and compares them.
+"""UTC times as the ledger stores and compares them; calendar months as answers and month rows count them.
 
 Event Grid sends up to seven fractional digits; the Functions binding keeps microseconds. Query times
 are parsed the same way (extra digits dropped, not rounded) so a window edge copied from an event lines
@@ -13,7 +13,7 @@ characters. ``datetime.fromisoformat`` alone accepts far more (5,000 digits of `
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 MAX_TIME_LENGTH = 40
 _TIME = re.compile(
@@ -59,3 +59,48 @@ def format_time(value: datetime) -> str:
     """Fixed-width ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: sorts as text in time order (used in row keys)."""
     # Not strftime("%Y"): glibc does not zero-pad years before 1000, and row keys must sort as text.
     return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# ---- calendar months -------------------------------------------------------------------------------------
+# A month is labelled ``YYYY-MM`` (UTC). Labels compare as numbers (``month_number``), never as text: after
+# "9999-12" comes "10000-01", which sorts before it as text.
+
+
+def month_of(at: datetime) -> str:
+    """The label of the UTC month ``at`` falls in."""
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}-{at.month:02d}"
+
+
+def month_start(month: str) -> datetime:
+    """The first instant of ``month`` (UTC)."""
+    year, number = month.split("-")
+    return datetime(int(year), int(number), 1, tzinfo=UTC)
+
+
+def next_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def month_number(month: str) -> int:
+    """Months since year 0, to compare and count months."""
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
+def months_from(first: str, last: str) -> list[str]:
+    """``first`` to ``last`` inclusive (empty when ``last`` is earlier)."""
+    months = []
+    month, end = first, month_number(last)
+    while month_number(month) <= end:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def months_touched(start: datetime, end: datetime) -> list[str]:
+    """The months ``[start, end)`` touches; ``start``'s alone when it is empty."""
+    # Not ``end - 1 µs`` when empty: at 0001-01-01T00:00 there is no instant before it.
+    last = end - timedelta(microseconds=1) if end > start else start
+    return months_from(month_of(start), month_of(last))

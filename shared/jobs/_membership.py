@@ -17,6 +17,6 @@ def record_membership(ledger: Ledger, vm: VmId, known: str | None, listed: str |
     if not listed or (known is not None and known == listed.lower()):
         return False
     current = ledger.get_current(vm)
-    if current is None or (current.member_of or "").lower() == listed.lower():
+    if current is None or (current.profile.scale_set_id or "").lower() == listed.lower():
         return False
-    return ledger.set_member_of(current, listed)
+    return ledger.set_scale_set_id(current, listed)

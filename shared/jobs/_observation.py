@@ -11,11 +11,12 @@ import hashlib
 import logging
 from datetime import datetime
 
+from shared.domain.evidence import ListingObservation, NewTransition
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.times import format_time
 from shared.domain.vm_state import Change, VmState
 from shared.sources import ListedVm
-from shared.store import CurrentRow, NewTransition, Source
+from shared.store import CurrentRow
 
 logger = logging.getLogger(__name__)
 
@@ -66,21 +67,19 @@ def observed_transition(
     *,
     id_prefix: str,
     operation_name: str,
-    member_of: str | None = None,
+    scale_set_id: str | None = None,
 ) -> NewTransition:
-    """The transition a listing at ``observed_at`` shows, with an id that is the same for the same VM and
-    instant (a listing read twice records once): ``<id_prefix>-<time>-<hash of the VM>``."""
+    """The transition a listing at ``observed_at`` shows (``scale_set_id``: the Flexible scale set it
+    named), with an id that is the same for the same VM and instant (a listing read twice records once):
+    ``<id_prefix>-<time>-<hash of the VM>``."""
     digest = hashlib.sha256(f"{vm.subscription_key}|{vm.vm_key}".encode()).hexdigest()[:16]
-    return NewTransition(
-        vm=current.vm if current else vm,
-        time=observed_at,
-        change=change,
-        source=Source.RECONCILE,
-        event_id=f"{id_prefix}-{format_time(observed_at)}-{digest}",
+    evidence = ListingObservation(
+        id=f"{id_prefix}-{format_time(observed_at)}-{digest}",
         operation_name=operation_name,
-        changed_after=current.last_time if current else None,
-        member_of=member_of,
+        changed_after=current.span.last_time if current else None,
+        scale_set_id=scale_set_id,
     )
+    return NewTransition(current.vm if current else vm, observed_at, change, evidence)
 
 
 def listed_vm_of(resource_id: str, subscription_key: str, job: str) -> VmId | None:

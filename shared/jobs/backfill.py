@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shared.domain.evidence import ActivityLogRecord, NewTransition
 from shared.domain.ids import VmId
 from shared.domain.times import format_time, utc_now
 from shared.errors import InvalidInput, StorageUnavailable
 from shared.sources import RETENTION_DAYS, ArmClient, ListingError, VmOperation, list_vm_operations
-from shared.store import Ledger, NewTransition, Outcome, Source
+from shared.store import Ledger, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +97,8 @@ def _record_operations(
 ) -> None:
     report.operations += len(operations)
     for operation in operations:
-        outcome = ledger.record(
-            NewTransition(
-                vm=vm,
-                time=operation.time,
-                change=operation.change,
-                source=Source.ACTIVITY_LOG,
-                event_id=operation.record_id,
-                operation_name=operation.operation_name,
-                correlation_id=operation.correlation_id,
-            )
-        )
+        evidence = ActivityLogRecord(operation.record_id, operation.operation_name, operation.correlation_id)
+        outcome = ledger.record(NewTransition(vm, operation.time, operation.change, evidence))
         if outcome == Outcome.RECORDED:
             report.recorded += 1
         else:

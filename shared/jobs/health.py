@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from shared.domain.evidence import HealthAnnotation, NewTransition
 from shared.domain.health import Cause
 from shared.domain.ids import VmId
 from shared.domain.vm_state import Change
 from shared.jobs._observation import observed_change
 from shared.sources import HealthEvent, InboundEvent, ListedVm, Skipped, parse_health_event
-from shared.store import CurrentRow, Ledger, NewTransition, Outcome, Source
+from shared.store import CurrentRow, Ledger, Outcome
 
 logger = logging.getLogger(__name__)
 _LOG_LIMIT = 200
@@ -49,26 +50,16 @@ def handle_health_event(event: InboundEvent, ledger: Ledger, arm: InstanceViews)
         logger.log(level, "health event %s skipped: %s", _safe(event.id), parsed.reason)
         return Outcome.SKIPPED
     current = ledger.get_current(parsed.vm)
-    if current is not None and current.last_time >= parsed.time:
+    if current is not None and current.span.last_time >= parsed.time:
         _log(parsed, "skipped: the ledger already has a record at or after this time (late or repeated)")
         return Outcome.SKIPPED
     observed = arm.get_instance_view(parsed.vm)
     change = _change(parsed, observed, current)
     if change is None:
         return Outcome.SKIPPED
-    outcome = ledger.record(
-        NewTransition(
-            vm=current.vm if current else parsed.vm,
-            time=parsed.time,
-            change=change,
-            source=Source.HEALTH,
-            event_id=parsed.event_id,
-            operation_name=parsed.operation_name,
-            event_type=parsed.event_type,
-            cause=parsed.cause.value,
-        ),
-        known_current=current,
-    )
+    evidence = HealthAnnotation(parsed.event_id, parsed.operation_name, parsed.cause, parsed.event_type)
+    vm = current.vm if current else parsed.vm
+    outcome = ledger.record(NewTransition(vm, parsed.time, change, evidence), known_current=current)
     _log(parsed, str(outcome))
     return outcome
 
@@ -76,7 +67,7 @@ def handle_health_event(event: InboundEvent, ledger: Ledger, arm: InstanceViews)
 def _change(parsed: HealthEvent, observed: ListedVm | None, current: CurrentRow | None) -> Change | None:
     """The change to record, or ``None`` (logged) when there is nothing to record."""
     if observed is None:
-        if parsed.cause is Cause.SPOT_EVICTION and not (current and current.state.deleted):
+        if parsed.cause is Cause.SPOT_EVICTION and not (current and current.condition.state.deleted):
             return Change(provisioning_state="Deleted", deletes=True)
         _log(parsed, "skipped: the VM no longer exists; the reconcile records its deletion")
         return None
@@ -86,11 +77,11 @@ def _change(parsed: HealthEvent, observed: ListedVm | None, current: CurrentRow 
     if current is not None and _shows_current(observed, current):
         _log(parsed, "skipped: the instance view shows what the ledger already says")
         return None
-    return observed_change(observed, current.state if current else None)
+    return observed_change(observed, current.condition.state if current else None)
 
 
 def _shows_current(observed: ListedVm, current: CurrentRow) -> bool:
-    state = current.state
+    state = current.condition.state
     if state.deleted or (observed.power_state, observed.hibernated) != (state.power_state, state.hibernated):
         return False
     seen = (observed.provisioning_state or "").partition("/")[0].lower()

@@ -14,12 +14,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.errors import ConfigurationError
 from shared.jobs.health import handle_health_event
 from shared.jobs.scale_set_events import handle_scale_set_event
 from shared.jobs.scale_set_queue import enqueue_scale_set_event
-from shared.sources import ArmClient, InboundEvent, ScaleSetEvent, Skipped, is_health_event, parse_vm_event
-from shared.store import Ledger, NewTransition, Outcome, Source, WorkQueue
+from shared.sources import (
+    ArmClient,
+    InboundEvent,
+    ScaleSetEvent,
+    Skipped,
+    is_health_event,
+    parse_resource_event,
+)
+from shared.store import Ledger, Outcome, WorkQueue
 
 logger = logging.getLogger(__name__)
 _LOG_LIMIT = 200
@@ -42,7 +50,7 @@ def handle_event(
     """
     if is_health_event(event):
         return handle_health_event(event, ledger, _client(arm, "a health event"))
-    parsed = parse_vm_event(event)
+    parsed = parse_resource_event(event)
     if isinstance(parsed, Skipped):
         level = logging.WARNING if parsed.malformed else logging.DEBUG
         logger.log(
@@ -53,18 +61,8 @@ def handle_event(
         if queue is not None:
             return enqueue_scale_set_event(parsed, queue())
         return handle_scale_set_event(parsed, ledger, _client(arm, "a scale set event"))[0]
-    outcome = ledger.record(
-        NewTransition(
-            vm=parsed.vm,
-            time=parsed.time,
-            change=parsed.change,
-            source=Source.EVENT,
-            event_id=parsed.event_id,
-            operation_name=parsed.operation_name,
-            event_type=parsed.event_type,
-            correlation_id=parsed.correlation_id,
-        )
-    )
+    evidence = ResourceEvent(parsed.event_id, parsed.operation_name, parsed.event_type, parsed.correlation_id)
+    outcome = ledger.record(NewTransition(parsed.vm, parsed.time, parsed.change, evidence))
     logger.info(
         "event %s %s for %s: %s at %s",
         _safe(parsed.event_id),

@@ -50,10 +50,10 @@ def refresh_inventory(
     now = clock()
     try:
         specs = _complete_listing(pages(), report)
-        set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
+        scale_set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
         for row in ledger.iter_current_rows(report.subscription_id):
-            spec = specs.get(row.vm.vm_key) or _instance_spec(row, set_specs)
-            if spec is not None and spec != row.spec:
+            spec = specs.get(row.vm.vm_key) or _instance_spec(row, scale_set_specs)
+            if spec is not None and spec != row.profile.spec:
                 _store(ledger, row, spec, now, report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
@@ -105,6 +105,6 @@ def _scale_set_specs(pages: Iterable[list[ListedScaleSet]]) -> dict[str, VmSpec]
     return specs
 
 
-def _instance_spec(row: CurrentRow, set_specs: dict[str, VmSpec]) -> VmSpec | None:
-    scale_set = row.vm.scale_set_id  # only Uniform instances have one in their id
-    return set_specs.get(scale_set.key) if scale_set is not None else None
+def _instance_spec(row: CurrentRow, scale_set_specs: dict[str, VmSpec]) -> VmSpec | None:
+    scale_set = row.vm.scale_set  # only Uniform instances have one in their id
+    return scale_set_specs.get(scale_set.key) if scale_set is not None else None

@@ -25,8 +25,8 @@ from datetime import datetime
 from itertools import groupby, islice
 from random import Random
 
-from shared.domain.times import utc_now
-from shared.store import CurrentRow, Ledger, month_of, months_from
+from shared.domain.times import month_of, months_from, utc_now
+from shared.store import CurrentRow, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def rebuild_month_rows(
         reasons = ledger.months.disagreeing(page, months_to_check(page, turn))
         for row in page:
             reason = reasons.get(row.vm.vm_key)
-            if row.pending is not None or (row.months is not None and reason is None):
+            if row.upkeep.pending is not None or (row.upkeep.months is not None and reason is None):
                 continue
             if reason is not None:
                 disagreed += 1
@@ -76,11 +76,11 @@ def rebuild_month_rows(
 def months_to_check(page: list[CurrentRow], turn: int) -> list[str]:
     """The months read for the page: the two newest open months of its marks, and two consecutive
     months between its earliest first transition and its newest open month (``turn`` draws them)."""
-    marked = [row for row in page if row.months is not None]
-    if not marked:
+    marks = [(row.span.first_time, row.upkeep.months) for row in page if row.upkeep.months is not None]
+    if not marks:
         return []
-    open_months = sorted({row.months.month_open for row in marked if row.months is not None})
-    span = months_from(min(month_of(row.first_time) for row in marked), open_months[-1])
+    open_months = sorted({mark.month_open for _, mark in marks})
+    span = months_from(month_of(min(first for first, _ in marks)), open_months[-1])
     pair_at = Random(turn).randrange(max(len(span) - 1, 1))
     return sorted({*open_months[-(MONTHS_CHECKED - 2) :], *span[pair_at : pair_at + 2]})
 

@@ -43,10 +43,9 @@ def refresh_prices(
     report = PricesReport(client.currency)
     now = clock()
     try:
+        specs = (row.profile.spec for row in ledger.iter_current_rows() if not row.condition.state.deleted)
         pairs = {
-            (row.spec.location.lower(), row.spec.vm_size)
-            for row in ledger.iter_current_rows()
-            if row.spec is not None and row.spec.location and row.spec.vm_size and not row.state.deleted
+            (spec.location.lower(), spec.vm_size) for spec in specs if spec and spec.location and spec.vm_size
         }
         report.pairs = len(pairs)
         items = client.fetch(pairs, deadline=deadline) if pairs else []

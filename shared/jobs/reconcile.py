@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from shared.domain.evidence import Origin, Source
 from shared.domain.findings import Thresholds, VmFacts, stopped_but_billed
 from shared.domain.ids import VmId, vm_id_from_key
 from shared.domain.times import format_time, utc_now
@@ -40,7 +41,7 @@ from shared.jobs._membership import record_membership
 from shared.jobs._observation import differs, listed_vm_of, main_state, observed_change, observed_transition
 from shared.jobs._steps import StepFailed
 from shared.sources import ArmClient, ListedVm, ListingError
-from shared.store import CurrentRow, Ledger, Source
+from shared.store import CurrentRow, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class _Known(NamedTuple):
     hibernated: bool
     deleted: bool
     provisioning: str
-    member_of: str | None
+    scale_set_id: str | None  # a Flexible member's, lower case
     etag: str | None
 
 
@@ -153,13 +154,13 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
     """The ledger's current states of a subscription, by VM key, from paged range queries."""
     known = {}
     for row in ledger.iter_current_rows(subscription):
-        state = row.state
+        state, scale_set_id = row.condition.state, row.profile.scale_set_id
         known[row.vm.vm_key] = _Known(
             state.power_state,
             state.hibernated,
             state.deleted,
             main_state(state.provisioning_state),
-            row.member_of.lower() if row.member_of else None,
+            scale_set_id.lower() if scale_set_id else None,
             row.etag,
         )
     return known
@@ -181,14 +182,14 @@ def _apply_listed(
     known = unseen.pop(vm.vm_key, None)
     if known is not None and not known.deleted and not _differs(known, listed):
         report.unchanged += 1
-        record_membership(ledger, vm, known.member_of, listed.member_of)
+        record_membership(ledger, vm, known.scale_set_id, listed.scale_set_id)
         if listed.power_state is not None:  # a missing power status confirms nothing
             unchanged.append((vm, known.etag))
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None
-    change = observed_change(listed, current.state if current else None)
-    _record(ledger, vm, change, observed_at, current, member_of=listed.member_of)
+    change = observed_change(listed, current.condition.state if current else None)
+    _record(ledger, vm, change, observed_at, current, scale_set_id=listed.scale_set_id)
     if current is None:
         report.new += 1
         report.adopted.append(vm)
@@ -201,7 +202,7 @@ def _apply_listed(
             "was recorded since %s (a shutdown from inside the guest?)",
             vm.resource_id,
             format_time(observed_at),
-            format_time(current.last_time) if current else "the ledger first saw it",
+            format_time(current.span.last_time) if current else "the ledger first saw it",
         )
 
 
@@ -209,11 +210,10 @@ def _found_stopped_but_billed(
     ledger: Ledger, change: Change, observed_at: datetime, current: CurrentRow | None
 ) -> bool:
     """Does the finding rule call the state this listing just recorded ``stoppedButBilled``?"""
-    state = apply_change(current.state if current else None, change, observed_at, ledger.policy)
+    state = apply_change(current.condition.state if current else None, change, observed_at, ledger.policy)
     facts = VmFacts(
         state,
-        cause_source=Source.RECONCILE,
-        cause_operation=RECONCILE_OPERATION,
+        cause=Origin(Source.RECONCILE, RECONCILE_OPERATION),
         last_change=observed_at,
         confirmed_at=observed_at,
         as_of=observed_at,
@@ -233,7 +233,7 @@ def _record_vanished(
         if known.deleted:
             continue
         current = ledger.get_current(vm_id_from_key(report.subscription_id, key))
-        if current is None or current.state.deleted:
+        if current is None or current.condition.state.deleted:
             continue
         _record(ledger, current.vm, Change(provisioning_state="Deleted", deletes=True), observed_at, current)
         report.deleted += 1
@@ -247,10 +247,10 @@ def _record(
     observed_at: datetime,
     current: CurrentRow | None,
     *,
-    member_of: str | None = None,
+    scale_set_id: str | None = None,
 ) -> None:
     new = observed_transition(
         vm, change, observed_at, current,
-        id_prefix="reconcile", operation_name=RECONCILE_OPERATION, member_of=member_of,
+        id_prefix="reconcile", operation_name=RECONCILE_OPERATION, scale_set_id=scale_set_id,
     )  # fmt: skip
     ledger.record(new, known_current=current)

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId, parse_vm_id
 from shared.domain.operations import DELETE, POWER_AFTER_SUCCESS, SUCCEEDED, WRITE, change_for
 from shared.domain.times import utc_now
 from shared.domain.vm_state import Change
 from shared.jobs._observation import observed_change, observed_transition, state_differs
 from shared.sources import ArmClient, ListedVm, ListingError, ScaleSetEvent
-from shared.store import CurrentRow, Ledger, NewTransition, Outcome, Source
+from shared.store import CurrentRow, Ledger, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -50,19 +51,19 @@ def handle_scale_set_event(
     known = {
         row.vm.vm_key: row
         for row in ledger.iter_current_rows(
-            scale_set.subscription_key, group=scale_set.resource_group, scale_set=scale_set.name
+            scale_set.subscription_key, group=scale_set.resource_group, scale_set_name=scale_set.name
         )
     }
     for item in listed:
         vm = parse_vm_id(item.resource_id)
-        if vm is None or vm.scale_set_id is None or vm.scale_set_id.key != scale_set.key:
+        if vm is None or vm.scale_set is None or vm.scale_set.key != scale_set.key:
             logger.warning("event %s: listed id %r is not an instance of %s", event.event_id,
                            item.resource_id[:200], scale_set.resource_id)  # fmt: skip
             continue
         report.listed += 1
         _apply_listed(ledger, event, vm, item, known.pop(vm.vm_key, None), listed_at, report)
     for current in known.values():
-        if not current.state.deleted:
+        if not current.condition.state.deleted:
             _record_gone(ledger, event, current, listed_at, report)
     outcome = Outcome.RECORDED if report.at_event_time + report.at_listing_time else Outcome.DUPLICATE
     logger.info(
@@ -94,16 +95,17 @@ def _apply_listed(
     listed_at: datetime,
     report: ScaleSetReport,
 ) -> None:
-    if current is not None and not current.state.deleted and not state_differs(current.state, listed):
+    known = current.condition.state if current is not None else None
+    if known is not None and not known.deleted and not state_differs(known, listed):
         return
-    if current is not None and listed.power_state is None and not current.state.deleted:
+    if known is not None and listed.power_state is None and not known.deleted:
         return  # a missing power status is no evidence of change
     if _after_last(event, current) and _led_there(event, listed, current):
         change = change_for(event.instance_operation, SUCCEEDED, hibernate=event.hibernate)
         _record_at_event(ledger, event, vm, change, current)
         report.at_event_time += 1
     else:
-        change = observed_change(listed, current.state if current else None)
+        change = observed_change(listed, known)
         _record_at_listing(ledger, event, vm, change, listed_at, current)
         report.at_listing_time += 1
 
@@ -124,13 +126,13 @@ def _record_gone(
 
 def _after_last(event: ScaleSetEvent, current: CurrentRow | None) -> bool:
     """Only a successful operation newer than what the ledger knew can explain the listed state."""
-    return event.outcome == SUCCEEDED and (current is None or current.last_time < event.time)
+    return event.outcome == SUCCEEDED and (current is None or current.span.last_time < event.time)
 
 
 def _led_there(event: ScaleSetEvent, listed: ListedVm, current: CurrentRow | None) -> bool:
     """Is the listed state the one the operation leads to? A write leads a new instance to running."""
     if event.instance_operation == WRITE:
-        return (current is None or current.state.deleted) and listed.power_state == "running"
+        return (current is None or current.condition.state.deleted) and listed.power_state == "running"
     power = POWER_AFTER_SUCCESS.get(event.instance_operation)
     if power is None or listed.power_state != power:
         return False
@@ -141,18 +143,9 @@ def _record_at_event(
     ledger: Ledger, event: ScaleSetEvent, vm: VmId, change: Change, current: CurrentRow | None
 ) -> None:
     # One id per event and instance: a redelivered event finds its rows already there.
-    ledger.record(
-        NewTransition(
-            vm=current.vm if current else vm,
-            time=event.time,
-            change=change,
-            source=Source.EVENT,
-            event_id=f"{event.event_id}/{vm.name.lower()}",
-            operation_name=event.operation_name,
-            event_type=event.event_type,
-        ),
-        known_current=current,
-    )
+    evidence = ResourceEvent(f"{event.event_id}/{vm.name.lower()}", event.operation_name, event.event_type)
+    new = NewTransition(current.vm if current else vm, event.time, change, evidence)
+    ledger.record(new, known_current=current)
 
 
 def _record_at_listing(

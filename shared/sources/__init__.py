@@ -12,7 +12,7 @@ from shared.sources.events import (
     VmEvent,
     inbound_from_binding,
     inbound_from_json,
-    parse_vm_event,
+    parse_resource_event,
 )
 from shared.sources.findings_topic import FindingsTopic, batches
 from shared.sources.health_events import (
@@ -56,7 +56,7 @@ __all__ = [
     "RetailPricesClient",
     "parse_listing_page",
     "parse_model_page",
-    "parse_vm_event",
+    "parse_resource_event",
     "read_scale_set_message",
     "scale_set_message",
     "vm_operations",

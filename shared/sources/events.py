@@ -1,4 +1,4 @@
-"""Turning an Azure Resource Manager event into a VM change, or a reason to skip it.
+"""An Azure Resource Manager resource event to a VM change, a scale set event, or a reason to skip it.
 
 Accepts the Event Grid schema and the CloudEvents 1.0 schema as the Functions binding hands them over
 (read by attribute, so this module does not import ``azure.functions``). Event types come from
@@ -144,9 +144,11 @@ def inbound_from_json(body: Any) -> InboundEvent:
     )
 
 
-def parse_vm_event(event: InboundEvent, *, now: datetime | None = None) -> VmEvent | ScaleSetEvent | Skipped:
-    """Accept write/action/delete events on VMs and Uniform instances (``VmEvent``) and the scale set
-    operations of the table (``ScaleSetEvent``); everything else comes back as ``Skipped``.
+def parse_resource_event(
+    event: InboundEvent, *, now: datetime | None = None
+) -> VmEvent | ScaleSetEvent | Skipped:
+    """A resource event (write, action or delete): on a VM or a Uniform instance it is a ``VmEvent``, on a
+    scale set (an operation of the table) a ``ScaleSetEvent``; everything else comes back as ``Skipped``.
 
     ``now`` (default: the clock) bounds how far in the future an event time may be.
     """

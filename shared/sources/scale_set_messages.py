@@ -6,7 +6,7 @@ correlation data. Every field is bounded by the checks the event passed (ids and
 256 characters, resource ids by their pattern) and non-ASCII is escaped, so a message is a few KiB at
 most, far below the queue's 64 KiB after Base64: ``MAX_MESSAGE_BYTES`` is checked anyway.
 
-Reading it back applies the event's own checks again (``parse_vm_event``): whoever can write to the
+Reading it back applies the event's own checks again (``parse_resource_event``): whoever can write to the
 queue can write anything to it, and a message that does not parse is skipped like a malformed event.
 """
 
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.times import format_time, parse_time
-from shared.sources.events import InboundEvent, ScaleSetEvent, Skipped, parse_vm_event
+from shared.sources.events import InboundEvent, ScaleSetEvent, Skipped, parse_resource_event
 
 MESSAGE_VERSION = 1
 MAX_MESSAGE_BYTES = 8 * 1024  # before Base64 (x 4/3); the queue accepts 64 KiB
@@ -57,7 +57,7 @@ def read_scale_set_message(body: str | bytes, *, now: datetime | None = None) ->
     scale_set_id = fields.get("scaleSetId")
     if not isinstance(hibernate, bool) or not isinstance(scale_set_id, str):
         return Skipped("queue message has no scale set id or hibernate flag", malformed=True)
-    parsed = parse_vm_event(
+    parsed = parse_resource_event(
         InboundEvent(
             id=fields.get("eventId"),
             event_type=fields.get("eventType"),

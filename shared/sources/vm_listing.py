@@ -36,7 +36,7 @@ class ListedVm:
     power_state: str | None
     hibernated: bool
     # ``properties.virtualMachineScaleSet.id`` of a Flexible member, when the listing carries it.
-    member_of: str | None = None
+    scale_set_id: str | None = None
 
 
 def parse_listing_page(body: Mapping[str, Any]) -> tuple[list[ListedVm], str | None]:
@@ -63,10 +63,10 @@ def listed_vm(entry: Any, index: int, listing: str = "List All") -> ListedVm | N
     properties = entry.get("properties")
     view = properties.get("instanceView") if isinstance(properties, Mapping) else None
     statuses = view.get("statuses") if isinstance(view, Mapping) else None
-    return listed_from_statuses(resource_id, statuses, member_of=_scale_set_of(entry))
+    return listed_from_statuses(resource_id, statuses, scale_set_id=_scale_set_id_of(entry))
 
 
-def listed_from_statuses(resource_id: str, statuses: Any, *, member_of: str | None = None) -> ListedVm:
+def listed_from_statuses(resource_id: str, statuses: Any, *, scale_set_id: str | None = None) -> ListedVm:
     """A VM's state from an instance view's ``statuses`` array (List All's or the instance view's own)."""
     codes = status_codes(statuses)
     power_code = _first_with_prefix(codes, _POWER_PREFIX)
@@ -75,15 +75,15 @@ def listed_from_statuses(resource_id: str, statuses: Any, *, member_of: str | No
         provisioning_state=_remainder(_first_with_prefix(codes, _PROVISIONING_PREFIX), _PROVISIONING_PREFIX),
         power_state=normalize_power_state(power_code) if power_code else None,
         hibernated=any(code.lower() == _HIBERNATED_CODE for code in codes),
-        member_of=member_of,
+        scale_set_id=scale_set_id,
     )
 
 
-def _scale_set_of(entry: Mapping[str, Any]) -> str | None:
+def _scale_set_id_of(entry: Mapping[str, Any]) -> str | None:
     properties = entry.get("properties")
     reference = properties.get("virtualMachineScaleSet") if isinstance(properties, Mapping) else None
-    member_of = reference.get("id") if isinstance(reference, Mapping) else None
-    return member_of.strip() if isinstance(member_of, str) and member_of.strip() else None
+    scale_set_id = reference.get("id") if isinstance(reference, Mapping) else None
+    return scale_set_id.strip() if isinstance(scale_set_id, str) and scale_set_id.strip() else None
 
 
 def status_codes(statuses: Any) -> list[str]:

@@ -3,9 +3,19 @@ cached prices and the timer's run records in the same table; the work queue in t
 
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
-from shared.store._month_rows import MonthEntry, VmMonth, month_of, month_start, months_from
+from shared.store._month_rows import MonthEntry, VmMonth
 from shared.store._month_rows import state_from_code as decode_state
-from shared.store._records import CurrentRow, NewTransition, Outcome, Source, TransitionRow
+from shared.store._records import (
+    Condition,
+    CurrentRow,
+    MonthsMark,
+    Outcome,
+    Pending,
+    Span,
+    TransitionRow,
+    Upkeep,
+    VmProfile,
+)
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
 from shared.store.outbox import Outbox, Owned
@@ -17,30 +27,31 @@ from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_clien
 __all__ = [
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
+    "Condition",
     "CurrentRow",
     "Ledger",
     "MonthEntry",
     "MonthRows",
-    "NewTransition",
+    "MonthsMark",
     "Outbox",
     "Owned",
     "Outcome",
+    "Pending",
     "PriceBook",
     "RunRecord",
     "RunRecords",
-    "Source",
+    "Span",
     "StoredPrices",
     "TransitionRow",
+    "Upkeep",
     "VmMonth",
+    "VmProfile",
     "WorkQueue",
     "cursor_of",
     "decode_state",
     "is_current_cursor",
     "is_transition_cursor",
-    "month_of",
     "month_rows_disagreement",
-    "month_start",
-    "months_from",
     "open_ledger",
     "open_work_queue",
     "table_service_client",

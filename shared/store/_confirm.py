@@ -6,7 +6,7 @@ A reconcile that finds a VM as the ledger has it writes no transition, yet it di
 conditional on the ETag read at the start of the run: a row changed since (an event recorded meanwhile)
 is left as that write made it, because the transition confirms it, at a later time. Other columns that
 never touch state (a Flexible member's scale set, the inventory) are merged the same way, one row at a
-time (``merge_columns``).
+time (``merge_into_current``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 
 from shared.domain.ids import VmId
 from shared.store._entities import confirmation_entity
-from shared.store._keys import current_key
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +72,13 @@ def _chunks(rows: list[Seen], size: int) -> Iterator[list[Seen]]:
             yield same[start : start + size]
 
 
-def merge_columns(table: TableClient, vm: VmId, etag: str | None, columns: Mapping[str, Any]) -> bool:
-    """Merge ``columns`` into ``vm``'s current row (the Flexible scale set it was listed in, its
-    inventory): one merge, checked by the row's ETag so it never overwrites a newer state; ``False`` when
-    another writer came first."""
+def merge_into_current(table: TableClient, entity: Mapping[str, Any], etag: str | None) -> bool:
+    """Merge ``entity`` (some columns of a current row: the Flexible scale set it was listed in, its
+    inventory) into the row: one merge, checked by the row's ETag so it never overwrites a newer state;
+    ``False`` when another writer came first."""
     try:
         table.update_entity(
-            {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm), **columns},
+            entity,
             mode=UpdateMode.MERGE,
             etag=etag,
             match_condition=MatchConditions.IfNotModified,

@@ -1,4 +1,11 @@
-"""Records to Table entities and back: the ledger's column names live here and nowhere else."""
+"""Records to Table entities and back, in the columns of ``_columns``.
+
+A transition row keeps its evidence in the same columns whatever the source (the source, its id and
+operation; then the event type, correlation id, cause and ``changedAfter``, empty when it has none), so
+rows written before evidence had records of its own read back the same. A current row leaves out the
+columns it has no value for: rows of VMs without them stay as they were. The merges that touch one part
+of a current row only (a confirmation, a Flexible scale set, an inventory, a month-row mark) are here too.
+"""
 
 from __future__ import annotations
 
@@ -6,170 +13,269 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from shared.domain.evidence import (
+    ActivityLogRecord,
+    Evidence,
+    HealthAnnotation,
+    ListingObservation,
+    Origin,
+    ResourceEvent,
+    Source,
+)
+from shared.domain.health import Cause
 from shared.domain.ids import VmId
+from shared.domain.inventory import VmSpec
 from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
+from shared.store import _columns as column
 from shared.store._inventory import spec_fields, spec_from
 from shared.store._keys import current_key
-from shared.store._month_rows import mark_fields, mark_from
-from shared.store._records import CurrentRow, Pending, TransitionRow
+from shared.store._records import (
+    Condition,
+    CurrentRow,
+    MonthsMark,
+    Pending,
+    Span,
+    TransitionRow,
+    Upkeep,
+    VmProfile,
+)
 
-LAST_CONFIRMED = "lastConfirmed"
+Entity = dict[str, Any]
+# The columns of a state under each prefix: ``stateExists``, ``prevPowerState``...
+_STATE_COLUMNS = {
+    prefix: tuple(prefix + name for name in column.STATE_SUFFIXES) for prefix in (column.STATE, column.PREV)
+}
 
 
-def _state_fields(prefix: str, state: VmState | None) -> dict[str, Any]:
+def _state_fields(prefix: str, state: VmState | None) -> Entity:
+    exists, provisioning, power, hibernated, deleted, billable, since = _STATE_COLUMNS[prefix]
     if state is None:
-        return {f"{prefix}Exists": False}
+        return {exists: False}
     return {
-        f"{prefix}Exists": True,
-        f"{prefix}ProvisioningState": state.provisioning_state or "",
-        f"{prefix}PowerState": state.power_state or "",
-        f"{prefix}Hibernated": state.hibernated,
-        f"{prefix}Deleted": state.deleted,
-        f"{prefix}Billable": state.billable,
-        f"{prefix}Since": format_time(state.since),
+        exists: True,
+        provisioning: state.provisioning_state or "",
+        power: state.power_state or "",
+        hibernated: state.hibernated,
+        deleted: state.deleted,
+        billable: state.billable,
+        since: format_time(state.since),
     }
 
 
 def _state_from(prefix: str, entity: Mapping[str, Any]) -> VmState | None:
-    if not entity.get(f"{prefix}Exists"):
+    exists, provisioning, power, hibernated, deleted, billable, since = _STATE_COLUMNS[prefix]
+    if not entity.get(exists):
         return None
     return VmState(
-        provisioning_state=entity.get(f"{prefix}ProvisioningState") or None,
-        power_state=entity.get(f"{prefix}PowerState") or None,
-        hibernated=bool(entity.get(f"{prefix}Hibernated")),
-        deleted=bool(entity.get(f"{prefix}Deleted")),
-        billable=bool(entity.get(f"{prefix}Billable")),
-        since=parse_time(entity[f"{prefix}Since"]),
+        provisioning_state=entity.get(provisioning) or None,
+        power_state=entity.get(power) or None,
+        hibernated=bool(entity.get(hibernated)),
+        deleted=bool(entity.get(deleted)),
+        billable=bool(entity.get(billable)),
+        since=parse_time(entity[since]),
     )
 
 
-def transition_entity(row: TransitionRow, partition: str) -> dict[str, Any]:
-    entity: dict[str, Any] = {
+# ---- transition rows -----------------------------------------------------------------------------------
+
+
+def _evidence_fields(evidence: Evidence) -> Entity:
+    event_type = correlation_id = cause = changed_after = None
+    match evidence:
+        case ResourceEvent():
+            event_type, correlation_id = evidence.event_type, evidence.correlation_id
+        case ActivityLogRecord():
+            correlation_id = evidence.correlation_id
+        case ListingObservation():
+            changed_after = evidence.changed_after
+        case HealthAnnotation():
+            event_type, cause = evidence.event_type, evidence.cause.value
+    return {
+        column.SOURCE: evidence.source.value,
+        column.EVENT_ID: evidence.id,
+        column.EVENT_TYPE: event_type or "",
+        column.OPERATION_NAME: evidence.operation_name,
+        column.CHANGED_AFTER: format_time(changed_after) if changed_after else "",
+        column.CORRELATION_ID: correlation_id or "",
+        column.CAUSE: cause or "",
+    }
+
+
+def _evidence_from(entity: Mapping[str, Any]) -> Evidence:
+    source, evidence_id = entity[column.SOURCE], entity[column.EVENT_ID]
+    operation_name = entity.get(column.OPERATION_NAME, "")
+    event_type = entity.get(column.EVENT_TYPE) or None
+    correlation_id = entity.get(column.CORRELATION_ID) or None
+    if source == Source.EVENT:
+        return ResourceEvent(evidence_id, operation_name, event_type, correlation_id)
+    if source == Source.RECONCILE:
+        changed_after = _time_or_none(entity.get(column.CHANGED_AFTER))
+        return ListingObservation(evidence_id, operation_name, changed_after)
+    if source == Source.ACTIVITY_LOG:
+        return ActivityLogRecord(evidence_id, operation_name, correlation_id)
+    if source == Source.HEALTH:
+        return HealthAnnotation(evidence_id, operation_name, Cause(entity[column.CAUSE]), event_type)
+    raise ValueError(f"ledger row {entity.get('RowKey')!r} has an unknown source {source!r}")
+
+
+def transition_entity(row: TransitionRow, partition: str) -> Entity:
+    entity: Entity = {
         "PartitionKey": partition,
         "RowKey": row.key,
-        "time": format_time(row.time),
-        "source": row.source,
-        "eventId": row.event_id,
-        "eventType": row.event_type or "",
-        "operationName": row.operation_name,
-        "billingPolicy": row.billing_policy,
-        "changeProvisioningState": row.change.provisioning_state,
-        "changePowerState": row.change.power_state or "",
-        "changeHibernated": row.change.hibernated,
-        "changeDeletes": row.change.deletes,
-        "changeCreates": row.change.creates,
-        "changedAfter": format_time(row.changed_after) if row.changed_after else "",
-        "correlationId": row.correlation_id or "",
-        "cause": row.cause or "",
+        column.TIME: format_time(row.time),
+        column.BILLING_POLICY: row.billing_policy,
+        column.CHANGE_PROVISIONING_STATE: row.change.provisioning_state,
+        column.CHANGE_POWER_STATE: row.change.power_state or "",
+        column.CHANGE_HIBERNATED: row.change.hibernated,
+        column.CHANGE_DELETES: row.change.deletes,
+        column.CHANGE_CREATES: row.change.creates,
+        **_evidence_fields(row.evidence),
     }
     if row.prev_key is not None:
-        entity["prevKey"] = row.prev_key
-    entity.update(_state_fields("state", row.state))
-    entity.update(_state_fields("prev", row.prev))
+        entity[column.PREV_KEY] = row.prev_key
+    entity.update(_state_fields(column.STATE, row.state))
+    entity.update(_state_fields(column.PREV, row.prev))
     return entity
 
 
 def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
-    state = _required_state(entity)
-    changed_after = entity.get("changedAfter")
     return TransitionRow(
         key=entity["RowKey"],
-        time=parse_time(entity["time"]),
+        time=parse_time(entity[column.TIME]),
         change=Change(
-            provisioning_state=entity["changeProvisioningState"],
-            power_state=entity.get("changePowerState") or None,
-            hibernated=bool(entity.get("changeHibernated")),
-            deletes=bool(entity.get("changeDeletes")),
-            creates=bool(entity.get("changeCreates")),
+            provisioning_state=entity[column.CHANGE_PROVISIONING_STATE],
+            power_state=entity.get(column.CHANGE_POWER_STATE) or None,
+            hibernated=bool(entity.get(column.CHANGE_HIBERNATED)),
+            deletes=bool(entity.get(column.CHANGE_DELETES)),
+            creates=bool(entity.get(column.CHANGE_CREATES)),
         ),
-        prev=_state_from("prev", entity),
-        state=state,
-        source=entity["source"],
-        event_id=entity["eventId"],
-        operation_name=entity.get("operationName", ""),
-        event_type=entity.get("eventType") or None,
-        billing_policy=entity.get("billingPolicy", ""),
-        changed_after=parse_time(changed_after) if changed_after else None,
+        prev=_state_from(column.PREV, entity),
+        state=_required_state(entity),
+        evidence=_evidence_from(entity),
+        billing_policy=entity.get(column.BILLING_POLICY, ""),
         etag=_etag(entity),
-        correlation_id=entity.get("correlationId") or None,
-        cause=entity.get("cause") or None,
-        prev_key=entity.get("prevKey"),
+        prev_key=entity.get(column.PREV_KEY),
     )
 
 
-def current_entity(row: CurrentRow) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "PartitionKey": row.vm.subscription_key,
-        "RowKey": current_key(row.vm),
-        "resourceId": row.vm.resource_id,
-        "subscriptionId": row.vm.subscription_id,
-        "resourceGroup": row.vm.resource_group,
-        "vmName": row.vm.name,
-        "billingPolicy": row.billing_policy,
-        "firstKey": row.first_key,
-        "firstTime": format_time(row.first_time),
-        "lastKey": row.last_key,
-        "lastTime": format_time(row.last_time),
+# ---- current rows --------------------------------------------------------------------------------------
+
+
+def current_entity(row: CurrentRow) -> Entity:
+    vm, span, condition, upkeep = row.vm, row.span, row.condition, row.upkeep
+    entity: Entity = {
+        **_key_fields(vm),
+        column.RESOURCE_ID: vm.resource_id,
+        column.SUBSCRIPTION_ID: vm.subscription_id,
+        column.RESOURCE_GROUP: vm.resource_group,
+        column.VM_NAME: vm.name,
+        column.BILLING_POLICY: condition.billing_policy,
+        column.FIRST_KEY: span.first_key,
+        column.FIRST_TIME: format_time(span.first_time),
+        column.LAST_KEY: span.last_key,
+        column.LAST_TIME: format_time(span.last_time),
     }
     # Only rows of scale sets carry these columns: rows of other VMs stay exactly as they were.
-    if row.vm.scale_set is not None:
-        entity["instanceOf"] = row.vm.scale_set
-    if row.member_of:
-        entity["memberOf"] = row.member_of
-    if row.pending is not None:
-        entity.update(pendingFrom=row.pending.from_key, pendingPrevKey=row.pending.prev_key)
-    entity.update(_state_fields("state", row.state))
+    if vm.scale_set_name is not None:
+        entity[column.INSTANCE_OF] = vm.scale_set_name
+    if row.profile.scale_set_id:
+        entity[column.MEMBER_OF] = row.profile.scale_set_id
+    if upkeep.pending is not None:
+        entity[column.PENDING_FROM] = upkeep.pending.from_key
+        entity[column.PENDING_PREV_KEY] = upkeep.pending.prev_key
+    entity.update(_state_fields(column.STATE, condition.state))
+    cause = condition.cause
     optional = {
-        "causeSource": row.last_cause_source,
-        "causeOperation": row.last_cause_operation,
-        LAST_CONFIRMED: format_time(row.last_confirmed) if row.last_confirmed else None,
-        "activityLogUntil": format_time(row.activity_log_until) if row.activity_log_until else None,
+        column.CAUSE_SOURCE: cause.source.value if cause else None,
+        column.CAUSE_OPERATION: cause.operation_name if cause else None,
+        column.LAST_CONFIRMED: _time_text(upkeep.last_confirmed),
+        column.ACTIVITY_LOG_UNTIL: _time_text(upkeep.activity_log_until),
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
-    entity.update(mark_fields(row.months))
-    entity.update(spec_fields(row.spec, row.spec_at))
+    entity.update(_mark_fields(upkeep.months))
+    entity.update(spec_fields(row.profile.spec, row.profile.spec_at))
     return entity
 
 
-def confirmation_entity(vm: VmId, at: datetime) -> dict[str, Any]:
-    """The one column a reconcile that found no change merges into a current row."""
-    return {
-        "PartitionKey": vm.subscription_key,
-        "RowKey": current_key(vm),
-        LAST_CONFIRMED: format_time(at),
-    }
-
-
 def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
-    state = _required_state(entity)
-    spec, spec_at = spec_from(entity)
+    cause_source = entity.get(column.CAUSE_SOURCE) or None
+    cause_operation = entity.get(column.CAUSE_OPERATION) or None
+    pending_from = entity.get(column.PENDING_FROM)
+    pending = None if pending_from is None else Pending(pending_from, entity.get(column.PENDING_PREV_KEY, ""))
     return CurrentRow(
         vm=VmId(
-            entity["subscriptionId"],
-            entity["resourceGroup"],
-            entity["vmName"],
-            entity.get("instanceOf") or None,
+            entity[column.SUBSCRIPTION_ID],
+            entity[column.RESOURCE_GROUP],
+            entity[column.VM_NAME],
+            entity.get(column.INSTANCE_OF) or None,
         ),
-        state=state,
-        billing_policy=entity.get("billingPolicy", ""),
-        first_key=entity["firstKey"],
-        first_time=parse_time(entity["firstTime"]),
-        last_key=entity["lastKey"],
-        last_time=parse_time(entity["lastTime"]),
+        condition=Condition(
+            _required_state(entity),
+            entity.get(column.BILLING_POLICY, ""),
+            Origin(Source(cause_source), cause_operation) if cause_source else None,
+        ),
+        span=Span(
+            entity[column.FIRST_KEY],
+            parse_time(entity[column.FIRST_TIME]),
+            entity[column.LAST_KEY],
+            parse_time(entity[column.LAST_TIME]),
+        ),
         etag=_etag(entity),
-        member_of=entity.get("memberOf") or None,
-        last_cause_source=entity.get("causeSource") or None,
-        last_cause_operation=entity.get("causeOperation") or None,
-        last_confirmed=_time_or_none(entity.get(LAST_CONFIRMED)),
-        activity_log_until=_time_or_none(entity.get("activityLogUntil")),
-        pending=Pending(entity["pendingFrom"], entity.get("pendingPrevKey", ""))
-        if "pendingFrom" in entity
-        else None,
-        months=mark_from(entity),
-        spec=spec,
-        spec_at=spec_at,
+        profile=VmProfile(entity.get(column.MEMBER_OF) or None, *spec_from(entity)),
+        upkeep=Upkeep(
+            last_confirmed=_time_or_none(entity.get(column.LAST_CONFIRMED)),
+            activity_log_until=_time_or_none(entity.get(column.ACTIVITY_LOG_UNTIL)),
+            pending=pending,
+            months=_mark_from(entity),
+        ),
     )
+
+
+def _mark_fields(mark: MonthsMark | None) -> Entity:
+    if mark is None:
+        return {}
+    return {column.MONTH_OPEN: mark.month_open, column.MONTH_COUNT: mark.count,
+            column.MONTH_BEFORE_FIRST: mark.before_first}  # fmt: skip
+
+
+def _mark_from(entity: Mapping[str, Any]) -> MonthsMark | None:
+    if column.MONTH_OPEN not in entity or column.MONTH_BEFORE_FIRST not in entity:
+        return None
+    return MonthsMark(
+        entity[column.MONTH_OPEN], int(entity[column.MONTH_COUNT]), entity[column.MONTH_BEFORE_FIRST]
+    )
+
+
+# ---- merges into a current row: one part of it, never its state ----------------------------------------
+
+
+def _key_fields(vm: VmId) -> Entity:
+    return {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm)}
+
+
+def confirmation_entity(vm: VmId, at: datetime) -> Entity:
+    """What a reconcile that found no change merges into a current row."""
+    return {**_key_fields(vm), column.LAST_CONFIRMED: format_time(at)}
+
+
+def scale_set_entity(vm: VmId, scale_set_id: str) -> Entity:
+    """The Flexible scale set a listing named (its resource id as listed)."""
+    return {**_key_fields(vm), column.MEMBER_OF: scale_set_id}
+
+
+def inventory_entity(vm: VmId, spec: VmSpec, listed_at: datetime) -> Entity:
+    """The VM's inventory as listed at ``listed_at``."""
+    return {**_key_fields(vm), **spec_fields(spec, listed_at)}
+
+
+def months_mark_entity(vm: VmId, mark: MonthsMark) -> Entity:
+    """The mark that says the VM's month rows are complete, once they are written."""
+    return {**_key_fields(vm), **_mark_fields(mark)}
+
+
+def _time_text(at: datetime | None) -> str | None:
+    return format_time(at) if at else None
 
 
 def _time_or_none(text: Any) -> datetime | None:
@@ -177,7 +283,7 @@ def _time_or_none(text: Any) -> datetime | None:
 
 
 def _required_state(entity: Mapping[str, Any]) -> VmState:
-    state = _state_from("state", entity)
+    state = _state_from(column.STATE, entity)
     if state is None:
         raise ValueError(f"ledger row {entity.get('RowKey')!r} has no state")
     return state

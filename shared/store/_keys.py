@@ -45,11 +45,11 @@ def current_key(vm: VmId) -> str:
     return f"{CURRENT_PREFIX}{vm.vm_key}"
 
 
-def current_prefix(group: str | None, scale_set: str | None = None) -> str:
+def current_prefix(group: str | None, scale_set_name: str | None = None) -> str:
     """Keys of the current rows of one resource group (or of all), or of one Uniform scale set's
-    instances (``scale_set`` needs ``group``)."""
-    if scale_set is not None and group:
-        return f"{CURRENT_PREFIX}{ScaleSetId('', group, scale_set).key}:"
+    instances (``scale_set_name`` needs ``group``)."""
+    if scale_set_name is not None and group:
+        return f"{CURRENT_PREFIX}{ScaleSetId('', group, scale_set_name).key}:"
     return CURRENT_PREFIX + (f"{group.lower()}|" if group else "")
 
 

@@ -2,7 +2,7 @@
 
 Recording an Activity Log record reads the VM's rows from ``MATCH_WINDOW`` before it (the late-event path
 reads the rows after it anyway); an event does the same only when the VM has Activity Log rows that recent
-(``CurrentRow.activity_log_until``), so the steady stream of events pays nothing for it.
+(``Upkeep.activity_log_until``), so the steady stream of events pays nothing for it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from datetime import datetime
 
 from azure.data.tables import TableClient
 
+from shared.domain.evidence import ActivityLogRecord, Evidence, NewTransition, ResourceEvent
 from shared.domain.same_operation import MATCH_WINDOW, OperationRecord, same_operation
+from shared.domain.vm_state import Change
 from shared.store._entities import transition_from_entity
 from shared.store._keys import time_key, time_key_after
-from shared.store._records import CurrentRow, NewTransition, Source, TransitionRow
-from shared.store._tail_writer import query_range
+from shared.store._reads import query_range
+from shared.store._records import CurrentRow, TransitionRow
 
 PAGE_SIZE = 1000
 
@@ -27,33 +29,33 @@ def match_from(new: NewTransition, current: CurrentRow | None) -> datetime | Non
     if current is None:
         return None
     start = new.time - MATCH_WINDOW
-    if new.source == Source.ACTIVITY_LOG:
+    if isinstance(new.evidence, ActivityLogRecord):
         return start
-    if new.source == Source.EVENT and current.activity_log_until and current.activity_log_until >= start:
+    seen_until = current.upkeep.activity_log_until
+    if isinstance(new.evidence, ResourceEvent) and seen_until and seen_until >= start:
         return start
     return None
 
 
 def already_recorded(new: NewTransition, key: str, rows: Iterable[TransitionRow]) -> TransitionRow | None:
     """The row of the other source that records ``new``'s operation, if one does."""
-    mine = _record(
-        new.source, new.operation_name, new.change.provisioning_state, new.correlation_id, new.time
-    )
+    mine = _operation(new.evidence, new.change, new.time)
+    if mine is None:
+        return None
     for row in rows:
-        if row.key == key:
-            continue
-        other = _record(
-            row.source, row.operation_name, row.change.provisioning_state, row.correlation_id, row.time
-        )
-        if same_operation(mine, other):
+        other = _operation(row.evidence, row.change, row.time) if row.key != key else None
+        if other is not None and same_operation(mine, other):
             return row
     return None
 
 
-def _record(
-    source: str, operation: str, outcome: str, correlation_id: str | None, at: datetime
-) -> OperationRecord:
-    return OperationRecord(str(source), operation, outcome, correlation_id, at)
+def _operation(evidence: Evidence, change: Change, at: datetime) -> OperationRecord | None:
+    """What the match compares of a transition from an event or an Activity Log record; ``None`` for
+    listings and health events, which are not operations."""
+    if not isinstance(evidence, ResourceEvent | ActivityLogRecord):
+        return None
+    outcome = change.provisioning_state
+    return OperationRecord(evidence.source, evidence.operation_name, outcome, evidence.correlation_id, at)
 
 
 def same_operation_recorded(

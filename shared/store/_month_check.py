@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from shared.domain.times import month_number, month_of
 from shared.domain.vm_state import VmState
-from shared.store._month_rows import GAP_LIMIT, VmMonth, month_number, month_of, state_from_code
+from shared.store._month_rows import GAP_LIMIT, VmMonth, state_from_code
 from shared.store._records import CurrentRow, MonthsMark
 
 # What a month row keeps of a state (``state_code``), compared without encoding it; () for no state.
@@ -39,10 +40,10 @@ def month_rows_disagreement(
     stretch is unknown: the row may be lost, or the stretch longer than ``GAP_LIMIT``. An answer must not
     guess (it reads the transitions); the timer must not rebuild such a VM at every run.
     """
-    mark = current.months
+    mark = current.upkeep.months
     if mark is None:
         return None
-    first, last = month_number(month_of(current.first_time)), month_number(mark.month_open)
+    first, last = month_number(month_of(current.span.first_time)), month_number(mark.month_open)
     ended_in: _Kept | None = None  # the state the months read so far ended in, when known
     quiet: int | None = None  # months since the last month with entries, when one was read
     after_row = False  # the month before was read and has a row

@@ -28,13 +28,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
 from azure.data.tables import TransactionOperation, UpdateMode
 
-from shared.domain.times import format_time, parse_time
+from shared.domain.evidence import Origin, Source
+from shared.domain.times import (
+    format_time,
+    month_number,
+    month_of,
+    month_start,
+    months_from,
+    next_month,
+    parse_time,
+)
 from shared.domain.vm_state import VmState
 from shared.store._records import CurrentRow, MonthsMark, TransitionRow
 
@@ -56,8 +65,7 @@ class MonthEntry:
 
     time: datetime
     state: VmState
-    operation_name: str
-    source: str
+    origin: Origin
 
 
 @dataclass
@@ -71,38 +79,6 @@ class VmMonth:
 
 
 # ---- months and keys -----------------------------------------------------------------------------
-
-
-def month_of(at: datetime) -> str:
-    at = at.astimezone(UTC)
-    return f"{at.year:04d}-{at.month:02d}"
-
-
-def month_start(month: str) -> datetime:
-    year, number = month.split("-")
-    return datetime(int(year), int(number), 1, tzinfo=UTC)
-
-
-def next_month(month: str) -> str:
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
-
-
-def month_number(month: str) -> int:
-    """Months since year 0: labels compared as numbers, since after "9999-12" comes "10000-01", which
-    sorts before it as text."""
-    year, number = month.split("-")
-    return int(year) * 12 + int(number) - 1
-
-
-def months_from(first: str, last: str) -> list[str]:
-    """``first`` to ``last`` inclusive (empty when ``last`` is earlier)."""
-    months = []
-    month, end = first, month_number(last)
-    while month_number(month) <= end:
-        months.append(month)
-        month = next_month(month)
-    return months
 
 
 def month_key(vm_key: str, month: str, chunk: int) -> str:
@@ -143,7 +119,10 @@ def state_from_code(code: str, since: datetime) -> VmState | None:
 
 def _entry_text(row: TransitionRow) -> str:
     state = json.loads(state_code(row.state))
-    return json.dumps([format_time(row.time), *state, row.operation_name, row.source], separators=(",", ":"))
+    evidence = row.evidence
+    return json.dumps(
+        [format_time(row.time), *state, evidence.operation_name, evidence.source.value], separators=(",", ":")
+    )
 
 
 def _entry_from_text(text: str) -> MonthEntry:
@@ -151,7 +130,7 @@ def _entry_from_text(text: str) -> MonthEntry:
     at = parse_time(time_text)
     state = state_from_code(json.dumps([provisioning, power, flags]), at)
     assert state is not None
-    return MonthEntry(at, state, operation, source)
+    return MonthEntry(at, state, Origin(Source(source), operation))
 
 
 def _entry_name(index: int) -> str:
@@ -186,11 +165,11 @@ def plan_append(current: CurrentRow | None, row: TransitionRow, vm_key: str, par
     entry = _entry_text(row)
     if current is None:
         mark = MonthsMark(month, 0, state_code(row.prev))
-    elif current.months is None:
+    elif current.upkeep.months is None:
         return [], None
     else:
-        mark = current.months
-        if month <= mark.month_open:
+        mark = current.upkeep.months
+        if month_number(month) <= month_number(mark.month_open):
             index = mark.count
             entity = _row(partition, vm_key, mark.month_open, index // CHUNK, **{_entry_name(index): entry})
             return [_upsert(entity, UpdateMode.MERGE)], replace(mark, count=index + 1)
@@ -276,18 +255,3 @@ def collect(entities: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, VmMont
         data.entries = [_entry_from_text(text) for _, text in items]
         data.numbered = [number for number, _ in items] == list(range(len(items)))
     return found
-
-
-# ---- the current row's mark --------------------------------------------------------------------------
-
-
-def mark_fields(mark: MonthsMark | None) -> dict[str, Any]:
-    if mark is None:
-        return {}
-    return {"monthOpen": mark.month_open, "monthCount": mark.count, "monthBeforeFirst": mark.before_first}
-
-
-def mark_from(entity: Mapping[str, Any]) -> MonthsMark | None:
-    if "monthOpen" not in entity or "monthBeforeFirst" not in entity:
-        return None
-    return MonthsMark(entity["monthOpen"], int(entity["monthCount"]), entity["monthBeforeFirst"])

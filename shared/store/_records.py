@@ -1,4 +1,11 @@
-"""The records the ledger reads and writes, as plain values (their Table form is in ``_entities``)."""
+"""The records the ledger reads and writes, as plain values (their Table form is in ``_entities``).
+
+A transition row holds the evidence it was recorded from (``shared.domain.evidence``: an event, an
+Activity Log record, a listing, a health annotation). A current row groups what it knows of its VM by what
+it is about: the ``Span`` of its history, its ``Condition`` (state, billing flag, and the origin of the
+transition that began it), its ``VmProfile`` (Flexible scale set, inventory) and its ``Upkeep`` marks
+(last confirmation, the latest Activity Log record, a rewrite under way, its month rows).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.domain.evidence import Evidence, NewTransition, Origin, origin_of
 from shared.domain.ids import ScaleSetId, VmId, parse_scale_set_id
 from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change
-
-
-class Source(StrEnum):
-    """Where a transition was learnt."""
-
-    EVENT = "event"
-    RECONCILE = "reconcile"
-    HEALTH = "health"
-    # Backfilled from the subscription's Activity Log (history from before the deployment, lost events).
-    ACTIVITY_LOG = "activityLog"
 
 
 class Outcome(StrEnum):
@@ -32,32 +30,12 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class NewTransition:
-    """A transition to record, before the ledger knows the state around it."""
-
-    vm: VmId
-    time: datetime
-    change: Change
-    source: str
-    event_id: str
-    operation_name: str
-    event_type: str | None = None
-    # Reconcile only: the last recorded time before the observation; the real change lies in between.
-    changed_after: datetime | None = None
-    # Events and Activity Log records: the operation's correlation id, the key the two sources share.
-    correlation_id: str | None = None
-    # Health events only: why the state changed (``shared.domain.health.Cause``), e.g. guestShutdown.
-    cause: str | None = None
-    # The Flexible scale set the VM was listed in (its resource id), to keep on its current row.
-    member_of: str | None = None
-
-
-@dataclass(frozen=True)
 class TransitionRow:
     """A recorded transition. ``key`` is opaque outside the store: a cursor for paging.
 
     ``prev`` is the state of the row before it, whose key is ``prev_key`` (``""`` for a VM's first row,
-    ``None`` on rows written before the ledger kept it).
+    ``None`` on rows written before the ledger kept it). ``billing_policy`` is the label of the policy that
+    flagged it.
     """
 
     key: str
@@ -65,16 +43,14 @@ class TransitionRow:
     change: Change
     prev: VmState | None
     state: VmState
-    source: str
-    event_id: str
-    operation_name: str
-    event_type: str | None
+    evidence: Evidence
     billing_policy: str
-    changed_after: datetime | None
     etag: str | None
-    correlation_id: str | None = None
-    cause: str | None = None
     prev_key: str | None = None
+
+    @property
+    def origin(self) -> Origin:
+        return origin_of(self.evidence)
 
 
 @dataclass(frozen=True)
@@ -101,31 +77,63 @@ class MonthsMark:
 
 
 @dataclass(frozen=True)
-class CurrentRow:
-    vm: VmId  # casing first seen
-    state: VmState
-    billing_policy: str
+class Span:
+    """The VM's recorded history: its first and its last transition (keys are opaque outside the store)."""
+
     first_key: str
     first_time: datetime
     last_key: str
     last_time: datetime
-    etag: str | None
-    # A Flexible member's scale set (resource id as listed); instances carry theirs in ``vm``.
-    member_of: str | None = None
-    # What findings read without touching history (``None`` on rows written before they existed):
-    # the source and operation of the transition that began the current condition (``state.since``),
-    last_cause_source: str | None = None
-    last_cause_operation: str | None = None
-    # the last time a reconcile listing confirmed the state unchanged (transitions confirm by their time),
+
+
+@dataclass(frozen=True)
+class Condition:
+    """The VM's state now, the label of the billing policy that flagged it, and the origin of the
+    transition that began it (``state.since``): what findings read. ``cause`` is ``None`` on rows written
+    before it was kept, and when no transition began the condition (the unknown state assumed before a
+    VM's first row)."""
+
+    state: VmState
+    billing_policy: str
+    cause: Origin | None = None
+
+
+@dataclass(frozen=True)
+class VmProfile:
+    """What the VM is, as listings tell it: the Flexible scale set it was listed in (its resource id as
+    listed; a Uniform instance's is in its id), and its inventory (``None`` until the first inventory
+    refresh saw it) with the time it was listed."""
+
+    scale_set_id: str | None = None
+    spec: VmSpec | None = None
+    spec_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """Marks that keep the ledger's answers cheap and its rows whole.
+
+    ``last_confirmed``: the last time a reconcile listing confirmed the state unchanged (transitions
+    confirm by their time); ``activity_log_until``: the latest Activity Log transition, so an event near
+    it is checked for being the same operation; ``pending``: a rewrite under way; ``months``: the month
+    rows are complete (``None``: not yet built, or a late event or a repair rewrote history since: fleet
+    answers read this VM's transitions, and the timer rebuilds them).
+    """
+
     last_confirmed: datetime | None = None
-    # and the latest Activity Log transition, so an event near it is checked for being the same operation.
     activity_log_until: datetime | None = None
     pending: Pending | None = None
-    # None: the month rows are not complete (not yet built, or a late event or a repair rewrote history
-    # since): fleet answers read this VM's transitions, and the timer rebuilds them.
     months: MonthsMark | None = None
-    spec: VmSpec | None = None  # inventory, None until the first inventory refresh saw the VM
-    spec_at: datetime | None = None  # when that inventory was listed
+
+
+@dataclass(frozen=True)
+class CurrentRow:
+    vm: VmId  # casing first seen
+    condition: Condition
+    span: Span
+    etag: str | None
+    profile: VmProfile = VmProfile()
+    upkeep: Upkeep = Upkeep()
 
     def with_etag(self, etag: str | None) -> CurrentRow:
         return replace(self, etag=etag)
@@ -133,18 +141,24 @@ class CurrentRow:
     @property
     def scale_set(self) -> ScaleSetId | None:
         """The scale set the VM belongs to: a Uniform instance's, or a Flexible member's."""
-        return self.vm.scale_set_id or (parse_scale_set_id(self.member_of) if self.member_of else None)
+        listed = self.profile.scale_set_id
+        return self.vm.scale_set or (parse_scale_set_id(listed) if listed else None)
 
     @property
     def confirmed_at(self) -> datetime:
         """When an event, an Activity Log record or a reconcile listing last confirmed the state."""
-        return max(self.last_time, self.last_confirmed) if self.last_confirmed else self.last_time
+        confirmed, last = self.upkeep.last_confirmed, self.span.last_time
+        return max(last, confirmed) if confirmed else last
 
 
 def begins_condition(row: TransitionRow) -> bool:
     """Whether ``row`` began the condition its state is in (what findings call its cause). Not merely
     ``state.since == time``: a row at the same instant as the one that began it would pass that too."""
     return row.prev is None or not row.prev.same_condition(row.state)
+
+
+def with_cause(current: CurrentRow, cause: Origin | None) -> CurrentRow:
+    return replace(current, condition=replace(current.condition, cause=cause))
 
 
 def new_transition_row(
@@ -157,14 +171,8 @@ def new_transition_row(
         change=new.change,
         prev=prev,
         state=apply_change(prev, new.change, new.time, policy),
-        source=new.source,
-        event_id=new.event_id,
-        operation_name=new.operation_name,
-        event_type=new.event_type,
+        evidence=new.evidence,
         billing_policy=policy.label,
-        changed_after=new.changed_after,
         etag=None,
-        correlation_id=new.correlation_id,
-        cause=new.cause,
         prev_key=prev_key,
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.domain.vm_state import BillingPolicy, Change, VmState, apply_change, state_before_first
-from shared.store._records import CurrentRow, TransitionRow, begins_condition
+from shared.store._records import CurrentRow, TransitionRow, begins_condition, with_cause
 from shared.store._write_plan import TableOperation
 
 MAX_TRANSACTION_SIZE = 100
@@ -170,26 +170,23 @@ def settled_current(base: CurrentRow, deriver: TailDeriver, policy: BillingPolic
     which the row's redelivery will re-derive.
     """
     last = deriver.last
-    if deriver.stopped or last is None or last.key < base.last_key:
-        # The end state is as it was, but a row slotted in at the instant its condition began, before the
-        # row that began it, takes that role (e.g. a creation delivered after a start at the same instant).
-        return _with_cause(replace(base, pending=None), deriver.cause)
-    settled = replace(
-        base,
-        state=last.state,
-        billing_policy=policy.label,
-        last_key=last.key,
-        last_time=last.time,
-        pending=None,
-    )
-    return _with_cause(settled, deriver.cause)
+    settled = replace(base, upkeep=replace(base.upkeep, pending=None))
+    if not (deriver.stopped or last is None or last.key < base.span.last_key):
+        settled = replace(
+            settled,
+            condition=replace(settled.condition, state=last.state, billing_policy=policy.label),
+            span=replace(settled.span, last_key=last.key, last_time=last.time),
+        )
+    # Even when the end state is as it was, a row slotted in at the instant its condition began, before the
+    # row that began it, takes that role (e.g. a creation delivered after a start at the same instant).
+    return _with_cause_row(settled, deriver.cause)
 
 
-def _with_cause(current: CurrentRow, cause: TransitionRow | None) -> CurrentRow:
+def _with_cause_row(current: CurrentRow, cause: TransitionRow | None) -> CurrentRow:
     """``current`` with ``cause`` as what began its condition, when ``cause`` did (its time is ``since``)."""
-    if cause is None or cause.time != current.state.since:
+    if cause is None or cause.time != current.condition.state.since:
         return current
-    return replace(current, last_cause_source=cause.source, last_cause_operation=cause.operation_name)
+    return with_cause(current, cause.origin)
 
 
 def derive(prev: VmState | None, row: TransitionRow, policy: BillingPolicy) -> VmState:

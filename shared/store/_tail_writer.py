@@ -25,17 +25,21 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation
 
+from shared.domain.evidence import NewTransition
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
 from shared.store._entities import current_entity, transition_entity, transition_from_entity
 from shared.store._keys import time_key, time_key_after, transitions_prefix, upper_bound
+from shared.store._reads import query_range
 from shared.store._records import (
+    Condition,
     CurrentRow,
-    NewTransition,
     Pending,
+    Span,
     TransitionRow,
     begins_condition,
     new_transition_row,
+    with_cause,
 )
 from shared.store._tail_plan import (
     BEFORE_FIRST,
@@ -46,7 +50,7 @@ from shared.store._tail_plan import (
     anchor_from_successor,
     settled_current,
 )
-from shared.store._write_plan import TableOperation, noted, replace_operation
+from shared.store._write_plan import TableOperation, kept_from_evidence, replace_operation
 
 FIRST_PAGE_SIZE = 10
 PAGE_SIZE = 1000
@@ -58,20 +62,6 @@ Start = tuple[str, datetime | None]
 
 class TailConflict(Exception):
     """Another writer changed a row or the current row meanwhile: re-read and try again."""
-
-
-def query_range(
-    table: TableClient, partition: str, low: str, high: str, page_size: int, *, start_inclusive: bool = True
-) -> Iterator[Any]:
-    """Entities of one partition in a RowKey range; filters only ever take values as parameters."""
-    operator = "ge" if start_inclusive else "gt"
-    return iter(
-        table.query_entities(
-            f"PartitionKey eq @pk and RowKey {operator} @low and RowKey lt @high",
-            parameters={"pk": partition, "low": low, "high": high},
-            results_per_page=page_size,
-        )
-    )
 
 
 class TailWriter:
@@ -104,8 +94,10 @@ class TailWriter:
             raise TailConflict()  # recorded by another writer since the point read: look again
         anchor = anchor_from_successor(key, successor) or self._look_back(new.vm, key)
         row = new_transition_row(new, key, anchor.state_before(new.change, new.time), self.policy, anchor.key)
-        base = current if key >= current.first_key else replace(current, first_key=key, first_time=new.time)
-        base = noted(new, base)
+        base = current
+        if key < current.span.first_key:
+            base = replace(current, span=replace(current.span, first_key=key, first_time=new.time))
+        base = kept_from_evidence(base, new)
         deriver = TailDeriver(Anchor(key, row.state), self.policy, stop_when_unchanged=True, cause=row)
         following = rows if successor is None else chain([successor], rows)
         create = (TransactionOperation.CREATE, transition_entity(row, new.vm.subscription_key))
@@ -116,7 +108,7 @@ class TailWriter:
 
     def finish_pending(self, current: CurrentRow) -> CurrentRow:
         """Re-derive every row from the marked key on, and clear the marker."""
-        pending = current.pending
+        pending = current.upkeep.pending
         assert pending is not None
         if pending.prev_key == BEFORE_FIRST:
             anchor = Anchor(BEFORE_FIRST)
@@ -139,10 +131,9 @@ class TailWriter:
         first = next(rows, None)
         if first is None:
             return current
-        base = current or CurrentRow(
-            vm, first.state, self.policy.label, first.key, first.time, first.key, first.time, None
-        )
-        base = replace(base, first_key=first.key, first_time=first.time)
+        span = Span(first.key, first.time, first.key, first.time)
+        base = current or CurrentRow(vm, Condition(first.state, self.policy.label), span, None)
+        base = replace(base, span=replace(base.span, first_key=first.key, first_time=first.time))
         deriver = TailDeriver(Anchor(BEFORE_FIRST), self.policy, stop_when_unchanged=False)
         pending = Pending(transitions_prefix(vm), BEFORE_FIRST)
         return self._rewrite(current, base, pending, deriver, chain([first], rows), [])
@@ -163,8 +154,8 @@ class TailWriter:
         the time of the first of them; ``None``: the whole history is stepped over."""
         partition = base.vm.subscription_key
         # The VM's month rows no longer match its history: the timer rebuilds them (``store.months``).
-        base = replace(base, months=None)
-        plan = TransactionPlan(replace(base, pending=pending))
+        base = replace(base, upkeep=replace(base.upkeep, months=None))
+        plan = TransactionPlan(replace(base, upkeep=replace(base.upkeep, pending=pending)))
         committer = _Committer(self.table, current)
         rows_written = bool(last_operations)
         for row in rows:
@@ -195,7 +186,7 @@ class TailWriter:
         as stored (this rewrite does not change them). When none began it (the VM's first row left it in
         the unknown state assumed before it), no cause, as an in-order write names: the cause ``final``
         carries over from the current row may be that of a condition the rewrite ended."""
-        vm, since = final.vm, final.state.since
+        vm, since = final.vm, final.condition.state.since
         stepped_to = deriver.last.key if deriver.last else start_key
         cause = deriver.cause if deriver.cause is not None and deriver.cause.time == since else None
         rows = self._rows(vm, time_key(vm, since), high=time_key_after(vm, since), first_page=FIRST_PAGE_SIZE)
@@ -203,8 +194,7 @@ class TailWriter:
             stepped = start_key <= row.key <= stepped_to
             if not stepped and begins_condition(row) and (cause is None or row.key > cause.key):
                 cause = row
-        source, operation = (cause.source, cause.operation_name) if cause else (None, None)
-        return replace(final, last_cause_source=source, last_cause_operation=operation)
+        return with_cause(final, cause.origin if cause else None)
 
     def _look_back(self, vm: VmId, key: str) -> Anchor:
         """The last row before ``key``, read from the VM's first row: the slow way, after rows were lost."""
@@ -236,20 +226,19 @@ def _cause_known(
     - it stopped before that instant with the end state as it was: the rows there are untouched, and the
       cause the last write settled stands.
     """
-    since, last, cause = final.state.since, deriver.last, deriver.cause
+    since, last, cause = final.condition.state.since, deriver.last, deriver.cause
     if last is None or (stepped_after is not None and stepped_after >= since):
         return False
     if deriver.stopped and last.time < since:
         return (
             current is not None
-            and current.last_cause_source is not None
-            and current.state == final.state
-            and (current.last_cause_source, current.last_cause_operation)
-            == (final.last_cause_source, final.last_cause_operation)
+            and current.condition.cause is not None
+            and current.condition.state == final.condition.state
+            and current.condition.cause == final.condition.cause
         )
     if cause is None or cause.time != since:
         return False
-    return last.time > since or (not deriver.stopped and last.key >= final.last_key)
+    return last.time > since or (not deriver.stopped and last.key >= final.span.last_key)
 
 
 class _Committer:

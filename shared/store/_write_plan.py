@@ -16,18 +16,19 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.data.tables import TransactionOperation, UpdateMode
 
+from shared.domain.evidence import ActivityLogRecord, ListingObservation, NewTransition
 from shared.domain.vm_state import BillingPolicy, state_before_first
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import CURRENT_PREFIX
 from shared.store._month_rows import plan_append as months_append
 from shared.store._records import (
+    Condition,
     CurrentRow,
-    NewTransition,
     Outcome,
-    Source,
-    TransitionRow,
+    Span,
     begins_condition,
     new_transition_row,
+    with_cause,
 )
 
 Entity = dict[str, Any]
@@ -50,52 +51,49 @@ class WritePlan:
 
 def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy: BillingPolicy) -> WritePlan:
     """``new`` is after every recorded transition of its VM (or the VM is new)."""
-    prev = current.state if current else state_before_first(new.change, new.time)
-    row = new_transition_row(new, key, prev, policy, current.last_key if current else "")
+    prev = current.condition.state if current else state_before_first(new.change, new.time)
+    row = new_transition_row(new, key, prev, policy, current.span.last_key if current else "")
     partition = new.vm.subscription_key
     # Month rows ride in the same transaction: an in-order event still costs one round trip.
     months, mark = months_append(current, row, new.vm.vm_key, partition)
+    created = current is None
     if current is None:
-        created = _noted(
-            new,
-            row,
-            CurrentRow(new.vm, row.state, policy.label, key, new.time, key, new.time, None, months=mark),
+        current = CurrentRow(
+            new.vm, Condition(row.state, policy.label), Span(key, new.time, key, new.time), None
         )
-        operations: list[TableOperation] = [
-            (TransactionOperation.CREATE, transition_entity(row, partition)),
-            *months,
-            (TransactionOperation.CREATE, current_entity(created)),
-        ]
-        return WritePlan(operations, created, registers_subscription=True)
     updated = replace(
-        current, state=row.state, billing_policy=policy.label, last_key=key, last_time=new.time, months=mark
+        current,
+        condition=replace(current.condition, state=row.state, billing_policy=policy.label),
+        span=replace(current.span, last_key=key, last_time=new.time),
+        upkeep=replace(current.upkeep, months=mark),
     )
-    updated = _noted(new, row, updated)
-    operations = [
+    updated = kept_from_evidence(updated, new)
+    if begins_condition(row):
+        updated = with_cause(updated, row.origin)
+    operations: list[TableOperation] = [
         (TransactionOperation.CREATE, transition_entity(row, partition)),
         *months,
-        replace_operation(current_entity(updated), current.etag),
+        (TransactionOperation.CREATE, current_entity(updated))
+        if created
+        else replace_operation(current_entity(updated), current.etag),
     ]
-    return WritePlan(operations, updated)
+    return WritePlan(operations, updated, registers_subscription=created)
 
 
-def _noted(new: NewTransition, row: TransitionRow, current: CurrentRow) -> CurrentRow:
-    """``current`` with what findings read (``row`` as cause if it began the condition) and ``noted``."""
-    current = noted(new, current)
-    if begins_condition(row):
-        current = replace(current, last_cause_source=row.source, last_cause_operation=row.operation_name)
+def kept_from_evidence(current: CurrentRow, new: NewTransition) -> CurrentRow:
+    """``current`` with what it keeps of ``new``'s evidence: the Flexible scale set a listing named, and
+    the time of the latest Activity Log record (an event near it is then checked for being the same
+    operation)."""
+    evidence = new.evidence
+    if isinstance(evidence, ListingObservation):
+        listed = evidence.scale_set_id
+        if listed and listed != current.profile.scale_set_id:
+            return replace(current, profile=replace(current.profile, scale_set_id=listed))
+    elif isinstance(evidence, ActivityLogRecord):
+        seen = current.upkeep.activity_log_until
+        until = max(seen, new.time) if seen else new.time
+        return replace(current, upkeep=replace(current.upkeep, activity_log_until=until))
     return current
-
-
-def noted(new: NewTransition, current: CurrentRow) -> CurrentRow:
-    """``current`` with the Flexible scale set ``new`` was listed in and, for an Activity Log record, the
-    time of the latest one (an event near it is then checked for being the same operation)."""
-    if new.member_of and new.member_of != current.member_of:
-        current = replace(current, member_of=new.member_of)
-    if new.source != Source.ACTIVITY_LOG:
-        return current
-    mark = current.activity_log_until
-    return replace(current, activity_log_until=max(mark, new.time) if mark else new.time)
 
 
 def replace_operation(entity: Entity, etag: str | None) -> TableOperation:

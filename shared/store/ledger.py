@@ -1,4 +1,4 @@
-"""The ledger in Azure Table Storage: reading VM rows and recording transitions safely.
+"""The ledger in Azure Table Storage: recording transitions safely (the reads are ``_reads``'s).
 
 Recording is idempotent per event id, ordered by event time, and safe with concurrent writers: the
 writes are planned from what was read (``_write_plan``, ``_tail_plan``) and committed as entity group
@@ -16,36 +16,33 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NoReturn
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
+from shared.domain.evidence import NewTransition
 from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
-from shared.store._confirm import confirm_rows, merge_columns
+from shared.store._confirm import confirm_rows, merge_into_current
 from shared.store._current_cache import CurrentRowCache
-from shared.store._entities import current_from_entity, transition_from_entity
-from shared.store._errors import storage_errors, translated, unavailable
-from shared.store._inventory import spec_fields
+from shared.store._entities import (
+    inventory_entity,
+    scale_set_entity,
+)
+from shared.store._errors import storage_errors, unavailable
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
-    current_key,
-    current_prefix,
-    split_current_cursor,
-    time_key,
-    time_key_after,
     transition_key,
-    transitions_prefix,
-    upper_bound,
 )
 from shared.store._matching import same_operation_recorded
-from shared.store._records import CurrentRow, NewTransition, Outcome, TransitionRow
-from shared.store._tail_writer import TailConflict, TailWriter, query_range
+from shared.store._reads import LedgerReads
+from shared.store._records import CurrentRow, Outcome
+from shared.store._tail_writer import TailConflict, TailWriter
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
 from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook
@@ -75,84 +72,14 @@ class _Repaired(Exception):
     """Rows were repaired before recording: record again on the repaired current row."""
 
 
-class Ledger:
-    """All reads and writes of ledger rows go through here."""
+class Ledger(LedgerReads):
+    """All reads (``LedgerReads``) and writes of ledger rows go through here."""
 
     def __init__(self, table: TableClient, policy: BillingPolicy, *, cache_size: int = 10_000) -> None:
-        self.table = table
+        super().__init__(table)
         self.policy = policy
         self._cache = CurrentRowCache(cache_size)
         self._tail = TailWriter(table, policy)
-
-    # ---- reads -------------------------------------------------------------------------------------
-
-    def get_current(self, vm: VmId) -> CurrentRow | None:
-        """The VM's current row (one point read), or ``None`` when the ledger has never seen it."""
-        with storage_errors():
-            try:
-                entity = self.table.get_entity(vm.subscription_key, current_key(vm))
-            except ResourceNotFoundError:
-                return None
-        return current_from_entity(entity)
-
-    def iter_transitions(
-        self,
-        vm: VmId,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        after: str | None = None,
-        page_size: int = 1000,
-    ) -> Iterator[TransitionRow]:
-        """The VM's transitions at or after ``start`` and at or before ``end``, in time order, lazily.
-
-        ``after`` is the key of a row returned before: the rows after it, for the next page.
-        """
-        prefix = transitions_prefix(vm)
-        low = after if after is not None else (time_key(vm, start) if start else prefix)
-        high = time_key_after(vm, end) if end else upper_bound(prefix)
-        entities = query_range(self.table, vm.subscription_key, low, high, page_size)
-        rows = (transition_from_entity(entity) for entity in entities)
-        return translated((row for row in rows if row.key != after) if after is not None else rows)
-
-    def iter_current_rows(
-        self, subscription: str | None = None, *, group: str | None = None, after: str | None = None,
-        page_size: int = 1000, scale_set: str | None = None,
-    ) -> Iterator[CurrentRow]:  # fmt: skip
-        """Current rows of one subscription (or of every one, in order), optionally one resource group,
-        or (``scale_set`` with ``group``) the instances of one Uniform scale set.
-
-        ``after`` is ``cursor_of`` a row returned before: the rows after it, for the next page.
-        """
-        prefix = current_prefix(group, scale_set)
-        return translated(self._current_rows(subscription, prefix, after, page_size))
-
-    def _current_rows(
-        self, subscription: str | None, prefix: str, after: str | None, page_size: int
-    ) -> Iterator[CurrentRow]:
-        subscriptions = [subscription.lower()] if subscription else sorted(self.list_subscriptions())
-        after_sub, after_key = split_current_cursor(after or "")
-        for sub in subscriptions:
-            if after_sub and sub < after_sub:
-                continue
-            resume = sub == after_sub and after_key > prefix
-            entities = query_range(
-                self.table,
-                sub,
-                after_key if resume else prefix,
-                upper_bound(prefix),
-                page_size,
-                start_inclusive=not resume,
-            )
-            yield from (current_from_entity(entity) for entity in entities)
-
-    def list_subscriptions(self) -> list[str]:
-        """Subscription ids (lower case) that have VMs in the ledger."""
-        with storage_errors():
-            entities = self.table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": SUBSCRIPTIONS_PARTITION}, select=["RowKey"]
-            )
-            return [entity["RowKey"] for entity in entities]
 
     @property
     def months(self) -> MonthRows:
@@ -166,7 +93,7 @@ class Ledger:
 
     # ---- writes ------------------------------------------------------------------------------------
 
-    def set_member_of(self, current: CurrentRow, member_of: str) -> bool:
+    def set_scale_set_id(self, current: CurrentRow, scale_set_id: str) -> bool:
         """Keep on ``current``'s row the Flexible scale set its VM was listed in (one merge, checked by the
         row's ETag so it never overwrites a newer state); ``False`` when another writer came first."""
         etag = current.etag
@@ -177,13 +104,13 @@ class Ledger:
             etag = fresh.etag
         self._cache.forget(current.vm)
         with storage_errors():
-            return merge_columns(self.table, current.vm, etag, {"memberOf": member_of})
+            return merge_into_current(self.table, scale_set_entity(current.vm, scale_set_id), etag)
 
     def update_inventory(self, row: CurrentRow, spec: VmSpec, listed_at: datetime) -> bool:
         """Merge ``spec`` into the current row on ``row``'s ETag; ``False`` if it changed since."""
         self._cache.forget(row.vm)
         with storage_errors():
-            return merge_columns(self.table, row.vm, row.etag, spec_fields(spec, listed_at))
+            return merge_into_current(self.table, inventory_entity(row.vm, spec, listed_at), row.etag)
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
@@ -227,8 +154,8 @@ class Ledger:
         """One attempt. ``fresh``: ``current`` was read just now, not taken from the cache. ``suspect``:
         the last attempt found ``current`` contradicting the rows, and it has been read again since;
         finding the same again means it must be rebuilt."""
-        key = transition_key(new.vm, new.time, new.event_id)
-        if current is not None and current.pending is not None:
+        key = transition_key(new.vm, new.time, new.evidence.id)
+        if current is not None and current.upkeep.pending is not None:
             self._repaired(self._tail.finish_pending(current), new.vm)
         if current is None and self._tail.has_rows(new.vm):
             # Rows without a current row (it was lost): rebuild it from them before anything else.
@@ -236,7 +163,7 @@ class Ledger:
             self._repaired(self._tail.rebuild(new.vm, None), new.vm)
         if same_operation_recorded(self.table, new, key, current):
             return Outcome.DUPLICATE
-        if current is None or key > current.last_key:
+        if current is None or key > current.span.last_key:
             if suspect:
                 self._repaired(self._tail.rebuild(new.vm, current), new.vm)
             try:
@@ -245,7 +172,7 @@ class Ledger:
                 # The row exists although the current row knows nothing of it: a race, or a lost row.
                 raise _Suspect() from None
         if self._tail.get_transition(new.vm, key) is not None:
-            if key >= current.first_key:
+            if key >= current.span.first_key:
                 return Outcome.DUPLICATE
             if suspect:
                 self._repaired(self._tail.rebuild(new.vm, current), new.vm)

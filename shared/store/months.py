@@ -17,21 +17,20 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
-from shared.store._entities import transition_from_entity
+from shared.store._entities import months_mark_entity, transition_from_entity
 from shared.store._errors import storage_errors
-from shared.store._keys import current_key, transitions_prefix, upper_bound
+from shared.store._keys import transitions_prefix, upper_bound
 from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import (
     MarkCounter,
     Operation,
     VmMonth,
     collect,
-    mark_fields,
     month_range,
     plan_rebuild,
 )
+from shared.store._reads import query_range
 from shared.store._records import CurrentRow, TransitionRow
-from shared.store._tail_writer import query_range
 
 MAX_TRANSACTION_SIZE = 100
 PAGE_SIZE = 1000
@@ -77,7 +76,7 @@ class MonthRows:
     def rebuild(self, current: CurrentRow) -> bool:
         """Rewrite the VM's month rows from its transitions and store the mark; ``False`` when a writer
         changed the VM since ``current`` was read (or it has no transitions), nothing marked then."""
-        if current.pending is not None or current.etag is None:
+        if current.upkeep.pending is not None or current.etag is None:
             return False
         counter = MarkCounter()
         batch: list[Operation] = []
@@ -92,11 +91,7 @@ class MonthRows:
             mark = counter.mark()
             if mark is None:
                 return False
-            entity = {
-                "PartitionKey": _partition(current),
-                "RowKey": current_key(current.vm),
-                **mark_fields(mark),
-            }
+            entity = months_mark_entity(current.vm, mark)
             options = {
                 "mode": UpdateMode.MERGE,
                 "etag": current.etag,

@@ -13,6 +13,7 @@ from typing import Any
 
 from azure.data.tables import TableClient, TransactionOperation
 
+from shared.domain.evidence import NewTransition
 from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
@@ -20,9 +21,12 @@ from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, transition_key
 from shared.store._month_rows import MarkCounter, plan_rebuild
 from shared.store._records import (
+    Condition,
     CurrentRow,
-    NewTransition,
+    Span,
     TransitionRow,
+    Upkeep,
+    VmProfile,
     begins_condition,
     new_transition_row,
 )
@@ -74,7 +78,7 @@ def _history_entities(
     prev_key = ""
     rows: list[TransitionRow] = []
     for new in history:
-        row = new_transition_row(new, transition_key(vm, new.time, new.event_id), prev, policy, prev_key)
+        row = new_transition_row(new, transition_key(vm, new.time, new.evidence.id), prev, policy, prev_key)
         rows.append(row)
         prev, prev_key = row.state, row.key
     first, last = rows[0], rows[-1]
@@ -84,13 +88,15 @@ def _history_entities(
     # state assumed before its first row: recording names no cause then either.
     cause = next((row for row in reversed(rows) if begins_condition(row)), None)
     current = CurrentRow(
-        vm, last.state, policy.label, first.key, first.time, last.key, last.time, None,
-        last_cause_source=cause.source if cause else None,
-        last_cause_operation=cause.operation_name if cause else None,
-        months=counter.mark(), spec=spec, spec_at=spec_at if spec else None,
-    )  # fmt: skip
+        vm,
+        Condition(last.state, policy.label, cause.origin if cause else None),
+        Span(first.key, first.time, last.key, last.time),
+        None,
+        VmProfile(spec=spec, spec_at=spec_at if spec else None),
+        Upkeep(months=counter.mark()),
+    )
     if current_only:  # without its month rows, a VM's mark would be a lie
-        return [current_entity(replace(current, months=None))]
+        return [current_entity(replace(current, upkeep=Upkeep()))]
     return [transition_entity(row, vm.subscription_key) for row in rows] + months + [current_entity(current)]
 
 
@@ -99,8 +105,10 @@ def in_order_entities(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The transition entity and the current-row entity that recording ``new`` after ``prev`` (the state
     of row ``prev_key``) writes."""
-    row = new_transition_row(new, transition_key(new.vm, new.time, new.event_id), prev, policy, prev_key)
-    current = CurrentRow(new.vm, row.state, row.billing_policy, row.key, new.time, row.key, new.time, None)
+    row = new_transition_row(new, transition_key(new.vm, new.time, new.evidence.id), prev, policy, prev_key)
+    current = CurrentRow(
+        new.vm, Condition(row.state, row.billing_policy), Span(row.key, row.time, row.key, row.time), None
+    )
     return transition_entity(row, new.vm.subscription_key), current_entity(current)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from shared.answers import CostsReport, Segment, VmFinding
 from shared.domain.accounting import WindowTotals
 from shared.domain.chargeback import GroupTotal
+from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
 from shared.domain.pricing import CostEstimate, round_money
 from shared.domain.times import format_time
@@ -40,15 +41,15 @@ def state_body(state: VmState | None) -> dict[str, Any]:
 def vm_body(current: CurrentRow) -> dict[str, Any]:
     """A VM's fields; scale set instances and Flexible members also carry ``scaleSet`` (and instances
     ``instanceId``), which VMs of their own leave out, so their answers are as they always were."""
-    vm = current.vm
+    vm, state = current.vm, current.condition.state
     body = {
         "resourceId": vm.resource_id,
         "subscriptionId": vm.subscription_id,
         "resourceGroup": vm.resource_group,
         "vmName": vm.display_name,
-        **state_body(current.state),
-        "since": format_time(current.state.since),
-        "lastChange": format_time(current.last_time),
+        **state_body(state),
+        "since": format_time(state.since),
+        "lastChange": format_time(current.span.last_time),
         **inventory_fields(current),
     }
     scale_set = current.scale_set
@@ -61,7 +62,7 @@ def vm_body(current: CurrentRow) -> dict[str, Any]:
 
 def inventory_fields(current: CurrentRow) -> dict[str, Any]:
     """What the VM is, from the last inventory refresh that saw it (all ``null`` before the first)."""
-    spec = current.spec
+    spec, listed_at = current.profile.spec, current.profile.spec_at
     return {
         "vmSize": spec.vm_size if spec else None,
         "location": spec.location if spec else None,
@@ -69,7 +70,7 @@ def inventory_fields(current: CurrentRow) -> dict[str, Any]:
         "licenseType": spec.license_type if spec else None,
         "priority": spec.priority.value if spec else None,
         "tags": dict(spec.tags) if spec else None,
-        "inventoryAsOf": format_time(current.spec_at) if current.spec_at else None,
+        "inventoryAsOf": format_time(listed_at) if listed_at else None,
     }
 
 
@@ -127,27 +128,33 @@ def costs_body(report: CostsReport) -> dict[str, Any]:
 
 
 def transition_body(row: TransitionRow) -> dict[str, Any]:
+    """A transition with its evidence: fields its source does not have are ``null``."""
+    evidence = row.evidence
+    correlation_id = (
+        evidence.correlation_id if isinstance(evidence, ResourceEvent | ActivityLogRecord) else None
+    )
+    changed_after = evidence.changed_after if isinstance(evidence, ListingObservation) else None
     return {
         "time": format_time(row.time),
         **state_body(row.state),
-        "operationName": row.operation_name,
-        "source": row.source,
-        "eventId": row.event_id,
-        "correlationId": row.correlation_id,
-        "cause": row.cause,
+        "operationName": evidence.operation_name,
+        "source": evidence.source.value,
+        "eventId": evidence.id,
+        "correlationId": correlation_id,
+        "cause": evidence.cause.value if isinstance(evidence, HealthAnnotation) else None,
         "billingPolicy": row.billing_policy,
-        "changedAfter": format_time(row.changed_after) if row.changed_after else None,
+        "changedAfter": format_time(changed_after) if changed_after else None,
     }
 
 
 def segment_body(segment: Segment) -> dict[str, Any]:
-    cause = segment.cause
+    origin = segment.cause.origin if segment.cause else None
     return {
         "from": format_time(segment.start),
         "to": format_time(segment.end),
         **state_body(segment.state),
-        "operationName": (cause.operation_name or None) if cause else None,
-        "source": cause.source if cause else None,
+        "operationName": (origin.operation_name or None) if origin else None,
+        "source": origin.source.value if origin else None,
     }
 
 
@@ -180,6 +187,7 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
     """One finding: the VM and its current state, then what was found. ``since`` is the finding's;
     ``estimatedCost`` is that of its ``billedHours``."""
     current, finding = item.current, item.finding
+    cause = current.condition.cause
     return {
         "kind": finding.kind.value,
         **vm_body(current),
@@ -188,8 +196,8 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
         "billedHours": as_number(finding.billed_hours),
         "estimatedCost": cost_body(item.cost),
         "reachedBy": finding.reached_by.value if finding.reached_by else None,
-        "causeSource": current.last_cause_source,
-        "causeOperation": current.last_cause_operation,
+        "causeSource": cause.source.value if cause else None,
+        "causeOperation": cause.operation_name if cause else None,
         "lastConfirmed": format_time(current.confirmed_at),
     }
 

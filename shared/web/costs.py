@@ -8,13 +8,12 @@ Prices come from the cache the timer keeps; this endpoint never calls the prices
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from shared.answers import costs_report
 from shared.domain.chargeback import parse_group_by
 from shared.domain.ids import require_part
-from shared.domain.times import utc_now
+from shared.domain.times import month_of, month_start, utc_now
 from shared.store import Ledger
 from shared.web.bodies import costs_body, window_fields
 from shared.web.csv_export import COSTS_COLUMNS, CSV_FORMAT, hours, money_text, requested_format
@@ -31,7 +30,7 @@ def list_costs(request: Request, ledger: Ledger, *, currency: str) -> dict[str, 
         require_part("subscriptionId", subscription)
     as_of = utc_now()
     start, end = query_window(params, default_end=as_of)
-    start = start if start is not None else month_start_of(end)
+    start = start if start is not None else month_start(month_of(end))
     check_window(start, end, MAX_WINDOW)
     report = costs_report(ledger, group_by, start, end, as_of, currency, subscription)
     body = costs_body(report)
@@ -41,10 +40,6 @@ def list_costs(request: Request, ledger: Ledger, *, currency: str) -> dict[str, 
         rows = [_csv_row(group, window) for group in body["value"]]
         return csv_response(COSTS_COLUMNS, {"value": rows}, "vm-costs.csv")
     return body
-
-
-def month_start_of(at: datetime) -> datetime:
-    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _csv_row(group: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""The columns of the ledger's VM rows (transition rows and current rows): every name, spelt here only.
+
+``_entities`` maps records to these columns and back, ``_inventory`` a VM's inventory; no other module
+of the store spells one (a test checks it). Month rows (``_month_rows``) and the price book
+(``price_book``) have layouts of their own.
+"""
+
+# A state is seven columns under a prefix: ``stateSince``, ``prevPowerState``...
+STATE, PREV = "state", "prev"
+EXISTS = "Exists"
+PROVISIONING_STATE = "ProvisioningState"
+POWER_STATE = "PowerState"
+HIBERNATED = "Hibernated"
+DELETED = "Deleted"
+BILLABLE = "Billable"
+SINCE = "Since"
+STATE_SUFFIXES = (EXISTS, PROVISIONING_STATE, POWER_STATE, HIBERNATED, DELETED, BILLABLE, SINCE)
+BILLING_POLICY = "billingPolicy"  # the label of the policy that flagged the (last) transition
+
+# ---- transition rows: the change, the state before and after it, and its evidence ----
+TIME = "time"
+PREV_KEY = "prevKey"  # the row before (``""``: none); absent on rows written before it was kept
+CHANGE_PROVISIONING_STATE = "changeProvisioningState"
+CHANGE_POWER_STATE = "changePowerState"
+CHANGE_HIBERNATED = "changeHibernated"
+CHANGE_DELETES = "changeDeletes"
+CHANGE_CREATES = "changeCreates"
+# Evidence, in the same columns whatever the source; empty when the source has none.
+SOURCE = "source"
+EVENT_ID = "eventId"
+OPERATION_NAME = "operationName"
+EVENT_TYPE = "eventType"
+CORRELATION_ID = "correlationId"
+CAUSE = "cause"  # a health annotation's cause (``shared.domain.health.Cause``)
+CHANGED_AFTER = "changedAfter"  # a listing's: the last recorded time before it
+
+# ---- current rows: the VM, its span, its condition, its profile and its upkeep marks ----
+RESOURCE_ID = "resourceId"
+SUBSCRIPTION_ID = "subscriptionId"
+RESOURCE_GROUP = "resourceGroup"
+VM_NAME = "vmName"
+INSTANCE_OF = "instanceOf"  # a Uniform instance's scale set name
+FIRST_KEY, FIRST_TIME = "firstKey", "firstTime"
+LAST_KEY, LAST_TIME = "lastKey", "lastTime"
+CAUSE_SOURCE, CAUSE_OPERATION = "causeSource", "causeOperation"
+MEMBER_OF = "memberOf"  # a Flexible member's scale set, its resource id as listed
+VM_SIZE = "vmSize"
+LOCATION = "location"
+OS_TYPE = "osType"
+LICENSE_TYPE = "licenseType"
+PRIORITY = "priority"
+TAGS = "tags"  # one JSON object, bounded (``shared.domain.inventory.bound_tags``)
+TAGS_DROPPED = "tagsDropped"
+INVENTORY_AT = "inventoryAt"
+LAST_CONFIRMED = "lastConfirmed"
+ACTIVITY_LOG_UNTIL = "activityLogUntil"
+PENDING_FROM, PENDING_PREV_KEY = "pendingFrom", "pendingPrevKey"
+MONTH_OPEN, MONTH_COUNT, MONTH_BEFORE_FIRST = "monthOpen", "monthCount", "monthBeforeFirst"
