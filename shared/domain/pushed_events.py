@@ -15,6 +15,7 @@ own, one per UTC day, raised and never cleared.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.domain.times import format_time
+from shared.domain.times import format_time, parse_time
 
 FINDING_RAISED = "VmLedger.FindingRaised"
 FINDING_CLEARED = "VmLedger.FindingCleared"
@@ -50,6 +51,16 @@ class PushedEvent:
     subject: str
     time: datetime
     data: Mapping[str, Any]
+
+    def to_json(self) -> str:
+        """The event as kept in the outbox until the topic took it."""
+        body = {"id": self.id, "type": self.type, "subject": self.subject, "time": format_time(self.time)}
+        return json.dumps({**body, "data": self.data}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PushedEvent:
+        body = json.loads(text)
+        return cls(body["id"], body["type"], body["subject"], parse_time(body["time"]), body["data"])
 
 
 @dataclass(frozen=True)

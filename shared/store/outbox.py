@@ -13,7 +13,6 @@ transaction that fails on one row drops that row (someone else has it) and goes 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,8 @@ from shared.domain.times import format_time, parse_time
 from shared.store._errors import storage_errors, translated
 
 PUBLISHED_PARTITION = "published"
+# The columns of an occurrence row (this module's own layout, as the price book has its own).
+STAGE, OCCURRENCE, SUBJECT, LEASE_UNTIL, EVENT = "stage", "occurrence", "subject", "leaseUntil", "event"
 BATCH = 100
 # The row changed, exists or is gone since it was read: another run has it.
 _LOST_STATUSES = (404, 409, 412)
@@ -76,7 +77,7 @@ class Outbox:
 
     def release(self, unsent: Sequence[Owned]) -> None:
         """Give up the lease on events not sent, so that the next run sends them."""
-        self._submit([_update(item.intent.key, item.etag, {"leaseUntil": _EPOCH}) for item in unsent])
+        self._submit([_update(item.intent.key, item.etag, {LEASE_UNTIL: _EPOCH}) for item in unsent])
 
     def _submit(self, ops: Sequence[Operation]) -> list[str | None]:
         """Each operation's new ETag (``"deleted"`` for a delete), ``None`` for one another run beat."""
@@ -114,11 +115,11 @@ def _lost_index(err: Exception) -> int | None:
 
 def _claim_op(intent: Intent, lease_until: datetime) -> Operation:
     columns = {
-        "stage": intent.stage.value,
-        "occurrence": intent.occurrence,
-        "subject": intent.event.subject,
-        "leaseUntil": format_time(lease_until),
-        "event": _event_json(intent.event),
+        STAGE: intent.stage.value,
+        OCCURRENCE: intent.occurrence,
+        SUBJECT: intent.event.subject,
+        LEASE_UNTIL: format_time(lease_until),
+        EVENT: intent.event.to_json(),
     }
     if intent.etag is None:
         return (TransactionOperation.CREATE, _entity(intent.key, columns), {})
@@ -130,7 +131,7 @@ def _confirm_op(item: Owned) -> Operation:
     if intent.stage is Stage.CLEARING:
         entity = {"PartitionKey": PUBLISHED_PARTITION, "RowKey": intent.key}
         return (TransactionOperation.DELETE, entity, _if_match(item.etag))
-    return _update(intent.key, item.etag, {"stage": Stage.RAISED.value, "leaseUntil": _EPOCH})
+    return _update(intent.key, item.etag, {STAGE: Stage.RAISED.value, LEASE_UNTIL: _EPOCH})
 
 
 def _update(key: str, etag: str, columns: dict[str, Any]) -> Operation:
@@ -146,33 +147,13 @@ def _entity(key: str, columns: dict[str, Any]) -> dict[str, Any]:
     return {"PartitionKey": PUBLISHED_PARTITION, "RowKey": key, **columns}
 
 
-def _event_json(event: PushedEvent) -> str:
-    return json.dumps(
-        {
-            "id": event.id,
-            "type": event.type,
-            "subject": event.subject,
-            "time": format_time(event.time),
-            "data": event.data,
-        },
-        separators=(",", ":"),
-    )
-
-
-def _event_from_json(text: str | None) -> PushedEvent | None:
-    if not text:
-        return None
-    body = json.loads(text)
-    return PushedEvent(body["id"], body["type"], body["subject"], parse_time(body["time"]), body["data"])
-
-
 def _published(entity: dict[str, Any]) -> Published:
     return Published(
         key=entity["RowKey"],
-        stage=Stage(entity["stage"]),
-        occurrence=entity["occurrence"],
-        subject=entity.get("subject", ""),
-        lease_until=parse_time(entity["leaseUntil"]),
-        event=_event_from_json(entity.get("event")),
+        stage=Stage(entity[STAGE]),
+        occurrence=entity[OCCURRENCE],
+        subject=entity.get(SUBJECT, ""),
+        lease_until=parse_time(entity[LEASE_UNTIL]),
+        event=PushedEvent.from_json(entity[EVENT]) if entity.get(EVENT) else None,
         etag=str(getattr(entity, "metadata", {})["etag"]),
     )
