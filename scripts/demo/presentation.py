@@ -225,10 +225,10 @@ def _call_api(
 
 
 def print_topic_events(events: list[dict[str, Any]], heading: str) -> None:
-    """One line per CloudEvent the loopback topic received: type, kind, VM, since, id."""
+    """One line per CloudEvent the loopback topic received: type, kind, VM, since."""
     print(f"\n{heading} ({len(events)} event(s)):")
     for event in events:
         data = event.get("data") or {}
         kind = data.get("kind", "")
         vm, since = data.get("vmName", ""), data.get("since", "")
-        print(f"     {event['type']:<24} {kind:<19} {vm:<14} since {since}  id {event['id'][:8]}")
+        print(f"     {event['type']:<24} {kind:<19} {vm:<14} since {since}")
