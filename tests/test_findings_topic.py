@@ -24,7 +24,7 @@ from shared.jobs import FindingsPush, push_digest, push_findings, refresh
 from shared.settings import read_settings
 from shared.sources import FindingsTopic
 from shared.store import Outbox
-from tests.factories import deliver
+from tests.factories import deliver, digest_in_test_http
 
 pytestmark = pytest.mark.azurite
 
@@ -204,6 +204,10 @@ def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_i
     assert [line["resourceId"] for line in data["topByBilledHours"]] == [vm_id("off-digest")]
     for part in ("deallocatedResidualMonthlyCost", "savings", "drift"):
         assert data[part]["amount"] is None and data[part]["reason"]
+    example = digest_in_test_http()  # test.http's example says what the app sends
+    assert set(example) == set(digest) and set(example["data"]) == set(data)
+    assert set(example["data"]["stoppedButBilled"]["top"][0]) == set(data["stoppedButBilled"]["top"][0])
+    assert set(example["data"]["topByBilledHours"][0]) == set(data["topByBilledHours"][0])
 
 
 def test_without_a_topic_nothing_is_published_and_the_timer_says_so_once(ledger_env, caplog):
