@@ -199,8 +199,12 @@ def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_i
     data = digest["data"]
     assert data["day"] == (today - timedelta(days=1)).date().isoformat()
     assert data["billedHours"] == 24 and data["vms"] == 1  # stopped all of yesterday: billed
-    assert data["estimatedCost"] == 0 and data["vmsWithoutPrice"] == 1
-    assert data["findingCounts"][STOPPED] == 1 and data["stoppedButBilled"]["vms"] == 1
+    assert data["estimatedCost"] is None and data["vmsWithoutPrice"] == 1  # no price: null, never 0
+    assert data["findingCounts"][STOPPED] == 1
+    paid_for_nothing = data["stoppedButBilled"]
+    assert (paid_for_nothing["vms"], paid_for_nothing["billedHours"]) == (1, 24)  # stopped all day
+    assert paid_for_nothing["estimatedCost"] is None and paid_for_nothing["vmsWithoutPrice"] == 1
+    assert paid_for_nothing["top"][0]["estimatedCost"]["amount"] is None
     assert [line["resourceId"] for line in data["topByBilledHours"]] == [vm_id("off-digest")]
     for part in ("deallocatedResidualMonthlyCost", "savings", "drift"):
         assert data[part]["amount"] is None and data[part]["reason"]

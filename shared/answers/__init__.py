@@ -12,7 +12,7 @@ from shared.answers.costs import (
     iter_window_costs,
     prices_for,
 )
-from shared.answers.digest import DailyDigest, daily_digest
+from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_total
 from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
@@ -28,6 +28,7 @@ __all__ = [
     "Page",
     "PriceView",
     "Segment",
+    "StoppedDay",
     "VmReport",
     "VmFinding",
     "VmTimeline",
@@ -41,6 +42,7 @@ __all__ = [
     "fleet_totals",
     "iter_all",
     "page_of",
+    "priced_total",
     "prices_for",
     "require_vm",
     "transitions_page",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers._fleet import VmWindow, fleet_windows
-from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
 from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
@@ -132,6 +132,7 @@ class VmWindowCost:
     billed_seconds: float
     unknown_seconds: float
     cost: CostEstimate
+    stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
 
 
 def iter_window_costs(
@@ -154,7 +155,9 @@ def iter_window_costs(
             if _existed(window):
                 totals = totals_of(window, start)
                 cost = estimate(row, totals.billed_seconds, prices)
-                yield VmWindowCost(row, totals.billed_seconds, totals.unknown_seconds, cost)
+                changes = [(change.time, change.state) for change in window.changes]
+                stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
+                yield VmWindowCost(row, totals.billed_seconds, totals.unknown_seconds, cost, stopped)
 
 
 def _existed(window: VmWindow) -> bool:

@@ -1,8 +1,10 @@
-"""The daily digest: one UTC day's billed hours and estimated cost, its top VMs, and the findings now.
+"""The daily digest: one UTC day's billed hours and estimated cost, the time billed while stopped (paid
+for nothing), its top VMs, and the findings now.
 
 Billed seconds and costs come from the month rows as ``/costs`` reads them (``iter_window_costs``), the
-findings from the rules over current rows (``findings_page``): one pass over the fleet each, whatever the
-histories. The total cost sums the VMs that have a price; ``unpriced_vms`` says how many had none.
+finding counts from the rules over current rows (``all_findings``): one pass over the fleet each,
+whatever the histories. A total cost sums the VMs that have a price; ``unpriced_vms`` says how many had
+none.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from shared.answers.costs import VmWindowCost, all_prices, iter_window_costs
-from shared.answers.findings import VmFinding, all_findings
+from shared.answers.costs import PriceView, VmWindowCost, all_prices, estimate, iter_window_costs
+from shared.answers.findings import all_findings
 from shared.domain.findings import RULES, FindingKind, Thresholds
+from shared.domain.pricing import CostEstimate
 from shared.store import Ledger
 
 TOP = 10
@@ -28,12 +31,21 @@ class DailyDigest:
     currency: str
     vms: int
     billed_seconds: float
-    estimated_cost: Decimal
+    estimated_cost: Decimal | None  # of the VMs with a price; ``None`` when none has one
     unpriced_vms: int
     top_by_billed: list[VmWindowCost]
     top_by_cost: list[VmWindowCost]
-    finding_counts: dict[FindingKind, int]
-    stopped_but_billed: list[VmFinding]  # every one, costliest first (the body shows the top)
+    finding_counts: dict[FindingKind, int]  # now, at ``as_of``
+    stopped: list[StoppedDay]  # VMs billed while stopped that day, costliest first
+
+
+@dataclass(frozen=True)
+class StoppedDay:
+    """A VM's seconds of the day billed while stopped (allocated), and their estimated cost."""
+
+    item: VmWindowCost
+    seconds: float
+    cost: CostEstimate
 
 
 def daily_digest(
@@ -44,23 +56,40 @@ def daily_digest(
     prices = all_prices(ledger, currency)
     costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices))
     priced = [item for item in costs if item.cost.amount is not None]
-    findings = list(all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency))
+    findings = all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency)
     counts = Counter(item.finding.kind for item in findings)
-    stopped = [item for item in findings if item.finding.kind is FindingKind.STOPPED_BUT_BILLED]
+    stopped = [
+        StoppedDay(
+            item, item.stopped_billed_seconds, estimate(item.current, item.stopped_billed_seconds, prices)
+        )
+        for item in costs
+        if item.stopped_billed_seconds > 0
+    ]
     return DailyDigest(
         day=day,
         as_of=as_of,
         currency=currency,
         vms=len(costs),
         billed_seconds=sum(item.billed_seconds for item in costs),
-        estimated_cost=sum((item.cost.amount or Decimal(0) for item in priced), Decimal(0)),
+        estimated_cost=priced_total([item.cost for item in costs]),
         unpriced_vms=len(costs) - len(priced),
         top_by_billed=heapq.nlargest(TOP, costs, key=lambda item: item.billed_seconds),
         top_by_cost=heapq.nlargest(TOP, priced, key=lambda item: item.cost.amount or Decimal(0)),
         finding_counts={kind: counts.get(kind, 0) for kind in RULES},
-        stopped_but_billed=sorted(stopped, key=_costliest),
+        stopped=sorted(stopped, key=_costliest),
     )
 
 
-def _costliest(item: VmFinding) -> tuple[Decimal, float]:
-    return (-(item.cost.amount or Decimal(0)), -item.finding.billed_hours)
+def _stopped(item: VmWindowCost, prices: PriceView) -> StoppedDay:
+    seconds = item.stopped_billed_seconds
+    return StoppedDay(item, seconds, estimate(item.current, seconds, prices))
+
+
+def _costliest(item: StoppedDay) -> tuple[Decimal, float]:
+    return (-(item.cost.amount or Decimal(0)), -item.seconds)
+
+
+def priced_total(costs: list[CostEstimate]) -> Decimal | None:
+    """The sum of the amounts known; ``None`` when none is (never a 0 that only means "no price")."""
+    amounts = [cost.amount for cost in costs if cost.amount is not None]
+    return sum(amounts, Decimal(0)) if amounts else None

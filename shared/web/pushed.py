@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from shared.answers import DailyDigest, VmFinding, VmWindowCost, all_findings, daily_digest
+from shared.answers import (
+    DailyDigest,
+    StoppedDay,
+    VmFinding,
+    VmWindowCost,
+    all_findings,
+    daily_digest,
+    priced_total,
+)
 from shared.domain.findings import Thresholds
 from shared.domain.pushed_events import Occurring, finding_key
 from shared.domain.times import format_time
@@ -50,8 +57,7 @@ def digest_data(
 
 def digest_body(digest: DailyDigest) -> dict[str, Any]:
     """``VmLedger.DailyDigest``'s data: the day's billed hours and cost, and what is paid for nothing."""
-    stopped = digest.stopped_but_billed
-    stopped_cost = sum((item.cost.amount for item in stopped if item.cost.amount is not None), Decimal(0))
+    stopped = digest.stopped
     return {
         "day": digest.day.isoformat(),
         "asOf": format_time(digest.as_of),
@@ -63,9 +69,10 @@ def digest_body(digest: DailyDigest) -> dict[str, Any]:
         "findingCounts": {kind.value: count for kind, count in digest.finding_counts.items()},
         "stoppedButBilled": {
             "vms": len(stopped),
-            "billedHours": as_number(sum(item.finding.billed_hours for item in stopped)),
-            "estimatedCost": money(stopped_cost) if stopped else None,
-            "top": [_finding_line(item) for item in stopped[:TOP]],
+            "billedHours": as_number(sum(item.seconds for item in stopped) / HOUR),
+            "estimatedCost": money(priced_total([item.cost for item in stopped])),
+            "vmsWithoutPrice": sum(1 for item in stopped if item.cost.amount is None),
+            "top": [_stopped_line(item) for item in stopped[:TOP]],
         },
         "deallocatedResidualMonthlyCost": _unknown(NO_DISK_INVENTORY),
         "savings": _unknown(NO_SAVINGS),
@@ -83,11 +90,10 @@ def _vm_line(item: VmWindowCost) -> dict[str, Any]:
     }
 
 
-def _finding_line(item: VmFinding) -> dict[str, Any]:
+def _stopped_line(item: StoppedDay) -> dict[str, Any]:
     return {
-        "resourceId": item.current.vm.resource_id,
-        "since": format_time(item.finding.since),
-        "billedHours": as_number(item.finding.billed_hours),
+        "resourceId": item.item.current.vm.resource_id,
+        "billedHours": as_number(item.seconds / HOUR),
         "estimatedCost": cost_body(item.cost),
     }
 
