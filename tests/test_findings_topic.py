@@ -74,7 +74,7 @@ def push(push: FindingsPush | None = None, *, at: datetime | None = None):
 
 
 def stopped_events(fake: FakeTopic) -> list[dict]:
-    return [event for event in fake.events if event["data"]["kind"] == STOPPED]
+    return [event for event in fake.events if event["data"].get("kind") == STOPPED]  # not the digest
 
 
 def power_off(name: str, hours_ago: float) -> None:
@@ -104,6 +104,21 @@ def test_a_stopped_vm_is_raised_once_as_a_cloudevents_batch_with_the_topic_key(t
 
     again = push()
     assert again.planned == 0 and len(topic.requests) == 1
+
+
+def test_the_timer_publishes_in_its_own_step_and_its_run_record_says_what_it_sent(topic):
+    power_off("off-timer", hours_ago=3)
+    context.run_timer()  # the reconcile_vms entry point: every step of the table, this one included
+    [event] = stopped_events(topic)
+    assert event["type"] == FINDING_RAISED and event["subject"] == vm_id("off-timer")
+    records = context.root().run_records()
+    record = records.get("findings-topic")
+    assert record.succeeded and "sent 2 FindingRaised in 1 request(s)" in record.detail  # + unconfirmed
+    digest = records.get("daily-digest")  # due from 07:00 UTC
+    if digest.attempted_at.hour >= 7:
+        assert "sent 1 DailyDigest in 1 request(s)" in digest.detail
+    else:
+        assert digest.detail == "no digest due"
 
 
 def test_a_finding_that_clears_is_cleared_once_and_raised_again_as_a_new_occurrence(topic):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -57,10 +58,13 @@ class PushReport:
     confirmed: int
     requests: int
     failure: str | None = None
+    sent_types: tuple[str, ...] = ()  # the type of each event sent
 
     def summary(self) -> str:
+        kinds = Counter(event_type.rpartition(".")[2] for event_type in self.sent_types)
+        what = ", ".join(f"{count} {name}" for name, count in sorted(kinds.items())) or "nothing"
         text = (
-            f"{self.planned} event(s) to send, {self.won} claimed, {self.sent} sent in {self.requests} "
+            f"{self.planned} event(s) to send, {self.won} claimed, sent {what} in {self.requests} "
             f"request(s), {self.confirmed} confirmed"
         )
         return f"{text}; {self.failure}" if self.failure else text
@@ -97,6 +101,8 @@ def send_intents(
     """Claim ``intents`` in the outbox, send those won, confirm the sent and release the rest."""
     if not intents:
         return PushReport(0, 0, 0, 0, 0)
+    if time.monotonic() >= deadline:
+        return PushReport(len(intents), 0, 0, 0, 0, "the run's deadline passed; the next run sends them")
     owned = outbox.claim(intents, now + LEASE)
     sent: list[Owned] = []
     requests = 0
@@ -118,4 +124,5 @@ def send_intents(
     unsent = owned[len(sent) :]
     if unsent:
         outbox.release(unsent)
-    return PushReport(len(intents), len(owned), len(sent), confirmed, requests, failure)
+    sent_types = tuple(item.intent.event.type for item in sent)
+    return PushReport(len(intents), len(owned), len(sent), confirmed, requests, failure, sent_types)
