@@ -24,6 +24,7 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 
 from shared.domain.pushed_events import Intent, Published, PushedEvent, Stage
 from shared.domain.times import format_time, parse_time
+from shared.errors import StorageUnavailable
 from shared.store._errors import storage_errors, translated
 
 PUBLISHED_PARTITION = "published"
@@ -52,7 +53,7 @@ class Outbox:
         self.table = table
 
     def load(self) -> dict[str, Published]:
-        """Every occurrence row (one range query a 1,000 rows)."""
+        """Every occurrence row (one range query per 1,000 rows)."""
         entities = self.table.query_entities("PartitionKey eq @p", parameters={"p": PUBLISHED_PARTITION})
         rows = (_published(entity) for entity in translated(iter(entities)))
         return {row.key: row for row in rows}
@@ -93,7 +94,7 @@ class Outbox:
             try:
                 with storage_errors():
                     answers = self.table.submit_transaction([chunk[i] for i in pending])
-            except Exception as err:
+            except StorageUnavailable as err:
                 lost = _lost_index(err)
                 if lost is None or lost >= len(pending):
                     raise
@@ -105,7 +106,7 @@ class Outbox:
         return results
 
 
-def _lost_index(err: Exception) -> int | None:
+def _lost_index(err: StorageUnavailable) -> int | None:
     cause = err.__cause__
     if isinstance(cause, TableTransactionError) and cause.status_code in _LOST_STATUSES:
         index = getattr(cause, "index", None)
