@@ -143,6 +143,26 @@ def test_a_finding_that_clears_is_cleared_once_and_raised_again_as_a_new_occurre
     assert second["data"]["since"] > first["data"]["since"]
 
 
+def test_a_finding_that_clears_and_comes_back_between_two_runs_is_still_cleared_and_raised_again(topic):
+    now = utc_now()
+    resource_id = vm_id("blink")
+    deliver(
+        wire_event("write", now - timedelta(hours=10), resource_id=resource_id),
+        wire_event("powerOff", now - timedelta(hours=8), resource_id=resource_id),
+    )
+    push()
+    deliver(  # started and stopped again before the next run
+        wire_event("start", now - timedelta(hours=3), resource_id=resource_id),
+        wire_event("powerOff", now - timedelta(hours=2), resource_id=resource_id),
+    )
+    push()
+    push()
+    push()
+    events = stopped_events(topic)
+    assert [event["type"] for event in events] == [FINDING_RAISED, FINDING_CLEARED, FINDING_RAISED]
+    assert events[2]["data"]["since"] > events[0]["data"]["since"] and events[2]["id"] != events[0]["id"]
+
+
 def test_a_crash_after_the_topic_took_an_event_resends_the_same_id_once_the_lease_has_passed(topic):
     power_off("off-crash", hours_ago=2)
     crashing = pusher()

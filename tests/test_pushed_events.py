@@ -83,6 +83,24 @@ def test_what_an_occurrence_row_leads_to(stage, still_found, lease_minutes, expe
         assert intent.event == published[item.key].event  # the very event written before
 
 
+def test_a_finding_that_cleared_and_came_back_between_two_runs_is_cleared_then_raised_anew():
+    item = found(hours_ago=5)
+    published = {item.key: row(item, Stage.RAISED)}
+    back = found(hours_ago=1)  # the same VM and kind, since another time
+    [clear] = plan_changes(published, {back.key: back}, NOW)
+    assert (clear.stage, clear.event.type, clear.occurrence) == (
+        Stage.CLEARING,
+        FINDING_CLEARED,
+        item_id(item),
+    )
+    [raised] = plan_changes({}, {back.key: back}, NOW)  # once the clear is confirmed, its row is gone
+    assert raised.event.id != item_id(item)
+
+
+def item_id(item: Occurring) -> str:
+    return raised_event(item, NOW).id
+
+
 def test_a_clear_has_one_id_whatever_run_builds_it():
     item = found()
     published = {item.key: row(item, Stage.RAISED)}

@@ -130,7 +130,7 @@ def plan_changes(
     published: Mapping[str, Published], found: Mapping[str, Occurring], now: datetime
 ) -> list[Intent]:
     """What to send now: a raise for each finding with no occurrence, a clear for each raised occurrence
-    no longer found, and again the event of each row whose lease has passed (a run died or gave up).
+    that ended, and again the event of each row whose lease has passed (a run died or gave up).
 
     A row still leased belongs to a run in progress and is left alone. Digest rows (keys not in
     ``found`` that were never raised as findings) are the digest's business: ``digest_intent``.
@@ -145,9 +145,15 @@ def plan_changes(
             continue
         if row.stage is not Stage.RAISED and row.event is not None:
             intents.append(Intent(key, row.stage, row.occurrence, row.event, row.etag))
-        elif row.stage is Stage.RAISED and key not in found and not is_digest_key(key):
+        elif row.stage is Stage.RAISED and _ended(row, found.get(key)) and not is_digest_key(key):
             intents.append(Intent(key, Stage.CLEARING, row.occurrence, cleared_event(row, now), row.etag))
     return intents
+
+
+def _ended(row: Published, now_found: Occurring | None) -> bool:
+    """The raised occurrence is over: its finding is gone, or it is there again since another time (it
+    cleared and came back between two runs: that one is cleared now, the new one raised next run)."""
+    return now_found is None or occurrence_id(now_found.key, now_found.since) != row.occurrence
 
 
 DIGEST_PREFIX = "digest|"
