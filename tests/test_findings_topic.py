@@ -249,6 +249,15 @@ def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_i
     assert set(example["data"]["topByBilledHours"][0]) == set(data["topByBilledHours"][0])
 
 
+def test_the_rows_of_digests_sent_more_than_a_month_before_are_forgotten(topic):
+    outbox = pusher().outbox
+    first = utc_now().replace(hour=8) - timedelta(days=40)
+    for days in (0, 1, 40):
+        assert push_digest(pusher(), now=first + timedelta(days=days), deadline=FAR).sent == 1
+    kept = sorted(key for key in outbox.load() if key.startswith("digest|"))
+    assert kept == [f"digest|{(first + timedelta(days=39)).date().isoformat()}"]
+
+
 def test_without_a_topic_nothing_is_published_and_the_timer_says_so_once(ledger_env, caplog):
     assert context.root().findings_push() is None
     refresh._say_no_topic.cache_clear()  # as in a fresh process

@@ -157,6 +157,7 @@ def _ended(row: Published, now_found: Occurring | None) -> bool:
 
 
 DIGEST_PREFIX = "digest|"
+DIGESTS_KEPT = timedelta(days=31)  # sent digests' rows are kept this long, then forgotten
 
 
 def is_digest_key(key: str) -> bool:

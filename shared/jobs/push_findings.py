@@ -6,7 +6,8 @@ what this run won in batches, confirms what the topic took and gives up the leas
 next run sends it. Nothing is lost (an event is in its row until the topic took it) and nothing is sent
 twice under different ids (a resend after a crash carries the stored event, same id).
 
-The digest is due once a UTC day, at the first run from ``digest_hour`` o'clock on, for yesterday.
+The digest is due once a UTC day, at the first run from ``digest_hour`` o'clock on, for yesterday; the
+rows of digests sent more than ``DIGESTS_KEPT`` before are then deleted, so the outbox does not grow.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.domain.pushed_events import (
+    DIGEST_PREFIX,
+    DIGESTS_KEPT,
     LEASE,
     Intent,
     Occurring,
@@ -92,7 +95,10 @@ def push_digest(push: FindingsPush, *, now: datetime, deadline: float) -> PushRe
     else:
         event = digest_event(day, f"{DIGEST_SUBJECT}/{day.isoformat()}", push.digest_data(day, now), now)
         intent = Intent(key, Stage.RAISING, event.id, event, None)
-    return send_intents(push.outbox, push.topic, [intent], now=now, deadline=deadline)
+    report = send_intents(push.outbox, push.topic, [intent], now=now, deadline=deadline)
+    if report.confirmed:
+        push.outbox.forget_before(digest_key(day - DIGESTS_KEPT), DIGEST_PREFIX)
+    return report
 
 
 def send_intents(

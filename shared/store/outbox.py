@@ -66,6 +66,15 @@ class Outbox:
             except ResourceNotFoundError:
                 return None
 
+    def forget_before(self, first_kept: str, prefix: str) -> int:
+        """Delete the rows whose key starts with ``prefix`` and sorts before ``first_kept`` (old digests)."""
+        query = "PartitionKey eq @p and RowKey ge @low and RowKey lt @high"
+        bounds = {"p": PUBLISHED_PARTITION, "low": prefix, "high": first_kept}
+        entities = self.table.query_entities(query, parameters=bounds, select=["PartitionKey", "RowKey"])
+        old = [dict(entity) for entity in translated(iter(entities))]
+        ops: list[Operation] = [(TransactionOperation.DELETE, entity, {}) for entity in old]
+        return sum(1 for result in self._submit(ops) if result is not None)
+
     def claim(self, intents: Sequence[Intent], lease_until: datetime) -> list[Owned]:
         """Write each intent's row (its stage, event and lease); the intents this run won."""
         ops = [_claim_op(intent, lease_until) for intent in intents]
