@@ -77,11 +77,15 @@ def stopped_events(fake: FakeTopic) -> list[dict]:
     return [event for event in fake.events if event["data"].get("kind") == STOPPED]  # not the digest
 
 
+def ago(hours: float) -> datetime:
+    return utc_now() - timedelta(hours=hours)
+
+
 def power_off(name: str, hours_ago: float) -> None:
-    now = utc_now()
+    """A VM created two hours before it was powered off ``hours_ago``."""
     deliver(
-        wire_event("write", now - timedelta(hours=hours_ago + 2), resource_id=vm_id(name)),
-        wire_event("powerOff", now - timedelta(hours=hours_ago), resource_id=vm_id(name)),
+        wire_event("write", ago(hours_ago + 2), resource_id=vm_id(name)),
+        wire_event("powerOff", ago(hours_ago), resource_id=vm_id(name)),
     )
 
 
@@ -122,17 +126,12 @@ def test_the_timer_publishes_in_its_own_step_and_its_run_record_says_what_it_sen
 
 
 def test_a_finding_that_clears_is_cleared_once_and_raised_again_as_a_new_occurrence(topic):
-    now = utc_now()
-    resource_id = vm_id("flaky")
-    deliver(
-        wire_event("write", now - timedelta(hours=10), resource_id=resource_id),
-        wire_event("powerOff", now - timedelta(hours=8), resource_id=resource_id),
-    )
+    power_off("flaky", hours_ago=8)
     push()
-    deliver(wire_event("start", now - timedelta(hours=6), resource_id=resource_id))
+    deliver(wire_event("start", ago(6), resource_id=vm_id("flaky")))
     push()
     push()
-    deliver(wire_event("powerOff", now - timedelta(hours=3), resource_id=resource_id))
+    deliver(wire_event("powerOff", ago(3), resource_id=vm_id("flaky")))
     push()
     push()
     events = stopped_events(topic)
@@ -144,16 +143,11 @@ def test_a_finding_that_clears_is_cleared_once_and_raised_again_as_a_new_occurre
 
 
 def test_a_finding_that_clears_and_comes_back_between_two_runs_is_still_cleared_and_raised_again(topic):
-    now = utc_now()
-    resource_id = vm_id("blink")
-    deliver(
-        wire_event("write", now - timedelta(hours=10), resource_id=resource_id),
-        wire_event("powerOff", now - timedelta(hours=8), resource_id=resource_id),
-    )
+    power_off("blink", hours_ago=8)
     push()
     deliver(  # started and stopped again before the next run
-        wire_event("start", now - timedelta(hours=3), resource_id=resource_id),
-        wire_event("powerOff", now - timedelta(hours=2), resource_id=resource_id),
+        wire_event("start", ago(3), resource_id=vm_id("blink")),
+        wire_event("powerOff", ago(2), resource_id=vm_id("blink")),
     )
     push()
     push()
