@@ -27,7 +27,7 @@ from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridPublisherClient
 
 from shared.domain.pushed_events import EVENT_SOURCE, PushedEvent
-from shared.errors import UpstreamUnavailable
+from shared.errors import ConfigurationError, UpstreamUnavailable
 from shared.settings import check_endpoint
 
 SERVICE = "Event Grid topic"
@@ -62,7 +62,9 @@ class FindingsTopic:
         read_timeout: float = 10.0,
         retry_total: int = 2,
     ) -> None:
-        check_endpoint(endpoint, "FINDINGS_TOPIC_ENDPOINT")
+        if check_endpoint(endpoint, "FINDINGS_TOPIC_ENDPOINT") and key is None:
+            # Local emulation: no token goes over plain http, so the topic's key is the only way.
+            raise ConfigurationError("FINDINGS_TOPIC_KEY must be set for a loopback FINDINGS_TOPIC_ENDPOINT")
         if key is None and credential is None:
             raise ValueError("the findings topic needs a key or a credential")
         self.endpoint = endpoint
