@@ -52,8 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale_set_file=args.scale_sets,
         activity_log_file=args.activity_log,
     ) as fake:
-        print(fake.url, flush=True)
-        wait_for_stop_signal()
+        wait_for_stop_signal(ready=lambda: print(fake.url, flush=True))
     return 0
 
 
