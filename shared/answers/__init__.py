@@ -4,13 +4,16 @@ from shared.answers._fleet import MAX_WINDOW_MONTHS
 from shared.answers.costs import (
     CostsReport,
     PriceView,
+    VmWindowCost,
     all_prices,
     costs_report,
     estimate,
     fleet_totals,
+    iter_window_costs,
     prices_for,
 )
-from shared.answers.findings import VmFinding, facts_of, findings_page
+from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_total
+from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
 from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
@@ -18,12 +21,18 @@ from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_ti
 __all__ = [
     "MAX_WINDOW_MONTHS",
     "CostsReport",
+    "DailyDigest",
+    "VmWindowCost",
+    "daily_digest",
+    "iter_window_costs",
     "Page",
     "PriceView",
     "Segment",
+    "StoppedDay",
     "VmReport",
     "VmFinding",
     "VmTimeline",
+    "all_findings",
     "facts_of",
     "findings_page",
     "all_prices",
@@ -33,6 +42,7 @@ __all__ = [
     "fleet_totals",
     "iter_all",
     "page_of",
+    "priced_total",
     "prices_for",
     "require_vm",
     "transitions_page",

@@ -7,12 +7,13 @@ throttling never reach them. A VM without a price gets no amount and a reason, n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers._days import fleet_day_totals
-from shared.domain.accounting import WindowTotals
+from shared.answers._fleet import VmWindow, fleet_windows
+from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
 from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
@@ -56,6 +57,11 @@ def estimate(current: CurrentRow, billed_seconds: float | None, prices: PriceVie
     if billed_seconds is None:
         return CostEstimate(None, prices.currency, price, stored.fetched_at, CostReason.NO_WINDOW)
     return CostEstimate(cost_of(billed_seconds, price), prices.currency, price, stored.fetched_at)
+
+
+def totals_of(window: VmWindow, start: datetime) -> WindowTotals:
+    changes = ((change.time, change.state) for change in window.changes)
+    return window_totals(window.state_at_start, changes, start, window.accrue_until)
 
 
 def fleet_totals(
@@ -107,8 +113,8 @@ def _charges(
     ledger: Ledger, subscription: str, start: datetime, end: datetime, as_of: datetime, prices: PriceView,
     fetched: list[datetime],
 ) -> list[VmCharge]:  # fmt: skip
-    """The charges of one subscription's VMs that existed in the window; the price times go to
-    ``fetched``."""
+    """The charges of one subscription's VMs that existed in the window (whole days from day rows); the
+    price times go to ``fetched``."""
     rows = list(ledger.iter_current_rows(subscription))
     if not rows:
         return []
@@ -125,3 +131,44 @@ def _charges(
         charges.append(VmCharge(row.vm.subscription_id, row.vm.resource_group, spec.tags if spec else {},
                                 totals.billed_seconds, totals.unknown_seconds, cost.amount))  # fmt: skip
     return charges
+
+
+@dataclass(frozen=True)
+class VmWindowCost:
+    """A VM's billed and unknown seconds in a window and their estimated cost."""
+
+    current: CurrentRow
+    billed_seconds: float
+    unknown_seconds: float
+    cost: CostEstimate
+    stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
+
+
+def iter_window_costs(
+    ledger: Ledger,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    prices: PriceView,
+    subscription_id: str | None = None,
+) -> Iterator[VmWindowCost]:
+    """Every VM that existed in ``[start, end)``, with its totals and cost, subscription by subscription:
+    its current rows (one query per 1,000 VMs), then its month rows (one query per month and 1,000 rows)."""
+    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
+    for subscription in subscriptions:
+        rows = list(ledger.iter_current_rows(subscription))
+        if not rows:
+            continue
+        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+        for row, window in zip(rows, windows, strict=True):
+            if _existed(window):
+                totals = totals_of(window, start)
+                cost = estimate(row, totals.billed_seconds, prices)
+                changes = [(change.time, change.state) for change in window.changes]
+                stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
+                yield VmWindowCost(row, totals.billed_seconds, totals.unknown_seconds, cost, stopped)
+
+
+def _existed(window: VmWindow) -> bool:
+    states = [window.state_at_start, *(change.state for change in window.changes)]
+    return any(state is not None and not state.deleted for state in states)

@@ -9,14 +9,14 @@ hourly price).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers.costs import PriceView, all_prices, estimate
-from shared.answers.paging import Page
+from shared.answers.paging import Page, iter_all
 from shared.answers.reports import in_scale_set
-from shared.domain.findings import Finding, FindingKind, Thresholds, VmFacts, findings_of
+from shared.domain.findings import RULES, Finding, FindingKind, Thresholds, VmFacts, findings_of
 from shared.domain.ids import ScaleSetId
 from shared.domain.pricing import CostEstimate
 from shared.store import CurrentRow, Ledger, cursor_of
@@ -79,3 +79,22 @@ def findings_page(
             items += [VmFinding(row, f, estimate(row, f.billed_hours * 3600, prices)) for f in found]
         last = row
     return Page(items, None)
+
+
+def all_findings(
+    ledger: Ledger, *, thresholds: Thresholds, as_of: datetime, currency: str
+) -> Iterator[VmFinding]:
+    """Every finding of every kind across the fleet, page after page (the findings topic, the digest)."""
+    return iter_all(
+        lambda after: findings_page(
+            ledger,
+            None,
+            None,
+            kinds=list(RULES),
+            thresholds=thresholds,
+            top=SCAN_PAGE,
+            after=after,
+            as_of=as_of,
+            currency=currency,
+        )  # fmt: skip
+    )
