@@ -1,4 +1,4 @@
-"""Estimated compute cost: one VM's for a window, and the fleet's summed per owner (chargeback).
+"""Estimated compute cost: one VM's for a window, from the cached prices (``costs_report`` sums it per owner).
 
 Estimates are billed hours times the retail hourly price cached by the price refresh (the price in force
 when it ran, applied to the whole window). Answers only read the cache: the prices API's outages and
@@ -13,7 +13,6 @@ from datetime import datetime
 
 from shared.answers._fleet import VmWindow, fleet_windows
 from shared.domain.accounting import WindowTotals, window_totals
-from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
 
@@ -68,71 +67,3 @@ def fleet_totals(
 ) -> list[WindowTotals]:
     """Billed and unknown seconds of a page of VMs (key order) from their month rows."""
     return [totals_of(window, start) for window in fleet_windows(ledger, rows, start, end, as_of)]
-
-
-@dataclass(frozen=True)
-class CostsReport:
-    start: datetime
-    end: datetime
-    as_of: datetime
-    group_by: GroupBy
-    currency: str
-    groups: list[GroupTotal]
-    prices_as_of: datetime | None  # the oldest fetch among the prices used
-
-
-def costs_report(
-    ledger: Ledger,
-    group_by: GroupBy,
-    start: datetime,
-    end: datetime,
-    as_of: datetime,
-    currency: str,
-    subscription_id: str | None = None,
-) -> CostsReport:
-    """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
-
-    Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows); plus one query for the prices. VMs that did not exist in the window are left
-    out.
-    """
-    prices = all_prices(ledger, currency)
-    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
-    charges: list[VmCharge] = []
-    fetched: list[datetime] = []
-    for subscription in subscriptions:
-        rows = list(ledger.iter_current_rows(subscription))
-        if not rows:
-            continue
-        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-        for row, window in zip(rows, windows, strict=True):
-            if not _existed(window):
-                continue
-            totals = totals_of(window, start)
-            cost = estimate(row, totals.billed_seconds, prices)
-            if cost.price_as_of is not None:
-                fetched.append(cost.price_as_of)
-            charges.append(
-                VmCharge(
-                    row.vm.subscription_id,
-                    row.vm.resource_group,
-                    row.profile.spec.tags if row.profile.spec else {},
-                    totals.billed_seconds,
-                    totals.unknown_seconds,
-                    cost.amount,
-                )
-            )
-    return CostsReport(
-        start,
-        end,
-        as_of,
-        group_by,
-        currency,
-        chargeback(group_by, charges),
-        min(fetched) if fetched else None,
-    )
-
-
-def _existed(window: VmWindow) -> bool:
-    states = [window.state_at_start, *(change.state for change in window.changes)]
-    return any(state is not None and not state.deleted for state in states)

@@ -6,7 +6,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.answers import Page, VmFinding, all_prices, findings_page, fleet_timelines, iter_all, vms_page
+from shared.answers import (
+    Page,
+    VmFinding,
+    all_prices,
+    attached_for,
+    findings_page,
+    fleet_timelines,
+    iter_all,
+    vms_page,
+)
 from shared.domain.findings import RULES, Thresholds
 from shared.domain.times import utc_now
 from shared.store import Ledger
@@ -71,7 +80,8 @@ def write_snapshot(
         timelines = fleet_timelines(
             ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM
         )
-        items += [timeline_body(timeline, prices) for timeline in timelines]
+        attached = attached_for(ledger, currency, [row.vm for row in page.items])
+        items += [timeline_body(timeline, prices, attached, start, min(end, as_of)) for timeline in timelines]
         after = page.next_after
         if after is None:
             break

@@ -5,6 +5,7 @@ set event to the queue function."""
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
 from shared.sources.arm import ArmClient
+from shared.sources.attached_listing import AttachedListing, list_attached
 from shared.sources.events import (
     InboundEvent,
     ScaleSetEvent,
@@ -30,6 +31,8 @@ from shared.sources.vm_models import ListedModel, parse_model_page
 __all__ = [
     "HEALTH_EVENT_TYPES",
     "ArmClient",
+    "AttachedListing",
+    "list_attached",
     "HealthEvent",
     "InboundEvent",
     "ListedScaleSet",

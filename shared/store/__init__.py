@@ -16,6 +16,13 @@ from shared.store._records import (
     Upkeep,
     VmProfile,
 )
+from shared.store.attached import (
+    AttachedStore,
+    UnattachedDisk,
+    disk_cursor,
+    is_disk_cursor,
+    split_disk_cursor,
+)
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook, StoredPrices
@@ -24,6 +31,11 @@ from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_servi
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
 __all__ = [
+    "AttachedStore",
+    "UnattachedDisk",
+    "disk_cursor",
+    "is_disk_cursor",
+    "split_disk_cursor",
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
     "Condition",
