@@ -9,11 +9,11 @@ from typing import Any
 
 from shared.answers import CostsReport, DiskFinding, Segment, VmFinding, WholeBill
 from shared.domain.accounting import WindowTotals
-from shared.domain.attached_pricing import AttachedCost
+from shared.domain.attached_pricing import AttachedCost, ItemCost
 from shared.domain.chargeback import ExtraTotal, GroupTotal
 from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
-from shared.domain.pricing import CostEstimate, round_money
+from shared.domain.pricing import CostEstimate, CostReason, round_money
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
@@ -99,35 +99,35 @@ def whole_bill_fields(bill: WholeBill) -> dict[str, Any]:
     them) and ``avoidedCost`` (deallocated hours at the compute price); ``amount`` ``null`` with a
     ``reason`` when unknown, never 0."""
     kept, total, avoided = bill.attached, bill.total, bill.avoided
+    disks = [
+        {"id": i.resource_id, "sku": i.sku, "tier": i.tier, **_priced(i)} for i in kept.items if i.is_disk
+    ]
+    ips = [{"id": i.resource_id, "sku": i.sku, **_priced(i)} for i in kept.items if not i.is_disk]
     return {
         "attachedCost": {
-            "amount": money(kept.amount),
-            "currency": kept.currency,
-            "disks": [
-                {"id": item.resource_id, "sku": item.sku, "tier": item.tier, "amount": money(item.amount),
-                 "reason": item.reason.value if item.reason else None}
-                for item in kept.items if item.is_disk
-            ],
-            "publicIps": [
-                {"id": item.resource_id, "sku": item.sku, "amount": money(item.amount),
-                 "reason": item.reason.value if item.reason else None}
-                for item in kept.items if not item.is_disk
-            ],
-            "monthly": money(kept.monthly),
-            "reason": kept.reason.value if kept.reason else None,
+            "amount": money(kept.amount), "currency": kept.currency, "disks": disks, "publicIps": ips,
+            "monthly": money(kept.monthly), "reason": _reason(kept.reason),
         },
         "totalCost": {
-            "amount": money(total.amount),
-            "currency": total.currency,
-            "reason": total.reason.value if total.reason else None,
+            "amount": money(total.amount), "currency": total.currency, "reason": _reason(total.reason),
         },
         "avoidedCost": {
-            "amount": money(avoided.amount),
-            "currency": avoided.currency,
-            "hours": as_number(avoided.seconds / 3600),
-            "reason": avoided.reason.value if avoided.reason else None,
+            "amount": money(avoided.amount), "currency": avoided.currency,
+            "hours": _hours(avoided.seconds), "reason": _reason(avoided.reason),
         },
     }  # fmt: skip
+
+
+def _priced(item: ItemCost) -> dict[str, Any]:
+    return {"amount": money(item.amount), "reason": _reason(item.reason)}
+
+
+def _hours(seconds: float) -> int | float:
+    return as_number(seconds / 3600)
+
+
+def _reason(reason: CostReason | None) -> str | None:
+    return reason.value if reason else None
 
 
 def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
@@ -140,25 +140,13 @@ def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
         "unpricedVmCount": group.unpriced_vm_count,
         "unpricedBilledSeconds": as_number(group.unpriced_billed_seconds),
     }
-    extra = group.extra or ExtraTotal()
+    extra, unit = group.extra or ExtraTotal(), {"currency": currency}
     body.update(
-        attachedCost={
-            "amount": money(extra.attached),
-            "currency": currency,
-            "monthly": money(extra.attached_monthly),
-            "unpricedVmCount": extra.unpriced_attached_vm_count,
-        },
-        totalCost={
-            "amount": money(extra.total),
-            "currency": currency,
-            "unpricedVmCount": extra.unpriced_total_vm_count,
-        },
-        avoidedCost={
-            "amount": money(extra.avoided),
-            "currency": currency,
-            "hours": as_number(extra.avoided_seconds / 3600),
-        },
-    )
+        attachedCost={"amount": money(extra.attached), **unit, "monthly": money(extra.attached_monthly),
+                      "unpricedVmCount": extra.unpriced_attached_vm_count},
+        totalCost={"amount": money(extra.total), **unit, "unpricedVmCount": extra.unpriced_total_vm_count},
+        avoidedCost={"amount": money(extra.avoided), **unit, "hours": _hours(extra.avoided_seconds)},
+    )  # fmt: skip
     return body
 
 
@@ -265,11 +253,7 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
 
 def attached_monthly_body(cost: AttachedCost) -> dict[str, Any]:
     """What a VM's disks and IPs cost a month now (``deallocatedLong``: what it still costs while off)."""
-    return {
-        "monthly": money(cost.monthly),
-        "currency": cost.currency,
-        "reason": cost.reason.value if cost.reason else None,
-    }
+    return {"monthly": money(cost.monthly), "currency": cost.currency, "reason": _reason(cost.reason)}
 
 
 def disk_finding_body(item: DiskFinding) -> dict[str, Any]:
@@ -293,7 +277,7 @@ def disk_finding_body(item: DiskFinding) -> dict[str, Any]:
         "monthlyCost": {
             "amount": money(item.cost.monthly),
             "currency": item.cost.currency,
-            "reason": cost.reason.value if cost and cost.reason else None,
+            "reason": _reason(cost.reason) if cost else None,
         },
     }
 
