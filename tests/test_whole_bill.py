@@ -22,9 +22,11 @@ from devtools.fake_arm import FakeArm, Faults, make_vm
 from devtools.fake_arm.attached import make_disk, make_nic, make_public_ip
 from devtools.fake_prices import FakePrices, meter
 from devtools.fake_prices.items import attached_catalogue
-from shared.jobs import refresh_inventory, refresh_prices
+from shared.domain.ids import parse_vm_id
+from shared.jobs import refresh_inventory, refresh_prices, run_timer, timer_steps
 from shared.jobs.attached_inventory import refresh_attached
 from shared.sources import ArmClient, RetailPricesClient, list_attached
+from shared.store import RunRecords
 from tests.factories import deliver, http_get, sample_day
 
 pytestmark = pytest.mark.azurite
@@ -242,3 +244,27 @@ def test_a_disk_detached_later_is_kept_for_the_hours_it_was_held(billed):
     assert disks["web-data"]["amount"] == 2.2  # held until 22:00: 73 / 730 x 22
     assert body["attachedCost"]["monthly"] == 23.36  # 19.71 + 3.65: the data disk costs this VM nothing now
     assert Decimal(str(body["attachedCost"]["amount"])) == Decimal("2.75")  # 2.2 + 0.432 + 0.115 = 2.747
+
+
+def test_the_timers_inventory_step_lists_what_vms_keep_on_its_schedule(ledger):
+    for resource_id in (WEB, DB, V2):
+        deliver(*sample_day(resource_id))
+    records = RunRecords(ledger.table)
+    with FakeArm(models(), page_size=2) as arm:
+        arm.set_attached(SUB, disks=[*DISKS_AT_ONE, WEB_OS], nics=NICS, public_ips=[WEB_IP, V2_IP, LOOSE_IP])
+        client = ArmClient(arm.url, "2024-07-01", retry_total=0)
+        prices = RetailPricesClient("http://127.0.0.1:9", "USD", retry_total=0)
+        steps = timer_steps(
+            ledger, client, prices,
+            subscriptions=[SUB], inventory_every=timedelta(hours=6), backfill_days=0, backfill_max_vms=0,
+        )  # fmt: skip
+        inventory = next(step for step in steps if step.name == "inventory")
+        run_timer([inventory], records, clock=lambda: at(hours=20))
+        listed = [r.path for r in arm.requests]
+        run_timer([inventory], records, clock=lambda: at(hours=21))  # not due again before 6 hours
+        assert len(arm.requests) == len(listed)
+    record = records.get(f"inventory|{SUB}")
+    assert record is not None and record.succeeded
+    assert "6 disk(s) and IP(s) held by 3 VM(s), 1 unattached disk(s)" in record.detail
+    assert sum(path.endswith("/Microsoft.Compute/disks") for path in listed) == 3  # 5 disks, pages of 2
+    assert ledger.attached.get(parse_vm_id(WEB)) is not None
