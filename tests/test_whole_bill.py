@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 
 import function_app
-from devtools.events import SUB, at, vm_id
+from devtools.events import SUB, at, vm_id, wire_event
 from devtools.fake_arm import FakeArm, Faults, make_vm
 from devtools.fake_arm.attached import make_disk, make_nic, make_public_ip
 from devtools.fake_prices import FakePrices, meter
@@ -268,3 +268,16 @@ def test_the_timers_inventory_step_lists_what_vms_keep_on_its_schedule(ledger):
     assert "6 disk(s) and IP(s) held by 3 VM(s), 1 unattached disk(s)" in record.detail
     assert sum(path.endswith("/Microsoft.Compute/disks") for path in listed) == 3  # 5 disks, pages of 2
     assert ledger.attached.get(parse_vm_id(WEB)) is not None
+
+
+def test_a_vm_listed_with_nothing_attached_costs_nothing_and_one_never_listed_says_so(billed):
+    ledger = billed[0]
+    bare, late = vm_id("bare-01", "rg-shop"), vm_id("late-01", "rg-shop")
+    deliver(*sample_day(bare))  # first recorded at 08:00, before the 20:00 listing that showed nothing
+    deliver(wire_event("write", at(hours=22), resource_id=late))  # first seen after the last listing
+    body = _vm(bare)
+    assert body["attachedCost"]["amount"] == 0.0 and body["attachedCost"]["reason"] is None
+    assert body["attachedCost"]["disks"] == [] and body["attachedCost"]["monthly"] == 0.0
+    unknown = _vm(late)["attachedCost"]
+    assert (unknown["amount"], unknown["monthly"], unknown["reason"]) == (None, None, "NoInventory")
+    assert ledger.attached.listed_at(SUB) == at(hours=20)

@@ -67,24 +67,28 @@ def configure(azurite: Azurite, arm_url: str, prices_url: str, subscription: str
 
 
 def clear_subscription(subscription: str) -> None:
-    """Delete the sample subscription's partition (its VMs' rows) so that a rerun starts clean."""
+    """Delete the sample subscription's partitions (its VMs' rows, their disks and IPs) so that a rerun
+    starts clean."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.data.tables import TableClient
 
     table = TableClient.from_connection_string(os.environ["VM_LEDGER_STORAGE"], table_name=TABLE)
-    try:
-        keys = [
-            ("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
-            for entity in table.query_entities(
-                "PartitionKey eq @pk",
-                parameters={"pk": subscription.lower()},
-                select=["PartitionKey", "RowKey"],
-            )
-        ]
-    except ResourceNotFoundError:  # first run: no table yet
-        return
-    for start in range(0, len(keys), 100):  # a transaction holds at most 100 entities
-        table.submit_transaction(keys[start : start + 100])
+    keys: list[tuple[str, dict[str, str]]] = []
+    for partition in (subscription.lower(), f"attached|{subscription.lower()}"):
+        try:
+            found = [
+                ("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
+                for entity in table.query_entities(
+                    "PartitionKey eq @pk",
+                    parameters={"pk": partition},
+                    select=["PartitionKey", "RowKey"],
+                )
+            ]
+        except ResourceNotFoundError:  # first run: no table yet
+            return
+        for start in range(0, len(found), 100):  # a transaction holds at most 100 entities, one partition
+            table.submit_transaction(found[start : start + 100])
+        keys += found
     # The refreshes run at most once a period: forget when they last ran, so a rerun lists and fetches.
     for job in (f"inventory|{subscription.lower()}", f"prices|{CURRENCY}"):
         table.delete_entity("jobs", job)

@@ -88,7 +88,7 @@ def _with_attached(ledger: Ledger, currency: str, items: list[VmFinding], as_of:
         return items
     view = attached_for(ledger, currency, wanted)
     return [
-        replace(item, attached=attached_cost(view.of(item.current.vm), view.rates, currency, None, as_of))
+        replace(item, attached=attached_cost(view.of(item.current), view.rates, currency, None, as_of))
         if item.finding.kind == FindingKind.DEALLOCATED_LONG else item
         for item in items
     ]  # fmt: skip

@@ -25,14 +25,23 @@ from shared.store import CurrentRow, Ledger
 
 @dataclass(frozen=True)
 class AttachedView:
-    """The cached disk and IP rates (``None``: never fetched) and the attachments of the VMs asked about."""
+    """The cached disk and IP rates (``None``: never fetched), the attachments of the VMs asked about, and
+    when each of their subscriptions was last listed whole."""
 
     currency: str
     rates: Mapping[str, Mapping[str, Rate]] | None
     attachments: Mapping[tuple[str, str], VmAttachments]
+    listed: Mapping[str, datetime]
 
-    def of(self, vm: VmId) -> VmAttachments | None:
-        return self.attachments.get((vm.subscription_key, vm.vm_key))
+    def of(self, current: CurrentRow) -> VmAttachments | None:
+        """The VM's disks and IPs; none (known) when a complete listing after its first record showed it
+        holding nothing; ``None`` (not known) when no listing has run since the ledger first saw it."""
+        vm = current.vm
+        found = self.attachments.get((vm.subscription_key, vm.vm_key))
+        listed = self.listed.get(vm.subscription_key)
+        if found is None and listed is not None and current.span.first_time <= listed:
+            return VmAttachments((), listed)
+        return found
 
 
 @dataclass(frozen=True)
@@ -59,15 +68,20 @@ class WholeBill:
 
 
 def attached_for(ledger: Ledger, currency: str, vms: Sequence[VmId]) -> AttachedView:
-    """The rates and the attachments of ``vms``: one point read for one VM, else range queries."""
-    stored = ledger.prices.load_rates(currency)
-    rates = stored.regions if stored else None
+    """The rates, the attachments of ``vms`` (one point read for one VM, else one range query per
+    subscription and 1,000 rows) and when each subscription was listed (one point read each)."""
+    rates = _rates(ledger, currency)
     if len(vms) == 1:
         found = ledger.attached.get(vms[0])
         attachments = {(vms[0].subscription_key, vms[0].vm_key): found} if found else {}
     else:
         attachments = ledger.attached.for_vms(vms) if vms else {}
-    return AttachedView(currency, rates, attachments)
+    listed = {}
+    for subscription in sorted({vm.subscription_key for vm in vms}):
+        at = ledger.attached.listed_at(subscription)
+        if at is not None:
+            listed[subscription] = at
+    return AttachedView(currency, rates, attachments, listed)
 
 
 def attached_for_subscription(
@@ -75,10 +89,9 @@ def attached_for_subscription(
 ) -> AttachedView:
     """Every VM row of ``subscription`` (the rates read once, passed on in ``view``)."""
     rates = view.rates if view is not None else _rates(ledger, currency)
-    loaded = ledger.attached.load_subscription(subscription)
-    return AttachedView(
-        currency, rates, {(subscription.lower(), key): value for key, value in loaded.items()}
-    )
+    loaded, listed = ledger.attached.read_subscription(subscription)
+    attachments = {(subscription.lower(), key): value for key, value in loaded.items()}
+    return AttachedView(currency, rates, attachments, {subscription.lower(): listed} if listed else {})
 
 
 def whole_bill(
@@ -92,7 +105,7 @@ def whole_bill(
     """The four costs of one VM; ``totals`` and ``start`` ``None``: no window (``monthly`` only)."""
     billed = totals.billed_seconds if totals is not None else None
     compute = estimate(current, billed, prices)
-    kept = attached_cost(attached.of(current.vm), attached.rates, prices.currency, start, end)
+    kept = attached_cost(attached.of(current), attached.rates, prices.currency, start, end)
     if compute.amount is not None and kept.amount is not None:
         total = Total(compute.amount + kept.amount, prices.currency)
     else:

@@ -58,7 +58,7 @@ def refresh_attached(
             )
             for disk in listed.unattached
         ]
-        ledger.attached.save_subscription(report.subscription_id, rows, unattached)
+        ledger.attached.save_subscription(report.subscription_id, rows, unattached, now)
         report.vms, report.unattached = len(rows), len(unattached)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"

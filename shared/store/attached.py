@@ -28,6 +28,9 @@ from shared.store._keys import upper_bound
 from shared.store._reads import query_range
 
 _VM, _DISK = "vm|", "disk|"
+# When the subscription's last complete listing ran: a VM the ledger knew then and that has no row holds
+# nothing (known), rather than not listed yet. "listed" sorts just before "vm|": one range reads both.
+_LISTED = "listed"
 _BATCH = 100
 MAX_HELD_JSON = 30_000  # UTF-16 code units, under a string property's 32K
 
@@ -67,6 +70,15 @@ class AttachedStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
 
+    def listed_at(self, subscription_id: str) -> datetime | None:
+        """When the subscription's disks and IPs were last listed whole (one point read); ``None``: never."""
+        with storage_errors():
+            try:
+                entity = self.table.get_entity(partition_of(subscription_id), _LISTED)
+            except ResourceNotFoundError:
+                return None
+        return parse_time(entity["listedAt"])
+
     def get(self, vm: VmId) -> VmAttachments | None:
         """One VM's disks and IPs (one point read); ``None`` before its first listing."""
         with storage_errors():
@@ -93,7 +105,18 @@ class AttachedStore:
 
     def load_subscription(self, subscription_id: str) -> dict[str, VmAttachments]:
         """Every VM row of the subscription, by VM key."""
-        return dict(self._vm_rows(subscription_id.lower(), _VM, upper_bound(_VM)))
+        return self.read_subscription(subscription_id)[0]
+
+    def read_subscription(self, subscription_id: str) -> tuple[dict[str, VmAttachments], datetime | None]:
+        """Every VM row of the subscription by VM key, and when it was last listed whole: one range query
+        per 1,000 rows."""
+        with storage_errors():
+            entities = list(
+                query_range(self.table, partition_of(subscription_id), _LISTED, upper_bound(_VM), 1000)
+            )
+        listed = next((parse_time(e["listedAt"]) for e in entities if e["RowKey"] == _LISTED), None)
+        rows = {e["RowKey"][len(_VM) :]: _attachments(e) for e in entities if e["RowKey"].startswith(_VM)}
+        return rows, listed
 
     def unattached(self, subscription_id: str) -> list[UnattachedDisk]:
         with storage_errors():
@@ -107,10 +130,13 @@ class AttachedStore:
         subscription_id: str,
         vms: Mapping[str, VmAttachments],
         unattached: Iterable[UnattachedDisk],
+        listed_at: datetime,
     ) -> None:
-        """Replace the subscription's rows with these: upserts, then deletes of rows no longer listed."""
+        """Replace the subscription's rows with these, listed whole at ``listed_at``: upserts, then deletes of
+        rows no longer listed."""
         partition = partition_of(subscription_id)
         entities = [_vm_entity(partition, key, attachments) for key, attachments in sorted(vms.items())]
+        entities.append({"PartitionKey": partition, "RowKey": _LISTED, "listedAt": format_time(listed_at)})
         entities += [_unattached_entity(partition, item) for item in unattached]
         keep = {entity["RowKey"] for entity in entities}
         with storage_errors():
