@@ -35,6 +35,7 @@ SECTIONS = (
     "scalesetqueue",
     "findings",
     "costs",
+    "attached",
     "coldstart",
 )
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "scalesetqueue": lambda: _scale_set_queue(azurite),
             "findings": lambda: _findings(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
+            "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
         }
         for name in sections:
@@ -129,6 +131,12 @@ def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]
     from bench.costs import costs
 
     return costs(proxy, azurite.connection_string)
+
+
+def _attached(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
+    from bench.attached_cost import attached_cost
+
+    return attached_cost(proxy)
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:
