@@ -149,3 +149,27 @@ def test_the_published_listings_read_as_disks_nics_and_ips():
     ip = parse_public_ip(make_public_ip("/ip/x", "Standard", "Static"))
     assert ip is not None and (ip.sku, ip.allocation) == ("Standard", "Static")
     assert nic_links(make_nic("/nic/x", VM, ["/ip/x", "/ip/y"]))[1] == ["/ip/x", "/ip/y"]
+
+
+def test_what_a_vm_holds_is_kept_with_since_when_and_let_go_items_stay_for_past_windows():
+    from shared.jobs.attached_inventory import KEPT_AFTER_RELEASE, merge_held
+
+    old = DiskSpec(
+        "/d/old", "Premium_LRS", None, 128, None, None, T0 - timedelta(days=90), "westus", VM, "Attached"
+    )
+    moved = DiskSpec(
+        "/d/moved", "Premium_LRS", None, 128, None, None, T0 - timedelta(days=60), "westus", VM, "x"
+    )
+    ip = PublicIpSpec("/ip/1", "Standard", "Static", "westus")
+    first = merge_held(None, [old, ip], T0)
+    # a VM's first listing: a disk from its creation, an IP (no creation time) from the listing
+    assert [(h.item.resource_id, h.since, h.until) for h in first.held] == [
+        ("/d/old", old.created, None), ("/ip/1", T0, None),
+    ]  # fmt: skip
+    later = T0 + timedelta(hours=6)
+    second = merge_held(first, [ip, moved], later)
+    held = {h.item.resource_id: h for h in second.held}
+    assert held["/d/moved"].since == T0  # created long before: attached since the previous listing at most
+    assert held["/d/old"].until == later and held["/ip/1"].since == T0
+    gone = merge_held(second, [ip, moved], later + KEPT_AFTER_RELEASE + timedelta(days=1))
+    assert "/d/old" not in {h.item.resource_id for h in gone.held}  # let go over a year ago: dropped
