@@ -72,21 +72,20 @@ class AttachedStore:
 
     def listed_at(self, subscription_id: str) -> datetime | None:
         """When the subscription's disks and IPs were last listed whole (one point read); ``None``: never."""
-        with storage_errors():
-            try:
-                entity = self.table.get_entity(partition_of(subscription_id), _LISTED)
-            except ResourceNotFoundError:
-                return None
-        return parse_time(entity["listedAt"])
+        entity = self._entity(partition_of(subscription_id), _LISTED)
+        return parse_time(entity["listedAt"]) if entity is not None else None
 
     def get(self, vm: VmId) -> VmAttachments | None:
-        """One VM's disks and IPs (one point read); ``None`` before its first listing."""
+        """One VM's disks and IPs (one point read); ``None`` when no listing showed it holding any."""
+        entity = self._entity(partition_of(vm.subscription_id), _VM + vm.vm_key)
+        return _attachments(entity) if entity is not None else None
+
+    def _entity(self, partition: str, key: str) -> Mapping[str, Any] | None:
         with storage_errors():
             try:
-                entity = self.table.get_entity(partition_of(vm.subscription_id), _VM + vm.vm_key)
+                return self.table.get_entity(partition, key)
             except ResourceNotFoundError:
                 return None
-        return _attachments(entity)
 
     def for_vms(self, vms: Sequence[VmId]) -> dict[tuple[str, str], VmAttachments]:
         """The attachments of ``vms`` by (subscription key, VM key): one range query per subscription among
