@@ -173,3 +173,13 @@ def test_what_a_vm_holds_is_kept_with_since_when_and_let_go_items_stay_for_past_
     assert held["/d/old"].until == later and held["/ip/1"].since == T0
     gone = merge_held(second, [ip, moved], later + KEPT_AFTER_RELEASE + timedelta(days=1))
     assert "/d/old" not in {h.item.resource_id for h in gone.held}  # let go over a year ago: dropped
+
+
+def test_the_vm_models_name_their_managed_disks():
+    from devtools.published import PUBLISHED
+    from shared.sources import parse_model_page
+
+    body = json.loads((PUBLISHED / "vm_models" / "VirtualMachine_ListAll_MaximumSet_Gen.json").read_text())
+    models, _ = parse_model_page(body["responses"]["200"]["body"])
+    os_disk = body["responses"]["200"]["body"]["value"][0]["properties"]["storageProfile"]["osDisk"]
+    assert models[0].disk_ids[0] == os_disk["managedDisk"]["id"]

@@ -281,3 +281,15 @@ def test_a_vm_listed_with_nothing_attached_costs_nothing_and_one_never_listed_sa
     unknown = _vm(late)["attachedCost"]
     assert (unknown["amount"], unknown["monthly"], unknown["reason"]) == (None, None, "NoInventory")
     assert ledger.attached.listed_at(SUB) == at(hours=20)
+
+
+def test_a_disk_not_yet_managed_by_its_vm_goes_to_the_vm_whose_model_names_it(billed):
+    _, arm, _, _ = billed
+    pending = disk("rg-shop", "web-new", "Premium_LRS", 128, None)  # attaching: no managedBy yet
+    arm.set_attached(SUB, disks=[pending], nics=[], public_ips=[])
+    client = ArmClient(arm.url, "2024-07-01", retry_total=0)
+    owners = {pending["id"].lower(): parse_vm_id(WEB)}
+    listed = list_attached(client, SUB, disk_owners=owners)
+    assert [d.resource_id for d in listed.disks[parse_vm_id(WEB).vm_key]] == [pending["id"]]
+    assert listed.unattached == []
+    assert list_attached(client, SUB).unattached[0].resource_id == pending["id"]  # named by no model

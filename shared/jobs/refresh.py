@@ -128,8 +128,12 @@ class _TimerRun:
         )
         if report.failure:
             raise StepFailed(f"{report.failure}; previous inventory kept")
+        owners = report.disk_owners
         kept = refresh_attached(
-            self.ledger, sub, lambda: list_attached(self.arm, sub, deadline=step.deadline), now=step.now
+            self.ledger,
+            sub,
+            lambda: list_attached(self.arm, sub, deadline=step.deadline, disk_owners=owners),
+            now=step.now,
         )
         if kept.failure:
             raise StepFailed(f"VM models stored; disks and IPs: {kept.failure}, previous kept")

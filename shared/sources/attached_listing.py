@@ -5,7 +5,8 @@ List All, through the ARM client's pipeline and guarded pager, reduced to each V
 ``.../Microsoft.Network/networkInterfaces?api-version=2024-05-01`` and
 ``.../Microsoft.Network/publicIPAddresses?api-version=2024-05-01`` (azure-rest-api-specs examples
 ``Disk_ListBySubscription.json``, ``NetworkInterfaceListAll.json``; tests/data/published/attached). A disk
-belongs to the VM of its ``managedBy`` (a Uniform scale set instance's id too); a public IP to the VM of the
+belongs to the VM of its ``managedBy`` (a Uniform scale set instance's id too), or when that is not set yet to
+the VM whose model's ``storageProfile`` names it; a public IP to the VM of the
 NIC whose ``ipConfigurations[].properties.publicIPAddress.id`` names it. Each listing is read whole before
 anything is used: ``ListingError`` if one stops part way. Entries that cannot be read are skipped, counted.
 """
@@ -42,8 +43,15 @@ class AttachedListing:
     skipped: int = 0
 
 
-def list_attached(arm: ArmClient, subscription_id: str, *, deadline: float | None = None) -> AttachedListing:
-    """The three listings of ``subscription_id``, whole; ``ListingError`` if any stops part way."""
+def list_attached(
+    arm: ArmClient,
+    subscription_id: str,
+    *,
+    deadline: float | None = None,
+    disk_owners: Mapping[str, VmId] | None = None,
+) -> AttachedListing:
+    """The three listings of ``subscription_id``, whole; ``ListingError`` if any stops part way. A disk
+    without ``managedBy`` belongs to the VM whose model names it (``disk_owners``, by lower-case id)."""
     require_part("subscriptionId", subscription_id)
     listing = AttachedListing()
     for entry in _entries(arm, subscription_id, "Microsoft.Compute/disks", DISKS_API_VERSION, deadline):
@@ -52,7 +60,7 @@ def list_attached(arm: ArmClient, subscription_id: str, *, deadline: float | Non
             listing.skipped += 1
             continue
         listing.listed += 1
-        owner = parse_vm_id(disk.owner) if disk.owner else None
+        owner = parse_vm_id(disk.owner) if disk.owner else (disk_owners or {}).get(disk.resource_id.lower())
         if owner is not None:
             listing.disks.setdefault(owner.vm_key, []).append(disk)
         elif disk.unattached:
@@ -62,8 +70,8 @@ def list_attached(arm: ArmClient, subscription_id: str, *, deadline: float | Non
         arm, subscription_id, "Microsoft.Network/networkInterfaces", NETWORK_API_VERSION, deadline
     ):
         vm, ip_ids = nic_links(entry)
-        for ip_id in ip_ids if vm is not None else ():
-            holders[ip_id.lower()] = vm  # type: ignore[assignment]
+        if vm is not None:
+            holders.update((ip_id.lower(), vm) for ip_id in ip_ids)
     for entry in _entries(
         arm, subscription_id, "Microsoft.Network/publicIPAddresses", NETWORK_API_VERSION, deadline
     ):
