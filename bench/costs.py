@@ -71,8 +71,9 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         trips, seconds, body = _call(proxy, function_app.list_costs, "costs", params)
         subscriptions = math.ceil(count / VMS_PER_SUBSCRIPTION)
         pages = subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000)
-        # + per subscription its disks and IPs (one row per VM, 1,000 a page); + the disk and IP rates
-        bound = pages * (months + 2) + 4
+        # + per subscription its disks and IPs (a row per VM and its listing time, 1,000 a page); + the rates
+        attached_pages = subscriptions * math.ceil((VMS_PER_SUBSCRIPTION + 1) / 1000)
+        bound = pages * (months + 1) + attached_pages + 4
         results.append(
             Result(
                 f"round trips / costs, {count:,} VMs in {subscriptions} subscription(s), {DAYS} days",
@@ -103,10 +104,10 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         results += _timer_check(proxy, count, subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000))
         context.get_ledger().table.delete_table()
     notes.append(
-        f"costs bound: ceil(VMs/1000) x (months + 2) + 4 (the first term summed per subscription), months = "
-        f"{months} for {DAYS} days here: current rows, each month's rows and the disks and IPs (one row per "
-        "VM: 2 disks and 1 IP each) are read 1,000 a page; + the subscription registry, the prices, the disk "
-        "and IP rates, a spare. timelines bound: months + 6 (registry, one page of current rows, one query "
+        f"costs bound: ceil(VMs/1000) x (months + 1) + ceil((VMs + 1)/1000) + 4 (both terms summed per "
+        f"subscription), months = {months} for {DAYS} days here: current rows and each month's rows are read "
+        "1,000 a page, and so are the disks and IPs (a row per VM: 2 disks and 1 IP each, and the "
+        "subscription's listing time); + the subscription registry, the prices, the disk and IP rates, a spare. timelines bound: months + 6 (registry, one page of current rows, one query "
         "per month, prices, the page's disks and IPs, their subscription's listing time, the rates)."
     )
     results += _per_event(proxy, connection_string)
