@@ -107,8 +107,9 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         f"costs bound: ceil(VMs/1000) x (months + 1) + ceil((VMs + 1)/1000) + 4 (both terms summed per "
         f"subscription), months = {months} for {DAYS} days here: current rows and each month's rows are read "
         "1,000 a page, and so are the disks and IPs (a row per VM: 2 disks and 1 IP each, and the "
-        "subscription's listing time); + the subscription registry, the prices, the disk and IP rates, a spare. timelines bound: months + 6 (registry, one page of current rows, one query "
-        "per month, prices, the page's disks and IPs, their subscription's listing time, the rates)."
+        "subscription's listing time); + the subscription registry, the prices, the disk and IP rates, a "
+        "spare. timelines bound: months + 6 (registry, one page of current rows, one query per month, "
+        "prices, the page's disks and IPs, their subscription's listing time, the rates)."
     )
     results += _per_event(proxy, connection_string)
     return results, notes
