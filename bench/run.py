@@ -37,6 +37,7 @@ SECTIONS = (
     "costs",
     "attached",
     "coldstart",
+    "sweep",
 )
 
 
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=10_000,
         help="transitions of the long VM in the repair section (50,000 takes Azurite too long to seed)",
+    )
+    parser.add_argument(
+        "--full-sweep",
+        action="store_true",
+        help="sweep 100,000 VMs in 1,000 subscriptions (+100 x 100 instances) instead of 10,000 in 100",
     )
     args = parser.parse_args(argv)
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             "costs": lambda: _costs(proxy, azurite),
             "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
+            "sweep": lambda: _sweep(proxy, args.full_sweep),
         }
         for name in sections:
             section_results, section_notes = runners[name]()
@@ -137,6 +144,15 @@ def _attached(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     from bench.attached_cost import attached_cost
 
     return attached_cost(proxy)
+
+
+def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:
+    from bench.sweep_cost import DEFAULT_FLEET, FULL_FLEET, sweep_cost
+    from bench.sweep_reconcile_cost import sweep_reconcile_cost
+
+    results, notes = sweep_cost(FULL_FLEET if full else DEFAULT_FLEET)
+    more_results, more_notes = sweep_reconcile_cost(proxy)
+    return results + more_results, notes + more_notes
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:

@@ -62,6 +62,15 @@ MANIFEST: dict[str, list[str]] = {
     "msi/microsoft.managedidentity/2024-11-30/types.json": [
         "Microsoft.ManagedIdentity/userAssignedIdentities"
     ],
+    # Onboarding a management group by policy (infra/bicep/managementGroup.bicep).
+    "resources_1/microsoft.authorization/2025-03-01/types.json": [
+        "Microsoft.Authorization/policyDefinitions",
+        "Microsoft.Authorization/policySetDefinitions",
+        "Microsoft.Authorization/policyAssignments",
+    ],
+    "policyinsights/microsoft.policyinsights/2024-10-01/types.json": [
+        "Microsoft.PolicyInsights/remediations"
+    ],
 }
 
 

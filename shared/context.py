@@ -2,10 +2,10 @@
 
 ``function_app.py`` and the command line start here. The settings are read once, on first use (never at
 import: importing ``function_app`` stays cheap, and a wrong setting fails a trigger, not the indexing);
-the ledger, the work queue and the Resource Manager and Retail Prices clients are each built once per
-process, on first use. In Azure one ``DefaultAzureCredential`` (the app's managed identity) serves the
-ledger table, the work queue and Resource Manager alike; with Azurite and a loopback fake of ARM none is
-built.
+the ledger, the work queue and the Resource Manager, Resource Graph and Retail Prices clients are each
+built once per process, on first use. In Azure one ``DefaultAzureCredential`` (the app's managed identity)
+serves the ledger table, the work queue, Resource Manager and Resource Graph alike; with Azurite and a
+loopback fake of ARM none is built.
 
 Each entry point below hands its step what it needs as plain arguments (the ledger, a client, the
 currency, the thresholds, the subscriptions): no view, job or command reads a setting itself
@@ -25,9 +25,18 @@ from azure.core.credentials import TokenCredential
 
 from shared import jobs, web
 from shared.domain.findings import Thresholds
+from shared.domain.watch import ReconcileSource
 from shared.settings import Settings, read_settings
-from shared.sources import ArmClient, InboundEvent, RetailPricesClient
-from shared.store import Ledger, Outcome, RunRecords, WorkQueue, open_ledger, open_work_queue
+from shared.sources import ArmClient, InboundEvent, ResourceGraphClient, RetailPricesClient
+from shared.store import (
+    Ledger,
+    Outcome,
+    RunRecords,
+    WatchedSubscriptions,
+    WorkQueue,
+    open_ledger,
+    open_work_queue,
+)
 from shared.web import HttpResult, Request
 
 
@@ -43,11 +52,14 @@ class Root:
         self.inventory_every: timedelta = settings.inventory_refresh
         self.backfill_days: int = settings.backfill_on_adopt_days
         self.backfill_max_vms: int = settings.backfill_on_adopt_max_vms
+        self.reconcile_source: ReconcileSource = settings.reconcile_source
+        self.management_group: str | None = settings.watch_management_group
         self._credential: TokenCredential | None = None
         self._ledger: Ledger | None = None
         self._work_queue: WorkQueue | None = None
         self._arm: ArmClient | None = None
         self._prices: RetailPricesClient | None = None
+        self._graph: ResourceGraphClient | None = None
 
     def ledger(self) -> Ledger:
         """The ledger; built on first use, tried again on the next call if building failed."""
@@ -78,6 +90,20 @@ class Root:
             if self._prices is None:
                 self._prices = RetailPricesClient(self._settings.retail_prices_endpoint, self.currency)
             return self._prices
+
+    def graph(self) -> ResourceGraphClient:
+        """The Resource Graph client, on the Resource Manager endpoint with the same identity."""
+        with self._lock:
+            if self._graph is None:
+                self._graph = ResourceGraphClient(self._settings.arm_endpoint, self.credential)
+            return self._graph
+
+    def watch(self) -> jobs.Watch | None:
+        """How reconcile reads the fleet beyond List All, when a setting asks for more than the default."""
+        if self.reconcile_source is ReconcileSource.LIST and self.management_group is None:
+            return None
+        stored = WatchedSubscriptions(self.ledger().table)
+        return jobs.Watch(self.reconcile_source, self.graph(), stored, self.management_group)
 
     def run_records(self) -> RunRecords:
         """The timer steps' run records, in the ledger's table."""
@@ -158,7 +184,7 @@ def run_timer() -> None:
     steps = jobs.timer_steps(
         ledger, app.arm(), app.prices(),
         subscriptions=app.subscriptions, inventory_every=app.inventory_every,
-        backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms,
+        backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms, watch=app.watch(),
     )  # fmt: skip
     jobs.run_timer(steps, app.run_records())
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from shared.domain.findings import (
@@ -23,6 +24,7 @@ from shared.domain.findings import (
 )
 from shared.domain.ids import is_subscription_id
 from shared.domain.vm_state import BillingPolicy
+from shared.domain.watch import ReconcileSource, parse_management_group, parse_reconcile_source
 from shared.errors import ConfigurationError
 
 STORAGE_CONNECTION = "VM_LEDGER_STORAGE"
@@ -48,7 +50,10 @@ FINDINGS_DEALLOCATED_MIN_DAYS = "FINDINGS_DEALLOCATED_MIN_DAYS"
 FINDINGS_UNCONFIRMED_AFTER_MINUTES = "FINDINGS_UNCONFIRMED_AFTER_MINUTES"
 BACKFILL_ON_ADOPT_DAYS = "BACKFILL_ON_ADOPT_DAYS"
 BACKFILL_ON_ADOPT_MAX_VMS = "BACKFILL_ON_ADOPT_MAX_VMS"
+RECONCILE_SOURCE = "RECONCILE_SOURCE"
+WATCH_MANAGEMENT_GROUP = "WATCH_MANAGEMENT_GROUP"
 
+T = TypeVar("T")
 DEFAULT_TABLE_NAME = "vmledger"
 DEFAULT_QUEUE_NAME = "vmledger-scale-sets"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -96,6 +101,10 @@ class Settings:
     prices_currency: str = DEFAULT_PRICES_CURRENCY
     # The queue that hands scale-set-level events from the Event Grid function to the queue function.
     queue_name: str = DEFAULT_QUEUE_NAME
+    # List All per subscription, a Resource Graph sweep, or the sweep above 20 subscriptions.
+    reconcile_source: ReconcileSource = ReconcileSource.LIST
+    # The enabled subscriptions under this management group are watched too (refreshed with the inventory).
+    watch_management_group: str | None = None
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -121,7 +130,16 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
         queue_name=_read_queue_name(env),
+        reconcile_source=_parsed(env, RECONCILE_SOURCE, parse_reconcile_source),
+        watch_management_group=_parsed(env, WATCH_MANAGEMENT_GROUP, parse_management_group),
     )
+
+
+def _parsed(env: Mapping[str, str], name: str, parse: Callable[[str | None], T]) -> T:
+    try:
+        return parse(_value(env, name))
+    except ValueError as err:
+        raise ConfigurationError(f"{name}: {err}") from err
 
 
 def _read_thresholds(env: Mapping[str, str]) -> Thresholds:

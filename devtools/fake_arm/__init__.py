@@ -1,6 +1,7 @@
 """A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (``statusOnly=true``
 answers each VM's instance view, the status listing reconcile reads; without it, each VM's model: size,
-OS disk, priority, license, tags, the inventory listing), "Virtual Machines - Instance View", the scale
+OS disk, priority, license, tags, the inventory listing), "Virtual Machines - Instance View", Azure
+Resource Graph's query endpoint (``resource_graph``: the sweep's queries, over the same VMs), the scale
 set listings ("Virtual Machine Scale Sets - List All", "Virtual Machine Scale Set VMs - List" with
 ``$expand=instanceView``) and the Activity Log's management events (``eventtypes/management/values``),
 shaped like the published examples in ``tests/data/published/``.
@@ -29,6 +30,7 @@ from devtools.fake_arm.bodies import (
     model_view,
     status_view,
 )
+from devtools.fake_arm.resource_graph import GraphState, make_row
 from devtools.fake_arm.server import FakeArm
 from devtools.fake_arm.state import Faults, load_listing_file
 from devtools.loopback import RecordedRequest
@@ -37,11 +39,13 @@ __all__ = [
     "PUBLISHED_ACTIVITY_LOG",
     "FakeArm",
     "Faults",
+    "GraphState",
     "RecordedRequest",
     "activity_record",
     "instance_view_body",
     "load_listing_file",
     "make_instance",
+    "make_row",
     "make_scale_set",
     "make_vm",
     "model_view",

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from devtools.fake_arm import resource_graph
 from devtools.fake_arm.bodies import instance_view_body, model_view, status_view
 from devtools.fake_arm.state import ArmState, load_attached_file, load_listing_file
 from devtools.loopback import LOOPBACK, RecordedRequest
@@ -139,6 +140,44 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             self._serve_listing(scale_sets["sub"], query, self._scale_sets)
         elif instances:
             self._serve_listing(instances["sub"], query, self._instances_of(instances["rg"], instances["ss"]))
+
+    def do_POST(self) -> None:
+        """Resource Graph's query endpoint (``resource_graph``); any other POST is a 404."""
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        self._record(parts.path, query)
+        payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if parts.path.rstrip("/").lower() != "/providers/microsoft.resourcegraph/resources":
+            self._send_error(404, "InvalidResourceType", "The resource type could not be found.")
+            return
+        if query.get("api-version") != resource_graph.API_VERSION:
+            self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
+            return
+        try:
+            request = json.loads(payload)
+        except ValueError:
+            self._send_error(400, "BadRequest", "The request body is not JSON.")
+            return
+        graph = self.shared.graph
+        with graph.lock:
+            graph.received.append(request)
+        allowed, remaining, resets_in = graph.take()
+        headers = resource_graph.quota_headers(remaining, resets_in)
+        if not allowed:
+            if graph.retry_after_on_429:
+                headers["Retry-After"] = str(max(0, int(resets_in + 0.999)))
+            self._send_error(429, "RateLimiting", "Too many requests; retry later.", headers)
+            return
+        if self._inject_fault(0):
+            return
+        subs = [str(sub) for sub in request.get("subscriptions") or []]
+        vms = [vm for sub in subs for vm in self._vms(sub, reload=True) or []]
+        entries = [entry for sub in subs for entry in self._scale_set_entries(sub, reload=True) or []]
+        instances = [instance for entry in entries for instance in entry.get("instances", [])]
+        status, body = resource_graph.answer(request, vms, instances, graph)
+        if graph.subscription_limit_hit and request.get("managementGroups"):
+            headers["x-ms-tenant-subscription-limit-hit"] = "true"
+        self._send_json(status, body, headers)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests read ``FakeArm.requests`` instead of a stderr log."""

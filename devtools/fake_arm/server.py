@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.fake_arm.handler import handler_for
+from devtools.fake_arm.resource_graph import GraphState
 from devtools.fake_arm.state import (
     ArmState,
     Faults,
@@ -69,6 +70,11 @@ class FakeArm(LoopbackServer):
         """Every request received so far, in arrival order."""
         with self._state.lock:
             return list(self._state.requests)
+
+    @property
+    def graph(self) -> GraphState:
+        """The fake Resource Graph's overrides, management groups, quota and the queries it received."""
+        return self._state.graph
 
     @property
     def faults(self) -> Faults:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools.fake_arm.resource_graph import GraphState
 from devtools.loopback import RecordedRequest
 
 Listings = Mapping[str, Sequence[Mapping[str, Any]]]
@@ -60,6 +61,7 @@ class ArmState:
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_request: Callable[[RecordedRequest], None] | None = None
+    graph: GraphState = field(default_factory=GraphState)
 
 
 def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:

@@ -152,6 +152,18 @@ param backfillOnAdoptMaxVms int = 50
 @description('How often the timer lists VM models for size, OS, priority and tags, an ISO-8601 duration (INVENTORY_REFRESH).')
 param inventoryRefresh string = 'PT6H'
 
+@description('What reconcile reads: list (List All per subscription), resourceGraph (one Resource Graph sweep, each disagreement confirmed by Compute) or auto (the sweep above 20 subscriptions) (RECONCILE_SOURCE).')
+@allowed([
+  'list'
+  'resourceGraph'
+  'auto'
+])
+param reconcileSource string = 'list'
+
+@description('Management group whose enabled subscriptions are watched beside subscriptionIds, refreshed with the inventory; onboard them with managementGroup.bicep; empty for none (WATCH_MANAGEMENT_GROUP).')
+@maxLength(90)
+param watchManagementGroup string = ''
+
 @description('Azure Retail Prices API endpoint; anonymous, so no role is needed (RETAIL_PRICES_ENDPOINT).')
 param retailPricesEndpoint string = 'https://prices.azure.com'
 
@@ -263,6 +275,8 @@ module functionApp 'modules/functionApp.bicep' = {
     backfillOnAdoptDays: backfillOnAdoptDays
     backfillOnAdoptMaxVms: backfillOnAdoptMaxVms
     inventoryRefresh: inventoryRefresh
+    reconcileSource: reconcileSource
+    watchManagementGroup: watchManagementGroup
     retailPricesEndpoint: retailPricesEndpoint
     pricesCurrency: pricesCurrency
   }

@@ -1,5 +1,6 @@
 """Write-side use cases: ingest one Event Grid delivery (resource, scale set and health events), the queue
-function's scale set listing, reconcile with List All and scale sets, backfill from the Activity Log,
+function's scale set listing, reconcile with List All and scale sets or a
+Resource Graph sweep, backfill from the Activity Log,
 refresh inventory and prices; the timer's table of steps and the runner that keeps each one apart."""
 
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, TimerRunFailed, run_steps
@@ -17,9 +18,10 @@ from shared.jobs.reconcile import (
     reconcile_subscription,
     reconcile_subscriptions,
 )
-from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, run_timer, timer_steps
+from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, Watch, run_timer, timer_steps
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 from shared.jobs.scale_set_queue import MAX_DEQUEUE_COUNT, enqueue_scale_set_event, handle_scale_set_message
+from shared.jobs.sweep import MAX_CONFIRMATIONS_PER_RUN, reconcile_sweep
 
 __all__ = [
     "EVERY_RUN",
@@ -39,6 +41,9 @@ __all__ = [
     "StepRun",
     "SubscriptionReport",
     "TimerRunFailed",
+    "Watch",
+    "MAX_CONFIRMATIONS_PER_RUN",
+    "reconcile_sweep",
     "backfill_adopted",
     "backfill_subscriptions",
     "backfill_vms",

@@ -68,6 +68,10 @@ class SubscriptionReport:
     vanished: list[str] = field(default_factory=list)
     confirmed: int = 0
     adopted: list[VmId] = field(default_factory=list)
+    # Resource Graph sweep only: disagreements Compute's instance view overruled, and those left for the
+    # next run (its budget of instance view reads spent).
+    overruled: int = 0
+    deferred: int = 0
 
     def summary(self) -> str:
         status = f"FAILED ({self.failure})" if self.failure else "ok"
@@ -75,6 +79,8 @@ class SubscriptionReport:
             f"listed {self.listed}, unchanged {self.unchanged}, changed {self.changed}, new {self.new}, "
             f"deleted {self.deleted}, unknown {self.unknown}"
         )
+        if self.overruled or self.deferred:
+            counts += f", overruled by Compute {self.overruled}, deferred {self.deferred}"
         return f"subscription {self.subscription_id}: {counts}: {status}"
 
 
@@ -88,14 +94,14 @@ def reconcile_subscription(
     """Apply one subscription's listing (streamed page by page) to the ledger."""
     report = SubscriptionReport(subscription_id.lower())
     try:
-        unseen = _known_states(ledger, report.subscription_id)
+        unseen = known_states(ledger, report.subscription_id)
         for page in pages:
             observed_at = clock()
             unchanged: list[tuple[VmId, str | None]] = []
             for listed in page:
-                _apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
+                apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
             report.confirmed += ledger.confirm(unchanged, observed_at)
-        _record_vanished(ledger, unseen, clock(), report)
+        record_vanished(ledger, unseen, clock(), report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except StorageUnavailable as err:
@@ -139,7 +145,7 @@ def raise_for_failures(reports: Iterable[SubscriptionReport]) -> None:
         raise ReconcileFailed(f"reconcile failed for {len(failed)} subscription(s): {', '.join(failed)}")
 
 
-class _Known(NamedTuple):
+class Known(NamedTuple):
     """What reconcile compares, kept small: the map holds one per VM of the subscription."""
 
     power_state: str | None
@@ -150,12 +156,12 @@ class _Known(NamedTuple):
     etag: str | None
 
 
-def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
+def known_states(ledger: Ledger, subscription: str) -> dict[str, Known]:
     """The ledger's current states of a subscription, by VM key, from paged range queries."""
     known = {}
     for row in ledger.iter_current_rows(subscription):
         state, scale_set_id = row.condition.state, row.profile.scale_set_id
-        known[row.vm.vm_key] = _Known(
+        known[row.vm.vm_key] = Known(
             state.power_state,
             state.hibernated,
             state.deleted,
@@ -166,10 +172,10 @@ def _known_states(ledger: Ledger, subscription: str) -> dict[str, _Known]:
     return known
 
 
-def _apply_listed(
+def apply_listed(
     ledger: Ledger,
     listed: ListedVm,
-    unseen: dict[str, _Known],
+    unseen: dict[str, Known],
     observed_at: datetime,
     report: SubscriptionReport,
     unchanged: list[tuple[VmId, str | None]],
@@ -221,12 +227,12 @@ def _found_stopped_but_billed(
     return stopped_but_billed(facts, _AT_ONCE) is not None
 
 
-def _differs(known: _Known, listed: ListedVm) -> bool:
+def _differs(known: Known, listed: ListedVm) -> bool:
     return differs(known.power_state, known.hibernated, known.provisioning, listed)
 
 
-def _record_vanished(
-    ledger: Ledger, unseen: dict[str, _Known], observed_at: datetime, report: SubscriptionReport
+def record_vanished(
+    ledger: Ledger, unseen: dict[str, Known], observed_at: datetime, report: SubscriptionReport
 ) -> None:
     """Called only after a complete listing: what it did not list is gone."""
     for key, known in unseen.items():

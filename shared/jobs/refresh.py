@@ -19,10 +19,12 @@ Adding a step is one line in ``timer_steps``, and its work as a method of ``_Tim
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.domain.ids import VmId
-from shared.domain.times import utc_now
+from shared.domain.times import format_time, utc_now
+from shared.domain.watch import ReconcileSource, sweeps
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, run_steps
 from shared.jobs.attached_inventory import refresh_attached
 from shared.jobs.backfill import backfill_adopted
@@ -30,8 +32,9 @@ from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions
-from shared.sources import ArmClient, RetailPricesClient, list_attached
-from shared.store import Ledger, RunRecords
+from shared.jobs.sweep import reconcile_sweep
+from shared.sources import ArmClient, ListingError, ResourceGraphClient, RetailPricesClient, list_attached
+from shared.store import Ledger, RunRecords, WatchedSubscriptions
 
 RUN_DEADLINE_SECONDS = 420.0
 # Prices are refreshed at most this often (the issue's "at most daily"); not a setting.
@@ -59,20 +62,36 @@ def timer_steps(
     inventory_every: timedelta,
     backfill_days: int,
     backfill_max_vms: int,
+    watch: Watch | None = None,
 ) -> list[Step]:
-    """Every step of a run, in order."""
+    """Every step of a run, in order. With ``watch``, the subscriptions of its management group are
+    watched beside ``subscriptions``, and reconcile reads Resource Graph when its source says so."""
     run = _TimerRun(ledger, arm, prices, subscriptions, backfill_days, backfill_max_vms)
+    run.watch, run.inventory_every = watch, inventory_every
     whole_run = RUN_DEADLINE_SECONDS
+    group = [watch.management_group] if watch and watch.management_group else []
     # fmt: off
     return [
         #    run record          schedule         stops by (s)        work           one record for each
+        Step("watched",          EVERY_RUN,       RUN_BUDGET_SECONDS, run.watched,   each=group),
         Step("reconcile",        EVERY_RUN,       RUN_BUDGET_SECONDS, run.reconcile, fails_run=True),
         Step("adopted-backfill", EVERY_RUN,       whole_run,          run.backfill),
         Step("month-rows",       EVERY_RUN,       whole_run,          run.month_rows),
-        Step("inventory",        inventory_every, whole_run,          run.inventory, each=subscriptions),
+        Step("inventory",        inventory_every, whole_run,          run.inventory, each=run.subscriptions),
         Step("prices",           PRICES_REFRESH,  whole_run,          run.prices,    each=[prices.currency]),
     ]
     # fmt: on
+
+
+@dataclass(frozen=True)
+class Watch:
+    """How the fleet is watched beyond the listed subscriptions: the reconcile source, the Resource Graph
+    client, and the management group whose subscriptions are stored in ``stored`` between refreshes."""
+
+    source: ReconcileSource
+    graph: ResourceGraphClient
+    stored: WatchedSubscriptions
+    management_group: str | None = None
 
 
 class _TimerRun:
@@ -89,12 +108,47 @@ class _TimerRun:
         backfill_max_vms: int,
     ) -> None:
         self.ledger, self.arm, self.prices_client = ledger, arm, prices
-        self.subscriptions = subscriptions
+        self.listed = tuple(subscriptions)
+        # Read by the later steps when their turn comes: the watched step adds the group's subscriptions.
+        self.subscriptions: list[str] = list(self.listed)
+        self.watch: Watch | None = None
+        self.inventory_every = timedelta(0)
         self.backfill_days, self.backfill_max_vms = backfill_days, backfill_max_vms
         self.adopted: list[VmId] = []
 
+    def watched(self, step: StepRun) -> str:
+        """The management group's enabled subscriptions: from Resource Graph once an inventory period has
+        passed since they were stored, else as stored; a failed refresh keeps the stored set."""
+        assert self.watch is not None and step.item is not None
+        group, stored = step.item, self.watch.stored.get(step.item)
+        failure = None
+        if stored is None or step.now - stored.refreshed_at >= self.inventory_every:
+            try:
+                found = self.watch.graph.list_subscriptions_under(group, deadline=step.deadline)
+            except ListingError as err:
+                failure = f"refresh failed: {err}"
+            else:
+                self.watch.stored.put(group, found, step.now)
+                stored = self.watch.stored.get(group)
+        watched = stored.subscriptions if stored else ()
+        self.subscriptions[:] = list(dict.fromkeys([*self.listed, *watched]))
+        as_of = format_time(stored.refreshed_at) if stored else "never"
+        detail = (
+            f"{len(watched)} subscription(s) under {group} as of {as_of}, {len(self.subscriptions)} watched"
+        )
+        if failure:
+            raise StepFailed(f"{failure}; {detail}")
+        return detail
+
     def reconcile(self, step: StepRun) -> str:
-        reports = reconcile_subscriptions(self.ledger, self.arm, self.subscriptions, deadline=step.deadline)
+        if self.watch is not None and sweeps(self.watch.source, len(self.subscriptions)):
+            reports = reconcile_sweep(
+                self.ledger, self.watch.graph, self.arm, self.subscriptions, deadline=step.deadline
+            )
+        else:
+            reports = reconcile_subscriptions(
+                self.ledger, self.arm, self.subscriptions, deadline=step.deadline
+            )
         self.adopted = [vm for report in reports for vm in report.adopted]
         raise_for_failures(reports)
         return f"{len(reports)} subscription(s) reconciled, {len(self.adopted)} VM(s) adopted"

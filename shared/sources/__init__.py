@@ -1,6 +1,6 @@
 """Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events),
-Resource Manager listings and instance views, the Activity Log; the queue message that carries a scale
-set event to the queue function."""
+Resource Manager listings and instance views, Resource Graph's sweep, the Activity Log; the queue message
+that carries a scale set event to the queue function."""
 
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
@@ -15,6 +15,7 @@ from shared.sources.events import (
     inbound_from_json,
     parse_resource_event,
 )
+from shared.sources.graph_rows import Quota, parse_graph_page
 from shared.sources.health_events import (
     HEALTH_EVENT_TYPES,
     HealthEvent,
@@ -22,6 +23,7 @@ from shared.sources.health_events import (
     parse_health_event,
 )
 from shared.sources.instance_view import parse_instance_view
+from shared.sources.resource_graph import MAX_SUBSCRIPTIONS_PER_QUERY, ResourceGraphClient
 from shared.sources.retail_prices import RetailPricesClient
 from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.scale_set_messages import read_scale_set_message, scale_set_message
@@ -40,6 +42,10 @@ __all__ = [
     "ListedModel",
     "ListedVm",
     "ListingError",
+    "MAX_SUBSCRIPTIONS_PER_QUERY",
+    "Quota",
+    "ResourceGraphClient",
+    "parse_graph_page",
     "ScaleSetEvent",
     "Skipped",
     "VmEvent",

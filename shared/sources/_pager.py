@@ -83,7 +83,7 @@ def iter_pages(
     followed: set[str] = set()
     request = first
     while True:
-        body = _read_page(pipeline, request, subject, pages_read, timeout, deadline)
+        _, body = read_json_page(pipeline, request, subject, pages_read, timeout, deadline)
         try:
             link = next_link(body)
         except ValueError as err:
@@ -108,25 +108,33 @@ def arm_page(body: Any, what: str) -> tuple[list[Any], str | None]:
     Raises ``ValueError`` when ``body`` is not such a page: a page read as empty by mistake would make
     every item look gone.
     """
+    return page_parts(body, what, items="value", link="nextLink")
+
+
+def page_parts(body: Any, what: str, *, items: str, link: str) -> tuple[list[Any], str | None]:
+    """The ``items`` array and the ``link`` string (``None`` when absent or empty) of a page of ``what``;
+    ``ValueError`` for a body of another shape."""
     if not isinstance(body, Mapping):
         raise ValueError(f"a {what} page is a JSON object, got {type(body).__name__}")
-    entries = body.get("value")
+    entries = body.get(items)
     if not isinstance(entries, list):
-        raise ValueError(f"a {what} page needs a 'value' array")
-    link = body.get("nextLink")
-    if link is not None and not isinstance(link, str):
-        raise ValueError(f"'nextLink' must be a string, got {type(link).__name__}")
-    return entries, link or None
+        raise ValueError(f"a {what} page needs a '{items}' array")
+    following = body.get(link)
+    if following is not None and not isinstance(following, str):
+        raise ValueError(f"'{link}' must be a string, got {type(following).__name__}")
+    return entries, following or None
 
 
-def _read_page(
+def read_json_page(
     pipeline: PipelineClient[HttpRequest, HttpResponse],
     request: HttpRequest,
     subject: str,
     pages_read: int,
     timeout: float,
     deadline: float | None,
-) -> Any:
+) -> tuple[HttpResponse, Any]:
+    """One page's answer and JSON body; ``ListingError`` for anything but a 200 with JSON (after the
+    pipeline's retries), and once ``deadline`` has passed."""
     try:
         response = pipeline.send_request(request, **_timeouts(timeout, deadline, subject, pages_read))
         content = response.read()
@@ -141,7 +149,7 @@ def _read_page(
             error_code=error_code(response),
         )
     try:
-        return json.loads(content)
+        return response, json.loads(content)
     except ValueError as err:
         raise ListingError(subject, pages_read, "the response body is not JSON") from err
 

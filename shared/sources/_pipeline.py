@@ -25,7 +25,7 @@ from azure.core.pipeline.policies import (
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
-from shared.sources._retry import BoundedRetryPolicy
+from shared.sources._retry import BoundedRetryPolicy, RetryAfter
 
 USER_AGENT_MONIKER = "vm-billing-ledger/0.1.0"
 
@@ -43,6 +43,8 @@ def build_pipeline(
     allowed_query_params: Sequence[str] = (),
     max_retry_wait: float = 30.0,
     total_timeout: float = 120.0,
+    fallback_retry_after: RetryAfter | None = None,
+    read_only_posts: bool = False,
 ) -> PipelineClient[HttpRequest, HttpResponse]:
     """A pipeline for ``endpoint``; with ``scope``, every request carries a token for it.
 
@@ -55,6 +57,8 @@ def build_pipeline(
         UserAgentPolicy(sdk_moniker=USER_AGENT_MONIKER),
         BoundedRetryPolicy(
             max_wait=max_retry_wait,
+            fallback_retry_after=fallback_retry_after,
+            read_only_posts=read_only_posts,
             retry_total=retry_total,
             retry_backoff_factor=retry_backoff_factor,
             timeout=total_timeout,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,8 @@ from azure.core.pipeline.policies import RetryPolicy
 logger = logging.getLogger(__name__)
 
 _WAITED = "vm_ledger_waited"
+# Seconds to wait read from a throttled answer's own headers, or ``None``.
+RetryAfter = Callable[[Any], float | None]
 _ENDS = "vm_ledger_ends"
 
 
@@ -28,9 +31,27 @@ class BoundedRetryPolicy(RetryPolicy[Any, Any]):
     """Retries as ``RetryPolicy`` does, sleeping at most ``max_wait`` seconds in all for one request, and
     never past the request's ``timeout``."""
 
-    def __init__(self, *, max_wait: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        max_wait: float,
+        fallback_retry_after: RetryAfter | None = None,
+        read_only_posts: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.max_wait = max_wait
+        self._fallback_retry_after = fallback_retry_after
+        if read_only_posts:  # a query sent as POST (Resource Graph) changes nothing: safe to send again
+            self._method_whitelist = self._method_whitelist | {"POST"}
+
+    def get_retry_after(self, response: PipelineResponse[Any, Any]) -> float | None:
+        """``Retry-After`` (or its ``-ms`` variants), else what the service's own header says (Resource
+        Graph's ``x-ms-user-quota-resets-after``)."""
+        delay = super().get_retry_after(response)
+        if delay is None and self._fallback_retry_after is not None:
+            delay = self._fallback_retry_after(response.http_response)
+        return delay
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)

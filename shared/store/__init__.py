@@ -28,6 +28,7 @@ from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook, StoredPrices
 from shared.store.run_records import RunRecord, RunRecords
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
+from shared.store.watched import MAX_WATCHED, WatchedSet, WatchedSubscriptions
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
 __all__ = [
@@ -49,6 +50,9 @@ __all__ = [
     "PriceBook",
     "RunRecord",
     "RunRecords",
+    "MAX_WATCHED",
+    "WatchedSet",
+    "WatchedSubscriptions",
     "Span",
     "StoredPrices",
     "TransitionRow",

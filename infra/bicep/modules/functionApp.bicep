@@ -105,6 +105,12 @@ param backfillOnAdoptMaxVms int
 @description('How often the VM models are listed for inventory, an ISO-8601 duration (INVENTORY_REFRESH).')
 param inventoryRefresh string
 
+@description('What reconcile reads: list, resourceGraph or auto (RECONCILE_SOURCE).')
+param reconcileSource string
+
+@description('Management group whose enabled subscriptions are watched too; empty for none (WATCH_MANAGEMENT_GROUP).')
+param watchManagementGroup string
+
 @description('Azure Retail Prices API endpoint, anonymous (RETAIL_PRICES_ENDPOINT).')
 param retailPricesEndpoint string
 
@@ -221,6 +227,8 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         BACKFILL_ON_ADOPT_DAYS: string(backfillOnAdoptDays)
         BACKFILL_ON_ADOPT_MAX_VMS: string(backfillOnAdoptMaxVms)
         INVENTORY_REFRESH: inventoryRefresh
+        RECONCILE_SOURCE: reconcileSource
+        WATCH_MANAGEMENT_GROUP: watchManagementGroup
         RETAIL_PRICES_ENDPOINT: retailPricesEndpoint
         PRICES_CURRENCY: pricesCurrency
       },
