@@ -212,7 +212,7 @@ def _spec_json(item: DiskSpec | PublicIpSpec) -> dict[str, Any]:
     return {
         "disk": item.resource_id, "sku": item.sku, "tier": item.tier, "gb": item.size_gb, "iops": item.iops,
         "mbps": item.mbps, "created": format_time(item.created) if item.created else None,
-        "loc": item.location, "owner": item.owner, "state": item.state,
+        "loc": item.location, "owner": item.owner, "diskState": item.state,
     }  # fmt: skip
 
 
@@ -223,5 +223,5 @@ def _spec_from(body: Mapping[str, Any]) -> DiskSpec | PublicIpSpec:
     return DiskSpec(
         body["disk"], body.get("sku") or "", body.get("tier"), body.get("gb"), body.get("iops"),
         body.get("mbps"), parse_time(created) if created else None, body.get("loc"), body.get("owner"),
-        body.get("state"),
+        body.get("diskState"),
     )  # fmt: skip
