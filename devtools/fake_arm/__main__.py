@@ -58,8 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         activity_log_file=args.activity_log,
         attached_file=args.attached,
     ) as fake:
-        print(fake.url, flush=True)
-        wait_for_stop_signal()
+        wait_for_stop_signal(ready=lambda: print(fake.url, flush=True))
     return 0
 
 
