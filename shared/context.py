@@ -32,9 +32,10 @@ from shared.domain.findings import Thresholds
 from shared.domain.watch import ReconcileSource
 from shared.errors import ConfigurationError
 from shared.settings import Settings, read_settings
-from shared.sources import ArmClient, InboundEvent, ResourceGraphClient, RetailPricesClient
+from shared.sources import ArmClient, FindingsTopic, InboundEvent, ResourceGraphClient, RetailPricesClient
 from shared.store import (
     Ledger,
+    Outbox,
     Outcome,
     RunRecords,
     WatchedSubscriptions,
@@ -64,6 +65,7 @@ class Root:
         self._work_queue: WorkQueue | None = None
         self._arm: ArmClient | None = None
         self._prices: RetailPricesClient | None = None
+        self._findings: jobs.FindingsPush | None = None
         self._graph: ResourceGraphClient | None = None
 
     def ledger(self) -> Ledger:
@@ -95,6 +97,28 @@ class Root:
             if self._prices is None:
                 self._prices = RetailPricesClient(self._settings.retail_prices_endpoint, self.currency)
             return self._prices
+
+    def findings_push(self) -> jobs.FindingsPush | None:
+        """The findings topic and what publishing to it needs; ``None`` when no topic is configured."""
+        endpoint = self._settings.findings_topic_endpoint
+        if endpoint is None:
+            return None
+        with self._lock:
+            if self._findings is None:
+                ledger, thresholds, currency = self.ledger(), self.thresholds, self.currency
+                key = self._settings.findings_topic_key
+                self._findings = jobs.FindingsPush(
+                    outbox=Outbox(ledger.table),
+                    topic=FindingsTopic(endpoint, key=key, credential=None if key else self.credential),
+                    occurrences=lambda now: web.finding_occurrences(
+                        ledger, thresholds=thresholds, currency=currency, as_of=now
+                    ),
+                    digest_data=lambda day, now: web.digest_data(
+                        ledger, day, now, thresholds=thresholds, currency=currency
+                    ),
+                    digest_hour=self._settings.digest_hour_utc,
+                )
+            return self._findings
 
     def graph(self) -> ResourceGraphClient:
         """The Resource Graph client, on the Resource Manager endpoint with the same identity."""
@@ -226,6 +250,7 @@ def run_timer() -> None:
         ledger, app.arm(), app.prices(),
         subscriptions=app.subscriptions, inventory_every=app.inventory_every,
         backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms, watch=app.watch(),
+        findings=app.findings_push(),
     )  # fmt: skip
     jobs.run_timer(steps, app.run_records())
 

@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -23,6 +23,8 @@ from shared.domain.findings import (
     Thresholds,
 )
 from shared.domain.ids import is_subscription_id
+from shared.domain.pushed_events import DEFAULT_DIGEST_HOUR_UTC
+from shared.domain.times import parse_period
 from shared.domain.vm_state import BillingPolicy
 from shared.domain.watch import ReconcileSource, parse_management_group, parse_reconcile_source
 from shared.errors import ConfigurationError
@@ -50,6 +52,9 @@ FINDINGS_DEALLOCATED_MIN_DAYS = "FINDINGS_DEALLOCATED_MIN_DAYS"
 FINDINGS_UNCONFIRMED_AFTER_MINUTES = "FINDINGS_UNCONFIRMED_AFTER_MINUTES"
 BACKFILL_ON_ADOPT_DAYS = "BACKFILL_ON_ADOPT_DAYS"
 BACKFILL_ON_ADOPT_MAX_VMS = "BACKFILL_ON_ADOPT_MAX_VMS"
+FINDINGS_TOPIC_ENDPOINT = "FINDINGS_TOPIC_ENDPOINT"
+FINDINGS_TOPIC_KEY = "FINDINGS_TOPIC_KEY"
+DIGEST_HOUR_UTC = "DIGEST_HOUR_UTC"
 RECONCILE_SOURCE = "RECONCILE_SOURCE"
 WATCH_MANAGEMENT_GROUP = "WATCH_MANAGEMENT_GROUP"
 
@@ -70,8 +75,6 @@ _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _QUEUE_NAME_PATTERN = re.compile(r"^(?=.{3,56}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 _LOOPBACK_HOSTS = {"localhost"}
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-# ISO-8601 durations with hours and minutes (PT6H, PT30M, PT1H30M) or a bare number of hours.
-_DURATION_PATTERN = re.compile(r"^PT(?:(?P<hours>\d{1,4})H)?(?:(?P<minutes>\d{1,6})M)?$")
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class Settings:
     prices_currency: str = DEFAULT_PRICES_CURRENCY
     # The queue that hands scale-set-level events from the Event Grid function to the queue function.
     queue_name: str = DEFAULT_QUEUE_NAME
+    # The findings topic (``None``: none), its key (``None``: the identity), when the digest is due (UTC).
+    findings_topic_endpoint: str | None = None
+    findings_topic_key: str | None = field(default=None, repr=False)
+    digest_hour_utc: int = DEFAULT_DIGEST_HOUR_UTC
     # List All per subscription, a Resource Graph sweep, or the sweep above 20 subscriptions.
     reconcile_source: ReconcileSource = ReconcileSource.LIST
     # The enabled subscriptions under this management group are watched too (refreshed with the inventory).
@@ -130,6 +137,9 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
         queue_name=_read_queue_name(env),
+        findings_topic_endpoint=_value(env, FINDINGS_TOPIC_ENDPOINT),  # checked by the topic's client
+        findings_topic_key=_value(env, FINDINGS_TOPIC_KEY),
+        digest_hour_utc=int(_number(env, DIGEST_HOUR_UTC, DEFAULT_DIGEST_HOUR_UTC, 23, whole=True)),
         reconcile_source=_parsed(env, RECONCILE_SOURCE, parse_reconcile_source),
         watch_management_group=_parsed(env, WATCH_MANAGEMENT_GROUP, parse_management_group),
     )
@@ -275,20 +285,10 @@ def _read_endpoint(env: Mapping[str, str], name: str, default: str) -> str:
 def _read_inventory_refresh(env: Mapping[str, str]) -> timedelta:
     """An ISO-8601 duration such as ``PT6H`` or ``PT30M``, or a number of hours; at least 5 minutes."""
     text = _value(env, INVENTORY_REFRESH)
-    if text is None:
-        return DEFAULT_INVENTORY_REFRESH
-    match = _DURATION_PATTERN.match(text.upper())
-    if text.isdigit() and len(text) <= 4:
-        period = timedelta(hours=int(text))
-    elif match and (match["hours"] or match["minutes"]):
-        period = timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
-    else:
-        raise ConfigurationError(
-            f"{INVENTORY_REFRESH} must be a duration such as PT6H or PT30M, got {text!r}"
-        )
-    if period < timedelta(minutes=5):
-        raise ConfigurationError(f"{INVENTORY_REFRESH} must be at least 5 minutes (PT5M), got {text!r}")
-    return period
+    try:
+        return DEFAULT_INVENTORY_REFRESH if text is None else parse_period(text, minimum=timedelta(minutes=5))
+    except ValueError as err:
+        raise ConfigurationError(f"{INVENTORY_REFRESH} {err}") from err
 
 
 def _read_currency(env: Mapping[str, str]) -> str:

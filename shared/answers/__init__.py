@@ -3,14 +3,17 @@
 from shared.answers._fleet import MAX_WINDOW_MONTHS
 from shared.answers.costs import (
     PriceView,
+    VmWindowCost,
     all_prices,
     estimate,
     fleet_totals,
+    iter_window_costs,
     prices_for,
 )
 from shared.answers.costs_report import CostsReport, costs_report
+from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_total
 from shared.answers.disk_findings import DiskFinding, disk_findings_page
-from shared.answers.findings import VmFinding, facts_of, findings_page
+from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
 from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
@@ -32,12 +35,18 @@ __all__ = [
     "whole_bill",
     "MAX_WINDOW_MONTHS",
     "CostsReport",
+    "DailyDigest",
+    "VmWindowCost",
+    "daily_digest",
+    "iter_window_costs",
     "Page",
     "PriceView",
     "Segment",
+    "StoppedDay",
     "VmReport",
     "VmFinding",
     "VmTimeline",
+    "all_findings",
     "facts_of",
     "findings_page",
     "all_prices",
@@ -47,6 +56,7 @@ __all__ = [
     "fleet_totals",
     "iter_all",
     "page_of",
+    "priced_total",
     "prices_for",
     "require_vm",
     "transitions_page",

@@ -7,12 +7,12 @@ throttling never reach them. A VM without a price gets no amount and a reason, n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers._fleet import VmWindow, fleet_windows
-from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
 
@@ -67,3 +67,56 @@ def fleet_totals(
 ) -> list[WindowTotals]:
     """Billed and unknown seconds of a page of VMs (key order) from their month rows."""
     return [totals_of(window, start) for window in fleet_windows(ledger, rows, start, end, as_of)]
+
+
+@dataclass(frozen=True)
+class VmWindowCost:
+    """A VM's billed and unknown seconds in a window and their estimated cost."""
+
+    current: CurrentRow
+    billed_seconds: float
+    unknown_seconds: float
+    cost: CostEstimate
+    stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
+    deallocated_seconds: float = 0.0  # deallocated or hibernated: compute that stopping saved
+
+    @property
+    def totals(self) -> WindowTotals:
+        return WindowTotals(self.billed_seconds, self.unknown_seconds, self.deallocated_seconds)
+
+
+def iter_window_costs(
+    ledger: Ledger,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    prices: PriceView,
+    subscription_id: str | None = None,
+) -> Iterator[VmWindowCost]:
+    """Every VM that existed in ``[start, end)``, with its totals and cost, subscription by subscription:
+    its current rows (one query per 1,000 VMs), then its month rows (one query per month and 1,000 rows)."""
+    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
+    for subscription in subscriptions:
+        rows = list(ledger.iter_current_rows(subscription))
+        if not rows:
+            continue
+        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+        for row, window in zip(rows, windows, strict=True):
+            if _existed(window):
+                totals = totals_of(window, start)
+                cost = estimate(row, totals.billed_seconds, prices)
+                changes = [(change.time, change.state) for change in window.changes]
+                stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
+                yield VmWindowCost(
+                    row,
+                    totals.billed_seconds,
+                    totals.unknown_seconds,
+                    cost,
+                    stopped,
+                    totals.deallocated_seconds,
+                )
+
+
+def _existed(window: VmWindow) -> bool:
+    states = [window.state_at_start, *(change.state for change in window.changes)]
+    return any(state is not None and not state.deleted for state in states)

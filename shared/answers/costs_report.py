@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.answers._fleet import VmWindow, fleet_windows
-from shared.answers.costs import all_prices, totals_of
+from shared.answers.costs import all_prices, iter_window_costs
 from shared.answers.whole_bill import AttachedView, attached_for_subscription, whole_bill
 from shared.domain.chargeback import ChargeExtra, GroupBy, GroupTotal, VmCharge, chargeback
 from shared.store import Ledger
@@ -45,41 +44,31 @@ def costs_report(
     out.
     """
     prices = all_prices(ledger, currency)
-    attached: AttachedView | None = None
-    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
+    view: AttachedView | None = None
     charges: list[VmCharge] = []
     fetched: list[datetime] = []
-    for subscription in subscriptions:
-        rows = list(ledger.iter_current_rows(subscription))
-        if not rows:
-            continue
-        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-        attached = attached_for_subscription(ledger, currency, subscription, attached)
-        for row, window in zip(rows, windows, strict=True):
-            if not _existed(window):
-                continue
-            totals = totals_of(window, start)
-            bill = whole_bill(row, totals, start, min(end, as_of), prices, attached)
-            cost = bill.compute
-            if cost.price_as_of is not None:
-                fetched.append(cost.price_as_of)
-            charges.append(
-                VmCharge(
-                    row.vm.subscription_id,
-                    row.vm.resource_group,
-                    row.profile.spec.tags if row.profile.spec else {},
-                    totals.billed_seconds,
-                    totals.unknown_seconds,
-                    cost.amount,
-                    ChargeExtra(
-                        bill.attached.amount,
-                        bill.attached.monthly,
-                        bill.total.amount,
-                        bill.avoided.amount,
-                        bill.avoided.seconds,
-                    ),
-                )
+    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id):
+        row = item.current
+        if view is None or row.vm.subscription_key not in view.subscriptions:
+            view = attached_for_subscription(ledger, currency, row.vm.subscription_key, view)
+        bill = whole_bill(row, item.totals, start, min(end, as_of), prices, view)
+        if item.cost.price_as_of is not None:
+            fetched.append(item.cost.price_as_of)
+        extra = ChargeExtra(
+            bill.attached.amount,
+            bill.attached.monthly,
+            bill.total.amount,
+            bill.avoided.amount,
+            bill.avoided.seconds,
+        )
+        tags = row.profile.spec.tags if row.profile.spec else {}
+        vm = row.vm
+        charges.append(
+            VmCharge(
+                vm.subscription_id, vm.resource_group, tags, item.billed_seconds, item.unknown_seconds,
+                item.cost.amount, extra,
             )
+        )  # fmt: skip
     return CostsReport(
         start,
         end,
@@ -89,8 +78,3 @@ def costs_report(
         chargeback(group_by, charges),
         min(fetched) if fetched else None,
     )
-
-
-def _existed(window: VmWindow) -> bool:
-    states = [window.state_at_start, *(change.state for change in window.changes)]
-    return any(state is not None and not state.deleted for state in states)

@@ -8,16 +8,16 @@ prices once more, for each finding's estimated cost (its billed hours at the VM'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.answers.costs import PriceView, all_prices, estimate
-from shared.answers.paging import Page
+from shared.answers.paging import Page, iter_all
 from shared.answers.reports import in_scale_set
 from shared.answers.whole_bill import attached_for
 from shared.domain.attached_pricing import AttachedCost, attached_cost
-from shared.domain.findings import Finding, FindingKind, Thresholds, VmFacts, findings_of
+from shared.domain.findings import RULES, Finding, FindingKind, Thresholds, VmFacts, findings_of
 from shared.domain.ids import ScaleSetId
 from shared.domain.pricing import CostEstimate
 from shared.store import CurrentRow, Ledger, cursor_of
@@ -92,3 +92,22 @@ def _with_attached(ledger: Ledger, currency: str, items: list[VmFinding], as_of:
         if item.finding.kind == FindingKind.DEALLOCATED_LONG else item
         for item in items
     ]  # fmt: skip
+
+
+def all_findings(
+    ledger: Ledger, *, thresholds: Thresholds, as_of: datetime, currency: str
+) -> Iterator[VmFinding]:
+    """Every finding of every kind across the fleet, page after page (the findings topic, the digest)."""
+    return iter_all(
+        lambda after: findings_page(
+            ledger,
+            None,
+            None,
+            kinds=list(RULES),
+            thresholds=thresholds,
+            top=SCAN_PAGE,
+            after=after,
+            as_of=as_of,
+            currency=currency,
+        )  # fmt: skip
+    )

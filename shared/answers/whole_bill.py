@@ -32,6 +32,7 @@ class AttachedView:
     rates: Mapping[str, Mapping[str, Rate]] | None
     attachments: Mapping[tuple[str, str], VmAttachments]
     listed: Mapping[str, datetime]
+    subscriptions: frozenset[str] = frozenset()  # read whole (``attached_for_subscription``)
 
     def of(self, current: CurrentRow) -> VmAttachments | None:
         """The VM's disks and IPs; none (known) when a complete listing after its first record showed it
@@ -91,7 +92,8 @@ def attached_for_subscription(
     rates = view.rates if view is not None else _rates(ledger, currency)
     loaded, listed = ledger.attached.read_subscription(subscription)
     attachments = {(subscription.lower(), key): value for key, value in loaded.items()}
-    return AttachedView(currency, rates, attachments, {subscription.lower(): listed} if listed else {})
+    listed_at = {subscription.lower(): listed} if listed else {}
+    return AttachedView(currency, rates, attachments, listed_at, frozenset({subscription.lower()}))
 
 
 def whole_bill(

@@ -104,3 +104,22 @@ def months_touched(start: datetime, end: datetime) -> list[str]:
     # Not ``end - 1 µs`` when empty: at 0001-01-01T00:00 there is no instant before it.
     last = end - timedelta(microseconds=1) if end > start else start
     return months_from(month_of(start), month_of(last))
+
+
+# ISO-8601 durations with hours and minutes (PT6H, PT30M, PT1H30M) or a bare number of hours.
+_DURATION_PATTERN = re.compile(r"^PT(?:(?P<hours>\d{1,4})H)?(?:(?P<minutes>\d{1,6})M)?$")
+
+
+def parse_period(text: str, *, minimum: timedelta) -> timedelta:
+    """``PT6H``, ``PT30M``, ``PT1H30M`` or a number of hours, at least ``minimum``; ``ValueError`` saying
+    what it must be otherwise."""
+    match = _DURATION_PATTERN.match(text.upper())
+    if text.isdigit() and len(text) <= 4:
+        period = timedelta(hours=int(text))
+    elif match and (match["hours"] or match["minutes"]):
+        period = timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
+    else:
+        raise ValueError(f"must be a duration such as PT6H or PT30M, got {text!r}")
+    if period < minimum:
+        raise ValueError(f"must be at least {minimum.total_seconds() / 60:g} minutes, got {text!r}")
+    return period

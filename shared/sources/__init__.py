@@ -15,6 +15,7 @@ from shared.sources.events import (
     inbound_from_json,
     parse_resource_event,
 )
+from shared.sources.findings_topic import FindingsTopic, batches
 from shared.sources.graph_rows import Quota, parse_graph_page
 from shared.sources.health_events import (
     HEALTH_EVENT_TYPES,
@@ -31,10 +32,12 @@ from shared.sources.vm_listing import ListedVm, parse_listing_page
 from shared.sources.vm_models import ListedModel, parse_model_page
 
 __all__ = [
+    "batches",
     "HEALTH_EVENT_TYPES",
     "ArmClient",
     "AttachedListing",
     "list_attached",
+    "FindingsTopic",
     "HealthEvent",
     "InboundEvent",
     "ListedScaleSet",

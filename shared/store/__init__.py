@@ -25,6 +25,7 @@ from shared.store.attached import (
 )
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
+from shared.store.outbox import Outbox, Owned
 from shared.store.price_book import PriceBook, StoredPrices
 from shared.store.run_records import RunRecord, RunRecords
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
@@ -45,6 +46,8 @@ __all__ = [
     "MonthEntry",
     "MonthRows",
     "MonthsMark",
+    "Outbox",
+    "Owned",
     "Outcome",
     "Pending",
     "PriceBook",
