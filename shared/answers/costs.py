@@ -1,4 +1,4 @@
-"""Estimated compute cost: one VM's for a window, and the fleet's summed per owner (chargeback).
+"""Estimated compute cost: one VM's for a window, from the cached prices (``costs_report`` sums it per owner).
 
 Estimates are billed hours times the retail hourly price cached by the price refresh (the price in force
 when it ran, applied to the whole window). Answers only read the cache: the prices API's outages and
@@ -13,7 +13,6 @@ from datetime import datetime
 
 from shared.answers._fleet import VmWindow, fleet_windows
 from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
-from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
 
@@ -71,60 +70,6 @@ def fleet_totals(
 
 
 @dataclass(frozen=True)
-class CostsReport:
-    start: datetime
-    end: datetime
-    as_of: datetime
-    group_by: GroupBy
-    currency: str
-    groups: list[GroupTotal]
-    prices_as_of: datetime | None  # the oldest fetch among the prices used
-
-
-def costs_report(
-    ledger: Ledger,
-    group_by: GroupBy,
-    start: datetime,
-    end: datetime,
-    as_of: datetime,
-    currency: str,
-    subscription_id: str | None = None,
-) -> CostsReport:
-    """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
-
-    Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows); plus one query for the prices. VMs that did not exist in the window are left
-    out.
-    """
-    prices = all_prices(ledger, currency)
-    charges: list[VmCharge] = []
-    fetched: list[datetime] = []
-    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id):
-        row, cost = item.current, item.cost
-        if cost.price_as_of is not None:
-            fetched.append(cost.price_as_of)
-        charges.append(
-            VmCharge(
-                row.vm.subscription_id,
-                row.vm.resource_group,
-                row.profile.spec.tags if row.profile.spec else {},
-                item.billed_seconds,
-                item.unknown_seconds,
-                cost.amount,
-            )
-        )
-    return CostsReport(
-        start,
-        end,
-        as_of,
-        group_by,
-        currency,
-        chargeback(group_by, charges),
-        min(fetched) if fetched else None,
-    )
-
-
-@dataclass(frozen=True)
 class VmWindowCost:
     """A VM's billed and unknown seconds in a window and their estimated cost."""
 
@@ -133,6 +78,11 @@ class VmWindowCost:
     unknown_seconds: float
     cost: CostEstimate
     stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
+    deallocated_seconds: float = 0.0  # deallocated or hibernated: compute that stopping saved
+
+    @property
+    def totals(self) -> WindowTotals:
+        return WindowTotals(self.billed_seconds, self.unknown_seconds, self.deallocated_seconds)
 
 
 def iter_window_costs(
@@ -157,7 +107,14 @@ def iter_window_costs(
                 cost = estimate(row, totals.billed_seconds, prices)
                 changes = [(change.time, change.state) for change in window.changes]
                 stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
-                yield VmWindowCost(row, totals.billed_seconds, totals.unknown_seconds, cost, stopped)
+                yield VmWindowCost(
+                    row,
+                    totals.billed_seconds,
+                    totals.unknown_seconds,
+                    cost,
+                    stopped,
+                    totals.deallocated_seconds,
+                )
 
 
 def _existed(window: VmWindow) -> bool:
