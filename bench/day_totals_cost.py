@@ -82,7 +82,8 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
         "(each VM's window from its month rows, shared.answers._fleet) measured beside it. Bound: current "
         "rows + day rows of each month the whole days touch (1,000 VMs a query) + the month rows of a "
         "partial first day's month (ceil(rows / 1000), a VM having ceil(its transitions that month / 200) "
-        "rows) + the registry, the prices and a spare.",
+        "rows) + the registry, the prices, the disk and IP rates, the subscription's disks and IPs (one "
+        "page: no VM here holds any) and a spare.",
         f"timelines page: top=200 over the last {PAGE_DAYS} days, with the resolution the page asks at its "
         f"widest ({PAGE_BUCKETS} periods of the window: at most {2 * PAGE_BUCKETS + 1} segments a VM) and "
         "without it (every segment, as before); bytes of the JSON body.",
@@ -117,8 +118,8 @@ def _bound(table: TableClient, start: datetime, now: datetime) -> tuple[int, str
     partial_first = start != start.replace(hour=0, minute=0, second=0, microsecond=0)
     edge_rows = _month_rows(table, month_of(start)) if partial_first else 0
     edge = math.ceil(edge_rows / 1000)
-    bound = pages * (1 + whole_months) + edge + 3
-    return bound, f"{pages} x (1 + {whole_months} months) + {edge} ({edge_rows:,} month rows) + 3"
+    bound = pages * (1 + whole_months) + edge + 5
+    return bound, f"{pages} x (1 + {whole_months} months) + {edge} ({edge_rows:,} month rows) + 5"
 
 
 def _month_rows(table: TableClient, month: str) -> int:

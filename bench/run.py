@@ -37,6 +37,7 @@ SECTIONS = (
     "findingstopic",
     "costs",
     "days",
+    "attached",
     "coldstart",
     "sweep",
 )
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "findingstopic": lambda: _findings_topic(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
             "days": lambda: _days(proxy, azurite),
+            "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
         }
@@ -152,6 +154,12 @@ def _days(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]
     from bench.day_totals_cost import day_totals_cost
 
     return day_totals_cost(proxy, azurite.connection_string)
+
+
+def _attached(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
+    from bench.attached_cost import attached_cost
+
+    return attached_cost(proxy)
 
 
 def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:

@@ -80,6 +80,8 @@ def assert_same_as_replay(ledger) -> None:
             assert mine.existed == theirs.existed, (row.vm.name, start, end)
             assert mine.totals.billed_seconds == pytest.approx(theirs.totals.billed_seconds, abs=1e-6)
             assert mine.totals.unknown_seconds == pytest.approx(theirs.totals.unknown_seconds, abs=1e-6)
+            deallocated = theirs.totals.deallocated_seconds
+            assert mine.totals.deallocated_seconds == pytest.approx(deallocated, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

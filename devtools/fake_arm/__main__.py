@@ -36,6 +36,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--activity-log", type=Path, help='JSON file {"<subscriptionId>": [Activity Log record, ...]}'
     )
+    parser.add_argument(
+        "--attached",
+        type=Path,
+        help='JSON file {"<subscriptionId>": {"disks": [...], "networkInterfaces": [...], ...}}',
+    )
     parser.add_argument("--throttle-first", type=int, default=0, help="answer 429 to the first N requests")
     return parser.parse_args(argv)
 
@@ -51,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         scale_set_file=args.scale_sets,
         activity_log_file=args.activity_log,
+        attached_file=args.attached,
     ) as fake:
         wait_for_stop_signal(ready=lambda: print(fake.url, flush=True))
     return 0

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
             fake_arm, arm_url = start_fake(
                 "devtools.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
-                "--scale-sets", scale_sets,
+                "--scale-sets", scale_sets, "--attached", SAMPLES / "attached.json",
             )  # fmt: skip
             fake_prices, prices_url = start_fake(
                 "devtools.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"

@@ -1,4 +1,4 @@
-"""Many VMs' billed and unknown seconds over one window, summing whole UTC days.
+"""Many VMs' billed, unknown and deallocated seconds over one window, summing whole UTC days.
 
 The whole days of the window come from the day rows (one range query per month and 1,000 VMs, one row
 per VM and month whatever its rate of transitions) and the open day on each current row; only the two
@@ -76,6 +76,7 @@ def fleet_day_totals(
                 WindowTotals(
                     summed.billed_seconds + sum(part.totals.billed_seconds for part in parts),
                     summed.unknown_seconds + sum(part.totals.unknown_seconds for part in parts),
+                    summed.deallocated_seconds + sum(part.totals.deallocated_seconds for part in parts),
                 ),
                 summed.present or any(part.existed for part in parts),
             )
@@ -114,7 +115,8 @@ def _told(row: CurrentRow, start: datetime, end: datetime) -> VmTotals | None:
 
 
 def _as_totals(totals: DayTotals) -> VmTotals:
-    return VmTotals(WindowTotals(totals.billed_seconds, totals.unknown_seconds), totals.present)
+    seconds = WindowTotals(totals.billed_seconds, totals.unknown_seconds, totals.deallocated_seconds)
+    return VmTotals(seconds, totals.present)
 
 
 def _whole_days(

@@ -1,4 +1,4 @@
-"""Estimated compute cost: one VM's for a window, and the fleet's summed per owner (chargeback).
+"""Estimated compute cost: one VM's for a window, from the cached prices (``costs_report`` sums it per owner).
 
 Estimates are billed hours times the retail hourly price cached by the price refresh (the price in force
 when it ran, applied to the whole window). Answers only read the cache: the prices API's outages and
@@ -14,7 +14,6 @@ from datetime import datetime
 from shared.answers._days import fleet_day_totals
 from shared.answers._fleet import VmWindow, fleet_windows
 from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
-from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
 
@@ -72,68 +71,6 @@ def fleet_totals(
 
 
 @dataclass(frozen=True)
-class CostsReport:
-    start: datetime
-    end: datetime
-    as_of: datetime
-    group_by: GroupBy
-    currency: str
-    groups: list[GroupTotal]
-    prices_as_of: datetime | None  # the oldest fetch among the prices used
-
-
-def costs_report(
-    ledger: Ledger,
-    group_by: GroupBy,
-    start: datetime,
-    end: datetime,
-    as_of: datetime,
-    currency: str,
-    subscription_id: str | None = None,
-) -> CostsReport:
-    """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
-
-    One subscription at a time: its current rows (one query per 1,000 VMs), then its day rows (one query
-    per month and 1,000 VMs) and, for a window's partial first and last days, the month rows of their
-    months; plus one query for the prices. VMs that did not exist in the window are left out.
-    """
-    prices = all_prices(ledger, currency)
-    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
-    fetched: list[datetime] = []
-    charges = (
-        charge
-        for subscription in subscriptions
-        for charge in _charges(ledger, subscription, start, end, as_of, prices, fetched)
-    )
-    groups = chargeback(group_by, charges)  # folded as they come: one subscription's rows held at a time
-    return CostsReport(start, end, as_of, group_by, currency, groups, min(fetched) if fetched else None)
-
-
-def _charges(
-    ledger: Ledger, subscription: str, start: datetime, end: datetime, as_of: datetime, prices: PriceView,
-    fetched: list[datetime],
-) -> list[VmCharge]:  # fmt: skip
-    """The charges of one subscription's VMs that existed in the window (whole days from day rows); the
-    price times go to ``fetched``."""
-    rows = list(ledger.iter_current_rows(subscription))
-    if not rows:
-        return []
-    charges = []
-    answers = fleet_day_totals(ledger, rows, start, end, as_of, whole_subscriptions=True)
-    for row, answer in zip(rows, answers, strict=True):
-        if not answer.existed:
-            continue
-        totals = answer.totals
-        cost = estimate(row, totals.billed_seconds, prices)
-        if cost.price_as_of is not None:
-            fetched.append(cost.price_as_of)
-        spec = row.profile.spec
-        charges.append(VmCharge(row.vm.subscription_id, row.vm.resource_group, spec.tags if spec else {},
-                                totals.billed_seconds, totals.unknown_seconds, cost.amount))  # fmt: skip
-    return charges
-
-
-@dataclass(frozen=True)
 class VmWindowCost:
     """A VM's billed and unknown seconds in a window and their estimated cost."""
 
@@ -142,6 +79,11 @@ class VmWindowCost:
     unknown_seconds: float
     cost: CostEstimate
     stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
+    deallocated_seconds: float = 0.0  # deallocated or hibernated: compute that stopping saved
+
+    @property
+    def totals(self) -> WindowTotals:
+        return WindowTotals(self.billed_seconds, self.unknown_seconds, self.deallocated_seconds)
 
 
 def iter_window_costs(
@@ -166,7 +108,14 @@ def iter_window_costs(
                 cost = estimate(row, totals.billed_seconds, prices)
                 changes = [(change.time, change.state) for change in window.changes]
                 stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
-                yield VmWindowCost(row, totals.billed_seconds, totals.unknown_seconds, cost, stopped)
+                yield VmWindowCost(
+                    row,
+                    totals.billed_seconds,
+                    totals.unknown_seconds,
+                    cost,
+                    stopped,
+                    totals.deallocated_seconds,
+                )
 
 
 def _existed(window: VmWindow) -> bool:

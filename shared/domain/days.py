@@ -22,12 +22,14 @@ _MICROSECONDS = 1_000_000
 
 @dataclass(frozen=True)
 class DayTotals:
-    """Microseconds billed, unknown and known but not billed, and whether the VM existed in the day."""
+    """Microseconds billed, unknown and known but not billed, and whether the VM existed in the day;
+    ``deallocated``: of ``not_billed``, deallocated or hibernated (what stopping saved, ``avoidedCost``)."""
 
     billed: int = 0
     unknown: int = 0
     not_billed: int = 0
     present: bool = False
+    deallocated: int = 0
 
     def plus(self, other: DayTotals) -> DayTotals:
         return DayTotals(
@@ -35,6 +37,7 @@ class DayTotals:
             self.unknown + other.unknown,
             self.not_billed + other.not_billed,
             self.present or other.present,
+            self.deallocated + other.deallocated,
         )
 
     @property
@@ -44,6 +47,10 @@ class DayTotals:
     @property
     def unknown_seconds(self) -> float:
         return self.unknown / _MICROSECONDS
+
+    @property
+    def deallocated_seconds(self) -> float:
+        return self.deallocated / _MICROSECONDS
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ def held(state: VmState | None, start: datetime, end: datetime) -> DayTotals:
         return DayTotals(unknown=micros, present=True)
     if state.billable:
         return DayTotals(billed=micros, present=True)
-    return DayTotals(not_billed=micros, present=True)
+    deallocated = micros if (state.power_state or "").lower() == "deallocated" else 0
+    return DayTotals(not_billed=micros, present=True, deallocated=deallocated)
 
 
 def first_open_day(before: VmState | None, state: VmState | None, at: datetime) -> OpenDay:

@@ -28,6 +28,7 @@ from shared.domain.ids import VmId
 from shared.domain.times import format_time, utc_now
 from shared.domain.watch import ReconcileSource, sweeps
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, run_steps
+from shared.jobs.attached_inventory import refresh_attached
 from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
@@ -35,7 +36,7 @@ from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
 from shared.jobs.sweep import reconcile_sweep
-from shared.sources import ArmClient, ListingError, ResourceGraphClient, RetailPricesClient
+from shared.sources import ArmClient, ListingError, ResourceGraphClient, RetailPricesClient, list_attached
 from shared.store import Ledger, RunRecord, RunRecords, WatchedSubscriptions
 
 logger = logging.getLogger(__name__)
@@ -199,14 +200,29 @@ class _TimerRun:
         )
         if report.failure:
             raise StepFailed(f"{report.failure}; previous inventory kept")
-        return f"listed {report.listed}, updated {report.updated}, {report.skipped} skipped"
+        owners = report.disk_owners
+        kept = refresh_attached(
+            self.ledger,
+            sub,
+            lambda: list_attached(self.arm, sub, deadline=step.deadline, disk_owners=owners),
+            now=step.now,
+        )
+        if kept.failure:
+            raise StepFailed(f"VM models stored; disks and IPs: {kept.failure}, previous kept")
+        return (
+            f"listed {report.listed}, updated {report.updated}, {report.skipped} skipped; "
+            f"{kept.held} disk(s) and IP(s) held by {kept.vms} VM(s), {kept.unattached} unattached disk(s)"
+        )
 
     def prices(self, step: StepRun) -> str:
         now, deadline = step.now, step.deadline
         report = refresh_prices(self.ledger, self.prices_client, clock=lambda: now, deadline=deadline)
         if report.failure:
             raise StepFailed(f"{report.failure}; previous prices kept")
-        return f"{report.pairs} region/size pair(s), {report.priced} priced"
+        return (
+            f"{report.pairs} region/size pair(s), {report.priced} priced; "
+            f"disk and IP rates of {report.regions} region(s)"
+        )
 
     def push_findings(self, step: StepRun) -> str:
         if self.findings is None:

@@ -5,6 +5,7 @@ that carries a scale set event to the queue function."""
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
 from shared.sources.arm import ArmClient
+from shared.sources.attached_listing import AttachedListing, list_attached
 from shared.sources.events import (
     InboundEvent,
     ScaleSetEvent,
@@ -34,6 +35,8 @@ __all__ = [
     "batches",
     "HEALTH_EVENT_TYPES",
     "ArmClient",
+    "AttachedListing",
+    "list_attached",
     "FindingsTopic",
     "HealthEvent",
     "InboundEvent",

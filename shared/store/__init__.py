@@ -16,6 +16,13 @@ from shared.store._records import (
     Upkeep,
     VmProfile,
 )
+from shared.store.attached import (
+    AttachedStore,
+    UnattachedDisk,
+    disk_cursor,
+    is_disk_cursor,
+    split_disk_cursor,
+)
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
 from shared.store.outbox import Outbox, Owned
@@ -26,6 +33,11 @@ from shared.store.watched import MAX_WATCHED, WatchedSet, WatchedSubscriptions
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
 __all__ = [
+    "AttachedStore",
+    "UnattachedDisk",
+    "disk_cursor",
+    "is_disk_cursor",
+    "split_disk_cursor",
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
     "Condition",

@@ -6,7 +6,8 @@ rate of transitions (one row per VM and month, never chunked).
 
 Layout: ``dy|<YYYY-MM>|<group>|<name>!`` (``!`` ends the VM key, as in month rows, so a key range
 holds exactly its VMs), one property ``dDD`` per closed day: ``billed,unknown,notBilled,
-present`` (microseconds; ``present`` 1 when the VM existed at some instant of the day). The day of the
+present,deallocated`` (microseconds; ``present`` 1 when the VM existed at some instant of the day;
+``deallocated``, of ``notBilled``, deallocated or hibernated: what ``avoidedCost`` counts). The day of the
 last transition is still open: its totals so far ride on the current row (``dayOpen``, ``dayRunning``),
 with the months mark, which they share: written by the transaction that records an in-order transition
 (the days it closes merged into their rows, no round trip more), dropped with it by a late event or a
@@ -49,12 +50,12 @@ def day_range(month: str, first_vm_key: str | None, last_vm_key: str | None) -> 
 
 
 def _text(totals: DayTotals) -> str:
-    return f"{totals.billed},{totals.unknown},{totals.not_billed},{int(totals.present)}"
+    return f"{totals.billed},{totals.unknown},{totals.not_billed},{int(totals.present)},{totals.deallocated}"
 
 
 def _totals(text: str) -> DayTotals:
-    billed, unknown, not_billed, present = text.split(",")
-    return DayTotals(int(billed), int(unknown), int(not_billed), present == "1")
+    billed, unknown, not_billed, present, deallocated = text.split(",")
+    return DayTotals(int(billed), int(unknown), int(not_billed), present == "1", int(deallocated))
 
 
 # ---- the open day on the current row -----------------------------------------------------------------

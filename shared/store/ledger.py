@@ -44,6 +44,7 @@ from shared.store._reads import LedgerReads
 from shared.store._records import CurrentRow, Outcome
 from shared.store._tail_writer import TailConflict, TailWriter
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
+from shared.store.attached import AttachedStore
 from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook
 
@@ -91,6 +92,11 @@ class Ledger(LedgerReads):
     def prices(self) -> PriceBook:
         """The cached retail prices, in the same table."""
         return PriceBook(self.table)
+
+    @property
+    def attached(self) -> AttachedStore:
+        """Each VM's disks and public IPs and the unattached disks, in the same table."""
+        return AttachedStore(self.table)
 
     # ---- writes ------------------------------------------------------------------------------------
 

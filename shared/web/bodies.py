@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.answers import CostsReport, Segment, VmFinding
+from shared.answers import CostsReport, DiskFinding, VmFinding, WholeBill
 from shared.domain.accounting import WindowTotals
-from shared.domain.chargeback import GroupTotal
+from shared.domain.attached_pricing import AttachedCost, ItemCost
+from shared.domain.chargeback import ExtraTotal, GroupTotal
 from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
-from shared.domain.pricing import CostEstimate, round_money
+from shared.domain.pricing import CostEstimate, CostReason, round_money
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
@@ -94,8 +94,44 @@ def cost_body(cost: CostEstimate) -> dict[str, Any]:
     }
 
 
-def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
+def whole_bill_fields(bill: WholeBill) -> dict[str, Any]:
+    """``attachedCost`` (disks and IPs over the window, and per month now), ``totalCost`` (compute plus
+    them) and ``avoidedCost`` (deallocated hours at the compute price); ``amount`` ``null`` with a
+    ``reason`` when unknown, never 0."""
+    kept, total, avoided = bill.attached, bill.total, bill.avoided
+    disks = [
+        {"id": i.resource_id, "sku": i.sku, "tier": i.tier, **_priced(i)} for i in kept.items if i.is_disk
+    ]
+    ips = [{"id": i.resource_id, "sku": i.sku, **_priced(i)} for i in kept.items if not i.is_disk]
     return {
+        "attachedCost": {
+            "amount": money(kept.amount), "currency": kept.currency, "disks": disks, "publicIps": ips,
+            "monthly": money(kept.monthly), "reason": _reason(kept.reason),
+        },
+        "totalCost": {
+            "amount": money(total.amount), "currency": total.currency, "reason": _reason(total.reason),
+        },
+        "avoidedCost": {
+            "amount": money(avoided.amount), "currency": avoided.currency,
+            "hours": _hours(avoided.seconds), "reason": _reason(avoided.reason),
+        },
+    }  # fmt: skip
+
+
+def _priced(item: ItemCost) -> dict[str, Any]:
+    return {"amount": money(item.amount), "reason": _reason(item.reason)}
+
+
+def _hours(seconds: float) -> int | float:
+    return as_number(seconds / 3600)
+
+
+def _reason(reason: CostReason | None) -> str | None:
+    return reason.value if reason else None
+
+
+def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
+    body = {
         "group": group.key,
         "vmCount": group.vm_count,
         "billedSeconds": as_number(group.billed_seconds),
@@ -104,6 +140,14 @@ def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
         "unpricedVmCount": group.unpriced_vm_count,
         "unpricedBilledSeconds": as_number(group.unpriced_billed_seconds),
     }
+    extra, unit = group.extra or ExtraTotal(), {"currency": currency}
+    body.update(
+        attachedCost={"amount": money(extra.attached), **unit, "monthly": money(extra.attached_monthly),
+                      "unpricedVmCount": extra.unpriced_attached_vm_count},
+        totalCost={"amount": money(extra.total), **unit, "unpricedVmCount": extra.unpriced_total_vm_count},
+        avoidedCost={"amount": money(extra.avoided), **unit, "hours": _hours(extra.avoided_seconds)},
+    )  # fmt: skip
+    return body
 
 
 def costs_body(report: CostsReport) -> dict[str, Any]:
@@ -117,6 +161,9 @@ def costs_body(report: CostsReport) -> dict[str, Any]:
         total.unpriced_billed_seconds += group.unpriced_billed_seconds
         if group.amount is not None:
             total.amount = (total.amount or Decimal(0)) + group.amount
+        if group.extra is not None:
+            total.extra = total.extra or ExtraTotal()
+            total.extra.merge(group.extra)
     body = group_body(total, report.currency)
     del body["group"]
     return {
@@ -146,48 +193,6 @@ def transition_body(row: TransitionRow) -> dict[str, Any]:
         "billingPolicy": row.billing_policy,
         "changedAfter": format_time(changed_after) if changed_after else None,
     }
-
-
-def segment_body(segment: Segment) -> dict[str, Any]:
-    origin = segment.cause.origin if segment.cause else None
-    return {
-        "from": format_time(segment.start),
-        "to": format_time(segment.end),
-        **state_body(segment.state),
-        "operationName": (origin.operation_name or None) if origin else None,
-        "source": origin.source.value if origin else None,
-    }
-
-
-SEGMENT_ROW_COLUMNS = (
-    "from",
-    "to",
-    "state",
-    "billedSeconds",
-    "notBilledSeconds",
-    "unknownSeconds",
-    "segments",
-)
-
-
-def segment_rows(segments: Sequence[Segment], start: datetime) -> dict[str, Any]:
-    """Segments compact (with ``resolution``): one array a segment in ``SEGMENT_ROW_COLUMNS`` order, times
-    in seconds after ``start`` (the window's), the state an index into the VM's ``states``."""
-    states: list[dict[str, Any]] = []
-    index: dict[str, int] = {}
-    rows: list[list[Any]] = []
-    for segment in segments:
-        state = {key: value for key, value in segment_body(segment).items() if key not in ("from", "to")}
-        number = index.setdefault(json.dumps(state, sort_keys=True), len(states))
-        if number == len(states):
-            states.append(state)
-        held = segment.holds()
-        begins, ends = (segment.start - start).total_seconds(), (segment.end - start).total_seconds()
-        rows.append([
-            as_number(begins), as_number(ends), number, as_number(held.billed_seconds),
-            as_number(held.not_billed_seconds), as_number(held.unknown_seconds), held.segments,
-        ])  # fmt: skip
-    return {"states": states, "segmentRows": rows}
 
 
 def totals_fields(totals: WindowTotals) -> dict[str, Any]:
@@ -227,10 +232,42 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
         "hours": as_number(finding.hours),
         "billedHours": as_number(finding.billed_hours),
         "estimatedCost": cost_body(item.cost),
+        **({"attachedCost": attached_monthly_body(item.attached)} if item.attached is not None else {}),
         "reachedBy": finding.reached_by.value if finding.reached_by else None,
         "causeSource": cause.source.value if cause else None,
         "causeOperation": cause.operation_name if cause else None,
         "lastConfirmed": format_time(current.confirmed_at),
+    }
+
+
+def attached_monthly_body(cost: AttachedCost) -> dict[str, Any]:
+    """What a VM's disks and IPs cost a month now (``deallocatedLong``: what it still costs while off)."""
+    return {"monthly": money(cost.monthly), "currency": cost.currency, "reason": _reason(cost.reason)}
+
+
+def disk_finding_body(item: DiskFinding) -> dict[str, Any]:
+    """An unattached disk: where it is, what it is, since when no VM owns it and what it costs a month."""
+    disk, finding = item.disk.disk, item.finding
+    parts = disk.resource_id.split("/")
+    cost = item.cost.items[0] if item.cost.items else None
+    return {
+        "kind": finding.kind.value,
+        "resourceId": disk.resource_id,
+        "subscriptionId": item.subscription_id,
+        "resourceGroup": parts[4] if len(parts) > 4 else None,
+        "diskName": parts[-1],
+        "sku": disk.sku,
+        "tier": cost.tier if cost else None,
+        "sizeGb": disk.size_gb,
+        "location": disk.location,
+        "timeCreated": format_time(disk.created) if disk.created else None,
+        "since": format_time(finding.since),
+        "hours": as_number(finding.hours),
+        "monthlyCost": {
+            "amount": money(item.cost.monthly),
+            "currency": item.cost.currency,
+            "reason": _reason(cost.reason) if cost else None,
+        },
     }
 
 
@@ -244,5 +281,6 @@ def findings_fields(kinds: Sequence[FindingKind], thresholds: Thresholds, as_of:
             "failedProvisioningMinHours": as_number(thresholds.failed_min_hours),
             "unconfirmedAfterHours": as_number(thresholds.unconfirmed_after_hours),
             "unconfirmedMinHours": as_number(thresholds.unconfirmed_min_hours),
+            "unattachedDiskMinHours": as_number(thresholds.unattached_min_hours),
         },
     }

@@ -14,22 +14,29 @@ from typing import Any
 
 import isodate  # type: ignore[import-untyped]
 
-from shared.answers import PriceView, VmTimeline, all_prices, estimate, fleet_timelines
+from shared.answers import (
+    AttachedView,
+    PriceView,
+    VmTimeline,
+    all_prices,
+    attached_for,
+    fleet_timelines,
+    whole_bill,
+)
 from shared.domain.times import utc_now
 from shared.store import Ledger
 from shared.web.bodies import (
-    SEGMENT_ROW_COLUMNS,
     cost_body,
     paged_body,
-    segment_body,
-    segment_rows,
     totals_fields,
     vm_body,
+    whole_bill_fields,
     window_fields,
 )
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, requested_format, vm_csv_item
 from shared.web.params import MAX_WINDOW, check_window, earlier, query_window, resolution_of
 from shared.web.responses import HttpResult, Request, csv_response
+from shared.web.segment_bodies import SEGMENT_ROW_COLUMNS, segment_body, segment_rows
 from shared.web.vms import vms_page_for
 
 TIMELINES_DEFAULT_TOP = 50
@@ -51,7 +58,12 @@ def list_vm_timelines(request: Request, ledger: Ledger, *, currency: str) -> dic
         ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM, resolution=resolution
     )
     prices = all_prices(ledger, currency)
-    items = [timeline_body(timeline, prices, compact=resolution is not None) for timeline in timelines]
+    attached = attached_for(ledger, currency, [row.vm for row in page.items])
+    until = min(end, as_of)
+    items = [
+        timeline_body(timeline, prices, attached, start, until, compact=resolution is not None)
+        for timeline in timelines
+    ]
     body = paged_body(items, page.next_after, request)
     body.update(window_fields(ledger.policy, start, end, as_of))
     if resolution is not None:
@@ -73,12 +85,22 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
     return start, end
 
 
-def timeline_body(timeline: VmTimeline, prices: PriceView, *, compact: bool = False) -> dict[str, Any]:
-    """One VM's entry: its current state, billed/unknown seconds and cost in the window, its segments
-    (``compact``: as ``segmentRows`` and ``states``)."""
+def timeline_body(
+    timeline: VmTimeline,
+    prices: PriceView,
+    attached: AttachedView,
+    start: datetime,
+    until: datetime,
+    *,
+    compact: bool = False,
+) -> dict[str, Any]:
+    """One VM's entry: its current state, billed/unknown seconds and its whole bill in the window (until
+    ``until``, the window's end or now), its segments (``compact``: as ``segmentRows`` and ``states``)."""
     body = vm_body(timeline.current)
     body.update(totals_fields(timeline.totals))
-    body["estimatedCost"] = cost_body(estimate(timeline.current, timeline.totals.billed_seconds, prices))
+    bill = whole_bill(timeline.current, timeline.totals, start, until, prices, attached)
+    body["estimatedCost"] = cost_body(bill.compute)
+    body.update(whole_bill_fields(bill))
     body["truncated"] = timeline.truncated
     if compact:
         body.update(segment_rows(timeline.segments, timeline.start))
