@@ -59,6 +59,9 @@ def daily_digest(
     prices = all_prices(ledger, currency)
     costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices))
     priced = [item for item in costs if item.cost.amount is not None]
+    billed = [
+        item for item in costs if item.billed_seconds > 0
+    ]  # a top list of VMs that billed nothing says nothing
     findings = all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency)
     bill = digest_bill(ledger, costs, prices, as_of=as_of, thresholds=thresholds)
     counts = Counter(item.finding.kind for item in findings)
@@ -72,7 +75,7 @@ def daily_digest(
         billed_seconds=sum(item.billed_seconds for item in costs),
         estimated_cost=priced_total([item.cost for item in costs]),
         unpriced_vms=len(costs) - len(priced),
-        top_by_billed=heapq.nlargest(TOP, costs, key=lambda item: item.billed_seconds),
+        top_by_billed=heapq.nlargest(TOP, billed, key=lambda item: item.billed_seconds),
         top_by_cost=heapq.nlargest(TOP, priced, key=lambda item: item.cost.amount or Decimal(0)),
         finding_counts={kind: counts.get(kind, 0) for kind in ALL_KINDS},
         stopped=sorted(stopped, key=_costliest),
