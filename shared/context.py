@@ -2,7 +2,8 @@
 
 ``function_app.py`` and the command line start here. The settings are read once, on first use (never at
 import: importing ``function_app`` stays cheap, and a wrong setting fails a trigger, not the indexing);
-the ledger, the work queue and the Resource Manager, Resource Graph and Retail Prices clients are each
+the ledger, the work queue and the Resource Manager, Resource Graph, Cost Management and Retail Prices
+clients are each
 built once per process, on first use. In Azure one ``DefaultAzureCredential`` (the app's managed identity)
 serves the ledger table, the work queue, Resource Manager and Resource Graph alike; with Azurite and a
 loopback fake of ARM none is built.
@@ -23,11 +24,17 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from shared import jobs, web
+from shared import answers, jobs, web
 from shared.domain.findings import Thresholds
 from shared.domain.watch import ReconcileSource
 from shared.settings import Settings, read_settings
-from shared.sources import ArmClient, InboundEvent, ResourceGraphClient, RetailPricesClient
+from shared.sources import (
+    ArmClient,
+    CostManagementClient,
+    InboundEvent,
+    ResourceGraphClient,
+    RetailPricesClient,
+)
 from shared.store import (
     Ledger,
     Outcome,
@@ -54,12 +61,14 @@ class Root:
         self.backfill_max_vms: int = settings.backfill_on_adopt_max_vms
         self.reconcile_source: ReconcileSource = settings.reconcile_source
         self.management_group: str | None = settings.watch_management_group
+        self.actuals_every: timedelta = settings.actuals_refresh
         self._credential: TokenCredential | None = None
         self._ledger: Ledger | None = None
         self._work_queue: WorkQueue | None = None
         self._arm: ArmClient | None = None
         self._prices: RetailPricesClient | None = None
         self._graph: ResourceGraphClient | None = None
+        self._costs: CostManagementClient | None = None
 
     def ledger(self) -> Ledger:
         """The ledger; built on first use, tried again on the next call if building failed."""
@@ -97,6 +106,20 @@ class Root:
             if self._graph is None:
                 self._graph = ResourceGraphClient(self._settings.arm_endpoint, self.credential)
             return self._graph
+
+    def costs(self) -> CostManagementClient:
+        """The Cost Management Query client, on the Resource Manager endpoint with the same identity."""
+        with self._lock:
+            if self._costs is None:
+                self._costs = CostManagementClient(self._settings.arm_endpoint, self.credential)
+            return self._costs
+
+    def actuals(self) -> jobs.Actuals | None:
+        """The actuals step's source, unless ``ACTUALS_REFRESH`` is 0; the ledger's hours per day as the
+        fleet answers count them."""
+        if not self.actuals_every:
+            return None
+        return jobs.Actuals(self.costs(), self.actuals_every, answers.daily_billed_hours)
 
     def watch(self) -> jobs.Watch | None:
         """How reconcile reads the fleet beyond List All, when a setting asks for more than the default."""
@@ -185,6 +208,7 @@ def run_timer() -> None:
         ledger, app.arm(), app.prices(),
         subscriptions=app.subscriptions, inventory_every=app.inventory_every,
         backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms, watch=app.watch(),
+        actuals=app.actuals(),
     )  # fmt: skip
     jobs.run_timer(steps, app.run_records())
 

@@ -23,6 +23,7 @@ from shared.domain.findings import (
     Thresholds,
 )
 from shared.domain.ids import is_subscription_id
+from shared.domain.times import parse_period
 from shared.domain.vm_state import BillingPolicy
 from shared.domain.watch import ReconcileSource, parse_management_group, parse_reconcile_source
 from shared.errors import ConfigurationError
@@ -41,6 +42,7 @@ RECONCILE_SUBSCRIPTION_IDS = "RECONCILE_SUBSCRIPTION_IDS"
 ARM_ENDPOINT = "ARM_ENDPOINT"
 COMPUTE_API_VERSION = "COMPUTE_API_VERSION"
 INVENTORY_REFRESH = "INVENTORY_REFRESH"
+ACTUALS_REFRESH = "ACTUALS_REFRESH"
 RETAIL_PRICES_ENDPOINT = "RETAIL_PRICES_ENDPOINT"
 PRICES_CURRENCY = "PRICES_CURRENCY"
 # Read by the Functions host through the %RECONCILE_SCHEDULE% binding expression, not by Python.
@@ -62,6 +64,7 @@ DEFAULT_BACKFILL_ON_ADOPT_DAYS = 90  # the Activity Log's retention
 DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS = 50
 MAX_BACKFILL_DAYS = 90
 DEFAULT_INVENTORY_REFRESH = timedelta(hours=6)
+DEFAULT_ACTUALS_REFRESH = timedelta(days=1)
 DEFAULT_RETAIL_PRICES_ENDPOINT = "https://prices.azure.com"
 DEFAULT_PRICES_CURRENCY = "USD"
 
@@ -70,8 +73,6 @@ _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _QUEUE_NAME_PATTERN = re.compile(r"^(?=.{3,56}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 _LOOPBACK_HOSTS = {"localhost"}
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-# ISO-8601 durations with hours and minutes (PT6H, PT30M, PT1H30M) or a bare number of hours.
-_DURATION_PATTERN = re.compile(r"^PT(?:(?P<hours>\d{1,4})H)?(?:(?P<minutes>\d{1,6})M)?$")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Settings:
     backfill_on_adopt_days: int = DEFAULT_BACKFILL_ON_ADOPT_DAYS
     backfill_on_adopt_max_vms: int = DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS
     inventory_refresh: timedelta = DEFAULT_INVENTORY_REFRESH
+    # Cost Management's actuals per watched subscription at most this often (0: never).
+    actuals_refresh: timedelta = DEFAULT_ACTUALS_REFRESH
     retail_prices_endpoint: str = DEFAULT_RETAIL_PRICES_ENDPOINT
     prices_currency: str = DEFAULT_PRICES_CURRENCY
     # The queue that hands scale-set-level events from the Event Grid function to the queue function.
@@ -126,7 +129,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         backfill_on_adopt_max_vms=int(
             _number(env, BACKFILL_ON_ADOPT_MAX_VMS, DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS, 10_000, whole=True)
         ),
-        inventory_refresh=_read_inventory_refresh(env),
+        inventory_refresh=_read_period(env, INVENTORY_REFRESH, DEFAULT_INVENTORY_REFRESH),
+        actuals_refresh=_read_period(env, ACTUALS_REFRESH, DEFAULT_ACTUALS_REFRESH, off=True),
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
         queue_name=_read_queue_name(env),
@@ -272,22 +276,24 @@ def _read_endpoint(env: Mapping[str, str], name: str, default: str) -> str:
     return endpoint
 
 
-def _read_inventory_refresh(env: Mapping[str, str]) -> timedelta:
-    """An ISO-8601 duration such as ``PT6H`` or ``PT30M``, or a number of hours; at least 5 minutes."""
-    text = _value(env, INVENTORY_REFRESH)
+def _read_period(env: Mapping[str, str], name: str, default: timedelta, *, off: bool = False) -> timedelta:
+    """An ISO-8601 duration (``P1D``, ``PT6H``, ``PT30M``) or a number of hours, at least 5 minutes;
+    with ``off``, ``0`` switches the step off (``timedelta(0)``)."""
+    text = _value(env, name)
     if text is None:
-        return DEFAULT_INVENTORY_REFRESH
-    match = _DURATION_PATTERN.match(text.upper())
-    if text.isdigit() and len(text) <= 4:
-        period = timedelta(hours=int(text))
-    elif match and (match["hours"] or match["minutes"]):
-        period = timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
-    else:
+        return default
+    if off and text == "0":
+        return timedelta(0)
+    try:
+        period = timedelta(hours=int(text)) if text.isdigit() and len(text) <= 4 else parse_period(text)
+    except ValueError:
         raise ConfigurationError(
-            f"{INVENTORY_REFRESH} must be a duration such as PT6H or PT30M, got {text!r}"
-        )
+            f"{name} must be a duration such as P1D, PT6H or PT30M, got {text!r}"
+        ) from None
     if period < timedelta(minutes=5):
-        raise ConfigurationError(f"{INVENTORY_REFRESH} must be at least 5 minutes (PT5M), got {text!r}")
+        raise ConfigurationError(
+            f"{name} must be at least 5 minutes (PT5M){' or 0' if off else ''}, got {text!r}"
+        )
     return period
 
 

@@ -104,3 +104,18 @@ def months_touched(start: datetime, end: datetime) -> list[str]:
     # Not ``end - 1 µs`` when empty: at 0001-01-01T00:00 there is no instant before it.
     last = end - timedelta(microseconds=1) if end > start else start
     return months_from(month_of(start), month_of(last))
+
+
+# ISO-8601 durations of days, hours and minutes: ``P1D``, ``PT6H``, ``PT30M``, ``P1DT12H``.
+_PERIOD = re.compile(
+    r"P(?:(?P<days>[0-9]{1,4})D)?(?:T(?:(?P<hours>[0-9]{1,4})H)?(?:(?P<minutes>[0-9]{1,6})M)?)?"
+)
+
+
+def parse_period(text: str) -> timedelta:
+    """An ISO-8601 duration of days, hours and minutes; ``ValueError`` for anything else (or nothing)."""
+    match = _PERIOD.fullmatch(text.strip().upper())
+    if not match or not any(match.groupdict().values()) or text.strip().upper().endswith("T"):
+        raise ValueError(f"not a duration such as P1D, PT6H or PT30M: {text!r}")
+    parts = {name: int(value or 0) for name, value in match.groupdict().items()}
+    return timedelta(days=parts["days"], hours=parts["hours"], minutes=parts["minutes"])

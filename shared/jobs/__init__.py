@@ -18,7 +18,8 @@ from shared.jobs.reconcile import (
     reconcile_subscription,
     reconcile_subscriptions,
 )
-from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, Watch, run_timer, timer_steps
+from shared.jobs.actuals import ActualsReport, refresh_actuals
+from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, Actuals, Watch, run_timer, timer_steps
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 from shared.jobs.scale_set_queue import MAX_DEQUEUE_COUNT, enqueue_scale_set_event, handle_scale_set_message
 from shared.jobs.sweep import MAX_CONFIRMATIONS_PER_RUN, reconcile_sweep
@@ -42,6 +43,9 @@ __all__ = [
     "SubscriptionReport",
     "TimerRunFailed",
     "Watch",
+    "Actuals",
+    "ActualsReport",
+    "refresh_actuals",
     "MAX_CONFIRMATIONS_PER_RUN",
     "reconcile_sweep",
     "backfill_adopted",

@@ -26,13 +26,20 @@ from shared.domain.ids import VmId
 from shared.domain.times import format_time, utc_now
 from shared.domain.watch import ReconcileSource, sweeps
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, run_steps
+from shared.jobs.actuals import DailyHours, refresh_actuals
 from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions
 from shared.jobs.sweep import reconcile_sweep
-from shared.sources import ArmClient, ListingError, ResourceGraphClient, RetailPricesClient
+from shared.sources import (
+    ArmClient,
+    CostManagementClient,
+    ListingError,
+    ResourceGraphClient,
+    RetailPricesClient,
+)
 from shared.store import Ledger, RunRecords, WatchedSubscriptions
 
 RUN_DEADLINE_SECONDS = 420.0
@@ -62,11 +69,14 @@ def timer_steps(
     backfill_days: int,
     backfill_max_vms: int,
     watch: Watch | None = None,
+    actuals: Actuals | None = None,
 ) -> list[Step]:
     """Every step of a run, in order. With ``watch``, the subscriptions of its management group are
-    watched beside ``subscriptions``, and reconcile reads Resource Graph when its source says so."""
+    watched beside ``subscriptions``, and reconcile reads Resource Graph when its source says so; with
+    ``actuals``, Cost Management's daily costs are stored once a period per watched subscription."""
     run = _TimerRun(ledger, arm, prices, subscriptions, backfill_days, backfill_max_vms)
-    run.watch, run.inventory_every = watch, inventory_every
+    run.watch, run.inventory_every, run.actuals_source = watch, inventory_every, actuals
+    billed = run.subscriptions if actuals is not None else []
     whole_run = RUN_DEADLINE_SECONDS
     group = [watch.management_group] if watch and watch.management_group else []
     # fmt: off
@@ -78,6 +88,7 @@ def timer_steps(
         Step("month-rows",       EVERY_RUN,       whole_run,          run.month_rows),
         Step("inventory",        inventory_every, whole_run,          run.inventory, each=run.subscriptions),
         Step("prices",           PRICES_REFRESH,  whole_run,          run.prices,    each=[prices.currency]),
+        Step("actuals",          _every(actuals), whole_run,          run.actuals,   each=billed),
     ]
     # fmt: on
 
@@ -91,6 +102,19 @@ class Watch:
     graph: ResourceGraphClient
     stored: WatchedSubscriptions
     management_group: str | None = None
+
+
+@dataclass(frozen=True)
+class Actuals:
+    """Where the actuals step reads the bill, how often, and how it counts the ledger's hours per day."""
+
+    client: CostManagementClient
+    every: timedelta
+    daily_hours: DailyHours
+
+
+def _every(actuals: Actuals | None) -> timedelta:
+    return actuals.every if actuals is not None else timedelta(days=1)
 
 
 class _TimerRun:
@@ -114,6 +138,7 @@ class _TimerRun:
         self.inventory_every = timedelta(0)
         self.backfill_days, self.backfill_max_vms = backfill_days, backfill_max_vms
         self.adopted: list[VmId] = []
+        self.actuals_source: Actuals | None = None
 
     def watched(self, step: StepRun) -> str:
         """The management group's enabled subscriptions: from Resource Graph once an inventory period has
@@ -189,3 +214,15 @@ class _TimerRun:
         if report.failure:
             raise StepFailed(f"{report.failure}; previous prices kept")
         return f"{report.pairs} region/size pair(s), {report.priced} priced"
+
+    def actuals(self, step: StepRun) -> str:
+        assert self.actuals_source is not None and step.item is not None
+        source = self.actuals_source
+        try:
+            report = refresh_actuals(
+                self.ledger, source.client, step.item,
+                now=step.now, daily_hours=source.daily_hours, deadline=step.deadline,
+            )  # fmt: skip
+        except ListingError as err:
+            raise StepFailed(f"{err}; nothing stored, the days are asked again next time") from err
+        return report.summary()

@@ -1,10 +1,12 @@
 """Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events),
-Resource Manager listings and instance views, Resource Graph's sweep, the Activity Log; the queue message
+Resource Manager listings and instance views, Resource Graph's sweep, the Activity Log, Cost
+Management's daily costs; the queue message
 that carries a scale set event to the queue function."""
 
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
 from shared.sources.arm import ArmClient
+from shared.sources.cost_management import CostManagementClient
 from shared.sources.events import (
     InboundEvent,
     ScaleSetEvent,
@@ -32,6 +34,7 @@ from shared.sources.vm_models import ListedModel, parse_model_page
 __all__ = [
     "HEALTH_EVENT_TYPES",
     "ArmClient",
+    "CostManagementClient",
     "HealthEvent",
     "InboundEvent",
     "ListedScaleSet",

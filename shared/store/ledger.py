@@ -45,6 +45,7 @@ from shared.store._records import CurrentRow, Outcome
 from shared.store._tail_writer import TailConflict, TailWriter
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
 from shared.store.months import MonthRows
+from shared.store.actuals import ActualsBook
 from shared.store.price_book import PriceBook
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,11 @@ class Ledger(LedgerReads):
     def prices(self) -> PriceBook:
         """The cached retail prices, in the same table."""
         return PriceBook(self.table)
+
+    @property
+    def actuals(self) -> ActualsBook:
+        """Cost Management's actual cost per resource and day, in the same table."""
+        return ActualsBook(self.table)
 
     # ---- writes ------------------------------------------------------------------------------------
 

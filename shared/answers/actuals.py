@@ -1,0 +1,112 @@
+"""The bill beside the estimate, read side: the ledger's billed hours per VM and UTC day (from month rows,
+as every fleet answer reads them), and each VM's share of what the stored actuals say over a window.
+
+A Uniform instance's compute is billed under its scale set: the set's actual cost is one resource's, set
+beside the sum of its instances' estimates (``VmActuals.carries_set``: the first instance of the set in
+key order carries the set's actual, the others only their estimates for the days it covers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from shared.answers._fleet import VmWindow, fleet_windows
+from shared.domain.actuals import DAY, DayActual, daily_billed_seconds, day_start, days_between, resource_key
+from shared.domain.pricing import HourlyPrice, cost_of
+from shared.domain.times import months_touched
+from shared.store import CurrentRow, Ledger
+
+HOUR = 3600.0
+
+
+def daily_seconds(window: VmWindow, start: datetime) -> dict[date, float]:
+    changes = ((change.time, change.state) for change in window.changes)
+    return daily_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
+
+
+def daily_billed_hours(
+    ledger: Ledger, rows: Sequence[CurrentRow], first_day: date, last_day: date, as_of: datetime
+) -> list[dict[date, float]]:
+    """Each row's billed hours per UTC day of ``[first_day, last_day]`` (key order, like ``rows``)."""
+    start, end = day_start(first_day), day_start(last_day) + DAY
+    windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+    return [
+        {day: seconds / HOUR for day, seconds in daily_seconds(window, start).items()} for window in windows
+    ]
+
+
+@dataclass(frozen=True)
+class VmActuals:
+    """One VM's share of the bill over a window: the days its resource's bill covers, the bill's amounts
+    (``None`` for an instance that does not carry its set's), and its estimate on those days and the rest."""
+
+    covered: tuple[date, ...]
+    actual: Decimal | None
+    amortized: Decimal | None
+    bill_hours: float | None
+    currency: str | None
+    estimate_same_days: Decimal | None
+    estimate_unbilled: Decimal | None
+    billed_as_scale_set: bool
+    carries_set: bool
+
+
+def vm_actuals(
+    row: CurrentRow,
+    window: VmWindow,
+    start: datetime,
+    bill: Mapping[date, DayActual],
+    price: HourlyPrice | None,
+    *,
+    carries_set: bool = True,
+) -> VmActuals:
+    """``row``'s actuals over ``[start, window.accrue_until)`` from its resource's stored days ``bill``."""
+    days = days_between(start, window.accrue_until) if window.accrue_until > start else []
+    covered = tuple(day for day in days if day in bill)
+    seconds = daily_seconds(window, start) if days else {}
+    same = sum((seconds.get(day, 0.0) for day in covered), 0.0)
+    rest = sum((value for day, value in seconds.items() if day not in bill), 0.0)
+    instance = row.vm.scale_set is not None
+    carries = carries_set or not instance
+    chosen = [bill[day] for day in covered]
+    return VmActuals(
+        covered,
+        sum((day.actual for day in chosen), Decimal(0)) if carries and chosen else None,
+        _amortized(chosen) if carries and chosen else None,
+        sum(day.hours for day in chosen) if carries and chosen else None,
+        chosen[0].currency if chosen else None,
+        cost_of(same, price) if price is not None else None,
+        cost_of(rest, price) if price is not None else None,
+        instance,
+        carries and instance,
+    )
+
+
+def _amortized(days: Sequence[DayActual]) -> Decimal | None:
+    if any(day.amortized is None for day in days):
+        return None
+    return sum((day.amortized or Decimal(0) for day in days), Decimal(0))
+
+
+def load_bill(
+    ledger: Ledger, subscription: str, start: datetime, end: datetime
+) -> dict[str, dict[date, DayActual]]:
+    """The stored actuals of ``subscription``'s resources for the months ``[start, end)`` touches: one
+    range query per 1,000 resource-months."""
+    months = months_touched(start, max(start, end))
+    return ledger.actuals.load(subscription, months[0], months[-1])
+
+
+def first_of_sets(rows: Sequence[CurrentRow]) -> set[str]:
+    """The VM keys of the rows that carry their scale set's actual: each set's first instance."""
+    seen: set[str] = set()
+    carriers = set()
+    for row in rows:
+        key = resource_key(row.vm)
+        if key.startswith("set|") and key not in seen:
+            seen.add(key)
+            carriers.add(row.vm.vm_key)
+    return carriers

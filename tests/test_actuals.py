@@ -1,0 +1,124 @@
+"""Cost Management's actuals beside the ledger, on Azurite with the loopback fake's Query API: the first
+run's two months, paging and a 429 on the way, compute meters only and only the resources the ledger knows,
+a Uniform scale set's usage compared with the sum of its instances, a day the bill revises overwritten, and
+the ledger's hours kept beside the bill's for the ``billingDrift`` finding."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from devtools.events import at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event, SUB
+from devtools.fake_arm import BillLine, FakeArm
+from shared.answers import daily_billed_hours
+from shared.domain.actuals import drift_days
+from shared.jobs import refresh_actuals
+from shared.sources import CostManagementClient
+from tests.factories import deliver, sample_day
+from tests.test_arm_client import SleepRecordingTransport
+
+pytestmark = pytest.mark.azurite
+
+DAY = date(2026, 11, 23)  # the sample day
+NOW = at(hours=24 * 3)  # 2026-11-26: the sample day has been over for more than a day
+WEB, DRIFTY = vm_id("web-01"), vm_id("drift-01")
+POOL = scale_set_id("pool")
+
+
+def instance_day(instance: str) -> list[dict]:
+    """A Uniform instance started at 08:00 and deallocated at 13:00: 5 billed hours."""
+    resource = instance_id(instance, "pool")
+    return [
+        wire_event("start", at(hours=8), resource_id=resource, operation=scale_set_operation("start", instance=True)),
+        wire_event("deallocate", at(hours=13), resource_id=resource,
+                   operation=scale_set_operation("deallocate", instance=True)),
+    ]  # fmt: skip
+
+
+def bill(web_cost: float = 0.48) -> list[BillLine]:
+    return [
+        BillLine(WEB, "Virtual Machines", DAY, web_cost, 5.0),
+        BillLine(WEB, "Virtual Machines Licenses", DAY, 0.02, 5.0),  # cost, not hours
+        BillLine(WEB.replace("virtualMachines/web-01", "disks/web-01-os"), "Storage", DAY, 0.1, 1.0),
+        BillLine(DRIFTY, "Virtual Machines", DAY, 0.86, 9.0),  # the ledger has 5 hours
+        BillLine(POOL, "Virtual Machines", DAY, 0.8, 10.0),  # two instances of 5 hours
+        BillLine(vm_id("stranger"), "Virtual Machines", DAY, 9.99, 24.0),  # not in the ledger
+        BillLine(WEB, "Virtual Machines", date(2026, 10, 31), 0.1, 1.0),  # the previous month
+    ]
+
+
+@pytest.fixture
+def fleet(ledger):
+    deliver(*sample_day(WEB), *sample_day(DRIFTY), *instance_day("0"), *instance_day("1"))
+    with FakeArm({}) as fake:
+        fake.costs.page_rows = 2
+        fake.costs.set_bill(SUB, "ActualCost", bill())
+        fake.costs.set_bill(SUB, "AmortizedCost", [BillLine(WEB, "Virtual Machines", DAY, 0.3, 5.0)])
+        yield ledger, fake
+
+
+def refresh(ledger, fake, now=NOW):
+    client = CostManagementClient(fake.url, transport=SleepRecordingTransport(), retry_backoff_factor=0)
+    return refresh_actuals(ledger, client, SUB, now=now, daily_hours=daily_billed_hours)
+
+
+def test_the_first_run_stores_both_months_of_the_known_resources_compute(fleet):
+    ledger, fake = fleet
+    fake.costs.throttle = 1
+    report = refresh(ledger, fake)
+    periods = [(body["type"], body["timePeriod"]["from"][:10]) for body in fake.costs.received]
+    assert sorted(set(periods)) == [
+        ("ActualCost", "2026-10-01"), ("ActualCost", "2026-11-01"),
+        ("AmortizedCost", "2026-10-01"), ("AmortizedCost", "2026-11-01"),
+    ]  # fmt: skip
+    assert fake.costs.throttled == 1 and len(fake.costs.received) > 5  # a 429, then pages of 2 rows
+    stored = ledger.actuals.load(SUB, "2026-10", "2026-11")
+    assert sorted(stored) == ["set|rg-app|pool", "vm|rg-app|drift-01", "vm|rg-app|web-01"]
+    web = stored["vm|rg-app|web-01"][DAY]
+    assert (web.actual, web.amortized, web.hours, web.ledger_hours) == (
+        Decimal("0.50"),
+        Decimal("0.3"),
+        5.0,
+        5.0,
+    )
+    assert stored["vm|rg-app|web-01"][date(2026, 10, 31)].actual == Decimal("0.1")
+    pool = stored["set|rg-app|pool"][DAY]
+    assert (pool.hours, pool.ledger_hours) == (10.0, 10.0)  # the set's bill against the sum of its instances
+    assert report.resources == 3 and report.drifting_days == 1
+
+
+def test_a_drifting_day_names_both_numbers(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    stored = ledger.actuals.load(SUB, "2026-11", "2026-11")
+    [drift] = drift_days(stored["vm|rg-app|drift-01"].values())
+    assert (drift.day, drift.bill_hours, drift.ledger_hours, drift.direction) == (
+        DAY,
+        9.0,
+        5.0,
+        "billHasMore",
+    )
+    assert all(not drift_days(days.values()) for key, days in stored.items() if key != "vm|rg-app|drift-01")
+
+
+def test_a_day_the_bill_revises_is_overwritten_and_older_days_are_kept(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    fake.costs.received.clear()
+    fake.costs.set_bill(SUB, "ActualCost", bill(web_cost=0.58))
+    refresh(ledger, fake, now=at(hours=24 * 4))
+    periods = {body["timePeriod"]["from"][:10] for body in fake.costs.received}
+    assert periods == {"2026-11-23"}  # then only the last five days
+    stored = ledger.actuals.load(SUB, "2026-10", "2026-11")
+    assert stored["vm|rg-app|web-01"][DAY].actual == Decimal("0.60")
+    assert stored["vm|rg-app|web-01"][date(2026, 10, 31)].actual == Decimal("0.1")
+
+
+def test_a_day_not_over_for_a_day_is_not_compared_yet(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake, now=at(hours=30))  # the sample day ended 6 hours ago
+    stored = ledger.actuals.load(SUB, "2026-11", "2026-11")
+    assert stored["vm|rg-app|drift-01"][DAY].ledger_hours is None
+    assert not drift_days(stored["vm|rg-app|drift-01"].values())
