@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from devtools.events import at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event, SUB
+from devtools.events import SUB, at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
 from devtools.fake_arm import BillLine, FakeArm
 from shared.answers import daily_billed_hours
 from shared.domain.actuals import drift_days
@@ -30,11 +30,11 @@ POOL = scale_set_id("pool")
 def instance_day(instance: str) -> list[dict]:
     """A Uniform instance started at 08:00 and deallocated at 13:00: 5 billed hours."""
     resource = instance_id(instance, "pool")
+    start, stop = (scale_set_operation(verb, instance=True) for verb in ("start", "deallocate"))
     return [
-        wire_event("start", at(hours=8), resource_id=resource, operation=scale_set_operation("start", instance=True)),
-        wire_event("deallocate", at(hours=13), resource_id=resource,
-                   operation=scale_set_operation("deallocate", instance=True)),
-    ]  # fmt: skip
+        wire_event("start", at(hours=8), resource_id=resource, operation=start),
+        wire_event("deallocate", at(hours=13), resource_id=resource, operation=stop),
+    ]
 
 
 def bill(web_cost: float = 0.48) -> list[BillLine]:

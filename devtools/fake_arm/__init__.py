@@ -22,7 +22,6 @@ devtools.fake_arm``).
 
 from __future__ import annotations
 
-from devtools.fake_arm.cost_management import BillLine, CostState
 from devtools.fake_arm.activity_log import PUBLISHED_ACTIVITY_LOG, activity_record, operation_records
 from devtools.fake_arm.bodies import (
     instance_view_body,
@@ -32,6 +31,7 @@ from devtools.fake_arm.bodies import (
     model_view,
     status_view,
 )
+from devtools.fake_arm.cost_management import BillLine, CostState
 from devtools.fake_arm.resource_graph import GraphState, make_row
 from devtools.fake_arm.server import FakeArm
 from devtools.fake_arm.state import Faults, load_listing_file

@@ -1,5 +1,5 @@
-"""The fake ARM's Cost Management Query: ``POST /subscriptions/{id}/providers/Microsoft.CostManagement/query``,
-answering a daily query grouped by resource and meter category in the published shape
+"""The fake ARM's Cost Management Query (``POST /subscriptions/{id}/providers/Microsoft.CostManagement/
+query``), answering a daily query grouped by resource and meter category in the published shape
 (``tests/data/published/cost_management/``): ``properties.columns`` (the aggregations' names first, then the
 groupings, ``UsageDate`` as a ``Number`` ``yyyymmdd``, ``Currency`` last), ``properties.rows`` in that
 order, and ``nextLink`` to the same path with a ``$skiptoken`` while rows remain.

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from devtools.fake_arm.handler import handler_for
 from devtools.fake_arm.cost_management import CostState
+from devtools.fake_arm.handler import handler_for
 from devtools.fake_arm.resource_graph import GraphState
 from devtools.fake_arm.state import ArmState, Faults, Listings, load_listing_file, normalized
 from devtools.loopback import LoopbackServer, RecordedRequest

@@ -1,7 +1,6 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade; the
 cached prices and the timer's run records in the same table; the work queue in the same account."""
 
-from shared.store.actuals import ActualsBook, ResourceDays
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import MonthEntry, VmMonth
@@ -17,6 +16,7 @@ from shared.store._records import (
     Upkeep,
     VmProfile,
 )
+from shared.store.actuals import ActualsBook, ResourceDays
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook, StoredPrices

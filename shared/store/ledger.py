@@ -44,8 +44,8 @@ from shared.store._reads import LedgerReads
 from shared.store._records import CurrentRow, Outcome
 from shared.store._tail_writer import TailConflict, TailWriter
 from shared.store._write_plan import TableOperation, WritePlan, plan_append, writes_current
-from shared.store.months import MonthRows
 from shared.store.actuals import ActualsBook
+from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook
 
 logger = logging.getLogger(__name__)
