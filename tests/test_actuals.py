@@ -12,10 +12,12 @@ import pytest
 
 from devtools.events import SUB, at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
 from devtools.fake_arm import BillLine, FakeArm
-from shared.answers import daily_billed_hours
+from shared.answers import daily_billed_hours, findings_page
 from shared.domain.actuals import drift_days
+from shared.domain.findings import FindingKind, Thresholds
 from shared.jobs import refresh_actuals
 from shared.sources import CostManagementClient
+from shared.web.bodies import finding_body
 from tests.factories import deliver, sample_day
 from tests.test_arm_client import SleepRecordingTransport
 
@@ -122,3 +124,39 @@ def test_a_day_not_over_for_a_day_is_not_compared_yet(fleet):
     stored = ledger.actuals.load(SUB, "2026-11", "2026-11")
     assert stored["vm|rg-app|drift-01"][DAY].ledger_hours is None
     assert not drift_days(stored["vm|rg-app|drift-01"].values())
+
+
+def drift_findings(ledger, as_of=NOW):
+    page = findings_page(
+        ledger, SUB, None, kinds=[FindingKind.BILLING_DRIFT], thresholds=Thresholds(), top=100, after=None,
+        as_of=as_of, currency="USD",
+    )  # fmt: skip
+    return page.items
+
+
+def test_billing_drift_is_a_finding_with_both_numbers(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    [item] = drift_findings(ledger)
+    body = finding_body(item)
+    assert (body["kind"], body["vmName"], body["since"]) == (
+        "billingDrift",
+        "drift-01",
+        "2026-11-23T00:00:00.000000Z",
+    )
+    assert body["hours"] == 4 and body["billedHours"] == 4  # the hours the two disagree on
+    assert body["drift"]["billHours"] == 9 and body["drift"]["ledgerHours"] == 5
+    assert body["drift"]["direction"] == "billHasMore"
+    assert body["drift"]["couldHaveMissedIt"] == ["events", "reconcile"]
+    assert drift_findings(ledger, as_of=at(hours=24 * 40)) == []  # older than the lookback
+
+
+def test_a_scale_sets_drift_is_shown_once_on_its_first_instance(fleet):
+    ledger, fake = fleet
+    lines = [line for line in bill() if line.resource_id != POOL]
+    fake.costs.set_bill(
+        SUB, "ActualCost", [*lines, BillLine(POOL.lower(), "Virtual Machines", DAY, 1.2, 14.0)]
+    )
+    refresh(ledger, fake)
+    found = {(item.current.vm.display_name, item.finding.drift.bill_hours) for item in drift_findings(ledger)}
+    assert found == {("drift-01", 9.0), ("pool_0", 14.0)}

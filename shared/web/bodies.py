@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.answers import CostsReport, Segment, VmFinding
 from shared.domain.accounting import WindowTotals
+from shared.domain.actuals import MISSED_BY, DriftDay, DriftDirection
 from shared.domain.chargeback import GroupTotal
 from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
@@ -199,7 +200,28 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
         "causeSource": cause.source.value if cause else None,
         "causeOperation": cause.operation_name if cause else None,
         "lastConfirmed": format_time(current.confirmed_at),
+        **({"drift": drift_body(finding.drift)} if finding.drift is not None else {}),
     }
+
+
+def drift_body(drift: DriftDay) -> dict[str, Any]:
+    """A ``billingDrift``'s two numbers, which is higher, and the sources that could have missed it."""
+    return {
+        "day": drift.day.isoformat(),
+        "billHours": as_number(drift.bill_hours),
+        "ledgerHours": as_number(drift.ledger_hours),
+        "direction": drift.direction.value,
+        "couldHaveMissedIt": list(MISSED_BY),
+        "explanation": _DRIFT_EXPLANATIONS[drift.direction],
+    }
+
+
+_DRIFT_EXPLANATIONS = {
+    DriftDirection.BILL_HAS_MORE: "The bill has more compute hours: either the ledger missed running time "
+    "(an event not delivered, and reconcile did not see it) or the bill charged for time the VM was not running.",
+    DriftDirection.LEDGER_HAS_MORE: "The ledger has more billed hours: either it missed a stop or deallocation "
+    "(an event not delivered, and reconcile did not see it) or the bill has not caught up with the day.",
+}
 
 
 def findings_fields(kinds: Sequence[FindingKind], thresholds: Thresholds, as_of: datetime) -> dict[str, Any]:
