@@ -4,8 +4,9 @@ Each VM's findings come from its current row alone (state, since, cause, last co
 N VMs costs ``ceil(N / 1000)`` range queries (plus one read of the subscription registry when no
 subscription is named), whatever the length of the histories. Asked for ``billingDrift``, each
 subscription's stored actuals of the last ``DRIFT_LOOKBACK_DAYS`` are read once too (one range query per
-1,000 resource-months); a Uniform scale set's drift is shown on its first instance in key order. A page with findings reads the cached
-prices once more, for each finding's estimated cost (its billed hours at the VM's hourly price).
+1,000 resource-months); a Uniform scale set's drift is shown on its first instance in key order. A page
+with findings reads the cached prices once more, for each finding's estimated cost (its billed hours at
+the VM's hourly price).
 """
 
 from __future__ import annotations

@@ -217,10 +217,14 @@ def drift_body(drift: DriftDay) -> dict[str, Any]:
 
 
 _DRIFT_EXPLANATIONS = {
-    DriftDirection.BILL_HAS_MORE: "The bill has more compute hours: either the ledger missed running time "
-    "(an event not delivered, and reconcile did not see it) or the bill charged for time the VM was not running.",
-    DriftDirection.LEDGER_HAS_MORE: "The ledger has more billed hours: either it missed a stop or deallocation "
-    "(an event not delivered, and reconcile did not see it) or the bill has not caught up with the day.",
+    DriftDirection.BILL_HAS_MORE: (
+        "The bill has more compute hours: either the ledger missed running time (an event not delivered, "
+        "and reconcile did not see it) or the bill charged for time the VM was not running."
+    ),
+    DriftDirection.LEDGER_HAS_MORE: (
+        "The ledger has more billed hours: either it missed a stop or deallocation (an event not "
+        "delivered, and reconcile did not see it) or the bill has not caught up with the day."
+    ),
 }
 
 
