@@ -277,23 +277,17 @@ def _read_endpoint(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _read_period(env: Mapping[str, str], name: str, default: timedelta, *, off: bool = False) -> timedelta:
-    """An ISO-8601 duration (``P1D``, ``PT6H``, ``PT30M``) or a number of hours, at least 5 minutes;
-    with ``off``, ``0`` switches the step off (``timedelta(0)``)."""
+    """An ISO-8601 duration or a number of hours, at least 5 minutes; with ``off``, ``0`` is off."""
     text = _value(env, name)
-    if text is None:
-        return default
-    if off and text == "0":
-        return timedelta(0)
+    if text is None or (off and text == "0"):
+        return default if text is None else timedelta(0)
     try:
         period = timedelta(hours=int(text)) if text.isdigit() and len(text) <= 4 else parse_period(text)
     except ValueError:
-        raise ConfigurationError(
-            f"{name} must be a duration such as P1D, PT6H or PT30M, got {text!r}"
-        ) from None
+        period = timedelta(0)
     if period < timedelta(minutes=5):
-        raise ConfigurationError(
-            f"{name} must be at least 5 minutes (PT5M){' or 0' if off else ''}, got {text!r}"
-        )
+        least = "at least 5 minutes (PT5M)" + (" or 0" if off else "")
+        raise ConfigurationError(f"{name} must be a duration such as P1D or PT30M, {least}, got {text!r}")
     return period
 
 

@@ -5,20 +5,23 @@ the ledger's hours kept beside the bill's for the ``billingDrift`` finding."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+import function_app
 from devtools.events import SUB, at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
-from devtools.fake_arm import BillLine, FakeArm
+from devtools.fake_arm import BillLine, FakeArm, make_vm
+from devtools.fake_prices import FakePrices, meter
 from shared.answers import daily_billed_hours, findings_page
 from shared.domain.actuals import drift_days
 from shared.domain.findings import FindingKind, Thresholds
-from shared.jobs import refresh_actuals
-from shared.sources import CostManagementClient
+from shared.jobs import refresh_actuals, refresh_inventory, refresh_prices
+from shared.sources import ArmClient, CostManagementClient, RetailPricesClient
 from shared.web.bodies import finding_body
-from tests.factories import deliver, sample_day
+from tests.factories import deliver, http_get, sample_day
 from tests.test_arm_client import SleepRecordingTransport
 
 pytestmark = pytest.mark.azurite
@@ -51,9 +54,23 @@ def bill(web_cost: float = 0.48) -> list[BillLine]:
     ]
 
 
+def priced(ledger) -> None:
+    """web-01 and drift-01 listed as Standard_D2s_v5 in westeurope, priced 0.096 an hour."""
+    models = {
+        SUB: [make_vm(SUB, "rg-app", name, vm_size="Standard_D2s_v5") for name in ("web-01", "drift-01")]
+    }
+    with FakeArm(models) as arm, FakePrices([meter("westeurope", "Standard_D2s_v5", "0.096")]) as prices:
+        listing = ArmClient(arm.url, "2024-07-01", retry_total=0)
+        refresh_inventory(ledger, SUB, lambda: listing.iter_model_pages(SUB), clock=lambda: at(hours=20))
+        refresh_prices(
+            ledger, RetailPricesClient(prices.url, "USD", retry_total=0), clock=lambda: at(hours=21)
+        )
+
+
 @pytest.fixture
 def fleet(ledger):
     deliver(*sample_day(WEB), *sample_day(DRIFTY), *instance_day("0"), *instance_day("1"))
+    priced(ledger)
     with FakeArm({}) as fake:
         fake.costs.page_rows = 2
         fake.costs.set_bill(SUB, "ActualCost", bill())
@@ -160,3 +177,31 @@ def test_a_scale_sets_drift_is_shown_once_on_its_first_instance(fleet):
     refresh(ledger, fake)
     found = {(item.current.vm.display_name, item.finding.drift.bill_hours) for item in drift_findings(ledger)}
     assert found == {("drift-01", 9.0), ("pool_0", 14.0)}
+
+
+def costs(**params: str) -> dict:
+    window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
+    return json.loads(http_get(function_app.list_costs, "costs", **window, **params).get_body())
+
+
+def test_costs_groups_show_the_bill_beside_the_estimate_of_the_same_days(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    [group] = costs()["value"]
+    assert group["actualCost"] == {
+        "amount": 2.16, "currency": "USD", "amortized": None, "hours": 24, "days": 1,
+        "asOf": "2026-11-24T00:00:00.000000Z", "reason": None,
+    }  # fmt: skip  # 0.50 + 0.86 + the scale set's 0.80; amortized known for web-01 only
+    assert group["estimatedCost"]["amount"] == 0.96  # 2 priced VMs x 5 h x 0.096 (the pool has no price)
+    assert group["estimatedCostSameDays"] == {"amount": 0.96, "currency": "USD"}
+    assert group["discount"] == round((0.50 + 0.86) / 0.96, 4)  # over the VMs with both
+    assert group["calibratedCost"]["amount"] == 0 and group["calibratedCost"]["label"] == "estimate"
+    by_group = costs(groupBy="resourceGroup")
+    assert by_group["total"]["actualCost"]["amount"] == 2.16
+
+
+def test_before_the_bill_covers_a_day_actual_cost_is_null_with_a_reason(fleet):
+    ledger, _ = fleet
+    [group] = costs()["value"]
+    assert group["actualCost"]["amount"] is None and group["actualCost"]["reason"] == "NotBilledYet"
+    assert group["estimatedCostSameDays"]["amount"] is None and group["discount"] is None

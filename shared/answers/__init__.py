@@ -1,7 +1,7 @@
 """Read-side use cases: reports, timelines, findings, paging; dataclasses (no HTTP, no Table keys)."""
 
 from shared.answers._fleet import MAX_WINDOW_MONTHS
-from shared.answers.actuals import VmActuals, daily_billed_hours
+from shared.answers.actuals import daily_billed_hours
 from shared.answers.costs import (
     CostsReport,
     PriceView,
@@ -23,7 +23,6 @@ __all__ = [
     "PriceView",
     "Segment",
     "VmReport",
-    "VmActuals",
     "daily_billed_hours",
     "VmFinding",
     "VmTimeline",

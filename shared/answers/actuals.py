@@ -2,19 +2,26 @@
 as every fleet answer reads them), and each VM's share of what the stored actuals say over a window.
 
 A Uniform instance's compute is billed under its scale set: the set's actual cost is one resource's, set
-beside the sum of its instances' estimates (``VmActuals.carries_set``: the first instance of the set in
-key order carries the set's actual, the others only their estimates for the days it covers).
+beside the sum of its instances' estimates (the first instance of the set in key order carries the set's
+actual, the others only their estimates for the days it covers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from shared.answers._fleet import VmWindow, fleet_windows
-from shared.domain.actuals import DAY, DayActual, daily_billed_seconds, day_start, days_between, resource_key
+from shared.domain.actuals import (
+    DAY,
+    BillShare,
+    DayActual,
+    daily_billed_seconds,
+    day_start,
+    days_between,
+    resource_key,
+)
 from shared.domain.pricing import HourlyPrice, cost_of
 from shared.domain.times import months_touched
 from shared.store import CurrentRow, Ledger
@@ -38,22 +45,6 @@ def daily_billed_hours(
     ]
 
 
-@dataclass(frozen=True)
-class VmActuals:
-    """One VM's share of the bill over a window: the days its resource's bill covers, the bill's amounts
-    (``None`` for an instance that does not carry its set's), and its estimate on those days and the rest."""
-
-    covered: tuple[date, ...]
-    actual: Decimal | None
-    amortized: Decimal | None
-    bill_hours: float | None
-    currency: str | None
-    estimate_same_days: Decimal | None
-    estimate_unbilled: Decimal | None
-    billed_as_scale_set: bool
-    carries_set: bool
-
-
 def vm_actuals(
     row: CurrentRow,
     window: VmWindow,
@@ -62,26 +53,24 @@ def vm_actuals(
     price: HourlyPrice | None,
     *,
     carries_set: bool = True,
-) -> VmActuals:
+) -> BillShare:
     """``row``'s actuals over ``[start, window.accrue_until)`` from its resource's stored days ``bill``."""
     days = days_between(start, window.accrue_until) if window.accrue_until > start else []
     covered = tuple(day for day in days if day in bill)
     seconds = daily_seconds(window, start) if days else {}
     same = sum((seconds.get(day, 0.0) for day in covered), 0.0)
     rest = sum((value for day, value in seconds.items() if day not in bill), 0.0)
-    instance = row.vm.scale_set is not None
-    carries = carries_set or not instance
+    carries = carries_set or row.vm.scale_set is None
     chosen = [bill[day] for day in covered]
-    return VmActuals(
+    billed = carries and bool(chosen)
+    return BillShare(
         covered,
-        sum((day.actual for day in chosen), Decimal(0)) if carries and chosen else None,
-        _amortized(chosen) if carries and chosen else None,
-        sum(day.hours for day in chosen) if carries and chosen else None,
+        sum((day.actual for day in chosen), Decimal(0)) if billed else None,
+        _amortized(chosen) if billed else None,
+        sum(day.hours for day in chosen) if billed else None,
         chosen[0].currency if chosen else None,
         cost_of(same, price) if price is not None else None,
         cost_of(rest, price) if price is not None else None,
-        instance,
-        carries and instance,
     )
 
 

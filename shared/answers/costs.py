@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.answers._fleet import VmWindow, fleet_windows
+from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
+from shared.answers.actuals import first_of_sets, load_bill, vm_actuals
 from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.actuals import resource_key
 from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
@@ -93,8 +95,8 @@ def costs_report(
     """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
 
     Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows); plus one query for the prices. VMs that did not exist in the window are left
-    out.
+    month and 1,000 rows), then its stored actuals (one query per 1,000 resource-months); plus one query
+    for the prices. VMs that did not exist in the window are left out.
     """
     prices = all_prices(ledger, currency)
     subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
@@ -105,6 +107,8 @@ def costs_report(
         if not rows:
             continue
         windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+        bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of))
+        carriers = first_of_sets(rows)
         for row, window in zip(rows, windows, strict=True):
             if not _existed(window):
                 continue
@@ -120,8 +124,12 @@ def costs_report(
                     totals.billed_seconds,
                     totals.unknown_seconds,
                     cost.amount,
+                    vm_actuals(
+                        row, window, start, bill.get(resource_key(row.vm), {}), cost.hourly_price,
+                        carries_set=row.vm.vm_key in carriers,
+                    ),
                 )
-            )
+            )  # fmt: skip
     return CostsReport(
         start,
         end,

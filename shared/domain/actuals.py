@@ -12,8 +12,8 @@ more than ``DRIFT_FRACTION`` of the ledger's hours and by more than ``DRIFT_MIN_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -181,23 +181,85 @@ def drift_days(days: Iterable[DayActual]) -> list[DriftDay]:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """A group's actual cost over the days the bill covers against the estimate for the same days, and
-    the estimate of the days not yet billed scaled by that discount (an estimate, labelled as one)."""
+class BillShare:
+    """One VM's share of the bill over a window: the days its resource's bill covers, the bill's amounts
+    for them (``None`` for a Uniform instance that does not carry its set's), and its estimate on those
+    days and on the days not yet billed (``None`` without a price)."""
 
-    actual: Decimal
-    estimate_same_days: Decimal
-    discount: Decimal | None  # actual / estimate over the covered days
-    calibrated: Decimal | None  # estimate of the days not yet billed times the discount
-
-
-def calibrate(actual: Decimal, estimate_same_days: Decimal, estimate_unbilled: Decimal | None) -> Calibration:
-    discount = actual / estimate_same_days if estimate_same_days > 0 else None
-    calibrated = None
-    if discount is not None and estimate_unbilled is not None:
-        calibrated = estimate_unbilled * discount
-    return Calibration(actual, estimate_same_days, discount, calibrated)
+    covered: tuple[date, ...]
+    actual: Decimal | None
+    amortized: Decimal | None
+    hours: float | None
+    currency: str | None
+    estimate_same_days: Decimal | None
+    estimate_unbilled: Decimal | None
 
 
-def covered_days(actuals: Mapping[date, DayActual], days: Iterable[date]) -> list[date]:
-    return [day for day in days if day in actuals]
+@dataclass
+class GroupBill:
+    """A group's bill beside its estimate over the days the bill covers.
+
+    ``discount`` is actual / estimate over the covered days of the VMs that have both; ``calibrated`` the
+    estimate of the days not yet billed times that discount: still an estimate, scaled by what the bill
+    showed.
+    """
+
+    covered: set[date] = field(default_factory=set)
+    actual: Decimal | None = None
+    amortized: Decimal | None = None
+    amortized_complete: bool = True
+    hours: float = 0.0
+    currency: str | None = None
+    estimate_same_days: Decimal | None = None
+    estimate_unbilled: Decimal | None = None
+    _priced_actual: Decimal = Decimal(0)
+    _priced_estimate: Decimal = Decimal(0)
+
+    def add(self, share: BillShare) -> None:
+        self.covered.update(share.covered)
+        if share.estimate_unbilled is not None:
+            self.estimate_unbilled = (self.estimate_unbilled or Decimal(0)) + share.estimate_unbilled
+        if not share.covered:
+            return
+        self.currency = self.currency or share.currency
+        if share.estimate_same_days is not None:
+            self.estimate_same_days = (self.estimate_same_days or Decimal(0)) + share.estimate_same_days
+            self._priced_estimate += share.estimate_same_days
+            self._priced_actual += share.actual or Decimal(0)
+        if share.actual is not None:
+            self.actual = (self.actual or Decimal(0)) + share.actual
+            self.hours += share.hours or 0.0
+            if share.amortized is None:
+                self.amortized_complete = False
+            else:
+                self.amortized = (self.amortized or Decimal(0)) + share.amortized
+
+    def merge(self, other: GroupBill) -> None:
+        """Add another group's bill (the fleet's total)."""
+        self.covered |= other.covered
+        self.actual = _plus(self.actual, other.actual)
+        self.amortized = _plus(self.amortized, other.amortized)
+        self.amortized_complete = self.amortized_complete and other.amortized_complete
+        self.hours += other.hours
+        self.currency = self.currency or other.currency
+        self.estimate_same_days = _plus(self.estimate_same_days, other.estimate_same_days)
+        self.estimate_unbilled = _plus(self.estimate_unbilled, other.estimate_unbilled)
+        self._priced_actual += other._priced_actual
+        self._priced_estimate += other._priced_estimate
+
+    @property
+    def discount(self) -> Decimal | None:
+        return self._priced_actual / self._priced_estimate if self._priced_estimate > 0 else None
+
+    @property
+    def calibrated(self) -> Decimal | None:
+        discount = self.discount
+        if discount is None or self.estimate_unbilled is None:
+            return None
+        return self.estimate_unbilled * discount
+
+
+def _plus(left: Decimal | None, right: Decimal | None) -> Decimal | None:
+    if left is None:
+        return right
+    return left if right is None else left + right

@@ -9,22 +9,17 @@ from typing import Any
 
 from shared.answers import CostsReport, Segment, VmFinding
 from shared.domain.accounting import WindowTotals
-from shared.domain.actuals import MISSED_BY, DriftDay, DriftDirection
 from shared.domain.chargeback import GroupTotal
 from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
-from shared.domain.pricing import CostEstimate, round_money
+from shared.domain.pricing import CostEstimate
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
+from shared.web.bill_bodies import bill_fields, drift_body
+from shared.web.numbers import as_number, money
 from shared.web.params import next_link
 from shared.web.responses import Request
-
-
-def as_number(seconds: float) -> int | float:
-    """Whole seconds as an int in JSON, fractions kept to the microsecond."""
-    rounded = round(seconds, 6)
-    return int(rounded) if rounded.is_integer() else rounded
 
 
 def state_body(state: VmState | None) -> dict[str, Any]:
@@ -75,11 +70,6 @@ def inventory_fields(current: CurrentRow) -> dict[str, Any]:
     }
 
 
-def money(amount: Decimal | None) -> float | None:
-    """An amount in JSON: rounded to the cent (half up)."""
-    return float(round_money(amount)) if amount is not None else None
-
-
 def cost_body(cost: CostEstimate) -> dict[str, Any]:
     """``estimatedCost``: the amount for the window, the hourly price it used and when that was fetched;
     ``amount`` is ``null`` with a ``reason`` when there is no price (never 0)."""
@@ -103,6 +93,7 @@ def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
         "estimatedCost": {"amount": money(group.amount), "currency": currency},
         "unpricedVmCount": group.unpriced_vm_count,
         "unpricedBilledSeconds": as_number(group.unpriced_billed_seconds),
+        **bill_fields(group.bill, currency),
     }
 
 
@@ -117,6 +108,7 @@ def costs_body(report: CostsReport) -> dict[str, Any]:
         total.unpriced_billed_seconds += group.unpriced_billed_seconds
         if group.amount is not None:
             total.amount = (total.amount or Decimal(0)) + group.amount
+        total.bill.merge(group.bill)
     body = group_body(total, report.currency)
     del body["group"]
     return {
@@ -202,30 +194,6 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
         "lastConfirmed": format_time(current.confirmed_at),
         **({"drift": drift_body(finding.drift)} if finding.drift is not None else {}),
     }
-
-
-def drift_body(drift: DriftDay) -> dict[str, Any]:
-    """A ``billingDrift``'s two numbers, which is higher, and the sources that could have missed it."""
-    return {
-        "day": drift.day.isoformat(),
-        "billHours": as_number(drift.bill_hours),
-        "ledgerHours": as_number(drift.ledger_hours),
-        "direction": drift.direction.value,
-        "couldHaveMissedIt": list(MISSED_BY),
-        "explanation": _DRIFT_EXPLANATIONS[drift.direction],
-    }
-
-
-_DRIFT_EXPLANATIONS = {
-    DriftDirection.BILL_HAS_MORE: (
-        "The bill has more compute hours: either the ledger missed running time (an event not delivered, "
-        "and reconcile did not see it) or the bill charged for time the VM was not running."
-    ),
-    DriftDirection.LEDGER_HAS_MORE: (
-        "The ledger has more billed hours: either it missed a stop or deallocation (an event not "
-        "delivered, and reconcile did not see it) or the bill has not caught up with the day."
-    ),
-}
 
 
 def findings_fields(kinds: Sequence[FindingKind], thresholds: Thresholds, as_of: datetime) -> dict[str, Any]:
