@@ -205,3 +205,28 @@ def test_before_the_bill_covers_a_day_actual_cost_is_null_with_a_reason(fleet):
     [group] = costs()["value"]
     assert group["actualCost"]["amount"] is None and group["actualCost"]["reason"] == "NotBilledYet"
     assert group["estimatedCostSameDays"]["amount"] is None and group["discount"] is None
+
+
+def vm(name: str) -> dict:
+    window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
+    route = {"subscriptionId": SUB, "resourceGroup": "rg-app", "vmName": name}
+    return json.loads(http_get(function_app.get_vm, "vms/x", route, **window).get_body())
+
+
+def test_a_vm_shows_its_bill_beside_its_estimate(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    body = vm("web-01")
+    assert body["actualCost"]["amount"] == 0.5 and body["actualCost"]["amortized"] == 0.3
+    assert body["actualCost"]["hours"] == 5 and body["actualCost"]["days"] == 1
+    assert body["estimatedCostSameDays"]["amount"] == 0.48
+    assert body["discount"] == round(0.5 / 0.48, 4)
+
+
+def test_a_uniform_instance_says_its_bill_is_its_scale_sets(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    route = {"subscriptionId": SUB, "resourceGroup": "rg-app", "scaleSetName": "pool", "instanceId": "0"}
+    window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
+    body = json.loads(http_get(function_app.get_vm_instance, "x", route, **window).get_body())
+    assert body["actualCost"]["amount"] is None and body["actualCost"]["reason"] == "BilledAsScaleSet"

@@ -1,7 +1,7 @@
 """Read-side use cases: reports, timelines, findings, paging; dataclasses (no HTTP, no Table keys)."""
 
 from shared.answers._fleet import MAX_WINDOW_MONTHS
-from shared.answers.actuals import daily_billed_hours
+from shared.answers.actuals import daily_billed_hours, vm_bill
 from shared.answers.costs import (
     CostsReport,
     PriceView,
@@ -24,6 +24,7 @@ __all__ = [
     "Segment",
     "VmReport",
     "daily_billed_hours",
+    "vm_bill",
     "VmFinding",
     "VmTimeline",
     "facts_of",

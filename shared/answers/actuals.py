@@ -13,10 +13,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from shared.answers._fleet import VmWindow, fleet_windows
+from shared.answers.reports import VmReport
 from shared.domain.actuals import (
     DAY,
     BillShare,
     DayActual,
+    GroupBill,
     daily_billed_seconds,
     day_start,
     days_between,
@@ -99,3 +101,16 @@ def first_of_sets(rows: Sequence[CurrentRow]) -> set[str]:
             seen.add(key)
             carriers.add(row.vm.vm_key)
     return carriers
+
+
+def vm_bill(ledger: Ledger, report: VmReport, price: HourlyPrice | None) -> GroupBill | None:
+    """One VM's bill beside its estimate over the report's window (one range query); ``None`` for a
+    Uniform instance, whose compute the bill charges to its scale set."""
+    vm = report.current.vm
+    if vm.scale_set is not None:
+        return None
+    months = months_touched(report.start, max(report.start, report.window.accrue_until))
+    days = ledger.actuals.load_resource(vm.subscription_key, resource_key(vm), months[0], months[-1])
+    bill = GroupBill()
+    bill.add(vm_actuals(report.current, report.window, report.start, days, price))
+    return bill

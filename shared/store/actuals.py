@@ -53,6 +53,23 @@ class ActualsBook:
             found.setdefault(key, {}).update(_days_from(entity))
         return found
 
+    def load_resource(
+        self, subscription_id: str, key: str, first_month: str, last_month: str
+    ) -> dict[date, DayActual]:
+        """One resource's billed days of the months ``first_month`` to ``last_month``: one range query."""
+        entities = self.table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
+            parameters={
+                "pk": partition_of(subscription_id),
+                "low": f"{key}|{first_month}",
+                "high": f"{key}|{last_month}",
+            },
+        )
+        found: dict[date, DayActual] = {}
+        for entity in translated(iter(entities)):
+            found.update(_days_from(entity))
+        return found
+
     def save(
         self, subscription_id: str, resource_ids: Mapping[str, str], days: ResourceDays, stored_at: datetime
     ) -> int:

@@ -18,6 +18,7 @@ from shared.domain.times import format_time
 from shared.web.numbers import as_number, money
 
 NOT_BILLED_YET = "NotBilledYet"
+BILLED_AS_SCALE_SET = "BilledAsScaleSet"  # a Uniform instance: the bill charges its set (see /costs)
 ESTIMATE = "estimate"
 
 
@@ -39,12 +40,26 @@ def bill_fields(bill: GroupBill, currency: str) -> dict[str, Any]:
     }
 
 
+def vm_bill_fields(bill: GroupBill | None, currency: str) -> dict[str, Any]:
+    """A VM's bill fields; ``None`` (a Uniform instance) says the bill charges its scale set."""
+    if bill is None:
+        return {
+            **bill_fields(GroupBill(), currency),
+            "actualCost": _no_actual(currency, 0, BILLED_AS_SCALE_SET),
+        }
+    return bill_fields(bill, currency)
+
+
+def _no_actual(currency: str, days: int, reason: str) -> dict[str, Any]:
+    return {
+        "amount": None, "currency": currency, "amortized": None, "hours": None,
+        "days": days, "asOf": None, "reason": reason,
+    }  # fmt: skip
+
+
 def _actual(bill: GroupBill, currency: str, days: list[Any]) -> dict[str, Any]:
     if bill.actual is None:
-        return {
-            "amount": None, "currency": bill.currency or currency, "amortized": None, "hours": None,
-            "days": len(days), "asOf": None, "reason": NOT_BILLED_YET,
-        }  # fmt: skip
+        return _no_actual(bill.currency or currency, len(days), NOT_BILLED_YET)
     amortized: Decimal | None = bill.amortized if bill.amortized_complete else None
     return {
         "amount": money(bill.actual),

@@ -13,6 +13,7 @@ from shared.answers import (
     fleet_totals,
     prices_for,
     transitions_page,
+    vm_bill,
     vm_report,
     vms_page,
 )
@@ -27,6 +28,7 @@ from shared.domain.ids import (
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
+from shared.web.bill_bodies import vm_bill_fields
 from shared.web.bodies import cost_body, paged_body, totals_fields, transition_body, vm_body, window_fields
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format, vm_csv_item
 from shared.web.params import MAX_WINDOW, check_window, continuation_after, earlier, page_size, query_window
@@ -47,7 +49,9 @@ def get_vm(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any]
     body = vm_body(report.current)
     body.update(totals_fields(report.totals))
     prices = prices_for(ledger, currency, report.current)
-    body["estimatedCost"] = cost_body(estimate(report.current, report.totals.billed_seconds, prices))
+    cost = estimate(report.current, report.totals.billed_seconds, prices)
+    body["estimatedCost"] = cost_body(cost)
+    body.update(vm_bill_fields(vm_bill(ledger, report, cost.hourly_price), currency))
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
 
