@@ -5,6 +5,8 @@ the ledger's hours kept beside the bill's for the ``billingDrift`` finding."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -230,3 +232,31 @@ def test_a_uniform_instance_says_its_bill_is_its_scale_sets(fleet):
     window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
     body = json.loads(http_get(function_app.get_vm_instance, "x", route, **window).get_body())
     assert body["actualCost"]["amount"] is None and body["actualCost"]["reason"] == "BilledAsScaleSet"
+
+
+def test_the_focus_export_has_one_row_per_vm_and_day_marked_actual_or_estimate(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    window = {"from": at(0).isoformat(), "to": at(hours=48).isoformat()}
+    response = http_get(function_app.list_costs, "costs", format="focus", **window)
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_body().decode())))
+    names = ["drift-01", "pool_0", "pool_1", "web-01"]  # nothing billed on the 24th
+    assert [(row["ResourceName"], row["ChargePeriodStart"][:10]) for row in rows] == [
+        (name, "2026-11-23") for name in names
+    ]
+    web = rows[-1]
+    assert web["ResourceId"] == WEB.lower() and web["ResourceType"] == "microsoft.compute/virtualmachines"
+    assert (web["ChargePeriodStart"], web["ChargePeriodEnd"]) == (
+        "2026-11-23T00:00:00.000000Z", "2026-11-24T00:00:00.000000Z",
+    )  # fmt: skip
+    assert (web["ServiceCategory"], web["ServiceName"], web["ChargeCategory"], web["PricingCategory"]) == (
+        "Compute", "Virtual Machines", "Usage", "Standard",
+    )  # fmt: skip
+    assert (web["PricingQuantity"], web["ConsumedQuantity"], web["ListUnitPrice"], web["ListCost"]) == (
+        "5", "5", "0.096", "0.48",
+    )  # fmt: skip
+    assert (web["BilledCost"], web["EffectiveCost"], web["x_CostSource"]) == ("0.5", "0.3", "actual")
+    assert (web["SubAccountId"], web["RegionId"], web["BillingCurrency"]) == (SUB, "westeurope", "USD")
+    pool = rows[1]  # an instance: the bill charges its scale set, so its own row is the estimate's
+    assert pool["BilledCost"] == "" and pool["x_CostSource"] == "estimate" and pool["ListCost"] == ""

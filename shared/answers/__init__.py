@@ -12,6 +12,7 @@ from shared.answers.costs import (
     prices_for,
 )
 from shared.answers.findings import VmFinding, facts_of, findings_page
+from shared.answers.focus import VmDay, vm_days
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
 from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
@@ -23,6 +24,8 @@ __all__ = [
     "PriceView",
     "Segment",
     "VmReport",
+    "VmDay",
+    "vm_days",
     "daily_billed_hours",
     "vm_bill",
     "VmFinding",

@@ -7,14 +7,14 @@ throttling never reach them. A VM without a price gets no amount and a reason, n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
 from shared.answers.actuals import first_of_sets, load_bill, vm_actuals
 from shared.domain.accounting import WindowTotals, window_totals
-from shared.domain.actuals import resource_key
+from shared.domain.actuals import DayActual, resource_key
 from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
@@ -99,37 +99,22 @@ def costs_report(
     for the prices. VMs that did not exist in the window are left out.
     """
     prices = all_prices(ledger, currency)
-    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
     charges: list[VmCharge] = []
     fetched: list[datetime] = []
-    for subscription in subscriptions:
-        rows = list(ledger.iter_current_rows(subscription))
-        if not rows:
-            continue
-        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-        bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of))
-        carriers = first_of_sets(rows)
-        for row, window in zip(rows, windows, strict=True):
-            if not _existed(window):
-                continue
-            totals = totals_of(window, start)
-            cost = estimate(row, totals.billed_seconds, prices)
-            if cost.price_as_of is not None:
-                fetched.append(cost.price_as_of)
-            charges.append(
-                VmCharge(
-                    row.vm.subscription_id,
-                    row.vm.resource_group,
-                    row.profile.spec.tags if row.profile.spec else {},
-                    totals.billed_seconds,
-                    totals.unknown_seconds,
-                    cost.amount,
-                    vm_actuals(
-                        row, window, start, bill.get(resource_key(row.vm), {}), cost.hourly_price,
-                        carries_set=row.vm.vm_key in carriers,
-                    ),
-                )
-            )  # fmt: skip
+    for vm in fleet_bills(ledger, subscription_id, start, end, as_of):
+        row, window = vm.row, vm.window
+        totals = totals_of(window, start)
+        cost = estimate(row, totals.billed_seconds, prices)
+        if cost.price_as_of is not None:
+            fetched.append(cost.price_as_of)
+        share = vm_actuals(row, window, start, vm.bill, cost.hourly_price, carries_set=vm.carries_set)
+        tags = row.profile.spec.tags if row.profile.spec else {}
+        charges.append(
+            VmCharge(
+                row.vm.subscription_id, row.vm.resource_group, tags,
+                totals.billed_seconds, totals.unknown_seconds, cost.amount, share,
+            )
+        )  # fmt: skip
     return CostsReport(
         start,
         end,
@@ -139,6 +124,35 @@ def costs_report(
         chargeback(group_by, charges),
         min(fetched) if fetched else None,
     )
+
+
+@dataclass(frozen=True)
+class VmBill:
+    """A VM that existed in a window: its current row, its window, and its resource's billed days."""
+
+    row: CurrentRow
+    window: VmWindow
+    bill: Mapping[date, DayActual]
+    carries_set: bool  # a Uniform instance that carries its scale set's bill (the set's first)
+
+
+def fleet_bills(
+    ledger: Ledger, subscription_id: str | None, start: datetime, end: datetime, as_of: datetime
+) -> Iterator[VmBill]:
+    """Every VM of the ledger (or of ``subscription_id``) that existed in ``[start, end)``, with its window
+    and bill: per subscription its current rows, month rows and stored actuals, each read whole."""
+    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
+    for subscription in subscriptions:
+        rows = list(ledger.iter_current_rows(subscription))
+        if not rows:
+            continue
+        windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+        bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of))
+        carriers = first_of_sets(rows)
+        for row, window in zip(rows, windows, strict=True):
+            if _existed(window):
+                days = bill.get(resource_key(row.vm), {})
+                yield VmBill(row, window, days, row.vm.vm_key in carriers)
 
 
 def _existed(window: VmWindow) -> bool:
