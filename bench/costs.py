@@ -29,6 +29,7 @@ from devtools.events import at, vm_id, wire_event
 from devtools.faultproxy import FaultProxy
 from devtools.worker import event_grid_argument
 from shared import context
+from shared.domain.actuals import DayActual, billed_resource_id, resource_key
 from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.inventory import OsType, Priority, VmSpec
@@ -68,7 +69,8 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         trips, seconds, body = _call(proxy, function_app.list_costs, "costs", params)
         subscriptions = math.ceil(count / VMS_PER_SUBSCRIPTION)
         pages = subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000)
-        bound = pages * (months + 1) + 3
+        bill_pages = subscriptions * math.ceil(VMS_PER_SUBSCRIPTION * months / 1000)
+        bound = pages * (months + 1) + bill_pages + 3
         results.append(
             Result(
                 f"round trips / costs, {count:,} VMs in {subscriptions} subscription(s), {DAYS} days",
@@ -81,7 +83,8 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         notes.append(
             f"costs, {count:,} VMs: {len(body['value'])} groups, {total['vmCount']:,} VMs, "
             f"{total['billedSeconds'] / 3600:,.0f} billed hours, {total['estimatedCost']['amount']:,} "
-            f"{total['estimatedCost']['currency']}"
+            f"{total['estimatedCost']['currency']}; actual {total['actualCost']['amount']:,} over "
+            f"{total['actualCost']['days']} billed day(s), discount {total['discount']}"
         )
         trips, seconds, _ = _call(
             proxy, function_app.list_vm_timelines, "timelines", {**params, "top": "200"}
@@ -97,8 +100,9 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         results += _timer_check(proxy, count, subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000))
         context.get_ledger().table.delete_table()
     notes.append(
-        f"costs bound: ceil(VMs/1000) x (months + 1) + 3 (the first term summed per subscription), months = "
-        f"{months} for {DAYS} days here: current rows and each month's rows are read 1,000 a page; + the "
+        f"costs bound: ceil(VMs/1000) x (months + 1) + ceil(VMs x months / 1000) + 3 (the first two terms "
+        f"summed per subscription), months = {months} for {DAYS} days here: current rows and each month's "
+        "rows are read 1,000 a page, the stored actuals (one row per VM and month) 1,000 a page; + the "
         "subscription registry, the prices, a spare. "
         "timelines bound: months + 4 (registry, one page of current rows, one query per month, prices)."
     )
@@ -183,6 +187,27 @@ def _seed(count: int, now: datetime) -> None:
         ("westeurope", "standard_d2s_v5", MeterKind(os, Priority.REGULAR)): p for os, p in regular.items()
     }
     ledger.prices.save("USD", now, [("westeurope", "standard_d2s_v5")], prices)
+    _seed_actuals(ledger, count, now)
+
+
+def _seed_actuals(ledger: Ledger, count: int, now: datetime) -> None:
+    """The bill of every VM for every day of the window but the last two (not billed yet): 12 hours a day
+    at 0.08 an hour, as the actuals step would have stored them."""
+    days = [(now - timedelta(days=back)).date() for back in range(2, DAYS + 1)]
+    for first in range(0, count, VMS_PER_SUBSCRIPTION):
+        subscription = f"{SUB_PREFIX}{first // VMS_PER_SUBSCRIPTION:012x}"
+        vms = [
+            VmId(subscription, f"rg-{index % 20:02d}", f"vm-{index:05d}")
+            for index in range(first, min(count, first + VMS_PER_SUBSCRIPTION))
+        ]
+        bill = {
+            resource_key(vm): {
+                day: DayActual(day, Decimal("0.96"), Decimal("0.90"), 12.0, "USD", 12.0) for day in days
+            }
+            for vm in vms
+        }
+        ids = {resource_key(vm): billed_resource_id(vm) for vm in vms}
+        ledger.actuals.save(subscription, ids, bill, now)
 
 
 def _call(

@@ -12,10 +12,12 @@ type (``ActualCost`` or ``AmortizedCost``) whose day lies in ``timePeriod``, ``p
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -63,6 +65,19 @@ class CostState:
                 name: f"{wait:g}"
                 for name, wait in zip(RETRY_AFTER_HEADERS, self.throttle_seconds, strict=True)
             }
+
+
+def load_bill_file(path: Path, state: CostState) -> None:
+    """``{"<subscriptionId>": {"ActualCost": [line, ...], "AmortizedCost": [...]}}``, each line
+    ``{resourceId, meterCategory, day (YYYY-MM-DD), cost, quantity, currency}``, into ``state`` (the demo)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for subscription, by_type in data.items():
+        for cost_type, lines in by_type.items():
+            state.set_bill(subscription, cost_type, [
+                BillLine(line["resourceId"], line["meterCategory"], date.fromisoformat(line["day"]),
+                         float(line["cost"]), float(line["quantity"]), line.get("currency", "USD"))
+                for line in lines
+            ])  # fmt: skip
 
 
 def answer(

@@ -13,6 +13,7 @@ from devtools.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, 
 from scripts.demo import QUEUE, ROOT, SAMPLES, TABLE
 from scripts.demo.scenario import ScaleSetDay, run
 from scripts.demo.setup import (
+    bill_of,
     clear_subscription,
     configure,
     shift_events,
@@ -63,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             activity_file.write_text(json.dumps(shifted_activity_log(shift)))
             scale_sets = Path(folder) / "scale-sets.json"
             scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
+            bill_file = Path(folder) / "bill.json"
+            billed_day = (now - timedelta(days=2)).date()  # Cost Management is a day late, and revised
+            bill_file.write_text(
+                json.dumps(bill_of(json.loads(listing_file.read_text()), billed_day.isoformat()))
+            )
             fake_arm, arm_url = start_fake(
                 "devtools.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
-                "--scale-sets", scale_sets,
+                "--scale-sets", scale_sets, "--bill", bill_file,
             )  # fmt: skip
             fake_prices, prices_url = start_fake(
                 "devtools.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"
