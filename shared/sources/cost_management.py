@@ -14,21 +14,19 @@ A 429 names its waits in ``x-ms-ratelimit-microsoft.costmanagement-{qpu,entity,t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
-from azure.core.rest import HttpRequest, HttpResponse
+from azure.core.rest import HttpRequest
 
 from shared.domain.actuals import BillRow, CostType
 from shared.domain.ids import require_part
 from shared.errors import ConfigurationError
 from shared.settings import check_endpoint
 from shared.sources._pager import ListingError, origin_of, read_json_page
-from shared.sources._pipeline import CredentialSource, build_pipeline
+from shared.sources._pipeline import CredentialSource, LazyPipeline, build_pipeline
 from shared.sources.bill_rows import parse_query_page
 
 API_VERSION = "2025-03-01"
@@ -56,15 +54,24 @@ class CostManagementClient:
         transport: HttpTransport[Any, Any] | None = None,
     ) -> None:
         self._endpoint = endpoint.strip().rstrip("/")
-        self._emulated = check_endpoint(self._endpoint, "the ARM endpoint")
-        if credential is None and not self._emulated:
+        emulated = check_endpoint(self._endpoint, "the ARM endpoint")
+        if credential is None and not emulated:
             raise ConfigurationError(f"the ARM endpoint {self._endpoint} needs a credential")
-        self._credential = credential
-        self._retry_total, self._retry_backoff_factor = retry_total, retry_backoff_factor
-        self._max_retry_wait, self._page_timeout, self._timeout = max_retry_wait, page_timeout, timeout
-        self._transport = transport
-        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
-        self._lock = threading.Lock()
+        self._timeout = timeout
+        self._pipeline = LazyPipeline(
+            lambda: build_pipeline(
+                self._endpoint,
+                credential=credential,
+                scope=None if emulated else f"{self._endpoint}/.default",
+                retry_total=retry_total,
+                retry_backoff_factor=retry_backoff_factor,
+                transport=transport,
+                max_retry_wait=max_retry_wait,
+                total_timeout=page_timeout,
+                fallback_retry_after=throttle_wait,
+                read_only_posts=True,
+            )  # fmt: skip
+        )
         self.requests_sent = 0
 
     def daily_costs(
@@ -86,7 +93,7 @@ class CostManagementClient:
         for pages_read in range(MAX_PAGES):
             self.requests_sent += 1
             _, answer = read_json_page(
-                self._pipeline(), request, subject, pages_read, self._timeout, deadline
+                self._pipeline.get(), request, subject, pages_read, self._timeout, deadline
             )
             try:
                 rows, link = parse_query_page(answer)
@@ -104,27 +111,7 @@ class CostManagementClient:
         raise ListingError(subject, MAX_PAGES, f"more pages after {MAX_PAGES:,}, the most it reads")
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
-
-    def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
-        with self._lock:
-            if self._client is None:
-                self._client = build_pipeline(
-                    self._endpoint,
-                    credential=self._credential,
-                    scope=None if self._emulated else f"{self._endpoint}/.default",
-                    retry_total=self._retry_total,
-                    retry_backoff_factor=self._retry_backoff_factor,
-                    transport=self._transport,
-                    max_retry_wait=self._max_retry_wait,
-                    total_timeout=self._page_timeout,
-                    fallback_retry_after=throttle_wait,
-                    read_only_posts=True,
-                )
-            return self._client
+        self._pipeline.close()
 
 
 def query_body(cost_type: CostType, first_day: date, last_day: date) -> dict[str, Any]:
