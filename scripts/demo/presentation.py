@@ -154,6 +154,8 @@ def print_actuals(function_app, day: datetime) -> None:
     headers = {"vm": "VM", "bill_h": "BILL H", "ledger_h": "LEDGER H", "actual": "ACTUAL",
                "amortized": "AMORTIZED", "estimate": "ESTIMATE SAME DAY", "discount": "DISCOUNT"}  # fmt: skip
     print_table(rows, headers)
+    if not rows:
+        print(f"   The bill covers no VM of that day; the actuals step says: {_actuals_record()}")
     print("   DISCOUNT is actual / estimate: negotiated against list prices. Reservations and savings plans")
     print("   show in the amortized cost. A day is compared with the ledger once it has been over for a day:")
     for item in findings:
@@ -163,6 +165,14 @@ def print_actuals(function_app, day: datetime) -> None:
         print(textwrap.fill(drift["explanation"], 100, initial_indent="   ", subsequent_indent="   "))
     if not findings:
         print("   no billingDrift.")
+
+
+def _actuals_record() -> str:
+    from shared.context import root
+
+    app = root()
+    records = [app.run_records().get(f"actuals|{sub.lower()}") for sub in app.subscriptions]
+    return "; ".join(record.detail if record else "not run" for record in records)
 
 
 def _actual_row(vm: dict[str, Any], body: dict[str, Any], actual: dict[str, Any]) -> dict[str, str]:

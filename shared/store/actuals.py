@@ -22,6 +22,8 @@ from shared.domain.actuals import DayActual
 from shared.domain.times import format_time
 from shared.store import _columns as col
 from shared.store._errors import storage_errors, translated
+from shared.store._keys import upper_bound
+from shared.store._reads import query_range
 
 ACTUALS_PREFIX = "actuals|"
 _BATCH = 100
@@ -57,14 +59,8 @@ class ActualsBook:
         self, subscription_id: str, key: str, first_month: str, last_month: str
     ) -> dict[date, DayActual]:
         """One resource's billed days of the months ``first_month`` to ``last_month``: one range query."""
-        entities = self.table.query_entities(
-            "PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
-            parameters={
-                "pk": partition_of(subscription_id),
-                "low": f"{key}|{first_month}",
-                "high": f"{key}|{last_month}",
-            },
-        )
+        low, high = f"{key}|{first_month}", upper_bound(f"{key}|{last_month}")
+        entities = query_range(self.table, partition_of(subscription_id), low, high, 1000)
         found: dict[date, DayActual] = {}
         for entity in translated(iter(entities)):
             found.update(_days_from(entity))
