@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,8 +20,9 @@ from devtools.fake_prices import FakePrices, meter
 from shared.answers import daily_billed_hours, findings_page
 from shared.domain.actuals import drift_days
 from shared.domain.findings import FindingKind, Thresholds
-from shared.jobs import refresh_actuals, refresh_inventory, refresh_prices
+from shared.jobs import Actuals, refresh_actuals, refresh_inventory, refresh_prices, run_timer, timer_steps
 from shared.sources import ArmClient, CostManagementClient, RetailPricesClient
+from shared.store import RunRecords
 from shared.web.bodies import finding_body
 from tests.factories import deliver, http_get, sample_day
 from tests.test_arm_client import SleepRecordingTransport
@@ -260,3 +261,47 @@ def test_the_focus_export_has_one_row_per_vm_and_day_marked_actual_or_estimate(f
     assert (web["SubAccountId"], web["RegionId"], web["BillingCurrency"]) == (SUB, "westeurope", "USD")
     pool = rows[1]  # an instance: the bill charges its scale set, so its own row is the estimate's
     assert pool["BilledCost"] == "" and pool["x_CostSource"] == "estimate" and pool["ListCost"] == ""
+
+
+def actuals_step(ledger, fake, every=timedelta(days=1)):
+    client = CostManagementClient(fake.url, transport=SleepRecordingTransport(), retry_backoff_factor=0)
+    arm, prices = ArmClient(fake.url, "2024-07-01", retry_total=0), RetailPricesClient(fake.url, "USD")
+    steps = timer_steps(
+        ledger, arm, prices, subscriptions=[SUB], inventory_every=timedelta(hours=6), backfill_days=0,
+        backfill_max_vms=0, actuals=Actuals(client, every, daily_billed_hours),
+    )  # fmt: skip
+    return [step for step in steps if step.name == "actuals"]
+
+
+def test_the_timer_runs_the_actuals_step_once_a_period_with_its_own_record(fleet):
+    ledger, fake = fleet
+    records = RunRecords(ledger.table)
+    run_timer(actuals_step(ledger, fake), records, clock=lambda: NOW)
+    record = records.get(f"actuals|{SUB}")
+    assert (
+        record.succeeded and "3 resource(s) billed" in record.detail and "1 drifting day(s)" in record.detail
+    )
+    asked = len(fake.costs.received)
+    run_timer(actuals_step(ledger, fake), records, clock=lambda: NOW + timedelta(hours=23))
+    assert len(fake.costs.received) == asked  # not due again within the day
+
+
+def test_a_throttled_query_stores_nothing_and_is_recorded_as_failed(fleet):
+    ledger, fake = fleet
+    fake.costs.throttle, fake.costs.throttle_seconds = 10, (600.0, 0.0, 0.0)  # far beyond the request's cap
+    records = RunRecords(ledger.table)
+    run_timer(actuals_step(ledger, fake), records, clock=lambda: NOW)
+    record = records.get(f"actuals|{SUB}")
+    assert not record.succeeded and "429" in record.detail and "nothing stored" in record.detail
+    assert ledger.actuals.load(SUB, "2026-10", "2026-11") == {}
+
+
+def test_without_actuals_the_timer_has_no_actuals_record(ledger):
+    with FakeArm({}) as fake:
+        arm, prices = ArmClient(fake.url, "2024-07-01", retry_total=0), RetailPricesClient(fake.url, "USD")
+        steps = timer_steps(
+            ledger, arm, prices, subscriptions=[SUB], inventory_every=timedelta(hours=6), backfill_days=0,
+            backfill_max_vms=0,
+        )  # fmt: skip
+    [step] = [step for step in steps if step.name == "actuals"]
+    assert list(step.records()) == []
