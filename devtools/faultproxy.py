@@ -132,7 +132,10 @@ class FaultProxy:
         self._stopping = threading.Event()
         self._server = _Server((LOOPBACK, 0), _Handler)
         self._server.proxy = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True)
+        # A short poll: stopping waits for the loop's next turn (0.5 s by default, once per test using it).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="faultproxy", daemon=True
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
@@ -63,8 +64,10 @@ class LoopbackServer:
         self.stop()
 
 
-def wait_for_stop_signal() -> None:
-    """Block until SIGTERM or SIGINT arrives."""
+def wait_for_stop_signal(ready: Callable[[], object] = lambda: None) -> None:
+    """Block until SIGTERM or SIGINT arrives. ``ready`` (say, printing the URL a caller waits for) runs
+    once the handlers are in place, so a caller that stops the process as soon as it reads it stops it
+    cleanly rather than killing it."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -72,6 +75,7 @@ def wait_for_stop_signal() -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
+    ready()
     # A bounded wait keeps the main thread returning to the interpreter, where signal handlers run.
     while not stop.wait(0.5):
         pass

@@ -11,15 +11,19 @@ loopback fake of ARM none is built.
 Each entry point below hands its step what it needs as plain arguments (the ledger, a client, the
 currency, the thresholds, the subscriptions): no view, job or command reads a setting itself
 (``tests/test_architecture.py`` holds that). ``reset()`` forgets the settings and every client, as a
-freshly started instance would (tests, benchmarks).
+freshly started instance would (tests, benchmarks). The command line also reads ``local.settings.json``'s
+``Values`` (``use_local_settings``), as Core Tools does, so it finds the same store as the local host.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -27,6 +31,7 @@ from azure.core.credentials import TokenCredential
 from shared import answers, jobs, web
 from shared.domain.findings import Thresholds
 from shared.domain.watch import ReconcileSource
+from shared.errors import ConfigurationError
 from shared.settings import Settings, read_settings
 from shared.sources import (
     ArmClient,
@@ -143,16 +148,50 @@ class Root:
                 )
             return self._credential
 
+    def uses_development_storage(self) -> bool:
+        """Whether the ledger is Azurite at its standard ports (``UseDevelopmentStorage=true``)."""
+        connection = (self._settings.storage.connection_string or "").replace(" ", "").lower()
+        return "usedevelopmentstorage=true" in connection
+
     def _storage_identity(self) -> TokenCredential | None:
         return None if self._settings.storage.connection_string else self.credential()
 
 
 _lock = threading.Lock()
+_local_settings: Path | None = None
+
+
+def use_local_settings(path: Path) -> None:
+    """From now on, settings the environment does not set are taken from the ``Values`` of ``path``, a
+    Core Tools ``local.settings.json``, when it exists: Core Tools' rule too (the environment wins), so a
+    command finds the store that ``func start`` or ``make serve`` use with no variable set."""
+    global _local_settings
+    with _lock:
+        _local_settings = path
+        _process_root.cache_clear()
+
+
+def _local_values(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    except (ValueError, AttributeError, OSError) as err:
+        raise ConfigurationError(f"{path} is not a local.settings.json: {err}") from err
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise ConfigurationError(f"{path}: Values must be an object of strings")
+    return values
+
+
+def _environment() -> Mapping[str, str]:
+    if _local_settings is None:
+        return os.environ
+    return {**_local_values(_local_settings), **os.environ}
 
 
 @functools.cache
 def _process_root() -> Root:
-    return Root(read_settings())
+    return Root(read_settings(_environment()))
 
 
 def root() -> Root:
@@ -164,7 +203,9 @@ def root() -> Root:
 
 def reset() -> None:
     """Forget the settings and every client, as a freshly started instance would (tests, benchmarks)."""
+    global _local_settings
     with _lock:
+        _local_settings = None
         _process_root.cache_clear()
 
 

@@ -407,6 +407,7 @@ LISTINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("listing", sorted(LISTINGS))
 def test_a_next_link_that_changes_on_every_page_stops_at_the_listing_s_page_cap(listing: str) -> None:
     cap, pages_of = LISTINGS[listing]
@@ -420,6 +421,7 @@ def test_a_next_link_that_changes_on_every_page_stops_at_the_listing_s_page_cap(
     assert f"more pages after {cap:,}" in failure.value.message
 
 
+@pytest.mark.slow
 def test_a_listing_of_exactly_its_page_cap_completes() -> None:
     with FakeArm({SUB: vms(MAX_VM_PAGES)}, page_size=1) as fake, fast_client(fake.url) as client:
         pages = read_all(client)

@@ -1,6 +1,6 @@
 """Offline checks of ``infra/bicep`` against Azure's own rules, kept as data: what Flex Consumption
-accepts and deprecates, the table name rules, the properties of a reused system topic, and the README's
-parameter table."""
+accepts and deprecates, the table name rules, and the properties of a reused system topic. The
+parameters table of docs/deploy.md is checked in tests/test_docs.py."""
 
 from __future__ import annotations
 
@@ -218,14 +218,3 @@ def test_the_reused_topic_checks_read_only_properties_the_published_type_has() -
         "properties.topicKind: read, but not a property of SystemTopicProperties" in m for m in messages
     )
     assert any("identity.kind: read, but not a property of IdentityInfo" in m for m in messages)
-
-
-def test_the_readme_parameter_table_lists_every_parameter_of_main_and_no_other() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    header = readme.index("| parameter |", readme.index("### Parameters"))
-    table = readme[header : readme.index("\n\n", header)]
-    named: set[str] = set()
-    for line in table.splitlines()[2:]:
-        named |= set(re.findall(r"`([^`]+)`", line.split("|")[1]))
-    # ``location`` is the deployment's -l, said in the sentence above the table.
-    assert named == set(parsed(MAIN)["parameters"]) - {"location"}

@@ -26,7 +26,7 @@ from shared.sources import ArmClient, RetailPricesClient
 from shared.store import RunRecords
 from tests.factories import deliver, http_get, sample_day
 
-pytestmark = pytest.mark.azurite
+pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
 DAY = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
 # name, group, model options, expected hourly price (None: no price), reason

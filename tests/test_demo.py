@@ -15,7 +15,7 @@ import pytest
 from devtools.azurite import free_port
 from tests.test_serve import pid_alive, request, start_serve, stop_serve
 
-pytestmark = pytest.mark.azurite
+pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 

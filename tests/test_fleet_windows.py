@@ -14,7 +14,7 @@ from shared.domain.ids import parse_vm_id
 from shared.jobs import MonthRowsReport, handle_event, rebuild_month_rows
 from shared.sources import inbound_from_json
 
-pytestmark = pytest.mark.azurite
+pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
 VERBS = ["start", "powerOff", "deallocate", "restart", "deallocate"]
 

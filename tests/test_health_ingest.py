@@ -147,6 +147,7 @@ def test_only_resource_not_found_says_an_evicted_vm_is_deleted_any_other_404_is_
     assert last["time"] == "2026-11-23T03:00:00.000000Z"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", [Faults(fail_instance_view=500), Faults(fail_instance_view=403)])
 def test_a_failed_instance_view_read_raises_so_event_grid_retries_and_nothing_is_written(arm, ledger, faults):
     started_at_one()

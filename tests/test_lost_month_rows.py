@@ -21,7 +21,7 @@ from shared.jobs import MONTHS_CHECKED, MonthRowsReport, rebuild_month_rows
 from shared.store import Ledger
 from tests.factories import deliver, http_get
 
-pytestmark = pytest.mark.azurite
+pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
 
 def day(month: int, number: int) -> datetime:

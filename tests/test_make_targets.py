@@ -1,5 +1,5 @@
 """The Makefile's promises: `make test` is complete and is what CI runs, `make test-fast` leaves out only
-the slow suites, and `make serve` / `make demo` run the scripts the README names."""
+the slow suites (faults, browser, slow), and `make serve` / `make demo` run the scripts the README names."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def test_make_test_runs_every_test_and_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_make_test_fast_leaves_out_only_the_fault_and_browser_suites():
+def test_make_test_fast_leaves_out_only_the_fault_browser_and_slow_tests():
     pytest_lines = [line for line in recipe("test-fast") if "-m pytest" in line]
     assert len(pytest_lines) == 1
-    assert re.search(r'-m "not faults and not browser"$', pytest_lines[0])
+    assert re.search(r'-m "not faults and not browser and not slow"$', pytest_lines[0])
     markers = (ROOT / "pyproject.toml").read_text()
-    assert '"faults:' in markers and '"browser:' in markers
+    assert '"faults:' in markers and '"browser:' in markers and '"slow:' in markers
 
 
 def test_make_serve_and_make_demo_run_the_scripts():

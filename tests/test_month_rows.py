@@ -153,6 +153,7 @@ def test_month_keys_sort_like_the_vms_current_rows():
     assert by_month == by_current
 
 
+@pytest.mark.slow
 @pytest.mark.azurite
 def test_any_delivery_order_leaves_the_month_rows_in_order_delivery_leaves(fresh_ledger):
     """Two VMs' months, delivered in order into one table and shuffled (with redeliveries) into another."""

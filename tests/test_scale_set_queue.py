@@ -82,6 +82,7 @@ def queue_messages(queue_name: str, azurite) -> list[str]:
 # ---- the event invocation ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_scale_set_event_costs_the_invocation_one_queue_send_whatever_the_set_size(fake, counted):
     tables, queues = counted
     # A warm instance: its ledger open and its queue created by earlier events.
@@ -107,6 +108,7 @@ def fake_current(resource_id: str):
     return context.get_ledger().get_current(parse_vm_id(resource_id))
 
 
+@pytest.mark.slow
 def test_a_queue_that_does_not_take_the_message_fails_the_invocation_so_event_grid_retries(
     azurite, fake, monkeypatch
 ):
@@ -144,6 +146,7 @@ def test_the_same_event_twice_and_the_same_message_twice_record_nothing_twice(
     assert [(row.time, row.evidence.source) for row in once] == [(at(hours=9), "event")]
 
 
+@pytest.mark.slow
 def test_a_message_that_fails_is_retried_with_its_dequeue_count_and_then_recorded(fake, ledger, caplog):
     fake.faults = Faults(fail_page=1, fail_status=500)
     function_app.on_vm_event(event_grid_argument(set_event("deallocate", 9, "small-ss")))
@@ -159,6 +162,7 @@ def test_a_message_that_fails_is_retried_with_its_dequeue_count_and_then_recorde
     assert fake_current(instance_id("2", "small-ss")).span.last_time == at(hours=9)
 
 
+@pytest.mark.slow
 def test_a_message_that_fails_every_time_goes_to_the_poison_queue_logged_and_reconcile_still_converges(
     fake, ledger, queue_name, azurite, caplog
 ):

@@ -157,6 +157,7 @@ def test_a_scale_set_resource_manager_says_is_not_found_has_its_instances_delete
     assert all(ledger.get_current(parse_vm_id(instance_id(n))).condition.state.deleted for n in "012")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [None, "NotFound", "SubscriptionNotFound", "ResourceGroupNotFound"])
 def test_any_other_404_of_the_instance_listing_raises_and_deletes_nothing(fake, ledger, code):
     scale_out_to_three(fake)

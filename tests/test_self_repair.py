@@ -289,6 +289,7 @@ def test_seeded_rows_are_the_rows_recording_in_time_order_writes(tables, verbs):
     assert_same_rows(settled_rows(seeded, resource_id), settled_rows(recorded, resource_id))
 
 
+@pytest.mark.slow
 def test_a_late_event_that_rewrites_hundreds_of_rows_gives_the_in_order_ledger(tables):
     reference, lossy = tables
     resource_id = vm_id("long-" + uuid.uuid4().hex[:8], "rg-repair")
@@ -304,6 +305,7 @@ def test_a_late_event_that_rewrites_hundreds_of_rows_gives_the_in_order_ledger(t
 @pytest.mark.parametrize(
     ("cut_at", "next_delivery"), [(2, "redelivery"), (3, "another event"), (2, "stale instance")]
 )
+@pytest.mark.slow
 def test_a_rewrite_cut_off_half_way_is_marked_and_the_next_delivery_finishes_it(
     tables, cut_at, next_delivery
 ):

@@ -29,7 +29,7 @@ from devtools.fake_arm import FakeArm, make_instance, make_scale_set
 from shared.web.csv_export import hours
 from tests.factories import sample_day
 
-pytestmark = pytest.mark.azurite
+pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP = 60  # seconds; a ceiling for a loaded machine, not an expectation

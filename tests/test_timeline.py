@@ -76,6 +76,7 @@ def test_each_vm_carries_the_same_current_state_fields_as_list_vms(ledger_env):
     assert vm["powerState"] == "deallocated" and vm["hibernated"] is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("start", "end"), [(0, 24), (9, 14), (8.5, 9), (10.5, 13.5), (16, 20), (0, 8)])
 def test_billed_and_unknown_seconds_agree_with_get_vm_for_the_same_window(ledger_env, start, end):
     deliver(*DAY, wire_event("restart", at(hours=14), resource_id=VM, event_type=ACTION_FAILED))

@@ -58,6 +58,7 @@ def run(ledger: Ledger, arm: FakeArm, prices: FakePrices, *, seconds: float | No
     run_timer(steps, RunRecords(ledger.table), **({} if seconds is None else {"seconds": seconds}))
 
 
+@pytest.mark.slow
 def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_other_steps_run(ledger):
     with_late_event("late")
     late = parse_vm_id(vm_id("late"))
@@ -84,6 +85,7 @@ def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_othe
     assert "previous inventory kept" in records.get(f"inventory|{SUB}").detail
 
 
+@pytest.mark.slow
 def test_a_storage_outage_during_the_adopted_vms_backfill_stops_no_other_step(
     ledger_env, azurite, monkeypatch, caplog
 ):

@@ -79,6 +79,7 @@ def _bounded_call(proxy: FaultProxy, call: Callable[[], func.HttpResponse]) -> t
     return answer[0], sent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
 def test_a_window_at_the_edge_of_the_calendar_is_answered_within_the_bound_or_refused(

@@ -63,8 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as fake:
         if args.bill is not None:
             load_bill_file(args.bill, fake.costs)
-        print(fake.url, flush=True)
-        wait_for_stop_signal()
+        wait_for_stop_signal(ready=lambda: print(fake.url, flush=True))
     return 0
 
 

@@ -28,8 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     items = json.loads(args.catalogue.read_text(encoding="utf-8"))
     with FakePrices(items, page_size=args.page_size, port=args.port) as fake:
-        print(fake.url, flush=True)
-        wait_for_stop_signal()
+        wait_for_stop_signal(ready=lambda: print(fake.url, flush=True))
     return 0
 
 
