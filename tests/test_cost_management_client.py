@@ -93,6 +93,13 @@ def test_every_page_is_read_by_posting_the_same_body_to_the_next_link(fake: Fake
     assert bodies[0]["type"] == "ActualCost" and bodies[0]["dataset"]["granularity"] == "Daily"
     assert bodies[0]["timePeriod"] == {"from": "2026-12-01T00:00:00Z", "to": "2026-12-31T23:59:59Z"}
     assert [group["name"] for group in bodies[0]["dataset"]["grouping"]] == ["ResourceId", "MeterCategory"]
+    assert bodies[0]["dataset"]["filter"] == {
+        "dimensions": {
+            "name": "MeterCategory",
+            "operator": "In",
+            "values": ["Virtual Machines", "Virtual Machines Licenses"],
+        }
+    }
     posts = [request for request in fake.requests if request.method == "POST"]
     assert [request.query.get("$skiptoken") for request in posts] == [None, "40", "80"]
     assert all(request.query["api-version"] == "2025-03-01" for request in posts)

@@ -148,11 +148,11 @@ def fleet_bills(
             continue
         windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
         bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of))
-        carriers = first_of_sets(rows)
-        for row, window in zip(rows, windows, strict=True):
-            if _existed(window):
-                days = bill.get(resource_key(row.vm), {})
-                yield VmBill(row, window, days, row.vm.vm_key in carriers)
+        existed = [(row, window) for row, window in zip(rows, windows, strict=True) if _existed(window)]
+        carriers = first_of_sets([row for row, _ in existed])
+        for row, window in existed:
+            days = bill.get(resource_key(row.vm), {})
+            yield VmBill(row, window, days, row.vm.vm_key in carriers)
 
 
 def _existed(window: VmWindow) -> bool:

@@ -1,15 +1,16 @@
 """Cost Management - Query: each resource's daily cost and usage quantity, as the bill says.
 
-``POST {arm}/subscriptions/{id}/providers/Microsoft.CostManagement/query?api-version=2025-03-01`` through
-the same azure-core pipeline as the Resource Manager client (same credential and token scope, capped
-retries, deadlines). The body asks for ``granularity`` ``Daily`` over a custom period, grouped by
-``ResourceId`` and ``MeterCategory``, summing ``Cost`` and ``UsageQuantity``. Rows are arrays in the order
-of ``properties.columns``: they are read by column name. The next page is the same body POSTed to
-``properties.nextLink``; each query reads at most ``MAX_PAGES`` pages, a link must stay on the endpoint and
-never repeat, and any failure raises ``ListingError``, so a partial bill is never taken for a whole one.
+``POST {arm}/subscriptions/{id}/providers/Microsoft.CostManagement/query?api-version=2025-03-01`` through the
+same azure-core pipeline as the Resource Manager client (same credential and token scope, capped retries,
+deadlines). The body asks for ``granularity`` ``Daily`` over a custom period, grouped by ``ResourceId`` and
+``MeterCategory``, summing ``Cost`` and ``UsageQuantity``, of the compute meter categories only. Rows are
+arrays in the order of ``properties.columns``: they are read by column name. The next page is the same body
+POSTed to ``properties.nextLink``; each query reads at most ``MAX_PAGES`` pages, a link must stay on the
+endpoint and never repeat, and any failure raises ``ListingError``, so a partial bill is never taken for a
+whole one.
 
-A 429 names its waits in ``x-ms-ratelimit-microsoft.costmanagement-{qpu,entity,tenant}-retry-after``
-(seconds; the quotas are per tenant): the pipeline waits for the longest, within the request's cap.
+A 429 names its waits in ``x-ms-ratelimit-microsoft.costmanagement-{qpu,entity,tenant}-retry-after`` (seconds;
+the quotas are per tenant): the pipeline waits for the longest, within the request's cap.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ API_VERSION = "2025-03-01"
 # One month of daily rows for every resource and meter category of a subscription: 5,000 rows a page
 # (the service's page) makes 100 pages 500,000 rows, far above any fleet measured here.
 MAX_PAGES = 100
+METER_CATEGORIES = ("Virtual Machines", "Virtual Machines Licenses")
 RETRY_AFTER_HEADERS = tuple(
     f"x-ms-ratelimit-microsoft.costmanagement-{quota}-retry-after" for quota in ("qpu", "entity", "tenant")
 )
@@ -125,6 +127,11 @@ def query_body(cost_type: CostType, first_day: date, last_day: date) -> dict[str
         },
         "dataset": {
             "granularity": "Daily",
+            # Only the meters compared with the ledger: a subscription's other resources (storage,
+            # networking, ...) would multiply the pages for nothing.
+            "filter": {
+                "dimensions": {"name": "MeterCategory", "operator": "In", "values": list(METER_CATEGORIES)}
+            },
             "aggregation": {
                 "totalCost": {"name": "Cost", "function": "Sum"},
                 "totalQuantity": {"name": "UsageQuantity", "function": "Sum"},
