@@ -139,13 +139,8 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         if parts.path.rstrip("/").lower() != "/providers/microsoft.resourcegraph/resources":
             self._send_error(404, "InvalidResourceType", "The resource type could not be found.")
             return
-        if query.get("api-version") != resource_graph.API_VERSION:
-            self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
-            return
-        try:
-            request = json.loads(payload)
-        except ValueError:
-            self._send_error(400, "BadRequest", "The request body is not JSON.")
+        request = self._query_body(query, payload, resource_graph.API_VERSION)
+        if request is None:
             return
         graph = self.shared.graph
         with graph.lock:
@@ -168,16 +163,26 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             headers["x-ms-tenant-subscription-limit-hit"] = "true"
         self._send_json(status, body, headers)
 
-    def _serve_cost_query(self, sub: str, path: str, query: dict[str, str], payload: bytes) -> None:
-        if query.get("api-version") != cost_management.API_VERSION:
+    def _query_body(self, query: dict[str, str], payload: bytes, api_version: str) -> Any:
+        """A query's JSON body, or ``None`` once a 400 has been sent (wrong api-version, not JSON)."""
+        if query.get("api-version") != api_version:
             self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
-            return
+            return None
         try:
-            request = json.loads(payload)
-            offset = int(query.get("$skiptoken", "0"))
+            return json.loads(payload)
         except ValueError:
-            self._send_error(400, "BadRequest", "The request body or skip token is not valid.")
+            self._send_error(400, "BadRequest", "The request body is not JSON.")
+            return None
+
+    def _serve_cost_query(self, sub: str, path: str, query: dict[str, str], payload: bytes) -> None:
+        request = self._query_body(query, payload, cost_management.API_VERSION)
+        if request is None:
             return
+        token = query.get("$skiptoken", "0")
+        if not token.isdigit():
+            self._send_error(400, "BadRequest", "The skip token is not valid.")
+            return
+        offset = int(token)
         costs = self.shared.costs
         with costs.lock:
             costs.received.append(request)
