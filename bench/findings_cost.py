@@ -42,7 +42,7 @@ def findings_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Resul
         table = new_table("benchfind")
         use_table(connection_string, table)  # seeding goes straight to Azurite
         progress(f"seeding {count:,} VMs for /findings")
-        _seed(context.get_ledger(), count)
+        seed_fleet(context.get_ledger(), count, STOPPED_EVERY)
         use_table(proxy.connection_string, table)
         context.get_ledger()  # a warm instance: the clients exist before counting
         pages = math.ceil(count / 1000)
@@ -98,14 +98,15 @@ def _walk(params: dict[str, str]) -> tuple[int, int]:
         token = link.split("continuationToken=")[1].split("&")[0]
 
 
-def _seed(ledger, count: int) -> None:
+def seed_fleet(ledger, count: int, stopped_every: int) -> None:
+    """``count`` VMs' current rows, created two days ago; every ``stopped_every``-th powered off 2 h ago."""
     now = utc_now()
     created, stopped = change_for("write", SUCCEEDED), change_for("poweroff/action", SUCCEEDED)
     histories = []
     for index in range(count):
         vm = VmId(SUB, "rg-fleet", f"vm{index:05d}")
         history = [NewTransition(vm, now - timedelta(days=2), created, ResourceEvent(f"w-{index}", "seed"))]
-        if index % STOPPED_EVERY == 0:
+        if index % stopped_every == 0:
             power_off = ResourceEvent(f"p-{index}", "Microsoft.Compute/virtualMachines/powerOff/action")
             history.append(NewTransition(vm, now - timedelta(hours=2), stopped, power_off))
         histories.append(history)

@@ -34,6 +34,7 @@ SECTIONS = (
     "scalesets",
     "scalesetqueue",
     "findings",
+    "findingstopic",
     "costs",
     "coldstart",
     "sweep",
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             "scalesets": lambda: _scale_sets(proxy),
             "scalesetqueue": lambda: _scale_set_queue(azurite),
             "findings": lambda: _findings(proxy, azurite),
+            "findingstopic": lambda: _findings_topic(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
@@ -130,6 +132,12 @@ def _findings(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[s
     from bench.findings_cost import findings_cost
 
     return findings_cost(proxy, azurite.connection_string)
+
+
+def _findings_topic(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.findings_topic import findings_topic_cost
+
+    return findings_topic_cost(proxy, azurite.connection_string)
 
 
 def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:

@@ -51,6 +51,8 @@ MANIFEST: dict[str, list[str]] = {
     "eventgrid/microsoft.eventgrid/2025-02-15/types.json": [
         "Microsoft.EventGrid/systemTopics",
         "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+        "Microsoft.EventGrid/topics",
+        "Microsoft.EventGrid/topics/eventSubscriptions",
     ],
     "authorization/microsoft.authorization/2022-04-01/types.json": [
         "Microsoft.Authorization/roleAssignments"

@@ -7,6 +7,10 @@ reuses the one already there, then serves the functions that ``function_app.app`
 (``record_scale_set_event``, which records the scale set events ``on_vm_event`` queues) runs on its queue
 in a background thread, with host.json's polling, retries and poison queue (``devtools.queue_host``).
 
+A loopback Event Grid topic (``devtools.fake_topic``, on 127.0.0.1:7072 unless ``--topic-port``) prints each
+CloudEvent it receives; the app's settings point ``FINDINGS_TOPIC_ENDPOINT`` at it unless already set
+(``test.http`` posts a digest to it).
+
 Not the host: function keys are not checked, Event Grid deliveries are not retried, there is no scaling,
 timeout or logging pipeline, and the timer trigger does not run. Loopback only. Ctrl-C (or SIGTERM)
 stops the server, the queue pollers and the Azurite it started, by pid.
@@ -23,6 +27,8 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from devtools.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
+from devtools.fake_topic import FakeTopic
+from devtools.fake_topic.__main__ import print_event
 from devtools.function_host import (
     EVENT_GRID_WEBHOOK,
     HOST,
@@ -37,6 +43,8 @@ from devtools.queue_host import QueueTrigger, resolve_binding
 DEFAULT_PORT = 7071  # the Functions host's local port, so test.http and the README's URLs just work
 DEFAULT_TABLE = "vmledger"
 DEFAULT_QUEUE = "vmledger-scale-sets"  # local.settings.sample.json's VM_LEDGER_QUEUE
+DEFAULT_TOPIC_PORT = 7072
+TOPIC_KEY = "local-topic-key"  # local.settings.sample.json's FINDINGS_TOPIC_KEY
 
 
 class QueuePollers:
@@ -101,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Azurite queue port (default: the table port - 1, i.e. 10001)")  # fmt: skip
     parser.add_argument("--azurite-location", type=Path, default=PERSISTENT_LOCATION,
                         help="folder of Azurite's data (default .azurite/, git-ignored)")  # fmt: skip
+    parser.add_argument("--topic-port", type=int, default=DEFAULT_TOPIC_PORT,
+                        help="port of the loopback findings topic (default 7072; 0: any free)")  # fmt: skip
     options = parser.parse_args(argv)
 
     # SIGTERM ends the server like Ctrl-C, so that Azurite is stopped either way. SIGINT is set too:
@@ -115,11 +125,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start Azurite: {err}", file=sys.stderr)
         return 1
     pollers: QueuePollers | None = None
+    topic: FakeTopic | None = None
     try:
         print(f"{azurite.describe()}, data in {options.azurite_location}")
         if azurite.table.reused or azurite.queue.reused:
             print("A service already running is used as it is (its data folder is its own; left running).")
         where = configure(azurite)
+        try:
+            topic = FakeTopic(TOPIC_KEY, port=options.topic_port, on_event=print_event).start()
+        except OSError as err:
+            print(f"Cannot listen on {HOST}:{options.topic_port} for the findings topic ({err}): "
+                  "choose another with --topic-port.", file=sys.stderr)  # fmt: skip
+            return 1
+        os.environ.setdefault("FINDINGS_TOPIC_ENDPOINT", topic.endpoint)
+        os.environ.setdefault("FINDINGS_TOPIC_KEY", TOPIC_KEY)
+        print(f"Findings topic (loopback, key {TOPIC_KEY}) at {topic.endpoint}: each event it receives is "
+              "printed here.", flush=True)  # fmt: skip
         import function_app
 
         functions = index(function_app.app.get_functions())
@@ -139,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if pollers is not None:
             pollers.stop()
+        if topic is not None:
+            topic.stop()
         azurite.stop()
         if azurite.owned():
             print(f"Stopped Azurite ({', '.join(azurite.owned())}).", flush=True)

@@ -3,10 +3,9 @@
 ``function_app.py`` and the command line start here. The settings are read once, on first use (never at
 import: importing ``function_app`` stays cheap, and a wrong setting fails a trigger, not the indexing);
 the ledger, the work queue and the Resource Manager, Resource Graph, Cost Management and Retail Prices
-clients are each
-built once per process, on first use. In Azure one ``DefaultAzureCredential`` (the app's managed identity)
-serves the ledger table, the work queue, Resource Manager and Resource Graph alike; with Azurite and a
-loopback fake of ARM none is built.
+clients are each built once per process, on first use. In Azure one ``DefaultAzureCredential`` (the app's
+managed identity) serves the ledger table, the work queue, Resource Manager, Resource Graph and Cost
+Management alike; with Azurite and a loopback fake of ARM none is built.
 
 Each entry point below hands its step what it needs as plain arguments (the ledger, a client, the
 currency, the thresholds, the subscriptions): no view, job or command reads a setting itself
@@ -36,12 +35,14 @@ from shared.settings import Settings, read_settings
 from shared.sources import (
     ArmClient,
     CostManagementClient,
+    FindingsTopic,
     InboundEvent,
     ResourceGraphClient,
     RetailPricesClient,
 )
 from shared.store import (
     Ledger,
+    Outbox,
     Outcome,
     RunRecords,
     WatchedSubscriptions,
@@ -72,6 +73,7 @@ class Root:
         self._work_queue: WorkQueue | None = None
         self._arm: ArmClient | None = None
         self._prices: RetailPricesClient | None = None
+        self._findings: jobs.FindingsPush | None = None
         self._graph: ResourceGraphClient | None = None
         self._costs: CostManagementClient | None = None
 
@@ -105,6 +107,28 @@ class Root:
                 self._prices = RetailPricesClient(self._settings.retail_prices_endpoint, self.currency)
             return self._prices
 
+    def findings_push(self) -> jobs.FindingsPush | None:
+        """The findings topic and what publishing to it needs; ``None`` when no topic is configured."""
+        endpoint = self._settings.findings_topic_endpoint
+        if endpoint is None:
+            return None
+        with self._lock:
+            if self._findings is None:
+                ledger, thresholds, currency = self.ledger(), self.thresholds, self.currency
+                key = self._settings.findings_topic_key
+                self._findings = jobs.FindingsPush(
+                    outbox=Outbox(ledger.table),
+                    topic=FindingsTopic(endpoint, key=key, credential=None if key else self.credential),
+                    occurrences=lambda now: web.finding_occurrences(
+                        ledger, thresholds=thresholds, currency=currency, as_of=now
+                    ),
+                    digest_data=lambda day, now: web.digest_data(
+                        ledger, day, now, thresholds=thresholds, currency=currency
+                    ),
+                    digest_hour=self._settings.digest_hour_utc,
+                )
+            return self._findings
+
     def graph(self) -> ResourceGraphClient:
         """The Resource Graph client, on the Resource Manager endpoint with the same identity."""
         with self._lock:
@@ -112,19 +136,14 @@ class Root:
                 self._graph = ResourceGraphClient(self._settings.arm_endpoint, self.credential)
             return self._graph
 
-    def costs(self) -> CostManagementClient:
-        """The Cost Management Query client, on the Resource Manager endpoint with the same identity."""
-        with self._lock:
-            if self._costs is None:
-                self._costs = CostManagementClient(self._settings.arm_endpoint, self.credential)
-            return self._costs
-
     def actuals(self) -> jobs.Actuals | None:
-        """The actuals step's source, unless ``ACTUALS_REFRESH`` is 0; the ledger's hours per day as the
-        fleet answers count them."""
+        """The actuals step's source unless ``ACTUALS_REFRESH`` is 0: the Cost Management client (built
+        once, on the ARM endpoint with the same identity), the ledger's hours per day as answers count."""
         if not self.actuals_every:
             return None
-        return jobs.Actuals(self.costs(), self.actuals_every, answers.daily_billed_hours)
+        with self._lock:
+            self._costs = self._costs or CostManagementClient(self._settings.arm_endpoint, self.credential)
+        return jobs.Actuals(self._costs, self.actuals_every, answers.daily_billed_hours)
 
     def watch(self) -> jobs.Watch | None:
         """How reconcile reads the fleet beyond List All, when a setting asks for more than the default."""
@@ -249,7 +268,7 @@ def run_timer() -> None:
         ledger, app.arm(), app.prices(),
         subscriptions=app.subscriptions, inventory_every=app.inventory_every,
         backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms, watch=app.watch(),
-        actuals=app.actuals(),
+        actuals=app.actuals(), findings=app.findings_push(),
     )  # fmt: skip
     jobs.run_timer(steps, app.run_records())
 

@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from shared.domain.findings import (
     Thresholds,
 )
 from shared.domain.ids import is_subscription_id
+from shared.domain.pushed_events import DEFAULT_DIGEST_HOUR_UTC
 from shared.domain.times import parse_period
 from shared.domain.vm_state import BillingPolicy
 from shared.domain.watch import ReconcileSource, parse_management_group, parse_reconcile_source
@@ -52,6 +53,9 @@ FINDINGS_DEALLOCATED_MIN_DAYS = "FINDINGS_DEALLOCATED_MIN_DAYS"
 FINDINGS_UNCONFIRMED_AFTER_MINUTES = "FINDINGS_UNCONFIRMED_AFTER_MINUTES"
 BACKFILL_ON_ADOPT_DAYS = "BACKFILL_ON_ADOPT_DAYS"
 BACKFILL_ON_ADOPT_MAX_VMS = "BACKFILL_ON_ADOPT_MAX_VMS"
+FINDINGS_TOPIC_ENDPOINT = "FINDINGS_TOPIC_ENDPOINT"
+FINDINGS_TOPIC_KEY = "FINDINGS_TOPIC_KEY"
+DIGEST_HOUR_UTC = "DIGEST_HOUR_UTC"
 RECONCILE_SOURCE = "RECONCILE_SOURCE"
 WATCH_MANAGEMENT_GROUP = "WATCH_MANAGEMENT_GROUP"
 
@@ -98,12 +102,15 @@ class Settings:
     backfill_on_adopt_days: int = DEFAULT_BACKFILL_ON_ADOPT_DAYS
     backfill_on_adopt_max_vms: int = DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS
     inventory_refresh: timedelta = DEFAULT_INVENTORY_REFRESH
-    # Cost Management's actuals per watched subscription at most this often (0: never).
     actuals_refresh: timedelta = DEFAULT_ACTUALS_REFRESH
     retail_prices_endpoint: str = DEFAULT_RETAIL_PRICES_ENDPOINT
     prices_currency: str = DEFAULT_PRICES_CURRENCY
     # The queue that hands scale-set-level events from the Event Grid function to the queue function.
     queue_name: str = DEFAULT_QUEUE_NAME
+    # The findings topic (``None``: none), its key (``None``: the identity), when the digest is due (UTC).
+    findings_topic_endpoint: str | None = None
+    findings_topic_key: str | None = field(default=None, repr=False)
+    digest_hour_utc: int = DEFAULT_DIGEST_HOUR_UTC
     # List All per subscription, a Resource Graph sweep, or the sweep above 20 subscriptions.
     reconcile_source: ReconcileSource = ReconcileSource.LIST
     # The enabled subscriptions under this management group are watched too (refreshed with the inventory).
@@ -118,7 +125,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         table_name=_read_table_name(env),
         billing_policy=_read_policy(env),
         reconcile_subscription_ids=_read_subscriptions(env),
-        arm_endpoint=_read_arm_endpoint(env),
+        arm_endpoint=_read_endpoint(env, ARM_ENDPOINT, DEFAULT_ARM_ENDPOINT),
         compute_api_version=_value(env, COMPUTE_API_VERSION) or DEFAULT_COMPUTE_API_VERSION,
         findings=_read_thresholds(env),
         backfill_on_adopt_days=int(
@@ -134,6 +141,9 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
         queue_name=_read_queue_name(env),
+        findings_topic_endpoint=_value(env, FINDINGS_TOPIC_ENDPOINT),  # checked by the topic's client
+        findings_topic_key=_value(env, FINDINGS_TOPIC_KEY),
+        digest_hour_utc=int(_number(env, DIGEST_HOUR_UTC, DEFAULT_DIGEST_HOUR_UTC, 23, whole=True)),
         reconcile_source=_parsed(env, RECONCILE_SOURCE, parse_reconcile_source),
         watch_management_group=_parsed(env, WATCH_MANAGEMENT_GROUP, parse_management_group),
     )
@@ -266,10 +276,6 @@ def check_endpoint(endpoint: str, name: str) -> bool:
     )
 
 
-def _read_arm_endpoint(env: Mapping[str, str]) -> str:
-    return _read_endpoint(env, ARM_ENDPOINT, DEFAULT_ARM_ENDPOINT)
-
-
 def _read_endpoint(env: Mapping[str, str], name: str, default: str) -> str:
     endpoint = (_value(env, name) or default).rstrip("/")
     check_endpoint(endpoint, name)
@@ -282,13 +288,9 @@ def _read_period(env: Mapping[str, str], name: str, default: timedelta, *, off: 
     if text is None or (off and text == "0"):
         return default if text is None else timedelta(0)
     try:
-        period = timedelta(hours=int(text)) if text.isdigit() and len(text) <= 4 else parse_period(text)
-    except ValueError:
-        period = timedelta(0)
-    if period < timedelta(minutes=5):
-        least = "at least 5 minutes (PT5M)" + (" or 0" if off else "")
-        raise ConfigurationError(f"{name} must be a duration such as P1D or PT30M, {least}, got {text!r}")
-    return period
+        return parse_period(text, minimum=timedelta(minutes=5))
+    except ValueError as err:
+        raise ConfigurationError(f"{name} {err}{' (or 0: off)' if off else ''}") from err
 
 
 def _read_currency(env: Mapping[str, str]) -> str:

@@ -5,6 +5,8 @@ by ``devtools.events``."""
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -12,6 +14,8 @@ import azure.functions as func
 from devtools.events import at, wire_event
 from devtools.queue_host import QueueSettings, QueueTrigger
 from devtools.worker import event_grid_argument
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def sample_day(resource_id: str) -> list[dict[str, Any]]:
@@ -61,3 +65,11 @@ def http_get(fn, path: str, route: dict[str, str] | None = None, **params: str) 
         "GET", "http://localhost:7071/api/" + path, body=b"", params=params, route_params=route or {}
     )
     return fn(request)
+
+
+def digest_in_test_http() -> dict[str, Any]:
+    """The daily digest ``test.http`` posts to the loopback topic, as a CloudEvent."""
+    text = (ROOT / "test.http").read_text(encoding="utf-8")
+    block = text[text.index("VmLedger.DailyDigest) as the timer publishes it") :]
+    [event] = json.loads(block[block.index("\n[") : block.index("\n]\n") + 2])
+    return event

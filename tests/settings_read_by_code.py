@@ -19,6 +19,8 @@ DEV_ONLY_SETTINGS = {
     # The Azurite/dev alternative to VM_LEDGER_STORAGE__tableServiceUri. The code requires exactly one
     # of the two, so setting the connection string in Azure (next to the URI) would fail every call.
     "VM_LEDGER_STORAGE": "connection string for Azurite; Azure uses VM_LEDGER_STORAGE__tableServiceUri",
+    # The topic's keys are off in Azure (disableLocalAuth): the app publishes with its identity.
+    "FINDINGS_TOPIC_KEY": "the loopback topic's key for local runs; Azure publishes with the identity",
 }
 
 

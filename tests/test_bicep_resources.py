@@ -43,6 +43,7 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+EVENTGRID_DATA_SENDER = "d5a91429-5739-47e2-a06b-3470a27159e7"  # Learn, Azure built-in roles, Integration
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
 
@@ -333,6 +334,7 @@ def test_role_assignments_grant_the_needed_roles_at_the_right_scopes() -> None:
         (STORAGE_BLOB_DATA_OWNER, "Microsoft.Storage/storageAccounts", "appPrincipalId"),
         (STORAGE_QUEUE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts", "appPrincipalId"),
         (MONITORING_METRICS_PUBLISHER, "Microsoft.Insights/components", "appPrincipalId"),
+        (EVENTGRID_DATA_SENDER, "Microsoft.EventGrid/topics", "appPrincipalId"),
         (
             STORAGE_BLOB_DATA_CONTRIBUTOR,
             "Microsoft.Storage/storageAccounts/blobServices/containers",
@@ -398,3 +400,17 @@ def test_function_app_registers_the_event_function_name() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     assert EVENT_FUNCTION_NAME in constants
+
+
+def test_the_findings_topic_takes_cloudevents_with_keys_off_and_its_webhook_gets_raised_findings():
+    doc = parsed(MODULES / "findingsTopic.bicep")
+    [topic] = resources_of(doc, "Microsoft.EventGrid/topics").values()
+    properties = body_of(topic)["properties"]
+    assert properties["inputSchema"] == "CloudEventSchemaV1_0" and properties["disableLocalAuth"] is True
+    [subscription] = resources_of(doc, "Microsoft.EventGrid/topics/eventSubscriptions").values()
+    body = body_of(subscription)["properties"]
+    assert body["eventDeliverySchema"] == "CloudEventSchemaV1_0"
+    assert body["destination"]["endpointType"] == "WebHook"
+    assert body["filter"]["includedEventTypes"] == ["VmLedger.FindingRaised"]
+    decorators = [decorator["type"] for decorator in doc["parameters"]["webhookUrl"]["decorators"]]
+    assert "secure" in decorators  # a workflow URL carries its signature: never in deployment history

@@ -87,6 +87,16 @@ def test_the_demo_shows_a_day_of_the_bill_beside_the_estimate_and_one_drift(demo
     assert "billingDrift rg-legacy/archive-01" in bill and "the bill has 3 h, the ledger 0 h" in bill
 
 
+def test_the_demo_shows_the_events_its_sample_day_raises_and_the_timer_run_clears(demo_runs):
+    first, second = demo_runs[0], demo_runs[1]
+    published = first[first.index("published to a loopback Event Grid topic") :]
+    assert re.search(r"VmLedger.FindingRaised +failedProvisioning +db-01 ", published)
+    timer_run = published[published.index("What the timer run raised and cleared") :]
+    assert re.search(r"VmLedger.FindingRaised +deallocatedLong +archive-01 ", timer_run)
+    assert re.search(r"VmLedger.FindingCleared +unconfirmed +db-01 ", timer_run)
+    assert "VmLedger.FindingCleared" in second  # a rerun starts from an empty outbox and does it again
+
+
 def test_a_second_run_clears_its_own_rows_first_and_prints_the_same_ledger(demo_runs):
     first, second = demo_runs[0], demo_runs[1]
     assert "Cleared the previous run's" not in first

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from azure.data.tables import TransactionOperation
 
 from devtools.events import SUB, at
+from shared.answers import priced_total
 from shared.answers.timelines import segments_of
-from shared.domain.accounting import window_totals
+from shared.domain.accounting import stopped_billed_seconds, window_totals
 from shared.domain.evidence import (
     ActivityLogRecord,
     HealthAnnotation,
@@ -26,6 +28,7 @@ from shared.domain.evidence import (
 from shared.domain.health import Cause
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
+from shared.domain.pricing import CostEstimate
 from shared.domain.vm_state import BillingPolicy, Change, VmState
 from shared.store import (
     Condition,
@@ -80,6 +83,27 @@ H = 3600.0
 def test_window_totals_sum_billed_and_unknown_time_inside_the_window(at_start, changes, billed, unknown):
     totals = window_totals(at_start, changes, at(0), at(hours=10))
     assert (totals.billed_seconds, totals.unknown_seconds) == (billed, unknown)
+
+
+@pytest.mark.parametrize(
+    ("at_start", "changes", "stopped"),
+    [
+        (None, [], 0),
+        (state("running", at(0)), [], 0),  # billed, but for work
+        (state("stopped", at(0)), [], 10 * H),  # allocated and off: paid for nothing
+        (state("running", at(0)), [(at(hours=6), state("stopped", at(hours=6)))], 4 * H),
+        (state("stopped", at(0)), [(at(hours=2), state("deallocated", at(hours=2)))], 2 * H),
+        (state("unknown", at(0)), [(at(hours=5), state("stopped", at(hours=5)))], 5 * H),
+    ],
+)
+def test_stopped_billed_seconds_count_only_the_billed_stopped_time(at_start, changes, stopped):
+    assert stopped_billed_seconds(at_start, changes, at(0), at(hours=10)) == stopped
+
+
+def test_a_total_of_estimates_is_null_when_none_has_a_price_never_zero():
+    priced, unpriced = CostEstimate(Decimal("1.5"), "USD", None, None), CostEstimate(None, "USD", None, None)
+    assert priced_total([unpriced, unpriced]) is None
+    assert priced_total([priced, unpriced, priced]) == Decimal("3.0")
 
 
 # ---- segments ----------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from devtools.azurite import Azurite, PortBusyError, free_port
 from devtools.events import SUB, at, scale_set_id, scale_set_operation, vm_id, wire_event
 from devtools.fake_arm import FakeArm, make_instance, make_scale_set
 from shared.web.csv_export import hours
-from tests.factories import sample_day
+from tests.factories import digest_in_test_http, sample_day
 
 pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
@@ -51,7 +51,7 @@ def start_serve(
     env["ARM_ENDPOINT"] = arm_endpoint  # never Azure from a test: a loopback fake, or a closed port
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "scripts.serve", "--port", "0", "--azurite-port", str(azurite_port),
-         "--azurite-queue-port", str(queue_port), "--azurite-location", str(location)],
+         "--azurite-queue-port", str(queue_port), "--azurite-location", str(location), "--topic-port", "0"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     output: list[str] = []
@@ -244,6 +244,20 @@ def test_a_scale_set_event_is_queued_and_the_queue_function_records_its_instance
         time.sleep(0.2)
     assert names == ["web-ss_0", "web-ss_1"]
     assert [r.path.rsplit("/", 1)[-1] for r in fake_arm.requests] == ["virtualMachines"]
+
+
+def test_its_loopback_findings_topic_takes_test_http_s_digest_and_prints_it(served):
+    endpoint = re.search(r"Findings topic \(loopback, key (\S+)\) at (\S+):", "".join(served.output))
+    assert endpoint, served.output
+    key, url = endpoint.groups()
+    body = json.dumps([digest_in_test_http()]).encode()
+    headers = {"Content-Type": "application/cloudevents-batch+json; charset=utf-8", "aeg-sas-key": key}
+    status, _, _ = request(f"{url}?api-version=2018-01-01", method="POST", body=body, headers=headers)
+    assert status == 200
+    assert request(f"{url}?api-version=2018-01-01", method="POST", body=body, headers={})[0] == 401
+    assert served.process.stdout is not None
+    printed = served.process.stdout.readline()  # printed before the topic answered
+    assert printed.startswith("VmLedger.DailyDigest digest/2026-12-06 id=")
 
 
 def test_stopping_it_stops_its_azurite_and_the_ledger_survives_a_restart(

@@ -29,7 +29,10 @@ pytestmark = pytest.mark.azurite
 SIZE = "Standard_D2s_v5"
 START = "Microsoft.Compute/virtualMachines/start/action"
 # Every run record of a run on SUB, in the order the steps run.
-RECORDS = ["reconcile", "adopted-backfill", "month-rows", f"inventory|{SUB}", "prices|USD"]
+RECORDS = [
+    "reconcile", "adopted-backfill", "month-rows", f"inventory|{SUB}", "prices|USD", "findings-topic",
+    "daily-digest",
+]  # fmt: skip
 
 
 def listed(name: str, power: str = "running") -> dict:
@@ -81,7 +84,8 @@ def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_othe
     records = RunRecords(ledger.table)
     outcomes = {name: records.get(name).succeeded for name in RECORDS}
     assert outcomes == {"reconcile": False, "adopted-backfill": True, "month-rows": True,
-                        f"inventory|{SUB}": False, "prices|USD": True}  # fmt: skip
+                        f"inventory|{SUB}": False, "prices|USD": True, "findings-topic": True,
+                        "daily-digest": True}  # fmt: skip
     assert "previous inventory kept" in records.get(f"inventory|{SUB}").detail
 
 

@@ -204,6 +204,23 @@ param eventTimeToLiveInMinutes int = 1440
 @maxValue(5000)
 param maxEventsPerBatch int = 1
 
+@description('Deploy the findings topic (an Event Grid custom topic the timer publishes findings and the daily digest to) and let the app publish to it.')
+param deployFindingsTopic bool = true
+
+@description('Name of the findings topic.')
+@minLength(3)
+@maxLength(50)
+param findingsTopicName string = 'evgt-vmledger-findings-${resourceToken}'
+
+@description('Webhook URL that an example event subscription sends raised findings to (a Teams or Power Automate workflow, a Logic App, a ticketing webhook); empty: none.')
+@secure()
+param findingsWebhookUrl string = ''
+
+@description('Hour (UTC, 0-23) from which the daily digest of yesterday is published (DIGEST_HOUR_UTC).')
+@minValue(0)
+@maxValue(23)
+param digestHourUtc int = 7
+
 // ---------------------------------------------------------------------------------------------------
 
 var deploymentContainerName = 'app-package'
@@ -247,6 +264,20 @@ module storage 'modules/storage.bicep' = {
   ]
 }
 
+module findingsTopic 'modules/findingsTopic.bicep' = if (deployFindingsTopic) {
+  name: 'vmledger-findings-topic'
+  scope: resourceGroup(resourceGroupName)
+  params: {
+    location: location
+    tags: tags
+    topicName: findingsTopicName
+    webhookUrl: findingsWebhookUrl
+  }
+  dependsOn: [
+    newResourceGroup
+  ]
+}
+
 module functionApp 'modules/functionApp.bicep' = {
   name: 'vmledger-function-app'
   scope: resourceGroup(resourceGroupName)
@@ -282,8 +313,11 @@ module functionApp 'modules/functionApp.bicep' = {
     watchManagementGroup: watchManagementGroup
     retailPricesEndpoint: retailPricesEndpoint
     pricesCurrency: pricesCurrency
+    findingsTopicEndpoint: deployFindingsTopic ? findingsTopic!.outputs.endpoint : ''
+    digestHourUtc: digestHourUtc
   }
 }
+
 
 module roleAssignments 'modules/roleAssignments.bicep' = {
   name: 'vmledger-role-assignments'
@@ -292,6 +326,7 @@ module roleAssignments 'modules/roleAssignments.bicep' = {
     appPrincipalId: functionApp.outputs.principalId
     storageAccountName: storage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    findingsTopicName: deployFindingsTopic ? findingsTopic!.outputs.name : ''
   }
 }
 
@@ -351,3 +386,6 @@ output watchedSubscriptionIds string[] = subscriptionIds
 
 @description('Name of the resource events system topic of each watched subscription (created or reused).')
 output systemTopicNames array = [for (subscriptionId, index) in subscriptionIds: watched[index].outputs.resourceTopicName]
+
+@description('Endpoint of the findings topic (FINDINGS_TOPIC_ENDPOINT); empty when none was deployed.')
+output findingsTopicEndpoint string = deployFindingsTopic ? findingsTopic!.outputs.endpoint : ''

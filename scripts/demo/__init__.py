@@ -36,4 +36,5 @@ TABLE = "vmledger"  # the default table, so `make serve` and test.http see the d
 # would list the scale set from another ARM endpoint than the demo's fake. The demo runs its own.
 QUEUE = "vmledger-demo-scale-sets"
 CURRENCY = "USD"
+TOPIC_KEY = "demo-topic-key"  # the loopback findings topic's key
 BASE_URL = "http://127.0.0.1:7071/api"

@@ -10,7 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from devtools.azurite import PERSISTENT_LOCATION, STANDARD_TABLE_PORT, Azurite, PortBusyError
-from scripts.demo import QUEUE, ROOT, SAMPLES, TABLE
+from devtools.fake_topic import FakeTopic
+from scripts.demo import QUEUE, ROOT, SAMPLES, TABLE, TOPIC_KEY
 from scripts.demo.scenario import ScaleSetDay, run
 from scripts.demo.setup import (
     bill_of,
@@ -76,16 +77,18 @@ def main(argv: list[str] | None = None) -> int:
             fake_prices, prices_url = start_fake(
                 "devtools.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"
             )
+            topic = FakeTopic(TOPIC_KEY).start()  # in this process: the demo reads what it received
             try:
-                configure(azurite, arm_url, prices_url, subscription)
+                configure(azurite, arm_url, prices_url, subscription, topic.endpoint)
                 clear_subscription(subscription)
                 scale_set_day = ScaleSetDay(
                     json.loads((SAMPLES / "scale-set-day.json").read_text()), scale_sets
                 )
                 status = run(
-                    shift_events(events, shift), now, shift, arm_url, options.snapshot, scale_set_day
+                    shift_events(events, shift), now, shift, arm_url, options.snapshot, scale_set_day, topic
                 )
             finally:
+                topic.stop()
                 stop(fake_arm)
                 stop(fake_prices)
                 print(f"Stopped the fake ARM (pid {fake_arm.pid}) and prices API (pid {fake_prices.pid}).")

@@ -279,3 +279,13 @@ def _call_api(
     if response.status_code != 200:
         raise RuntimeError(f"{url_path} answered {response.status_code}: {body}")
     return body
+
+
+def print_topic_events(events: list[dict[str, Any]], heading: str) -> None:
+    """One line per CloudEvent the loopback topic received: type, kind, VM, since."""
+    print(f"\n{heading} ({len(events)} event(s)):")
+    for event in events:
+        data = event.get("data") or {}
+        kind = data.get("kind", "")
+        vm, since = data.get("vmName", ""), data.get("since", "")
+        print(f"     {event['type']:<24} {kind:<19} {vm:<14} since {since}")

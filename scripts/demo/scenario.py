@@ -15,6 +15,7 @@ from typing import Any
 
 from azure.functions.timer import TimerRequest
 
+from devtools.fake_topic import FakeTopic
 from devtools.queue_host import QueueTrigger
 from devtools.worker import event_grid_argument
 from scripts.demo import QUEUE
@@ -28,6 +29,7 @@ from scripts.demo.presentation import (
     print_history,
     print_next_steps,
     print_rows,
+    print_topic_events,
     vm_rows,
     write_timeline_snapshot,
 )
@@ -49,6 +51,7 @@ def run(
     arm_url: str,
     snapshot: Path,
     scale_set_day: ScaleSetDay,
+    topic: FakeTopic,
 ) -> int:
     import function_app
     from shared.domain.times import format_time
@@ -66,6 +69,11 @@ def run(
     print(f"\n2. The ledger, as the HTTP API reports it (billed hours today = since {format_time(today)}):\n")
     before = vm_rows(function_app, today)
     print_rows(before)
+    _push_findings(now)
+    print_topic_events(
+        topic.events, "   The findings as they stand, published to a loopback Event Grid topic"
+    )
+    published = len(topic.events)
     print(f"\n3. reconcile_vms against List All (statusOnly=true) served by a loopback fake at {arm_url};")
     print(
         "   VMs it adopts are backfilled from the Activity Log the same fake serves. The same run lists the"
@@ -84,10 +92,20 @@ def run(
     print_actuals(function_app, today - timedelta(days=2))
     print_history(function_app, after, "web-02", "4")
     print_findings(function_app, now)
+    print_topic_events(topic.events[published:], "   What the timer run raised and cleared on the topic")
     print_history(function_app, after, "archive-01", "6", backfilled=True)
     write_timeline_snapshot(now, snapshot)
     print_next_steps(after)
     return 0
+
+
+def _push_findings(now: datetime) -> None:
+    """What a timer run's findings step does, before the demo's reconcile: the sample day's findings."""
+    from shared import context, jobs
+
+    push = context.root().findings_push()
+    assert push is not None
+    jobs.push_findings(push, now=now, deadline=float("inf"))
 
 
 def _replay_scale_set(function_app, scale_set_day: ScaleSetDay, shift: timedelta) -> None:

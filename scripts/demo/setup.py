@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.azurite import Azurite
-from scripts.demo import CURRENCY, QUEUE, ROOT, SAMPLES, TABLE
+from scripts.demo import CURRENCY, QUEUE, ROOT, SAMPLES, TABLE, TOPIC_KEY
 
 
 def _time_field(event: dict[str, Any]) -> str:
@@ -51,7 +51,9 @@ def shifted_activity_log(shift: timedelta) -> dict[str, list[dict[str, Any]]]:
     }  # fmt: skip
 
 
-def configure(azurite: Azurite, arm_url: str, prices_url: str, subscription: str) -> None:
+def configure(
+    azurite: Azurite, arm_url: str, prices_url: str, subscription: str, topic_endpoint: str
+) -> None:
     # Set, not defaulted: the demo must never write its sample day into a real account, nor ask the
     # public prices API.
     os.environ.update({
@@ -62,44 +64,45 @@ def configure(azurite: Azurite, arm_url: str, prices_url: str, subscription: str
         "ARM_ENDPOINT": arm_url,
         "RETAIL_PRICES_ENDPOINT": prices_url,
         "PRICES_CURRENCY": CURRENCY,
+        "FINDINGS_TOPIC_ENDPOINT": topic_endpoint,
+        "FINDINGS_TOPIC_KEY": TOPIC_KEY,
     })  # fmt: skip
     os.environ.pop("VM_LEDGER_STORAGE__tableServiceUri", None)
 
 
 def clear_subscription(subscription: str) -> None:
-    """Delete the sample subscription's partition (its VMs' rows) so that a rerun starts clean."""
+    """Delete the sample subscription's partition (its VMs' rows), and what the findings topic published
+    of them, so that a rerun starts clean."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.data.tables import TableClient
 
+    from shared.store.outbox import PUBLISHED_PARTITION
+
     table = TableClient.from_connection_string(os.environ["VM_LEDGER_STORAGE"], table_name=TABLE)
     try:
-        keys = [
-            ("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
-            for entity in table.query_entities(
-                "PartitionKey eq @pk",
-                parameters={"pk": subscription.lower()},
-                select=["PartitionKey", "RowKey"],
-            )
-        ]
+        keys = _row_keys(table, subscription.lower())
     except ResourceNotFoundError:  # first run: no table yet
         return
-    for start in range(0, len(keys), 100):  # a transaction holds at most 100 entities
-        table.submit_transaction(keys[start : start + 100])
-    bill = [
-        ("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
-        for entity in table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": f"actuals|{subscription.lower()}"},
-            select=["PartitionKey", "RowKey"],
-        )
-    ]  # fmt: skip
-    for start in range(0, len(bill), 100):
-        table.submit_transaction(bill[start : start + 100])
+    published = _row_keys(table, PUBLISHED_PARTITION)
+    bill = _row_keys(table, f"actuals|{subscription.lower()}")
+    for batch in (keys, published, bill):
+        for start in range(0, len(batch), 100):  # a transaction holds at most 100 entities
+            table.submit_transaction(batch[start : start + 100])
     # The refreshes run at most once a period: forget when they last ran, so a rerun lists and fetches.
     sub = subscription.lower()
     for job in (f"inventory|{sub}", f"prices|{CURRENCY}", f"actuals|{sub}"):
         table.delete_entity("jobs", job)
     if keys:
         print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
+
+
+def _row_keys(table: Any, partition: str) -> list[tuple[str, dict[str, str]]]:
+    return [
+        ("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
+        for entity in table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": partition}, select=["PartitionKey", "RowKey"]
+        )
+    ]
 
 
 def start_fake(module: str, *args: str | Path) -> tuple[subprocess.Popen[str], str]:

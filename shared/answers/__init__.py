@@ -5,13 +5,16 @@ from shared.answers.actuals import daily_billed_hours, vm_bill
 from shared.answers.costs import (
     CostsReport,
     PriceView,
+    VmWindowCost,
     all_prices,
     costs_report,
     estimate,
     fleet_totals,
+    iter_window_costs,
     prices_for,
 )
-from shared.answers.findings import VmFinding, facts_of, findings_page
+from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_total
+from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
 from shared.answers.focus import VmDay, vm_days
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
@@ -20,9 +23,14 @@ from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_ti
 __all__ = [
     "MAX_WINDOW_MONTHS",
     "CostsReport",
+    "DailyDigest",
+    "VmWindowCost",
+    "daily_digest",
+    "iter_window_costs",
     "Page",
     "PriceView",
     "Segment",
+    "StoppedDay",
     "VmReport",
     "VmDay",
     "vm_days",
@@ -30,6 +38,7 @@ __all__ = [
     "vm_bill",
     "VmFinding",
     "VmTimeline",
+    "all_findings",
     "facts_of",
     "findings_page",
     "all_prices",
@@ -39,6 +48,7 @@ __all__ = [
     "fleet_totals",
     "iter_all",
     "page_of",
+    "priced_total",
     "prices_for",
     "require_vm",
     "transitions_page",

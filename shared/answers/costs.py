@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
 from shared.answers.actuals import first_of_sets, load_bill, vm_actuals
-from shared.domain.accounting import WindowTotals, window_totals
+from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
 from shared.domain.actuals import DayActual, resource_key
 from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
@@ -101,18 +101,16 @@ def costs_report(
     prices = all_prices(ledger, currency)
     charges: list[VmCharge] = []
     fetched: list[datetime] = []
-    for vm in fleet_bills(ledger, subscription_id, start, end, as_of):
-        row, window = vm.row, vm.window
-        totals = totals_of(window, start)
-        cost = estimate(row, totals.billed_seconds, prices)
+    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id, with_bill=True):
+        row, cost, window = item.current, item.cost, item.window
         if cost.price_as_of is not None:
             fetched.append(cost.price_as_of)
-        share = vm_actuals(row, window, start, vm.bill, cost.hourly_price, carries_set=vm.carries_set)
+        share = vm_actuals(row, window, start, item.bill, cost.hourly_price, carries_set=item.carries_set)
         tags = row.profile.spec.tags if row.profile.spec else {}
         charges.append(
             VmCharge(
                 row.vm.subscription_id, row.vm.resource_group, tags,
-                totals.billed_seconds, totals.unknown_seconds, cost.amount, share,
+                item.billed_seconds, item.unknown_seconds, cost.amount, share,
             )
         )  # fmt: skip
     return CostsReport(
@@ -127,32 +125,52 @@ def costs_report(
 
 
 @dataclass(frozen=True)
-class VmBill:
-    """A VM that existed in a window: its current row, its window, and its resource's billed days."""
+class VmWindowCost:
+    """A VM's billed and unknown seconds in a window and their estimated cost; its window, and (when
+    asked for) its resource's billed days."""
 
-    row: CurrentRow
+    current: CurrentRow
+    billed_seconds: float
+    unknown_seconds: float
+    cost: CostEstimate
+    stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
     window: VmWindow
     bill: Mapping[date, DayActual]
     carries_set: bool  # a Uniform instance that carries its scale set's bill (the set's first)
 
 
-def fleet_bills(
-    ledger: Ledger, subscription_id: str | None, start: datetime, end: datetime, as_of: datetime
-) -> Iterator[VmBill]:
-    """Every VM of the ledger (or of ``subscription_id``) that existed in ``[start, end)``, with its window
-    and bill: per subscription its current rows, month rows and stored actuals, each read whole."""
+def iter_window_costs(
+    ledger: Ledger,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    prices: PriceView,
+    subscription_id: str | None = None,
+    *,
+    with_bill: bool = False,
+) -> Iterator[VmWindowCost]:
+    """Every VM that existed in ``[start, end)``, with its totals and cost, subscription by subscription:
+    its current rows (one query per 1,000 VMs), then its month rows (one query per month and 1,000 rows);
+    ``with_bill``, its stored actuals too (one query per 1,000 resource-months)."""
     subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
     for subscription in subscriptions:
         rows = list(ledger.iter_current_rows(subscription))
         if not rows:
             continue
         windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-        bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of))
+        bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of)) if with_bill else {}
         existed = [(row, window) for row, window in zip(rows, windows, strict=True) if _existed(window)]
         carriers = first_of_sets([row for row, _ in existed])
         for row, window in existed:
+            totals = totals_of(window, start)
+            cost = estimate(row, totals.billed_seconds, prices)
+            changes = [(change.time, change.state) for change in window.changes]
+            stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
             days = bill.get(resource_key(row.vm), {})
-            yield VmBill(row, window, days, row.vm.vm_key in carriers)
+            yield VmWindowCost(
+                row, totals.billed_seconds, totals.unknown_seconds, cost, stopped,
+                window, days, row.vm.vm_key in carriers,
+            )  # fmt: skip
 
 
 def _existed(window: VmWindow) -> bool:

@@ -11,16 +11,17 @@ the VM's hourly price).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.answers.costs import PriceView, all_prices, estimate
-from shared.answers.paging import Page
+from shared.answers.paging import Page, iter_all
 from shared.answers.reports import in_scale_set
 from shared.domain.actuals import DriftDay, drift_days, resource_key
 from shared.domain.findings import (
     DRIFT_LOOKBACK_DAYS,
+    RULES,
     Finding,
     FindingKind,
     Thresholds,
@@ -123,3 +124,22 @@ def findings_page(
             items += [VmFinding(row, f, estimate(row, f.billed_hours * 3600, prices)) for f in found]
         last = row
     return Page(items, None)
+
+
+def all_findings(
+    ledger: Ledger, *, thresholds: Thresholds, as_of: datetime, currency: str
+) -> Iterator[VmFinding]:
+    """Every finding of every kind across the fleet, page after page (the findings topic, the digest)."""
+    return iter_all(
+        lambda after: findings_page(
+            ledger,
+            None,
+            None,
+            kinds=list(RULES),
+            thresholds=thresholds,
+            top=SCAN_PAGE,
+            after=after,
+            as_of=as_of,
+            currency=currency,
+        )  # fmt: skip
+    )

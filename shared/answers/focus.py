@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from shared.answers.actuals import HOUR, daily_seconds
-from shared.answers.costs import all_prices, estimate, fleet_bills
+from shared.answers.costs import all_prices, iter_window_costs
 from shared.domain.actuals import DAY, day_start
 from shared.domain.inventory import Priority
 from shared.domain.pricing import cost_of
@@ -49,9 +49,8 @@ def vm_days(
     """The window's VM-days in VM key order, then day order (the same reads as ``costs_report``)."""
     prices = all_prices(ledger, currency)
     found: list[VmDay] = []
-    for vm in fleet_bills(ledger, subscription_id, start, end, as_of):
-        row, spec = vm.row, vm.row.profile.spec
-        cost = estimate(row, 0.0, prices)
+    for vm in iter_window_costs(ledger, start, end, as_of, prices, subscription_id, with_bill=True):
+        row, spec, cost = vm.current, vm.current.profile.spec, vm.cost
         price = cost.hourly_price
         own_bill = row.vm.scale_set is None
         for day, seconds in sorted(daily_seconds(vm.window, start).items()):

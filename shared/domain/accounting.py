@@ -8,7 +8,7 @@ until the next transition, the end of the window, or ``as_of`` (nothing accrues 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.domain.vm_state import VmState
@@ -49,3 +49,19 @@ def _add(state: VmState | None, seconds: float, billed: float, unknown: float) -
     if state.billable:
         return billed + seconds, unknown
     return billed, unknown
+
+
+def stopped_billed_seconds(
+    state_at_start: VmState | None,
+    changes: Iterable[tuple[datetime, VmState]],
+    start: datetime,
+    end: datetime,
+) -> float:
+    """Seconds of ``[start, end)`` billed while ``stopped`` (allocated, powered off): paid for nothing."""
+    only_stopped = [(at, _billed_if_stopped(state)) for at, state in changes]
+    first = _billed_if_stopped(state_at_start) if state_at_start is not None else None
+    return window_totals(first, only_stopped, start, end).billed_seconds
+
+
+def _billed_if_stopped(state: VmState) -> VmState:
+    return replace(state, billable=state.billable and state.power_state == "stopped")

@@ -106,16 +106,25 @@ def months_touched(start: datetime, end: datetime) -> list[str]:
     return months_from(month_of(start), month_of(last))
 
 
-# ISO-8601 durations of days, hours and minutes: ``P1D``, ``PT6H``, ``PT30M``, ``P1DT12H``.
+# ISO-8601 durations of days, hours and minutes (``P1D``, ``PT6H``, ``PT30M``, ``P1DT12H``) or a bare number
+# of hours.
 _PERIOD = re.compile(
     r"P(?:(?P<days>[0-9]{1,4})D)?(?:T(?:(?P<hours>[0-9]{1,4})H)?(?:(?P<minutes>[0-9]{1,6})M)?)?"
 )
 
 
-def parse_period(text: str) -> timedelta:
-    """An ISO-8601 duration of days, hours and minutes; ``ValueError`` for anything else (or nothing)."""
-    match = _PERIOD.fullmatch(text.strip().upper())
-    if not match or not any(match.groupdict().values()) or text.strip().upper().endswith("T"):
-        raise ValueError(f"not a duration such as P1D, PT6H or PT30M: {text!r}")
-    parts = {name: int(value or 0) for name, value in match.groupdict().items()}
-    return timedelta(days=parts["days"], hours=parts["hours"], minutes=parts["minutes"])
+def parse_period(text: str, *, minimum: timedelta = timedelta(0)) -> timedelta:
+    """``P1D``, ``PT6H``, ``PT30M``, ``P1DT12H`` or a number of hours, at least ``minimum``; ``ValueError``
+    saying what it must be otherwise."""
+    cleaned = text.strip().upper()
+    match = _PERIOD.fullmatch(cleaned)
+    if text.isdigit() and len(text) <= 4:
+        period = timedelta(hours=int(text))
+    elif match and any(match.groupdict().values()) and not cleaned.endswith("T"):
+        parts = {name: int(value or 0) for name, value in match.groupdict().items()}
+        period = timedelta(days=parts["days"], hours=parts["hours"], minutes=parts["minutes"])
+    else:
+        raise ValueError(f"must be a duration such as P1D, PT6H or PT30M, got {text!r}")
+    if period < minimum:
+        raise ValueError(f"must be at least {minimum.total_seconds() / 60:g} minutes, got {text!r}")
+    return period

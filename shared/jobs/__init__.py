@@ -11,6 +11,7 @@ from shared.jobs.ingest import handle_event
 from shared.jobs.inventory import InventoryReport, refresh_inventory
 from shared.jobs.month_rows import MONTHS_CHECKED, MonthRowsReport, rebuild_month_rows
 from shared.jobs.prices import PricesReport, refresh_prices
+from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings, send_intents
 from shared.jobs.reconcile import (
     RUN_BUDGET_SECONDS,
     ReconcileFailed,
@@ -32,6 +33,11 @@ __all__ = [
     "RUN_BUDGET_SECONDS",
     "RUN_DEADLINE_SECONDS",
     "BackfillReport",
+    "FindingsPush",
+    "PushReport",
+    "push_digest",
+    "push_findings",
+    "send_intents",
     "InventoryReport",
     "MonthRowsReport",
     "PricesReport",

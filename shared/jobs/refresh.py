@@ -18,6 +18,8 @@ Adding a step is one line in ``timer_steps``, and its work as a method of ``_Tim
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +33,7 @@ from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
+from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions
 from shared.jobs.sweep import reconcile_sweep
 from shared.sources import (
@@ -42,9 +45,12 @@ from shared.sources import (
 )
 from shared.store import Ledger, RunRecords, WatchedSubscriptions
 
+logger = logging.getLogger(__name__)
+
 RUN_DEADLINE_SECONDS = 420.0
 # Prices are refreshed at most this often (the issue's "at most daily"); not a setting.
 PRICES_REFRESH = timedelta(days=1)
+NO_TOPIC = "FINDINGS_TOPIC_ENDPOINT is not set: nothing published"
 
 
 def run_timer(
@@ -70,12 +76,16 @@ def timer_steps(
     backfill_max_vms: int,
     watch: Watch | None = None,
     actuals: Actuals | None = None,
+    findings: FindingsPush | None = None,
 ) -> list[Step]:
     """Every step of a run, in order. With ``watch``, the subscriptions of its management group are
     watched beside ``subscriptions``, and reconcile reads Resource Graph when its source says so; with
-    ``actuals``, Cost Management's daily costs are stored once a period per watched subscription."""
+    ``actuals``, Cost Management's daily costs are stored once a period per watched subscription (before
+    the findings are pushed, so a new ``billingDrift`` goes out the same run); ``findings`` ``None``: no
+    findings topic is configured."""
     run = _TimerRun(ledger, arm, prices, subscriptions, backfill_days, backfill_max_vms)
-    run.watch, run.inventory_every, run.actuals_source = watch, inventory_every, actuals
+    run.watch, run.inventory_every, run.findings = watch, inventory_every, findings
+    run.actuals_source = actuals
     billed = run.subscriptions if actuals is not None else []
     whole_run = RUN_DEADLINE_SECONDS
     group = [watch.management_group] if watch and watch.management_group else []
@@ -89,6 +99,8 @@ def timer_steps(
         Step("inventory",        inventory_every, whole_run,          run.inventory, each=run.subscriptions),
         Step("prices",           PRICES_REFRESH,  whole_run,          run.prices,    each=[prices.currency]),
         Step("actuals",          _every(actuals), whole_run,          run.actuals,   each=billed),
+        Step("findings-topic",   EVERY_RUN,       whole_run,          run.push_findings),
+        Step("daily-digest",     EVERY_RUN,       whole_run,          run.push_digest),
     ]
     # fmt: on
 
@@ -136,6 +148,7 @@ class _TimerRun:
         self.subscriptions: list[str] = list(self.listed)
         self.watch: Watch | None = None
         self.inventory_every = timedelta(0)
+        self.findings: FindingsPush | None = None
         self.backfill_days, self.backfill_max_vms = backfill_days, backfill_max_vms
         self.adopted: list[VmId] = []
         self.actuals_source: Actuals | None = None
@@ -226,3 +239,27 @@ class _TimerRun:
         except ListingError as err:
             raise StepFailed(f"{err}; nothing stored, the days are asked again next time") from err
         return report.summary()
+
+    def push_findings(self, step: StepRun) -> str:
+        if self.findings is None:
+            _say_no_topic()
+            return NO_TOPIC
+        return _outcome(push_findings(self.findings, now=step.now, deadline=step.deadline))
+
+    def push_digest(self, step: StepRun) -> str:
+        if self.findings is None:
+            return NO_TOPIC
+        report = push_digest(self.findings, now=step.now, deadline=step.deadline)
+        return "no digest due" if report is None else _outcome(report)
+
+
+def _outcome(report: PushReport) -> str:
+    if report.failure:
+        raise StepFailed(report.summary())
+    return report.summary()
+
+
+@functools.cache
+def _say_no_topic() -> None:
+    """Once a process: findings are not pushed anywhere."""
+    logger.warning("FINDINGS_TOPIC_ENDPOINT is not set: findings are not published to any topic")

@@ -16,6 +16,7 @@ from shared.sources.events import (
     inbound_from_json,
     parse_resource_event,
 )
+from shared.sources.findings_topic import FindingsTopic, batches
 from shared.sources.graph_rows import Quota, parse_graph_page
 from shared.sources.health_events import (
     HEALTH_EVENT_TYPES,
@@ -32,9 +33,11 @@ from shared.sources.vm_listing import ListedVm, parse_listing_page
 from shared.sources.vm_models import ListedModel, parse_model_page
 
 __all__ = [
+    "batches",
     "HEALTH_EVENT_TYPES",
     "ArmClient",
     "CostManagementClient",
+    "FindingsTopic",
     "HealthEvent",
     "InboundEvent",
     "ListedScaleSet",

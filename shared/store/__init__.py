@@ -19,6 +19,7 @@ from shared.store._records import (
 from shared.store.actuals import ActualsBook, ResourceDays
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
+from shared.store.outbox import Outbox, Owned
 from shared.store.price_book import PriceBook, StoredPrices
 from shared.store.run_records import RunRecord, RunRecords
 from shared.store.tables import STORAGE_CLIENT_OPTIONS, open_ledger, table_service_client
@@ -36,6 +37,8 @@ __all__ = [
     "MonthEntry",
     "MonthRows",
     "MonthsMark",
+    "Outbox",
+    "Owned",
     "Outcome",
     "Pending",
     "PriceBook",

@@ -119,6 +119,14 @@ param retailPricesEndpoint string
 @description('Currency of the retail prices (PRICES_CURRENCY).')
 param pricesCurrency string
 
+@description('Endpoint of the findings topic (FINDINGS_TOPIC_ENDPOINT); empty: findings are not published.')
+param findingsTopicEndpoint string = ''
+
+@description('Hour (UTC) from which the daily digest is published (DIGEST_HOUR_UTC).')
+@minValue(0)
+@maxValue(23)
+param digestHourUtc int = 7
+
 var useUserAssigned = identityType == 'UserAssigned'
 
 // The code joins paths to ARM_ENDPOINT itself, so it gets the cloud's endpoint without the slash.
@@ -234,6 +242,9 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         WATCH_MANAGEMENT_GROUP: watchManagementGroup
         RETAIL_PRICES_ENDPOINT: retailPricesEndpoint
         PRICES_CURRENCY: pricesCurrency
+        // Published with the identity (EventGrid Data Sender): no FINDINGS_TOPIC_KEY in Azure.
+        FINDINGS_TOPIC_ENDPOINT: findingsTopicEndpoint
+        DIGEST_HOUR_UTC: string(digestHourUtc)
       },
       useUserAssigned ? {
         // A user-assigned identity must be named wherever a credential is built.

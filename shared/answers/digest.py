@@ -1,0 +1,95 @@
+"""The daily digest: one UTC day's billed hours and estimated cost, the time billed while stopped (paid
+for nothing), its top VMs, and the findings now.
+
+Billed seconds and costs come from the month rows as ``/costs`` reads them (``iter_window_costs``), the
+finding counts from the rules over current rows (``all_findings``): one pass over the fleet each,
+whatever the histories. A total cost sums the VMs that have a price; ``unpriced_vms`` says how many had
+none.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from shared.answers.costs import PriceView, VmWindowCost, all_prices, estimate, iter_window_costs
+from shared.answers.findings import all_findings
+from shared.domain.findings import RULES, FindingKind, Thresholds
+from shared.domain.pricing import CostEstimate
+from shared.store import Ledger
+
+TOP = 10
+
+
+@dataclass(frozen=True)
+class DailyDigest:
+    day: date
+    as_of: datetime
+    currency: str
+    vms: int
+    billed_seconds: float
+    estimated_cost: Decimal | None  # of the VMs with a price; ``None`` when none has one
+    unpriced_vms: int
+    top_by_billed: list[VmWindowCost]
+    top_by_cost: list[VmWindowCost]
+    finding_counts: dict[FindingKind, int]  # now, at ``as_of``
+    stopped: list[StoppedDay]  # VMs billed while stopped that day, costliest first
+
+
+@dataclass(frozen=True)
+class StoppedDay:
+    """A VM's seconds of the day billed while stopped (allocated), and their estimated cost."""
+
+    item: VmWindowCost
+    seconds: float
+    cost: CostEstimate
+
+
+def daily_digest(
+    ledger: Ledger, day: date, *, as_of: datetime, currency: str, thresholds: Thresholds
+) -> DailyDigest:
+    """The digest of ``day`` (UTC midnight to midnight), with the findings as they are at ``as_of``."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    prices = all_prices(ledger, currency)
+    costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices))
+    priced = [item for item in costs if item.cost.amount is not None]
+    findings = all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency)
+    counts = Counter(item.finding.kind for item in findings)
+    stopped = [
+        StoppedDay(
+            item, item.stopped_billed_seconds, estimate(item.current, item.stopped_billed_seconds, prices)
+        )
+        for item in costs
+        if item.stopped_billed_seconds > 0
+    ]
+    return DailyDigest(
+        day=day,
+        as_of=as_of,
+        currency=currency,
+        vms=len(costs),
+        billed_seconds=sum(item.billed_seconds for item in costs),
+        estimated_cost=priced_total([item.cost for item in costs]),
+        unpriced_vms=len(costs) - len(priced),
+        top_by_billed=heapq.nlargest(TOP, costs, key=lambda item: item.billed_seconds),
+        top_by_cost=heapq.nlargest(TOP, priced, key=lambda item: item.cost.amount or Decimal(0)),
+        finding_counts={kind: counts.get(kind, 0) for kind in RULES},
+        stopped=sorted(stopped, key=_costliest),
+    )
+
+
+def _stopped(item: VmWindowCost, prices: PriceView) -> StoppedDay:
+    seconds = item.stopped_billed_seconds
+    return StoppedDay(item, seconds, estimate(item.current, seconds, prices))
+
+
+def _costliest(item: StoppedDay) -> tuple[Decimal, float]:
+    return (-(item.cost.amount or Decimal(0)), -item.seconds)
+
+
+def priced_total(costs: list[CostEstimate]) -> Decimal | None:
+    """The sum of the amounts known; ``None`` when none is (never a 0 that only means "no price")."""
+    amounts = [cost.amount for cost in costs if cost.amount is not None]
+    return sum(amounts, Decimal(0)) if amounts else None
