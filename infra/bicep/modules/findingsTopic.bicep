@@ -3,7 +3,7 @@
 // identity (EventGrid Data Sender on this topic, granted in roleAssignments.bicep once the app exists:
 // the app's settings need this topic's endpoint first), so the topic's keys are turned off. Optionally, an
 // example event subscription sends raised findings to a webhook (a Teams or Power Automate workflow, a
-// Logic App, a ticketing system); README "Findings pushed to Event Grid" shows what the receiver does.
+// Logic App, a ticketing system); docs/findings-topic.md shows what the receiver does (a Teams sample: docs/samples/).
 
 @description('Location of the topic.')
 param location string
