@@ -36,6 +36,7 @@ SECTIONS = (
     "findings",
     "findingstopic",
     "costs",
+    "attached",
     "coldstart",
     "sweep",
 )
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             "findings": lambda: _findings(proxy, azurite),
             "findingstopic": lambda: _findings_topic(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
+            "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
         }
@@ -144,6 +146,12 @@ def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]
     from bench.costs import costs
 
     return costs(proxy, azurite.connection_string)
+
+
+def _attached(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
+    from bench.attached_cost import attached_cost
+
+    return attached_cost(proxy)
 
 
 def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:

@@ -3,7 +3,8 @@ and models: size, OS, priority, tags), and the retail prices its fake prices API
 
 Events are built with azure-eventgrid's models (see ``devtools/events.py``) in delivery order: a
 duplicate, an out-of-order start, an extension event and a storage event (both skipped), a hibernate,
-both schemas. The listing adds what no event told: ``web-02`` was shut down from inside the guest and
+both schemas; ``report-01`` is powered off two hours before the day ends (stopped, still billed). The
+listing adds what no event told: ``web-02`` was shut down from inside the guest and
 ``legacy-app`` and ``archive-01`` were created before the tool was deployed; the Activity Log (records in
 the published shape, Started/Accepted/Succeeded) has their history: ``legacy-app`` created 60 days before
 the sample day, ``archive-01`` created 70 days before and deallocated 40 days before.
@@ -12,6 +13,9 @@ A small Uniform scale set ``web-ss`` has a day of its own (``scale-set-day.json`
 with the instances a listing returns after it): created with two instances, scaled out to four, two of
 them deallocated by one scale-set action, then scaled in to two. ``scale-sets.json`` is what the fake ARM
 lists at the end, where instance 1 was shut down from inside its guest (no event: reconcile finds it).
+
+``attached.json`` is what the VMs keep (disks, NICs, public IPs): ``archive-01`` a Premium disk and a
+Standard IP while deallocated, and the deleted ``old-build`` an unattached disk.
 
     python -m scripts.make_samples
 """
@@ -25,7 +29,9 @@ from pathlib import Path
 
 from devtools.events import ACTION_FAILED, SUB, T0, at, scale_set_id, scale_set_operation, vm_id, wire_event
 from devtools.fake_arm import make_instance, make_scale_set, make_vm, operation_records
+from devtools.fake_arm.attached import make_disk, make_nic, make_public_ip
 from devtools.fake_prices import meter
+from devtools.fake_prices.items import attached_catalogue
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -39,6 +45,7 @@ def day_of_events() -> list[dict]:
 
     web1, web2 = vm_id("web-01", "rg-shop"), vm_id("web-02", "rg-shop")
     batch, db, old = vm_id("batch-07", "rg-data"), vm_id("db-01", "rg-data"), vm_id("old-build", "rg-ci")
+    report = vm_id("report-01", "rg-data")
     power_off = event("powerOff", at(hours=9), resource_id=web1)
     late_start = event("start", at(hours=9), resource_id=db)
     storage = (
@@ -63,6 +70,8 @@ def day_of_events() -> list[dict]:
         event("deallocate", at(hours=11), resource_id=batch, url_query="&hibernate=true"),
         event("deallocate", at(hours=12), resource_id=web2, schema="CloudEvents"),
         event("start", at(hours=13), resource_id=web2, schema="CloudEvents"),
+        event("write", at(hours=6, minutes=30), resource_id=report),
+        event("powerOff", at(hours=12), resource_id=report),  # stopped, still billed, when the day ends
         event("delete", at(hours=14), resource_id=old),
     ]  # fmt: skip
 
@@ -78,6 +87,7 @@ def listing() -> dict[str, list[dict]]:
             make_vm(SUB, "rg-data", "batch-07", power="deallocated", hibernated=True, vm_size=d4,
                     priority="Spot", tags=data),
             make_vm(SUB, "rg-data", "db-01", power="running", vm_size=e4, tags=data),
+            make_vm(SUB, "rg-data", "report-01", power="stopped", vm_size=d2, tags=data),
             # never seen in an event, and no tag; Windows under Hybrid Benefit
             make_vm(SUB, "rg-legacy", "legacy-app", power="running", vm_size=d2, os_type="Windows",
                     license_type="Windows_Server"),
@@ -99,7 +109,56 @@ def retail_prices() -> list[dict]:
         meter("westeurope", "Standard_D4s_v5", "0.0384", spot=True),
         meter("westeurope", "Standard_E4s_v5", "0.252"),
         meter("westeurope", "Standard_E4s_v5", "0.1", price_type="DevTestConsumption"),
+        *attached_catalogue("westeurope"),  # disks and public IPs, with the Mount/Operations/ZRS decoys
     ]
+
+
+def attached() -> dict[str, dict[str, list[dict]]]:
+    """What the VMs keep (Disks - List, Network Interfaces - List All, Public IP Addresses - List All):
+    ``archive-01``, deallocated for 40 days, still has a Premium disk and a Standard static IP; the deleted
+    ``old-build`` left its OS disk behind, unattached."""
+
+    def rid(group: str, provider: str, name: str) -> str:
+        return f"/subscriptions/{SUB}/resourceGroups/{group}/providers/{provider}/{name}"
+
+    def disk(group: str, name: str, sku: str, size: int, vm: str | None, created: datetime, **more) -> dict:
+        return make_disk(rid(group, "Microsoft.Compute/disks", name), sku, size, managed_by=vm,
+                         created=created.isoformat(), location="westeurope", **more)  # fmt: skip
+
+    archive, web1, db = (
+        vm_id("archive-01", "rg-legacy"),
+        vm_id("web-01", "rg-shop"),
+        vm_id("db-01", "rg-data"),
+    )
+    archive_ip = make_public_ip(rid("rg-legacy", "Microsoft.Network/publicIPAddresses", "archive-ip"),
+                                "Standard", "Static", location="westeurope")  # fmt: skip
+    web_ip = make_public_ip(rid("rg-shop", "Microsoft.Network/publicIPAddresses", "web-ip"), "Standard",
+                            "Static", location="westeurope")  # fmt: skip
+    return {
+        SUB: {
+            "disks": [
+                disk("rg-legacy", "archive-01-os", "Premium_LRS", 128, archive, T0 - timedelta(days=70)),
+                disk("rg-shop", "web-01-os", "Premium_LRS", 64, web1, at(hours=6)),
+                disk("rg-data", "db-01-data", "Premium_LRS", 512, db, at(hours=6), tier="P30"),
+                disk("rg-ci", "old-build-os", "StandardSSD_LRS", 128, None, at(hours=6)),
+            ],
+            "networkInterfaces": [
+                make_nic(
+                    rid("rg-legacy", "Microsoft.Network/networkInterfaces", "archive-nic"),
+                    archive,
+                    [archive_ip["id"]],
+                    location="westeurope",
+                ),
+                make_nic(
+                    rid("rg-shop", "Microsoft.Network/networkInterfaces", "web-nic"),
+                    web1,
+                    [web_ip["id"]],
+                    location="westeurope",
+                ),
+            ],  # fmt: skip
+            "publicIPAddresses": [archive_ip, web_ip],
+        }
+    }
 
 
 def activity_log() -> dict[str, list[dict]]:
@@ -161,6 +220,7 @@ def sample_files() -> dict[str, str]:
         "scale-sets.json": _json(scale_set_listing()),
         "activity-log.json": _json(activity_log()),
         "retail-prices.json": _json(retail_prices()),
+        "attached.json": _json(attached()),
     }
 
 

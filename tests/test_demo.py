@@ -58,7 +58,7 @@ def demo_runs(tmp_path_factory) -> tuple[str, str, Path, tuple[int, int], Path]:
 
 def test_the_demo_prints_an_ingest_summary_and_a_table_whose_columns_say_what_they_mean(demo_runs):
     first = demo_runs[0]
-    assert "17 deliveries: 14 recorded, 1 duplicate, 2 skipped" in first
+    assert "19 deliveries: 16 recorded, 1 duplicate, 2 skipped" in first
     assert "BILLING NOW" in first and not re.search(r"\bBILLED\b(?! H (TODAY|SINCE))", first)
     # legacy-app, adopted by reconcile, had unknown hours before its history was backfilled; now none.
     assert re.search(r"rg-legacy/legacy-app +running .* 0\.00 +[0-9]+\.[0-9]{2} USD +\n", first)
@@ -73,6 +73,14 @@ def test_the_demo_shows_a_guest_shutdown_finding_and_a_vm_backfilled_from_the_ac
     first = demo_runs[0]
     assert re.search(r"stoppedButBilled +rg-shop/web-02 +stopped .* foundByReconcile", first)
     assert re.search(r"deallocatedLong +rg-legacy/archive-01 +deallocated ", first)
+    # the sample day ends with money paid for nothing: a VM stopped and billed for over an hour, a
+    # deallocated VM that keeps a Premium disk (P10) and a Standard IP (19.71 + 3.65 a month), and the disk
+    # the deleted old-build left behind
+    assert re.search(r"stoppedButBilled +rg-data/report-01 +stopped .* 2\.\d\d +2\.\d\d +powerOff", first)
+    assert re.search(r"deallocatedLong +rg-legacy/archive-01 .* still 23\.36 USD a month in disks", first)
+    assert re.search(r"unattachedDisk +rg-ci/old-build-os \(disk, E10\) +no VM .* 7\.30 USD a month", first)
+    assert "DISKS+IPS TODAY" in first and "AVOIDED TODAY" in first
+    assert len(re.findall(r"stoppedButBilled +rg-data/report-01", first)) == 1
     history = first[first.index("Transitions of rg-legacy/archive-01") :]
     assert re.search(r"running +activityLog Microsoft.Compute/virtualMachines/write", history)
     assert re.search(r"deallocated +activityLog Microsoft.Compute/virtualMachines/deallocate/action", history)

@@ -8,6 +8,7 @@ import pytest
 
 from shared.domain.evidence import Origin, Source
 from shared.domain.findings import (
+    ALL_KINDS,
     RULES,
     FindingKind,
     ReachedBy,
@@ -137,7 +138,8 @@ def test_unconfirmed(vm, thresholds, since_hours):
 
 
 def test_the_registry_lists_every_kind_once_in_the_documented_order():
-    assert list(RULES) == list(FindingKind)
+    assert list(ALL_KINDS) == list(FindingKind)  # the VM rules, then the disks' kind
+    assert list(RULES) == list(FindingKind)[:-1] and ALL_KINDS[-1] == FindingKind.UNATTACHED_DISK
     vm = facts("stopped", hours=3, provisioning="Failed", cause=RECONCILE)
     assert [f.kind for f in findings_of(vm, DEFAULTS, FindingKind)] == [
         FindingKind.STOPPED_BUT_BILLED,

@@ -45,6 +45,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help='JSON file {"<subscriptionId>": {"ActualCost": [line, ...], ...}} (Cost Management)',
     )
+    parser.add_argument(
+        "--attached",
+        type=Path,
+        help='JSON file {"<subscriptionId>": {"disks": [...], "networkInterfaces": [...], ...}}',
+    )
     parser.add_argument("--throttle-first", type=int, default=0, help="answer 429 to the first N requests")
     return parser.parse_args(argv)
 
@@ -60,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         scale_set_file=args.scale_sets,
         activity_log_file=args.activity_log,
+        attached_file=args.attached,
     ) as fake:
         if args.bill is not None:
             load_bill_file(args.bill, fake.costs)

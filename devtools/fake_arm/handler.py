@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from devtools.fake_arm import cost_management, resource_graph
 from devtools.fake_arm.bodies import instance_view_body, model_view, status_view
-from devtools.fake_arm.state import ArmState, load_listing_file
+from devtools.fake_arm.state import ArmState, load_attached_file, load_listing_file
 from devtools.loopback import LOOPBACK, RecordedRequest
 
 _LIST_ALL_PATH = re.compile(
@@ -45,6 +45,17 @@ _ACTIVITY_LOG_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Insights/eventtypes/management/values/?$",
     re.IGNORECASE,
 )
+# Disks - List, Network Interfaces - List All, Public IP Addresses - List All: the api-version each answers.
+_ATTACHED_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/(?P<provider>Microsoft\.Compute/disks"
+    r"|Microsoft\.Network/networkInterfaces|Microsoft\.Network/publicIPAddresses)/?$",
+    re.IGNORECASE,
+)
+_ATTACHED_API_VERSIONS = {
+    "microsoft.compute/disks": ("disks", "2024-03-02"),
+    "microsoft.network/networkinterfaces": ("networkInterfaces", "2024-05-01"),
+    "microsoft.network/publicipaddresses": ("publicIPAddresses", "2024-05-01"),
+}
 # The only shape of $filter the Activity Log accepts for one resource (SOURCES.md of activity_log/).
 _ACTIVITY_FILTER = re.compile(
     r"^eventTimestamp ge '(?P<start>[^']+)' and eventTimestamp le '(?P<end>[^']+)'"
@@ -101,6 +112,14 @@ class _ListAllHandler(BaseHTTPRequestHandler):
                 self._send_error(404, "ResourceNotFound", "The Resource was not found.")
             else:
                 self._send_json(200, instance_view_body(instance))
+        attached = _ATTACHED_PATH.match(parts.path)
+        if attached:
+            kind, version = _ATTACHED_API_VERSIONS[attached["provider"].lower()]
+            if query.get("api-version") != version:
+                self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
+            else:
+                self._serve_listing(attached["sub"], query, self._attached_of(kind))
+            return
         activity = _ACTIVITY_LOG_PATH.match(parts.path)
         if activity:
             self._serve_activity_log(activity["sub"], query)
@@ -326,6 +345,18 @@ class _ListAllHandler(BaseHTTPRequestHandler):
                 self.shared.listings = load_listing_file(self.shared.listing_file)
             vms = self.shared.listings.get(subscription_id.lower())
             return None if vms is None else list(vms)
+
+    def _attached_of(self, kind: str) -> Callable[..., list[dict[str, Any]] | None]:
+        def entries(subscription_id: str, *, reload: bool) -> list[dict[str, Any]] | None:
+            sub = subscription_id.lower()
+            with self.shared.lock:
+                if reload and self.shared.attached_file is not None:
+                    self.shared.attached = load_attached_file(self.shared.attached_file)
+                if sub not in self.shared.attached and sub not in self.shared.listings:
+                    return None
+                return list(self.shared.attached.get(sub, {}).get(kind, []))
+
+        return entries
 
     def _scale_set_entries(self, subscription_id: str, *, reload: bool) -> list[dict[str, Any]] | None:
         with self.shared.lock:

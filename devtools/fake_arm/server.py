@@ -9,7 +9,15 @@ from typing import Any
 from devtools.fake_arm.cost_management import CostState
 from devtools.fake_arm.handler import handler_for
 from devtools.fake_arm.resource_graph import GraphState
-from devtools.fake_arm.state import ArmState, Faults, Listings, load_listing_file, normalized
+from devtools.fake_arm.state import (
+    ArmState,
+    Faults,
+    Listings,
+    load_attached_file,
+    load_listing_file,
+    normalized,
+    normalized_attached,
+)
 from devtools.loopback import LoopbackServer, RecordedRequest
 
 
@@ -33,6 +41,7 @@ class FakeArm(LoopbackServer):
         scale_set_file: Path | None = None,
         activity_log: Listings | None = None,
         activity_log_file: Path | None = None,
+        attached_file: Path | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -52,6 +61,9 @@ class FakeArm(LoopbackServer):
         self._state.activity_file = activity_log_file
         if activity_log_file is not None:
             self._state.activity = load_listing_file(activity_log_file)
+        self._state.attached_file = attached_file
+        if attached_file is not None:
+            self._state.attached = load_attached_file(attached_file)
         super().__init__(handler_for(self._state), port, name="fake-arm")
 
     @property
@@ -100,3 +112,17 @@ class FakeArm(LoopbackServer):
         """Replace the Activity Log records served for a subscription."""
         with self._state.lock:
             self._state.activity[subscription_id.lower()] = [dict(record) for record in records]
+
+    def set_attached(
+        self,
+        subscription_id: str,
+        *,
+        disks: Sequence[Mapping[str, Any]] = (),
+        nics: Sequence[Mapping[str, Any]] = (),
+        public_ips: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Replace a subscription's Disks - List, Network Interfaces - List All and Public IP Addresses - List
+        All entries (published shapes: ``devtools.fake_arm.attached``)."""
+        kinds = {"disks": disks, "networkInterfaces": nics, "publicIPAddresses": public_ips}
+        with self._state.lock:
+            self._state.attached[subscription_id.lower()] = normalized_attached(kinds)

@@ -55,6 +55,9 @@ class ArmState:
     scale_set_file: Path | None = None
     activity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     activity_file: Path | None = None
+    # What VMs keep, per subscription: {"disks": [...], "networkInterfaces": [...], ...} (``ATTACHED_KINDS``)
+    attached: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    attached_file: Path | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,3 +76,19 @@ def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 def normalized(listings: Listings) -> dict[str, list[dict[str, Any]]]:
     return {sub.lower(): [dict(vm) for vm in vms] for sub, vms in listings.items()}
+
+
+ATTACHED_KINDS = ("disks", "networkInterfaces", "publicIPAddresses")
+
+
+def load_attached_file(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Read ``{"<subscriptionId>": {"disks": [...], "networkInterfaces": [...], "publicIPAddresses": [...]}}``
+    (missing kinds are empty)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(isinstance(kinds, dict) for kinds in data.values()):
+        raise ValueError(f"{path}: expected an object mapping subscription ids to disks, NICs and public IPs")
+    return {sub.lower(): normalized_attached(kinds) for sub, kinds in data.items()}
+
+
+def normalized_attached(kinds: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {kind: [dict(item) for item in kinds.get(kind, [])] for kind in ATTACHED_KINDS}

@@ -61,6 +61,80 @@ def meter(
     return item
 
 
+def storage_meter(
+    region: str,
+    product: str,
+    meter_name: str,
+    price: str | float,
+    *,
+    unit: str = "1/Month",
+    tier_minimum: float = 0,
+    service: str = "Storage",
+    currency: str = "USD",
+) -> dict[str, Any]:
+    """The published item as a disk or public IP meter (no ``armSkuName``, as those rows have none):
+    ``storage_meter("eastus", "Premium SSD Managed Disks", "P10 LRS Disk", 19.71)``; public IPs pass
+    ``service="Virtual Network"``, ``product="IP Addresses"``, ``unit="1 Hour"``."""
+    identity = f"{region}|{product}|{meter_name}|{tier_minimum}"
+    item = published_item()
+    sku_name = meter_name.removesuffix(" Disk").removesuffix(" Static Public IP").split(" Provisioned")[0]
+    item.update(
+        currencyCode=currency,
+        retailPrice=float(price),
+        unitPrice=float(price),
+        tierMinimumUnits=float(tier_minimum),
+        armRegionName=region,
+        armSkuName="",
+        skuName=sku_name,
+        meterName=meter_name,
+        productName=product,
+        serviceName=service,
+        serviceFamily="Storage" if service == "Storage" else "Networking",
+        unitOfMeasure=unit,
+        type="Consumption",
+        meterId="fake-" + identity.lower().replace("|", "-").replace(" ", "-"),
+        skuId="FAKE/" + hashlib.sha256(identity.encode()).hexdigest()[:4],
+    )
+    return item
+
+
+def attached_catalogue(region: str, currency: str = "USD") -> list[dict[str, Any]]:
+    """Disk and IP meters of one region with the decoys beside the right rows: "Disk Mount", "Disk
+    Operations" and ZRS rows of the same band, Premium SSD v2's free tier rows. Prices are invented, round
+    so that costs check to the cent; not Microsoft's."""
+    premium, ssd, hdd = (
+        "Premium SSD Managed Disks",
+        "Standard SSD Managed Disks",
+        "Standard HDD Managed Disks",
+    )
+    v2 = "Azure Premium SSD v2"
+
+    def row(product: str, name: str, price: float, **options: Any) -> dict[str, Any]:
+        return storage_meter(region, product, name, price, currency=currency, **options)
+
+    return [
+        row(premium, "P10 LRS Disk", 19.71),
+        row(premium, "P10 LRS Disk Mount", 1.18),
+        row(premium, "P10 ZRS Disk", 29.57),
+        row(premium, "P20 LRS Disk", 73.0),
+        row(premium, "P30 LRS Disk", 135.17),
+        row(ssd, "E10 LRS Disk", 7.3),
+        row(ssd, "E10 LRS Disk Operations", 0.002, unit="10K"),
+        row(hdd, "S10 LRS Disk", 5.89),
+        row(hdd, "S4 LRS Disk", 1.54),
+        row(v2, "Premium LRS Provisioned Capacity", 0.000123, unit="1 GiB/Hour"),
+        row(v2, "Premium LRS Provisioned IOPS", 0, unit="1/Hour"),
+        row(v2, "Premium LRS Provisioned IOPS", 0.000007, unit="1/Hour", tier_minimum=3000),
+        row(v2, "Premium LRS Provisioned Throughput (MBps)", 0, unit="1/Hour"),
+        row(v2, "Premium LRS Provisioned Throughput (MBps)", 0.000055, unit="1/Hour", tier_minimum=125),
+        row(
+            "IP Addresses", "Standard IPv4 Static Public IP", 0.005, unit="1 Hour", service="Virtual Network"
+        ),
+        row("IP Addresses", "Basic IPv4 Static Public IP", 0.0036, unit="1 Hour", service="Virtual Network"),
+        row("IP Addresses", "Basic IPv4 Dynamic Public IP", 0.004, unit="1 Hour", service="Virtual Network"),
+    ]
+
+
 def d2as_v5_uksouth_gbp() -> list[dict[str, Any]]:
     """The 13 items a captured real answer lists for ``Standard_D2as_v5`` in uksouth in GBP.
 

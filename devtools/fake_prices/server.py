@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from devtools.loopback import LoopbackServer, RecordedRequest
 
-_TERM = re.compile(r"(armRegionName|armSkuName) eq '([^']*)'")
+_TERM = re.compile(r"(armRegionName|armSkuName|serviceName|productName) eq '([^']*)'")
 
 
 @dataclass

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             fake_arm, arm_url = start_fake(
                 "devtools.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
-                "--scale-sets", scale_sets, "--bill", bill_file,
+                "--scale-sets", scale_sets, "--attached", SAMPLES / "attached.json", "--bill", bill_file,
             )  # fmt: skip
             fake_prices, prices_url = start_fake(
                 "devtools.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"

@@ -29,9 +29,17 @@ def print_findings(function_app, now: datetime) -> None:
     items = [item for item in _call_api(function_app.list_findings, "findings")["value"]
              if item["kind"] != "billingDrift"]  # fmt: skip
     stopped = _call_api(function_app.list_findings, "findings", {"kind": "stoppedButBilled", "minHours": "0"})
-    items += [item for item in stopped["value"] if item not in items]
+    seen = {(item["kind"], item["resourceId"]) for item in items}
+    items += [item for item in stopped["value"] if (item["kind"], item["resourceId"]) not in seen]
     print("\n5. Findings: GET /findings, and /findings?kind=stoppedButBilled&minHours=0 for web-02, whose")
     print("   guest shutdown reconcile found just now (by default a stop must last an hour to count):\n")
+
+    def money(item: dict[str, Any]) -> str:
+        monthly = item.get("attachedCost") or {}
+        if monthly.get("monthly") is None:
+            return ""
+        return f"still {monthly['monthly']:.2f} {monthly['currency']} a month in disks and IPs"
+
     rows = [
         {
             "kind": item["kind"],
@@ -40,7 +48,17 @@ def print_findings(function_app, now: datetime) -> None:
             "since": item["since"][:16].replace("T", " "),
             "hours": hours(item, billed=False),
             "billed_h": hours(item, billed=True),
-            "how": item["reachedBy"] or "",
+            "how": item["reachedBy"] or money(item),
+        }
+        if item["kind"] != "unattachedDisk"
+        else {
+            "kind": item["kind"],
+            "vm": f"{item['resourceGroup']}/{item['diskName']} (disk, {item['tier'] or item['sku']})",
+            "power": "no VM",
+            "since": item["since"][:16].replace("T", " "),
+            "hours": "",
+            "billed_h": "",
+            "how": _cost_label(item["monthlyCost"]) + " a month",
         }
         for item in items
     ]
@@ -121,17 +139,37 @@ def print_chargeback(function_app, start: datetime) -> None:
             "vms": str(group["vmCount"]),
             "billed": f"{group['billedSeconds'] / 3600:.2f}",
             "cost": _cost_label(group["estimatedCost"]) + _unpriced(group),
+            **_whole_bill(group),
         }
         for group in body["value"]
     ]
     total = body["total"]
     billed = f"{total['billedSeconds'] / 3600:.2f}"
-    rows.append({"team": "total", "vms": str(total["vmCount"]), "billed": billed,
-                 "cost": _cost_label(total["estimatedCost"]) + _unpriced(total)})  # fmt: skip
+    cost = _cost_label(total["estimatedCost"]) + _unpriced(total)
+    rows.append(
+        {"team": "total", "vms": str(total["vmCount"]), "billed": billed, "cost": cost, **_whole_bill(total)}
+    )
     print(f"\n   Chargeback today by tag 'team' (GET {BASE_URL}/costs?groupBy=tag:team):\n")
-    print_table(rows, {"team": "TEAM", "vms": "VMS", "billed": "BILLED H TODAY", "cost": "EST. COST TODAY"})
-    print("   Retail list prices, compute only: no reservations, savings plans, negotiated rates, disks or")
-    print("   network. Cost Management remains the invoice.")
+    print_table(rows, {"team": "TEAM", "vms": "VMS", "billed": "BILLED H TODAY", "cost": "EST. COST TODAY",
+                       "attached": "DISKS+IPS TODAY", "total": "TOTAL TODAY", "avoided": "AVOIDED TODAY",
+                       "monthly": "DISKS+IPS A MONTH"})  # fmt: skip
+    print(
+        "   Retail list prices: compute, managed disks and public IPs (730 hours a month); no reservations,"
+    )
+    print("   savings plans, negotiated rates, disk transactions or bandwidth. Cost Management remains the")
+    print("   invoice.")
+
+
+def _whole_bill(group: dict[str, Any]) -> dict[str, str]:
+    """A group's disks and IPs, total and avoided compute (stopping saved it), as table cells."""
+    attached, total, avoided = group["attachedCost"], group["totalCost"], group["avoidedCost"]
+    return {
+        "attached": _cost_label(attached),
+        "total": _cost_label(total)
+        + (f" + {total['unpricedVmCount']} VM(s) unpriced" if total["unpricedVmCount"] else ""),
+        "avoided": _cost_label(avoided),
+        "monthly": _cost_label({"amount": attached["monthly"], "currency": attached["currency"]}),
+    }
 
 
 def print_actuals(function_app, day: datetime) -> None:

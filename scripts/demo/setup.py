@@ -71,8 +71,8 @@ def configure(
 
 
 def clear_subscription(subscription: str) -> None:
-    """Delete the sample subscription's partition (its VMs' rows), and what the findings topic published
-    of them, so that a rerun starts clean."""
+    """Delete the sample subscription's partitions (its VMs' rows, their disks and IPs), and what the
+    findings topic published of them, so that a rerun starts clean."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.data.tables import TableClient
 
@@ -83,10 +83,15 @@ def clear_subscription(subscription: str) -> None:
         keys = _row_keys(table, subscription.lower())
     except ResourceNotFoundError:  # first run: no table yet
         return
+    keys += _row_keys(table, f"attached|{subscription.lower()}")
     published = _row_keys(table, PUBLISHED_PARTITION)
     bill = _row_keys(table, f"actuals|{subscription.lower()}")
-    for batch in (keys, published, bill):
-        for start in range(0, len(batch), 100):  # a transaction holds at most 100 entities
+    for partition in {key[1]["PartitionKey"] for key in keys}:
+        same = [key for key in keys if key[1]["PartitionKey"] == partition]
+        for start in range(0, len(same), 100):  # a transaction holds at most 100 entities, one partition
+            table.submit_transaction(same[start : start + 100])
+    for batch in (published, bill):
+        for start in range(0, len(batch), 100):
             table.submit_transaction(batch[start : start + 100])
     # The refreshes run at most once a period: forget when they last ran, so a rerun lists and fetches.
     sub = subscription.lower()

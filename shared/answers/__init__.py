@@ -3,24 +3,38 @@
 from shared.answers._fleet import MAX_WINDOW_MONTHS
 from shared.answers.actuals import daily_billed_hours, vm_bill
 from shared.answers.costs import (
-    CostsReport,
     PriceView,
     VmWindowCost,
     all_prices,
-    costs_report,
     estimate,
     fleet_totals,
     iter_window_costs,
     prices_for,
 )
+from shared.answers.costs_report import CostsReport, costs_report
 from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_total
+from shared.answers.disk_findings import DiskFinding, disk_findings_page
 from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
 from shared.answers.focus import VmDay, vm_days
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
 from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
+from shared.answers.whole_bill import (
+    AttachedView,
+    WholeBill,
+    attached_for,
+    attached_for_subscription,
+    whole_bill,
+)
 
 __all__ = [
+    "DiskFinding",
+    "disk_findings_page",
+    "AttachedView",
+    "WholeBill",
+    "attached_for",
+    "attached_for_subscription",
+    "whole_bill",
     "MAX_WINDOW_MONTHS",
     "CostsReport",
     "DailyDigest",

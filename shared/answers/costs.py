@@ -1,4 +1,4 @@
-"""Estimated compute cost: one VM's for a window, and the fleet's summed per owner (chargeback).
+"""Estimated compute cost: one VM's for a window, from the cached prices (``costs_report`` sums it per owner).
 
 Estimates are billed hours times the retail hourly price cached by the price refresh (the price in force
 when it ran, applied to the whole window). Answers only read the cache: the prices API's outages and
@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
-from shared.answers.actuals import first_of_sets, load_bill, vm_actuals
+from shared.answers.actuals import first_of_sets, load_bill
 from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
 from shared.domain.actuals import DayActual, resource_key
-from shared.domain.chargeback import GroupBy, GroupTotal, VmCharge, chargeback
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
 
@@ -73,58 +72,6 @@ def fleet_totals(
 
 
 @dataclass(frozen=True)
-class CostsReport:
-    start: datetime
-    end: datetime
-    as_of: datetime
-    group_by: GroupBy
-    currency: str
-    groups: list[GroupTotal]
-    prices_as_of: datetime | None  # the oldest fetch among the prices used
-
-
-def costs_report(
-    ledger: Ledger,
-    group_by: GroupBy,
-    start: datetime,
-    end: datetime,
-    as_of: datetime,
-    currency: str,
-    subscription_id: str | None = None,
-) -> CostsReport:
-    """Billed hours, unknown hours, estimated cost and VM count per group over ``[start, end)``.
-
-    Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows), then its stored actuals (one query per 1,000 resource-months); plus one query
-    for the prices. VMs that did not exist in the window are left out.
-    """
-    prices = all_prices(ledger, currency)
-    charges: list[VmCharge] = []
-    fetched: list[datetime] = []
-    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id, with_bill=True):
-        row, cost, window = item.current, item.cost, item.window
-        if cost.price_as_of is not None:
-            fetched.append(cost.price_as_of)
-        share = vm_actuals(row, window, start, item.bill, cost.hourly_price, carries_set=item.carries_set)
-        tags = row.profile.spec.tags if row.profile.spec else {}
-        charges.append(
-            VmCharge(
-                row.vm.subscription_id, row.vm.resource_group, tags,
-                item.billed_seconds, item.unknown_seconds, cost.amount, share,
-            )
-        )  # fmt: skip
-    return CostsReport(
-        start,
-        end,
-        as_of,
-        group_by,
-        currency,
-        chargeback(group_by, charges),
-        min(fetched) if fetched else None,
-    )
-
-
-@dataclass(frozen=True)
 class VmWindowCost:
     """A VM's billed and unknown seconds in a window and their estimated cost; its window, and (when
     asked for) its resource's billed days."""
@@ -137,6 +84,11 @@ class VmWindowCost:
     window: VmWindow
     bill: Mapping[date, DayActual]
     carries_set: bool  # a Uniform instance that carries its scale set's bill (the set's first)
+    deallocated_seconds: float = 0.0  # deallocated or hibernated: compute that stopping saved
+
+    @property
+    def totals(self) -> WindowTotals:
+        return WindowTotals(self.billed_seconds, self.unknown_seconds, self.deallocated_seconds)
 
 
 def iter_window_costs(
@@ -169,7 +121,7 @@ def iter_window_costs(
             days = bill.get(resource_key(row.vm), {})
             yield VmWindowCost(
                 row, totals.billed_seconds, totals.unknown_seconds, cost, stopped,
-                window, days, row.vm.vm_key in carriers,
+                window, days, row.vm.vm_key in carriers, totals.deallocated_seconds,
             )  # fmt: skip
 
 

@@ -12,13 +12,15 @@ the VM's hourly price).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.answers.costs import PriceView, all_prices, estimate
 from shared.answers.paging import Page, iter_all
 from shared.answers.reports import in_scale_set
+from shared.answers.whole_bill import attached_for
 from shared.domain.actuals import DriftDay, drift_days, resource_key
+from shared.domain.attached_pricing import AttachedCost, attached_cost
 from shared.domain.findings import (
     DRIFT_LOOKBACK_DAYS,
     RULES,
@@ -41,6 +43,7 @@ class VmFinding:
     current: CurrentRow
     finding: Finding
     cost: CostEstimate  # of ``finding.billed_hours``
+    attached: AttachedCost | None = None  # deallocatedLong: what its disks and IPs still cost a month
 
 
 def facts_of(current: CurrentRow, as_of: datetime, drift: DriftDay | None = None) -> VmFacts:
@@ -118,12 +121,25 @@ def findings_page(
         drift = drifts.drift_of(row) if drifts is not None and not row.condition.state.deleted else None
         found = findings_of(facts_of(row, as_of, drift), thresholds, kinds)
         if found and items and len(items) + len(found) > top and last is not None:
-            return Page(items, cursor_of(last))
+            return Page(_with_attached(ledger, currency, items, as_of), cursor_of(last))
         if found:
             prices = prices or all_prices(ledger, currency)
             items += [VmFinding(row, f, estimate(row, f.billed_hours * 3600, prices)) for f in found]
         last = row
-    return Page(items, None)
+    return Page(_with_attached(ledger, currency, items, as_of), None)
+
+
+def _with_attached(ledger: Ledger, currency: str, items: list[VmFinding], as_of: datetime) -> list[VmFinding]:
+    """``deallocatedLong`` findings with their disks' and IPs' monthly cost: one read for the page's VMs."""
+    wanted = [item.current.vm for item in items if item.finding.kind == FindingKind.DEALLOCATED_LONG]
+    if not wanted:
+        return items
+    view = attached_for(ledger, currency, wanted)
+    return [
+        replace(item, attached=attached_cost(view.of(item.current), view.rates, currency, None, as_of))
+        if item.finding.kind == FindingKind.DEALLOCATED_LONG else item
+        for item in items
+    ]  # fmt: skip
 
 
 def all_findings(

@@ -6,11 +6,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.answers import Page, VmFinding, all_prices, findings_page, fleet_timelines, iter_all, vms_page
+from shared.answers import (
+    DiskFinding,
+    Page,
+    VmFinding,
+    all_prices,
+    attached_for,
+    disk_findings_page,
+    findings_page,
+    fleet_timelines,
+    iter_all,
+    vms_page,
+)
 from shared.domain.findings import RULES, Thresholds
 from shared.domain.times import utc_now
 from shared.store import Ledger
-from shared.web.bodies import finding_body, window_fields
+from shared.web.bodies import disk_finding_body, finding_body, window_fields
 from shared.web.page import embed_snapshot, shipped_page
 from shared.web.params import MAX_WINDOW, check_window, earlier
 from shared.web.timelines import DEFAULT_WINDOW, MAX_TRANSITIONS_PER_VM, TIMELINES_MAX_TOP, timeline_body
@@ -37,7 +48,14 @@ def snapshot_findings(
             top=1000, after=after, as_of=as_of, currency=currency,
         )  # fmt: skip
 
-    return [finding_body(item) for item in iter_all(page, limit=limit)]
+    def disks(after: str | None) -> Page[DiskFinding]:
+        return disk_findings_page(
+            ledger, subscription_id, resource_group, thresholds=thresholds, top=1000, after=after,
+            as_of=as_of, currency=currency,
+        )  # fmt: skip
+
+    found = [finding_body(item) for item in iter_all(page, limit=limit)]
+    return found + [disk_finding_body(item) for item in iter_all(disks, limit=limit)]
 
 
 def write_snapshot(
@@ -71,7 +89,8 @@ def write_snapshot(
         timelines = fleet_timelines(
             ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM
         )
-        items += [timeline_body(timeline, prices) for timeline in timelines]
+        attached = attached_for(ledger, currency, [row.vm for row in page.items])
+        items += [timeline_body(timeline, prices, attached, start, min(end, as_of)) for timeline in timelines]
         after = page.next_after
         if after is None:
             break

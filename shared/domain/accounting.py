@@ -18,6 +18,7 @@ from shared.domain.vm_state import VmState
 class WindowTotals:
     billed_seconds: float
     unknown_seconds: float
+    deallocated_seconds: float = 0.0  # deallocated or hibernated: compute that stopping saved
 
 
 def window_totals(
@@ -31,24 +32,25 @@ def window_totals(
     ``state_at_start`` is the state in force at ``start`` (``None``: the VM did not exist yet) and
     ``changes`` the (time, state after) pairs inside the window, in time order.
     """
-    billed = unknown = 0.0
+    totals = [0.0, 0.0, 0.0]  # billed, unknown, deallocated
     state, since = state_at_start, start
     for at, new_state in changes:
         at = min(max(at, start), end)
-        billed, unknown = _add(state, (at - since).total_seconds(), billed, unknown)
+        _add(state, (at - since).total_seconds(), totals)
         state, since = new_state, at
-    billed, unknown = _add(state, max((end - since).total_seconds(), 0.0), billed, unknown)
-    return WindowTotals(billed, unknown)
+    _add(state, max((end - since).total_seconds(), 0.0), totals)
+    return WindowTotals(*totals)
 
 
-def _add(state: VmState | None, seconds: float, billed: float, unknown: float) -> tuple[float, float]:
+def _add(state: VmState | None, seconds: float, totals: list[float]) -> None:
     if state is None or state.deleted:
-        return billed, unknown
+        return
     if state.is_unknown:
-        return billed, unknown + seconds
-    if state.billable:
-        return billed + seconds, unknown
-    return billed, unknown
+        totals[1] += seconds
+    elif state.billable:
+        totals[0] += seconds
+    elif (state.power_state or "").lower() == "deallocated":
+        totals[2] += seconds
 
 
 def stopped_billed_seconds(

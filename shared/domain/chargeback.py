@@ -60,6 +60,57 @@ class VmCharge:
     unknown_seconds: float
     amount: Decimal | None
     bill: BillShare | None = None  # what the bill says of the window's covered days
+    extra: ChargeExtra | None = None  # the whole bill beyond compute, when the answer has one
+
+
+@dataclass(frozen=True)
+class ChargeExtra:
+    """A VM's disks and IPs (over the window, and per month now), total and avoided compute; ``None``: no
+    price or no inventory."""
+
+    attached: Decimal | None
+    attached_monthly: Decimal | None
+    total: Decimal | None
+    avoided: Decimal | None
+    avoided_seconds: float
+
+
+@dataclass
+class ExtraTotal:
+    """``ChargeExtra`` summed over a group: amounts of the VMs that have one, the others counted apart."""
+
+    attached: Decimal | None = None
+    attached_monthly: Decimal | None = None
+    unpriced_attached_vm_count: int = 0
+    total: Decimal | None = None
+    unpriced_total_vm_count: int = 0
+    avoided: Decimal | None = None
+    avoided_seconds: float = 0.0
+
+    def add(self, extra: ChargeExtra) -> None:
+        self.attached = _plus(self.attached, extra.attached)
+        self.unpriced_attached_vm_count += extra.attached is None
+        self.attached_monthly = _plus(self.attached_monthly, extra.attached_monthly)
+        self.total = _plus(self.total, extra.total)
+        self.unpriced_total_vm_count += extra.total is None
+        self.avoided = _plus(self.avoided, extra.avoided)
+        self.avoided_seconds += extra.avoided_seconds
+
+    def merge(self, other: ExtraTotal) -> None:
+        self.attached = _plus(self.attached, other.attached)
+        self.unpriced_attached_vm_count += other.unpriced_attached_vm_count
+        self.attached_monthly = _plus(self.attached_monthly, other.attached_monthly)
+        self.total = _plus(self.total, other.total)
+        self.unpriced_total_vm_count += other.unpriced_total_vm_count
+        self.avoided = _plus(self.avoided, other.avoided)
+        self.avoided_seconds += other.avoided_seconds
+
+
+def _plus(sum_so_far: Decimal | None, amount: Decimal | None) -> Decimal | None:
+    """A sum of the amounts known: ``None`` until one is."""
+    if amount is None:
+        return sum_so_far
+    return (sum_so_far or Decimal(0)) + amount
 
 
 @dataclass
@@ -72,8 +123,12 @@ class GroupTotal:
     unpriced_vm_count: int = 0
     unpriced_billed_seconds: float = 0.0
     bill: GroupBill = field(default_factory=GroupBill)
+    extra: ExtraTotal | None = None
 
     def add(self, charge: VmCharge) -> None:
+        if charge.extra is not None:
+            self.extra = self.extra or ExtraTotal()
+            self.extra.add(charge.extra)
         self.vm_count += 1
         if charge.bill is not None:
             self.bill.add(charge.bill)

@@ -9,6 +9,8 @@ one history query per VM. ``RULES`` is the registry the endpoint, the CLI and th
 - ``deallocatedLong``: deallocated or hibernated for at least ``deallocated_min_hours``: candidates for
   deletion, whose disks still bill (compute does not).
 - ``failedProvisioning``: provisioning ``Failed`` while billed (the last transition set it).
+- ``unattachedDisk``: a managed disk no VM owns (``diskState`` Unattached), from the inventory's disks, not
+  from a VM's row (``unattached_disk``).
 - ``unconfirmed``: power state unknown, or no event, Activity Log record or reconcile listing has
   confirmed the state for ``unconfirmed_after_hours`` (two reconcile periods): reconcile is not running.
 - ``billingDrift``: the latest day of the last ``DRIFT_LOOKBACK_DAYS`` whose compute hours on the bill
@@ -45,6 +47,7 @@ class FindingKind(StrEnum):
     FAILED_PROVISIONING = "failedProvisioning"
     UNCONFIRMED = "unconfirmed"
     BILLING_DRIFT = "billingDrift"
+    UNATTACHED_DISK = "unattachedDisk"  # not a VM's: a managed disk no VM owns (``DISK_RULES``)
 
 
 class ReachedBy(StrEnum):
@@ -65,6 +68,7 @@ class Thresholds:
     failed_min_hours: float = 0.0
     unconfirmed_after_hours: float = DEFAULT_UNCONFIRMED_AFTER_MINUTES / 60
     unconfirmed_min_hours: float = 0.0
+    unattached_min_hours: float = 0.0
 
     def with_min_hours(self, hours: float) -> Thresholds:
         """A caller's ``minHours`` in place of every kind's minimum (staleness itself stays a setting)."""
@@ -74,6 +78,7 @@ class Thresholds:
             deallocated_min_hours=hours,
             failed_min_hours=hours,
             unconfirmed_min_hours=hours,
+            unattached_min_hours=hours,
         )
 
 
@@ -181,7 +186,20 @@ RULES: dict[FindingKind, Rule] = {
 }
 
 
+def unattached_disk(disk_since: datetime, as_of: datetime, thresholds: Thresholds) -> Finding | None:
+    """A managed disk no VM owns, unattached since ``disk_since`` (as the ledger saw it): it bills every hour
+    and no compute runs on it. Its billed hours are not compute hours (0); its cost is its monthly rate."""
+    hours = max((as_of - disk_since).total_seconds(), 0.0) / HOUR
+    if hours < thresholds.unattached_min_hours:
+        return None
+    return Finding(FindingKind.UNATTACHED_DISK, disk_since, hours, 0.0)
+
+
+# Every kind, in the order answers list them: the VM rules, then the disks'.
+ALL_KINDS: tuple[FindingKind, ...] = (*RULES, FindingKind.UNATTACHED_DISK)
+
+
 def findings_of(facts: VmFacts, thresholds: Thresholds, kinds: Iterable[FindingKind]) -> list[Finding]:
-    """The findings of one VM, in ``kinds`` order."""
-    found = (RULES[kind](facts, thresholds) for kind in kinds)
+    """The findings of one VM, in ``kinds`` order (kinds that are not about VMs are left to their rules)."""
+    found = (RULES[kind](facts, thresholds) for kind in kinds if kind in RULES)
     return [finding for finding in found if finding is not None]

@@ -72,6 +72,8 @@ class CostReason(StrEnum):
     PRICES_NOT_LOADED = "PricesNotLoaded"  # the price refresh has not succeeded yet
     NO_WINDOW = "NoWindow"  # the answer has no window to price
     INVALID_PRICE = "InvalidPrice"  # the cached price cannot be true (an older version stored it)
+    UNPRICED_SKU = "UnpricedSku"  # a disk SKU whose meters the ledger does not price (Ultra Disks)
+    RELEASED_WHEN_DEALLOCATED = "ReleasedWhenDeallocated"  # a Basic dynamic IP: not part of the bill kept
 
 
 @dataclass(frozen=True)

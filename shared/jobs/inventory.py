@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
@@ -34,6 +35,7 @@ class InventoryReport:
     raced: int = 0
     skipped: int = 0  # VMs whose row could not be written
     failure: str | None = None
+    disk_owners: dict[str, VmId] = field(default_factory=dict)  # managed disk id (lower case) -> its VM
 
 
 def refresh_inventory(
@@ -92,6 +94,7 @@ def _complete_listing(pages: Iterable[list[ListedModel]], report: InventoryRepor
                 continue
             report.listed += 1
             specs[vm.vm_key] = model.spec
+            report.disk_owners.update((disk_id.lower(), vm) for disk_id in model.disk_ids)
     return specs
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.domain.attached_pricing import choose_attached_rates
 from shared.domain.pricing import choose_prices
 from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
@@ -28,6 +29,7 @@ class PricesReport:
     pairs: int = 0
     items: int = 0
     priced: int = 0
+    regions: int = 0  # regions whose disk and IP rates were fetched
     failure: str | None = None
 
 
@@ -53,6 +55,10 @@ def refresh_prices(
         prices = choose_prices(items, now)
         report.priced = len({(region, size) for region, size, _ in prices})
         ledger.prices.save(client.currency, now, pairs, prices)
+        regions = {region for region, _ in pairs} | _attached_regions(ledger)
+        report.regions = len(regions)
+        items = client.fetch_attached(regions, deadline=deadline) if regions else []
+        ledger.prices.save_rates(client.currency, now, regions, choose_attached_rates(items, now))
     except ListingError as err:
         report.failure = f"{err} (status {err.status_code})"
     except StorageUnavailable as err:
@@ -63,3 +69,17 @@ def refresh_prices(
         f"FAILED ({report.failure}), previous prices kept" if report.failure else "ok",
     )  # fmt: skip
     return report
+
+
+def _attached_regions(ledger: Ledger) -> set[str]:
+    """The regions of every disk and IP the ledger keeps (held or unattached)."""
+    regions: set[str] = set()
+    for subscription in ledger.list_subscriptions():
+        for attachments in ledger.attached.load_subscription(subscription).values():
+            regions |= {held.item.location.lower() for held in attachments.held if held.item.location}
+        regions |= {
+            item.disk.location.lower()
+            for item in ledger.attached.unattached(subscription)
+            if item.disk.location
+        }
+    return regions

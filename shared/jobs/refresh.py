@@ -29,6 +29,7 @@ from shared.domain.times import format_time, utc_now
 from shared.domain.watch import ReconcileSource, sweeps
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, run_steps
 from shared.jobs.actuals import DailyHours, refresh_actuals
+from shared.jobs.attached_inventory import refresh_attached
 from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
@@ -42,6 +43,7 @@ from shared.sources import (
     ListingError,
     ResourceGraphClient,
     RetailPricesClient,
+    list_attached,
 )
 from shared.store import Ledger, RunRecords, WatchedSubscriptions
 
@@ -219,14 +221,29 @@ class _TimerRun:
         )
         if report.failure:
             raise StepFailed(f"{report.failure}; previous inventory kept")
-        return f"listed {report.listed}, updated {report.updated}, {report.skipped} skipped"
+        owners = report.disk_owners
+        kept = refresh_attached(
+            self.ledger,
+            sub,
+            lambda: list_attached(self.arm, sub, deadline=step.deadline, disk_owners=owners),
+            now=step.now,
+        )
+        if kept.failure:
+            raise StepFailed(f"VM models stored; disks and IPs: {kept.failure}, previous kept")
+        return (
+            f"listed {report.listed}, updated {report.updated}, {report.skipped} skipped; "
+            f"{kept.held} disk(s) and IP(s) held by {kept.vms} VM(s), {kept.unattached} unattached disk(s)"
+        )
 
     def prices(self, step: StepRun) -> str:
         now, deadline = step.now, step.deadline
         report = refresh_prices(self.ledger, self.prices_client, clock=lambda: now, deadline=deadline)
         if report.failure:
             raise StepFailed(f"{report.failure}; previous prices kept")
-        return f"{report.pairs} region/size pair(s), {report.priced} priced"
+        return (
+            f"{report.pairs} region/size pair(s), {report.priced} priced; "
+            f"disk and IP rates of {report.regions} region(s)"
+        )
 
     def actuals(self, step: StepRun) -> str:
         assert self.actuals_source is not None and step.item is not None

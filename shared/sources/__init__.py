@@ -6,6 +6,7 @@ that carries a scale set event to the queue function."""
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
 from shared.sources.arm import ArmClient
+from shared.sources.attached_listing import AttachedListing, list_attached
 from shared.sources.cost_management import CostManagementClient
 from shared.sources.events import (
     InboundEvent,
@@ -37,6 +38,8 @@ __all__ = [
     "HEALTH_EVENT_TYPES",
     "ArmClient",
     "CostManagementClient",
+    "AttachedListing",
+    "list_attached",
     "FindingsTopic",
     "HealthEvent",
     "InboundEvent",

@@ -25,6 +25,7 @@ from azure.core import PipelineClient
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
+from shared.domain.attached_pricing import ATTACHED_DISK_PRODUCTS, DISK_SERVICE, IP_PRODUCT, IP_SERVICE
 from shared.domain.pricing import (
     CONSUMPTION,
     MAX_HOURLY_PRICE,
@@ -170,6 +171,24 @@ class RetailPricesClient:
             )  # fmt: skip
         return items
 
+    def fetch_attached(self, regions: Iterable[str], *, deadline: float | None = None) -> list[PriceItem]:
+        """The disk and public IP items of ``regions`` (``shared.domain.attached_pricing`` picks the meters):
+        two listings per region, ``ListingError`` if either stops part way."""
+        products = " or ".join(f"productName eq '{product}'" for product in ATTACHED_DISK_PRODUCTS)
+        items: list[PriceItem] = []
+        for region in sorted({region.lower() for region in regions if _NAME.match(region or "")}):
+            where = f"priceType eq '{CONSUMPTION}' and armRegionName eq '{region}'"
+            queries = [
+                (f"serviceName eq '{DISK_SERVICE}' and {where} and ({products})", f"disk prices in {region}"),
+                (
+                    f"serviceName eq '{IP_SERVICE}' and {where} and productName eq '{IP_PRODUCT}'",
+                    f"IP prices in {region}",
+                ),
+            ]
+            for query, subject in queries:
+                items += self._query(query, subject, deadline)[0]
+        return items
+
     def _listing(self, region: str, sizes: list[str], deadline: float | None) -> tuple[list[PriceItem], int]:
         """The usable items of one listing and how many were ignored; ``ListingError`` if none is usable."""
         skus = " or ".join(f"armSkuName eq '{size}'" for size in sizes)
@@ -177,12 +196,14 @@ class RetailPricesClient:
             f"serviceName eq '{SERVICE_NAME}' and priceType eq '{CONSUMPTION}' "
             f"and armRegionName eq '{region}' and ({skus})"
         )
+        return self._query(query, f"retail prices of {len(sizes)} size(s) in {region}", deadline)
+
+    def _query(self, query: str, subject: str, deadline: float | None) -> tuple[list[PriceItem], int]:
         first = HttpRequest(
             "GET",
             self._endpoint + PRICES_PATH,
             params={"api-version": API_VERSION, "currencyCode": f"'{self.currency}'", "$filter": query},
         )
-        subject = f"retail prices of {len(sizes)} size(s) in {region}"
         pages = iter_pages(
             self._pipeline(),
             first,

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 class ListedModel:
     resource_id: str
     spec: VmSpec
+    # The managed disks its model names (``storageProfile.osDisk`` / ``dataDisks[].managedDisk.id``): a disk
+    # whose ``managedBy`` is not set yet still belongs to this VM.
+    disk_ids: tuple[str, ...] = ()
 
 
 def parse_model_page(body: Mapping[str, Any]) -> tuple[list[ListedModel], str | None]:
@@ -39,7 +42,8 @@ def _model(entry: Any, index: int) -> ListedModel | None:
         return None
     properties = _object(entry.get("properties"))
     hardware = _object(properties.get("hardwareProfile"))
-    os_disk = _object(_object(properties.get("storageProfile")).get("osDisk"))
+    storage = _object(properties.get("storageProfile"))
+    os_disk = _object(storage.get("osDisk"))
     tags, dropped = bound_tags(entry.get("tags"))
     if dropped:
         logger.warning("VM %s: %s tag(s) left out of the inventory (bounded)", entry["id"][:200], dropped)
@@ -54,7 +58,17 @@ def _model(entry: Any, index: int) -> ListedModel | None:
             tags=tags,
             tags_dropped=dropped,
         ),
+        _disk_ids([os_disk, *_list(storage.get("dataDisks"))]),
     )
+
+
+def _disk_ids(disks: list[Any]) -> tuple[str, ...]:
+    ids = (_object(_object(disk).get("managedDisk")).get("id") for disk in disks)
+    return tuple(disk_id.strip() for disk_id in ids if isinstance(disk_id, str) and disk_id.strip())
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _object(value: Any) -> Mapping[str, Any]:

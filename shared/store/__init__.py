@@ -17,6 +17,13 @@ from shared.store._records import (
     VmProfile,
 )
 from shared.store.actuals import ActualsBook, ResourceDays
+from shared.store.attached import (
+    AttachedStore,
+    UnattachedDisk,
+    disk_cursor,
+    is_disk_cursor,
+    split_disk_cursor,
+)
 from shared.store.ledger import ConflictRetriesExhausted, Ledger
 from shared.store.months import MonthRows
 from shared.store.outbox import Outbox, Owned
@@ -29,6 +36,11 @@ from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_clien
 __all__ = [
     "ActualsBook",
     "ResourceDays",
+    "AttachedStore",
+    "UnattachedDisk",
+    "disk_cursor",
+    "is_disk_cursor",
+    "split_disk_cursor",
     "STORAGE_CLIENT_OPTIONS",
     "ConflictRetriesExhausted",
     "Condition",

@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.answers import CostsReport, Segment, VmFinding
+from shared.answers import CostsReport, DiskFinding, Segment, VmFinding, WholeBill
 from shared.domain.accounting import WindowTotals
-from shared.domain.chargeback import GroupTotal
+from shared.domain.attached_pricing import AttachedCost, ItemCost
+from shared.domain.chargeback import ExtraTotal, GroupTotal
 from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
-from shared.domain.pricing import CostEstimate
+from shared.domain.pricing import CostEstimate, CostReason
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
@@ -84,8 +85,44 @@ def cost_body(cost: CostEstimate) -> dict[str, Any]:
     }
 
 
-def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
+def whole_bill_fields(bill: WholeBill) -> dict[str, Any]:
+    """``attachedCost`` (disks and IPs over the window, and per month now), ``totalCost`` (compute plus
+    them) and ``avoidedCost`` (deallocated hours at the compute price); ``amount`` ``null`` with a
+    ``reason`` when unknown, never 0."""
+    kept, total, avoided = bill.attached, bill.total, bill.avoided
+    disks = [
+        {"id": i.resource_id, "sku": i.sku, "tier": i.tier, **_priced(i)} for i in kept.items if i.is_disk
+    ]
+    ips = [{"id": i.resource_id, "sku": i.sku, **_priced(i)} for i in kept.items if not i.is_disk]
     return {
+        "attachedCost": {
+            "amount": money(kept.amount), "currency": kept.currency, "disks": disks, "publicIps": ips,
+            "monthly": money(kept.monthly), "reason": _reason(kept.reason),
+        },
+        "totalCost": {
+            "amount": money(total.amount), "currency": total.currency, "reason": _reason(total.reason),
+        },
+        "avoidedCost": {
+            "amount": money(avoided.amount), "currency": avoided.currency,
+            "hours": _hours(avoided.seconds), "reason": _reason(avoided.reason),
+        },
+    }  # fmt: skip
+
+
+def _priced(item: ItemCost) -> dict[str, Any]:
+    return {"amount": money(item.amount), "reason": _reason(item.reason)}
+
+
+def _hours(seconds: float) -> int | float:
+    return as_number(seconds / 3600)
+
+
+def _reason(reason: CostReason | None) -> str | None:
+    return reason.value if reason else None
+
+
+def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
+    body = {
         "group": group.key,
         "vmCount": group.vm_count,
         "billedSeconds": as_number(group.billed_seconds),
@@ -95,6 +132,14 @@ def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
         "unpricedBilledSeconds": as_number(group.unpriced_billed_seconds),
         **bill_fields(group.bill, currency),
     }
+    extra, unit = group.extra or ExtraTotal(), {"currency": currency}
+    body.update(
+        attachedCost={"amount": money(extra.attached), **unit, "monthly": money(extra.attached_monthly),
+                      "unpricedVmCount": extra.unpriced_attached_vm_count},
+        totalCost={"amount": money(extra.total), **unit, "unpricedVmCount": extra.unpriced_total_vm_count},
+        avoidedCost={"amount": money(extra.avoided), **unit, "hours": _hours(extra.avoided_seconds)},
+    )  # fmt: skip
+    return body
 
 
 def costs_body(report: CostsReport) -> dict[str, Any]:
@@ -109,6 +154,9 @@ def costs_body(report: CostsReport) -> dict[str, Any]:
         if group.amount is not None:
             total.amount = (total.amount or Decimal(0)) + group.amount
         total.bill.merge(group.bill)
+        if group.extra is not None:
+            total.extra = total.extra or ExtraTotal()
+            total.extra.merge(group.extra)
     body = group_body(total, report.currency)
     del body["group"]
     return {
@@ -188,11 +236,43 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
         "hours": as_number(finding.hours),
         "billedHours": as_number(finding.billed_hours),
         "estimatedCost": cost_body(item.cost),
+        **({"attachedCost": attached_monthly_body(item.attached)} if item.attached is not None else {}),
         "reachedBy": finding.reached_by.value if finding.reached_by else None,
         "causeSource": cause.source.value if cause else None,
         "causeOperation": cause.operation_name if cause else None,
         "lastConfirmed": format_time(current.confirmed_at),
         **({"drift": drift_body(finding.drift)} if finding.drift is not None else {}),
+    }
+
+
+def attached_monthly_body(cost: AttachedCost) -> dict[str, Any]:
+    """What a VM's disks and IPs cost a month now (``deallocatedLong``: what it still costs while off)."""
+    return {"monthly": money(cost.monthly), "currency": cost.currency, "reason": _reason(cost.reason)}
+
+
+def disk_finding_body(item: DiskFinding) -> dict[str, Any]:
+    """An unattached disk: where it is, what it is, since when no VM owns it and what it costs a month."""
+    disk, finding = item.disk.disk, item.finding
+    parts = disk.resource_id.split("/")
+    cost = item.cost.items[0] if item.cost.items else None
+    return {
+        "kind": finding.kind.value,
+        "resourceId": disk.resource_id,
+        "subscriptionId": item.subscription_id,
+        "resourceGroup": parts[4] if len(parts) > 4 else None,
+        "diskName": parts[-1],
+        "sku": disk.sku,
+        "tier": cost.tier if cost else None,
+        "sizeGb": disk.size_gb,
+        "location": disk.location,
+        "timeCreated": format_time(disk.created) if disk.created else None,
+        "since": format_time(finding.since),
+        "hours": as_number(finding.hours),
+        "monthlyCost": {
+            "amount": money(item.cost.monthly),
+            "currency": item.cost.currency,
+            "reason": _reason(cost.reason) if cost else None,
+        },
     }
 
 
@@ -206,5 +286,6 @@ def findings_fields(kinds: Sequence[FindingKind], thresholds: Thresholds, as_of:
             "failedProvisioningMinHours": as_number(thresholds.failed_min_hours),
             "unconfirmedAfterHours": as_number(thresholds.unconfirmed_after_hours),
             "unconfirmedMinHours": as_number(thresholds.unconfirmed_min_hours),
+            "unattachedDiskMinHours": as_number(thresholds.unattached_min_hours),
         },
     }

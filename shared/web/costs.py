@@ -62,4 +62,9 @@ def _csv_row(group: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
         "currency": cost["currency"],
         "windowFrom": window["from"],
         "windowTo": window["to"],
+        "attachedCost": money_text(group["attachedCost"]["amount"], cents=True),
+        "attachedMonthly": money_text(group["attachedCost"]["monthly"], cents=True),
+        "totalCost": money_text(group["totalCost"]["amount"], cents=True),
+        "avoidedCost": money_text(group["avoidedCost"]["amount"], cents=True),
+        "avoidedHours": hours(group["avoidedCost"]["hours"] * 3600),
     }

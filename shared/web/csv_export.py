@@ -41,7 +41,8 @@ TIMELINE_COLUMNS = (
 )  # fmt: skip
 COSTS_COLUMNS = (
     "group", "vmCount", "billedHours", "unknownHours", "estimatedCost", "currency", "unpricedVmCount",
-    "unpricedBilledHours", "windowFrom", "windowTo",
+    "unpricedBilledHours", "windowFrom", "windowTo", "attachedCost", "attachedMonthly", "totalCost",
+    "avoidedCost", "avoidedHours",
 )  # fmt: skip
 FINDING_COLUMNS = (
     "kind", "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "hours",

@@ -12,10 +12,26 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.answers import PriceView, VmTimeline, all_prices, estimate, fleet_timelines
+from shared.answers import (
+    AttachedView,
+    PriceView,
+    VmTimeline,
+    all_prices,
+    attached_for,
+    fleet_timelines,
+    whole_bill,
+)
 from shared.domain.times import utc_now
 from shared.store import Ledger
-from shared.web.bodies import cost_body, paged_body, segment_body, totals_fields, vm_body, window_fields
+from shared.web.bodies import (
+    cost_body,
+    paged_body,
+    segment_body,
+    totals_fields,
+    vm_body,
+    whole_bill_fields,
+    window_fields,
+)
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, requested_format, vm_csv_item
 from shared.web.params import MAX_WINDOW, check_window, earlier, query_window
 from shared.web.responses import HttpResult, Request, csv_response
@@ -37,7 +53,9 @@ def list_vm_timelines(request: Request, ledger: Ledger, *, currency: str) -> dic
     page = vms_page_for(params, ledger, TIMELINES_DEFAULT_TOP, TIMELINES_MAX_TOP)
     timelines = fleet_timelines(ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
     prices = all_prices(ledger, currency)
-    items = [timeline_body(timeline, prices) for timeline in timelines]
+    attached = attached_for(ledger, currency, [row.vm for row in page.items])
+    until = min(end, as_of)
+    items = [timeline_body(timeline, prices, attached, start, until) for timeline in timelines]
     body = paged_body(items, page.next_after, request)
     body.update(window_fields(ledger.policy, start, end, as_of))
     if output == CSV_FORMAT:
@@ -55,11 +73,16 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
     return start, end
 
 
-def timeline_body(timeline: VmTimeline, prices: PriceView) -> dict[str, Any]:
-    """One VM's entry: its current state, billed/unknown seconds and cost in the window, its segments."""
+def timeline_body(
+    timeline: VmTimeline, prices: PriceView, attached: AttachedView, start: datetime, until: datetime
+) -> dict[str, Any]:
+    """One VM's entry: its current state, billed/unknown seconds and its whole bill in the window (until
+    ``until``, the window's end or now), its segments."""
     body = vm_body(timeline.current)
     body.update(totals_fields(timeline.totals))
-    body["estimatedCost"] = cost_body(estimate(timeline.current, timeline.totals.billed_seconds, prices))
+    bill = whole_bill(timeline.current, timeline.totals, start, until, prices, attached)
+    body["estimatedCost"] = cost_body(bill.compute)
+    body.update(whole_bill_fields(bill))
     body.update(
         truncated=timeline.truncated,
         segments=[segment_body(segment) for segment in timeline.segments],

@@ -9,6 +9,7 @@ from typing import Any
 from shared.answers import (
     Page,
     all_prices,
+    attached_for,
     estimate,
     fleet_totals,
     prices_for,
@@ -16,6 +17,7 @@ from shared.answers import (
     vm_bill,
     vm_report,
     vms_page,
+    whole_bill,
 )
 from shared.domain.ids import (
     ScaleSetId,
@@ -29,7 +31,15 @@ from shared.domain.times import utc_now
 from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.web.bill_bodies import vm_bill_fields
-from shared.web.bodies import cost_body, paged_body, totals_fields, transition_body, vm_body, window_fields
+from shared.web.bodies import (
+    cost_body,
+    paged_body,
+    totals_fields,
+    transition_body,
+    vm_body,
+    whole_bill_fields,
+    window_fields,
+)
 from shared.web.csv_export import CSV_FORMAT, TRANSITION_COLUMNS, VM_COLUMNS, requested_format, vm_csv_item
 from shared.web.params import MAX_WINDOW, check_window, continuation_after, earlier, page_size, query_window
 from shared.web.responses import HttpResult, Request, csv_response
@@ -49,9 +59,11 @@ def get_vm(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any]
     body = vm_body(report.current)
     body.update(totals_fields(report.totals))
     prices = prices_for(ledger, currency, report.current)
-    cost = estimate(report.current, report.totals.billed_seconds, prices)
-    body["estimatedCost"] = cost_body(cost)
-    body.update(vm_bill_fields(vm_bill(ledger, report, cost.hourly_price), currency))
+    attached = attached_for(ledger, currency, [report.current.vm])
+    bill = whole_bill(report.current, report.totals, report.start, min(report.end, as_of), prices, attached)
+    body["estimatedCost"] = cost_body(bill.compute)
+    body.update(whole_bill_fields(bill))
+    body.update(vm_bill_fields(vm_bill(ledger, report, bill.compute.hourly_price), currency))
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
 
@@ -85,11 +97,15 @@ def list_vms(request: Request, ledger: Ledger, *, currency: str) -> dict[str, An
             item["estimatedCost"] = cost_body(estimate(row, None, prices))
     else:
         check_window(start, end, MAX_WINDOW)
+        attached = attached_for(ledger, currency, [row.vm for row in page.items])
+        until = min(end, as_of) if end is not None else as_of
         for item, row, totals in zip(
             items, page.items, fleet_totals(ledger, page.items, start, end, as_of), strict=True
         ):
             item.update(totals_fields(totals))
-            item["estimatedCost"] = cost_body(estimate(row, totals.billed_seconds, prices))
+            bill = whole_bill(row, totals, start, until, prices, attached)
+            item["estimatedCost"] = cost_body(bill.compute)
+            item.update(whole_bill_fields(bill))
     body = paged_body(items, page.next_after, request)
     if start is not None:
         body.update(window_fields(ledger.policy, start, end, as_of))
