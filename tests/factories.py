@@ -4,8 +4,10 @@ by ``devtools.events``."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,31 @@ def digest_in_test_http() -> dict[str, Any]:
     block = text[text.index("VmLedger.DailyDigest) as the timer publishes it") :]
     [event] = json.loads(block[block.index("\n[") : block.index("\n]\n") + 2])
     return event
+
+
+def shape_differences(example: Any, actual: Any, path: str = "data") -> list[str]:
+    """Where ``actual`` is not shaped as ``example``: the keys of every object, and the first item of every
+    list both have (a value that is a number in one and ``null`` in the other is the same shape)."""
+    if isinstance(example, dict) and isinstance(actual, dict):
+        if set(example) != set(actual):
+            return [f"{path}: {sorted(set(example) ^ set(actual))}"]
+        return [d for key in example for d in shape_differences(example[key], actual[key], f"{path}.{key}")]
+    if isinstance(example, list) and isinstance(actual, list):
+        return shape_differences(example[0], actual[0], f"{path}[0]") if example and actual else []
+    if isinstance(example, dict | list) or isinstance(actual, dict | list):
+        return [f"{path}: {type(example).__name__} in the example, {type(actual).__name__} sent"]
+    return []
+
+
+@contextlib.contextmanager
+def loopback_findings_topic(monkeypatch: Any, key: str) -> Iterator[Any]:
+    """A loopback findings topic (``devtools.fake_topic``) the app's settings point at, with ``key``."""
+    from devtools.fake_topic import FakeTopic
+    from shared import context, settings
+
+    with FakeTopic(key) as fake:
+        monkeypatch.setenv(settings.FINDINGS_TOPIC_ENDPOINT, fake.endpoint)
+        monkeypatch.setenv(settings.FINDINGS_TOPIC_KEY, key)
+        context.reset()
+        yield fake
+        context.reset()

@@ -24,7 +24,7 @@ from shared.jobs import FindingsPush, push_digest, push_findings, refresh
 from shared.settings import read_settings
 from shared.sources import FindingsTopic
 from shared.store import Outbox
-from tests.factories import deliver, digest_in_test_http
+from tests.factories import deliver, digest_in_test_http, loopback_findings_topic, shape_differences
 
 pytestmark = pytest.mark.azurite
 
@@ -51,12 +51,8 @@ class CrashAfterSend:
 
 @pytest.fixture
 def topic(ledger_env, monkeypatch):
-    with FakeTopic(KEY) as fake:
-        monkeypatch.setenv(settings.FINDINGS_TOPIC_ENDPOINT, fake.endpoint)
-        monkeypatch.setenv(settings.FINDINGS_TOPIC_KEY, KEY)
-        context.reset()
+    with loopback_findings_topic(monkeypatch, KEY) as fake:
         yield fake
-        context.reset()
 
 
 def pusher(**topic_options) -> FindingsPush:
@@ -103,8 +99,7 @@ def test_a_stopped_vm_is_raised_once_as_a_cloudevents_batch_with_the_topic_key(t
     data = event["data"]
     assert (data["vmName"], data["powerState"], data["reachedBy"]) == ("off-1", "stopped", "powerOff")
     assert data["hours"] >= 3 and data["estimatedCost"]["amount"] is None  # no prices: null, never 0
-    assert data["attachedMonthlyCost"] == {"amount": None, "reason": "disks and public IPs are not in the "
-                                           "ledger's inventory yet"}  # fmt: skip
+    assert "attachedCost" not in data  # only deallocatedLong carries its disks' and IPs' monthly cost
 
     again = push()
     assert again.planned == 0 and len(topic.requests) == 1
@@ -219,6 +214,10 @@ def test_a_hanging_topic_costs_bounded_waits_and_the_next_run_sends(topic):
 
 def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_is_not_known(topic):
     power_off("off-digest", hours_ago=60)
+    deliver(
+        wire_event("write", ago(62), resource_id=vm_id("dealloc-digest")),
+        wire_event("deallocate", ago(60), resource_id=vm_id("dealloc-digest")),
+    )
     today = utc_now().replace(minute=5, second=0, microsecond=0)
     assert push_digest(pusher(), now=today.replace(hour=6), deadline=FAR) is None  # before 07:00 UTC
     report = push_digest(pusher(), now=today.replace(hour=8), deadline=FAR)
@@ -227,20 +226,35 @@ def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_i
     [digest] = [event for event in topic.events if event["type"] == DAILY_DIGEST]
     data = digest["data"]
     assert data["day"] == (today - timedelta(days=1)).date().isoformat()
-    assert data["billedHours"] == 24 and data["vms"] == 1  # stopped all of yesterday: billed
-    assert data["estimatedCost"] is None and data["vmsWithoutPrice"] == 1  # no price: null, never 0
-    assert data["findingCounts"][STOPPED] == 1
+    assert data["billedHours"] == 24 and data["vms"] == 2  # stopped all of yesterday: billed
+    assert data["estimatedCost"] is None and data["vmsWithoutPrice"] == 2  # no price: null, never 0
+    assert data["findingCounts"][STOPPED] == 1 and data["findingCounts"]["unattachedDisk"] == 0
     paid_for_nothing = data["stoppedButBilled"]
     assert (paid_for_nothing["vms"], paid_for_nothing["billedHours"]) == (1, 24)  # stopped all day
     assert paid_for_nothing["estimatedCost"] is None and paid_for_nothing["vmsWithoutPrice"] == 1
     assert paid_for_nothing["top"][0]["estimatedCost"]["amount"] is None
-    assert [line["resourceId"] for line in data["topByBilledHours"]] == [vm_id("off-digest")]
-    for part in ("deallocatedResidualMonthlyCost", "savings", "drift"):
-        assert data[part]["amount"] is None and data[part]["reason"]
+    assert [vm["resourceId"] for vm in data["topByBilledHours"]] == [
+        vm_id("off-digest")
+    ]  # not the 0-hour one
+    # never listed, never priced: each amount null with why, never 0
+    residual = data["deallocatedResidualMonthlyCost"]
+    assert (residual["amount"], residual["reason"], residual["vms"], residual["vmsWithoutPrice"]) == (
+        None, "NoInventory", 1, 1,
+    )  # fmt: skip
+    assert residual["top"][0]["resourceId"] == vm_id("dealloc-digest")
+    assert residual["top"][0]["monthly"] is None and residual["top"][0]["reason"] == "NoInventory"
+    loose = data["unattachedDisksMonthlyCost"]
+    assert (loose["amount"], loose["reason"], loose["disks"], loose["subscriptionsNotListed"]) == (
+        None, "NoInventory", 0, 1,
+    )  # fmt: skip
+    saved = data["savings"]
+    assert (saved["amount"], saved["reason"], saved["deallocatedHours"], saved["vmsWithoutPrice"]) == (
+        None, "NoInventory", 24, 1,
+    )  # fmt: skip
+    assert saved["top"][0]["avoidedCost"]["amount"] is None
+    assert data["drift"]["amount"] is None and data["drift"]["reason"]
     example = digest_in_test_http()  # test.http's example says what the app sends
-    assert set(example) == set(digest) and set(example["data"]) == set(data)
-    assert set(example["data"]["stoppedButBilled"]["top"][0]) == set(data["stoppedButBilled"]["top"][0])
-    assert set(example["data"]["topByBilledHours"][0]) == set(data["topByBilledHours"][0])
+    assert set(example) == set(digest) and shape_differences(example["data"], data) == []
 
 
 def test_the_rows_of_digests_sent_more_than_a_month_before_are_forgotten(topic):

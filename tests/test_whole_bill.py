@@ -22,12 +22,21 @@ from devtools.fake_arm import FakeArm, Faults, make_vm
 from devtools.fake_arm.attached import make_disk, make_nic, make_public_ip
 from devtools.fake_prices import FakePrices, meter
 from devtools.fake_prices.items import attached_catalogue
+from shared import context
 from shared.domain.ids import parse_vm_id
-from shared.jobs import refresh_inventory, refresh_prices, run_timer, timer_steps
+from shared.domain.pushed_events import DAILY_DIGEST
+from shared.jobs import push_digest, refresh_inventory, refresh_prices, run_timer, timer_steps
 from shared.jobs.attached_inventory import refresh_attached
 from shared.sources import ArmClient, RetailPricesClient, list_attached
 from shared.store import RunRecords
-from tests.factories import deliver, http_get, sample_day
+from tests.factories import (
+    deliver,
+    digest_in_test_http,
+    http_get,
+    loopback_findings_topic,
+    sample_day,
+    shape_differences,
+)
 
 pytestmark = pytest.mark.azurite
 
@@ -35,6 +44,7 @@ DAY = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
 REGION = "westeurope"
 WEB, DB, V2 = vm_id("web-01", "rg-shop"), vm_id("db-01", "rg-data"), vm_id("v2-01", "rg-data")
 BEFORE = (at(0) - timedelta(days=30)).isoformat()
+TOPIC_KEY = "test-topic-key"
 
 
 def _id(group: str, provider: str, name: str) -> str:
@@ -114,6 +124,53 @@ def _vm(resource_id: str, **params: str) -> dict:
     parts = resource_id.split("/")
     route = {"subscriptionId": parts[2], "resourceGroup": parts[4], "vmName": parts[8]}
     return json.loads(http_get(function_app.get_vm, "vms/x", route, **{**DAY, **params}).get_body())
+
+
+@pytest.fixture
+def topic(billed, monkeypatch):
+    with loopback_findings_topic(monkeypatch, TOPIC_KEY) as fake:
+        yield fake
+
+
+def test_the_daily_digest_tells_what_is_paid_for_nothing_and_what_stopping_saved_to_the_cent(topic):
+    push = context.root().findings_push()
+    assert push is not None
+    report = push_digest(push, now=at(hours=24 + 8), deadline=float("inf"))  # the next day, 08:00
+    assert report is not None and report.sent == 1
+    [event] = topic.events
+    data = event["data"]
+    assert (event["type"], data["day"], data["currency"]) == (DAILY_DIGEST, at(0).date().isoformat(), "USD")
+    # deallocated (hibernated) since 15:00, all three: web-01 96.36 a month (73 + 19.71 + 3.65), v2-01
+    # 0.049613 x 730 = 36.21749 (its Basic dynamic IP is let go), db-01 unknown (Ultra): apart, never 0
+    residual = data["deallocatedResidualMonthlyCost"]
+    assert (residual["amount"], residual["currency"], residual["reason"]) == (132.58, "USD", None)
+    assert (residual["vms"], residual["vmsWithoutPrice"]) == (3, 1)
+    assert [(line["resourceId"], line["monthly"], line["reason"]) for line in residual["top"]] == [
+        (WEB, 96.36, None), (V2, 36.22, None), (DB, None, "UnpricedSku"),
+    ]  # fmt: skip
+    assert residual["top"][0]["deallocatedSince"] == at(hours=15).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    # the Standard HDD old-copy (10 GiB: S4), no VM's since the 01:00 listing: 1.54 a month
+    loose = data["unattachedDisksMonthlyCost"]
+    assert (loose["amount"], loose["reason"], loose["disks"], loose["disksWithoutPrice"]) == (
+        1.54,
+        None,
+        1,
+        0,
+    )
+    assert loose["subscriptionsNotListed"] == 0
+    [disk_line] = loose["top"]
+    assert (disk_line["resourceId"].rsplit("/", 1)[-1], disk_line["tier"], disk_line["monthly"]) == (
+        "old-copy", "S4", 1.54,
+    )  # fmt: skip
+    assert data["findingCounts"]["unattachedDisk"] == 1
+    # each VM deallocated 11:00-13:00 and hibernated from 15:00: 11 hours x 0.096 = 1.056, three of them
+    savings = data["savings"]
+    assert (savings["amount"], savings["reason"], savings["deallocatedHours"]) == (3.17, None, 33)
+    assert (savings["vms"], savings["vmsWithoutPrice"]) == (3, 0)
+    assert [line["avoidedCost"]["amount"] for line in savings["top"]] == [1.06, 1.06, 1.06]
+    assert {line["deallocatedHours"] for line in savings["top"]} == {11}
+    assert data["drift"]["amount"] is None and data["drift"]["reason"]  # not on this branch yet
+    assert shape_differences(digest_in_test_http()["data"], data) == []  # test.http's example is what is sent
 
 
 def test_the_listings_go_through_the_arm_pipeline_with_their_api_versions(billed):

@@ -13,6 +13,7 @@ from shared.answers.costs import (
 )
 from shared.answers.costs_report import CostsReport, costs_report
 from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_total
+from shared.answers.digest_bill import DigestBill, LooseDisk, Residual, Saved
 from shared.answers.disk_findings import DiskFinding, disk_findings_page
 from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
 from shared.answers.focus import VmDay, vm_days
@@ -38,6 +39,10 @@ __all__ = [
     "MAX_WINDOW_MONTHS",
     "CostsReport",
     "DailyDigest",
+    "DigestBill",
+    "LooseDisk",
+    "Residual",
+    "Saved",
     "VmWindowCost",
     "daily_digest",
     "iter_window_costs",

@@ -1,10 +1,11 @@
 """The daily digest: one UTC day's billed hours and estimated cost, the time billed while stopped (paid
-for nothing), its top VMs, and the findings now.
+for nothing), its top VMs, the findings now, and the whole bill's parts (``digest_bill``): the monthly
+residual of deallocated VMs and of unattached disks, and what stopping VMs saved that day.
 
 Billed seconds and costs come from the month rows as ``/costs`` reads them (``iter_window_costs``), the
-finding counts from the rules over current rows (``all_findings``): one pass over the fleet each,
-whatever the histories. A total cost sums the VMs that have a price; ``unpriced_vms`` says how many had
-none.
+finding counts from the rules over current rows (``all_findings``), disks and IPs from one range per
+subscription: one pass over the fleet each, whatever the histories. A total cost sums the VMs that have
+a price; ``unpriced_vms`` says how many had none.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from shared.answers.costs import PriceView, VmWindowCost, all_prices, estimate, iter_window_costs
+from shared.answers.digest_bill import DigestBill, digest_bill
 from shared.answers.findings import all_findings
-from shared.domain.findings import RULES, FindingKind, Thresholds
+from shared.domain.findings import ALL_KINDS, FindingKind, Thresholds
 from shared.domain.pricing import CostEstimate
 from shared.store import Ledger
 
@@ -37,6 +39,7 @@ class DailyDigest:
     top_by_cost: list[VmWindowCost]
     finding_counts: dict[FindingKind, int]  # now, at ``as_of``
     stopped: list[StoppedDay]  # VMs billed while stopped that day, costliest first
+    bill: DigestBill  # deallocated VMs' and unattached disks' monthly residual, the day's savings
 
 
 @dataclass(frozen=True)
@@ -56,15 +59,14 @@ def daily_digest(
     prices = all_prices(ledger, currency)
     costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices))
     priced = [item for item in costs if item.cost.amount is not None]
+    billed = [
+        item for item in costs if item.billed_seconds > 0
+    ]  # a top list of VMs that billed nothing says nothing
     findings = all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency)
+    bill = digest_bill(ledger, costs, prices, as_of=as_of, thresholds=thresholds)
     counts = Counter(item.finding.kind for item in findings)
-    stopped = [
-        StoppedDay(
-            item, item.stopped_billed_seconds, estimate(item.current, item.stopped_billed_seconds, prices)
-        )
-        for item in costs
-        if item.stopped_billed_seconds > 0
-    ]
+    counts[FindingKind.UNATTACHED_DISK] = len(bill.unattached)
+    stopped = [_stopped(item, prices) for item in costs if item.stopped_billed_seconds > 0]
     return DailyDigest(
         day=day,
         as_of=as_of,
@@ -73,10 +75,11 @@ def daily_digest(
         billed_seconds=sum(item.billed_seconds for item in costs),
         estimated_cost=priced_total([item.cost for item in costs]),
         unpriced_vms=len(costs) - len(priced),
-        top_by_billed=heapq.nlargest(TOP, costs, key=lambda item: item.billed_seconds),
+        top_by_billed=heapq.nlargest(TOP, billed, key=lambda item: item.billed_seconds),
         top_by_cost=heapq.nlargest(TOP, priced, key=lambda item: item.cost.amount or Decimal(0)),
-        finding_counts={kind: counts.get(kind, 0) for kind in RULES},
+        finding_counts={kind: counts.get(kind, 0) for kind in ALL_KINDS},
         stopped=sorted(stopped, key=_costliest),
+        bill=bill,
     )
 
 

@@ -7,12 +7,13 @@ per subscription and 1,000 disks, plus one for the rates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers.paging import Page
 from shared.domain.attached import Held, VmAttachments
-from shared.domain.attached_pricing import AttachedCost, attached_cost
+from shared.domain.attached_pricing import AttachedCost, Rate, attached_cost
 from shared.domain.findings import Finding, Thresholds, unattached_disk
 from shared.store import Ledger, UnattachedDisk, disk_cursor, split_disk_cursor
 
@@ -59,11 +60,15 @@ def disk_findings_page(
                 continue
             if len(items) == top:
                 return Page(items, disk_cursor(items[-1].subscription_id, items[-1].disk))
-            alone = VmAttachments((Held(item.disk, item.since),), as_of)
-            items.append(
-                DiskFinding(subscription, item, finding, attached_cost(alone, rates, currency, None, as_of))
-            )
+            items.append(DiskFinding(subscription, item, finding, disk_monthly(item, rates, currency, as_of)))
     return Page(items, None)
+
+
+def disk_monthly(
+    item: UnattachedDisk, rates: Mapping[str, Mapping[str, Rate]] | None, currency: str, as_of: datetime
+) -> AttachedCost:
+    """What an unattached disk costs a month now (``monthly``), or why that is not known."""
+    return attached_cost(VmAttachments((Held(item.disk, item.since),), as_of), rates, currency, None, as_of)
 
 
 def _group_of(resource_id: str) -> str:

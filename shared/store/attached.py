@@ -41,6 +41,16 @@ class UnattachedDisk:
     since: datetime  # when the ledger first listed it unattached
 
 
+@dataclass(frozen=True)
+class SubscriptionAttached:
+    """A subscription's VM rows by VM key, when it was last listed whole (``None``: never), its unattached
+    disks."""
+
+    vms: dict[str, VmAttachments]
+    listed: datetime | None
+    unattached: list[UnattachedDisk]
+
+
 def partition_of(subscription_id: str) -> str:
     return f"attached|{subscription_id.lower()}"
 
@@ -116,6 +126,19 @@ class AttachedStore:
         listed = next((parse_time(e["listedAt"]) for e in entities if e["RowKey"] == _LISTED), None)
         rows = {e["RowKey"][len(_VM) :]: _attachments(e) for e in entities if e["RowKey"].startswith(_VM)}
         return rows, listed
+
+    def read_whole(self, subscription_id: str) -> SubscriptionAttached:
+        """Everything the subscription's rows hold: one range query per 1,000 rows ("disk|" sorts before
+        "listed", which sorts before "vm|")."""
+        with storage_errors():
+            entities = list(
+                query_range(self.table, partition_of(subscription_id), _DISK, upper_bound(_VM), 1000)
+            )
+        return SubscriptionAttached(
+            {e["RowKey"][len(_VM) :]: _attachments(e) for e in entities if e["RowKey"].startswith(_VM)},
+            next((parse_time(e["listedAt"]) for e in entities if e["RowKey"] == _LISTED), None),
+            [_unattached(e) for e in entities if e["RowKey"].startswith(_DISK)],
+        )
 
     def unattached(self, subscription_id: str) -> list[UnattachedDisk]:
         with storage_errors():

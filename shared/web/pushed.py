@@ -1,19 +1,24 @@
 """The data of the events pushed to the findings topic, in the API's field names.
 
-A finding's event carries the finding as ``/findings`` shows it (``finding_body``), plus what the ledger
-cannot know yet, as ``null`` with a reason, never 0. The digest says the same of its parts whose data
-the ledger does not keep yet: the disks and public IPs a deallocated VM still pays for, the savings of
-stopping VMs, and the drift from the bill.
+A finding's event carries the finding as ``/findings`` shows it (``finding_body``: ``deallocatedLong``
+with what its disks and IPs cost a month). The digest's amounts sum those known and count the others
+apart; an amount none of whose parts is known is ``null`` with a reason, never 0, and so is the drift
+from the bill, which the ledger does not read yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from shared.answers import (
     DailyDigest,
+    DigestBill,
+    LooseDisk,
+    Residual,
+    Saved,
     StoppedDay,
     VmFinding,
     VmWindowCost,
@@ -21,7 +26,9 @@ from shared.answers import (
     daily_digest,
     priced_total,
 )
+from shared.domain.attached_pricing import AttachedCost
 from shared.domain.findings import Thresholds
+from shared.domain.pricing import CostReason
 from shared.domain.pushed_events import Occurring, finding_key
 from shared.domain.times import format_time
 from shared.store import Ledger
@@ -30,9 +37,7 @@ from shared.web.numbers import as_number, money
 
 HOUR = 3600.0
 TOP = 10
-# What the ledger does not keep yet; the digest and the events say so instead of a number.
-NO_DISK_INVENTORY = "disks and public IPs are not in the ledger's inventory yet"
-NO_SAVINGS = "savings from stopping VMs are not computed yet"
+# What the ledger does not keep yet; the digest says so instead of a number.
 NO_ACTUALS = "Cost Management actuals are not read yet, so there is no drift to compare"
 
 
@@ -47,7 +52,7 @@ def finding_occurrences(
 
 
 def finding_event_data(item: VmFinding) -> dict[str, Any]:
-    return {**finding_body(item), "attachedMonthlyCost": _unknown(NO_DISK_INVENTORY)}
+    return finding_body(item)
 
 
 def digest_data(
@@ -75,8 +80,7 @@ def digest_body(digest: DailyDigest) -> dict[str, Any]:
             "vmsWithoutPrice": sum(1 for item in stopped if item.cost.amount is None),
             "top": [_stopped_line(item) for item in stopped[:TOP]],
         },
-        "deallocatedResidualMonthlyCost": _unknown(NO_DISK_INVENTORY),
-        "savings": _unknown(NO_SAVINGS),
+        **bill_fields(digest.bill, digest.currency),
         "drift": _unknown(NO_ACTUALS),
         "topByBilledHours": [_vm_line(item) for item in digest.top_by_billed],
         "topByEstimatedCost": [_vm_line(item) for item in digest.top_by_cost],
@@ -97,6 +101,79 @@ def _stopped_line(item: StoppedDay) -> dict[str, Any]:
         "billedHours": as_number(item.seconds / HOUR),
         "estimatedCost": cost_body(item.cost),
     }
+
+
+def bill_fields(bill: DigestBill, currency: str) -> dict[str, Any]:
+    """What is paid for nothing a month (deallocated VMs' disks and IPs, unattached disks) and what stopping
+    VMs saved that day: each the sum of the amounts known, with the count of those unknown apart."""
+    residual, loose, saved = bill.residual, bill.unattached, bill.saved
+    not_listed = CostReason.NO_INVENTORY if bill.unlisted_subscriptions and not loose else None
+    return {
+        "deallocatedResidualMonthlyCost": {
+            **_sum([(line.cost.monthly, line.cost.reason) for line in residual], currency),
+            "vms": len(residual),
+            "vmsWithoutPrice": sum(1 for line in residual if line.cost.monthly is None),
+            "top": [_residual_line(line) for line in residual[:TOP]],
+        },
+        "unattachedDisksMonthlyCost": {
+            **_sum([(line.cost.monthly, line.cost.reason) for line in loose], currency, not_listed),
+            "disks": len(loose),
+            "disksWithoutPrice": sum(1 for line in loose if line.cost.monthly is None),
+            "subscriptionsNotListed": bill.unlisted_subscriptions,
+            "top": [_disk_line(line) for line in loose[:TOP]],
+        },
+        "savings": {
+            **_sum([(line.cost.amount, line.cost.reason) for line in saved], currency),
+            "deallocatedHours": as_number(sum(line.item.deallocated_seconds for line in saved) / HOUR),
+            "vms": len(saved),
+            "vmsWithoutPrice": sum(1 for line in saved if line.cost.amount is None),
+            "top": [_saved_line(line) for line in saved[:TOP]],
+        },
+    }
+
+
+def _residual_line(line: Residual) -> dict[str, Any]:
+    return {
+        "resourceId": line.item.current.vm.resource_id,
+        "deallocatedSince": format_time(line.item.current.condition.state.since),
+        **_monthly(line.cost),
+    }
+
+
+def _disk_line(line: LooseDisk) -> dict[str, Any]:
+    disk = line.disk.disk
+    return {
+        "resourceId": disk.resource_id,
+        "sku": disk.sku,
+        "tier": line.cost.items[0].tier if line.cost.items else None,
+        "sizeGb": disk.size_gb,
+        "since": format_time(line.disk.since),
+        **_monthly(line.cost),
+    }
+
+
+def _saved_line(line: Saved) -> dict[str, Any]:
+    return {
+        "resourceId": line.item.current.vm.resource_id,
+        "deallocatedHours": as_number(line.item.deallocated_seconds / HOUR),
+        "avoidedCost": cost_body(line.cost),
+    }
+
+
+def _sum(
+    parts: list[tuple[Decimal | None, CostReason | None]], currency: str, unknown: CostReason | None = None
+) -> dict[str, Any]:
+    """The sum of the known amounts; nothing to sum is 0, unless ``unknown`` says why nothing is known;
+    something to sum but nothing known is ``null`` with the first reason."""
+    known = [amount for amount, _ in parts if amount is not None]
+    if unknown is not None or (parts and not known):
+        reason = unknown or next((reason for _, reason in parts if reason is not None), None)
+        return {"amount": None, "currency": currency, "reason": reason.value if reason else None}
+    return {"amount": money(sum(known, Decimal(0))), "currency": currency, "reason": None}
+
+
+def _monthly(cost: AttachedCost) -> dict[str, Any]:
+    return {"monthly": money(cost.monthly), "reason": cost.reason.value if cost.reason else None}
 
 
 def _unknown(reason: str) -> dict[str, Any]:
