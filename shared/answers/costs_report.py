@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.answers.actuals import vm_actuals
 from shared.answers.costs import all_prices, iter_window_costs
 from shared.answers.whole_bill import AttachedView, attached_for_subscription, whole_bill
 from shared.domain.chargeback import ChargeExtra, GroupBy, GroupTotal, VmCharge, chargeback
@@ -39,7 +40,8 @@ def costs_report(
     """Billed and unknown hours, estimated cost, the whole bill and VM count per group over ``[start, end)``.
 
     Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows), then its disks and IPs (one query per 1,000 VMs that hold any); plus one query
+    month and 1,000 rows), then its stored actuals (one query per 1,000 resource-months), then its disks
+    and IPs (one query per 1,000 VMs that hold any); plus one query
     for the prices and one for the disk and IP rates. VMs that did not exist in the window are left
     out.
     """
@@ -47,7 +49,7 @@ def costs_report(
     view: AttachedView | None = None
     charges: list[VmCharge] = []
     fetched: list[datetime] = []
-    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id):
+    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id, with_bill=True):
         row = item.current
         if view is None or row.vm.subscription_key not in view.subscriptions:
             view = attached_for_subscription(ledger, currency, row.vm.subscription_key, view)
@@ -61,12 +63,15 @@ def costs_report(
             bill.avoided.amount,
             bill.avoided.seconds,
         )
+        share = vm_actuals(
+            row, item.window, start, item.bill, item.cost.hourly_price, carries_set=item.carries_set
+        )
         tags = row.profile.spec.tags if row.profile.spec else {}
         vm = row.vm
         charges.append(
             VmCharge(
                 vm.subscription_id, vm.resource_group, tags, item.billed_seconds, item.unknown_seconds,
-                item.cost.amount, extra,
+                item.cost.amount, extra=extra, bill=share,
             )
         )  # fmt: skip
     return CostsReport(
