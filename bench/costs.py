@@ -30,6 +30,7 @@ from devtools.events import at, vm_id, wire_event
 from devtools.faultproxy import FaultProxy
 from devtools.worker import event_grid_argument
 from shared import context
+from shared.domain.actuals import DayActual, billed_resource_id, resource_key
 from shared.domain.attached import DiskSpec, Held, PublicIpSpec, VmAttachments
 from shared.domain.attached_pricing import Rate
 from shared.domain.evidence import NewTransition, ResourceEvent
@@ -75,7 +76,10 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         # (each VM has under 200 transitions a month here: one month row each); + per subscription its
         # disks and IPs (a row per VM and its listing time, 1,000 a page); + the rates
         attached_pages = subscriptions * math.ceil((VMS_PER_SUBSCRIPTION + 1) / 1000)
-        bound = pages * (months + 2) + attached_pages + 4
+        bill_pages = subscriptions * math.ceil(VMS_PER_SUBSCRIPTION * months / 1000)
+        # + the stored actuals; every VM here has billed days, so each month's month rows are read again for
+        # their estimate per billed day (day rows keep totals per day, not yet billed hours apart)
+        bound = pages * (2 * months + 2) + attached_pages + bill_pages + 4
         results.append(
             Result(
                 f"round trips / costs, {count:,} VMs in {subscriptions} subscription(s), {DAYS} days",
@@ -91,6 +95,8 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
             f"{total['estimatedCost']['currency']} compute, {total['attachedCost']['amount']:,} in "
             f"{2 * count:,} disks and {count:,} IPs, {total['totalCost']['amount']:,} in all, "
             f"{total['avoidedCost']['amount']:,} avoided"
+            f"; actual {total['actualCost']['amount']:,} over {total['actualCost']['days']} billed day(s), "
+            f"discount {total['discount']}"
         )
         trips, seconds, _ = _call(
             proxy, function_app.list_vm_timelines, "timelines", {**params, "top": "200"}
@@ -106,13 +112,15 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         results += _timer_check(proxy, count, subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000))
         context.get_ledger().table.delete_table()
     notes.append(
-        f"costs bound: ceil(VMs/1000) x (months + 2) + ceil((VMs + 1)/1000) + 4 (both terms summed per "
-        f"subscription), months = {months} for {DAYS} days here: current rows, each month's day rows and the "
-        "partial first day's month rows are read 1,000 a page, and so are the disks and IPs (a row per VM: 2 "
-        "disks and 1 IP each, and the subscription's listing time); + the subscription registry, the prices, "
+        "costs bound: ceil(VMs/1000) x (2 x months + 2) + ceil((VMs + 1)/1000) + ceil(VMs x months / 1000) "
+        f"+ 4 (the terms summed per subscription), months = {months} for {DAYS} days here: current rows, "
+        "each month's day rows and the partial first day's month rows are read 1,000 a page, and so are the "
+        "disks and IPs (a row per VM: 2 disks and 1 IP each, and the subscription's listing time) and the "
+        "stored actuals (one row per VM and month); the VMs the bill covers (all here) have each month's "
+        "month rows read for their estimate per billed day; + the subscription registry, the prices, "
         "the disk and IP rates, a spare. timelines bound: months + 6 (registry, one page of current rows, "
-        "one query per month, prices, the page's disks and IPs, their subscription's listing time, the "
-        "rates)."
+        "one query per month, prices, the page's disks and IPs, their subscription's listing time, "
+        "the rates)."
     )
     results += _per_event(proxy, connection_string)
     return results, notes
@@ -196,6 +204,7 @@ def _seed(count: int, now: datetime) -> None:
     }
     ledger.prices.save("USD", now, [("westeurope", "standard_d2s_v5")], prices)
     _seed_attached(table, count, now)
+    _seed_actuals(ledger, count, now)
 
 
 def _seed_attached(table: TableClient, count: int, now: datetime) -> None:
@@ -221,6 +230,26 @@ def _seed_attached(table: TableClient, count: int, now: datetime) -> None:
         "Standard IPv4 Static Public IP": Rate(Decimal("0.005"), per_hour=True),
     }
     PriceBook(table).save_rates("USD", now, ["westeurope"], {"westeurope": rates})
+
+
+def _seed_actuals(ledger: Ledger, count: int, now: datetime) -> None:
+    """The bill of every VM for every day of the window but the last two (not billed yet): 12 hours a day
+    at 0.08 an hour, as the actuals step would have stored them."""
+    days = [(now - timedelta(days=back)).date() for back in range(2, DAYS + 1)]
+    for first in range(0, count, VMS_PER_SUBSCRIPTION):
+        subscription = f"{SUB_PREFIX}{first // VMS_PER_SUBSCRIPTION:012x}"
+        vms = [
+            VmId(subscription, f"rg-{index % 20:02d}", f"vm-{index:05d}")
+            for index in range(first, min(count, first + VMS_PER_SUBSCRIPTION))
+        ]
+        bill = {
+            resource_key(vm): {
+                day: DayActual(day, Decimal("0.96"), Decimal("0.90"), 12.0, "USD", 12.0) for day in days
+            }
+            for vm in vms
+        }
+        ids = {resource_key(vm): billed_resource_id(vm) for vm in vms}
+        ledger.actuals.save(subscription, ids, bill, now)
 
 
 def _call(

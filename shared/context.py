@@ -2,10 +2,10 @@
 
 ``function_app.py`` and the command line start here. The settings are read once, on first use (never at
 import: importing ``function_app`` stays cheap, and a wrong setting fails a trigger, not the indexing);
-the ledger, the work queue and the Resource Manager, Resource Graph and Retail Prices clients are each
-built once per process, on first use. In Azure one ``DefaultAzureCredential`` (the app's managed identity)
-serves the ledger table, the work queue, Resource Manager and Resource Graph alike; with Azurite and a
-loopback fake of ARM none is built.
+the ledger, the work queue and the Resource Manager, Resource Graph, Cost Management and Retail Prices
+clients are each built once per process, on first use. In Azure one ``DefaultAzureCredential`` (the app's
+managed identity) serves the ledger table, the work queue, Resource Manager, Resource Graph and Cost
+Management alike; with Azurite and a loopback fake of ARM none is built.
 
 Each entry point below hands its step what it needs as plain arguments (the ledger, a client, the
 currency, the thresholds, the subscriptions): no view, job or command reads a setting itself
@@ -27,12 +27,19 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from shared import jobs, web
+from shared import answers, jobs, web
 from shared.domain.findings import Thresholds
 from shared.domain.watch import ReconcileSource
 from shared.errors import ConfigurationError
 from shared.settings import Settings, read_settings
-from shared.sources import ArmClient, FindingsTopic, InboundEvent, ResourceGraphClient, RetailPricesClient
+from shared.sources import (
+    ArmClient,
+    CostManagementClient,
+    FindingsTopic,
+    InboundEvent,
+    ResourceGraphClient,
+    RetailPricesClient,
+)
 from shared.store import (
     Ledger,
     Outbox,
@@ -60,6 +67,7 @@ class Root:
         self.backfill_max_vms: int = settings.backfill_on_adopt_max_vms
         self.reconcile_source: ReconcileSource = settings.reconcile_source
         self.management_group: str | None = settings.watch_management_group
+        self.actuals_every: timedelta = settings.actuals_refresh
         self._credential: TokenCredential | None = None
         self._ledger: Ledger | None = None
         self._work_queue: WorkQueue | None = None
@@ -67,6 +75,7 @@ class Root:
         self._prices: RetailPricesClient | None = None
         self._findings: jobs.FindingsPush | None = None
         self._graph: ResourceGraphClient | None = None
+        self._costs: CostManagementClient | None = None
 
     def ledger(self) -> Ledger:
         """The ledger; built on first use, tried again on the next call if building failed."""
@@ -126,6 +135,15 @@ class Root:
             if self._graph is None:
                 self._graph = ResourceGraphClient(self._settings.arm_endpoint, self.credential)
             return self._graph
+
+    def actuals(self) -> jobs.Actuals | None:
+        """The actuals step's source unless ``ACTUALS_REFRESH`` is 0: the Cost Management client (built
+        once, on the ARM endpoint with the same identity), the ledger's hours per day as answers count."""
+        if not self.actuals_every:
+            return None
+        with self._lock:
+            self._costs = self._costs or CostManagementClient(self._settings.arm_endpoint, self.credential)
+        return jobs.Actuals(self._costs, self.actuals_every, answers.daily_billed_hours)
 
     def watch(self) -> jobs.Watch | None:
         """How reconcile reads the fleet beyond List All, when a setting asks for more than the default."""
@@ -250,7 +268,7 @@ def run_timer() -> None:
         ledger, app.arm(), app.prices(),
         subscriptions=app.subscriptions, inventory_every=app.inventory_every,
         backfill_days=app.backfill_days, backfill_max_vms=app.backfill_max_vms, watch=app.watch(),
-        findings=app.findings_push(),
+        actuals=app.actuals(), findings=app.findings_push(),
     )  # fmt: skip
     jobs.run_timer(steps, app.run_records())
 

@@ -43,6 +43,7 @@ RECONCILE_SUBSCRIPTION_IDS = "RECONCILE_SUBSCRIPTION_IDS"
 ARM_ENDPOINT = "ARM_ENDPOINT"
 COMPUTE_API_VERSION = "COMPUTE_API_VERSION"
 INVENTORY_REFRESH = "INVENTORY_REFRESH"
+ACTUALS_REFRESH = "ACTUALS_REFRESH"
 RETAIL_PRICES_ENDPOINT = "RETAIL_PRICES_ENDPOINT"
 PRICES_CURRENCY = "PRICES_CURRENCY"
 # Read by the Functions host through the %RECONCILE_SCHEDULE% binding expression, not by Python.
@@ -67,6 +68,7 @@ DEFAULT_BACKFILL_ON_ADOPT_DAYS = 90  # the Activity Log's retention
 DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS = 50
 MAX_BACKFILL_DAYS = 90
 DEFAULT_INVENTORY_REFRESH = timedelta(hours=6)
+DEFAULT_ACTUALS_REFRESH = timedelta(days=1)
 DEFAULT_RETAIL_PRICES_ENDPOINT = "https://prices.azure.com"
 DEFAULT_PRICES_CURRENCY = "USD"
 
@@ -100,6 +102,7 @@ class Settings:
     backfill_on_adopt_days: int = DEFAULT_BACKFILL_ON_ADOPT_DAYS
     backfill_on_adopt_max_vms: int = DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS
     inventory_refresh: timedelta = DEFAULT_INVENTORY_REFRESH
+    actuals_refresh: timedelta = DEFAULT_ACTUALS_REFRESH
     retail_prices_endpoint: str = DEFAULT_RETAIL_PRICES_ENDPOINT
     prices_currency: str = DEFAULT_PRICES_CURRENCY
     # The queue that hands scale-set-level events from the Event Grid function to the queue function.
@@ -122,7 +125,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         table_name=_read_table_name(env),
         billing_policy=_read_policy(env),
         reconcile_subscription_ids=_read_subscriptions(env),
-        arm_endpoint=_read_arm_endpoint(env),
+        arm_endpoint=_read_endpoint(env, ARM_ENDPOINT, DEFAULT_ARM_ENDPOINT),
         compute_api_version=_value(env, COMPUTE_API_VERSION) or DEFAULT_COMPUTE_API_VERSION,
         findings=_read_thresholds(env),
         backfill_on_adopt_days=int(
@@ -133,7 +136,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         backfill_on_adopt_max_vms=int(
             _number(env, BACKFILL_ON_ADOPT_MAX_VMS, DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS, 10_000, whole=True)
         ),
-        inventory_refresh=_read_inventory_refresh(env),
+        inventory_refresh=_read_period(env, INVENTORY_REFRESH, DEFAULT_INVENTORY_REFRESH),
+        actuals_refresh=_read_period(env, ACTUALS_REFRESH, DEFAULT_ACTUALS_REFRESH, off=True),
         retail_prices_endpoint=_read_endpoint(env, RETAIL_PRICES_ENDPOINT, DEFAULT_RETAIL_PRICES_ENDPOINT),
         prices_currency=_read_currency(env),
         queue_name=_read_queue_name(env),
@@ -272,23 +276,21 @@ def check_endpoint(endpoint: str, name: str) -> bool:
     )
 
 
-def _read_arm_endpoint(env: Mapping[str, str]) -> str:
-    return _read_endpoint(env, ARM_ENDPOINT, DEFAULT_ARM_ENDPOINT)
-
-
 def _read_endpoint(env: Mapping[str, str], name: str, default: str) -> str:
     endpoint = (_value(env, name) or default).rstrip("/")
     check_endpoint(endpoint, name)
     return endpoint
 
 
-def _read_inventory_refresh(env: Mapping[str, str]) -> timedelta:
-    """An ISO-8601 duration such as ``PT6H`` or ``PT30M``, or a number of hours; at least 5 minutes."""
-    text = _value(env, INVENTORY_REFRESH)
+def _read_period(env: Mapping[str, str], name: str, default: timedelta, *, off: bool = False) -> timedelta:
+    """An ISO-8601 duration or a number of hours, at least 5 minutes; with ``off``, ``0`` is off."""
+    text = _value(env, name)
+    if text is None or (off and text == "0"):
+        return default if text is None else timedelta(0)
     try:
-        return DEFAULT_INVENTORY_REFRESH if text is None else parse_period(text, minimum=timedelta(minutes=5))
+        return parse_period(text, minimum=timedelta(minutes=5))
     except ValueError as err:
-        raise ConfigurationError(f"{INVENTORY_REFRESH} {err}") from err
+        raise ConfigurationError(f"{name} {err}{' (or 0: off)' if off else ''}") from err
 
 
 def _read_currency(env: Mapping[str, str]) -> str:

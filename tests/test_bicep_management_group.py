@@ -20,6 +20,7 @@ from tests.bicep_source import (
 
 DOC = parsed(BICEP_DIR / "managementGroup.bicep")
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
 
 
 def rule_of(resource_name: str) -> dict[str, Any]:
@@ -122,8 +123,8 @@ def test_every_topic_of_a_kind_found_or_created_is_subscribed_to_on_vm_event() -
     assert is_accessor(properties["filter"], "kind", "filter")
 
 
-def test_each_subscription_gives_the_app_reader_unless_it_has_it() -> None:
-    rule = rule_of("readerPolicy")
+def test_each_subscription_gives_the_app_its_roles_unless_it_has_them() -> None:
+    rule = rule_of("appRolePolicies")
     details = rule["then"]["details"]
     assert details["type"] == "Microsoft.Authorization/roleAssignments"
     conditions = details["existenceCondition"]["allOf"]
@@ -132,8 +133,10 @@ def test_each_subscription_gives_the_app_reader_unless_it_has_it() -> None:
         "equals": "appPrincipalId",
     } in conditions
     [assignment] = details["deployment"]["properties"]["template"]["resources"]
-    assert "${readerRoleId}" in assignment["properties"]["roleDefinitionId"]
-    assert resolved_value(DOC, "readerRoleId") == READER
+    assert "${role.id}" in assignment["properties"]["roleDefinitionId"]
+    roles = {resolved_value(DOC, role["id"]) for role in resolved_value(DOC, "appRoles")}
+    assert roles == {READER, COST_MANAGEMENT_READER}
+    assert DOC["resources"]["appRolePolicies"]["config"]["loop_type"]["detail"]["array_name"] == "appRoles"
     assert assignment["properties"]["principalType"] == "ServicePrincipal"
 
 
@@ -142,7 +145,7 @@ def test_the_assignment_identity_holds_every_role_the_deployments_name() -> None
     assert assignment["identity"] == {"type": "SystemAssigned"}
     assert "location" in assignment
     granted = {resolved_value(DOC, role) for role in resolved_value(DOC, "assignmentRoles")}
-    for name in ("topicPolicies", "eventPolicies", "readerPolicy"):
+    for name in ("topicPolicies", "eventPolicies", "appRolePolicies"):
         assert rule_of(name)["then"]["details"]["roleDefinitionIds"] == "roleDefinitionIds"
     grants = DOC["resources"]["assignmentRoleGrants"]["config"]
     assert grants["loop_type"]["detail"]["array_name"] == "assignmentRoles"

@@ -45,6 +45,7 @@ STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 EVENTGRID_DATA_SENDER = "d5a91429-5739-47e2-a06b-3470a27159e7"  # Learn, Azure built-in roles, Integration
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
 
 EVENT_FUNCTION_NAME = "on_vm_event"
 RESOURCE_EVENT_TYPES = {
@@ -345,6 +346,7 @@ def test_role_assignments_grant_the_needed_roles_at_the_right_scopes() -> None:
             "healthTopicPrincipalId",
         ),
         (READER, "subscription", "principalId"),
+        (COST_MANAGEMENT_READER, "subscription", "principalId"),
     }
 
 

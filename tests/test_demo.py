@@ -86,6 +86,15 @@ def test_the_demo_shows_a_guest_shutdown_finding_and_a_vm_backfilled_from_the_ac
     assert re.search(r"deallocated +activityLog Microsoft.Compute/virtualMachines/deallocate/action", history)
 
 
+def test_the_demo_shows_a_day_of_the_bill_beside_the_estimate_and_one_drift(demo_runs):
+    first = demo_runs[0]
+    bill = first[first.index("Cost Management's bill for") : first.index("4. Transitions")]
+    assert re.search(r"rg-legacy/legacy-app +24\.00 +24\.00 +1\.43 USD +0\.98 USD +2\.30 USD +0\.62", bill)
+    assert re.search(r"rg-legacy/archive-01 +3\.00 +0\.00 +0\.58 USD", bill)
+    assert len(re.findall(r"billingDrift ", bill)) == 1
+    assert "billingDrift rg-legacy/archive-01" in bill and "the bill has 3 h, the ledger 0 h" in bill
+
+
 def test_the_demo_shows_the_events_its_sample_day_raises_and_the_timer_run_clears(demo_runs):
     first, second = demo_runs[0], demo_runs[1]
     published = first[first.index("published to a loopback Event Grid topic") :]

@@ -354,6 +354,10 @@ FILTER_TEMPLATES = (
         rf"PartitionKey eq {_QUOTED} and RowKey (?:ge|gt) {_QUOTED} and RowKey lt {_QUOTED}", re.DOTALL
     ),
     re.compile(rf"PartitionKey eq {_QUOTED}", re.DOTALL),
+    # The stored actuals of a subscription's months (shared/store/actuals.py).
+    re.compile(
+        rf"PartitionKey eq {_QUOTED} and billMonth ge {_QUOTED} and billMonth le {_QUOTED}", re.DOTALL
+    ),
 )
 POINT_READ = re.compile(rf"/[^/]+/[A-Za-z0-9]+\(PartitionKey={_QUOTED},RowKey={_QUOTED}\)", re.DOTALL)
 

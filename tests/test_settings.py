@@ -94,8 +94,19 @@ def test_inventory_refresh_takes_an_iso_duration_or_hours(text, hours):
 
 
 @pytest.mark.parametrize(
+    ("text", "hours"), [(None, 24), ("P1D", 24), ("PT12H", 12), ("P2DT6H", 54), ("0", 0), ("6", 6)]
+)
+def test_actuals_refresh_is_a_day_by_default_an_iso_duration_or_0_for_off(text, hours):
+    env = {**AZURITE, **({"ACTUALS_REFRESH": text} if text is not None else {})}
+    assert read_settings(env).actuals_refresh.total_seconds() == hours * 3600
+
+
+@pytest.mark.parametrize(
     ("env", "named"),
     [
+        ({"ACTUALS_REFRESH": "daily"}, "ACTUALS_REFRESH"),
+        ({"ACTUALS_REFRESH": "PT1M"}, "ACTUALS_REFRESH"),
+        ({"INVENTORY_REFRESH": "0"}, "INVENTORY_REFRESH"),
         ({"INVENTORY_REFRESH": "six hours"}, "INVENTORY_REFRESH"),
         ({"INVENTORY_REFRESH": "PT1M"}, "INVENTORY_REFRESH"),
         ({"RETAIL_PRICES_ENDPOINT": "http://prices.example.com"}, "RETAIL_PRICES_ENDPOINT"),

@@ -1,7 +1,8 @@
 """A small fake Azure Resource Manager on loopback: "Virtual Machines - List All" (``statusOnly=true``
 answers each VM's instance view, the status listing reconcile reads; without it, each VM's model: size,
 OS disk, priority, license, tags, the inventory listing), "Virtual Machines - Instance View", Azure
-Resource Graph's query endpoint (``resource_graph``: the sweep's queries, over the same VMs), the scale
+Resource Graph's query endpoint (``resource_graph``: the sweep's queries, over the same VMs), Cost
+Management's Query (``cost_management``: daily rows per resource, paged, throttled on request), the scale
 set listings ("Virtual Machine Scale Sets - List All", "Virtual Machine Scale Set VMs - List" with
 ``$expand=instanceView``) and the Activity Log's management events (``eventtypes/management/values``),
 shaped like the published examples in ``tests/data/published/``.
@@ -30,6 +31,7 @@ from devtools.fake_arm.bodies import (
     model_view,
     status_view,
 )
+from devtools.fake_arm.cost_management import BillLine, CostState
 from devtools.fake_arm.resource_graph import GraphState, make_row
 from devtools.fake_arm.server import FakeArm
 from devtools.fake_arm.state import Faults, load_listing_file
@@ -37,6 +39,8 @@ from devtools.loopback import RecordedRequest
 
 __all__ = [
     "PUBLISHED_ACTIVITY_LOG",
+    "BillLine",
+    "CostState",
     "FakeArm",
     "Faults",
     "GraphState",

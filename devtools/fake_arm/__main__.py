@@ -3,6 +3,9 @@
 
     python -m devtools.fake_arm --port 0 --listing listing.json [--scale-sets scale-sets.json]
 
+``bill.json`` (``--bill``) holds Cost Management's daily rows the fake's Query API answers with (see
+``cost_management.load_bill_file``).
+
 ``scale-sets.json`` is ``{"<subscriptionId>": [{"scaleSet": {...}, "instances": [...]}, ...]}`` (see
 ``make_scale_set`` and ``make_instance``), re-read at the start of every scale set listing too.
 
@@ -16,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from devtools.fake_arm.cost_management import load_bill_file
 from devtools.fake_arm.server import FakeArm
 from devtools.fake_arm.state import Faults
 from devtools.loopback import wait_for_stop_signal
@@ -35,6 +39,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=100, help="VMs per page (default 100)")
     parser.add_argument(
         "--activity-log", type=Path, help='JSON file {"<subscriptionId>": [Activity Log record, ...]}'
+    )
+    parser.add_argument(
+        "--bill",
+        type=Path,
+        help='JSON file {"<subscriptionId>": {"ActualCost": [line, ...], ...}} (Cost Management)',
     )
     parser.add_argument(
         "--attached",
@@ -58,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         activity_log_file=args.activity_log,
         attached_file=args.attached,
     ) as fake:
+        if args.bill is not None:
+            load_bill_file(args.bill, fake.costs)
         wait_for_stop_signal(ready=lambda: print(fake.url, flush=True))
     return 0
 

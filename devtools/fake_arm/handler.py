@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from devtools.fake_arm import resource_graph
+from devtools.fake_arm import cost_management, resource_graph
 from devtools.fake_arm.bodies import instance_view_body, model_view, status_view
 from devtools.fake_arm.state import ArmState, load_attached_file, load_listing_file
 from devtools.loopback import LOOPBACK, RecordedRequest
@@ -37,6 +37,9 @@ _INSTANCES_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
     r"/virtualMachineScaleSets/(?P<ss>[^/]+)/virtualMachines/?$",
     re.IGNORECASE,
+)
+_COST_QUERY_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.CostManagement/query/?$", re.IGNORECASE
 )
 _ACTIVITY_LOG_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Insights/eventtypes/management/values/?$",
@@ -142,21 +145,21 @@ class _ListAllHandler(BaseHTTPRequestHandler):
             self._serve_listing(instances["sub"], query, self._instances_of(instances["rg"], instances["ss"]))
 
     def do_POST(self) -> None:
-        """Resource Graph's query endpoint (``resource_graph``); any other POST is a 404."""
+        """Resource Graph's query endpoint (``resource_graph``) and Cost Management's
+        (``cost_management``); any other POST is a 404."""
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         self._record(parts.path, query)
         payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cost_query = _COST_QUERY_PATH.match(parts.path)
+        if cost_query:
+            self._serve_cost_query(cost_query["sub"], parts.path, query, payload)
+            return
         if parts.path.rstrip("/").lower() != "/providers/microsoft.resourcegraph/resources":
             self._send_error(404, "InvalidResourceType", "The resource type could not be found.")
             return
-        if query.get("api-version") != resource_graph.API_VERSION:
-            self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
-            return
-        try:
-            request = json.loads(payload)
-        except ValueError:
-            self._send_error(400, "BadRequest", "The request body is not JSON.")
+        request = self._query_body(query, payload, resource_graph.API_VERSION)
+        if request is None:
             return
         graph = self.shared.graph
         with graph.lock:
@@ -178,6 +181,37 @@ class _ListAllHandler(BaseHTTPRequestHandler):
         if graph.subscription_limit_hit and request.get("managementGroups"):
             headers["x-ms-tenant-subscription-limit-hit"] = "true"
         self._send_json(status, body, headers)
+
+    def _query_body(self, query: dict[str, str], payload: bytes, api_version: str) -> Any:
+        """A query's JSON body, or ``None`` once a 400 has been sent (wrong api-version, not JSON)."""
+        if query.get("api-version") != api_version:
+            self._send_error(400, "InvalidApiVersionParameter", "The api-version is not supported.")
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError:
+            self._send_error(400, "BadRequest", "The request body is not JSON.")
+            return None
+
+    def _serve_cost_query(self, sub: str, path: str, query: dict[str, str], payload: bytes) -> None:
+        request = self._query_body(query, payload, cost_management.API_VERSION)
+        if request is None:
+            return
+        token = query.get("$skiptoken", "0")
+        if not token.isdigit():
+            self._send_error(400, "BadRequest", "The skip token is not valid.")
+            return
+        offset = int(token)
+        costs = self.shared.costs
+        with costs.lock:
+            costs.received.append(request)
+        throttled = costs.take_throttle()
+        if throttled is not None:
+            self._send_error(429, "429", "Too many requests. Please retry.", throttled)
+            return
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}{path}"
+        status, body = cost_management.answer(base, sub, request, offset, costs)
+        self._send_json(status, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests read ``FakeArm.requests`` instead of a stderr log."""

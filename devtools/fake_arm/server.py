@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from devtools.fake_arm.cost_management import CostState
 from devtools.fake_arm.handler import handler_for
 from devtools.fake_arm.resource_graph import GraphState
 from devtools.fake_arm.state import (
@@ -75,6 +76,11 @@ class FakeArm(LoopbackServer):
     def graph(self) -> GraphState:
         """The fake Resource Graph's overrides, management groups, quota and the queries it received."""
         return self._state.graph
+
+    @property
+    def costs(self) -> CostState:
+        """The fake Cost Management's bills, paging, throttling and the queries it received."""
+        return self._state.costs
 
     @property
     def faults(self) -> Faults:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools.fake_arm.cost_management import CostState
 from devtools.fake_arm.resource_graph import GraphState
 from devtools.loopback import RecordedRequest
 
@@ -62,6 +63,7 @@ class ArmState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_request: Callable[[RecordedRequest], None] | None = None
     graph: GraphState = field(default_factory=GraphState)
+    costs: CostState = field(default_factory=CostState)
 
 
 def load_listing_file(path: Path) -> dict[str, list[dict[str, Any]]]:

@@ -151,6 +151,8 @@ param backfillOnAdoptDays int = 90
 param backfillOnAdoptMaxVms int = 50
 @description('How often the timer lists VM models for size, OS, priority and tags, an ISO-8601 duration (INVENTORY_REFRESH).')
 param inventoryRefresh string = 'PT6H'
+@description('How often the timer asks Cost Management for each watched subscription\'s daily actual cost, an ISO-8601 duration, or 0 to switch it off (ACTUALS_REFRESH).')
+param actualsRefresh string = 'P1D'
 
 @description('What reconcile reads: list (List All per subscription), resourceGraph (one Resource Graph sweep, each disagreement confirmed by Compute) or auto (the sweep above 20 subscriptions) (RECONCILE_SOURCE).')
 @allowed([
@@ -306,6 +308,7 @@ module functionApp 'modules/functionApp.bicep' = {
     backfillOnAdoptDays: backfillOnAdoptDays
     backfillOnAdoptMaxVms: backfillOnAdoptMaxVms
     inventoryRefresh: inventoryRefresh
+    actualsRefresh: actualsRefresh
     reconcileSource: reconcileSource
     watchManagementGroup: watchManagementGroup
     retailPricesEndpoint: retailPricesEndpoint

@@ -13,7 +13,8 @@
 // - vmledger-resource-events (on each resource events system topic, created here or found): the event
 //   subscription to on_vm_event with the filters of modules/eventSubscription.bicep;
 // - vmledger-health-topic / vmledger-health-events: the same for health events when deployHealthEvents;
-// - vmledger-reader (on each subscription): Reader for the app's identity (reconcile reads the VMs).
+// - vmledger-reader, vmledger-cost-reader (on each subscription): Reader (reconcile reads the VMs) and
+//   Cost Management Reader (the actuals step reads the daily costs) for the app's identity.
 // One assignment of the set, with a system-assigned identity holding the roles the deployments need
 // (Contributor and Role Based Access Control Administrator on the group). Policy-made event
 // subscriptions have no dead-letter destination: after Event Grid's 24 hours of retries an event is
@@ -57,6 +58,23 @@ param eventTimeToLiveInMinutes int = 1440
 param remediateExisting bool = true
 
 var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
+var costManagementReaderRoleId = '72fafb9e-0641-4937-9268-a91bfd8191a3'
+// The app's roles on every subscription: Reader (reconcile reads the VMs) and Cost Management Reader
+// (the actuals step queries the daily costs, which Reader does not cover).
+var appRoles = [
+  {
+    key: 'reader'
+    id: readerRoleId
+    name: 'Reader'
+    why: 'reconcile reads the VMs'
+  }
+  {
+    key: 'cost-reader'
+    id: costManagementReaderRoleId
+    name: 'Cost Management Reader'
+    why: 'the actuals step reads the daily costs'
+  }
+]
 var contributorRoleId = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 var rbacAdministratorRoleId = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
 var assignmentRoles = [
@@ -296,14 +314,14 @@ resource eventPolicies 'Microsoft.Authorization/policyDefinitions@2025-03-01' = 
   }
 }]
 
-// On each subscription: Reader for the app's identity, unless it has it already.
-resource readerPolicy 'Microsoft.Authorization/policyDefinitions@2025-03-01' = {
-  name: 'vmledger-reader'
+// On each subscription: each of the app's roles for its identity, unless it has it already.
+resource appRolePolicies 'Microsoft.Authorization/policyDefinitions@2025-03-01' = [for role in appRoles: {
+  name: 'vmledger-${role.key}'
   properties: {
-    displayName: 'VM billing ledger: Reader for the app in every subscription'
+    displayName: 'VM billing ledger: ${role.name} for the app in every subscription'
     policyType: 'Custom'
     mode: 'All'
-    description: 'Assigns Reader on the subscription to the ledger\'s function app identity (reconcile reads the VMs).'
+    description: 'Assigns ${role.name} on the subscription to the ledger\'s function app identity (${role.why}).'
     policyRule: {
       if: {
         field: 'type'
@@ -318,7 +336,7 @@ resource readerPolicy 'Microsoft.Authorization/policyDefinitions@2025-03-01' = {
             allOf: [
               {
                 field: 'Microsoft.Authorization/roleAssignments/roleDefinitionId'
-                like: '*/${readerRoleId}'
+                like: '*/${role.id}'
               }
               {
                 field: 'Microsoft.Authorization/roleAssignments/principalId'
@@ -339,9 +357,9 @@ resource readerPolicy 'Microsoft.Authorization/policyDefinitions@2025-03-01' = {
                   {
                     type: 'Microsoft.Authorization/roleAssignments'
                     apiVersion: '2022-04-01'
-                    name: '[guid(subscription().id, \'${appPrincipalId}\', \'${readerRoleId}\')]'
+                    name: '[guid(subscription().id, \'${appPrincipalId}\', \'${role.id}\')]'
                     properties: {
-                      roleDefinitionId: '[subscriptionResourceId(\'Microsoft.Authorization/roleDefinitions\', \'${readerRoleId}\')]'
+                      roleDefinitionId: '[subscriptionResourceId(\'Microsoft.Authorization/roleDefinitions\', \'${role.id}\')]'
                       principalId: appPrincipalId
                       principalType: 'ServicePrincipal'
                     }
@@ -354,7 +372,7 @@ resource readerPolicy 'Microsoft.Authorization/policyDefinitions@2025-03-01' = {
       }
     }
   }
-}
+}]
 
 var topicReferences = [for (kind, index) in enabledKinds: {
   policyDefinitionId: topicPolicies[index].id
@@ -364,18 +382,18 @@ var eventReferences = [for (kind, index) in enabledKinds: {
   policyDefinitionId: eventPolicies[index].id
   policyDefinitionReferenceId: 'vmledger-${kind.key}-events'
 }]
-var readerReference = {
-  policyDefinitionId: readerPolicy.id
-  policyDefinitionReferenceId: 'vmledger-reader'
-}
-var references = concat(topicReferences, eventReferences, [readerReference])
+var roleReferences = [for (role, index) in appRoles: {
+  policyDefinitionId: appRolePolicies[index].id
+  policyDefinitionReferenceId: 'vmledger-${role.key}'
+}]
+var references = concat(topicReferences, eventReferences, roleReferences)
 
 resource onboarding 'Microsoft.Authorization/policySetDefinitions@2025-03-01' = {
   name: 'vmledger-onboarding'
   properties: {
     displayName: 'VM billing ledger: onboard every subscription'
     policyType: 'Custom'
-    description: 'System topics, event subscriptions to on_vm_event and Reader for the app, in every subscription under the group.'
+    description: 'System topics, event subscriptions to on_vm_event, Reader and Cost Management Reader for the app, in every subscription under the group.'
     policyDefinitions: references
   }
 }

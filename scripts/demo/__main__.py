@@ -14,6 +14,7 @@ from devtools.fake_topic import FakeTopic
 from scripts.demo import QUEUE, ROOT, SAMPLES, TABLE, TOPIC_KEY
 from scripts.demo.scenario import ScaleSetDay, run
 from scripts.demo.setup import (
+    bill_of,
     clear_subscription,
     configure,
     shift_events,
@@ -64,9 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             activity_file.write_text(json.dumps(shifted_activity_log(shift)))
             scale_sets = Path(folder) / "scale-sets.json"
             scale_sets.write_text((SAMPLES / "scale-sets.json").read_text())
+            bill_file = Path(folder) / "bill.json"
+            billed_day = (now - timedelta(days=2)).date()  # Cost Management is a day late, and revised
+            bill_file.write_text(
+                json.dumps(bill_of(json.loads(listing_file.read_text()), billed_day.isoformat()))
+            )
             fake_arm, arm_url = start_fake(
                 "devtools.fake_arm", "--listing", listing_file, "--activity-log", activity_file,
-                "--scale-sets", scale_sets, "--attached", SAMPLES / "attached.json",
+                "--scale-sets", scale_sets, "--attached", SAMPLES / "attached.json", "--bill", bill_file,
             )  # fmt: skip
             fake_prices, prices_url = start_fake(
                 "devtools.fake_prices", "--catalogue", SAMPLES / "retail-prices.json"

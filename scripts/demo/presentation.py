@@ -4,6 +4,7 @@ footnotes, summaries of what the triggers did, the timeline snapshot and the nex
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,9 @@ def print_findings(function_app, now: datetime) -> None:
         span = max((now - parse_time(item["since"])).total_seconds(), 0.0) / 3600
         return f"{span if not billed or item['billable'] else 0.0:.2f}"
 
-    items = _call_api(function_app.list_findings, "findings")["value"]
+    # billingDrift is shown with its two numbers beside the bill (step 3): its hours are no time in a state.
+    items = [item for item in _call_api(function_app.list_findings, "findings")["value"]
+             if item["kind"] != "billingDrift"]  # fmt: skip
     stopped = _call_api(function_app.list_findings, "findings", {"kind": "stoppedButBilled", "minHours": "0"})
     seen = {(item["kind"], item["resourceId"]) for item in items}
     items += [item for item in stopped["value"] if (item["kind"], item["resourceId"]) not in seen]
@@ -166,6 +169,60 @@ def _whole_bill(group: dict[str, Any]) -> dict[str, str]:
         + (f" + {total['unpricedVmCount']} VM(s) unpriced" if total["unpricedVmCount"] else ""),
         "avoided": _cost_label(avoided),
         "monthly": _cost_label({"amount": attached["monthly"], "currency": attached["currency"]}),
+    }
+
+
+def print_actuals(function_app, day: datetime) -> None:
+    """The bill of one day beside the estimate for the same day, per VM the bill charged, and its drift."""
+    from shared.domain.times import format_time
+
+    window = {"from": format_time(day), "to": format_time(day + timedelta(days=1))}
+    rows = []
+    for vm in _call_api(function_app.list_vms, "vms")["value"]:
+        if "/virtualmachinescalesets/" in vm["resourceId"].lower():
+            continue  # a Uniform instance: the bill charges its scale set
+        route = {key: vm[key] for key in ("subscriptionId", "resourceGroup", "vmName")}
+        body = _call_api(function_app.get_vm, "vms/x", window, route)
+        actual = body["actualCost"]
+        if actual["amount"] is not None:
+            rows.append(_actual_row(vm, body, actual))
+    findings = _call_api(function_app.list_findings, "findings", {"kind": "billingDrift"})["value"]
+    print(f"\n   Cost Management's bill for {day.date()} beside the estimate of the same day")
+    print(f"   (GET {BASE_URL}/vms/{{vm}}?from=...&to=..., actualCost; loopback fake of the Query API):\n")
+    headers = {"vm": "VM", "bill_h": "BILL H", "ledger_h": "LEDGER H", "actual": "ACTUAL",
+               "amortized": "AMORTIZED", "estimate": "ESTIMATE SAME DAY", "discount": "DISCOUNT"}  # fmt: skip
+    print_table(rows, headers)
+    if not rows:
+        print(f"   The bill covers no VM of that day; the actuals step says: {_actuals_record()}")
+    print("   DISCOUNT is actual / estimate: negotiated against list prices. Reservations and savings plans")
+    print("   show in the amortized cost. A day is compared with the ledger once it has been over for a day:")
+    for item in findings:
+        drift = item["drift"]
+        print(f"   billingDrift {item['resourceGroup']}/{item['vmName']} on {drift['day']}: the bill has "
+              f"{drift['billHours']} h, the ledger {drift['ledgerHours']} h.")  # fmt: skip
+        print(textwrap.fill(drift["explanation"], 100, initial_indent="   ", subsequent_indent="   "))
+    if not findings:
+        print("   no billingDrift.")
+
+
+def _actuals_record() -> str:
+    from shared.context import root
+
+    app = root()
+    records = [app.run_records().get(f"actuals|{sub.lower()}") for sub in app.subscriptions]
+    return "; ".join(record.detail if record else "not run" for record in records)
+
+
+def _actual_row(vm: dict[str, Any], body: dict[str, Any], actual: dict[str, Any]) -> dict[str, str]:
+    discount = body["discount"]
+    return {
+        "vm": f"{vm['resourceGroup']}/{vm['vmName']}",
+        "bill_h": f"{actual['hours']:.2f}",
+        "ledger_h": f"{body['billedSeconds'] / 3600:.2f}",
+        "actual": _cost_label(actual),
+        "amortized": _cost_label({**actual, "amount": actual["amortized"]}),
+        "estimate": _cost_label(body["estimatedCostSameDays"]),
+        "discount": f"{discount:.2f}" if discount is not None else "-",
     }
 
 

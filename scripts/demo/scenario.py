@@ -23,6 +23,7 @@ from scripts.demo.presentation import (
     changed_rows,
     ingest_summary,
     listed_summary,
+    print_actuals,
     print_chargeback,
     print_findings,
     print_history,
@@ -80,11 +81,15 @@ def run(
     print(
         "   VM models (size, OS, priority, tags) and fetches retail prices from a loopback fake of the Retail"
     )
-    print("   Prices API, so each VM now has an estimated cost:")
+    print(
+        "   Prices API, so each VM now has an estimated cost, and asks a loopback fake of Cost Management for"
+    )
+    print("   the bill of the days not yet final:")
     function_app.reconcile_vms(TimerRequest(past_due=False))
     after = vm_rows(function_app, today)
     print_rows(after, changed=changed_rows(before, after))
     print_chargeback(function_app, today)
+    print_actuals(function_app, today - timedelta(days=2))
     print_history(function_app, after, "web-02", "4")
     print_findings(function_app, now)
     print_topic_events(topic.events[published:], "   What the timer run raised and cleared on the topic")

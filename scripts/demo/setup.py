@@ -85,14 +85,17 @@ def clear_subscription(subscription: str) -> None:
         return
     keys += _row_keys(table, f"attached|{subscription.lower()}")
     published = _row_keys(table, PUBLISHED_PARTITION)
+    bill = _row_keys(table, f"actuals|{subscription.lower()}")
     for partition in {key[1]["PartitionKey"] for key in keys}:
         same = [key for key in keys if key[1]["PartitionKey"] == partition]
         for start in range(0, len(same), 100):  # a transaction holds at most 100 entities, one partition
             table.submit_transaction(same[start : start + 100])
-    for start in range(0, len(published), 100):
-        table.submit_transaction(published[start : start + 100])
+    for batch in (published, bill):
+        for start in range(0, len(batch), 100):
+            table.submit_transaction(batch[start : start + 100])
     # The refreshes run at most once a period: forget when they last ran, so a rerun lists and fetches.
-    for job in (f"inventory|{subscription.lower()}", f"prices|{CURRENCY}"):
+    sub = subscription.lower()
+    for job in (f"inventory|{sub}", f"prices|{CURRENCY}", f"actuals|{sub}"):
         table.delete_entity("jobs", job)
     if keys:
         print(f"Cleared the previous run's {len(keys)} rows of subscription {subscription}.")
@@ -128,3 +131,22 @@ def stop(process: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def bill_of(listing: dict[str, list[dict[str, Any]]], day: str) -> dict[str, Any]:
+    """What the fake Cost Management bills for ``day`` (``YYYY-MM-DD``): legacy-app's 24 hours at a
+    negotiated price (62 % of list; amortized lower still, as a reservation would make it) and 3 hours of
+    archive-01, which the ledger has deallocated since long before: a drift to find."""
+    vms = {vm["name"]: vm["id"].lower() for vms in listing.values() for vm in vms}
+    subscription = next(iter(listing))
+
+    def line(name: str, cost: float, hours: float) -> dict[str, Any]:
+        return {"resourceId": vms[name], "meterCategory": "Virtual Machines", "day": day, "cost": cost,
+                "quantity": hours, "currency": CURRENCY}  # fmt: skip
+
+    return {
+        subscription: {
+            "ActualCost": [line("legacy-app", 1.43, 24.0), line("archive-01", 0.58, 3.0)],
+            "AmortizedCost": [line("legacy-app", 0.98, 24.0), line("archive-01", 0.58, 3.0)],
+        }
+    }

@@ -1,6 +1,7 @@
 """Read-side use cases: reports, timelines, findings, paging; dataclasses (no HTTP, no Table keys)."""
 
 from shared.answers._fleet import MAX_WINDOW_MONTHS
+from shared.answers.actuals import daily_billed_hours, vm_bill
 from shared.answers.costs import (
     PriceView,
     VmWindowCost,
@@ -15,6 +16,7 @@ from shared.answers.digest import DailyDigest, StoppedDay, daily_digest, priced_
 from shared.answers.digest_bill import DigestBill, LooseDisk, Residual, Saved
 from shared.answers.disk_findings import DiskFinding, disk_findings_page
 from shared.answers.findings import VmFinding, all_findings, facts_of, findings_page
+from shared.answers.focus import VmDay, vm_days
 from shared.answers.paging import Page, iter_all, page_of
 from shared.answers.reports import VmReport, require_vm, transitions_page, vm_report, vms_page
 from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_timeline
@@ -49,6 +51,10 @@ __all__ = [
     "Segment",
     "StoppedDay",
     "VmReport",
+    "VmDay",
+    "vm_days",
+    "daily_billed_hours",
+    "vm_bill",
     "VmFinding",
     "VmTimeline",
     "all_findings",

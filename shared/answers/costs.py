@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.answers._days import fleet_day_totals
-from shared.answers._fleet import VmWindow, fleet_windows
+from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
+from shared.answers.actuals import first_of_sets, load_bill
 from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
+from shared.domain.actuals import DayActual, resource_key
 from shared.domain.pricing import CostEstimate, CostReason, cost_of, kind_for
 from shared.store import CurrentRow, Ledger, StoredPrices
 
@@ -72,13 +74,17 @@ def fleet_totals(
 
 @dataclass(frozen=True)
 class VmWindowCost:
-    """A VM's billed and unknown seconds in a window and their estimated cost."""
+    """A VM's billed and unknown seconds in a window and their estimated cost; its window, and (when
+    asked for) its resource's billed days."""
 
     current: CurrentRow
     billed_seconds: float
     unknown_seconds: float
     cost: CostEstimate
     stopped_billed_seconds: float  # of ``billed_seconds``, while stopped (allocated): paid for nothing
+    window: VmWindow
+    bill: Mapping[date, DayActual]
+    carries_set: bool  # a Uniform instance that carries its scale set's bill (the set's first)
     deallocated_seconds: float = 0.0  # deallocated or hibernated: compute that stopping saved
 
     @property
@@ -93,29 +99,31 @@ def iter_window_costs(
     as_of: datetime,
     prices: PriceView,
     subscription_id: str | None = None,
+    *,
+    with_bill: bool = False,
 ) -> Iterator[VmWindowCost]:
     """Every VM that existed in ``[start, end)``, with its totals and cost, subscription by subscription:
-    its current rows (one query per 1,000 VMs), then its month rows (one query per month and 1,000 rows)."""
+    its current rows (one query per 1,000 VMs), then its month rows (one query per month and 1,000 rows);
+    ``with_bill``, its stored actuals too (one query per 1,000 resource-months)."""
     subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
     for subscription in subscriptions:
         rows = list(ledger.iter_current_rows(subscription))
         if not rows:
             continue
         windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-        for row, window in zip(rows, windows, strict=True):
-            if _existed(window):
-                totals = totals_of(window, start)
-                cost = estimate(row, totals.billed_seconds, prices)
-                changes = [(change.time, change.state) for change in window.changes]
-                stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
-                yield VmWindowCost(
-                    row,
-                    totals.billed_seconds,
-                    totals.unknown_seconds,
-                    cost,
-                    stopped,
-                    totals.deallocated_seconds,
-                )
+        bill = load_bill(ledger, subscription, start, accrual_end(start, end, as_of)) if with_bill else {}
+        existed = [(row, window) for row, window in zip(rows, windows, strict=True) if _existed(window)]
+        carriers = first_of_sets([row for row, _ in existed])
+        for row, window in existed:
+            totals = totals_of(window, start)
+            cost = estimate(row, totals.billed_seconds, prices)
+            changes = [(change.time, change.state) for change in window.changes]
+            stopped = stopped_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
+            days = bill.get(resource_key(row.vm), {})
+            yield VmWindowCost(
+                row, totals.billed_seconds, totals.unknown_seconds, cost, stopped,
+                window, days, row.vm.vm_key in carriers, totals.deallocated_seconds,
+            )  # fmt: skip
 
 
 def _existed(window: VmWindow) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers._days import fleet_day_totals
+from shared.answers.actuals import fleet_shares
 from shared.answers.costs import PriceView, all_prices
 from shared.answers.whole_bill import AttachedView, attached_for_subscription, whole_bill
 from shared.domain.chargeback import ChargeExtra, GroupBy, GroupTotal, VmCharge, chargeback
@@ -41,8 +42,10 @@ def costs_report(
 
     One subscription at a time: its current rows (one query per 1,000 VMs), then its day rows (one query
     per month and 1,000 VMs) and, for a window's partial first and last days, the month rows of their
-    months; then its disks and IPs (one query per 1,000 VMs that hold any); plus one query for the prices
-    and one for the disk and IP rates. VMs that did not exist in the window are left out.
+    months; then its stored actuals (one query per 1,000 resource-months) and, for the VMs whose resource
+    the bill covers, their month rows (their estimate per billed day); then its disks and IPs (one query
+    per 1,000 VMs that hold any); plus one query for the prices and one for the disk and IP rates. VMs that
+    did not exist in the window are left out.
     """
     prices = all_prices(ledger, currency)
     subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
@@ -71,17 +74,21 @@ def _charges(
     rows = list(ledger.iter_current_rows(subscription))
     if not rows:
         return []
-    charges = []
     answers = fleet_day_totals(ledger, rows, start, end, as_of, whole_subscriptions=True)
-    for row, answer in zip(rows, answers, strict=True):
-        if not answer.existed:
-            continue
-        if not views or subscription not in views[-1].subscriptions:  # read when a VM needs them
-            previous = views[-1] if views else None
-            views[:] = [attached_for_subscription(ledger, prices.currency, subscription, previous)]
-        view = views[-1]
-        totals = answer.totals
-        bill = whole_bill(row, totals, start, min(end, as_of), prices, view)
+    existed = [(row, answer.totals) for row, answer in zip(rows, answers, strict=True) if answer.existed]
+    if existed and (not views or subscription not in views[-1].subscriptions):  # read when a VM needs them
+        previous = views[-1] if views else None
+        views[:] = [attached_for_subscription(ledger, prices.currency, subscription, previous)]
+    bills = [whole_bill(row, totals, start, min(end, as_of), prices, views[-1]) for row, totals in existed]
+    shares = fleet_shares(
+        ledger,
+        [row for row, _ in existed],
+        [totals.billed_seconds for _, totals in existed],
+        window,
+        [bill.compute.hourly_price for bill in bills],
+    )
+    charges = []
+    for (row, totals), bill, share in zip(existed, bills, shares, strict=True):
         if bill.compute.price_as_of is not None:
             fetched.append(bill.compute.price_as_of)
         extra = ChargeExtra(
@@ -93,7 +100,7 @@ def _charges(
         charges.append(
             VmCharge(
                 vm.subscription_id, vm.resource_group, tags, totals.billed_seconds, totals.unknown_seconds,
-                bill.compute.amount, extra,
+                bill.compute.amount, extra=extra, bill=share,
             )
         )  # fmt: skip
     return charges

@@ -2,25 +2,37 @@
 
 Each VM's findings come from its current row and its confirmation row (state, since, cause, last
 confirmation), so a fleet of N VMs costs ``2 x ceil(N / 1000)`` range queries (plus one read of the
-subscription registry when no subscription is named), whatever the length of the histories. A page with
-findings reads the cached prices once more, for each finding's estimated cost (its billed hours at the VM's
-hourly price).
+subscription registry when no subscription is named), whatever the length of the histories. Asked for
+``billingDrift``, each subscription's stored actuals of the last ``DRIFT_LOOKBACK_DAYS`` are read once too
+(one range query per 1,000 resource-months); a Uniform scale set's drift is shown on its first instance in
+key order. A page with findings reads the cached prices once more, for each finding's estimated cost (its
+billed hours at the VM's hourly price).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.answers.costs import PriceView, all_prices, estimate
 from shared.answers.paging import Page, iter_all
 from shared.answers.reports import in_scale_set
 from shared.answers.whole_bill import attached_for
+from shared.domain.actuals import DriftDay, drift_days, resource_key
 from shared.domain.attached_pricing import AttachedCost, attached_cost
-from shared.domain.findings import RULES, Finding, FindingKind, Thresholds, VmFacts, findings_of
+from shared.domain.findings import (
+    DRIFT_LOOKBACK_DAYS,
+    RULES,
+    Finding,
+    FindingKind,
+    Thresholds,
+    VmFacts,
+    findings_of,
+)
 from shared.domain.ids import ScaleSetId
 from shared.domain.pricing import CostEstimate
+from shared.domain.times import month_of
 from shared.store import CurrentRow, Ledger, cursor_of
 
 SCAN_PAGE = 1000
@@ -34,15 +46,48 @@ class VmFinding:
     attached: AttachedCost | None = None  # deallocatedLong: what its disks and IPs still cost a month
 
 
-def facts_of(current: CurrentRow, as_of: datetime) -> VmFacts:
-    """What the rules read of a current row."""
+def facts_of(current: CurrentRow, as_of: datetime, drift: DriftDay | None = None) -> VmFacts:
+    """What the rules read of a current row (and of the bill its compute is charged on)."""
     return VmFacts(
         state=current.condition.state,
         cause=current.condition.cause,
         last_change=current.span.last_time,
         confirmed_at=current.confirmed_at,
         as_of=as_of,
+        drift=drift,
     )
+
+
+class DriftLookup:
+    """The latest drifting day of each resource, read once per subscription; a scale set's is handed to
+    its first instance only."""
+
+    def __init__(self, ledger: Ledger, as_of: datetime) -> None:
+        self._ledger, self._as_of = ledger, as_of
+        self._latest: dict[str, dict[str, DriftDay]] = {}
+        self._handed: set[tuple[str, str]] = set()
+
+    def drift_of(self, row: CurrentRow) -> DriftDay | None:
+        subscription, key = row.vm.subscription_key, resource_key(row.vm)
+        if subscription not in self._latest:
+            self._latest[subscription] = self._read(subscription)
+        drift = self._latest[subscription].get(key)
+        if drift is None or (subscription, key) in self._handed:
+            return None
+        if row.vm.scale_set is not None:
+            self._handed.add((subscription, key))
+        return drift
+
+    def _read(self, subscription: str) -> dict[str, DriftDay]:
+        start = self._as_of - timedelta(days=DRIFT_LOOKBACK_DAYS)
+        stored = self._ledger.actuals.load(subscription, month_of(start), month_of(self._as_of))
+        latest = {}
+        for key, days in stored.items():
+            recent = [day for day in days.values() if day.day >= start.date()]
+            found = drift_days(recent)
+            if found:
+                latest[key] = found[-1]
+        return latest
 
 
 def findings_page(
@@ -67,6 +112,7 @@ def findings_page(
     items: list[VmFinding] = []
     last: CurrentRow | None = None
     prices: PriceView | None = None
+    drifts = DriftLookup(ledger, as_of) if FindingKind.BILLING_DRIFT in kinds else None
     rows = ledger.iter_current_rows(
         subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE, confirmations=True
     )
@@ -74,7 +120,8 @@ def findings_page(
         if scale_set is not None and not in_scale_set(row, scale_set):
             last = row
             continue
-        found = findings_of(facts_of(row, as_of), thresholds, kinds)
+        drift = drifts.drift_of(row) if drifts is not None and not row.condition.state.deleted else None
+        found = findings_of(facts_of(row, as_of, drift), thresholds, kinds)
         if found and items and len(items) + len(found) > top and last is not None:
             return Page(_with_attached(ledger, currency, items, as_of), cursor_of(last))
         if found:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.answers._fleet import VmWindow
 from shared.answers._window import window_rows
 from shared.answers.paging import Page, page_of
 from shared.domain.accounting import WindowTotals, window_totals
@@ -22,6 +23,7 @@ class VmReport:
     start: datetime
     end: datetime
     totals: WindowTotals
+    window: VmWindow  # what the totals were counted from (the bill's days are counted from it too)
 
 
 def require_vm(ledger: Ledger, vm: VmId) -> CurrentRow:
@@ -48,11 +50,11 @@ def vm_report(
     if start is None:
         start = min(current.span.first_time, end)
         start = max(start, earliest) if earliest is not None else start
-    window = window_rows(ledger, current, start, end, as_of)
-    changes = ((row.time, row.state) for row in window.rows)
-    return VmReport(
-        current, start, end, window_totals(window.state_at_start, changes, start, window.accrue_until)
-    )
+    found = window_rows(ledger, current, start, end, as_of)
+    window = VmWindow(found.state_at_start, list(found.rows), found.accrue_until)
+    changes = ((row.time, row.state) for row in window.changes)
+    totals = window_totals(window.state_at_start, changes, start, window.accrue_until)
+    return VmReport(current, start, end, totals, window)
 
 
 def transitions_page(

@@ -8,10 +8,11 @@ amount sums the VMs that have a price; those without one are counted apart, neve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from shared.domain.actuals import BillShare, GroupBill
 from shared.domain.inventory import tag_value
 from shared.errors import InvalidInput
 
@@ -58,6 +59,7 @@ class VmCharge:
     billed_seconds: float
     unknown_seconds: float
     amount: Decimal | None
+    bill: BillShare | None = None  # what the bill says of the window's covered days
     extra: ChargeExtra | None = None  # the whole bill beyond compute, when the answer has one
 
 
@@ -120,6 +122,7 @@ class GroupTotal:
     vm_count: int = 0
     unpriced_vm_count: int = 0
     unpriced_billed_seconds: float = 0.0
+    bill: GroupBill = field(default_factory=GroupBill)
     extra: ExtraTotal | None = None
 
     def add(self, charge: VmCharge) -> None:
@@ -127,6 +130,8 @@ class GroupTotal:
             self.extra = self.extra or ExtraTotal()
             self.extra.add(charge.extra)
         self.vm_count += 1
+        if charge.bill is not None:
+            self.bill.add(charge.bill)
         self.billed_seconds += charge.billed_seconds
         self.unknown_seconds += charge.unknown_seconds
         if charge.amount is None:

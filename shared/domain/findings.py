@@ -13,6 +13,11 @@ one history query per VM. ``RULES`` is the registry the endpoint, the CLI and th
   from a VM's row (``unattached_disk``).
 - ``unconfirmed``: power state unknown, or no event, Activity Log record or reconcile listing has
   confirmed the state for ``unconfirmed_after_hours`` (two reconcile periods): reconcile is not running.
+- ``billingDrift``: the latest day of the last ``DRIFT_LOOKBACK_DAYS`` whose compute hours on the bill
+  (Cost Management) and in the ledger differ by more than 10 % and half an hour
+  (``shared.domain.actuals.drifts``): the ledger missed something the events or reconcile should have
+  seen, or the bill charged for time the VM was not running. Read beside the current row from the stored
+  actuals, which keep the ledger's hours of each day as they were when the bill was stored.
 
 Deleted VMs have no findings. Hours are raw (no rounding); billed hours are the compute hours billed in
 that state since ``since``.
@@ -25,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.domain.actuals import DriftDay, day_start
 from shared.domain.evidence import Origin, Source
 from shared.domain.vm_state import UNKNOWN, VmState
 
@@ -32,6 +38,7 @@ HOUR = 3600.0
 DEFAULT_STOPPED_MIN_HOURS = 1.0
 DEFAULT_DEALLOCATED_MIN_DAYS = 30.0
 DEFAULT_UNCONFIRMED_AFTER_MINUTES = 30.0  # two periods of the default 15-minute reconcile
+DRIFT_LOOKBACK_DAYS = 31
 
 
 class FindingKind(StrEnum):
@@ -39,6 +46,7 @@ class FindingKind(StrEnum):
     DEALLOCATED_LONG = "deallocatedLong"
     FAILED_PROVISIONING = "failedProvisioning"
     UNCONFIRMED = "unconfirmed"
+    BILLING_DRIFT = "billingDrift"
     UNATTACHED_DISK = "unattachedDisk"  # not a VM's: a managed disk no VM owns (``DISK_RULES``)
 
 
@@ -83,6 +91,7 @@ class VmFacts:
     last_change: datetime  # the last transition's time: it set the provisioning state
     confirmed_at: datetime
     as_of: datetime
+    drift: DriftDay | None = None  # the latest drifting day of the bill the VM is charged on, if any
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ class Finding:
     hours: float
     billed_hours: float
     reached_by: ReachedBy | None = None  # stoppedButBilled only
+    drift: DriftDay | None = None  # billingDrift only
 
 
 Rule = Callable[[VmFacts, Thresholds], Finding | None]
@@ -158,11 +168,21 @@ def unconfirmed(facts: VmFacts, thresholds: Thresholds) -> Finding | None:
     return _finding(FindingKind.UNCONFIRMED, facts, since)
 
 
+def billing_drift(facts: VmFacts, thresholds: Thresholds) -> Finding | None:
+    """The day's hours the bill and the ledger disagree on (both are billed hours of one of them)."""
+    drift = facts.drift
+    if drift is None:
+        return None
+    difference = abs(drift.bill_hours - drift.ledger_hours)
+    return Finding(FindingKind.BILLING_DRIFT, day_start(drift.day), difference, difference, drift=drift)
+
+
 RULES: dict[FindingKind, Rule] = {
     FindingKind.STOPPED_BUT_BILLED: stopped_but_billed,
     FindingKind.DEALLOCATED_LONG: deallocated_long,
     FindingKind.FAILED_PROVISIONING: failed_provisioning,
     FindingKind.UNCONFIRMED: unconfirmed,
+    FindingKind.BILLING_DRIFT: billing_drift,
 }
 
 

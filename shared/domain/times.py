@@ -106,20 +106,25 @@ def months_touched(start: datetime, end: datetime) -> list[str]:
     return months_from(month_of(start), month_of(last))
 
 
-# ISO-8601 durations with hours and minutes (PT6H, PT30M, PT1H30M) or a bare number of hours.
-_DURATION_PATTERN = re.compile(r"^PT(?:(?P<hours>\d{1,4})H)?(?:(?P<minutes>\d{1,6})M)?$")
+# ISO-8601 durations of days, hours and minutes (``P1D``, ``PT6H``, ``PT30M``, ``P1DT12H``) or a bare number
+# of hours.
+_PERIOD = re.compile(
+    r"P(?:(?P<days>[0-9]{1,4})D)?(?:T(?:(?P<hours>[0-9]{1,4})H)?(?:(?P<minutes>[0-9]{1,6})M)?)?"
+)
 
 
-def parse_period(text: str, *, minimum: timedelta) -> timedelta:
-    """``PT6H``, ``PT30M``, ``PT1H30M`` or a number of hours, at least ``minimum``; ``ValueError`` saying
-    what it must be otherwise."""
-    match = _DURATION_PATTERN.match(text.upper())
+def parse_period(text: str, *, minimum: timedelta = timedelta(0)) -> timedelta:
+    """``P1D``, ``PT6H``, ``PT30M``, ``P1DT12H`` or a number of hours, at least ``minimum``; ``ValueError``
+    saying what it must be otherwise."""
+    cleaned = text.strip().upper()
+    match = _PERIOD.fullmatch(cleaned)
     if text.isdigit() and len(text) <= 4:
         period = timedelta(hours=int(text))
-    elif match and (match["hours"] or match["minutes"]):
-        period = timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
+    elif match and any(match.groupdict().values()) and not cleaned.endswith("T"):
+        parts = {name: int(value or 0) for name, value in match.groupdict().items()}
+        period = timedelta(days=parts["days"], hours=parts["hours"], minutes=parts["minutes"])
     else:
-        raise ValueError(f"must be a duration such as PT6H or PT30M, got {text!r}")
+        raise ValueError(f"must be a duration such as P1D, PT6H or PT30M, got {text!r}")
     if period < minimum:
         raise ValueError(f"must be at least {minimum.total_seconds() / 60:g} minutes, got {text!r}")
     return period

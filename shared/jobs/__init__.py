@@ -4,6 +4,7 @@ Resource Graph sweep, backfill from the Activity Log,
 refresh inventory and prices; the timer's table of steps and the runner that keeps each one apart."""
 
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, TimerRunFailed, run_steps
+from shared.jobs.actuals import ActualsReport, refresh_actuals
 from shared.jobs.backfill import BackfillReport, backfill_adopted, backfill_subscriptions, backfill_vms
 from shared.jobs.health import handle_health_event
 from shared.jobs.ingest import handle_event
@@ -19,7 +20,7 @@ from shared.jobs.reconcile import (
     reconcile_subscription,
     reconcile_subscriptions,
 )
-from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, Watch, run_timer, timer_steps
+from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, Actuals, Watch, run_timer, timer_steps
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 from shared.jobs.scale_set_queue import MAX_DEQUEUE_COUNT, enqueue_scale_set_event, handle_scale_set_message
 from shared.jobs.sweep import MAX_CONFIRMATIONS_PER_RUN, reconcile_sweep
@@ -48,6 +49,9 @@ __all__ = [
     "SubscriptionReport",
     "TimerRunFailed",
     "Watch",
+    "Actuals",
+    "ActualsReport",
+    "refresh_actuals",
     "MAX_CONFIRMATIONS_PER_RUN",
     "reconcile_sweep",
     "backfill_adopted",

@@ -28,6 +28,7 @@ from shared.domain.ids import VmId
 from shared.domain.times import format_time, utc_now
 from shared.domain.watch import ReconcileSource, sweeps
 from shared.jobs._steps import EVERY_RUN, Step, StepFailed, StepRun, run_steps
+from shared.jobs.actuals import DailyHours, refresh_actuals
 from shared.jobs.attached_inventory import refresh_attached
 from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
@@ -36,7 +37,14 @@ from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
 from shared.jobs.sweep import reconcile_sweep
-from shared.sources import ArmClient, ListingError, ResourceGraphClient, RetailPricesClient, list_attached
+from shared.sources import (
+    ArmClient,
+    CostManagementClient,
+    ListingError,
+    ResourceGraphClient,
+    RetailPricesClient,
+    list_attached,
+)
 from shared.store import Ledger, RunRecord, RunRecords, WatchedSubscriptions
 
 logger = logging.getLogger(__name__)
@@ -71,13 +79,18 @@ def timer_steps(
     backfill_days: int,
     backfill_max_vms: int,
     watch: Watch | None = None,
+    actuals: Actuals | None = None,
     findings: FindingsPush | None = None,
 ) -> list[Step]:
     """Every step of a run, in order. With ``watch``, the subscriptions of its management group are
-    watched beside ``subscriptions``, and reconcile reads Resource Graph when its source says so;
-    ``findings`` ``None``: no findings topic is configured."""
+    watched beside ``subscriptions``, and reconcile reads Resource Graph when its source says so; with
+    ``actuals``, Cost Management's daily costs are stored once a period per watched subscription (before
+    the findings are pushed, so a new ``billingDrift`` goes out the same run); ``findings`` ``None``: no
+    findings topic is configured."""
     run = _TimerRun(ledger, arm, prices, subscriptions, backfill_days, backfill_max_vms)
     run.watch, run.inventory_every, run.findings = watch, inventory_every, findings
+    run.actuals_source = actuals
+    billed = run.subscriptions if actuals is not None else []
     whole_run = RUN_DEADLINE_SECONDS
     group = [watch.management_group] if watch and watch.management_group else []
     # fmt: off
@@ -89,6 +102,7 @@ def timer_steps(
         Step("month-rows",       EVERY_RUN,       whole_run,          run.month_rows),
         Step("inventory",        inventory_every, whole_run,          run.inventory, each=run.subscriptions),
         Step("prices",           PRICES_REFRESH,  whole_run,          run.prices,    each=[prices.currency]),
+        Step("actuals",          _every(actuals), whole_run,          run.actuals,   each=billed),
         Step("findings-topic",   EVERY_RUN,       whole_run,          run.push_findings),
         Step("daily-digest",     EVERY_RUN,       whole_run,          run.push_digest),
     ]
@@ -104,6 +118,19 @@ class Watch:
     graph: ResourceGraphClient
     stored: WatchedSubscriptions
     management_group: str | None = None
+
+
+@dataclass(frozen=True)
+class Actuals:
+    """Where the actuals step reads the bill, how often, and how it counts the ledger's hours per day."""
+
+    client: CostManagementClient
+    every: timedelta
+    daily_hours: DailyHours
+
+
+def _every(actuals: Actuals | None) -> timedelta:
+    return actuals.every if actuals is not None else timedelta(days=1)
 
 
 class _TimerRun:
@@ -128,6 +155,7 @@ class _TimerRun:
         self.findings: FindingsPush | None = None
         self.backfill_days, self.backfill_max_vms = backfill_days, backfill_max_vms
         self.adopted: list[VmId] = []
+        self.actuals_source: Actuals | None = None
 
     def watched(self, step: StepRun) -> str:
         """The management group's enabled subscriptions: from Resource Graph once an inventory period has
@@ -223,6 +251,18 @@ class _TimerRun:
             f"{report.pairs} region/size pair(s), {report.priced} priced; "
             f"disk and IP rates of {report.regions} region(s)"
         )
+
+    def actuals(self, step: StepRun) -> str:
+        assert self.actuals_source is not None and step.item is not None
+        source = self.actuals_source
+        try:
+            report = refresh_actuals(
+                self.ledger, source.client, step.item,
+                now=step.now, daily_hours=source.daily_hours, deadline=step.deadline,
+            )  # fmt: skip
+        except ListingError as err:
+            raise StepFailed(f"{err}; nothing stored, the days are asked again next time") from err
+        return report.summary()
 
     def push_findings(self, step: StepRun) -> str:
         if self.findings is None:

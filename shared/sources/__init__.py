@@ -1,11 +1,13 @@
 """Inputs from Azure, all untrusted: Event Grid / CloudEvents events (resource and health events),
-Resource Manager listings and instance views, Resource Graph's sweep, the Activity Log; the queue message
+Resource Manager listings and instance views, Resource Graph's sweep, the Activity Log, Cost
+Management's daily costs; the queue message
 that carries a scale set event to the queue function."""
 
 from shared.sources._pager import ListingError
 from shared.sources.activity_log import RETENTION_DAYS, VmOperation, list_vm_operations, vm_operations
 from shared.sources.arm import ArmClient
 from shared.sources.attached_listing import AttachedListing, list_attached
+from shared.sources.cost_management import CostManagementClient
 from shared.sources.events import (
     InboundEvent,
     ScaleSetEvent,
@@ -35,6 +37,7 @@ __all__ = [
     "batches",
     "HEALTH_EVENT_TYPES",
     "ArmClient",
+    "CostManagementClient",
     "AttachedListing",
     "list_attached",
     "FindingsTopic",

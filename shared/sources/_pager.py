@@ -78,7 +78,7 @@ def iter_pages(
 
     ``next_link`` raises ``ValueError`` for a body that is not a page of this listing.
     """
-    origin = _origin(first.url)
+    origin = origin_of(first.url)
     pages_read = 0
     followed: set[str] = set()
     request = first
@@ -94,7 +94,7 @@ def iter_pages(
             return
         if pages_read >= max_pages:
             raise ListingError(subject, pages_read, f"more pages after {max_pages:,}, the most it reads")
-        if _origin(link) != origin:
+        if origin_of(link) != origin:
             raise ListingError(subject, pages_read, "the next link points outside the endpoint")
         if link in followed:
             raise ListingError(subject, pages_read, "the next link repeats a page already read")
@@ -165,7 +165,7 @@ def _timeouts(timeout: float, deadline: float | None, subject: str, pages_read: 
     return {"connection_timeout": min(timeout, left), "read_timeout": min(timeout, left), "timeout": left}
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def origin_of(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:

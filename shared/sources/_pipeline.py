@@ -10,6 +10,7 @@ token scope (local emulation on loopback, or an anonymous API) no token is reque
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -82,3 +83,24 @@ def _resolve(credential: CredentialSource) -> TokenCredential:
         return cast(TokenCredential, credential)
     factory: Callable[[], TokenCredential] = credential
     return factory()
+
+
+class LazyPipeline:
+    """A client's pipeline, built on first use (never at startup) by ``build`` and closed by ``close``."""
+
+    def __init__(self, build: Callable[[], PipelineClient[HttpRequest, HttpResponse]]) -> None:
+        self._build = build
+        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> PipelineClient[HttpRequest, HttpResponse]:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -16,6 +16,7 @@ from shared.store._records import (
     Upkeep,
     VmProfile,
 )
+from shared.store.actuals import ActualsBook, ResourceDays
 from shared.store.attached import (
     AttachedStore,
     UnattachedDisk,
@@ -33,6 +34,8 @@ from shared.store.watched import MAX_WATCHED, WatchedSet, WatchedSubscriptions
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
 __all__ = [
+    "ActualsBook",
+    "ResourceDays",
     "AttachedStore",
     "UnattachedDisk",
     "disk_cursor",

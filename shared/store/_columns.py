@@ -58,3 +58,10 @@ ACTIVITY_LOG_UNTIL = "activityLogUntil"
 PENDING_FROM, PENDING_PREV_KEY = "pendingFrom", "pendingPrevKey"
 MONTH_OPEN, MONTH_COUNT, MONTH_BEFORE_FIRST = "monthOpen", "monthCount", "monthBeforeFirst"
 DAY_OPEN, DAY_RUNNING = "dayOpen", "dayRunning"  # the open day's date and its totals so far (``_day_rows``)
+
+# ---- actuals rows (``actuals``): one per resource and month, the bill's days in one JSON column ----
+# ``resourceId`` (RESOURCE_ID) as the bill spells it: lower case.
+ACTUAL_MONTH = "billMonth"  # ``YYYY-MM``: the filter of the fleet's reads
+ACTUAL_CURRENCY = "billCurrency"
+ACTUAL_DAYS = "billDays"  # {"DD": [actual, amortized or null, bill hours, ledger hours or null]}
+ACTUAL_STORED_AT = "billStoredAt"

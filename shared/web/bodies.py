@@ -13,18 +13,14 @@ from shared.domain.attached_pricing import AttachedCost, ItemCost
 from shared.domain.chargeback import ExtraTotal, GroupTotal
 from shared.domain.evidence import ActivityLogRecord, HealthAnnotation, ListingObservation, ResourceEvent
 from shared.domain.findings import FindingKind, Thresholds
-from shared.domain.pricing import CostEstimate, CostReason, round_money
+from shared.domain.pricing import CostEstimate, CostReason
 from shared.domain.times import format_time
 from shared.domain.vm_state import BillingPolicy, VmState
 from shared.store import CurrentRow, TransitionRow
+from shared.web.bill_bodies import bill_fields, drift_body
+from shared.web.numbers import as_number, money
 from shared.web.params import next_link
 from shared.web.responses import Request
-
-
-def as_number(seconds: float) -> int | float:
-    """Whole seconds as an int in JSON, fractions kept to the microsecond."""
-    rounded = round(seconds, 6)
-    return int(rounded) if rounded.is_integer() else rounded
 
 
 def state_body(state: VmState | None) -> dict[str, Any]:
@@ -73,11 +69,6 @@ def inventory_fields(current: CurrentRow) -> dict[str, Any]:
         "tags": dict(spec.tags) if spec else None,
         "inventoryAsOf": format_time(listed_at) if listed_at else None,
     }
-
-
-def money(amount: Decimal | None) -> float | None:
-    """An amount in JSON: rounded to the cent (half up)."""
-    return float(round_money(amount)) if amount is not None else None
 
 
 def cost_body(cost: CostEstimate) -> dict[str, Any]:
@@ -139,6 +130,7 @@ def group_body(group: GroupTotal, currency: str) -> dict[str, Any]:
         "estimatedCost": {"amount": money(group.amount), "currency": currency},
         "unpricedVmCount": group.unpriced_vm_count,
         "unpricedBilledSeconds": as_number(group.unpriced_billed_seconds),
+        **bill_fields(group.bill, currency),
     }
     extra, unit = group.extra or ExtraTotal(), {"currency": currency}
     body.update(
@@ -161,6 +153,7 @@ def costs_body(report: CostsReport) -> dict[str, Any]:
         total.unpriced_billed_seconds += group.unpriced_billed_seconds
         if group.amount is not None:
             total.amount = (total.amount or Decimal(0)) + group.amount
+        total.bill.merge(group.bill)
         if group.extra is not None:
             total.extra = total.extra or ExtraTotal()
             total.extra.merge(group.extra)
@@ -237,6 +230,7 @@ def finding_body(item: VmFinding) -> dict[str, Any]:
         "causeSource": cause.source.value if cause else None,
         "causeOperation": cause.operation_name if cause else None,
         "lastConfirmed": format_time(current.confirmed_at),
+        **({"drift": drift_body(finding.drift)} if finding.drift is not None else {}),
     }
 
 

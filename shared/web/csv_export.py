@@ -47,7 +47,7 @@ COSTS_COLUMNS = (
 FINDING_COLUMNS = (
     "kind", "resourceId", "subscriptionId", "resourceGroup", "vmName", *STATE_COLUMNS, "since", "hours",
     "billedHours", "estimatedCost", "reachedBy", "causeSource", "causeOperation", "lastConfirmed",
-    "currency", "hourlyPrice", "costReason",
+    "currency", "hourlyPrice", "costReason", "driftDay", "billHours", "ledgerHours",
 )  # fmt: skip
 
 
@@ -121,7 +121,10 @@ def vm_csv_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def finding_csv_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A finding body's CSV row: its ``estimatedCost`` flattened as for VMs."""
-    return {**item, **cost_columns(item.get("estimatedCost"))}
+    drift = item.get("drift") or {}
+    drift_columns = {"driftDay": drift.get("day"), "billHours": drift.get("billHours"),
+                     "ledgerHours": drift.get("ledgerHours")}  # fmt: skip
+    return {**item, **cost_columns(item.get("estimatedCost")), **drift_columns}
 
 
 def cost_columns(cost: Mapping[str, Any] | None) -> dict[str, Any]:

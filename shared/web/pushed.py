@@ -32,7 +32,8 @@ from shared.domain.pricing import CostReason
 from shared.domain.pushed_events import Occurring, finding_key
 from shared.domain.times import format_time
 from shared.store import Ledger
-from shared.web.bodies import as_number, cost_body, finding_body, money
+from shared.web.bodies import cost_body, finding_body
+from shared.web.numbers import as_number, money
 
 HOUR = 3600.0
 TOP = 10

@@ -12,7 +12,8 @@ from typing import Any
 
 from shared.answers import Segment
 from shared.domain.times import format_time
-from shared.web.bodies import as_number, state_body
+from shared.web.bodies import state_body
+from shared.web.numbers import as_number
 
 
 def segment_body(segment: Segment) -> dict[str, Any]:

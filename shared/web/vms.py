@@ -14,6 +14,7 @@ from shared.answers import (
     fleet_totals,
     prices_for,
     transitions_page,
+    vm_bill,
     vm_report,
     vms_page,
     whole_bill,
@@ -29,6 +30,7 @@ from shared.domain.ids import (
 from shared.domain.times import utc_now
 from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
+from shared.web.bill_bodies import vm_bill_fields
 from shared.web.bodies import (
     cost_body,
     paged_body,
@@ -61,6 +63,7 @@ def get_vm(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any]
     bill = whole_bill(report.current, report.totals, report.start, min(report.end, as_of), prices, attached)
     body["estimatedCost"] = cost_body(bill.compute)
     body.update(whole_bill_fields(bill))
+    body.update(vm_bill_fields(vm_bill(ledger, report, bill.compute.hourly_price), currency))
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
 

@@ -104,6 +104,8 @@ param backfillOnAdoptDays int
 param backfillOnAdoptMaxVms int
 @description('How often the VM models are listed for inventory, an ISO-8601 duration (INVENTORY_REFRESH).')
 param inventoryRefresh string
+@description('How often Cost Management\'s daily actual cost is read per watched subscription, or 0 (ACTUALS_REFRESH).')
+param actualsRefresh string
 
 @description('What reconcile reads: list, resourceGraph or auto (RECONCILE_SOURCE).')
 param reconcileSource string
@@ -235,6 +237,7 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         BACKFILL_ON_ADOPT_DAYS: string(backfillOnAdoptDays)
         BACKFILL_ON_ADOPT_MAX_VMS: string(backfillOnAdoptMaxVms)
         INVENTORY_REFRESH: inventoryRefresh
+        ACTUALS_REFRESH: actualsRefresh
         RECONCILE_SOURCE: reconcileSource
         WATCH_MANAGEMENT_GROUP: watchManagementGroup
         RETAIL_PRICES_ENDPOINT: retailPricesEndpoint

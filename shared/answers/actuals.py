@@ -1,0 +1,149 @@
+"""The bill beside the estimate, read side: the ledger's billed hours per VM and UTC day (from month rows,
+as every fleet answer reads them), and each VM's share of what the stored actuals say over a window.
+
+A Uniform instance's compute is billed under its scale set: the set's actual cost is one resource's, set
+beside the sum of its instances' estimates (the first instance of the set in key order carries the set's
+actual, the others only their estimates for the days it covers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
+from shared.answers.reports import VmReport
+from shared.domain.actuals import (
+    DAY,
+    BillShare,
+    DayActual,
+    GroupBill,
+    daily_billed_seconds,
+    day_start,
+    days_between,
+    resource_key,
+)
+from shared.domain.pricing import HourlyPrice, cost_of
+from shared.domain.times import months_touched
+from shared.store import CurrentRow, Ledger
+
+HOUR = 3600.0
+
+
+def daily_seconds(window: VmWindow, start: datetime) -> dict[date, float]:
+    changes = ((change.time, change.state) for change in window.changes)
+    return daily_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
+
+
+def daily_billed_hours(
+    ledger: Ledger, rows: Sequence[CurrentRow], first_day: date, last_day: date, as_of: datetime
+) -> list[dict[date, float]]:
+    """Each row's billed hours per UTC day of ``[first_day, last_day]`` (key order, like ``rows``)."""
+    start, end = day_start(first_day), day_start(last_day) + DAY
+    windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
+    return [
+        {day: seconds / HOUR for day, seconds in daily_seconds(window, start).items()} for window in windows
+    ]
+
+
+def vm_actuals(
+    row: CurrentRow,
+    window: VmWindow,
+    start: datetime,
+    bill: Mapping[date, DayActual],
+    price: HourlyPrice | None,
+    *,
+    carries_set: bool = True,
+) -> BillShare:
+    """``row``'s actuals over ``[start, window.accrue_until)`` from its resource's stored days ``bill``."""
+    days = days_between(start, window.accrue_until) if window.accrue_until > start else []
+    covered = tuple(day for day in days if day in bill)
+    seconds = daily_seconds(window, start) if days else {}
+    same = sum((seconds.get(day, 0.0) for day in covered), 0.0)
+    rest = sum((value for day, value in seconds.items() if day not in bill), 0.0)
+    carries = carries_set or row.vm.scale_set is None
+    chosen = [bill[day] for day in covered]
+    billed = carries and bool(chosen)
+    return BillShare(
+        covered,
+        sum((day.actual for day in chosen), Decimal(0)) if billed else None,
+        _amortized(chosen) if billed else None,
+        sum(day.hours for day in chosen) if billed else None,
+        chosen[0].currency if chosen else None,
+        cost_of(same, price) if price is not None else None,
+        cost_of(rest, price) if price is not None else None,
+    )
+
+
+def _amortized(days: Sequence[DayActual]) -> Decimal | None:
+    if any(day.amortized is None for day in days):
+        return None
+    return sum((day.amortized or Decimal(0) for day in days), Decimal(0))
+
+
+def load_bill(
+    ledger: Ledger, subscription: str, start: datetime, end: datetime
+) -> dict[str, dict[date, DayActual]]:
+    """The stored actuals of ``subscription``'s resources for the months ``[start, end)`` touches: one
+    range query per 1,000 resource-months."""
+    months = months_touched(start, max(start, end))
+    return ledger.actuals.load(subscription, months[0], months[-1])
+
+
+def first_of_sets(rows: Sequence[CurrentRow]) -> set[str]:
+    """The VM keys of the rows that carry their scale set's actual: each set's first instance."""
+    seen: set[str] = set()
+    carriers = set()
+    for row in rows:
+        key = resource_key(row.vm)
+        if key.startswith("set|") and key not in seen:
+            seen.add(key)
+            carriers.add(row.vm.vm_key)
+    return carriers
+
+
+def vm_bill(ledger: Ledger, report: VmReport, price: HourlyPrice | None) -> GroupBill | None:
+    """One VM's bill beside its estimate over the report's window (one range query); ``None`` for a
+    Uniform instance, whose compute the bill charges to its scale set."""
+    vm = report.current.vm
+    if vm.scale_set is not None:
+        return None
+    months = months_touched(report.start, max(report.start, report.window.accrue_until))
+    days = ledger.actuals.load_resource(vm.subscription_key, resource_key(vm), months[0], months[-1])
+    bill = GroupBill()
+    bill.add(vm_actuals(report.current, report.window, report.start, days, price))
+    return bill
+
+
+def fleet_shares(
+    ledger: Ledger,
+    rows: Sequence[CurrentRow],
+    billed_seconds: Sequence[float],
+    window: tuple[datetime, datetime, datetime],
+    prices: Sequence[HourlyPrice | None],
+) -> list[BillShare]:
+    """Each row's share of its subscription's stored actuals over ``window`` (start, end, as of), in the
+    order of ``rows`` (one subscription, key order). Only the VMs whose resource the bill covers need their
+    seconds per day, so only theirs are replayed from month rows; the others' estimate is all unbilled."""
+    start, end, as_of = window
+    if not rows:
+        return []
+    bill = load_bill(ledger, rows[0].vm.subscription_key, start, accrual_end(start, end, as_of))
+    carriers = first_of_sets(rows)
+    billed = [index for index, row in enumerate(rows) if resource_key(row.vm) in bill]
+    windows = fleet_windows(
+        ledger, [rows[index] for index in billed], start, end, as_of, whole_subscriptions=True
+    )
+    replayed = dict(zip(billed, windows, strict=True))
+    shares = []
+    for index, (row, seconds, price) in enumerate(zip(rows, billed_seconds, prices, strict=True)):
+        replay = replayed.get(index)
+        if replay is None:
+            unbilled = cost_of(seconds, price) if price is not None else None
+            same = cost_of(0.0, price) if price is not None else None
+            shares.append(BillShare((), None, None, None, None, same, unbilled))
+            continue
+        days = bill[resource_key(row.vm)]
+        shares.append(vm_actuals(row, replay, start, days, price, carries_set=row.vm.vm_key in carriers))
+    return shares
