@@ -67,7 +67,7 @@ def reconcile_cost(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     notes = [
         "reconcile: 10 listing pages from the loopback fake (page size = VMs / 10); round trips = ARM pages "
         "+ Table requests seen by the counting proxy; the bound is pages + ceil(VMs/1000) + 2 x changed + "
-        "one lastConfirmed merge per 100 unchanged VMs of a page.",
+        "one transaction of confirmation rows per 100 unchanged VMs of a page.",
         f"reconcile memory: tracemalloc peak during a run with pages of {MEMORY_PAGE_SIZE} VMs. Listing "
         "pages are streamed; the subscription's current states are held as a compact map (key, power, "
         "hibernated, deleted, provisioning) so the per-VM part is small but not zero.",
@@ -84,7 +84,7 @@ class _Run:
     changed: int
     peak: int
     confirmed: int
-    confirm_batches: int  # one merge transaction per 100 unchanged VMs of a listing page
+    confirm_batches: int  # one transaction of confirmation rows per 100 unchanged VMs of a listing page
 
 
 def _listing(names: list[str], changed_share: float) -> list[dict]:

@@ -36,6 +36,7 @@ SECTIONS = (
     "findings",
     "findingstopic",
     "costs",
+    "days",
     "attached",
     "coldstart",
     "sweep",
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "findings": lambda: _findings(proxy, azurite),
             "findingstopic": lambda: _findings_topic(proxy, azurite),
             "costs": lambda: _costs(proxy, azurite),
+            "days": lambda: _days(proxy, azurite),
             "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
@@ -146,6 +148,12 @@ def _costs(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]
     from bench.costs import costs
 
     return costs(proxy, azurite.connection_string)
+
+
+def _days(proxy: FaultProxy, azurite: Azurite) -> tuple[list[Result], list[str]]:
+    from bench.day_totals_cost import day_totals_cost
+
+    return day_totals_cost(proxy, azurite.connection_string)
 
 
 def _attached(proxy: FaultProxy) -> tuple[list[Result], list[str]]:

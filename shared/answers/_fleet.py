@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers._window import window_rows
-from shared.domain.times import month_of, month_start, months_touched
+from shared.domain.times import format_time, month_of, month_start, months_touched
 from shared.domain.vm_state import VmState
 from shared.errors import InvalidInput
 from shared.store import (
@@ -91,13 +91,15 @@ def window_from_months(
     else:
         return None  # a quiet stretch longer than its rows cover
     changes: list[Change] = []
+    before: MonthEntry | None = None  # the last entry before the window: only it and the window's are parsed
+    start_text, until_text = format_time(start), format_time(accrue_until)
     for month in sorted(months):
         for entry in months[month].entries:
-            if entry.time < start:
-                state = entry.state
-            elif entry.time < accrue_until:
+            if entry.time_text < start_text:
+                before = entry
+            elif entry.time_text < until_text:
                 changes.append(entry)
-    return VmWindow(state, changes, accrue_until)
+    return VmWindow(before.state if before is not None else state, changes, accrue_until)
 
 
 def fleet_windows(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from shared.answers._fleet import VmWindow, fleet_windows
+from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
 from shared.answers.reports import VmReport
 from shared.domain.actuals import (
     DAY,
@@ -114,3 +114,36 @@ def vm_bill(ledger: Ledger, report: VmReport, price: HourlyPrice | None) -> Grou
     bill = GroupBill()
     bill.add(vm_actuals(report.current, report.window, report.start, days, price))
     return bill
+
+
+def fleet_shares(
+    ledger: Ledger,
+    rows: Sequence[CurrentRow],
+    billed_seconds: Sequence[float],
+    window: tuple[datetime, datetime, datetime],
+    prices: Sequence[HourlyPrice | None],
+) -> list[BillShare]:
+    """Each row's share of its subscription's stored actuals over ``window`` (start, end, as of), in the
+    order of ``rows`` (one subscription, key order). Only the VMs whose resource the bill covers need their
+    seconds per day, so only theirs are replayed from month rows; the others' estimate is all unbilled."""
+    start, end, as_of = window
+    if not rows:
+        return []
+    bill = load_bill(ledger, rows[0].vm.subscription_key, start, accrual_end(start, end, as_of))
+    carriers = first_of_sets(rows)
+    billed = [index for index, row in enumerate(rows) if resource_key(row.vm) in bill]
+    windows = fleet_windows(
+        ledger, [rows[index] for index in billed], start, end, as_of, whole_subscriptions=True
+    )
+    replayed = dict(zip(billed, windows, strict=True))
+    shares = []
+    for index, (row, seconds, price) in enumerate(zip(rows, billed_seconds, prices, strict=True)):
+        replay = replayed.get(index)
+        if replay is None:
+            unbilled = cost_of(seconds, price) if price is not None else None
+            same = cost_of(0.0, price) if price is not None else None
+            shares.append(BillShare((), None, None, None, None, same, unbilled))
+            continue
+        days = bill[resource_key(row.vm)]
+        shares.append(vm_actuals(row, replay, start, days, price, carries_set=row.vm.vm_key in carriers))
+    return shares

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from shared.answers._days import fleet_day_totals
 from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
 from shared.answers.actuals import first_of_sets, load_bill
 from shared.domain.accounting import WindowTotals, stopped_billed_seconds, window_totals
@@ -67,8 +68,8 @@ def totals_of(window: VmWindow, start: datetime) -> WindowTotals:
 def fleet_totals(
     ledger: Ledger, rows: Sequence[CurrentRow], start: datetime, end: datetime, as_of: datetime
 ) -> list[WindowTotals]:
-    """Billed and unknown seconds of a page of VMs (key order) from their month rows."""
-    return [totals_of(window, start) for window in fleet_windows(ledger, rows, start, end, as_of)]
+    """Billed and unknown seconds of a page of VMs (key order): whole days summed, edges replayed."""
+    return [answer.totals for answer in fleet_day_totals(ledger, rows, start, end, as_of)]
 
 
 @dataclass(frozen=True)

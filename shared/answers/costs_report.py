@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.answers.actuals import vm_actuals
-from shared.answers.costs import all_prices, iter_window_costs
+from shared.answers._days import fleet_day_totals
+from shared.answers.actuals import fleet_shares
+from shared.answers.costs import PriceView, all_prices
 from shared.answers.whole_bill import AttachedView, attached_for_subscription, whole_bill
 from shared.domain.chargeback import ChargeExtra, GroupBy, GroupTotal, VmCharge, chargeback
 from shared.store import Ledger
@@ -39,47 +40,67 @@ def costs_report(
 ) -> CostsReport:
     """Billed and unknown hours, estimated cost, the whole bill and VM count per group over ``[start, end)``.
 
-    Per subscription: its current rows (one query per 1,000 VMs), then its month rows (one query per
-    month and 1,000 rows), then its stored actuals (one query per 1,000 resource-months), then its disks
-    and IPs (one query per 1,000 VMs that hold any); plus one query
-    for the prices and one for the disk and IP rates. VMs that did not exist in the window are left
-    out.
+    One subscription at a time: its current rows (one query per 1,000 VMs), then its day rows (one query
+    per month and 1,000 VMs) and, for a window's partial first and last days, the month rows of their
+    months; then its stored actuals (one query per 1,000 resource-months) and, for the VMs whose resource
+    the bill covers, their month rows (their estimate per billed day); then its disks and IPs (one query
+    per 1,000 VMs that hold any); plus one query for the prices and one for the disk and IP rates. VMs that
+    did not exist in the window are left out.
     """
     prices = all_prices(ledger, currency)
-    view: AttachedView | None = None
-    charges: list[VmCharge] = []
+    subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
     fetched: list[datetime] = []
-    for item in iter_window_costs(ledger, start, end, as_of, prices, subscription_id, with_bill=True):
-        row = item.current
-        if view is None or row.vm.subscription_key not in view.subscriptions:
-            view = attached_for_subscription(ledger, currency, row.vm.subscription_key, view)
-        bill = whole_bill(row, item.totals, start, min(end, as_of), prices, view)
-        if item.cost.price_as_of is not None:
-            fetched.append(item.cost.price_as_of)
+    views: list[AttachedView] = []  # the last subscription's, to pass the rates on
+    charges = (
+        charge
+        for subscription in subscriptions
+        for charge in _charges(ledger, subscription, (start, end, as_of), prices, views, fetched)
+    )
+    groups = chargeback(group_by, charges)  # folded as they come: one subscription's rows held at a time
+    return CostsReport(start, end, as_of, group_by, currency, groups, min(fetched) if fetched else None)
+
+
+def _charges(
+    ledger: Ledger,
+    subscription: str,
+    window: tuple[datetime, datetime, datetime],
+    prices: PriceView,
+    views: list[AttachedView],
+    fetched: list[datetime],
+) -> list[VmCharge]:
+    """The charges of one subscription's VMs that existed in the window (whole days from day rows); the
+    price times go to ``fetched``."""
+    start, end, as_of = window
+    rows = list(ledger.iter_current_rows(subscription))
+    if not rows:
+        return []
+    answers = fleet_day_totals(ledger, rows, start, end, as_of, whole_subscriptions=True)
+    existed = [(row, answer.totals) for row, answer in zip(rows, answers, strict=True) if answer.existed]
+    if existed and (not views or subscription not in views[-1].subscriptions):  # read when a VM needs them
+        previous = views[-1] if views else None
+        views[:] = [attached_for_subscription(ledger, prices.currency, subscription, previous)]
+    bills = [whole_bill(row, totals, start, min(end, as_of), prices, views[-1]) for row, totals in existed]
+    shares = fleet_shares(
+        ledger,
+        [row for row, _ in existed],
+        [totals.billed_seconds for _, totals in existed],
+        window,
+        [bill.compute.hourly_price for bill in bills],
+    )
+    charges = []
+    for (row, totals), bill, share in zip(existed, bills, shares, strict=True):
+        if bill.compute.price_as_of is not None:
+            fetched.append(bill.compute.price_as_of)
         extra = ChargeExtra(
-            bill.attached.amount,
-            bill.attached.monthly,
-            bill.total.amount,
-            bill.avoided.amount,
+            bill.attached.amount, bill.attached.monthly, bill.total.amount, bill.avoided.amount,
             bill.avoided.seconds,
-        )
-        share = vm_actuals(
-            row, item.window, start, item.bill, item.cost.hourly_price, carries_set=item.carries_set
-        )
+        )  # fmt: skip
         tags = row.profile.spec.tags if row.profile.spec else {}
         vm = row.vm
         charges.append(
             VmCharge(
-                vm.subscription_id, vm.resource_group, tags, item.billed_seconds, item.unknown_seconds,
-                item.cost.amount, extra=extra, bill=share,
+                vm.subscription_id, vm.resource_group, tags, totals.billed_seconds, totals.unknown_seconds,
+                bill.compute.amount, extra=extra, bill=share,
             )
         )  # fmt: skip
-    return CostsReport(
-        start,
-        end,
-        as_of,
-        group_by,
-        currency,
-        chargeback(group_by, charges),
-        min(fetched) if fetched else None,
-    )
+    return charges

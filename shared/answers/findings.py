@@ -1,12 +1,12 @@
 """Findings across the fleet: the domain's rules applied to pages of current rows, never to histories.
 
-Each VM's findings come from its current row alone (state, since, cause, last confirmation), so a fleet of
-N VMs costs ``ceil(N / 1000)`` range queries (plus one read of the subscription registry when no
-subscription is named), whatever the length of the histories. Asked for ``billingDrift``, each
-subscription's stored actuals of the last ``DRIFT_LOOKBACK_DAYS`` are read once too (one range query per
-1,000 resource-months); a Uniform scale set's drift is shown on its first instance in key order. A page
-with findings reads the cached prices once more, for each finding's estimated cost (its billed hours at
-the VM's hourly price).
+Each VM's findings come from its current row and its confirmation row (state, since, cause, last
+confirmation), so a fleet of N VMs costs ``2 x ceil(N / 1000)`` range queries (plus one read of the
+subscription registry when no subscription is named), whatever the length of the histories. Asked for
+``billingDrift``, each subscription's stored actuals of the last ``DRIFT_LOOKBACK_DAYS`` are read once too
+(one range query per 1,000 resource-months); a Uniform scale set's drift is shown on its first instance in
+key order. A page with findings reads the cached prices once more, for each finding's estimated cost (its
+billed hours at the VM's hourly price).
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ def findings_page(
     last: CurrentRow | None = None
     prices: PriceView | None = None
     drifts = DriftLookup(ledger, as_of) if FindingKind.BILLING_DRIFT in kinds else None
-    rows = ledger.iter_current_rows(subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE)
+    rows = ledger.iter_current_rows(
+        subscription_id, group=resource_group, after=after, page_size=SCAN_PAGE, confirmations=True
+    )
     for row in rows:
         if scale_set is not None and not in_scale_set(row, scale_set):
             last = row

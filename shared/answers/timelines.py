@@ -7,10 +7,11 @@ One VM reads its own transitions (``vm_timeline``); a page of VMs reads their mo
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from shared.answers._fleet import Change, fleet_windows
+from shared.answers._summary import Summary, summary_of
 from shared.answers._window import window_rows
 from shared.domain.accounting import WindowTotals, window_totals
 from shared.domain.vm_state import VmState
@@ -28,6 +29,11 @@ class Segment:
     end: datetime
     state: VmState | None
     cause: Change | None  # has ``operation_name`` and ``source``
+    summary: Summary | None = None  # segments merged into this one (``summarised``): ``state`` dominated
+
+    def holds(self) -> Summary:
+        """Its seconds by billing (a summary's, or its own state's for its length)."""
+        return self.summary or summary_of([(self.start, self.end, self.state)])[1]
 
 
 @dataclass(frozen=True)
@@ -70,15 +76,20 @@ def fleet_timelines(
     as_of: datetime,
     *,
     max_transitions: int,
+    resolution: timedelta | None = None,
 ) -> list[VmTimeline]:
-    """``vm_timeline`` of each of ``rows`` (a page of VMs in key order), read from their month rows."""
+    """``vm_timeline`` of each of ``rows`` (a page of VMs in key order), read from their month rows;
+    with ``resolution``, its segments shorter than it merged into summaries (``summarised``)."""
     windows = fleet_windows(ledger, rows, start, end, as_of)
-    return [
+    timelines = [
         _timeline(
             row, window.state_at_start, window.changes, start, end, window.accrue_until, max_transitions
         )
         for row, window in zip(rows, windows, strict=True)
     ]
+    if resolution is None:
+        return timelines
+    return [replace(timeline, segments=summarised(timeline.segments, resolution)) for timeline in timelines]
 
 
 def _timeline(
@@ -113,6 +124,34 @@ def _timeline(
         segments=segments_of(state_at_start, kept, start, segments_end),
         truncated=bool(first_left_out),
     )
+
+
+def summarised(segments: Sequence[Segment], resolution: timedelta) -> list[Segment]:
+    """Consecutive segments each shorter than ``resolution`` merged while their run is shorter than it.
+
+    Every segment kept and every closed run spans at least ``resolution``, and a lone short segment sits
+    only between two of those, so a window ``W`` long keeps at most ``2 x ceil(W / resolution) + 1``.
+    """
+    kept: list[Segment] = []
+    run: list[Segment] = []
+    for segment in segments:
+        if segment.end - segment.start >= resolution:
+            kept += _closed(run)
+            run = []
+            kept.append(segment)
+            continue
+        run.append(segment)
+        if run[-1].end - run[0].start >= resolution:
+            kept += _closed(run)
+            run = []
+    return kept + _closed(run)
+
+
+def _closed(run: list[Segment]) -> list[Segment]:
+    if len(run) <= 1:
+        return run
+    state, summary = summary_of([(part.start, part.end, part.state) for part in run])
+    return [Segment(run[0].start, run[-1].end, state, None, summary)]
 
 
 def segments_of(state: VmState | None, rows: list[Change], start: datetime, end: datetime) -> list[Segment]:

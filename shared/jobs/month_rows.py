@@ -1,5 +1,6 @@
 """Rebuilding month rows: a late event or a repair rewrites a VM's history in the middle and drops its
-month-row mark instead of rewriting its month rows in the event's path; the timer rebuilds them here.
+month-row mark instead of rewriting its month rows in the event's path; the timer rebuilds them here, and
+the day rows with them (a VM whose rows predate day rows has no open day on its current row: rebuilt too).
 
 It also rebuilds the month rows of VMs that keep their mark but whose rows disagree with it (rows lost
 or cut short since: nothing else would repair them, since the mark says they are complete). Finding them
@@ -55,7 +56,8 @@ def rebuild_month_rows(
         reasons = ledger.months.disagreeing(page, months_to_check(page, turn))
         for row in page:
             reason = reasons.get(row.vm.vm_key)
-            if row.upkeep.pending is not None or (row.upkeep.months is not None and reason is None):
+            marked = row.upkeep.months is not None and row.upkeep.days is not None
+            if row.upkeep.pending is not None or (marked and reason is None):
                 continue
             if reason is not None:
                 disagreed += 1

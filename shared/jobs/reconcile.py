@@ -9,12 +9,12 @@ between the VM's previous record and that time; the record keeps the previous ti
 A VM absent from a *complete* listing is recorded as deleted; a listing that failed part way deletes
 nothing and the subscription is reported as failed.
 
-A VM listed as the ledger has it is *confirmed*: its current row's ``lastConfirmed`` is set to the page's
-observation time, 100 rows a round trip (``Ledger.confirm``), so the ``unconfirmed`` finding can tell a
-ledger whose reconcile stopped running. A VM found stopped (allocated, billed) that the ledger did not have
-so gets one warning line starting with ``stoppedButBilled`` (an alert can fire on it): the finding rule's
-verdict on the state just recorded, from its first moment. VMs the ledger had never seen are listed in
-the report (``adopted``) for the Activity Log backfill.
+A VM listed as the ledger has it is *confirmed*: its confirmation row (apart from its current row, whose ETag
+events write against) gets the page's observation time, 100 rows a round trip (``Ledger.confirm``), so the
+``unconfirmed`` finding can tell a ledger whose reconcile stopped running. A VM found stopped (allocated,
+billed) that the ledger did not have so gets one warning line starting with ``stoppedButBilled`` (an alert can
+fire on it): the finding rule's verdict on the state just recorded, from its first moment. VMs the ledger had
+never seen are listed in the report (``adopted``) for the Activity Log backfill.
 
 A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
 page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -68,6 +68,7 @@ class SubscriptionReport:
     vanished: list[str] = field(default_factory=list)
     confirmed: int = 0
     adopted: list[VmId] = field(default_factory=list)
+    cut_short: bool = False  # failed because the run's listing budget ran out: first in the next run
     # Resource Graph sweep only: disagreements Compute's instance view overruled, and those left for the
     # next run (its budget of instance view reads spent).
     overruled: int = 0
@@ -97,7 +98,7 @@ def reconcile_subscription(
         unseen = known_states(ledger, report.subscription_id)
         for page in pages:
             observed_at = clock()
-            unchanged: list[tuple[VmId, str | None]] = []
+            unchanged: list[tuple[VmId, str]] = []
             for listed in page:
                 apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
             report.confirmed += ledger.confirm(unchanged, observed_at)
@@ -116,26 +117,48 @@ def reconcile_subscriptions(
     *,
     budget_seconds: float = RUN_BUDGET_SECONDS,
     deadline: float | None = None,
+    start_at: str | None = None,
 ) -> list[SubscriptionReport]:
     """Every subscription, each independently, each report logged; a failure is in its report.
 
     No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``):
-    the subscriptions left are reported failed.
+    the subscriptions left are reported failed. ``start_at`` (``resume_at`` of the run before) is listed
+    first and the others follow in turn, so a subscription the budget cut off is the next run's first.
     """
-    ids = list(subscription_ids)
+    ids = in_turn(list(subscription_ids), start_at)
     if not ids:
         logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
         return []
     listing_deadline = time.monotonic() + budget_seconds
     if deadline is not None:
         listing_deadline = min(listing_deadline, deadline)
-    reports = [
-        reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub, deadline=listing_deadline))
-        for sub in ids
-    ]
+    reports = []
+    for sub in ids:
+        report = reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub, deadline=listing_deadline))
+        report.cut_short = report.failure is not None and time.monotonic() >= listing_deadline
+        reports.append(report)
     for report in reports:
         (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
     return reports
+
+
+def in_turn(subscription_ids: list[str], start_at: str | None) -> list[str]:
+    """``subscription_ids`` from ``start_at`` (compared case-insensitively) on, then the ones before it."""
+    keys = [sub.lower() for sub in subscription_ids]
+    if start_at is None or start_at.lower() not in keys:
+        return subscription_ids
+    first = keys.index(start_at.lower())
+    return subscription_ids[first:] + subscription_ids[:first]
+
+
+def resume_at(reports: Sequence[SubscriptionReport]) -> str | None:
+    """The subscription the next run lists first: the first one the run's budget cut off, if any; the one
+    after it when it was the run's first (it had the whole budget: the others are not held behind it)."""
+    cut = [index for index, report in enumerate(reports) if report.cut_short]
+    if not cut:
+        return None
+    first = cut[0] + 1 if cut[0] == 0 and len(reports) > 1 else cut[0]
+    return reports[first].subscription_id
 
 
 def raise_for_failures(reports: Iterable[SubscriptionReport]) -> None:
@@ -153,7 +176,7 @@ class Known(NamedTuple):
     deleted: bool
     provisioning: str
     scale_set_id: str | None  # a Flexible member's, lower case
-    etag: str | None
+    last_key: str  # of its last transition: what a confirmation confirms
 
 
 def known_states(ledger: Ledger, subscription: str) -> dict[str, Known]:
@@ -167,7 +190,7 @@ def known_states(ledger: Ledger, subscription: str) -> dict[str, Known]:
             state.deleted,
             main_state(state.provisioning_state),
             scale_set_id.lower() if scale_set_id else None,
-            row.etag,
+            row.span.last_key,
         )
     return known
 
@@ -178,7 +201,7 @@ def apply_listed(
     unseen: dict[str, Known],
     observed_at: datetime,
     report: SubscriptionReport,
-    unchanged: list[tuple[VmId, str | None]],
+    unchanged: list[tuple[VmId, str]],
 ) -> None:
     vm = listed_vm_of(listed.resource_id, report.subscription_id, "reconcile")
     if vm is None:
@@ -190,7 +213,7 @@ def apply_listed(
         report.unchanged += 1
         record_membership(ledger, vm, known.scale_set_id, listed.scale_set_id)
         if listed.power_state is not None:  # a missing power status confirms nothing
-            unchanged.append((vm, known.etag))
+            unchanged.append((vm, known.last_key))
         return
     # Only changed VMs are read in full: one point read and one write each.
     current = ledger.get_current(vm) if known is not None else None

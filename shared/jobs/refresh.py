@@ -35,7 +35,7 @@ from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
-from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions
+from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
 from shared.jobs.sweep import reconcile_sweep
 from shared.sources import (
     ArmClient,
@@ -45,11 +45,13 @@ from shared.sources import (
     RetailPricesClient,
     list_attached,
 )
-from shared.store import Ledger, RunRecords, WatchedSubscriptions
+from shared.store import Ledger, RunRecord, RunRecords, WatchedSubscriptions
 
 logger = logging.getLogger(__name__)
 
 RUN_DEADLINE_SECONDS = 420.0
+# The run record whose detail names the subscription the next reconcile lists first ("" for the usual order).
+RESUME_RECORD = "reconcile-resume"
 # Prices are refreshed at most this often (the "at most daily"); not a setting.
 PRICES_REFRESH = timedelta(days=1)
 NO_TOPIC = "FINDINGS_TOPIC_ENDPOINT is not set: nothing published"
@@ -180,14 +182,19 @@ class _TimerRun:
         return detail
 
     def reconcile(self, step: StepRun) -> str:
+        turns = RunRecords(self.ledger.table)
+        last = turns.get(RESUME_RECORD)
+        start_at = last.detail if last is not None and last.detail else None
         if self.watch is not None and sweeps(self.watch.source, len(self.subscriptions)):
             reports = reconcile_sweep(
                 self.ledger, self.watch.graph, self.arm, self.subscriptions, deadline=step.deadline
             )
         else:
             reports = reconcile_subscriptions(
-                self.ledger, self.arm, self.subscriptions, deadline=step.deadline
+                self.ledger, self.arm, self.subscriptions, deadline=step.deadline, start_at=start_at
             )
+        # Where the budget cut this run off is where the next one starts: no subscription starves.
+        turns.put(RESUME_RECORD, RunRecord(step.now, True, resume_at(reports) or ""))
         self.adopted = [vm for report in reports for vm in report.adopted]
         raise_for_failures(reports)
         return f"{len(reports)} subscription(s) reconciled, {len(self.adopted)} VM(s) adopted"

@@ -1,7 +1,7 @@
 """Reconcile from a Resource Graph sweep: one query per 100 subscriptions instead of a List All each.
 
 Resource Graph can lag behind Compute (most changes show within 30 s, with no upper bound), so it is never
-the evidence recorded. A VM the sweep shows as the ledger has it is confirmed (``lastConfirmed``), as List
+the evidence recorded. A VM the sweep shows as the ledger has it is confirmed (its confirmation row), as List
 All would. A VM it shows otherwise, a VM it shows that the ledger has never seen, and a VM of the ledger it
 does not show at all are each read from Compute (the VM's instance view) before anything is recorded; what
 Compute says is recorded with source ``reconcile``, exactly as a List All would have recorded it, and a VM
@@ -131,7 +131,7 @@ def _reconcile_one(
 ) -> None:
     known = known_states(ledger, report.subscription_id)
     observed_at = clock()
-    agreeing: list[tuple[VmId, str | None]] = []
+    agreeing: list[tuple[VmId, str]] = []
     suspects: list[tuple[VmId, Known | None, str | None]] = []
     for key, (vm, listed) in swept.items():
         ledger_state = known.pop(key, None)
@@ -141,7 +141,7 @@ def _reconcile_one(
             report.unchanged += 1
             record_membership(ledger, vm, ledger_state.scale_set_id, listed.scale_set_id)
             if listed.power_state is not None:
-                agreeing.append((vm, ledger_state.etag))
+                agreeing.append((vm, ledger_state.last_key))
         else:
             suspects.append((vm, ledger_state, listed.scale_set_id))
     suspects += [
@@ -179,7 +179,7 @@ def _settle_with_compute(
             record_vanished(ledger, {vm.vm_key: ledger_state}, observed_at, report)
         return
     recorded_before = report.changed + report.new
-    unchanged: list[tuple[VmId, str | None]] = []
+    unchanged: list[tuple[VmId, str]] = []
     unseen = {} if ledger_state is None else {vm.vm_key: ledger_state}
     listed = replace(view, scale_set_id=scale_set_id)
     apply_listed(ledger, listed, unseen, observed_at, report, unchanged)

@@ -52,10 +52,12 @@ PRIORITY = "priority"
 TAGS = "tags"  # one JSON object, bounded (``shared.domain.inventory.bound_tags``)
 TAGS_DROPPED = "tagsDropped"
 INVENTORY_AT = "inventoryAt"
-LAST_CONFIRMED = "lastConfirmed"
+LAST_CONFIRMED = "lastConfirmed"  # also a confirmation row's (rows written before those kept it here)
+CONFIRMED_KEY = "confirmedKey"  # a confirmation row's: the last transition of the state it confirmed
 ACTIVITY_LOG_UNTIL = "activityLogUntil"
 PENDING_FROM, PENDING_PREV_KEY = "pendingFrom", "pendingPrevKey"
 MONTH_OPEN, MONTH_COUNT, MONTH_BEFORE_FIRST = "monthOpen", "monthCount", "monthBeforeFirst"
+DAY_OPEN, DAY_RUNNING = "dayOpen", "dayRunning"  # the open day's date and its totals so far (``_day_rows``)
 
 # ---- actuals rows (``actuals``): one per resource and month, the bill's days in one JSON column ----
 # ``resourceId`` (RESOURCE_ID) as the bill spells it: lower case.

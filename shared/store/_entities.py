@@ -28,6 +28,7 @@ from shared.domain.inventory import VmSpec
 from shared.domain.times import format_time, parse_time
 from shared.domain.vm_state import Change, VmState
 from shared.store import _columns as column
+from shared.store._day_rows import open_day_fields, open_day_from
 from shared.store._inventory import spec_fields, spec_from
 from shared.store._keys import current_key
 from shared.store._records import (
@@ -194,6 +195,7 @@ def current_entity(row: CurrentRow) -> Entity:
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
     entity.update(_mark_fields(upkeep.months))
+    entity.update(open_day_fields(upkeep.days))
     entity.update(spec_fields(row.profile.spec, row.profile.spec_at))
     return entity
 
@@ -228,6 +230,7 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
             activity_log_until=_time_or_none(entity.get(column.ACTIVITY_LOG_UNTIL)),
             pending=pending,
             months=_mark_from(entity),
+            days=open_day_from(entity),
         ),
     )
 
@@ -252,11 +255,6 @@ def _mark_from(entity: Mapping[str, Any]) -> MonthsMark | None:
 
 def _key_fields(vm: VmId) -> Entity:
     return {"PartitionKey": vm.subscription_key, "RowKey": current_key(vm)}
-
-
-def confirmation_entity(vm: VmId, at: datetime) -> Entity:
-    """What a reconcile that found no change merges into a current row."""
-    return {**_key_fields(vm), column.LAST_CONFIRMED: format_time(at)}
 
 
 def scale_set_entity(vm: VmId, scale_set_id: str) -> Entity:

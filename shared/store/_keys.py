@@ -6,7 +6,9 @@ One partition per subscription (``PartitionKey`` = lower-case subscription id) h
   ``:`` being in no VM name): the VM's state now, its display casing, and the key of its
   last transition (the ETag of this row serialises writers on that VM);
 - its **transition rows** ``tx|<group>|<name>|<time>|<id hash>``: one per accepted event or reconcile
-  observation, in time order because the fixed-width UTC time sorts as text.
+  observation, in time order because the fixed-width UTC time sorts as text;
+- its **confirmation row** ``cf|<group>|<name>``: when a reconcile listing last found it as the ledger
+  has it. Apart from the current row, so a confirmation never changes the ETag an event writes against.
 
 Keeping both in one partition lets a transition and the new current state be written in one atomic
 entity group transaction. A small registry partition lists the subscriptions, so listing VMs needs no
@@ -26,6 +28,7 @@ from shared.store._records import CurrentRow
 SUBSCRIPTIONS_PARTITION = "subscriptions"
 CURRENT_PREFIX = "vm|"
 TRANSITION_PREFIX = "tx|"
+CONFIRMATION_PREFIX = "cf|"  # as long as CURRENT_PREFIX: both ranges sort alike
 _CURSOR_SEPARATOR = "/"
 _SUBSCRIPTION_KEY = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
 # What follows a VM's transitions prefix in a key: the fixed-width time and the event id's hash.
@@ -51,6 +54,15 @@ def current_prefix(group: str | None, scale_set_name: str | None = None) -> str:
     if scale_set_name is not None and group:
         return f"{CURRENT_PREFIX}{ScaleSetId('', group, scale_set_name).key}:"
     return CURRENT_PREFIX + (f"{group.lower()}|" if group else "")
+
+
+def confirmation_key(vm: VmId) -> str:
+    return f"{CONFIRMATION_PREFIX}{vm.vm_key}"
+
+
+def confirmation_range_of(current_range_key: str) -> str:
+    """The confirmation rows' key at the place of a current rows' key (or prefix) in their range."""
+    return CONFIRMATION_PREFIX + current_range_key[len(CURRENT_PREFIX) :]
 
 
 def vm_key_of_current(key: str) -> str:

@@ -59,13 +59,41 @@ Operation = tuple[TransactionOperation, Entity, Mapping[str, Any]]
 MonthPlan = tuple[list[Operation], "MonthsMark | None"]
 
 
-@dataclass(frozen=True)
 class MonthEntry:
-    """One transition as a month row keeps it."""
+    """One transition as a month row keeps it, parsed when first asked: a fleet answer reads a month's
+    entries but parses only those its window needs (``time_text`` compares without parsing)."""
 
-    time: datetime
-    state: VmState
-    origin: Origin
+    __slots__ = ("_parsed", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parsed: tuple[datetime, VmState, Origin] | None = None
+
+    @property
+    def time_text(self) -> str:
+        """The fixed-width time (``format_time``) the entry's text begins with: sorts as the time does."""
+        return self.text[2:29]
+
+    @property
+    def time(self) -> datetime:
+        return self._parse()[0]
+
+    @property
+    def state(self) -> VmState:
+        return self._parse()[1]
+
+    @property
+    def origin(self) -> Origin:
+        return self._parse()[2]
+
+    def _parse(self) -> tuple[datetime, VmState, Origin]:
+        if self._parsed is None:
+            time_text, provisioning, power, flags, operation, source = json.loads(self.text)
+            at = parse_time(time_text)
+            state = state_from_code(json.dumps([provisioning, power, flags]), at)
+            assert state is not None
+            self._parsed = (at, state, Origin(Source(source), operation))
+        return self._parsed
 
 
 @dataclass
@@ -85,9 +113,12 @@ def month_key(vm_key: str, month: str, chunk: int) -> str:
     return f"{MONTH_PREFIX}{month}|{vm_key}!{chunk:02d}"
 
 
-def month_range(month: str, first_vm_key: str | None, last_vm_key: str | None) -> tuple[str, str]:
-    """Keys of a month's rows, of every VM or of the VMs from ``first_vm_key`` to ``last_vm_key``."""
-    prefix = f"{MONTH_PREFIX}{month}|"
+def month_range(
+    month: str, first_vm_key: str | None, last_vm_key: str | None, *, rows: str = MONTH_PREFIX
+) -> tuple[str, str]:
+    """Keys of a month's rows (month rows, or others keyed ``<rows><month>|<vm key>!...``), of every VM or
+    of the VMs from ``first_vm_key`` to ``last_vm_key``."""
+    prefix = f"{rows}{month}|"
     low = f"{prefix}{first_vm_key}!" if first_vm_key is not None else prefix
     high = f'{prefix}{last_vm_key}"' if last_vm_key is not None else prefix[:-1] + "}"
     return low, high
@@ -123,14 +154,6 @@ def _entry_text(row: TransitionRow) -> str:
     return json.dumps(
         [format_time(row.time), *state, evidence.operation_name, evidence.source.value], separators=(",", ":")
     )
-
-
-def _entry_from_text(text: str) -> MonthEntry:
-    time_text, provisioning, power, flags, operation, source = json.loads(text)
-    at = parse_time(time_text)
-    state = state_from_code(json.dumps([provisioning, power, flags]), at)
-    assert state is not None
-    return MonthEntry(at, state, Origin(Source(source), operation))
 
 
 def _entry_name(index: int) -> str:
@@ -252,6 +275,6 @@ def collect(entities: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, VmMont
         # The entry number is the transition's rank in key order: time, then event id.
         items.sort()
         data = found[vm_key][month]
-        data.entries = [_entry_from_text(text) for _, text in items]
+        data.entries = [MonthEntry(text) for _, text in items]
         data.numbered = [number for number, _ in items] == list(range(len(items)))
     return found

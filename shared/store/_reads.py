@@ -13,10 +13,12 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
 from shared.domain.ids import VmId
+from shared.store._confirm import confirmation_from_entity, with_confirmations
 from shared.store._entities import current_from_entity, transition_from_entity
 from shared.store._errors import storage_errors, translated
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
+    confirmation_range_of,
     current_key,
     current_prefix,
     split_current_cursor,
@@ -80,18 +82,20 @@ class LedgerReads:
 
     def iter_current_rows(
         self, subscription: str | None = None, *, group: str | None = None, after: str | None = None,
-        page_size: int = 1000, scale_set_name: str | None = None,
+        page_size: int = 1000, scale_set_name: str | None = None, confirmations: bool = False,
     ) -> Iterator[CurrentRow]:  # fmt: skip
         """Current rows of one subscription (or of every one, in order), optionally one resource group,
         or (``scale_set_name`` with ``group``) the instances of one Uniform scale set.
 
         ``after`` is ``cursor_of`` a row returned before: the rows after it, for the next page.
+        ``confirmations``: with each row's last reconcile confirmation (``CurrentRow.confirmed_at``), read
+        from the confirmation rows of the same range (one more range query per page).
         """
         prefix = current_prefix(group, scale_set_name)
-        return translated(self._current_rows(subscription, prefix, after, page_size))
+        return translated(self._current_rows(subscription, prefix, after, page_size, confirmations))
 
     def _current_rows(
-        self, subscription: str | None, prefix: str, after: str | None, page_size: int
+        self, subscription: str | None, prefix: str, after: str | None, page_size: int, confirmations: bool
     ) -> Iterator[CurrentRow]:
         subscriptions = [subscription.lower()] if subscription else sorted(self.list_subscriptions())
         after_sub, after_key = split_current_cursor(after or "")
@@ -107,7 +111,13 @@ class LedgerReads:
                 page_size,
                 start_inclusive=not resume,
             )
-            yield from (current_from_entity(entity) for entity in entities)
+            rows: Iterator[CurrentRow] = (current_from_entity(entity) for entity in entities)
+            if confirmations:
+                low = confirmation_range_of(after_key if resume else prefix)
+                high = upper_bound(confirmation_range_of(prefix))
+                found = query_range(self.table, sub, low, high, page_size, start_inclusive=not resume)
+                rows = with_confirmations(rows, (confirmation_from_entity(entity) for entity in found))
+            yield from rows
 
     def list_subscriptions(self) -> list[str]:
         """Subscription ids (lower case) that have VMs in the ledger."""

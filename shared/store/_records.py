@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.domain.days import OpenDay
 from shared.domain.evidence import Evidence, NewTransition, Origin, origin_of
 from shared.domain.ids import ScaleSetId, VmId, parse_scale_set_id
 from shared.domain.inventory import VmSpec
@@ -113,17 +114,20 @@ class VmProfile:
 class Upkeep:
     """Marks that keep the ledger's answers cheap and its rows whole.
 
-    ``last_confirmed``: the last time a reconcile listing confirmed the state unchanged (transitions
-    confirm by their time); ``activity_log_until``: the latest Activity Log transition, so an event near
-    it is checked for being the same operation; ``pending``: a rewrite under way; ``months``: the month
-    rows are complete (``None``: not yet built, or a late event or a repair rewrote history since: fleet
-    answers read this VM's transitions, and the timer rebuilds them).
+    ``last_confirmed``: the last time a reconcile listing confirmed the state unchanged (transitions confirm
+    by their time): from the VM's confirmation row when read with ``confirmations``, or from the current row's
+    own column, where reconciles wrote it before confirmations had rows of their own; ``activity_log_until``:
+    the latest Activity Log transition, so an event near it is checked for being the same operation;
+    ``pending``: a rewrite under way; ``months``: the month rows are complete (``None``: not yet built, or a
+    late event or a repair rewrote history since: fleet answers read this VM's transitions, and the timer
+    rebuilds them).
     """
 
     last_confirmed: datetime | None = None
     activity_log_until: datetime | None = None
     pending: Pending | None = None
     months: MonthsMark | None = None
+    days: OpenDay | None = None  # with ``months``: the day rows (``_day_rows``) are complete too
 
 
 @dataclass(frozen=True)

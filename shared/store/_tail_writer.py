@@ -154,7 +154,7 @@ class TailWriter:
         the time of the first of them; ``None``: the whole history is stepped over."""
         partition = base.vm.subscription_key
         # The VM's month rows no longer match its history: the timer rebuilds them (``store.months``).
-        base = replace(base, upkeep=replace(base.upkeep, months=None))
+        base = replace(base, upkeep=replace(base.upkeep, months=None, days=None))
         plan = TransactionPlan(replace(base, upkeep=replace(base.upkeep, pending=pending)))
         committer = _Committer(self.table, current)
         rows_written = bool(last_operations)

@@ -18,6 +18,7 @@ from azure.data.tables import TransactionOperation, UpdateMode
 
 from shared.domain.evidence import ActivityLogRecord, ListingObservation, NewTransition
 from shared.domain.vm_state import BillingPolicy, state_before_first
+from shared.store._day_rows import plan_append as days_append
 from shared.store._entities import current_entity, transition_entity
 from shared.store._keys import CURRENT_PREFIX
 from shared.store._month_rows import plan_append as months_append
@@ -54,8 +55,12 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
     prev = current.condition.state if current else state_before_first(new.change, new.time)
     row = new_transition_row(new, key, prev, policy, current.span.last_key if current else "")
     partition = new.vm.subscription_key
-    # Month rows ride in the same transaction: an in-order event still costs one round trip.
+    # Month rows and closed days ride in the same transaction: an in-order event still costs one round trip.
     months, mark = months_append(current, row, new.vm.vm_key, partition)
+    days, open_day = days_append(
+        current.upkeep.days if current and mark else None, current is None, prev,
+        current.span.last_time if current else None, row, new.vm.vm_key, partition,
+    )  # fmt: skip
     created = current is None
     if current is None:
         current = CurrentRow(
@@ -65,7 +70,7 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
         current,
         condition=replace(current.condition, state=row.state, billing_policy=policy.label),
         span=replace(current.span, last_key=key, last_time=new.time),
-        upkeep=replace(current.upkeep, months=mark),
+        upkeep=replace(current.upkeep, months=mark, days=open_day),
     )
     updated = kept_from_evidence(updated, new)
     if begins_condition(row):
@@ -73,6 +78,7 @@ def plan_append(new: NewTransition, key: str, current: CurrentRow | None, policy
     operations: list[TableOperation] = [
         (TransactionOperation.CREATE, transition_entity(row, partition)),
         *months,
+        *days,
         (TransactionOperation.CREATE, current_entity(updated))
         if created
         else replace_operation(current_entity(updated), current.etag),

@@ -3,20 +3,25 @@
 Reads: one range query per month for a subscription's VMs (or a key range of them), 1,000 rows a page.
 Check: the VMs of a page of current rows whose month rows, read that way, disagree with their marks
 (``_month_check``): rows lost or cut short since the mark was set.
-Rebuild: a VM whose current row has no ``MonthsMark`` (its history was rewritten, or it predates month
-rows), or whose rows disagree with it, gets every month row rewritten from its transitions, streamed, and
-then the mark, on the current row's ETag as read: a writer that touched the VM meanwhile makes it fail,
-and the next run tries again.
+Days: the day rows (``_day_rows``) of a subscription's VMs, read the same way, one row per VM and month.
+Rebuild: a VM whose current row has no ``MonthsMark`` or no open day (its history was rewritten, or it
+predates month rows), or whose rows disagree with it, gets every month row and day row rewritten from its
+transitions, streamed, and then the marks, on the current row's ETag as read: a writer that touched the VM
+meanwhile makes it fail, and the next run tries again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from itertools import chain
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
+from shared.domain.times import months_from
+from shared.store._day_rows import DayCounter, DaySum, day_range, open_day_fields, sum_days
 from shared.store._entities import months_mark_entity, transition_from_entity
 from shared.store._errors import storage_errors
 from shared.store._keys import transitions_prefix, upper_bound
@@ -61,6 +66,22 @@ class MonthRows:
         with storage_errors():
             return collect(entities())
 
+    def sum_days(
+        self, subscription: str, first: date, last: date, *, first_vm_key: str | None = None,
+        last_vm_key: str | None = None,
+    ) -> dict[str, DaySum]:  # fmt: skip
+        """The closed days from ``first`` to ``last`` (inclusive) of every VM of ``subscription`` (or the
+        VM keys from ``first_vm_key`` to ``last_vm_key``), summed: VM key -> (totals, days found). One
+        range query per month and 1,000 VMs, streamed."""
+
+        def entities() -> Iterator[Any]:
+            for month in months_from(first.isoformat()[:7], last.isoformat()[:7]):
+                low, high = day_range(month, first_vm_key, last_vm_key)
+                yield from query_range(self.table, subscription.lower(), low, high, PAGE_SIZE)
+
+        with storage_errors():
+            return sum_days(entities(), first, last)
+
     def disagreeing(self, rows: Sequence[CurrentRow], months: Sequence[str]) -> dict[str, str]:
         """VM key -> why its month rows disagree with its mark, for the VMs of ``rows`` (one
         subscription's, in key order) as the rows of ``months`` (in time order) show them: one range
@@ -78,11 +99,13 @@ class MonthRows:
         changed the VM since ``current`` was read (or it has no transitions), nothing marked then."""
         if current.upkeep.pending is not None or current.etag is None:
             return False
-        counter = MarkCounter()
+        counter, days = MarkCounter(), DayCounter()
         batch: list[Operation] = []
+        watched = days.seen(counter.seen(self._rows(current)))
         with storage_errors():
-            for operation in plan_rebuild(
-                counter.seen(self._rows(current)), current.vm.vm_key, _partition(current)
+            operations = plan_rebuild(watched, current.vm.vm_key, _partition(current))
+            for operation in chain(
+                operations, _after(lambda: days.operations(current.vm.vm_key, _partition(current)))
             ):
                 batch.append(operation)
                 if len(batch) == MAX_TRANSACTION_SIZE - 1:  # the last keeps room for the mark
@@ -91,7 +114,7 @@ class MonthRows:
             mark = counter.mark()
             if mark is None:
                 return False
-            entity = months_mark_entity(current.vm, mark)
+            entity = {**months_mark_entity(current.vm, mark), **open_day_fields(days.open)}
             options = {
                 "mode": UpdateMode.MERGE,
                 "etag": current.etag,
@@ -109,6 +132,11 @@ class MonthRows:
         prefix = transitions_prefix(current.vm)
         entities = query_range(self.table, _partition(current), prefix, upper_bound(prefix), PAGE_SIZE)
         return (transition_from_entity(entity) for entity in entities)
+
+
+def _after(operations: Callable[[], list[Operation]]) -> Iterator[Operation]:
+    """``operations()`` called only when iterated to: the day rows are known once every row was seen."""
+    yield from operations()
 
 
 def _partition(current: CurrentRow) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.answers import CostsReport, DiskFinding, Segment, VmFinding, WholeBill
+from shared.answers import CostsReport, DiskFinding, VmFinding, WholeBill
 from shared.domain.accounting import WindowTotals
 from shared.domain.attached_pricing import AttachedCost, ItemCost
 from shared.domain.chargeback import ExtraTotal, GroupTotal
@@ -185,17 +185,6 @@ def transition_body(row: TransitionRow) -> dict[str, Any]:
         "cause": evidence.cause.value if isinstance(evidence, HealthAnnotation) else None,
         "billingPolicy": row.billing_policy,
         "changedAfter": format_time(changed_after) if changed_after else None,
-    }
-
-
-def segment_body(segment: Segment) -> dict[str, Any]:
-    origin = segment.cause.origin if segment.cause else None
-    return {
-        "from": format_time(segment.start),
-        "to": format_time(segment.end),
-        **state_body(segment.state),
-        "operationName": (origin.operation_name or None) if origin else None,
-        "source": origin.source.value if origin else None,
     }
 
 

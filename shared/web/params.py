@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import overload
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import isodate  # type: ignore[import-untyped]
+
 from shared.domain.times import parse_time
 from shared.errors import InvalidInput
 from shared.web.responses import Request
@@ -26,6 +28,7 @@ from shared.web.responses import Request
 MAX_WINDOW = timedelta(days=366)
 # Far above the longest token the API issues (a key of at most a few hundred characters, JSON-escaped).
 MAX_TOKEN_LENGTH = 4096
+_MAX_DURATION_LENGTH = 40
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 # The parameters a next link carries over; anything else (``code`` above all) is left out.
 LINK_PARAMETERS = (
@@ -56,6 +59,23 @@ def check_window(start: datetime, end: datetime, max_span: timedelta | None = No
         raise InvalidInput("window", "'to' is earlier than 'from'")
     if max_span is not None and end - start > max_span:
         raise InvalidInput("window", f"the window may span at most {max_span.days} days")
+
+
+def resolution_of(params: Mapping[str, str], window: timedelta) -> timedelta | None:
+    """``resolution``: an ISO-8601 duration of days, hours, minutes and seconds (``PT15M``, ``P1D``; not
+    years or months, whose length varies), at least a second; ``None`` when not given."""
+    text = params.get("resolution")
+    if text is None:
+        return None
+    try:
+        value = isodate.parse_duration(text) if len(text) <= _MAX_DURATION_LENGTH else None
+    except (ValueError, OverflowError, isodate.ISO8601Error):
+        value = None
+    if not isinstance(value, timedelta) or value < timedelta(seconds=1):
+        raise InvalidInput(
+            "resolution", "'resolution' must be an ISO-8601 duration of a second or more, e.g. PT15M"
+        )
+    return min(value, max(window, timedelta(seconds=1)))
 
 
 def earlier(end: datetime, span: timedelta) -> datetime:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import isodate  # type: ignore[import-untyped]
+
 from shared.answers import (
     AttachedView,
     PriceView,
@@ -26,15 +28,15 @@ from shared.store import Ledger
 from shared.web.bodies import (
     cost_body,
     paged_body,
-    segment_body,
     totals_fields,
     vm_body,
     whole_bill_fields,
     window_fields,
 )
 from shared.web.csv_export import CSV_FORMAT, TIMELINE_COLUMNS, requested_format, vm_csv_item
-from shared.web.params import MAX_WINDOW, check_window, earlier, query_window
+from shared.web.params import MAX_WINDOW, check_window, earlier, query_window, resolution_of
 from shared.web.responses import HttpResult, Request, csv_response
+from shared.web.segment_bodies import SEGMENT_ROW_COLUMNS, segment_body, segment_rows
 from shared.web.vms import vms_page_for
 
 TIMELINES_DEFAULT_TOP = 50
@@ -50,14 +52,24 @@ def list_vm_timelines(request: Request, ledger: Ledger, *, currency: str) -> dic
     output = requested_format(params)
     as_of = utc_now()
     start, end = timeline_window(params, as_of)
+    resolution = resolution_of(params, end - start)
     page = vms_page_for(params, ledger, TIMELINES_DEFAULT_TOP, TIMELINES_MAX_TOP)
-    timelines = fleet_timelines(ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM)
+    timelines = fleet_timelines(
+        ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM, resolution=resolution
+    )
     prices = all_prices(ledger, currency)
     attached = attached_for(ledger, currency, [row.vm for row in page.items])
     until = min(end, as_of)
-    items = [timeline_body(timeline, prices, attached, start, until) for timeline in timelines]
+    items = [
+        timeline_body(timeline, prices, attached, start, until, compact=resolution is not None)
+        for timeline in timelines
+    ]
     body = paged_body(items, page.next_after, request)
     body.update(window_fields(ledger.policy, start, end, as_of))
+    if resolution is not None:
+        body.update(
+            resolution=isodate.duration_isoformat(resolution), segmentColumns=list(SEGMENT_ROW_COLUMNS)
+        )
     if output == CSV_FORMAT:
         rows = {**body, "value": [_csv_item(item, body["window"]) for item in items]}
         return csv_response(TIMELINE_COLUMNS, rows, "vm-timelines.csv")
@@ -74,19 +86,26 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
 
 
 def timeline_body(
-    timeline: VmTimeline, prices: PriceView, attached: AttachedView, start: datetime, until: datetime
+    timeline: VmTimeline,
+    prices: PriceView,
+    attached: AttachedView,
+    start: datetime,
+    until: datetime,
+    *,
+    compact: bool = False,
 ) -> dict[str, Any]:
     """One VM's entry: its current state, billed/unknown seconds and its whole bill in the window (until
-    ``until``, the window's end or now), its segments."""
+    ``until``, the window's end or now), its segments (``compact``: as ``segmentRows`` and ``states``)."""
     body = vm_body(timeline.current)
     body.update(totals_fields(timeline.totals))
     bill = whole_bill(timeline.current, timeline.totals, start, until, prices, attached)
     body["estimatedCost"] = cost_body(bill.compute)
     body.update(whole_bill_fields(bill))
-    body.update(
-        truncated=timeline.truncated,
-        segments=[segment_body(segment) for segment in timeline.segments],
-    )
+    body["truncated"] = timeline.truncated
+    if compact:
+        body.update(segment_rows(timeline.segments, timeline.start))
+    else:
+        body["segments"] = [segment_body(segment) for segment in timeline.segments]
     return body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import azure.functions as func
 
 import function_app
+from shared.domain.times import format_time, parse_time
 from tests.browser.page_host import PageHost
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -24,16 +26,33 @@ def api(**params: str) -> dict:
 
 
 def api_all(start: str, end: str, **filters: str) -> list[dict]:
+    """Every VM over the window; with ``resolution`` (as the page asks), its compact rows as segments."""
     items, token = [], None
     while True:
         params = {"from": start, "to": end, "top": "200", **filters}
         if token:
             params["continuationToken"] = token
         body = api(**params)
-        items += body["value"]
+        items += [expanded(item, body["window"]["from"]) for item in body["value"]]
         if "nextLink" not in body:
             return items
         token = parse_qs(urlsplit(body["nextLink"]).query)["continuationToken"][0]
+
+
+def expanded(item: dict, window_from: str) -> dict:
+    if "segmentRows" not in item:
+        return item
+    origin = parse_time(window_from)
+    segments = [
+        {**item["states"][row[2]], "from": format_time(origin + timedelta(seconds=row[0])),
+         "to": format_time(origin + timedelta(seconds=row[1])), "merged": row[6]}
+        for row in item["segmentRows"]
+    ]  # fmt: skip
+    return {**item, "segments": segments}
+
+
+def page_resolution(driver) -> str:
+    return driver.execute_script("return document.body.dataset.resolution")
 
 
 def wait_loaded(driver, loads: int = 1) -> None:
@@ -120,7 +139,7 @@ def shown_time(iso: str) -> str:
 
 def assert_page_matches_api(driver, expected_names: set[str] | None = None) -> list[dict]:
     start, end = page_window(driver)
-    items = api_all(start, end, **filters_in_address(driver))
+    items = api_all(start, end, resolution=page_resolution(driver), **filters_in_address(driver))
     by_id = {item["resourceId"]: item for item in items}
     rows = page_rows(driver)
     assert len(rows) == min(len(items), 50)
