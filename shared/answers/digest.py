@@ -59,9 +59,8 @@ def daily_digest(
     prices = all_prices(ledger, currency)
     costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices))
     priced = [item for item in costs if item.cost.amount is not None]
-    billed = [
-        item for item in costs if item.billed_seconds > 0
-    ]  # a top list of VMs that billed nothing says nothing
+    # A top list of VMs that billed nothing says nothing.
+    billed = [item for item in costs if item.billed_seconds > 0]
     findings = all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency)
     bill = digest_bill(ledger, costs, prices, as_of=as_of, thresholds=thresholds)
     counts = Counter(item.finding.kind for item in findings)
