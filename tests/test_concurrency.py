@@ -17,6 +17,7 @@ pytestmark = pytest.mark.azurite
 ACTIONS = ["start", "powerOff", "deallocate", "restart"]
 
 
+@pytest.mark.slow
 def test_parallel_writers_on_one_vm_through_separate_instances_keep_every_event_once(fresh_ledger):
     vm = vm_id("busy")
     events = [wire_event("write", at(0), resource_id=vm)] + [

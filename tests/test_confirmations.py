@@ -40,6 +40,7 @@ def findings_of(**params: str) -> list[dict]:
     return json.loads(response.get_body())["value"]
 
 
+@pytest.mark.slow
 def test_a_warm_event_costs_one_round_trip_after_any_number_of_reconciles(counted_app, fresh_ledger):
     timer = fresh_ledger()  # the timer runs on another instance: its writes are unknown to the warm cache
     for name in NAMES:

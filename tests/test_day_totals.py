@@ -84,6 +84,7 @@ def assert_same_as_replay(ledger) -> None:
             assert mine.totals.deallocated_seconds == pytest.approx(deallocated, abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_whole_days_summed_and_edges_replayed_answer_as_every_transition_does(ledger, seed):
     record(histories(seed))
@@ -95,6 +96,7 @@ def test_whole_days_summed_and_edges_replayed_answer_as_every_transition_does(le
     assert_same_as_replay(ledger)
 
 
+@pytest.mark.slow
 def test_a_late_event_drops_the_days_until_the_timer_rebuilds_them_and_answers_stay_exact(ledger):
     events = histories(3)
     record(events)
@@ -107,6 +109,7 @@ def test_a_late_event_drops_the_days_until_the_timer_rebuilds_them_and_answers_s
     assert_same_as_replay(ledger)
 
 
+@pytest.mark.slow
 def test_rows_written_before_day_rows_answer_the_same_and_the_timer_gives_them_days(ledger):
     record(histories(4))
     for entity in list(ledger.table.list_entities()):
@@ -123,6 +126,7 @@ def test_rows_written_before_day_rows_answer_the_same_and_the_timer_gives_them_d
     assert_same_as_replay(ledger)
 
 
+@pytest.mark.slow
 def test_a_lost_day_row_is_answered_from_the_transitions(ledger):
     record(histories(5))
     lost = [e for e in ledger.table.list_entities() if e["RowKey"].startswith("dy|2026-11|rg-days|vm-3")]

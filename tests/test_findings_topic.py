@@ -168,6 +168,7 @@ def test_a_crash_after_the_topic_took_an_event_resends_the_same_id_once_the_leas
     assert len(stopped_events(topic)) == 2
 
 
+@pytest.mark.slow
 def test_two_concurrent_timer_runs_publish_each_occurrence_once(topic, fresh_ledger):
     for index in range(30):
         power_off(f"off-{index:02d}", hours_ago=2)
@@ -190,6 +191,7 @@ def test_two_concurrent_timer_runs_publish_each_occurrence_once(topic, fresh_led
     assert all(report.failure is None for report in reports)
 
 
+@pytest.mark.slow
 def test_a_topic_answering_500_leaves_the_events_for_the_next_run_after_bounded_retries(topic):
     power_off("off-500", hours_ago=2)
     topic.fail_with(500)

@@ -89,6 +89,7 @@ def test_a_vm_whose_tags_grow_as_json_is_stored_within_the_limit_and_so_are_the_
     assert ledger.get_current(parse_vm_id(vm_id("c-plain"))).profile.spec.vm_size == "Standard_D2s_v5"
 
 
+@pytest.mark.slow
 def test_a_vm_whose_row_cannot_be_written_is_skipped_alone_and_logged(
     ledger_env, azurite, monkeypatch, caplog
 ):

@@ -130,6 +130,7 @@ def test_one_query_covers_at_most_a_hundred_subscriptions(fake: FakeArm) -> None
         swept(client_for(fake.url), subs)
 
 
+@pytest.mark.slow
 def test_with_no_query_left_the_client_waits_for_the_quota_to_reset_and_is_never_throttled(
     fake: FakeArm,
 ) -> None:
@@ -147,6 +148,7 @@ def test_with_no_query_left_the_client_waits_for_the_quota_to_reset_and_is_never
     assert client.quota is not None and client.quota.remaining is not None
 
 
+@pytest.mark.slow
 def test_a_429_without_retry_after_is_retried_when_the_quota_header_says_it_resets(fake: FakeArm) -> None:
     fake.graph.quota, fake.graph.window = 1, 1.0
     transport = SleepingTransport()

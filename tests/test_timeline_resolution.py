@@ -69,6 +69,7 @@ def timelines(**params: str):
     return http_get(function_app.list_vm_timelines, "timelines", **params)
 
 
+@pytest.mark.slow
 @pytest.mark.azurite
 def test_a_busy_vm_comes_back_compact_with_its_totals_unchanged(ledger_env):
     vm = vm_id("busy", "rg-res")
