@@ -12,7 +12,6 @@ ARM) no token is sent and no credential is needed.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ from shared.domain.ids import ScaleSetId, VmId, require_part
 from shared.errors import ConfigurationError
 from shared.settings import check_endpoint
 from shared.sources._pager import arm_page, iter_pages
-from shared.sources._pipeline import CredentialSource, build_pipeline
+from shared.sources._pipeline import CredentialSource, LazyPipeline, build_pipeline
 from shared.sources.instance_view import instance_view_path, read_instance_view
 from shared.sources.scale_set_listing import ListedScaleSet, parse_instance_page, parse_scale_set_page
 from shared.sources.vm_listing import ListedVm, parse_listing_page
@@ -77,8 +76,7 @@ class ArmClient:
         self._max_retry_wait = max_retry_wait
         self._page_timeout = page_timeout
         self._transport = transport
-        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
-        self._lock = threading.Lock()
+        self._pipelines = LazyPipeline(self._build_pipeline)
 
     @property
     def endpoint(self) -> str:
@@ -190,10 +188,7 @@ class ArmClient:
 
     def close(self) -> None:
         """Close the transport; the credential belongs to whoever passed it in."""
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._pipelines.close()
 
     def __enter__(self) -> ArmClient:
         return self
@@ -236,20 +231,20 @@ class ArmClient:
         )
 
     def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
-        with self._lock:
-            if self._client is None:
-                self._client = build_pipeline(
-                    self._endpoint,
-                    credential=self._credential,
-                    scope=self.scope,
-                    retry_total=self._retry_total,
-                    retry_backoff_factor=self._retry_backoff_factor,
-                    transport=self._transport,
-                    allowed_query_params=["statusOnly", "$expand", "$filter", "$select"],
-                    max_retry_wait=self._max_retry_wait,
-                    total_timeout=self._page_timeout,
-                )
-            return self._client
+        return self._pipelines.get()
+
+    def _build_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
+        return build_pipeline(
+            self._endpoint,
+            credential=self._credential,
+            scope=self.scope,
+            retry_total=self._retry_total,
+            retry_backoff_factor=self._retry_backoff_factor,
+            transport=self._transport,
+            allowed_query_params=["statusOnly", "$expand", "$filter", "$select"],
+            max_retry_wait=self._max_retry_wait,
+            total_timeout=self._page_timeout,
+        )
 
 
 def _parsed(

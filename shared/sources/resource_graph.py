@@ -17,7 +17,6 @@ answer says how many queries are left (``x-ms-user-quota-remaining``) and when t
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -30,7 +29,7 @@ from shared.domain.ids import require_part
 from shared.errors import ConfigurationError
 from shared.settings import check_endpoint
 from shared.sources._pager import ListingError, read_json_page
-from shared.sources._pipeline import CredentialSource, build_pipeline
+from shared.sources._pipeline import CredentialSource, LazyPipeline, build_pipeline
 from shared.sources.graph_rows import (
     SUBSCRIPTIONS_QUERY,
     SWEEP_QUERIES,
@@ -81,8 +80,7 @@ class ResourceGraphClient:
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
-        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
-        self._lock = threading.Lock()
+        self._pipelines = LazyPipeline(self._build_pipeline)
         self.queries_sent = 0
         self.quota: Quota | None = None
         self.waited_for_quota = 0.0
@@ -163,27 +161,24 @@ class ResourceGraphClient:
         self.quota = None
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._pipelines.close()
 
     def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
-        with self._lock:
-            if self._client is None:
-                self._client = build_pipeline(
-                    self._endpoint,
-                    credential=self._credential,
-                    scope=None if self._emulated else f"{self._endpoint}/.default",
-                    retry_total=self._retry_total,
-                    retry_backoff_factor=self._retry_backoff_factor,
-                    transport=self._transport,
-                    max_retry_wait=self._max_retry_wait,
-                    total_timeout=self._page_timeout,
-                    fallback_retry_after=_quota_reset,
-                    read_only_posts=True,
-                )
-            return self._client
+        return self._pipelines.get()
+
+    def _build_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
+        return build_pipeline(
+            self._endpoint,
+            credential=self._credential,
+            scope=None if self._emulated else f"{self._endpoint}/.default",
+            retry_total=self._retry_total,
+            retry_backoff_factor=self._retry_backoff_factor,
+            transport=self._transport,
+            max_retry_wait=self._max_retry_wait,
+            total_timeout=self._page_timeout,
+            fallback_retry_after=_quota_reset,
+            read_only_posts=True,
+        )
 
 
 def _quota_reset(response: Any) -> float | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -37,7 +36,7 @@ from shared.domain.pricing import (
 from shared.domain.times import parse_time
 from shared.settings import check_endpoint
 from shared.sources._pager import ListingError, iter_pages
-from shared.sources._pipeline import build_pipeline
+from shared.sources._pipeline import LazyPipeline, build_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -137,8 +136,7 @@ class RetailPricesClient:
         self._retry_backoff_factor = retry_backoff_factor
         self._timeout = timeout
         self._transport = transport
-        self._client: PipelineClient[HttpRequest, HttpResponse] | None = None
-        self._lock = threading.Lock()
+        self._pipelines = LazyPipeline(self._build_pipeline)
 
     def fetch(self, pairs: Iterable[tuple[str, str]], *, deadline: float | None = None) -> list[PriceItem]:
         """Every item for the pairs' regions and sizes (all effective dates: the caller picks the one in
@@ -228,22 +226,19 @@ class RetailPricesClient:
         return items, ignored
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._pipelines.close()
 
     def _pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
-        with self._lock:
-            if self._client is None:
-                # scope=None: the API is anonymous, so no credential is built and no token is sent.
-                self._client = build_pipeline(
-                    self._endpoint,
-                    credential=None,
-                    scope=None,
-                    retry_total=self._retry_total,
-                    retry_backoff_factor=self._retry_backoff_factor,
-                    transport=self._transport,
-                    allowed_query_params=["api-version", "currencyCode", "$filter", "$skip"],
-                )
-            return self._client
+        return self._pipelines.get()
+
+    def _build_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
+        # scope=None: the API is anonymous, so no credential is built and no token is sent.
+        return build_pipeline(
+            self._endpoint,
+            credential=None,
+            scope=None,
+            retry_total=self._retry_total,
+            retry_backoff_factor=self._retry_backoff_factor,
+            transport=self._transport,
+            allowed_query_params=["api-version", "currencyCode", "$filter", "$skip"],
+        )
