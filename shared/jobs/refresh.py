@@ -35,7 +35,8 @@ from shared.jobs.inventory import refresh_inventory
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
-from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
+from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures
+from shared.jobs.reconcile_turns import ResumePoints, reconcile_subscriptions, resume_at
 from shared.jobs.sweep import reconcile_sweep
 from shared.sources import (
     ArmClient,
@@ -191,8 +192,9 @@ class _TimerRun:
             )
         else:
             reports = reconcile_subscriptions(
-                self.ledger, self.arm, self.subscriptions, deadline=step.deadline, start_at=start_at
-            )
+                self.ledger, self.arm, self.subscriptions,
+                deadline=step.deadline, start_at=start_at, resume=ResumePoints(turns),
+            )  # fmt: skip
         # Where the budget cut this run off is where the next one starts: no subscription starves.
         turns.put(RESUME_RECORD, RunRecord(step.now, True, resume_at(reports) or ""))
         self.adopted = [vm for report in reports for vm in report.adopted]
