@@ -160,7 +160,7 @@ def _list(
 
 
 def _by_scale_set(subscription: str, known: dict[str, Known]) -> dict[str | None, list[str]]:
-    """The keys of ``known`` by the part that lists them: a Uniform scale set's key, or ``None`` (List All)."""
+    """The keys of ``known`` by the part listing them: a Uniform scale set's key, or ``None`` (List All)."""
     parts: dict[str | None, list[str]] = {}
     for key in known:
         scale_set = vm_id_from_key(subscription, key).scale_set

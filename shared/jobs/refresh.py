@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 RUN_DEADLINE_SECONDS = 420.0
 # The run record whose detail names the subscription the next reconcile lists first ("" for the usual order).
 RESUME_RECORD = "reconcile-resume"
+# The run record whose detail is the cursor of the last VM the month-row check reached ("" : from the first).
+MONTH_ROWS_RESUME = "month-rows-resume"
 # Prices are refreshed at most this often (the "at most daily"); not a setting.
 PRICES_REFRESH = timedelta(days=1)
 NO_TOPIC = "FINDINGS_TOPIC_ENDPOINT is not set: nothing published"
@@ -213,10 +215,19 @@ class _TimerRun:
         return report.summary()
 
     def month_rows(self, step: StepRun) -> str:
-        report = rebuild_month_rows(self.ledger, now=step.now)
+        turns = RunRecords(self.ledger.table)
+        last = turns.get(MONTH_ROWS_RESUME)
+        after = last.detail if last is not None and last.detail else None
+        report = rebuild_month_rows(self.ledger, now=step.now, deadline=step.deadline, after=after)
+        if report.stopped_after != after:
+            turns.put(
+                MONTH_ROWS_RESUME,
+                RunRecord(step.now, report.stopped_after is None, report.stopped_after or ""),
+            )
+        stopped = f"; the deadline came first, the next run goes on after {report.stopped_after}"
         return (
             f"rebuilt {report.rebuilt} ({report.disagreed} disagreed with their mark), raced {report.raced}, "
-            f"left {report.left}"
+            f"left {report.left}{stopped if report.stopped_after else ''}"
         )
 
     def inventory(self, step: StepRun) -> str:
@@ -227,6 +238,7 @@ class _TimerRun:
             lambda: self.arm.iter_model_pages(sub, deadline=step.deadline),
             clock=lambda: step.now,
             scale_sets=lambda: self.arm.iter_scale_set_pages(sub, deadline=step.deadline),
+            deadline=step.deadline,
         )
         if report.failure:
             raise StepFailed(f"{report.failure}; previous inventory kept")
