@@ -15,7 +15,7 @@ from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.jobs import Step, StepFailed, StepRun, rebuild_month_rows, refresh_inventory, run_steps
-from shared.jobs.refresh import MONTH_ROWS_RESUME
+from shared.jobs.month_rows import RESUME_RECORD as MONTH_ROWS_RESUME
 from shared.sources import ArmClient
 from shared.store import Ledger, RunRecords, cursor_of
 

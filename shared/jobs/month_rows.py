@@ -29,7 +29,7 @@ from itertools import groupby, islice
 from random import Random
 
 from shared.domain.times import month_of, months_from, utc_now
-from shared.store import CurrentRow, Ledger, cursor_of
+from shared.store import CurrentRow, Ledger, RunRecord, RunRecords, cursor_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ DEFAULT_MAX_VMS = 200
 # Months read per page of current rows to find month rows that disagree with their mark.
 MONTHS_CHECKED = 4
 _PAGE = 1000
+RESUME_RECORD = "month-rows-resume"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,18 @@ def rebuild_month_rows(
         logger.info("month rows rebuilt for %d VMs (%d disagreed with their mark), %d raced with a writer, "
                     "%d left for the next run", rebuilt, disagreed, raced, left)  # fmt: skip
     return MonthRowsReport(rebuilt, raced, left, disagreed, stopped_after)
+
+
+def rebuild_month_rows_in_turn(ledger: Ledger, *, now: datetime, deadline: float) -> MonthRowsReport:
+    """``rebuild_month_rows`` from where the deadline stopped the run before (the cursor in the run record
+    ``month-rows-resume``; "": from the first VM), keeping where this one stops."""
+    turns = RunRecords(ledger.table)
+    last = turns.get(RESUME_RECORD)
+    after = last.detail if last is not None and last.detail else None
+    report = rebuild_month_rows(ledger, now=now, deadline=deadline, after=after)
+    if report.stopped_after != after:
+        turns.put(RESUME_RECORD, RunRecord(now, report.stopped_after is None, report.stopped_after or ""))
+    return report
 
 
 def _past(deadline: float | None) -> bool:

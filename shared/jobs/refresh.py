@@ -32,7 +32,7 @@ from shared.jobs.actuals import DailyHours, refresh_actuals
 from shared.jobs.attached_inventory import refresh_attached
 from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
-from shared.jobs.month_rows import rebuild_month_rows
+from shared.jobs.month_rows import rebuild_month_rows_in_turn
 from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures
@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 RUN_DEADLINE_SECONDS = 420.0
 # The run record whose detail names the subscription the next reconcile lists first ("" for the usual order).
 RESUME_RECORD = "reconcile-resume"
-# The run record whose detail is the cursor of the last VM the month-row check reached ("" : from the first).
-MONTH_ROWS_RESUME = "month-rows-resume"
 # Prices are refreshed at most this often (the "at most daily"); not a setting.
 PRICES_REFRESH = timedelta(days=1)
 NO_TOPIC = "FINDINGS_TOPIC_ENDPOINT is not set: nothing published"
@@ -215,15 +213,7 @@ class _TimerRun:
         return report.summary()
 
     def month_rows(self, step: StepRun) -> str:
-        turns = RunRecords(self.ledger.table)
-        last = turns.get(MONTH_ROWS_RESUME)
-        after = last.detail if last is not None and last.detail else None
-        report = rebuild_month_rows(self.ledger, now=step.now, deadline=step.deadline, after=after)
-        if report.stopped_after != after:
-            turns.put(
-                MONTH_ROWS_RESUME,
-                RunRecord(step.now, report.stopped_after is None, report.stopped_after or ""),
-            )
+        report = rebuild_month_rows_in_turn(self.ledger, now=step.now, deadline=step.deadline)
         stopped = f"; the deadline came first, the next run goes on after {report.stopped_after}"
         return (
             f"rebuilt {report.rebuilt} ({report.disagreed} disagreed with their mark), raced {report.raced}, "
