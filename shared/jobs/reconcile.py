@@ -24,7 +24,8 @@ The timer's next step backfills the adopted VMs (``jobs.refresh``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -95,17 +96,24 @@ def reconcile_subscription(
 ) -> SubscriptionReport:
     """Apply one subscription's listing (streamed page by page) to the ledger."""
     report = SubscriptionReport(subscription_id.lower())
-    try:
+    with failures_in(report):
         unseen = known_states(ledger, report.subscription_id)
         adoption = ledger.adoption(unseen)
         for page in pages:
             apply_page(ledger, page, unseen, clock(), report, adoption)
         record_vanished(ledger, unseen, clock(), report)
+    return report
+
+
+@contextmanager
+def failures_in(report: SubscriptionReport) -> Iterator[None]:
+    """A listing that did not complete, or storage that failed, ends the turn as the report's failure."""
+    try:
+        yield
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except StorageUnavailable as err:
         report.failure = f"storage error: {err}"
-    return report
 
 
 def apply_page(

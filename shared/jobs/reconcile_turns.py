@@ -26,16 +26,16 @@ from datetime import datetime
 
 from shared.domain.ids import vm_id_from_key
 from shared.domain.times import utc_now
-from shared.errors import StorageUnavailable
 from shared.jobs.reconcile import (
     RUN_BUDGET_SECONDS,
     Known,
     SubscriptionReport,
     apply_page,
+    failures_in,
     known_states,
     record_vanished,
 )
-from shared.sources import ArmClient, ListedVm, ListingError
+from shared.sources import ArmClient, ListedVm
 from shared.store import Adoption, Ledger, RunRecord, RunRecords
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def reconcile_in_parts(
     scale set after the one keyed ``after`` ("": the first); ``resume_after`` says how far it got."""
     report = SubscriptionReport(subscription_id.lower(), resume_after=after)
     sub = report.subscription_id
-    try:
+    with failures_in(report):
         unseen = known_states(ledger, sub)
         parts = _by_scale_set(sub, unseen)
         adoption = ledger.adoption(unseen)
@@ -140,10 +140,6 @@ def reconcile_in_parts(
             _vanished(ledger, unseen, parts.get(scale_set.key, []), report, clock)
             report.resume_after = scale_set.key
         report.resume_after = None
-    except ListingError as err:
-        report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
-    except StorageUnavailable as err:
-        report.failure = f"storage error: {err}"
     return report
 
 
