@@ -133,6 +133,7 @@ def test_a_resumed_run_judges_gone_only_what_a_complete_part_did_not_list(ledger
     assert all(row is not None and row.condition.state.deleted for row in gone)
 
 
+@pytest.mark.slow
 @pytest.mark.azurite
 def test_250_new_vms_are_adopted_in_a_few_transactions_with_one_registry_write(
     azurite, ledger_env, monkeypatch
