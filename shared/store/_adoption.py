@@ -67,9 +67,9 @@ class Adoption:
         ordered = sorted(new, key=lambda item: item.vm.vm_key)
         with storage_errors():
             with_rows = self._with_rows(ordered)
-        batchable = [item for item in ordered if item.vm.vm_key not in with_rows]
-        if batchable:
-            self._register(batchable[0])
+            batchable = [item for item in ordered if item.vm.vm_key not in with_rows]
+            if batchable:
+                self._register(batchable[0])
         for chunk in _transactions([self._plan(item) for item in batchable]):
             self._commit(chunk)
         for item in ordered:
