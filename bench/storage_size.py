@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.harness import INFO, PASS, FAIL, Result
+from bench.harness import FAIL, INFO, PASS, Result
 from shared.domain.evidence import (
     ActivityLogRecord,
     Evidence,
@@ -63,8 +63,10 @@ def _guid(*parts: object) -> str:
 
 
 def _event(vm: VmId, at: datetime, suffix: str) -> NewTransition:
-    event_type = "Microsoft.Resources.ResourceWriteSuccess" if suffix == "write" else (
-        "Microsoft.Resources.ResourceActionSuccess"
+    event_type = (
+        "Microsoft.Resources.ResourceWriteSuccess"
+        if suffix == "write"
+        else ("Microsoft.Resources.ResourceActionSuccess")
     )
     evidence = ResourceEvent(_guid(vm.name, at, "event"), _PREFIX + suffix, event_type, _guid(vm.name, at))
     return NewTransition(vm, at, change_for(suffix, SUCCEEDED), evidence)
@@ -87,14 +89,16 @@ def workload() -> list[list[NewTransition]]:
             history.append(_event(vm, morning, "start/action"))
             if day % 7 == 3:
                 shutdown = morning + timedelta(hours=3)
-                cause = HealthAnnotation(_guid(vm.name, shutdown, "health"),
-                                         "health/ResourceAnnotated/VirtualMachineStoppedInternally",
-                                         Cause.GUEST_SHUTDOWN,
-                                         "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated")  # fmt: skip
+                cause = HealthAnnotation(
+                    _guid(vm.name, shutdown, "health"),
+                    "health/ResourceAnnotated/VirtualMachineStoppedInternally",
+                    Cause.GUEST_SHUTDOWN,
+                    "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated",
+                )
                 history.append(_other(vm, shutdown, "powerOff/action", cause))
                 listed = shutdown + timedelta(minutes=15)
-                listing = ListingObservation(f"reconcile-{listed:%Y-%m-%dT%H:%M:%S.%fZ}-{_guid(vm.name)[:16]}",
-                                             "reconcile/listAll", shutdown)  # fmt: skip
+                listing_id = f"reconcile-{listed:%Y-%m-%dT%H:%M:%S.%fZ}-{_guid(vm.name)[:16]}"
+                listing = ListingObservation(listing_id, "reconcile/listAll", shutdown)
                 history.append(_other(vm, listed, "start/action", listing))
             if day % 5 == 1:
                 record = ActivityLogRecord(_guid(vm.name, evening, "al"), _PREFIX + "deallocate/action",
@@ -201,16 +205,23 @@ def storage_size() -> tuple[list[Result], list[str]]:
     results = [Result("stored bytes per transition (row + month entry + day rows), before (51ef880)",
                       f"{was:,.0f}")]  # fmt: skip
     results.append(
-        Result("stored bytes per transition, now", f"{is_now:,.0f} ({is_now / was:.2f}x)", "< 0.5x",
-               PASS if is_now < was / 2 else FAIL)  # fmt: skip
+        Result(
+            "stored bytes per transition, now",
+            f"{is_now:,.0f} ({is_now / was:.2f}x)",
+            "< 0.5x",
+            PASS if is_now < was / 2 else FAIL,
+        )  # fmt: skip
     )
     for kind in ("transition", "month", "day", "current"):
         rows_before, bytes_before = before.get(kind, (0, 0))
         rows_now, bytes_now = now.get(kind, (0, 0))
         results.append(
-            Result(f"  {kind} rows: bytes a row, before -> now",
-                   f"{bytes_before / max(rows_before, 1):,.0f} -> {bytes_now / max(rows_now, 1):,.0f}",
-                   "-", INFO)  # fmt: skip
+            Result(
+                f"  {kind} rows: bytes a row, before -> now",
+                f"{bytes_before / max(rows_before, 1):,.0f} -> {bytes_now / max(rows_now, 1):,.0f}",
+                "-",
+                INFO,
+            )  # fmt: skip
         )
     notes = [
         f"storage: {transitions} transitions of {len(_vms())} VMs over {DAYS} days (every source), sized by "

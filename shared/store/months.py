@@ -22,7 +22,7 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 
 from shared.domain.times import months_from
 from shared.store._day_rows import DayCounter, DaySum, day_range, open_day_fields, sum_days
-from shared.store._entities import months_mark_entity, transition_from_entity
+from shared.store._entities import months_mark_entity
 from shared.store._errors import storage_errors
 from shared.store._keys import transitions_prefix, upper_bound
 from shared.store._month_check import month_rows_disagreement
@@ -36,6 +36,7 @@ from shared.store._month_rows import (
 )
 from shared.store._reads import query_range
 from shared.store._records import CurrentRow, TransitionRow
+from shared.store._transition_entities import transition_from_entity
 
 MAX_TRANSACTION_SIZE = 100
 PAGE_SIZE = 1000
