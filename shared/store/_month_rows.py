@@ -231,8 +231,9 @@ def plan_rebuild(rows: Iterable[TransitionRow], vm_key: str, partition: str) -> 
 class MarkCounter:
     """Watches the rows ``plan_rebuild`` streams, for the mark they give: pass ``rows`` through ``seen``."""
 
-    def __init__(self) -> None:
-        self.before_first: str | None = None
+    def __init__(self, before_first: str | None = None) -> None:
+        # Given when the rows before the first one seen were removed: the first month row's ``start``.
+        self.before_first: str | None = before_first
         self.month_open = ""
         self.count = 0
 

@@ -134,8 +134,12 @@ class TailWriter:
             return current
         span = Span(first.key, first.time, first.key, first.time)
         base = current or CurrentRow(vm, Condition(first.state, self.policy.label), span, None)
-        base = replace(base, span=replace(base.span, first_key=first.key, first_time=first.time))
-        deriver = TailDeriver(Anchor(BEFORE_FIRST), self.policy, stop_when_unchanged=False)
+        anchor = Anchor(BEFORE_FIRST)
+        if current is not None and first.prev_key and first.key > current.span.first_key:
+            anchor = Anchor(first.prev_key, first.prev)  # the rows before were removed (``retention``)
+        else:
+            base = replace(base, span=replace(base.span, first_key=first.key, first_time=first.time))
+        deriver = TailDeriver(anchor, self.policy, stop_when_unchanged=False)
         pending = Pending(transitions_prefix(vm), BEFORE_FIRST)
         return self._rewrite(current, base, pending, deriver, chain([first], rows), [])
 
