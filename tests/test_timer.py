@@ -30,8 +30,8 @@ SIZE = "Standard_D2s_v5"
 START = "Microsoft.Compute/virtualMachines/start/action"
 # Every run record of a run on SUB, in the order the steps run.
 RECORDS = [
-    "reconcile", "adopted-backfill", "month-rows", "retention", f"inventory|{SUB}", "prices|USD", "findings-topic",
-    "daily-digest",
+    "reconcile", "adopted-backfill", "month-rows", "retention", f"inventory|{SUB}", "prices|USD",
+    "findings-topic", "daily-digest",
 ]  # fmt: skip
 
 
