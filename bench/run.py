@@ -41,6 +41,7 @@ SECTIONS = (
     "coldstart",
     "sweep",
     "firstrun",
+    "storage",
 )
 
 
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
             "firstrun": lambda: _first_run(proxy, args.full_first_run),
+            "storage": _storage,
         }
         for name in sections:
             section_results, section_notes = runners[name]()
@@ -182,6 +184,12 @@ def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:
     results, notes = sweep_cost(FULL_FLEET if full else DEFAULT_FLEET)
     more_results, more_notes = sweep_reconcile_cost(proxy)
     return results + more_results, notes + more_notes
+
+
+def _storage() -> tuple[list[Result], list[str]]:
+    from bench.storage_size import storage_size
+
+    return storage_size()
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:
