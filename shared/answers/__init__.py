@@ -23,6 +23,7 @@ from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_ti
 from shared.answers.whole_bill import (
     AttachedView,
     WholeBill,
+    attached_estimate,
     attached_for,
     attached_for_subscription,
     whole_bill,
@@ -33,6 +34,7 @@ __all__ = [
     "disk_findings_page",
     "AttachedView",
     "WholeBill",
+    "attached_estimate",
     "attached_for",
     "attached_for_subscription",
     "whole_bill",

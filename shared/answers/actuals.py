@@ -8,7 +8,7 @@ actual, the others only their estimates for the days it covers).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,11 +24,16 @@ from shared.domain.actuals import (
     days_between,
     resource_key,
 )
+from shared.domain.attached_actuals import AttachedShare, attached_key, day_runs
 from shared.domain.pricing import HourlyPrice, cost_of
 from shared.domain.times import months_touched
 from shared.store import CurrentRow, Ledger
 
 HOUR = 3600.0
+
+NO_ATTACHED = AttachedShare()
+# The estimate (``attachedCost``'s rates) of a VM's disks and IPs over ``[start, end)``; ``None``: unknown.
+AttachedEstimate = Callable[[CurrentRow, datetime, datetime], Decimal | None]
 
 
 def daily_seconds(window: VmWindow, start: datetime) -> dict[date, float]:
@@ -55,6 +60,7 @@ def vm_actuals(
     price: HourlyPrice | None,
     *,
     carries_set: bool = True,
+    attached: AttachedShare = NO_ATTACHED,
 ) -> BillShare:
     """``row``'s actuals over ``[start, window.accrue_until)`` from its resource's stored days ``bill``."""
     days = days_between(start, window.accrue_until) if window.accrue_until > start else []
@@ -73,7 +79,35 @@ def vm_actuals(
         chosen[0].currency if chosen else None,
         cost_of(same, price) if price is not None else None,
         cost_of(rest, price) if price is not None else None,
+        attached,
     )
+
+
+def attached_share(
+    row: CurrentRow,
+    bill: Mapping[date, DayActual],
+    start: datetime,
+    until: datetime,
+    estimate_of: AttachedEstimate | None,
+) -> AttachedShare:
+    """``row``'s disks' and IPs' bill over ``[start, until)`` from their stored days ``bill``, beside the
+    estimate of exactly the days it covers (each run of consecutive days priced as one stretch)."""
+    days = days_between(start, until) if until > start else []
+    covered = tuple(day for day in days if day in bill)
+    if not covered:
+        return NO_ATTACHED
+    chosen = [bill[day] for day in covered]
+    estimate: Decimal | None = None
+    if estimate_of is not None:
+        runs = [
+            (max(start, day_start(first)), min(until, day_start(last) + DAY))
+            for first, last in day_runs(covered)
+        ]
+        amounts = [estimate_of(row, lo, hi) for lo, hi in runs]
+        if all(amount is not None for amount in amounts):
+            estimate = sum((amount for amount in amounts if amount is not None), Decimal(0))
+    actual = sum((day.actual for day in chosen), Decimal(0))
+    return AttachedShare(covered, actual, _amortized(chosen), chosen[0].currency, estimate)
 
 
 def _amortized(days: Sequence[DayActual]) -> Decimal | None:
@@ -103,16 +137,21 @@ def first_of_sets(rows: Sequence[CurrentRow]) -> set[str]:
     return carriers
 
 
-def vm_bill(ledger: Ledger, report: VmReport, price: HourlyPrice | None) -> GroupBill | None:
-    """One VM's bill beside its estimate over the report's window (one range query); ``None`` for a
-    Uniform instance, whose compute the bill charges to its scale set."""
+def vm_bill(
+    ledger: Ledger, report: VmReport, price: HourlyPrice | None, attached: AttachedEstimate | None = None
+) -> GroupBill | None:
+    """One VM's bill beside its estimate over the report's window, compute and disks and IPs (one range
+    query); ``None`` for a Uniform instance, whose compute the bill charges to its scale set."""
     vm = report.current.vm
     if vm.scale_set is not None:
         return None
-    months = months_touched(report.start, max(report.start, report.window.accrue_until))
-    days = ledger.actuals.load_resource(vm.subscription_key, resource_key(vm), months[0], months[-1])
+    start, until = report.start, report.window.accrue_until
+    months = months_touched(start, max(start, until))
+    found = ledger.actuals.load_prefixed(vm.subscription_key, resource_key(vm), months[0], months[-1])
+    kept = attached_share(report.current, found.get(attached_key(vm.vm_key), {}), start, until, attached)
     bill = GroupBill()
-    bill.add(vm_actuals(report.current, report.window, report.start, days, price))
+    days = found.get(resource_key(vm), {})
+    bill.add(vm_actuals(report.current, report.window, start, days, price, attached=kept))
     return bill
 
 
@@ -122,14 +161,17 @@ def fleet_shares(
     billed_seconds: Sequence[float],
     window: tuple[datetime, datetime, datetime],
     prices: Sequence[HourlyPrice | None],
+    attached: AttachedEstimate | None = None,
 ) -> list[BillShare]:
     """Each row's share of its subscription's stored actuals over ``window`` (start, end, as of), in the
-    order of ``rows`` (one subscription, key order). Only the VMs whose resource the bill covers need their
-    seconds per day, so only theirs are replayed from month rows; the others' estimate is all unbilled."""
+    order of ``rows`` (one subscription, key order), its disks and IPs beside (``attached`` prices their
+    estimate). Only the VMs whose resource the bill covers need their seconds per day, so only theirs are
+    replayed from month rows; the others' compute estimate is all unbilled."""
     start, end, as_of = window
     if not rows:
         return []
-    bill = load_bill(ledger, rows[0].vm.subscription_key, start, accrual_end(start, end, as_of))
+    until = accrual_end(start, end, as_of)
+    bill = load_bill(ledger, rows[0].vm.subscription_key, start, until)
     carriers = first_of_sets(rows)
     billed = [index for index, row in enumerate(rows) if resource_key(row.vm) in bill]
     windows = fleet_windows(
@@ -138,12 +180,15 @@ def fleet_shares(
     replayed = dict(zip(billed, windows, strict=True))
     shares = []
     for index, (row, seconds, price) in enumerate(zip(rows, billed_seconds, prices, strict=True)):
+        held = bill.get(attached_key(row.vm.vm_key))
+        kept = attached_share(row, held, start, until, attached) if held else NO_ATTACHED
         replay = replayed.get(index)
         if replay is None:
             unbilled = cost_of(seconds, price) if price is not None else None
             same = cost_of(0.0, price) if price is not None else None
-            shares.append(BillShare((), None, None, None, None, same, unbilled))
+            shares.append(BillShare((), None, None, None, None, same, unbilled, kept))
             continue
         days = bill[resource_key(row.vm)]
-        shares.append(vm_actuals(row, replay, start, days, price, carries_set=row.vm.vm_key in carriers))
+        carries = row.vm.vm_key in carriers
+        shares.append(vm_actuals(row, replay, start, days, price, carries_set=carries, attached=kept))
     return shares

@@ -13,7 +13,7 @@ from datetime import datetime
 from shared.answers._days import fleet_day_totals
 from shared.answers.actuals import fleet_shares
 from shared.answers.costs import PriceView, all_prices
-from shared.answers.whole_bill import AttachedView, attached_for_subscription, whole_bill
+from shared.answers.whole_bill import AttachedView, attached_estimate, attached_for_subscription, whole_bill
 from shared.domain.chargeback import ChargeExtra, GroupBy, GroupTotal, VmCharge, chargeback
 from shared.store import Ledger
 
@@ -86,6 +86,7 @@ def _charges(
         [totals.billed_seconds for _, totals in existed],
         window,
         [bill.compute.hourly_price for bill in bills],
+        attached_estimate(views[-1]) if views else None,
     )
     charges = []
     for (row, totals), bill, share in zip(existed, bills, shares, strict=True):

@@ -9,6 +9,7 @@ from typing import Any
 from shared.answers import (
     Page,
     all_prices,
+    attached_estimate,
     attached_for,
     estimate,
     fleet_totals,
@@ -63,7 +64,11 @@ def get_vm(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any]
     bill = whole_bill(report.current, report.totals, report.start, min(report.end, as_of), prices, attached)
     body["estimatedCost"] = cost_body(bill.compute)
     body.update(whole_bill_fields(bill))
-    body.update(vm_bill_fields(vm_bill(ledger, report, bill.compute.hourly_price), currency))
+    body.update(
+        vm_bill_fields(
+            vm_bill(ledger, report, bill.compute.hourly_price, attached_estimate(attached)), currency
+        )
+    )
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
 
