@@ -182,6 +182,29 @@ def test_a_scale_sets_drift_is_shown_once_on_its_first_instance(fleet):
     assert found == {("drift-01", 9.0), ("pool_0", 14.0)}
 
 
+def test_a_scale_sets_drift_is_shown_once_when_its_instances_span_pages(fleet):
+    ledger, fake = fleet
+    lines = [line for line in bill() if line.resource_id != POOL]
+    fake.costs.set_bill(SUB, "ActualCost", [*lines, BillLine(POOL, "Virtual Machines", DAY, 1.2, 14.0)])
+    refresh(ledger, fake)
+    # every VM deallocated for a day also has a deallocatedLong: with 2 findings a page, pool_0's two fill
+    # one page and pool_1 (deallocatedLong only) begins the next one
+    kinds = [FindingKind.BILLING_DRIFT, FindingKind.DEALLOCATED_LONG]
+    shown, after = [], None
+    for _ in range(10):
+        page = findings_page(
+            ledger, SUB, None, kinds=kinds, thresholds=Thresholds(deallocated_min_hours=1), top=2,
+            after=after, as_of=NOW, currency="USD",
+        )  # fmt: skip
+        shown.append([(item.current.vm.display_name, item.finding.kind.value) for item in page.items])
+        after = page.next_after
+        if after is None:
+            break
+    drifts = [name for page in shown for name, kind in page if kind == "billingDrift"]
+    assert drifts == ["drift-01", "pool_0"]
+    assert shown[2][0] == ("pool_1", "deallocatedLong")  # pool_1 begins a page of its own
+
+
 def costs(**params: str) -> dict:
     window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
     return json.loads(http_get(function_app.list_costs, "costs", **window, **params).get_body())
