@@ -17,13 +17,14 @@ import function_app
 from devtools.events import SUB, at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
 from devtools.fake_arm import BillLine, FakeArm, make_vm
 from devtools.fake_prices import FakePrices, meter
-from shared.answers import daily_billed_hours, findings_page
+from shared.answers import daily_billed_hours, daily_digest, findings_page
 from shared.domain.actuals import drift_days
 from shared.domain.findings import FindingKind, Thresholds
 from shared.jobs import Actuals, refresh_actuals, refresh_inventory, refresh_prices, run_timer, timer_steps
 from shared.sources import ArmClient, CostManagementClient, RetailPricesClient
 from shared.store import RunRecords
 from shared.web.bodies import finding_body
+from shared.web.pushed import digest_body
 from tests.factories import deliver, http_get, sample_day
 from tests.test_arm_client import SleepRecordingTransport
 
@@ -203,6 +204,25 @@ def test_a_scale_sets_drift_is_shown_once_when_its_instances_span_pages(fleet):
     drifts = [name for page in shown for name, kind in page if kind == "billingDrift"]
     assert drifts == ["drift-01", "pool_0"]
     assert shown[2][0] == ("pool_1", "deallocatedLong")  # pool_1 begins a page of its own
+
+
+def test_the_daily_digest_sets_the_days_bill_beside_its_estimate_and_names_the_drift(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    digest = daily_digest(ledger, DAY, as_of=NOW, currency="USD", thresholds=Thresholds())
+    drift = digest_body(digest)["drift"]
+    # web-01 0.50 and drift-01 0.86 billed against 2 x 5 h x 0.096; the pool (no price) is in actualCost only
+    assert (drift["amount"], drift["reason"], drift["actualCost"], drift["estimatedCostSameDays"]) == (
+        0.4, None, 2.16, 0.96,
+    )  # fmt: skip
+    assert drift["discount"] == round(1.36 / 0.96, 4) and drift["billingDriftVms"] == 1
+    [line] = drift["top"]
+    assert (line["resourceId"], line["day"], line["billHours"], line["ledgerHours"]) == (
+        DRIFTY, DAY.isoformat(), 9, 5,
+    )  # fmt: skip
+    later = digest_body(daily_digest(ledger, DAY + timedelta(days=1), as_of=NOW, currency="USD",
+                                     thresholds=Thresholds()))["drift"]  # fmt: skip
+    assert (later["amount"], later["reason"], later["billingDriftVms"]) == (None, "NotBilledYet", 1)
 
 
 def costs(**params: str) -> dict:

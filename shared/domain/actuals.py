@@ -262,6 +262,11 @@ class GroupBill:
         self._priced_estimate += other._priced_estimate
 
     @property
+    def difference(self) -> Decimal | None:
+        """Actual minus estimate over the covered days of the VMs that have both (``discount``'s parts)."""
+        return self._priced_actual - self._priced_estimate if self._priced_estimate > 0 else None
+
+    @property
     def discount(self) -> Decimal | None:
         return self._priced_actual / self._priced_estimate if self._priced_estimate > 0 else None
 
