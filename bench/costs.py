@@ -105,8 +105,8 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
             Result(
                 f"round trips / timelines page of 200 VMs, {count:,} VMs, {DAYS} days",
                 f"{trips} in {seconds:.2f} s",
-                f"<= {months + 6}",
-                PASS if trips <= months + 6 else FAIL,
+                f"<= {months + 7}",
+                PASS if trips <= months + 7 else FAIL,
             )
         )
         results += _timer_check(proxy, count, subscriptions * math.ceil(VMS_PER_SUBSCRIPTION / 1000))
@@ -118,9 +118,10 @@ def costs(proxy: FaultProxy, connection_string: str) -> tuple[list[Result], list
         "disks and IPs (a row per VM: 2 disks and 1 IP each, and the subscription's listing time) and the "
         "stored actuals (one row per VM and month); the VMs the bill covers (all here) have each month's "
         "month rows read for their estimate per billed day; + the subscription registry, the prices, "
-        "the disk and IP rates, a spare. timelines bound: months + 6 (registry, one page of current rows, "
+        "the disk and IP rates, a spare. timelines bound: months + 7 (registry, one page of current rows, "
         "one query per month, prices, the page's disks and IPs, their subscription's listing time, "
-        "the rates)."
+        "the rates, the page's stored actuals: one range per subscription on the page, one here; the "
+        "billed days' hours come from the month rows the page already read)."
     )
     results += _per_event(proxy, connection_string)
     return results, notes

@@ -269,6 +269,32 @@ def test_a_vm_shows_its_bill_beside_its_estimate(fleet):
     assert body["discount"] == round(0.5 / 0.48, 4)
 
 
+def listed(function, route: str, **params: str) -> dict[str, dict]:
+    window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
+    body = json.loads(http_get(function, route, **window, **params).get_body())
+    return {item["vmName"]: item for item in body["value"]}
+
+
+@pytest.mark.parametrize(
+    ("function", "route"), [(function_app.list_vms, "vms"), (function_app.list_vm_timelines, "timelines")]
+)
+def test_vms_and_timelines_show_each_vms_bill_as_its_own_answer_does(fleet, function, route):
+    ledger, fake = fleet
+    before = listed(function, route)
+    assert before["web-01"]["actualCost"]["reason"] == "NotBilledYet"
+    assert before["web-01"]["estimatedCostSameDays"]["amount"] is None
+    refresh(ledger, fake)
+    items = listed(function, route)
+    for name in ("web-01", "drift-01"):
+        own = vm(name)
+        fields = ("actualCost", "estimatedCostSameDays", "discount", "calibratedCost", "attachedActualCost")
+        assert {field: items[name][field] for field in fields} == {field: own[field] for field in fields}
+    assert items["web-01"]["actualCost"]["amount"] == 0.5 and items["drift-01"]["actualCost"]["hours"] == 9
+    assert items["pool_0"]["actualCost"]["reason"] == "BilledAsScaleSet"
+    paged = listed(function, route, top="1")  # a page of one VM reads its own bill
+    assert len(paged) == 1 and paged["drift-01"]["actualCost"]["amount"] == 0.86
+
+
 def test_a_uniform_instance_says_its_bill_is_its_scale_sets(fleet):
     ledger, fake = fleet
     refresh(ledger, fake)

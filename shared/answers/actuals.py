@@ -184,11 +184,71 @@ def fleet_shares(
         kept = attached_share(row, held, start, until, attached) if held else NO_ATTACHED
         replay = replayed.get(index)
         if replay is None:
-            unbilled = cost_of(seconds, price) if price is not None else None
-            same = cost_of(0.0, price) if price is not None else None
-            shares.append(BillShare((), None, None, None, None, same, unbilled, kept))
+            shares.append(_unbilled(seconds, price, kept))
             continue
         days = bill[resource_key(row.vm)]
         carries = row.vm.vm_key in carriers
         shares.append(vm_actuals(row, replay, start, days, price, carries_set=carries, attached=kept))
     return shares
+
+
+def page_bills(
+    ledger: Ledger,
+    rows: Sequence[CurrentRow],
+    billed_seconds: Sequence[float],
+    window: tuple[datetime, datetime, datetime],
+    prices: Sequence[HourlyPrice | None],
+    attached: AttachedEstimate | None = None,
+    windows: Sequence[VmWindow | None] | None = None,
+) -> list[GroupBill | None]:
+    """Each row's bill beside its estimate over ``window`` (start, end, as of), for a page of VMs (key
+    order): one range query of the stored actuals per subscription on the page, and the month rows of the
+    VMs the bill covers (one query per month; none when the page's ``windows`` are given). ``None`` for a
+    Uniform instance, whose compute the bill charges to its scale set (as ``vm_bill``)."""
+    start, end, as_of = window
+    until = accrual_end(start, end, as_of)
+    months = months_touched(start, max(start, until))
+    own = [row for row in rows if row.vm.scale_set is None]
+    bill: dict[tuple[str, str], dict[date, DayActual]] = {}
+    for subscription in dict.fromkeys(row.vm.subscription_key for row in own):
+        keys = [resource_key(row.vm) for row in own if row.vm.subscription_key == subscription]
+        found = ledger.actuals.load_keys(subscription, keys, months[0], months[-1])
+        bill.update({(subscription, key): days for key, days in found.items()})
+    covered = [index for index, row in enumerate(rows) if _days(bill, row, resource_key(row.vm))]
+    given = list(windows) if windows is not None else [None] * len(rows)
+    replayed = {index: read for index in covered if (read := given[index]) is not None}
+    missing = [index for index in covered if index not in replayed]
+    if missing:
+        chosen = fleet_windows(ledger, [rows[index] for index in missing], start, end, as_of)
+        replayed.update(zip(missing, chosen, strict=True))
+    bills: list[GroupBill | None] = []
+    for index, (row, seconds, price) in enumerate(zip(rows, billed_seconds, prices, strict=True)):
+        if row.vm.scale_set is not None:
+            bills.append(None)
+            continue
+        held = _days(bill, row, attached_key(row.vm.vm_key))
+        kept = attached_share(row, held, start, until, attached) if held else NO_ATTACHED
+        replay = replayed.get(index)
+        if replay is None:
+            share = _unbilled(seconds, price, kept)
+        else:
+            share = vm_actuals(
+                row, replay, start, _days(bill, row, resource_key(row.vm)), price, attached=kept
+            )
+        group = GroupBill()
+        group.add(share)
+        bills.append(group)
+    return bills
+
+
+def _days(
+    bill: Mapping[tuple[str, str], dict[date, DayActual]], row: CurrentRow, key: str
+) -> dict[date, DayActual]:
+    return bill.get((row.vm.subscription_key, key), {})
+
+
+def _unbilled(seconds: float, price: HourlyPrice | None, attached: AttachedShare) -> BillShare:
+    """The share of a VM whose compute the bill does not cover in the window: all its estimate unbilled."""
+    same = cost_of(0.0, price) if price is not None else None
+    unbilled = cost_of(seconds, price) if price is not None else None
+    return BillShare((), None, None, None, None, same, unbilled, attached)
