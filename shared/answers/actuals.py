@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from shared.answers._fleet import VmWindow, accrual_end, fleet_windows
+from shared.answers._days import VmTotals, billed_per_day, fleet_daily_billed
+from shared.answers._fleet import VmWindow, accrual_end
 from shared.answers.reports import VmReport
 from shared.domain.actuals import (
     DAY,
     BillShare,
     DayActual,
     GroupBill,
-    daily_billed_seconds,
     day_start,
     days_between,
     resource_key,
@@ -27,7 +27,7 @@ from shared.domain.actuals import (
 from shared.domain.attached_actuals import AttachedShare, attached_key, day_runs
 from shared.domain.pricing import HourlyPrice, cost_of
 from shared.domain.times import months_touched
-from shared.store import CurrentRow, Ledger
+from shared.store import CurrentRow, Ledger, ResourceDays
 
 HOUR = 3600.0
 
@@ -36,20 +36,14 @@ NO_ATTACHED = AttachedShare()
 AttachedEstimate = Callable[[CurrentRow, datetime, datetime], Decimal | None]
 
 
-def daily_seconds(window: VmWindow, start: datetime) -> dict[date, float]:
-    changes = ((change.time, change.state) for change in window.changes)
-    return daily_billed_seconds(window.state_at_start, changes, start, window.accrue_until)
-
-
 def daily_billed_hours(
     ledger: Ledger, rows: Sequence[CurrentRow], first_day: date, last_day: date, as_of: datetime
 ) -> list[dict[date, float]]:
-    """Each row's billed hours per UTC day of ``[first_day, last_day]`` (key order, like ``rows``)."""
+    """Each row's billed hours per UTC day of ``[first_day, last_day]`` (key order, like ``rows``), from the
+    day rows (``fleet_daily_billed``)."""
     start, end = day_start(first_day), day_start(last_day) + DAY
-    windows = fleet_windows(ledger, rows, start, end, as_of, whole_subscriptions=True)
-    return [
-        {day: seconds / HOUR for day, seconds in daily_seconds(window, start).items()} for window in windows
-    ]
+    per_day = fleet_daily_billed(ledger, rows, start, end, as_of, whole_subscriptions=True)
+    return [{day: seconds / HOUR for day, seconds in seconds.items()} for seconds in per_day]
 
 
 def vm_actuals(
@@ -63,9 +57,26 @@ def vm_actuals(
     attached: AttachedShare = NO_ATTACHED,
 ) -> BillShare:
     """``row``'s actuals over ``[start, window.accrue_until)`` from its resource's stored days ``bill``."""
-    days = days_between(start, window.accrue_until) if window.accrue_until > start else []
+    until = window.accrue_until
+    seconds = billed_per_day(window, start) if until > start else {}
+    return share_of(row, seconds, (start, until), bill, price, carries_set=carries_set, attached=attached)
+
+
+def share_of(
+    row: CurrentRow,
+    seconds: Mapping[date, float],
+    span: tuple[datetime, datetime],
+    bill: Mapping[date, DayActual],
+    price: HourlyPrice | None,
+    *,
+    carries_set: bool = True,
+    attached: AttachedShare = NO_ATTACHED,
+) -> BillShare:
+    """``row``'s actuals over ``span`` (start, accrued until) from its billed ``seconds`` per UTC day and
+    its resource's stored days ``bill``: the bill's days beside the estimate of the same days."""
+    start, until = span
+    days = days_between(start, until) if until > start else []
     covered = tuple(day for day in days if day in bill)
-    seconds = daily_seconds(window, start) if days else {}
     same = sum((seconds.get(day, 0.0) for day in covered), 0.0)
     rest = sum((value for day, value in seconds.items() if day not in bill), 0.0)
     carries = carries_set or row.vm.scale_set is None
@@ -158,38 +169,49 @@ def vm_bill(
 def fleet_shares(
     ledger: Ledger,
     rows: Sequence[CurrentRow],
-    billed_seconds: Sequence[float],
+    answers: Sequence[VmTotals],
     window: tuple[datetime, datetime, datetime],
     prices: Sequence[HourlyPrice | None],
     attached: AttachedEstimate | None = None,
+    bill: ResourceDays | None = None,
 ) -> list[BillShare]:
-    """Each row's share of its subscription's stored actuals over ``window`` (start, end, as of), in the
-    order of ``rows`` (one subscription, key order), its disks and IPs beside (``attached`` prices their
-    estimate). Only the VMs whose resource the bill covers need their seconds per day, so only theirs are
-    replayed from month rows; the others' compute estimate is all unbilled."""
+    """Each row's share of its subscription's stored actuals ``bill`` (read when not given) over ``window``
+    (start, end, as of), in the order of ``rows`` (one subscription, key order), from its totals in
+    ``answers``; its disks and IPs beside (``attached`` prices their estimate). Only the VMs whose resource
+    the bill covers need their seconds per day: ``fleet_day_totals`` reads them with the totals when asked
+    (``billed_in``), else they are read here from the day rows (``fleet_daily_billed``); the others'
+    compute estimate is all unbilled."""
     start, end, as_of = window
     if not rows:
         return []
     until = accrual_end(start, end, as_of)
-    bill = load_bill(ledger, rows[0].vm.subscription_key, start, until)
+    bill = bill if bill is not None else load_bill(ledger, rows[0].vm.subscription_key, start, until)
     carriers = first_of_sets(rows)
     billed = [index for index, row in enumerate(rows) if resource_key(row.vm) in bill]
-    windows = fleet_windows(
-        ledger, [rows[index] for index in billed], start, end, as_of, whole_subscriptions=True
-    )
-    replayed = dict(zip(billed, windows, strict=True))
+    per_day = {index: known for index in billed if (known := answers[index].billed_by_day) is not None}
+    missing = [index for index in billed if index not in per_day]
+    if missing:
+        read = fleet_daily_billed(
+            ledger, [rows[index] for index in missing], start, end, as_of, whole_subscriptions=True
+        )
+        per_day.update(zip(missing, read, strict=True))
     shares = []
-    for index, (row, seconds, price) in enumerate(zip(rows, billed_seconds, prices, strict=True)):
+    for index, (row, answer, price) in enumerate(zip(rows, answers, prices, strict=True)):
         held = bill.get(attached_key(row.vm.vm_key))
         kept = attached_share(row, held, start, until, attached) if held else NO_ATTACHED
-        replay = replayed.get(index)
-        if replay is None:
-            shares.append(_unbilled(seconds, price, kept))
+        seconds = per_day.get(index)
+        if seconds is None:
+            shares.append(_unbilled(answer.totals.billed_seconds, price, kept))
             continue
         days = bill[resource_key(row.vm)]
         carries = row.vm.vm_key in carriers
-        shares.append(vm_actuals(row, replay, start, days, price, carries_set=carries, attached=kept))
+        shares.append(share_of(row, seconds, (start, until), days, price, carries_set=carries, attached=kept))
     return shares
+
+
+def billed_in(bill: ResourceDays) -> Callable[[CurrentRow], bool]:
+    """Whether the bill covers a row's compute in the window: the rows whose seconds per day it needs."""
+    return lambda row: resource_key(row.vm) in bill
 
 
 def page_bills(
@@ -216,10 +238,10 @@ def page_bills(
         bill.update({(subscription, key): days for key, days in found.items()})
     covered = [index for index, row in enumerate(rows) if _days(bill, row, resource_key(row.vm))]
     given = list(windows) if windows is not None else [None] * len(rows)
-    replayed = {index: read for index in covered if (read := given[index]) is not None}
+    replayed = {index: billed_per_day(read, start) for index in covered if (read := given[index]) is not None}
     missing = [index for index in covered if index not in replayed]
     if missing:
-        chosen = fleet_windows(ledger, [rows[index] for index in missing], start, end, as_of)
+        chosen = fleet_daily_billed(ledger, [rows[index] for index in missing], start, end, as_of)
         replayed.update(zip(missing, chosen, strict=True))
     bills: list[GroupBill | None] = []
     for index, (row, seconds, price) in enumerate(zip(rows, billed_seconds, prices, strict=True)):
@@ -232,9 +254,8 @@ def page_bills(
         if replay is None:
             share = _unbilled(seconds, price, kept)
         else:
-            share = vm_actuals(
-                row, replay, start, _days(bill, row, resource_key(row.vm)), price, attached=kept
-            )
+            days = _days(bill, row, resource_key(row.vm))
+            share = share_of(row, replay, (start, until), days, price, attached=kept)
         group = GroupBill()
         group.add(share)
         bills.append(group)
