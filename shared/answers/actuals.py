@@ -1,5 +1,6 @@
-"""The bill beside the estimate, read side: the ledger's billed hours per VM and UTC day (from month rows,
-as every fleet answer reads them), and each VM's share of what the stored actuals say over a window.
+"""The bill beside the estimate, read side: the ledger's billed hours per VM and UTC day (whole days from
+the day rows, as every fleet answer reads them: ``_days.fleet_daily_billed``), and each VM's share of what
+the stored actuals say over a window, its disks' and IPs' beside.
 
 A Uniform instance's compute is billed under its scale set: the set's actual cost is one resource's, set
 beside the sum of its instances' estimates (the first instance of the set in key order carries the set's
@@ -224,8 +225,9 @@ def page_bills(
     windows: Sequence[VmWindow | None] | None = None,
 ) -> list[GroupBill | None]:
     """Each row's bill beside its estimate over ``window`` (start, end, as of), for a page of VMs (key
-    order): one range query of the stored actuals per subscription on the page, and the month rows of the
-    VMs the bill covers (one query per month; none when the page's ``windows`` are given). ``None`` for a
+    order): one range query of the stored actuals per subscription on the page, and the day rows of the
+    VMs the bill covers (``fleet_daily_billed``: one query per month, the edge days' month rows when the
+    current row cannot tell them; none when the page's ``windows`` are given). ``None`` for a
     Uniform instance, whose compute the bill charges to its scale set (as ``vm_bill``)."""
     start, end, as_of = window
     until = accrual_end(start, end, as_of)
