@@ -40,6 +40,7 @@ SECTIONS = (
     "attached",
     "coldstart",
     "sweep",
+    "storage",
 )
 
 
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
+            "storage": _storage,
         }
         for name in sections:
             section_results, section_notes = runners[name]()
@@ -169,6 +171,12 @@ def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:
     results, notes = sweep_cost(FULL_FLEET if full else DEFAULT_FLEET)
     more_results, more_notes = sweep_reconcile_cost(proxy)
     return results + more_results, notes + more_notes
+
+
+def _storage() -> tuple[list[Result], list[str]]:
+    from bench.storage_size import storage_size
+
+    return storage_size()
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:
