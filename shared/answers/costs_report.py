@@ -69,7 +69,7 @@ def _charges(
     fetched: list[datetime],
 ) -> list[VmCharge]:
     """The charges of one subscription's VMs that existed in the window (whole days from day rows); the
-    price times go to ``fetched``."""
+    oldest price time among them goes to ``fetched`` (one per subscription, not one per VM)."""
     start, end, as_of = window
     rows = list(ledger.iter_current_rows(subscription))
     if not rows:
@@ -87,10 +87,11 @@ def _charges(
         window,
         [bill.compute.hourly_price for bill in bills],
     )
+    times = [bill.compute.price_as_of for bill in bills if bill.compute.price_as_of is not None]
+    if times:
+        fetched.append(min(times))
     charges = []
     for (row, totals), bill, share in zip(existed, bills, shares, strict=True):
-        if bill.compute.price_as_of is not None:
-            fetched.append(bill.compute.price_as_of)
         extra = ChargeExtra(
             bill.attached.amount, bill.attached.monthly, bill.total.amount, bill.avoided.amount,
             bill.avoided.seconds,
