@@ -73,6 +73,8 @@ def simulation(
     scale = f"{vms:,} VMs in {subscriptions} subscriptions"
     results = _costs(proxy, now, scale, subs, per_subscription)
     results.append(_timelines(proxy, now, scale))
+    for result in results:  # a long run: what it measured so far is not lost if it is stopped later
+        progress(f"{result.measure}: {result.value}")
     reconcile_results, runs = _reconcile(proxy, ledger, subs, per_subscription)
     results += reconcile_results
     ledger.table.delete_table()
@@ -214,6 +216,7 @@ def _reconcile(
                 f"{sum(report.confirmed for report in reports):,} confirmed, {proxy.total():,} Table round "
                 f"trips, {seconds:.0f} s"
             )
+            progress(lines[-1])
             resume = resume_at(reports)
             if len(done) == len(subs):
                 break
