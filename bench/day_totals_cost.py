@@ -85,7 +85,7 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
         "rows + day rows of each month the whole days touch (1,000 VMs a query) + the month rows of a "
         "partial first day's month (ceil(rows / 1000), a VM having ceil(its transitions that month / 200) "
         "rows) + the registry, the prices, the disk and IP rates, the subscription's disks and IPs (one "
-        "page: no VM here holds any) and a spare.",
+        "page: no VM here holds any) and its stored actuals (one page: none here).",
         f"timelines page: top=200 over the last {PAGE_DAYS} days, with the resolution the page asks at its "
         f"widest ({PAGE_BUCKETS} periods of the window: at most {2 * PAGE_BUCKETS + 1} segments a VM) and "
         "without it (every segment, as before); bytes of the JSON body.",
