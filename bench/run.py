@@ -40,6 +40,7 @@ SECTIONS = (
     "attached",
     "coldstart",
     "sweep",
+    "storage",
 )
 # Run only when named in --only: each takes more than a few minutes.
 SLOW_SECTIONS = ("simulation",)
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
+            "storage": _storage,
             "simulation": lambda: _simulation(proxy, azurite, args.sim_vms, args.sim_subscriptions),
         }
         for name in sections:
@@ -191,6 +193,12 @@ def _simulation(
     from bench.fleet_sim import simulation
 
     return simulation(proxy, azurite.connection_string, vms, subscriptions)
+
+
+def _storage() -> tuple[list[Result], list[str]]:
+    from bench.storage_size import storage_size
+
+    return storage_size()
 
 
 def _coldstart() -> tuple[list[Result], list[str]]:

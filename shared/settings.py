@@ -58,6 +58,7 @@ FINDINGS_TOPIC_KEY = "FINDINGS_TOPIC_KEY"
 DIGEST_HOUR_UTC = "DIGEST_HOUR_UTC"
 RECONCILE_SOURCE = "RECONCILE_SOURCE"
 WATCH_MANAGEMENT_GROUP = "WATCH_MANAGEMENT_GROUP"
+TRANSITION_RETENTION_DAYS = "TRANSITION_RETENTION_DAYS"
 
 T = TypeVar("T")
 DEFAULT_TABLE_NAME = "vmledger"
@@ -115,6 +116,8 @@ class Settings:
     reconcile_source: ReconcileSource = ReconcileSource.LIST
     # The enabled subscriptions under this management group are watched too (refreshed with the inventory).
     watch_management_group: str | None = None
+    # Transitions older than this many days (rounded down to a UTC month) are removed; 0: all kept.
+    transition_retention_days: int = 0
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -123,18 +126,16 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         storage=_read_storage(env),
         table_name=_read_table_name(env),
-        billing_policy=_read_policy(env),
+        billing_policy=_parsed(env, BILLED_POWER_STATES, BillingPolicy.parse),
         reconcile_subscription_ids=_read_subscriptions(env),
         arm_endpoint=_read_endpoint(env, ARM_ENDPOINT, DEFAULT_ARM_ENDPOINT),
         compute_api_version=_value(env, COMPUTE_API_VERSION) or DEFAULT_COMPUTE_API_VERSION,
         findings=_read_thresholds(env),
-        backfill_on_adopt_days=int(
-            _number(
-                env, BACKFILL_ON_ADOPT_DAYS, DEFAULT_BACKFILL_ON_ADOPT_DAYS, MAX_BACKFILL_DAYS, whole=True
-            )
+        backfill_on_adopt_days=_whole(
+            env, BACKFILL_ON_ADOPT_DAYS, DEFAULT_BACKFILL_ON_ADOPT_DAYS, MAX_BACKFILL_DAYS
         ),
-        backfill_on_adopt_max_vms=int(
-            _number(env, BACKFILL_ON_ADOPT_MAX_VMS, DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS, 10_000, whole=True)
+        backfill_on_adopt_max_vms=_whole(
+            env, BACKFILL_ON_ADOPT_MAX_VMS, DEFAULT_BACKFILL_ON_ADOPT_MAX_VMS, 10_000
         ),
         inventory_refresh=_read_period(env, INVENTORY_REFRESH, DEFAULT_INVENTORY_REFRESH),
         actuals_refresh=_read_period(env, ACTUALS_REFRESH, DEFAULT_ACTUALS_REFRESH, off=True),
@@ -143,9 +144,10 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_name=_read_queue_name(env),
         findings_topic_endpoint=_value(env, FINDINGS_TOPIC_ENDPOINT),  # checked by the topic's client
         findings_topic_key=_value(env, FINDINGS_TOPIC_KEY),
-        digest_hour_utc=int(_number(env, DIGEST_HOUR_UTC, DEFAULT_DIGEST_HOUR_UTC, 23, whole=True)),
+        digest_hour_utc=_whole(env, DIGEST_HOUR_UTC, DEFAULT_DIGEST_HOUR_UTC, 23),
         reconcile_source=_parsed(env, RECONCILE_SOURCE, parse_reconcile_source),
         watch_management_group=_parsed(env, WATCH_MANAGEMENT_GROUP, parse_management_group),
+        transition_retention_days=_whole(env, TRANSITION_RETENTION_DAYS, 0, 36_600),
     )
 
 
@@ -184,6 +186,10 @@ def _number(
         kind = "a whole number" if whole else "a number"
         raise ConfigurationError(f"{name} must be {kind} from 0 to {maximum:g}, got {text!r}")
     return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    return int(_number(env, name, default, maximum, whole=True))
 
 
 def is_loopback_http(endpoint: str) -> bool:
@@ -242,13 +248,6 @@ def _read_queue_name(env: Mapping[str, str]) -> str:
             f"with a letter or digit, got {name!r}"
         )
     return name
-
-
-def _read_policy(env: Mapping[str, str]) -> BillingPolicy:
-    try:
-        return BillingPolicy.parse(env.get(BILLED_POWER_STATES))
-    except ValueError as err:
-        raise ConfigurationError(f"{BILLED_POWER_STATES}: {err}") from err
 
 
 def _read_subscriptions(env: Mapping[str, str]) -> tuple[str, ...]:

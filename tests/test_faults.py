@@ -39,7 +39,9 @@ from shared.jobs import handle_event, rebuild_month_rows
 from shared.settings import read_settings
 from shared.sources import inbound_from_binding
 from shared.store import Ledger, open_ledger
+from shared.store._entities import current_from_entity
 from shared.store._keys import CURRENT_PREFIX, SUBSCRIPTIONS_PARTITION, TRANSITION_PREFIX
+from shared.store._transition_entities import transition_from_entity
 
 pytestmark = [pytest.mark.faults, pytest.mark.azurite]
 
@@ -215,28 +217,20 @@ def assert_consistent(ledger: Ledger) -> None:
     assert set(by_vm) == set(currents), "a current row without transitions, or transitions without one"
     subscriptions = {key for partition, key in rows if partition == SUBSCRIPTIONS_PARTITION}
     assert {partition for partition, _ in currents} <= subscriptions
-    for vm, transitions in by_vm.items():
-        transitions.sort(key=lambda entity: entity["RowKey"])
-        current = currents[vm]
-        assert current["firstKey"] == transitions[0]["RowKey"], vm
-        assert current["lastKey"] == transitions[-1]["RowKey"], vm
-        assert _state(current, "state") == _state(transitions[-1], "state"), vm
-        assert "pendingFrom" not in current, vm
-        assert transitions[0]["prevKey"] == "", vm
+    for vm, entities in by_vm.items():
+        transitions = sorted((transition_from_entity(entity) for entity in entities), key=lambda row: row.key)
+        current = current_from_entity(currents[vm])
+        assert current.span.first_key == transitions[0].key, vm
+        assert current.span.last_key == transitions[-1].key, vm
+        assert current.condition.state == transitions[-1].state, vm
+        assert current.upkeep.pending is None, vm
+        assert transitions[0].prev_key == "", vm
         for before, after in zip(transitions, transitions[1:], strict=False):
-            assert _state(after, "prev") == _state(before, "state"), (vm, after["RowKey"])
-            assert after["prevKey"] == before["RowKey"], (vm, after["RowKey"])
+            assert after.prev == before.state, (vm, after.key)
+            assert after.prev_key == before.key, (vm, after.key)
         for row in transitions:
-            if row["prevExists"]:
-                assert row["prevSince"] <= row["time"], ("prevSince after its own time", vm, row["RowKey"])
-
-
-def _state(entity: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {
-        name[len(prefix) :]: value
-        for name, value in entity.items()
-        if name.startswith(prefix) and name != "prevKey"
-    }
+            if row.prev is not None:
+                assert row.prev.since <= row.time, ("prevSince after its own time", vm, row.key)
 
 
 class Deliveries:

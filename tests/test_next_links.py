@@ -19,7 +19,7 @@ def test_a_next_link_keeps_every_filter_of_every_paged_route_and_never_the_key()
     sent = {
         "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "top": "2", "subscriptionId": "s",
         "resourceGroup": "rg", "scaleSet": "web-ss", "kind": "stoppedButBilled", "minHours": "3",
-        "format": "csv", "code": "secret-key", "unknown": "x",
+        "format": "csv", "resolution": "PT15M", "code": "secret-key", "unknown": "x",
     }  # fmt: skip
     link = next_link(Request(url="http://localhost:7071/api/findings", params=sent, route={}), "after")
     carried = dict(parse_qsl(urlsplit(link).query))

@@ -119,8 +119,19 @@ def test_an_hourly_price_that_cannot_be_true_prices_nothing(price):
 
 @pytest.mark.parametrize("price", ["0", "0.096", str(MAX_HOURLY_PRICE)])
 def test_hourly_prices_from_0_to_the_limit_are_believable(price):
-    assert is_believable_hourly_price(Decimal(price))
+    assert is_believable_hourly_price(Decimal(price), "USD")
     assert meter_kind(item(retail_price=Decimal(price))) == MeterKind(OsType.LINUX, Priority.REGULAR)
+
+
+# The dearest sizes cost a few hundred dollars an hour: about 600,000 KRW or 6,500,000 IDR.
+@pytest.mark.parametrize(("price", "currency"), [("600000", "KRW"), ("6500000", "IDR"), ("60000", "JPY")])
+def test_a_true_price_of_a_large_size_in_a_currency_worth_far_less_than_a_dollar_is_believable(
+    price, currency
+):
+    assert is_believable_hourly_price(Decimal(price), currency)
+    assert meter_kind(item(retail_price=Decimal(price), currency=currency)) is not None
+    assert not is_believable_hourly_price(Decimal(price), "USD")
+    assert not is_believable_hourly_price(Decimal("1E+30"), currency)
 
 
 @pytest.mark.parametrize(

@@ -41,13 +41,9 @@ from shared.store import (
     Upkeep,
     VmProfile,
 )
-from shared.store._entities import (
-    current_entity,
-    current_from_entity,
-    transition_entity,
-    transition_from_entity,
-)
+from shared.store._entities import current_entity, current_from_entity
 from shared.store._keys import transition_key
+from shared.store._transition_entities import transition_entity, transition_from_entity
 from shared.store._write_plan import plan_append, writes_current
 
 POLICY = BillingPolicy.parse(None)
@@ -172,7 +168,7 @@ def test_a_transition_row_and_its_evidence_survive_its_table_entity_unchanged(ev
         prev_key="tx|before",
     )
     entity = transition_entity(original, VM.subscription_key)
-    assert (entity["PartitionKey"], entity["RowKey"], entity["source"]) == (
+    assert (entity["PartitionKey"], entity["RowKey"], transition_from_entity(entity).evidence.source) == (
         SUB,
         original.key,
         evidence.source,

@@ -186,3 +186,20 @@ def test_a_next_page_link_that_changes_on_every_page_stops_at_the_page_cap():
             client.fetch([("westeurope", "Standard_D2s_v5")])
         assert len(fake.requests) == MAX_PRICE_PAGES
     assert f"more pages after {MAX_PRICE_PAGES:,}" in failure.value.message
+
+
+def test_a_large_size_priced_in_won_is_kept_while_the_same_number_in_dollars_is_refused():
+    """The bound follows the currency's order of magnitude: a few hundred dollars an hour is about
+    600,000 KRW."""
+    won = meter("koreacentral", "Standard_M416ms_v2", 600_000, currency="KRW")
+    with FakePrices([won]) as fake:
+        items = RetailPricesClient(fake.url, "KRW", retry_total=0).fetch(
+            [("koreacentral", "Standard_M416ms_v2")]
+        )
+    assert [item.retail_price for item in items] == [Decimal(600_000)]
+    dollars = meter("koreacentral", "Standard_M416ms_v2", 600_000)
+    with FakePrices([meter("koreacentral", "Standard_M416ms_v2", "0.5", windows=True), dollars]) as fake:
+        items = RetailPricesClient(fake.url, "USD", retry_total=0).fetch(
+            [("koreacentral", "Standard_M416ms_v2")]
+        )
+    assert [item.retail_price for item in items] == [Decimal("0.5")]

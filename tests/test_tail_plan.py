@@ -30,6 +30,7 @@ from shared.store._tail_plan import (
     anchor_from_successor,
     settled_current,
 )
+from shared.store._transition_entities import transition_from_entity
 from shared.store._write_plan import plan_append
 
 POLICY = BillingPolicy.parse(None)
@@ -71,9 +72,9 @@ def marked(current: CurrentRow, pending: Pending | None) -> CurrentRow:
 def test_an_append_names_the_row_before_it_and_a_new_vm_s_first_row_names_none():
     first = plan_append(new(CREATE, 1), "k1", None, POLICY)
     (_, row_entity), _month_row, _current = first.operations
-    assert row_entity["prevKey"] == BEFORE_FIRST
+    assert transition_from_entity(row_entity).prev_key == BEFORE_FIRST
     second = plan_append(new(DEALLOCATE, 2), "k2", first.current, POLICY)
-    assert second.operations[0][1]["prevKey"] == "k1"
+    assert transition_from_entity(second.operations[0][1]).prev_key == "k1"
     assert second.current.span.last_key == "k2"
 
 

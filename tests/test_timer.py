@@ -30,8 +30,8 @@ SIZE = "Standard_D2s_v5"
 START = "Microsoft.Compute/virtualMachines/start/action"
 # Every run record of a run on SUB, in the order the steps run.
 RECORDS = [
-    "reconcile", "adopted-backfill", "month-rows", f"inventory|{SUB}", "prices|USD", "findings-topic",
-    "daily-digest",
+    "reconcile", "adopted-backfill", "month-rows", "retention", f"inventory|{SUB}", "prices|USD",
+    "findings-topic", "daily-digest",
 ]  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def test_with_every_arm_listing_endless_the_timer_stops_at_the_caps_and_its_othe
     assert ledger.prices.get("USD", "westeurope", SIZE) is not None
     records = RunRecords(ledger.table)
     outcomes = {name: records.get(name).succeeded for name in RECORDS}
-    assert outcomes == {"reconcile": False, "adopted-backfill": True, "month-rows": True,
+    assert outcomes == {"reconcile": False, "adopted-backfill": True, "month-rows": True, "retention": True,
                         f"inventory|{SUB}": False, "prices|USD": True, "findings-topic": True,
                         "daily-digest": True}  # fmt: skip
     assert "previous inventory kept" in records.get(f"inventory|{SUB}").detail

@@ -153,6 +153,9 @@ param backfillOnAdoptMaxVms int = 50
 param inventoryRefresh string = 'PT6H'
 @description('How often the timer asks Cost Management for each watched subscription\'s daily actual cost, an ISO-8601 duration, or 0 to switch it off (ACTUALS_REFRESH).')
 param actualsRefresh string = 'P1D'
+@description('Days of transitions kept (rounded down to a UTC month), 0 to keep every one; day and month rows are always kept (TRANSITION_RETENTION_DAYS).')
+@minValue(0)
+param transitionRetentionDays int = 0
 
 @description('What reconcile reads: list (List All per subscription), resourceGraph (one Resource Graph sweep, each disagreement confirmed by Compute) or auto (the sweep above 20 subscriptions) (RECONCILE_SOURCE).')
 @allowed([
@@ -309,6 +312,7 @@ module functionApp 'modules/functionApp.bicep' = {
     backfillOnAdoptMaxVms: backfillOnAdoptMaxVms
     inventoryRefresh: inventoryRefresh
     actualsRefresh: actualsRefresh
+    transitionRetentionDays: transitionRetentionDays
     reconcileSource: reconcileSource
     watchManagementGroup: watchManagementGroup
     retailPricesEndpoint: retailPricesEndpoint

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.answers._fleet import VmWindow
+from shared.answers._fleet import VmWindow, fleet_windows
 from shared.answers._window import window_rows
 from shared.answers.paging import Page, page_of
 from shared.domain.accounting import WindowTotals, window_totals
@@ -50,8 +50,13 @@ def vm_report(
     if start is None:
         start = min(current.span.first_time, end)
         start = max(start, earliest) if earliest is not None else start
-    found = window_rows(ledger, current, start, end, as_of)
-    window = VmWindow(found.state_at_start, list(found.rows), found.accrue_until)
+    cut = ledger.retained_from(as_of)
+    if cut is not None and start < cut:
+        # Transitions before the retention cut are removed: the month rows, kept, answer exactly.
+        window = fleet_windows(ledger, [current], start, end, as_of)[0]
+    else:
+        found = window_rows(ledger, current, start, end, as_of)
+        window = VmWindow(found.state_at_start, list(found.rows), found.accrue_until)
     changes = ((row.time, row.state) for row in window.changes)
     totals = window_totals(window.state_at_start, changes, start, window.accrue_until)
     return VmReport(current, start, end, totals, window)

@@ -25,9 +25,15 @@ HOURLY_UNIT = "1 Hour"
 SERVICE_NAME = "Virtual Machines"
 VM_PRODUCT_PREFIX = "Virtual Machines"  # "Virtual Machines Dasv5 Series [Windows]"
 # Not a price but a bound: an hourly price above it is taken as an error of the source, which would swamp
-# every sum it entered. In currencies worth far less than a dollar (JPY, KRW, INR, ...) the largest sizes
-# can exceed it: they get no price (and a warning at the refresh) rather than a wrong one.
+# every sum it entered. It is set in US dollars, far above the dearest size (a few hundred dollars an
+# hour), and scaled for the currencies the Retail Prices API offers that are worth far less than a dollar
+# by a power of ten at or above their rate: orders of magnitude, not exchange rates, so that a true price
+# in KRW or IDR is never refused while 1e30 or an infinity still is.
 MAX_HOURLY_PRICE = Decimal(10_000)
+_UNITS_PER_DOLLAR_AT_MOST = {
+    "TWD": 100, "INR": 100, "RUB": 100, "TRY": 100, "JPY": 1_000, "KRW": 10_000, "IDR": 100_000,
+    "ARS": 100_000,
+}  # fmt: skip
 _SECONDS_PER_HOUR = Decimal(3600)
 _CENT = Decimal("0.01")
 
@@ -87,9 +93,14 @@ class CostEstimate:
     reason: CostReason | None = None
 
 
-def is_believable_hourly_price(amount: Decimal) -> bool:
-    """A finite amount from 0 to ``MAX_HOURLY_PRICE`` (``NaN`` and infinities are not prices)."""
-    return amount.is_finite() and 0 <= amount <= MAX_HOURLY_PRICE
+def max_hourly_price(currency: str) -> Decimal:
+    """``MAX_HOURLY_PRICE`` in ``currency``'s units (its order of magnitude against the dollar)."""
+    return MAX_HOURLY_PRICE * _UNITS_PER_DOLLAR_AT_MOST.get(currency.upper(), 1)
+
+
+def is_believable_hourly_price(amount: Decimal, currency: str) -> bool:
+    """A finite amount from 0 to ``max_hourly_price`` (``NaN`` and infinities are not prices)."""
+    return amount.is_finite() and 0 <= amount <= max_hourly_price(currency)
 
 
 def prices_vm_time(item: PriceItem) -> bool:
@@ -105,7 +116,7 @@ def prices_vm_time(item: PriceItem) -> bool:
 
 def meter_kind(item: PriceItem) -> MeterKind | None:
     """The (OS, priority) an item prices, or ``None`` for items that do not price pay-as-you-go VM time."""
-    if not prices_vm_time(item) or not is_believable_hourly_price(item.retail_price):
+    if not prices_vm_time(item) or not is_believable_hourly_price(item.retail_price, item.currency):
         return None
     names = f"{item.sku_name} {item.meter_name}".lower()
     if "spot" in names:

@@ -5,8 +5,9 @@ run, or at most once a period measured from its last attempt), its share of the 
 begins nothing and requests nothing later than that many seconds into the run) and its work. Every step
 runs whatever the steps before it did (``_steps.run_steps``): a failed reconcile still lets the rebuilds
 and refreshes run, a failed rebuild is retried next run (answers stay exact meanwhile), a failed refresh
-keeps the previous inventory or prices. Each failure is logged and recorded; the reconcile's also fails
-the invocation, after every step has run.
+keeps the previous inventory or prices; ``retention`` removes transitions past
+``TRANSITION_RETENTION_DAYS`` after the rebuilds. Each failure is logged and recorded; the reconcile's
+also fails the invocation, after every step has run.
 
 The run has one deadline, ``RUN_DEADLINE_SECONDS`` after it starts, well inside the Functions timeout (10
 minutes, ``host.json``): no listing requests a page after it and a request's retries end by it, whatever a
@@ -36,6 +37,7 @@ from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
+from shared.jobs.retention import remove_old_transitions
 from shared.jobs.sweep import reconcile_sweep
 from shared.sources import (
     ArmClient,
@@ -100,6 +102,7 @@ def timer_steps(
         Step("reconcile",        EVERY_RUN,       RUN_BUDGET_SECONDS, run.reconcile, fails_run=True),
         Step("adopted-backfill", EVERY_RUN,       whole_run,          run.backfill),
         Step("month-rows",       EVERY_RUN,       whole_run,          run.month_rows),
+        Step("retention",        EVERY_RUN,       whole_run,          run.retention),
         Step("inventory",        inventory_every, whole_run,          run.inventory, each=run.subscriptions),
         Step("prices",           PRICES_REFRESH,  whole_run,          run.prices,    each=[prices.currency]),
         Step("actuals",          _every(actuals), whole_run,          run.actuals,   each=billed),
@@ -216,6 +219,9 @@ class _TimerRun:
             f"rebuilt {report.rebuilt} ({report.disagreed} disagreed with their mark), raced {report.raced}, "
             f"left {report.left}"
         )
+
+    def retention(self, step: StepRun) -> str:
+        return remove_old_transitions(self.ledger, now=step.now, deadline=step.deadline).summary()
 
     def inventory(self, step: StepRun) -> str:
         sub = step.item or ""

@@ -7,7 +7,7 @@ the same guarded pager as every Azure list API: origin check on each link, loop 
 values are case-sensitive from 2023-01-01-preview: sizes are sent as ARM lists them, regions in lower
 case, as ``armRegionName`` is. Values are checked against ARM's naming before they go into a filter.
 An item is ignored, and counted in one warning per fetch, when it is malformed, in another currency than
-asked, or an hourly VM meter whose ``retailPrice`` is not a JSON number from 0 to ``MAX_HOURLY_PRICE``
+asked, or an hourly VM meter whose ``retailPrice`` is not a JSON number from 0 to ``max_hourly_price``
 (Python's json reads ``Infinity`` and ``NaN``); a listing with items but none usable fails as a whole.
 Source of the shape: Learn, "Azure Retail Prices REST API overview" (tests/data/published/retail_prices).
 """
@@ -27,10 +27,10 @@ from azure.core.rest import HttpRequest, HttpResponse
 from shared.domain.attached_pricing import ATTACHED_DISK_PRODUCTS, DISK_SERVICE, IP_PRODUCT, IP_SERVICE
 from shared.domain.pricing import (
     CONSUMPTION,
-    MAX_HOURLY_PRICE,
     SERVICE_NAME,
     PriceItem,
     is_believable_hourly_price,
+    max_hourly_price,
     prices_vm_time,
 )
 from shared.domain.times import parse_time
@@ -94,7 +94,7 @@ def usable_item(entry: Any, currency: str) -> PriceItem | None:
     item = price_item(entry)
     if item is None or item.currency != currency:
         return None
-    if prices_vm_time(item) and not is_believable_hourly_price(item.retail_price):
+    if prices_vm_time(item) and not is_believable_hourly_price(item.retail_price, currency):
         return None
     return item
 
@@ -165,7 +165,7 @@ class RetailPricesClient:
             logger.warning(
                 "retail prices in %s: %s item(s) ignored: malformed, in another currency, or an hourly "
                 "price that is not a number from 0 to %s",
-                self.currency, ignored, MAX_HOURLY_PRICE,
+                self.currency, ignored, max_hourly_price(self.currency),
             )  # fmt: skip
         return items
 

@@ -34,6 +34,17 @@ CORRELATION_ID = "correlationId"
 CAUSE = "cause"  # a health annotation's cause (``shared.domain.health.Cause``)
 CHANGED_AFTER = "changedAfter"  # a listing's: the last recorded time before it
 
+# ---- compact transition rows (written since issue 24): few properties, short names, short values ----
+# (``_compact``). The time is the RowKey's; rows in the columns above still read back as they always have.
+COMPACT_STATE = "S"  # the state after: ``_month_rows.state_code`` (provisioning, power, flags)
+COMPACT_SINCE = "N"  # its ``since``, only when not the row's own time
+COMPACT_PREV = "P"  # the state before, absent when none
+COMPACT_PREV_SINCE = "Q"
+COMPACT_CHANGE = "C"  # [provisioning, power, flags]: hibernated 1, deletes 2, creates 4
+COMPACT_PREV_KEY = "K"  # the row before, without the VM's prefix; absent as ``prevKey`` was on older rows
+COMPACT_POLICY = "B"  # the billing policy: the mask of its power states (or its label)
+COMPACT_EVIDENCE = "E"  # [source letter, id, operation, event type, correlation id, cause, changedAfter]
+
 # ---- current rows: the VM, its span, its condition, its profile and its upkeep marks ----
 RESOURCE_ID = "resourceId"
 SUBSCRIPTION_ID = "subscriptionId"

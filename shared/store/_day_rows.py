@@ -20,7 +20,7 @@ Pure functions only: the callers read, plan here, and commit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from itertools import groupby
 from typing import Any
 
@@ -109,15 +109,21 @@ class DayCounter:
     """Watches a VM's transitions in key order (pass them through ``seen``) for its closed days and open
     day: what a rebuild writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, held_since: datetime | None = None) -> None:
         self.closed: dict[date, DayTotals] = {}
         self.open: OpenDay | None = None
         self._last: TransitionRow | None = None
+        # The rows before the first one seen were removed (``retention``): its ``prev`` held since then.
+        self._held_since = held_since
 
     def seen(self, rows: Iterable[TransitionRow]) -> Iterator[TransitionRow]:
         for row in rows:
             last = self._last
-            if last is None or self.open is None:
+            if last is None and self._held_since is not None:
+                since = self._held_since
+                start = first_open_day(row.prev, row.prev, since)
+                self.closed, self.open = after(start, row.prev, since, row.state, row.time)
+            elif last is None or self.open is None:
                 self.open = first_open_day(row.prev, row.state, row.time)
             else:
                 closed, self.open = after(self.open, last.state, last.time, row.state, row.time)

@@ -1,8 +1,7 @@
-"""Records to Table entities and back, in the columns of ``_columns``.
+"""Current rows to Table entities and back, in the columns of ``_columns``, and the state columns both
+kinds of VM row share (transition rows: ``_transition_entities``).
 
-A transition row keeps its evidence in the same columns whatever the source (the source, its id and
-operation; then the event type, correlation id, cause and ``changedAfter``, empty when it has none), so
-rows written before evidence had records of its own read back the same. A current row leaves out the
+A current row leaves out the
 columns it has no value for: rows of VMs without them stay as they were. The merges that touch one part
 of a current row only (a confirmation, a Flexible scale set, an inventory, a month-row mark) are here too.
 """
@@ -14,19 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.evidence import (
-    ActivityLogRecord,
-    Evidence,
-    HealthAnnotation,
-    ListingObservation,
     Origin,
-    ResourceEvent,
     Source,
 )
-from shared.domain.health import Cause
 from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
 from shared.domain.times import format_time, parse_time
-from shared.domain.vm_state import Change, VmState
+from shared.domain.vm_state import VmState
 from shared.store import _columns as column
 from shared.store._day_rows import open_day_fields, open_day_from
 from shared.store._inventory import spec_fields, spec_from
@@ -37,7 +30,6 @@ from shared.store._records import (
     MonthsMark,
     Pending,
     Span,
-    TransitionRow,
     Upkeep,
     VmProfile,
 )
@@ -49,7 +41,7 @@ _STATE_COLUMNS = {
 }
 
 
-def _state_fields(prefix: str, state: VmState | None) -> Entity:
+def state_fields(prefix: str, state: VmState | None) -> Entity:
     exists, provisioning, power, hibernated, deleted, billable, since = _STATE_COLUMNS[prefix]
     if state is None:
         return {exists: False}
@@ -64,7 +56,7 @@ def _state_fields(prefix: str, state: VmState | None) -> Entity:
     }
 
 
-def _state_from(prefix: str, entity: Mapping[str, Any]) -> VmState | None:
+def state_from(prefix: str, entity: Mapping[str, Any]) -> VmState | None:
     exists, provisioning, power, hibernated, deleted, billable, since = _STATE_COLUMNS[prefix]
     if not entity.get(exists):
         return None
@@ -75,88 +67,6 @@ def _state_from(prefix: str, entity: Mapping[str, Any]) -> VmState | None:
         deleted=bool(entity.get(deleted)),
         billable=bool(entity.get(billable)),
         since=parse_time(entity[since]),
-    )
-
-
-# ---- transition rows -----------------------------------------------------------------------------------
-
-
-def _evidence_fields(evidence: Evidence) -> Entity:
-    event_type = correlation_id = cause = changed_after = None
-    match evidence:
-        case ResourceEvent():
-            event_type, correlation_id = evidence.event_type, evidence.correlation_id
-        case ActivityLogRecord():
-            correlation_id = evidence.correlation_id
-        case ListingObservation():
-            changed_after = evidence.changed_after
-        case HealthAnnotation():
-            event_type, cause = evidence.event_type, evidence.cause.value
-    return {
-        column.SOURCE: evidence.source.value,
-        column.EVENT_ID: evidence.id,
-        column.EVENT_TYPE: event_type or "",
-        column.OPERATION_NAME: evidence.operation_name,
-        column.CHANGED_AFTER: format_time(changed_after) if changed_after else "",
-        column.CORRELATION_ID: correlation_id or "",
-        column.CAUSE: cause or "",
-    }
-
-
-def _evidence_from(entity: Mapping[str, Any]) -> Evidence:
-    source, evidence_id = entity[column.SOURCE], entity[column.EVENT_ID]
-    operation_name = entity.get(column.OPERATION_NAME, "")
-    event_type = entity.get(column.EVENT_TYPE) or None
-    correlation_id = entity.get(column.CORRELATION_ID) or None
-    if source == Source.EVENT:
-        return ResourceEvent(evidence_id, operation_name, event_type, correlation_id)
-    if source == Source.RECONCILE:
-        changed_after = _time_or_none(entity.get(column.CHANGED_AFTER))
-        return ListingObservation(evidence_id, operation_name, changed_after)
-    if source == Source.ACTIVITY_LOG:
-        return ActivityLogRecord(evidence_id, operation_name, correlation_id)
-    if source == Source.HEALTH:
-        return HealthAnnotation(evidence_id, operation_name, Cause(entity[column.CAUSE]), event_type)
-    raise ValueError(f"ledger row {entity.get('RowKey')!r} has an unknown source {source!r}")
-
-
-def transition_entity(row: TransitionRow, partition: str) -> Entity:
-    entity: Entity = {
-        "PartitionKey": partition,
-        "RowKey": row.key,
-        column.TIME: format_time(row.time),
-        column.BILLING_POLICY: row.billing_policy,
-        column.CHANGE_PROVISIONING_STATE: row.change.provisioning_state,
-        column.CHANGE_POWER_STATE: row.change.power_state or "",
-        column.CHANGE_HIBERNATED: row.change.hibernated,
-        column.CHANGE_DELETES: row.change.deletes,
-        column.CHANGE_CREATES: row.change.creates,
-        **_evidence_fields(row.evidence),
-    }
-    if row.prev_key is not None:
-        entity[column.PREV_KEY] = row.prev_key
-    entity.update(_state_fields(column.STATE, row.state))
-    entity.update(_state_fields(column.PREV, row.prev))
-    return entity
-
-
-def transition_from_entity(entity: Mapping[str, Any]) -> TransitionRow:
-    return TransitionRow(
-        key=entity["RowKey"],
-        time=parse_time(entity[column.TIME]),
-        change=Change(
-            provisioning_state=entity[column.CHANGE_PROVISIONING_STATE],
-            power_state=entity.get(column.CHANGE_POWER_STATE) or None,
-            hibernated=bool(entity.get(column.CHANGE_HIBERNATED)),
-            deletes=bool(entity.get(column.CHANGE_DELETES)),
-            creates=bool(entity.get(column.CHANGE_CREATES)),
-        ),
-        prev=_state_from(column.PREV, entity),
-        state=_required_state(entity),
-        evidence=_evidence_from(entity),
-        billing_policy=entity.get(column.BILLING_POLICY, ""),
-        etag=_etag(entity),
-        prev_key=entity.get(column.PREV_KEY),
     )
 
 
@@ -185,7 +95,7 @@ def current_entity(row: CurrentRow) -> Entity:
     if upkeep.pending is not None:
         entity[column.PENDING_FROM] = upkeep.pending.from_key
         entity[column.PENDING_PREV_KEY] = upkeep.pending.prev_key
-    entity.update(_state_fields(column.STATE, condition.state))
+    entity.update(state_fields(column.STATE, condition.state))
     cause = condition.cause
     optional = {
         column.CAUSE_SOURCE: cause.source.value if cause else None,
@@ -213,7 +123,7 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
             entity.get(column.INSTANCE_OF) or None,
         ),
         condition=Condition(
-            _required_state(entity),
+            required_state(entity),
             entity.get(column.BILLING_POLICY, ""),
             Origin(Source(cause_source), cause_operation) if cause_source else None,
         ),
@@ -223,11 +133,11 @@ def current_from_entity(entity: Mapping[str, Any]) -> CurrentRow:
             entity[column.LAST_KEY],
             parse_time(entity[column.LAST_TIME]),
         ),
-        etag=_etag(entity),
+        etag=etag_of(entity),
         profile=VmProfile(entity.get(column.MEMBER_OF) or None, *spec_from(entity)),
         upkeep=Upkeep(
-            last_confirmed=_time_or_none(entity.get(column.LAST_CONFIRMED)),
-            activity_log_until=_time_or_none(entity.get(column.ACTIVITY_LOG_UNTIL)),
+            last_confirmed=time_or_none(entity.get(column.LAST_CONFIRMED)),
+            activity_log_until=time_or_none(entity.get(column.ACTIVITY_LOG_UNTIL)),
             pending=pending,
             months=_mark_from(entity),
             days=open_day_from(entity),
@@ -276,18 +186,18 @@ def _time_text(at: datetime | None) -> str | None:
     return format_time(at) if at else None
 
 
-def _time_or_none(text: Any) -> datetime | None:
+def time_or_none(text: Any) -> datetime | None:
     return parse_time(text) if isinstance(text, str) and text else None
 
 
-def _required_state(entity: Mapping[str, Any]) -> VmState:
-    state = _state_from(column.STATE, entity)
+def required_state(entity: Mapping[str, Any]) -> VmState:
+    state = state_from(column.STATE, entity)
     if state is None:
         raise ValueError(f"ledger row {entity.get('RowKey')!r} has no state")
     return state
 
 
-def _etag(entity: Mapping[str, Any]) -> str | None:
+def etag_of(entity: Mapping[str, Any]) -> str | None:
     metadata = getattr(entity, "metadata", None)
     etag = metadata.get("etag") if metadata else None
     return etag if isinstance(etag, str) else None

@@ -35,6 +35,7 @@ _SUBSCRIPTION_KEY = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
 _TRANSITION_SUFFIX = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\|[0-9a-f]{32}"
 )
+_TRANSITION_SUFFIX_LENGTH = 27 + 1 + 32
 _FORBIDDEN_IN_KEYS = re.compile(r"[/\\#?|\x00-\x1f\x7f-\x9f]")
 _MAX_KEY_PART = 90
 
@@ -78,6 +79,18 @@ def transition_key(vm: VmId, at: datetime, event_id: str) -> str:
     # The id is hashed: event ids may hold characters that Table keys forbid.
     digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:32]
     return f"{transitions_prefix(vm)}{format_time(at)}|{digest}"
+
+
+def split_transition_key(key: str) -> tuple[str, str] | None:
+    """``tx|<group>|<name>|`` and ``<time>|<id hash>`` of a transition key; ``None`` for another shape."""
+    cut = len(key) - _TRANSITION_SUFFIX_LENGTH
+    if cut <= len(TRANSITION_PREFIX) or not _TRANSITION_SUFFIX.fullmatch(key, cut):
+        return None
+    return key[:cut], key[cut:]
+
+
+def is_transition_suffix(text: str) -> bool:
+    return _TRANSITION_SUFFIX.fullmatch(text) is not None
 
 
 def time_key(vm: VmId, at: datetime) -> str:

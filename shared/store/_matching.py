@@ -15,10 +15,10 @@ from azure.data.tables import TableClient
 from shared.domain.evidence import ActivityLogRecord, Evidence, NewTransition, ResourceEvent
 from shared.domain.same_operation import MATCH_WINDOW, OperationRecord, same_operation
 from shared.domain.vm_state import Change
-from shared.store._entities import transition_from_entity
 from shared.store._keys import time_key, time_key_after
 from shared.store._reads import query_range
 from shared.store._records import CurrentRow, TransitionRow
+from shared.store._transition_entities import transition_from_entity
 
 PAGE_SIZE = 1000
 

@@ -8,9 +8,9 @@ Layout: ``mo|<YYYY-MM>|<group>|<name>!<chunk>``, month first so one range query 
 VM; ``!`` sorts below every character of a group or VM name, so the rows of one month sort in the order
 of the VMs' current rows. Chunk ``00`` holds ``start`` (the state in force when the month began, or
 before the VM's first transition) and up to ``CHUNK`` entries ``e000``..``e199``: one per transition, its
-time and the state after it, with its operation and source. A month with no transition between two that
-have some gets a row with ``start`` only (the first ``GAP_LIMIT`` such months), so a window in a quiet
-month still finds the state.
+time and the state after it, with its operation and source (in ``_compact``'s short form since issue
+24). A month with no transition between two that have some gets a row with ``start`` only (the first
+``GAP_LIMIT`` such months), so a window in a quiet month still finds the state.
 
 The current row's ``MonthsMark`` says the month rows hold the VM's whole history; without it they are not
 read (the VM's own transitions answer instead). An in-order transition adds its entry in the transaction
@@ -34,7 +34,7 @@ from typing import Any
 
 from azure.data.tables import TransactionOperation, UpdateMode
 
-from shared.domain.evidence import Origin, Source
+from shared.domain.evidence import Origin
 from shared.domain.times import (
     format_time,
     month_number,
@@ -45,6 +45,7 @@ from shared.domain.times import (
     parse_time,
 )
 from shared.domain.vm_state import VmState
+from shared.store._compact import long_name, short_name, source_letter, source_of
 from shared.store._records import CurrentRow, MonthsMark, TransitionRow
 
 MONTH_PREFIX = "mo|"
@@ -92,7 +93,7 @@ class MonthEntry:
             at = parse_time(time_text)
             state = state_from_code(json.dumps([provisioning, power, flags]), at)
             assert state is not None
-            self._parsed = (at, state, Origin(Source(source), operation))
+            self._parsed = (at, state, Origin(source_of(source), long_name(operation)))
         return self._parsed
 
 
@@ -151,8 +152,10 @@ def state_from_code(code: str, since: datetime) -> VmState | None:
 def _entry_text(row: TransitionRow) -> str:
     state = json.loads(state_code(row.state))
     evidence = row.evidence
+    # The operation and source in short form (``_compact``): entries written before read back the same.
     return json.dumps(
-        [format_time(row.time), *state, evidence.operation_name, evidence.source.value], separators=(",", ":")
+        [format_time(row.time), *state, short_name(evidence.operation_name), source_letter(evidence.source)],
+        separators=(",", ":"),
     )
 
 
@@ -228,8 +231,9 @@ def plan_rebuild(rows: Iterable[TransitionRow], vm_key: str, partition: str) -> 
 class MarkCounter:
     """Watches the rows ``plan_rebuild`` streams, for the mark they give: pass ``rows`` through ``seen``."""
 
-    def __init__(self) -> None:
-        self.before_first: str | None = None
+    def __init__(self, before_first: str | None = None) -> None:
+        # Given when the rows before the first one seen were removed: the first month row's ``start``.
+        self.before_first: str | None = before_first
         self.month_open = ""
         self.count = 0
 

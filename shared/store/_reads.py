@@ -14,7 +14,7 @@ from azure.data.tables import TableClient
 
 from shared.domain.ids import VmId
 from shared.store._confirm import confirmation_from_entity, with_confirmations
-from shared.store._entities import current_from_entity, transition_from_entity
+from shared.store._entities import current_from_entity
 from shared.store._errors import storage_errors, translated
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
@@ -28,6 +28,7 @@ from shared.store._keys import (
     upper_bound,
 )
 from shared.store._records import CurrentRow, TransitionRow
+from shared.store._transition_entities import transition_from_entity
 
 
 def query_range(

@@ -28,7 +28,7 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 from shared.domain.evidence import NewTransition
 from shared.domain.ids import VmId
 from shared.domain.vm_state import BillingPolicy
-from shared.store._entities import current_entity, transition_entity, transition_from_entity
+from shared.store._entities import current_entity
 from shared.store._keys import time_key, time_key_after, transitions_prefix, upper_bound
 from shared.store._reads import query_range
 from shared.store._records import (
@@ -50,6 +50,7 @@ from shared.store._tail_plan import (
     anchor_from_successor,
     settled_current,
 )
+from shared.store._transition_entities import transition_entity, transition_from_entity
 from shared.store._write_plan import TableOperation, kept_from_evidence, replace_operation
 
 FIRST_PAGE_SIZE = 10
@@ -133,8 +134,12 @@ class TailWriter:
             return current
         span = Span(first.key, first.time, first.key, first.time)
         base = current or CurrentRow(vm, Condition(first.state, self.policy.label), span, None)
-        base = replace(base, span=replace(base.span, first_key=first.key, first_time=first.time))
-        deriver = TailDeriver(Anchor(BEFORE_FIRST), self.policy, stop_when_unchanged=False)
+        anchor = Anchor(BEFORE_FIRST)
+        if current is not None and first.prev_key and first.key > current.span.first_key:
+            anchor = Anchor(first.prev_key, first.prev)  # the rows before were removed (``retention``)
+        else:
+            base = replace(base, span=replace(base.span, first_key=first.key, first_time=first.time))
+        deriver = TailDeriver(anchor, self.policy, stop_when_unchanged=False)
         pending = Pending(transitions_prefix(vm), BEFORE_FIRST)
         return self._rewrite(current, base, pending, deriver, chain([first], rows), [])
 

@@ -19,7 +19,7 @@ from azure.data.tables import TransactionOperation, UpdateMode
 from shared.domain.evidence import ActivityLogRecord, ListingObservation, NewTransition
 from shared.domain.vm_state import BillingPolicy, state_before_first
 from shared.store._day_rows import plan_append as days_append
-from shared.store._entities import current_entity, transition_entity
+from shared.store._entities import current_entity
 from shared.store._keys import CURRENT_PREFIX
 from shared.store._month_rows import plan_append as months_append
 from shared.store._records import (
@@ -31,6 +31,7 @@ from shared.store._records import (
     new_transition_row,
     with_cause,
 )
+from shared.store._transition_entities import transition_entity
 
 Entity = dict[str, Any]
 TableOperation = tuple[TransactionOperation, Entity] | tuple[TransactionOperation, Entity, Mapping[str, Any]]

@@ -26,6 +26,7 @@ from azure.data.tables import TableClient, TableTransactionError, TransactionOpe
 from shared.domain.evidence import NewTransition
 from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
+from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
 from shared.store._confirm import confirm_rows, merge_into_current
@@ -48,6 +49,7 @@ from shared.store.actuals import ActualsBook
 from shared.store.attached import AttachedStore
 from shared.store.months import MonthRows
 from shared.store.price_book import PriceBook
+from shared.store.retention import can_remove, remove_before, retention_cut
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +79,12 @@ class _Repaired(Exception):
 class Ledger(LedgerReads):
     """All reads (``LedgerReads``) and writes of ledger rows go through here."""
 
-    def __init__(self, table: TableClient, policy: BillingPolicy, *, cache_size: int = 10_000) -> None:
+    def __init__(
+        self, table: TableClient, policy: BillingPolicy, *, cache_size: int = 10_000, retention_days: int = 0
+    ) -> None:
         super().__init__(table)
         self.policy = policy
+        self.retention_days = retention_days  # 0: every transition is kept
         self._cache = CurrentRowCache(cache_size)
         self._tail = TailWriter(table, policy)
         self._registered: set[str] = set()  # subscriptions this instance has put in the registry
@@ -104,7 +109,20 @@ class Ledger(LedgerReads):
         """Each VM's disks and public IPs and the unattached disks, in the same table."""
         return AttachedStore(self.table)
 
+    def retained_from(self, now: datetime) -> datetime | None:
+        """Where the retention cut is at ``now``: transitions before it are removed (``store.retention``),
+        and none is recorded; ``None`` when every transition is kept."""
+        return retention_cut(now, self.retention_days) if self.retention_days else None
+
     # ---- writes ------------------------------------------------------------------------------------
+
+    def remove_transitions_before(self, current: CurrentRow, cut: datetime) -> int:
+        """Remove ``current``'s VM's transitions before ``cut`` but its last, when ``store.retention``
+        allows it now; how many were removed."""
+        if not can_remove(current, cut):
+            return 0
+        with storage_errors():
+            return remove_before(self.table, current, cut)
 
     def set_scale_set_id(self, current: CurrentRow, scale_set_id: str) -> bool:
         """Keep on ``current``'s row the Flexible scale set its VM was listed in (one merge, checked by the
@@ -130,6 +148,12 @@ class Ledger(LedgerReads):
 
         ``known_current`` is a current row the caller has just read (with its ETag), saving a read.
         """
+        cut = self.retained_from(utc_now())
+        if cut is not None and new.time < cut:
+            # Its row would be removed and, slotted in there, would rewrite what the cut left exact.
+            logger.warning("transition of %s at %s is before the retention cut %s: not recorded",
+                           new.vm.resource_id, format_time(new.time), format_time(cut))  # fmt: skip
+            return Outcome.SKIPPED
         suspect = False
         for attempt in range(MAX_ATTEMPTS):
             cached = known_current or (None if suspect else self._cache.get(new.vm))

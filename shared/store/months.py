@@ -18,24 +18,28 @@ from itertools import chain
 from typing import Any
 
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
-from shared.domain.times import months_from
+from shared.domain.times import month_of, month_start, months_from
 from shared.store._day_rows import DayCounter, DaySum, day_range, open_day_fields, sum_days
-from shared.store._entities import months_mark_entity, transition_from_entity
+from shared.store._entities import months_mark_entity
 from shared.store._errors import storage_errors
 from shared.store._keys import transitions_prefix, upper_bound
 from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import (
+    START,
     MarkCounter,
     Operation,
     VmMonth,
     collect,
+    month_key,
     month_range,
     plan_rebuild,
 )
 from shared.store._reads import query_range
 from shared.store._records import CurrentRow, TransitionRow
+from shared.store._transition_entities import transition_from_entity
 
 MAX_TRANSACTION_SIZE = 100
 PAGE_SIZE = 1000
@@ -99,9 +103,20 @@ class MonthRows:
         changed the VM since ``current`` was read (or it has no transitions), nothing marked then."""
         if current.upkeep.pending is not None or current.etag is None:
             return False
+        rows = self._rows(current)
+        first = next(rows, None)
+        if first is None:
+            return False
         counter, days = MarkCounter(), DayCounter()
+        if first.prev_key and first.key > current.span.first_key:
+            # The rows before ``first`` were removed (``retention``): the months before its own stay as they
+            # are, and it begins a month in the state its ``prev`` holds (the cut is a month's start).
+            before_first = self._first_start(current)
+            if before_first is None:
+                return False
+            counter, days = MarkCounter(before_first), DayCounter(month_start(month_of(first.time)))
         batch: list[Operation] = []
-        watched = days.seen(counter.seen(self._rows(current)))
+        watched = days.seen(counter.seen(chain([first], rows)))
         with storage_errors():
             operations = plan_rebuild(watched, current.vm.vm_key, _partition(current))
             for operation in chain(
@@ -127,6 +142,17 @@ class MonthRows:
                     return False
                 raise
         return True
+
+    def _first_start(self, current: CurrentRow) -> str | None:
+        """The ``start`` of the VM's first month row: the state before its first transition."""
+        vm = current.vm
+        key = month_key(vm.vm_key, month_of(current.span.first_time), 0)
+        try:
+            entity = self.table.get_entity(_partition(current), key, select=[START])
+        except ResourceNotFoundError:
+            return None
+        start = entity.get(START)
+        return start if isinstance(start, str) else None
 
     def _rows(self, current: CurrentRow) -> Iterator[TransitionRow]:
         prefix = transitions_prefix(current.vm)

@@ -206,7 +206,7 @@ def _stored(entity: Mapping[str, Any]) -> StoredPrices:
         text = entity.get(_column(kind))
         if not text:
             continue
-        amount = _amount(text)
+        amount = _amount(text, currency)
         if amount is None:
             unusable.add(kind)
         else:
@@ -223,7 +223,7 @@ def _rate_amount(text: Any) -> Decimal | None:
     return amount if amount is not None and amount.is_finite() and amount >= 0 else None
 
 
-def _amount(text: Any) -> Decimal | None:
+def _amount(text: Any, currency: str) -> Decimal | None:
     """A stored hourly price, or ``None`` when it is not one that can be true."""
     if not isinstance(text, str):
         return None
@@ -231,4 +231,4 @@ def _amount(text: Any) -> Decimal | None:
         amount = Decimal(text)
     except InvalidOperation:
         return None
-    return amount if is_believable_hourly_price(amount) else None
+    return amount if is_believable_hourly_price(amount, currency) else None

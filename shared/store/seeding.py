@@ -18,7 +18,7 @@ from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
 from shared.domain.vm_state import BillingPolicy, VmState, state_before_first
 from shared.store._day_rows import DayCounter
-from shared.store._entities import current_entity, transition_entity
+from shared.store._entities import current_entity
 from shared.store._keys import SUBSCRIPTIONS_PARTITION, TRANSITION_PREFIX, transition_key
 from shared.store._month_rows import MarkCounter, plan_rebuild
 from shared.store._records import (
@@ -31,6 +31,7 @@ from shared.store._records import (
     begins_condition,
     new_transition_row,
 )
+from shared.store._transition_entities import transition_entity
 from shared.store._write_plan import TableOperation
 
 

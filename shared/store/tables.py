@@ -44,4 +44,4 @@ def open_ledger(settings: Settings, credential: TokenCredential | None = None, *
     service = table_service_client(settings, credential, **options)
     with storage_errors():
         table: TableClient = service.create_table_if_not_exists(settings.table_name)
-    return Ledger(table, settings.billing_policy)
+    return Ledger(table, settings.billing_policy, retention_days=settings.transition_retention_days)

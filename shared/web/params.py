@@ -32,7 +32,8 @@ _MAX_DURATION_LENGTH = 40
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 # The parameters a next link carries over; anything else (``code`` above all) is left out.
 LINK_PARAMETERS = (
-    "from", "to", "top", "subscriptionId", "resourceGroup", "scaleSet", "kind", "minHours", "format"
+    "from", "to", "top", "subscriptionId", "resourceGroup", "scaleSet", "kind", "minHours", "format",
+    "resolution",
 )  # fmt: skip
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _EARLIEST = datetime.min.replace(tzinfo=UTC)

@@ -106,6 +106,8 @@ param backfillOnAdoptMaxVms int
 param inventoryRefresh string
 @description('How often Cost Management\'s daily actual cost is read per watched subscription, or 0 (ACTUALS_REFRESH).')
 param actualsRefresh string
+@description('Days of transitions kept, 0 to keep every one (TRANSITION_RETENTION_DAYS).')
+param transitionRetentionDays int
 
 @description('What reconcile reads: list, resourceGraph or auto (RECONCILE_SOURCE).')
 param reconcileSource string
@@ -238,6 +240,7 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         BACKFILL_ON_ADOPT_MAX_VMS: string(backfillOnAdoptMaxVms)
         INVENTORY_REFRESH: inventoryRefresh
         ACTUALS_REFRESH: actualsRefresh
+        TRANSITION_RETENTION_DAYS: string(transitionRetentionDays)
         RECONCILE_SOURCE: reconcileSource
         WATCH_MANAGEMENT_GROUP: watchManagementGroup
         RETAIL_PRICES_ENDPOINT: retailPricesEndpoint
