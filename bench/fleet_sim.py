@@ -23,21 +23,19 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import azure.functions as func
 from azure.data.tables import TableClient
 
 import function_app
-from bench.harness import FAIL, PASS, Result, new_table, progress, use_table
+from bench.costs import d2s_spec, save_d2s_prices
+from bench.harness import FAIL, PASS, Result, new_table, progress, timed_call, use_table
 from devtools.fake_arm import FakeArm, make_vm
 from devtools.faultproxy import FaultProxy
 from shared import context
 from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
-from shared.domain.inventory import OsType, Priority, VmSpec
 from shared.domain.operations import SUCCEEDED, change_for
-from shared.domain.pricing import HourlyPrice, MeterKind
 from shared.domain.times import month_of, months_from
 from shared.jobs.reconcile import RUN_BUDGET_SECONDS, reconcile_subscriptions, resume_at
 from shared.sources import ArmClient
@@ -51,7 +49,6 @@ WINDOW_DAYS = 30
 PAGE_DAYS = 7
 PAGE_BUCKETS = 40
 WORKERS = 2  # subscriptions seeded at once (the machine has 2 cores, shared with Azurite)
-TEAMS = ("shop", "data", "ci", "web", "ml")
 MAX_RECONCILE_RUNS = 4
 CHANGED_EVERY = 100  # one VM in 100 listed stopped (billed) where the ledger has it running
 
@@ -96,14 +93,7 @@ def _seed(subs: list[str], per_subscription: int, now: datetime) -> None:
     ledger = context.get_ledger()
     with ThreadPoolExecutor(WORKERS) as pool:
         list(pool.map(lambda sub: _seed_subscription(ledger, sub, per_subscription, now), subs))
-    regular = {
-        OsType.LINUX: HourlyPrice(Decimal("0.096"), "USD", "D2s v5"),
-        OsType.WINDOWS: HourlyPrice(Decimal("0.188"), "USD", "D2s v5"),
-    }
-    prices = {
-        ("westeurope", "standard_d2s_v5", MeterKind(os, Priority.REGULAR)): p for os, p in regular.items()
-    }
-    ledger.prices.save("USD", now, [("westeurope", "standard_d2s_v5")], prices)
+    save_d2s_prices(ledger, now)
 
 
 def _seed_subscription(ledger: Ledger, sub: str, count: int, now: datetime) -> None:
@@ -112,7 +102,7 @@ def _seed_subscription(ledger: Ledger, sub: str, count: int, now: datetime) -> N
         os.environ["VM_LEDGER_STORAGE"], ledger.table.table_name, read_timeout=300, connection_timeout=30
     )
     histories = (_history(_vm(sub, index), index, now) for index in range(count))
-    seed_histories(table, ledger.policy, histories, summaries_only=True, spec_of=_spec, spec_at=now)
+    seed_histories(table, ledger.policy, histories, summaries_only=True, spec_of=d2s_spec, spec_at=now)
 
 
 def _vm(sub: str, index: int) -> VmId:
@@ -135,13 +125,6 @@ def _history(vm: VmId, index: int, now: datetime) -> list[NewTransition]:
         )
         for n, when in enumerate(_times(index, now))
     ]  # fmt: skip
-
-
-def _spec(vm: VmId) -> VmSpec:
-    index = int(vm.name.rsplit("-", 1)[1])
-    tags = {"team": TEAMS[index % len(TEAMS)]} if index % 7 else {}
-    os_type = OsType.WINDOWS if index % 3 == 0 else OsType.LINUX
-    return VmSpec("Standard_D2s_v5", "westeurope", os_type, None, Priority.REGULAR, tags)
 
 
 def _costs(proxy: FaultProxy, now: datetime, scale: str, subs: list[str], per_sub: int) -> list[Result]:
@@ -243,14 +226,8 @@ Answer = Callable[[func.HttpRequest], func.HttpResponse]
 
 
 def _call(proxy: FaultProxy, function: Answer, path: str, params: dict[str, str]) -> tuple[int, float, bytes]:
-    request = func.HttpRequest("GET", f"http://localhost:7071/api/{path}", body=b"", params=params)
-    proxy.reset_counts()
-    began = time.monotonic()
-    response = function(request)
-    seconds = time.monotonic() - began
-    if response.status_code != 200:
-        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_body()[:300]!r}")
-    return proxy.total(), seconds, response.get_body()
+    trips, seconds, response = timed_call(proxy, function, path, params)
+    return trips, seconds, response.get_body()
 
 
 def _peak(function: Answer, path: str, params: dict[str, str]) -> int:
