@@ -17,13 +17,14 @@ import function_app
 from devtools.events import SUB, at, instance_id, scale_set_id, scale_set_operation, vm_id, wire_event
 from devtools.fake_arm import BillLine, FakeArm, make_vm
 from devtools.fake_prices import FakePrices, meter
-from shared.answers import daily_billed_hours, findings_page
+from shared.answers import daily_billed_hours, daily_digest, findings_page
 from shared.domain.actuals import drift_days
 from shared.domain.findings import FindingKind, Thresholds
 from shared.jobs import Actuals, refresh_actuals, refresh_inventory, refresh_prices, run_timer, timer_steps
 from shared.sources import ArmClient, CostManagementClient, RetailPricesClient
 from shared.store import RunRecords
 from shared.web.bodies import finding_body
+from shared.web.pushed import digest_body
 from tests.factories import deliver, http_get, sample_day
 from tests.test_arm_client import SleepRecordingTransport
 
@@ -182,6 +183,48 @@ def test_a_scale_sets_drift_is_shown_once_on_its_first_instance(fleet):
     assert found == {("drift-01", 9.0), ("pool_0", 14.0)}
 
 
+def test_a_scale_sets_drift_is_shown_once_when_its_instances_span_pages(fleet):
+    ledger, fake = fleet
+    lines = [line for line in bill() if line.resource_id != POOL]
+    fake.costs.set_bill(SUB, "ActualCost", [*lines, BillLine(POOL, "Virtual Machines", DAY, 1.2, 14.0)])
+    refresh(ledger, fake)
+    # every VM deallocated for a day also has a deallocatedLong: with 2 findings a page, pool_0's two fill
+    # one page and pool_1 (deallocatedLong only) begins the next one
+    kinds = [FindingKind.BILLING_DRIFT, FindingKind.DEALLOCATED_LONG]
+    shown, after = [], None
+    for _ in range(10):
+        page = findings_page(
+            ledger, SUB, None, kinds=kinds, thresholds=Thresholds(deallocated_min_hours=1), top=2,
+            after=after, as_of=NOW, currency="USD",
+        )  # fmt: skip
+        shown.append([(item.current.vm.display_name, item.finding.kind.value) for item in page.items])
+        after = page.next_after
+        if after is None:
+            break
+    drifts = [name for page in shown for name, kind in page if kind == "billingDrift"]
+    assert drifts == ["drift-01", "pool_0"]
+    assert shown[2][0] == ("pool_1", "deallocatedLong")  # pool_1 begins a page of its own
+
+
+def test_the_daily_digest_sets_the_days_bill_beside_its_estimate_and_names_the_drift(fleet):
+    ledger, fake = fleet
+    refresh(ledger, fake)
+    digest = daily_digest(ledger, DAY, as_of=NOW, currency="USD", thresholds=Thresholds())
+    drift = digest_body(digest)["drift"]
+    # web-01 0.50 and drift-01 0.86 billed against 2 x 5 h x 0.096; the pool (no price) is in actualCost only
+    assert (drift["amount"], drift["reason"], drift["actualCost"], drift["estimatedCostSameDays"]) == (
+        0.4, None, 2.16, 0.96,
+    )  # fmt: skip
+    assert drift["discount"] == round(1.36 / 0.96, 4) and drift["billingDriftVms"] == 1
+    [line] = drift["top"]
+    assert (line["resourceId"], line["day"], line["billHours"], line["ledgerHours"]) == (
+        DRIFTY, DAY.isoformat(), 9, 5,
+    )  # fmt: skip
+    later = digest_body(daily_digest(ledger, DAY + timedelta(days=1), as_of=NOW, currency="USD",
+                                     thresholds=Thresholds()))["drift"]  # fmt: skip
+    assert (later["amount"], later["reason"], later["billingDriftVms"]) == (None, "NotBilledYet", 1)
+
+
 def costs(**params: str) -> dict:
     window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
     return json.loads(http_get(function_app.list_costs, "costs", **window, **params).get_body())
@@ -224,6 +267,32 @@ def test_a_vm_shows_its_bill_beside_its_estimate(fleet):
     assert body["actualCost"]["hours"] == 5 and body["actualCost"]["days"] == 1
     assert body["estimatedCostSameDays"]["amount"] == 0.48
     assert body["discount"] == round(0.5 / 0.48, 4)
+
+
+def listed(function, route: str, **params: str) -> dict[str, dict]:
+    window = {"from": at(0).isoformat(), "to": at(hours=24).isoformat()}
+    body = json.loads(http_get(function, route, **window, **params).get_body())
+    return {item["vmName"]: item for item in body["value"]}
+
+
+@pytest.mark.parametrize(
+    ("function", "route"), [(function_app.list_vms, "vms"), (function_app.list_vm_timelines, "timelines")]
+)
+def test_vms_and_timelines_show_each_vms_bill_as_its_own_answer_does(fleet, function, route):
+    ledger, fake = fleet
+    before = listed(function, route)
+    assert before["web-01"]["actualCost"]["reason"] == "NotBilledYet"
+    assert before["web-01"]["estimatedCostSameDays"]["amount"] is None
+    refresh(ledger, fake)
+    items = listed(function, route)
+    for name in ("web-01", "drift-01"):
+        own = vm(name)
+        fields = ("actualCost", "estimatedCostSameDays", "discount", "calibratedCost", "attachedActualCost")
+        assert {field: items[name][field] for field in fields} == {field: own[field] for field in fields}
+    assert items["web-01"]["actualCost"]["amount"] == 0.5 and items["drift-01"]["actualCost"]["hours"] == 9
+    assert items["pool_0"]["actualCost"]["reason"] == "BilledAsScaleSet"
+    paged = listed(function, route, top="1")  # a page of one VM reads its own bill
+    assert len(paged) == 1 and paged["drift-01"]["actualCost"]["amount"] == 0.86
 
 
 def test_a_uniform_instance_says_its_bill_is_its_scale_sets(fleet):

@@ -97,7 +97,7 @@ def test_every_page_is_read_by_posting_the_same_body_to_the_next_link(fake: Fake
         "dimensions": {
             "name": "MeterCategory",
             "operator": "In",
-            "values": ["Virtual Machines", "Virtual Machines Licenses"],
+            "values": ["Virtual Machines", "Virtual Machines Licenses", "Storage", "Virtual Network"],
         }
     }
     posts = [request for request in fake.requests if request.method == "POST"]

@@ -254,7 +254,11 @@ def test_the_daily_digest_is_sent_once_a_day_from_its_hour_with_nulls_for_what_i
         None, "NoInventory", 24, 1,
     )  # fmt: skip
     assert saved["top"][0]["avoidedCost"]["amount"] is None
-    assert data["drift"]["amount"] is None and data["drift"]["reason"]
+    assert (data["drift"]["amount"], data["drift"]["reason"], data["drift"]["top"]) == (
+        None,
+        "NotBilledYet",
+        [],
+    )
     example = digest_in_test_http()  # test.http's example says what the app sends
     assert set(example) == set(digest) and shape_differences(example["data"], data) == []
 

@@ -358,6 +358,12 @@ FILTER_TEMPLATES = (
     re.compile(
         rf"PartitionKey eq {_QUOTED} and billMonth ge {_QUOTED} and billMonth le {_QUOTED}", re.DOTALL
     ),
+    # The stored actuals of a page of VMs' keys and months (/vms and /timelines, shared/store/actuals.py).
+    re.compile(
+        rf"PartitionKey eq {_QUOTED} and RowKey ge {_QUOTED} and RowKey lt {_QUOTED}"
+        rf" and billMonth ge {_QUOTED} and billMonth le {_QUOTED}",
+        re.DOTALL,
+    ),
 )
 POINT_READ = re.compile(rf"/[^/]+/[A-Za-z0-9]+\(PartitionKey={_QUOTED},RowKey={_QUOTED}\)", re.DOTALL)
 

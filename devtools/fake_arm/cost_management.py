@@ -5,7 +5,8 @@ groupings, ``UsageDate`` as a ``Number`` ``yyyymmdd``, ``Currency`` last), ``pro
 order, and ``nextLink`` to the same path with a ``$skiptoken`` while rows remain.
 
 It is no query engine: it serves the rows a test put in ``CostState.bills`` for the subscription and cost
-type (``ActualCost`` or ``AmortizedCost``) whose day lies in ``timePeriod``, ``page_rows`` a page. With
+type (``ActualCost`` or ``AmortizedCost``) whose day lies in ``timePeriod`` and whose meter category a
+``MeterCategory`` ``In`` filter names (case-insensitively), ``page_rows`` a page. With
 ``throttle`` above 0 the next queries answer 429 with the three retry-after headers Cost Management sends
 (seconds, ``throttle_seconds``), and no ``Retry-After``.
 """
@@ -94,8 +95,9 @@ def answer(
         return 400, _error("BadRequest", "Unsupported type.")
     with state.lock:
         lines = list(state.bills.get((subscription_id.lower(), str(cost_type)), []))
+    wanted = _meter_categories(request)
     lines = sorted(
-        (line for line in lines if first <= line.day <= last),
+        (line for line in lines if first <= line.day <= last and _kept(line, wanted)),
         key=lambda line: (line.day, line.resource_id.lower(), line.meter_category),
     )
     page = lines[offset : offset + state.page_rows]
@@ -130,6 +132,20 @@ def answer(
             ],
         },
     }
+
+
+def _meter_categories(request: Mapping[str, Any]) -> set[str] | None:
+    """The meter categories a ``MeterCategory`` ``In`` filter of the query keeps (lower-cased); ``None``
+    when the query has no such filter."""
+    dataset = request.get("dataset") or {}
+    dimensions = (dataset.get("filter") or {}).get("dimensions") or {}
+    if str(dimensions.get("name", "")).lower() != "metercategory" or dimensions.get("operator") != "In":
+        return None
+    return {str(value).lower() for value in dimensions.get("values") or []}
+
+
+def _kept(line: BillLine, wanted: set[str] | None) -> bool:
+    return wanted is None or line.meter_category.lower() in wanted
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Read-side use cases: reports, timelines, findings, paging; dataclasses (no HTTP, no Table keys)."""
 
 from shared.answers._fleet import MAX_WINDOW_MONTHS
-from shared.answers.actuals import daily_billed_hours, vm_bill
+from shared.answers.actuals import daily_billed_hours, page_bills, vm_bill
 from shared.answers.costs import (
     PriceView,
     VmWindowCost,
@@ -23,6 +23,7 @@ from shared.answers.timelines import Segment, VmTimeline, fleet_timelines, vm_ti
 from shared.answers.whole_bill import (
     AttachedView,
     WholeBill,
+    attached_estimate,
     attached_for,
     attached_for_subscription,
     whole_bill,
@@ -33,6 +34,7 @@ __all__ = [
     "disk_findings_page",
     "AttachedView",
     "WholeBill",
+    "attached_estimate",
     "attached_for",
     "attached_for_subscription",
     "whole_bill",
@@ -54,6 +56,7 @@ __all__ = [
     "VmDay",
     "vm_days",
     "daily_billed_hours",
+    "page_bills",
     "vm_bill",
     "VmFinding",
     "VmTimeline",

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.answers._days import fleet_day_totals
-from shared.answers.actuals import fleet_shares
+from shared.answers._fleet import accrual_end
+from shared.answers.actuals import billed_in, fleet_shares, load_bill
 from shared.answers.costs import PriceView, all_prices
-from shared.answers.whole_bill import AttachedView, attached_for_subscription, whole_bill
+from shared.answers.whole_bill import AttachedView, attached_estimate, attached_for_subscription, whole_bill
 from shared.domain.chargeback import ChargeExtra, GroupBy, GroupTotal, VmCharge, chargeback
 from shared.store import Ledger
 
@@ -40,12 +41,12 @@ def costs_report(
 ) -> CostsReport:
     """Billed and unknown hours, estimated cost, the whole bill and VM count per group over ``[start, end)``.
 
-    One subscription at a time: its current rows (one query per 1,000 VMs), then its day rows (one query
-    per month and 1,000 VMs) and, for a window's partial first and last days, the month rows of their
-    months; then its stored actuals (one query per 1,000 resource-months) and, for the VMs whose resource
-    the bill covers, their month rows (their estimate per billed day); then its disks and IPs (one query
-    per 1,000 VMs that hold any); plus one query for the prices and one for the disk and IP rates. VMs that
-    did not exist in the window are left out.
+    One subscription at a time: its current rows (one query per 1,000 VMs), its stored actuals (one query
+    per 1,000 resource-months), then its day rows (one query per month and 1,000 VMs: each day apart for
+    the VMs whose resource the bill covers, their estimate per billed day) and, for a window's partial
+    first and last days, the month rows of their months; then its disks and IPs (one query per 1,000 VMs
+    that hold any); plus one query for the prices and one for the disk and IP rates. VMs that did not
+    exist in the window are left out.
     """
     prices = all_prices(ledger, currency)
     subscriptions = [subscription_id.lower()] if subscription_id else sorted(ledger.list_subscriptions())
@@ -74,24 +75,32 @@ def _charges(
     rows = list(ledger.iter_current_rows(subscription))
     if not rows:
         return []
-    answers = fleet_day_totals(ledger, rows, start, end, as_of, whole_subscriptions=True)
-    existed = [(row, answer.totals) for row, answer in zip(rows, answers, strict=True) if answer.existed]
+    stored = load_bill(ledger, subscription, start, accrual_end(start, end, as_of))
+    answers = fleet_day_totals(
+        ledger, rows, start, end, as_of, whole_subscriptions=True, by_day=billed_in(stored)
+    )
+    existed = [(row, answer) for row, answer in zip(rows, answers, strict=True) if answer.existed]
     if existed and (not views or subscription not in views[-1].subscriptions):  # read when a VM needs them
         previous = views[-1] if views else None
         views[:] = [attached_for_subscription(ledger, prices.currency, subscription, previous)]
-    bills = [whole_bill(row, totals, start, min(end, as_of), prices, views[-1]) for row, totals in existed]
+    bills = [
+        whole_bill(row, answer.totals, start, min(end, as_of), prices, views[-1]) for row, answer in existed
+    ]
     shares = fleet_shares(
         ledger,
         [row for row, _ in existed],
-        [totals.billed_seconds for _, totals in existed],
+        [answer for _, answer in existed],
         window,
         [bill.compute.hourly_price for bill in bills],
+        attached_estimate(views[-1]) if views else None,
+        stored,
     )
     times = [bill.compute.price_as_of for bill in bills if bill.compute.price_as_of is not None]
     if times:
         fetched.append(min(times))
     charges = []
-    for (row, totals), bill, share in zip(existed, bills, shares, strict=True):
+    for (row, answer), bill, share in zip(existed, bills, shares, strict=True):
+        totals = answer.totals
         extra = ChargeExtra(
             bill.attached.amount, bill.attached.monthly, bill.total.amount, bill.avoided.amount,
             bill.avoided.seconds,

@@ -2,9 +2,10 @@
 for nothing), its top VMs, the findings now, and the whole bill's parts (``digest_bill``): the monthly
 residual of deallocated VMs and of unattached disks, and what stopping VMs saved that day.
 
-Billed seconds and costs come from the month rows as ``/costs`` reads them (``iter_window_costs``), the
-finding counts from the rules over current rows (``all_findings``), disks and IPs from one range per
-subscription: one pass over the fleet each, whatever the histories. A total cost sums the VMs that have
+Billed seconds and costs come from the month rows as ``/costs`` reads them (``iter_window_costs``, with the
+day's stored actuals: the bill beside the estimate), the finding counts and the ``billingDrift`` findings
+from the rules over current rows (``all_findings``), disks and IPs from one range per subscription: one
+pass over the fleet each, whatever the histories. A total cost sums the VMs that have
 a price; ``unpriced_vms`` says how many had none.
 """
 
@@ -16,9 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from shared.answers.actuals import vm_actuals
 from shared.answers.costs import PriceView, VmWindowCost, all_prices, estimate, iter_window_costs
 from shared.answers.digest_bill import DigestBill, digest_bill
-from shared.answers.findings import all_findings
+from shared.answers.findings import VmFinding, all_findings
+from shared.domain.actuals import GroupBill
 from shared.domain.findings import ALL_KINDS, FindingKind, Thresholds
 from shared.domain.pricing import CostEstimate
 from shared.store import Ledger
@@ -40,6 +43,8 @@ class DailyDigest:
     finding_counts: dict[FindingKind, int]  # now, at ``as_of``
     stopped: list[StoppedDay]  # VMs billed while stopped that day, costliest first
     bill: DigestBill  # deallocated VMs' and unattached disks' monthly residual, the day's savings
+    actuals: GroupBill  # the stored actuals of the day beside the estimate of the VMs the bill covers
+    drifts: list[VmFinding]  # the billingDrift findings now, latest day first
 
 
 @dataclass(frozen=True)
@@ -57,13 +62,14 @@ def daily_digest(
     """The digest of ``day`` (UTC midnight to midnight), with the findings as they are at ``as_of``."""
     start = datetime.combine(day, time(), tzinfo=UTC)
     prices = all_prices(ledger, currency)
-    costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices))
+    costs = list(iter_window_costs(ledger, start, start + timedelta(days=1), as_of, prices, with_bill=True))
     priced = [item for item in costs if item.cost.amount is not None]
     # A top list of VMs that billed nothing says nothing.
     billed = [item for item in costs if item.billed_seconds > 0]
     findings = all_findings(ledger, thresholds=thresholds, as_of=as_of, currency=currency)
     bill = digest_bill(ledger, costs, prices, as_of=as_of, thresholds=thresholds)
-    counts = Counter(item.finding.kind for item in findings)
+    found = list(findings)
+    counts = Counter(item.finding.kind for item in found)
     counts[FindingKind.UNATTACHED_DISK] = len(bill.unattached)
     stopped = [_stopped(item, prices) for item in costs if item.stopped_billed_seconds > 0]
     return DailyDigest(
@@ -79,7 +85,25 @@ def daily_digest(
         finding_counts={kind: counts.get(kind, 0) for kind in ALL_KINDS},
         stopped=sorted(stopped, key=_costliest),
         bill=bill,
+        actuals=_day_bill(costs, start),
+        drifts=sorted((item for item in found if item.finding.drift is not None), key=_latest_drift),
     )
+
+
+def _day_bill(costs: list[VmWindowCost], start: datetime) -> GroupBill:
+    """The day's stored actuals beside the estimate of the same VMs (from what ``costs`` already read)."""
+    bill = GroupBill()
+    for item in costs:
+        price = item.cost.hourly_price
+        bill.add(vm_actuals(item.current, item.window, start, item.bill, price, carries_set=item.carries_set))
+    return bill
+
+
+def _latest_drift(item: VmFinding) -> tuple[int, float]:
+    drift = item.finding.drift
+    if drift is None:
+        return (0, 0.0)
+    return (-drift.day.toordinal(), -abs(drift.bill_hours - drift.ledger_hours))
 
 
 def _stopped(item: VmWindowCost, prices: PriceView) -> StoppedDay:

@@ -60,23 +60,36 @@ def facts_of(current: CurrentRow, as_of: datetime, drift: DriftDay | None = None
 
 class DriftLookup:
     """The latest drifting day of each resource, read once per subscription; a scale set's is handed to
-    its first instance only."""
+    its first live instance in key order only, whichever page that instance falls on."""
 
     def __init__(self, ledger: Ledger, as_of: datetime) -> None:
         self._ledger, self._as_of = ledger, as_of
         self._latest: dict[str, dict[str, DriftDay]] = {}
-        self._handed: set[tuple[str, str]] = set()
+        self._carriers: dict[tuple[str, str], str | None] = {}
 
     def drift_of(self, row: CurrentRow) -> DriftDay | None:
+        """``row``'s resource's latest drift (``row`` live); a set's only for its carrier."""
         subscription, key = row.vm.subscription_key, resource_key(row.vm)
         if subscription not in self._latest:
             self._latest[subscription] = self._read(subscription)
         drift = self._latest[subscription].get(key)
-        if drift is None or (subscription, key) in self._handed:
+        if drift is None or row.vm.scale_set is None:
+            return drift
+        if (subscription, key) not in self._carriers:
+            self._carriers[(subscription, key)] = self._first_live_instance(row)
+        return drift if self._carriers[(subscription, key)] == row.vm.vm_key else None
+
+    def _first_live_instance(self, row: CurrentRow) -> str | None:
+        """The key of the set's first instance not deleted: one range query of the set's current rows (a
+        page of findings may begin inside the set, after instances another page showed)."""
+        scale_set = row.vm.scale_set
+        if scale_set is None:
             return None
-        if row.vm.scale_set is not None:
-            self._handed.add((subscription, key))
-        return drift
+        instances = self._ledger.iter_current_rows(
+            scale_set.subscription_id, group=scale_set.resource_group, scale_set_name=scale_set.name,
+            page_size=100,
+        )  # fmt: skip
+        return next((item.vm.vm_key for item in instances if not item.condition.state.deleted), None)
 
     def _read(self, subscription: str) -> dict[str, DriftDay]:
         start = self._as_of - timedelta(days=DRIFT_LOOKBACK_DAYS)

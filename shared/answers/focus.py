@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from shared.answers.actuals import HOUR, daily_seconds
+from shared.answers._days import billed_per_day
+from shared.answers.actuals import HOUR
 from shared.answers.costs import all_prices, iter_window_costs
 from shared.domain.actuals import DAY, day_start
 from shared.domain.inventory import Priority
@@ -53,7 +54,7 @@ def vm_days(
         row, spec, cost = vm.current, vm.current.profile.spec, vm.cost
         price = cost.hourly_price
         own_bill = row.vm.scale_set is None
-        for day, seconds in sorted(daily_seconds(vm.window, start).items()):
+        for day, seconds in sorted(billed_per_day(vm.window, start).items()):
             bill = vm.bill.get(day) if own_bill else None
             if seconds <= 0 and bill is None:
                 continue

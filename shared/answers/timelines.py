@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from shared.answers._fleet import Change, fleet_windows
+from shared.answers._fleet import Change, VmWindow, fleet_windows
 from shared.answers._summary import Summary, summary_of
 from shared.answers._window import window_rows
 from shared.domain.accounting import WindowTotals, window_totals
@@ -45,6 +45,7 @@ class VmTimeline:
     totals: WindowTotals
     segments: list[Segment]
     truncated: bool  # more transitions than asked for: the segments stop at the first one left out
+    window: VmWindow | None = None  # what a page's timeline was read from (its bill's days need it)
 
 
 def vm_timeline(
@@ -82,8 +83,11 @@ def fleet_timelines(
     with ``resolution``, its segments shorter than it merged into summaries (``summarised``)."""
     windows = fleet_windows(ledger, rows, start, end, as_of)
     timelines = [
-        _timeline(
-            row, window.state_at_start, window.changes, start, end, window.accrue_until, max_transitions
+        replace(
+            _timeline(
+                row, window.state_at_start, window.changes, start, end, window.accrue_until, max_transitions
+            ),
+            window=window,
         )
         for row, window in zip(rows, windows, strict=True)
     ]

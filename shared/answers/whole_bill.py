@@ -9,7 +9,7 @@ hourly price: what stopping it saved against leaving it running.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -116,6 +116,15 @@ def whole_bill(
     saved = estimate(current, seconds if totals is not None else None, prices)
     avoided = Avoided(saved.amount, prices.currency, seconds, saved.reason)
     return WholeBill(compute, kept, total, avoided)
+
+
+def attached_estimate(view: AttachedView) -> Callable[[CurrentRow, datetime, datetime], Decimal | None]:
+    """The estimate of a VM's disks and IPs over a stretch at ``view``'s rates (the bill's same days)."""
+
+    def amount(current: CurrentRow, start: datetime, end: datetime) -> Decimal | None:
+        return attached_cost(view.of(current), view.rates, view.currency, start, end).amount
+
+    return amount
 
 
 def _rates(ledger: Ledger, currency: str) -> Mapping[str, Mapping[str, Rate]] | None:

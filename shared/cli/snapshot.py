@@ -11,7 +11,6 @@ from shared.answers import (
     Page,
     VmFinding,
     all_prices,
-    attached_for,
     disk_findings_page,
     findings_page,
     fleet_timelines,
@@ -24,7 +23,7 @@ from shared.store import Ledger
 from shared.web.bodies import disk_finding_body, finding_body, window_fields
 from shared.web.page import embed_snapshot, shipped_page
 from shared.web.params import MAX_WINDOW, check_window, earlier
-from shared.web.timelines import DEFAULT_WINDOW, MAX_TRANSITIONS_PER_VM, TIMELINES_MAX_TOP, timeline_body
+from shared.web.timelines import DEFAULT_WINDOW, MAX_TRANSITIONS_PER_VM, TIMELINES_MAX_TOP, timeline_bodies
 
 # The page itself loads at most as many VMs.
 MAX_SNAPSHOT_VMS = 5000
@@ -89,8 +88,7 @@ def write_snapshot(
         timelines = fleet_timelines(
             ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM
         )
-        attached = attached_for(ledger, currency, [row.vm for row in page.items])
-        items += [timeline_body(timeline, prices, attached, start, min(end, as_of)) for timeline in timelines]
+        items += timeline_bodies(ledger, timelines, prices, (start, end, as_of))
         after = page.next_after
         if after is None:
             break

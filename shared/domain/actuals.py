@@ -19,6 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from shared.domain.accounting import window_totals
+from shared.domain.attached_actuals import AttachedBill, AttachedShare, plus
 from shared.domain.ids import VmId
 from shared.domain.vm_state import VmState
 
@@ -92,15 +93,24 @@ class _DaySum:
 
 
 def roll_up(
-    actual: Iterable[BillRow], amortized: Iterable[BillRow], key_of: Callable[[str], str | None]
+    actual: Iterable[BillRow],
+    amortized: Iterable[BillRow],
+    key_of: Callable[[str], str | None],
+    attached_of: Callable[[str, date], str | None] = lambda _id, _day: None,
 ) -> dict[str, dict[date, DayActual]]:
     """Compute rows summed per known resource (``key_of`` maps a lower-cased id to its key, ``None`` for a
-    resource the ledger does not know) and day; amortized cost beside the actual."""
+    resource the ledger does not know) and day; amortized cost beside the actual. The rows of a disk or IP
+    whose holder ``attached_of`` knows that day go, whatever their meter, under that key (no hours)."""
     sums: dict[tuple[str, date], _DaySum] = {}
     for cost_type, rows in ((CostType.ACTUAL, actual), (CostType.AMORTIZED, amortized)):
         for row in rows:
-            key = key_of(row.resource_id.lower())
-            if key is not None and is_compute(row):
+            resource_id = row.resource_id.lower()
+            key = key_of(resource_id)
+            if key is None:
+                key = attached_of(resource_id, row.day)
+            elif not is_compute(row):
+                continue
+            if key is not None:
                 sums.setdefault((key, row.day), _DaySum(row.currency)).add(cost_type, row)
     result: dict[str, dict[date, DayActual]] = {}
     for (key, day), total in sums.items():
@@ -193,6 +203,7 @@ class BillShare:
     currency: str | None
     estimate_same_days: Decimal | None
     estimate_unbilled: Decimal | None
+    attached: AttachedShare = AttachedShare()  # the disks and IPs it held
 
 
 @dataclass
@@ -212,10 +223,12 @@ class GroupBill:
     currency: str | None = None
     estimate_same_days: Decimal | None = None
     estimate_unbilled: Decimal | None = None
+    attached: AttachedBill = field(default_factory=AttachedBill)  # its VMs' disks and IPs
     _priced_actual: Decimal = Decimal(0)
     _priced_estimate: Decimal = Decimal(0)
 
     def add(self, share: BillShare) -> None:
+        self.attached.add(share.attached)
         self.covered.update(share.covered)
         if share.estimate_unbilled is not None:
             self.estimate_unbilled = (self.estimate_unbilled or Decimal(0)) + share.estimate_unbilled
@@ -237,15 +250,21 @@ class GroupBill:
     def merge(self, other: GroupBill) -> None:
         """Add another group's bill (the fleet's total)."""
         self.covered |= other.covered
-        self.actual = _plus(self.actual, other.actual)
-        self.amortized = _plus(self.amortized, other.amortized)
+        self.attached.merge(other.attached)
+        self.actual = plus(self.actual, other.actual)
+        self.amortized = plus(self.amortized, other.amortized)
         self.amortized_complete = self.amortized_complete and other.amortized_complete
         self.hours += other.hours
         self.currency = self.currency or other.currency
-        self.estimate_same_days = _plus(self.estimate_same_days, other.estimate_same_days)
-        self.estimate_unbilled = _plus(self.estimate_unbilled, other.estimate_unbilled)
+        self.estimate_same_days = plus(self.estimate_same_days, other.estimate_same_days)
+        self.estimate_unbilled = plus(self.estimate_unbilled, other.estimate_unbilled)
         self._priced_actual += other._priced_actual
         self._priced_estimate += other._priced_estimate
+
+    @property
+    def difference(self) -> Decimal | None:
+        """Actual minus estimate over the covered days of the VMs that have both (``discount``'s parts)."""
+        return self._priced_actual - self._priced_estimate if self._priced_estimate > 0 else None
 
     @property
     def discount(self) -> Decimal | None:
@@ -257,9 +276,3 @@ class GroupBill:
         if discount is None or self.estimate_unbilled is None:
             return None
         return self.estimate_unbilled * discount
-
-
-def _plus(left: Decimal | None, right: Decimal | None) -> Decimal | None:
-    if left is None:
-        return right
-    return left if right is None else left + right

@@ -1,13 +1,15 @@
-"""Refresh one subscription's actual compute cost per resource and UTC day from Cost Management.
+"""Refresh one subscription's actual cost per resource and UTC day from Cost Management.
 
 The days not yet final are asked again each time: on the first run (nothing stored for the subscription
 in the current and previous month) both months, then the last ``LOOKBACK_DAYS`` days, since Cost
 Management's data arrives 8 to 24 hours late and is revised. Each calendar month is one daily query per
-cost type (``ActualCost``, ``AmortizedCost``). Only the resources the ledger knows are kept: its VMs, and
-the Uniform scale sets of its instances (whose usage the bill puts under the set). Each stored day keeps
-the ledger's billed hours of that day beside the bill's (a scale set's: the sum of its instances), which
-is what the ``billingDrift`` finding compares; days before the ledger's first record of a resource, or not
-over for ``COMPARE_AFTER`` yet, have none. A failed query stores nothing: the days are asked again.
+cost type (``ActualCost``, ``AmortizedCost``). Only the resources the ledger knows are kept: its VMs' and
+their Uniform scale sets' compute (the bill puts an instance's usage under its set), and the disks and
+public IPs the inventory saw its VMs hold (kept per VM apart from compute: ``domain.attached_actuals``).
+Each compute day keeps the ledger's billed hours of that day beside the bill's (a scale set's: the sum of
+its instances), which is what the ``billingDrift`` finding compares; days before the ledger's first record
+of a resource, or not over for ``COMPARE_AFTER`` yet, have none. A failed query stores nothing: the days
+are asked again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from shared.domain.actuals import (
     resource_key,
     roll_up,
 )
+from shared.domain.attached_actuals import AttachedOwners, attached_key
 from shared.domain.times import month_of, month_start, next_month
 from shared.sources import CostManagementClient
 from shared.store import CurrentRow, Ledger, ResourceDays
@@ -71,16 +74,29 @@ def refresh_actuals(
     first_day = _first_day(ledger, subscription, now)
     resource_ids = {resource_key(row.vm): billed_resource_id(row.vm) for row in rows}
     key_of = {resource_id: key for key, resource_id in resource_ids.items()}.get
+    owners = _attached_owners(ledger, subscription, rows, resource_ids)
     actual: list[BillRow] = []
     amortized: list[BillRow] = []
     for first, last in _month_spans(first_day, today):
         actual += costs.daily_costs(subscription, CostType.ACTUAL, first, last, deadline=deadline)
         amortized += costs.daily_costs(subscription, CostType.AMORTIZED, first, last, deadline=deadline)
-    billed = roll_up(actual, amortized, key_of)
+    billed = roll_up(actual, amortized, key_of, owners.owner_on)
     with_hours = _with_ledger_hours(billed, ledger, rows, first_day, today, now, daily_hours)
     written = ledger.actuals.save(subscription, resource_ids, with_hours, now)
     drifting = sum(len(drift_days(days.values())) for days in with_hours.values())
     return ActualsReport(first_day, today, len(billed), written, drifting)
+
+
+def _attached_owners(
+    ledger: Ledger, subscription: str, rows: Sequence[CurrentRow], resource_ids: dict[str, str]
+) -> AttachedOwners:
+    """Who held each disk and IP, from the inventory (one range query per 1,000 VMs that hold any); the
+    VMs' resource ids added to ``resource_ids`` under their attached keys."""
+    vms = {row.vm.vm_key: row.vm for row in rows}
+    held = {key: kept for key, kept in ledger.attached.load_subscription(subscription).items() if key in vms}
+    for key in held:
+        resource_ids[attached_key(key)] = vms[key].resource_id.lower()
+    return AttachedOwners(held)
 
 
 def _first_day(ledger: Ledger, subscription: str, now: datetime) -> date:

@@ -34,7 +34,9 @@ API_VERSION = "2025-03-01"
 # One month of daily rows for every resource and meter category of a subscription: 5,000 rows a page
 # (the service's page) makes 100 pages 500,000 rows, far above any fleet measured here.
 MAX_PAGES = 100
-METER_CATEGORIES = ("Virtual Machines", "Virtual Machines Licenses")
+# Compute, and the meters of what the inventory sees a VM hold: managed disks ("Storage") and public IPs
+# ("Virtual Network"), the services the Retail Prices name for the meters the whole bill prices.
+METER_CATEGORIES = ("Virtual Machines", "Virtual Machines Licenses", "Storage", "Virtual Network")
 RETRY_AFTER_HEADERS = tuple(
     f"x-ms-ratelimit-microsoft.costmanagement-{quota}-retry-after" for quota in ("qpu", "entity", "tenant")
 )
@@ -127,8 +129,8 @@ def query_body(cost_type: CostType, first_day: date, last_day: date) -> dict[str
         },
         "dataset": {
             "granularity": "Daily",
-            # Only the meters compared with the ledger: a subscription's other resources (storage,
-            # networking, ...) would multiply the pages for nothing.
+            # Only the meters compared with the ledger: other services' rows would multiply the pages for
+            # nothing. Storage and networking rows of resources no VM holds still come, and are dropped.
             "filter": {
                 "dimensions": {"name": "MeterCategory", "operator": "In", "values": list(METER_CATEGORIES)}
             },

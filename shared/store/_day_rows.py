@@ -19,7 +19,7 @@ Pure functions only: the callers read, plan here, and commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from itertools import groupby
 from typing import Any
@@ -138,16 +138,34 @@ class DayCounter:
 # ---- reads -------------------------------------------------------------------------------------------
 
 
-def sum_days(entities: Iterable[Mapping[str, Any]], first: date, last: date) -> dict[str, DaySum]:
+def sum_days(
+    entities: Iterable[Mapping[str, Any]], first: date, last: date, each_of: Collection[str] = ()
+) -> tuple[dict[str, DaySum], dict[str, dict[date, DayTotals]]]:
     """Day rows as read -> VM key -> the sum of its stored days from ``first`` to ``last`` (inclusive) and
-    how many there were: one small sum per VM, whatever the number of days or transitions."""
+    how many there were: one small sum per VM, whatever the number of days or transitions; the VMs of
+    ``each_of`` apart, each of their days kept (what an answer needs per day)."""
     found: dict[str, DaySum] = {}
+    each: dict[str, dict[date, DayTotals]] = {}
+    for vm_key, days in _stored_days(entities, first, last):
+        if vm_key in each_of:
+            each.setdefault(vm_key, {}).update((day, _totals(value)) for day, value in days)
+            continue
+        total, count = found.get(vm_key, (DayTotals(), 0))
+        for _, value in days:
+            total, count = total.plus(_totals(value)), count + 1
+        found[vm_key] = (total, count)
+    return found, each
+
+
+def _stored_days(
+    entities: Iterable[Mapping[str, Any]], first: date, last: date
+) -> Iterator[tuple[str, Iterator[tuple[date, str]]]]:
+    """Each row's VM key and its days from ``first`` to ``last``, as stored (``dDD`` -> text)."""
     for entity in entities:
         month, _, vm_key = entity["RowKey"][len(DAY_PREFIX) : -1].partition("|")
-        total, count = found.get(vm_key, (DayTotals(), 0))
-        for name, value in entity.items():
-            if len(name) == 3 and name[0] == "d" and name[1:].isdigit():
-                if first <= date.fromisoformat(f"{month}-{name[1:]}") <= last:
-                    total, count = total.plus(_totals(value)), count + 1
-        found[vm_key] = (total, count)
-    return found
+        days = (
+            (date.fromisoformat(f"{month}-{name[1:]}"), value)
+            for name, value in entity.items()
+            if len(name) == 3 and name[0] == "d" and name[1:].isdigit()
+        )
+        yield vm_key, ((day, value) for day, value in days if first <= day <= last)

@@ -2,16 +2,17 @@
 
 Partition ``actuals|<subscription>``: one row per resource and month, RowKey ``<resource key>|<YYYY-MM>``
 (``vm|<group>|<name>`` for a VM, ``set|<group>|<name>`` for a Uniform scale set, whose instances the bill
-does not tell apart), with the month's billed days in one JSON column: a month of a resource is one
-entity, so the fleet's answers read ``ceil(resources x months / 1000)`` pages per subscription, whatever
-the days. A day the bill revises is overwritten by the next refresh; days it no longer sends are kept.
+does not tell apart, ``vm|<vm key>|att`` for the disks and IPs a VM held), with the month's billed days in
+one JSON column: a month of a resource is one entity, so the fleet's answers read
+``ceil(resources x months / 1000)`` pages per subscription, whatever the days. A day the bill revises is
+overwritten by the next refresh; days it no longer sends are kept.
 The event path never reads or writes here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -55,15 +56,41 @@ class ActualsBook:
             found.setdefault(key, {}).update(_days_from(entity))
         return found
 
-    def load_resource(
+    def load_prefixed(
         self, subscription_id: str, key: str, first_month: str, last_month: str
-    ) -> dict[date, DayActual]:
-        """One resource's billed days of the months ``first_month`` to ``last_month``: one range query."""
-        low, high = f"{key}|{first_month}", upper_bound(f"{key}|{last_month}")
-        entities = query_range(self.table, partition_of(subscription_id), low, high, 1000)
-        found: dict[date, DayActual] = {}
+    ) -> ResourceDays:
+        """The billed days of ``key`` and of the keys under it (a VM's disks and IPs, ``<key>|att``) of the
+        months ``first_month`` to ``last_month``: one range query."""
+        low = f"{key}|"
+        entities = query_range(self.table, partition_of(subscription_id), low, upper_bound(low), 1000)
+        found: ResourceDays = {}
         for entity in translated(iter(entities)):
-            found.update(_days_from(entity))
+            if first_month <= str(entity[col.ACTUAL_MONTH]) <= last_month:
+                found.setdefault(str(entity["RowKey"]).rsplit("|", 1)[0], {}).update(_days_from(entity))
+        return found
+
+    def load_keys(
+        self, subscription_id: str, keys: Sequence[str], first_month: str, last_month: str
+    ) -> ResourceDays:
+        """The billed days of ``keys`` and of the keys under them (a page of VMs' compute, and their disks'
+        and IPs') of the months ``first_month`` to ``last_month``: one range query over the rows from the
+        least to the greatest (``ceil(rows / 1000)`` pages). ``<key>|`` is what orders them: ``vm|g|a|``
+        sorts after ``vm|g|ab|``."""
+        if not keys:
+            return {}
+        prefixes = [f"{key}|" for key in keys]
+        entities = self.table.query_entities(
+            f"PartitionKey eq @pk and RowKey ge @low and RowKey lt @high and {col.ACTUAL_MONTH} ge @first"
+            f" and {col.ACTUAL_MONTH} le @last",
+            parameters={
+                "pk": partition_of(subscription_id), "low": min(prefixes), "high": upper_bound(max(prefixes)),
+                "first": first_month, "last": last_month,
+            },
+            results_per_page=1000,
+        )  # fmt: skip
+        found: ResourceDays = {}
+        for entity in translated(iter(entities)):
+            found.setdefault(str(entity["RowKey"]).rsplit("|", 1)[0], {}).update(_days_from(entity))
         return found
 
     def save(

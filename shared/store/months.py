@@ -12,7 +12,7 @@ meanwhile makes it fail, and the next run tries again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date
 from itertools import chain
 from typing import Any
@@ -21,6 +21,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, TransactionOperation, UpdateMode
 
+from shared.domain.days import DayTotals
 from shared.domain.times import month_of, month_start, months_from
 from shared.store._day_rows import DayCounter, DaySum, day_range, open_day_fields, sum_days
 from shared.store._entities import months_mark_entity
@@ -72,19 +73,21 @@ class MonthRows:
 
     def sum_days(
         self, subscription: str, first: date, last: date, *, first_vm_key: str | None = None,
-        last_vm_key: str | None = None,
-    ) -> dict[str, DaySum]:  # fmt: skip
+        last_vm_key: str | None = None, each_of: Collection[str] = (),
+    ) -> tuple[dict[str, DaySum], dict[str, dict[date, DayTotals]]]:  # fmt: skip
         """The closed days from ``first`` to ``last`` (inclusive) of every VM of ``subscription`` (or the
-        VM keys from ``first_vm_key`` to ``last_vm_key``), summed: VM key -> (totals, days found). One
-        range query per month and 1,000 VMs, streamed."""
-
-        def entities() -> Iterator[Any]:
-            for month in months_from(first.isoformat()[:7], last.isoformat()[:7]):
-                low, high = day_range(month, first_vm_key, last_vm_key)
-                yield from query_range(self.table, subscription.lower(), low, high, PAGE_SIZE)
-
+        VM keys from ``first_vm_key`` to ``last_vm_key``), summed: VM key -> (totals, days found); those of
+        the VM keys ``each_of`` each apart instead. One range query per month and 1,000 VMs, streamed."""
+        rows = self._day_rows(subscription, first, last, first_vm_key, last_vm_key)
         with storage_errors():
-            return sum_days(entities(), first, last)
+            return sum_days(rows, first, last, each_of)
+
+    def _day_rows(
+        self, subscription: str, first: date, last: date, first_vm_key: str | None, last_vm_key: str | None
+    ) -> Iterator[Any]:
+        for month in months_from(first.isoformat()[:7], last.isoformat()[:7]):
+            low, high = day_range(month, first_vm_key, last_vm_key)
+            yield from query_range(self.table, subscription.lower(), low, high, PAGE_SIZE)
 
     def disagreeing(self, rows: Sequence[CurrentRow], months: Sequence[str]) -> dict[str, str]:
         """VM key -> why its month rows disagree with its mark, for the VMs of ``rows`` (one

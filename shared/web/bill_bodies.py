@@ -14,11 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from shared.domain.actuals import MISSED_BY, DriftDay, DriftDirection, GroupBill, day_start
+from shared.domain.attached_actuals import AttachedBill
 from shared.domain.times import format_time
 from shared.web.numbers import as_number, money
 
 NOT_BILLED_YET = "NotBilledYet"
 BILLED_AS_SCALE_SET = "BilledAsScaleSet"  # a Uniform instance: the bill charges its set (see /costs)
+INSTANCE_DISKS_IN_COSTS = "SeeCosts"  # a Uniform instance's disks' and IPs' bill is summed in /costs only
 ESTIMATE = "estimate"
 
 
@@ -37,6 +39,30 @@ def bill_fields(bill: GroupBill, currency: str) -> dict[str, Any]:
             "label": ESTIMATE,
             "basis": "the estimate of the days not yet billed times the discount",
         },
+        **attached_bill_fields(bill.attached, currency),
+    }
+
+
+def attached_bill_fields(bill: AttachedBill, currency: str, reason: str = NOT_BILLED_YET) -> dict[str, Any]:
+    """``attachedActualCost`` (the bill's rows of the disks and IPs the VMs held) beside
+    ``attachedCostSameDays`` (``attachedCost``'s estimate of exactly the days the bill covers)."""
+    days = sorted(bill.covered)
+    same_days = bill.estimate_same_days if bill.estimate_complete else None
+    if bill.actual is None:
+        actual = {**_no_actual(bill.currency or currency, 0, reason)}
+        del actual["hours"]
+    else:
+        actual = {
+            "amount": money(bill.actual),
+            "currency": bill.currency or currency,
+            "amortized": money(bill.amortized if bill.amortized_complete else None),
+            "days": len(days),
+            "asOf": format_time(day_start(days[-1]) + timedelta(days=1)),
+            "reason": None,
+        }
+    return {
+        "attachedActualCost": actual,
+        "attachedCostSameDays": {"amount": money(same_days), "currency": currency},
     }
 
 
@@ -46,6 +72,7 @@ def vm_bill_fields(bill: GroupBill | None, currency: str) -> dict[str, Any]:
         return {
             **bill_fields(GroupBill(), currency),
             "actualCost": _no_actual(currency, 0, BILLED_AS_SCALE_SET),
+            **attached_bill_fields(AttachedBill(), currency, INSTANCE_DISKS_IN_COSTS),
         }
     return bill_fields(bill, currency)
 

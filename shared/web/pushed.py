@@ -3,7 +3,7 @@
 A finding's event carries the finding as ``/findings`` shows it (``finding_body``: ``deallocatedLong``
 with what its disks and IPs cost a month). The digest's amounts sum those known and count the others
 apart; an amount none of whose parts is known is ``null`` with a reason, never 0, and so is the drift
-from the bill, which the ledger does not read yet.
+from the bill before Cost Management covers the day.
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ from shared.domain.pricing import CostReason
 from shared.domain.pushed_events import Occurring, finding_key
 from shared.domain.times import format_time
 from shared.store import Ledger
+from shared.web.bill_bodies import NOT_BILLED_YET, drift_body
 from shared.web.bodies import cost_body, finding_body
 from shared.web.numbers import as_number, money
 
 HOUR = 3600.0
 TOP = 10
-# What the ledger does not keep yet; the digest says so instead of a number.
-NO_ACTUALS = "Cost Management actuals are not read yet, so there is no drift to compare"
+# The day is billed, but no VM the bill covers has an estimate to set beside it.
+NO_ESTIMATE = "NoEstimateSameDays"
 
 
 def finding_occurrences(
@@ -81,7 +82,7 @@ def digest_body(digest: DailyDigest) -> dict[str, Any]:
             "top": [_stopped_line(item) for item in stopped[:TOP]],
         },
         **bill_fields(digest.bill, digest.currency),
-        "drift": _unknown(NO_ACTUALS),
+        "drift": drift_fields(digest),
         "topByBilledHours": [_vm_line(item) for item in digest.top_by_billed],
         "topByEstimatedCost": [_vm_line(item) for item in digest.top_by_cost],
     }
@@ -176,5 +177,30 @@ def _monthly(cost: AttachedCost) -> dict[str, Any]:
     return {"monthly": money(cost.monthly), "reason": cost.reason.value if cost.reason else None}
 
 
-def _unknown(reason: str) -> dict[str, Any]:
-    return {"amount": None, "reason": reason}
+def drift_fields(digest: DailyDigest) -> dict[str, Any]:
+    """The day's bill beside its estimate: ``amount`` is the actual minus the estimate of the VMs that have
+    both (``null`` with ``NotBilledYet`` before Cost Management covers the day); then the ``billingDrift``
+    findings now, latest day first, with both numbers."""
+    bill, currency = digest.actuals, digest.currency
+    billed = digest.day in bill.covered
+    difference = bill.difference if billed else None
+    reason = None if difference is not None else NO_ESTIMATE if billed else NOT_BILLED_YET
+    discount = bill.discount
+    return {
+        "amount": money(difference),
+        "currency": currency,
+        "reason": reason,
+        "actualCost": money(bill.actual if billed else None),
+        "estimatedCostSameDays": money(bill.estimate_same_days if billed else None),
+        "discount": float(round(discount, 4)) if billed and discount is not None else None,
+        "billingDriftVms": len(digest.drifts),
+        "top": [_drift_line(item) for item in digest.drifts[:TOP]],
+    }
+
+
+def _drift_line(item: VmFinding) -> dict[str, Any]:
+    drift = item.finding.drift
+    return {
+        "resourceId": item.current.vm.resource_id,
+        **(drift_body(drift) if drift is not None else {}),
+    }

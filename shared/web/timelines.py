@@ -8,7 +8,7 @@ number of VMs; segments are capped so that one chatty VM cannot blow up a respon
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +19,16 @@ from shared.answers import (
     PriceView,
     VmTimeline,
     all_prices,
+    attached_estimate,
     attached_for,
+    estimate,
     fleet_timelines,
+    page_bills,
     whole_bill,
 )
 from shared.domain.times import utc_now
 from shared.store import Ledger
+from shared.web.bill_bodies import vm_bill_fields
 from shared.web.bodies import (
     cost_body,
     paged_body,
@@ -58,12 +62,7 @@ def list_vm_timelines(request: Request, ledger: Ledger, *, currency: str) -> dic
         ledger, page.items, start, end, as_of, max_transitions=MAX_TRANSITIONS_PER_VM, resolution=resolution
     )
     prices = all_prices(ledger, currency)
-    attached = attached_for(ledger, currency, [row.vm for row in page.items])
-    until = min(end, as_of)
-    items = [
-        timeline_body(timeline, prices, attached, start, until, compact=resolution is not None)
-        for timeline in timelines
-    ]
+    items = timeline_bodies(ledger, timelines, prices, (start, end, as_of), compact=resolution is not None)
     body = paged_body(items, page.next_after, request)
     body.update(window_fields(ledger.policy, start, end, as_of))
     if resolution is not None:
@@ -83,6 +82,33 @@ def timeline_window(params: Mapping[str, str], as_of: datetime) -> tuple[datetim
     start = start if start is not None else earlier(end, DEFAULT_WINDOW)
     check_window(start, end, MAX_WINDOW)
     return start, end
+
+
+def timeline_bodies(
+    ledger: Ledger,
+    timelines: Sequence[VmTimeline],
+    prices: PriceView,
+    window: tuple[datetime, datetime, datetime],
+    *,
+    compact: bool = False,
+) -> list[dict[str, Any]]:
+    """A page of VMs' entries (``timeline_body``) with the bill's fields beside their estimate: the page's
+    disks and IPs and its stored actuals read once each."""
+    start, end, as_of = window
+    rows = [timeline.current for timeline in timelines]
+    attached = attached_for(ledger, prices.currency, [row.vm for row in rows])
+    items = [
+        timeline_body(timeline, prices, attached, start, min(end, as_of), compact=compact)
+        for timeline in timelines
+    ]
+    actuals = page_bills(
+        ledger, rows, [timeline.totals.billed_seconds for timeline in timelines], window,
+        [estimate(row, None, prices).hourly_price for row in rows], attached_estimate(attached),
+        windows=[timeline.window for timeline in timelines],
+    )  # fmt: skip
+    for item, actual in zip(items, actuals, strict=True):
+        item.update(vm_bill_fields(actual, prices.currency))
+    return items
 
 
 def timeline_body(

@@ -9,9 +9,11 @@ from typing import Any
 from shared.answers import (
     Page,
     all_prices,
+    attached_estimate,
     attached_for,
     estimate,
     fleet_totals,
+    page_bills,
     prices_for,
     transitions_page,
     vm_bill,
@@ -63,7 +65,11 @@ def get_vm(request: Request, ledger: Ledger, *, currency: str) -> dict[str, Any]
     bill = whole_bill(report.current, report.totals, report.start, min(report.end, as_of), prices, attached)
     body["estimatedCost"] = cost_body(bill.compute)
     body.update(whole_bill_fields(bill))
-    body.update(vm_bill_fields(vm_bill(ledger, report, bill.compute.hourly_price), currency))
+    body.update(
+        vm_bill_fields(
+            vm_bill(ledger, report, bill.compute.hourly_price, attached_estimate(attached)), currency
+        )
+    )
     body.update(window_fields(ledger.policy, report.start, report.end, as_of))
     return body
 
@@ -99,13 +105,21 @@ def list_vms(request: Request, ledger: Ledger, *, currency: str) -> dict[str, An
         check_window(start, end, MAX_WINDOW)
         attached = attached_for(ledger, currency, [row.vm for row in page.items])
         until = min(end, as_of) if end is not None else as_of
-        for item, row, totals in zip(
-            items, page.items, fleet_totals(ledger, page.items, start, end, as_of), strict=True
-        ):
+        all_totals = fleet_totals(ledger, page.items, start, end, as_of)
+        bills = [
+            whole_bill(row, totals, start, until, prices, attached)
+            for row, totals in zip(page.items, all_totals, strict=True)
+        ]
+        actuals = page_bills(
+            ledger, page.items, [totals.billed_seconds for totals in all_totals],
+            (start, end if end is not None else as_of, as_of),
+            [bill.compute.hourly_price for bill in bills], attached_estimate(attached),
+        )  # fmt: skip
+        for item, totals, bill, actual in zip(items, all_totals, bills, actuals, strict=True):
             item.update(totals_fields(totals))
-            bill = whole_bill(row, totals, start, until, prices, attached)
             item["estimatedCost"] = cost_body(bill.compute)
             item.update(whole_bill_fields(bill))
+            item.update(vm_bill_fields(actual, currency))
     body = paged_body(items, page.next_after, request)
     if start is not None:
         body.update(window_fields(ledger.policy, start, end, as_of))
