@@ -12,6 +12,7 @@ month rows of the two months it touches.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -25,7 +26,7 @@ import azure.functions as func
 from azure.data.tables import TableClient
 
 import function_app
-from bench.harness import FAIL, PASS, Result, new_table, progress, use_table
+from bench.harness import FAIL, PASS, Result, new_table, progress, timed_call, use_table
 from devtools.events import at, vm_id, wire_event
 from devtools.faultproxy import FaultProxy
 from devtools.worker import event_grid_argument
@@ -186,17 +187,26 @@ def _seed(count: int, now: datetime) -> None:
                 for step, (suffix, when) in enumerate(steps)
             ]
 
-    def spec_of(vm: VmId) -> VmSpec:
-        index = int(vm.name.rsplit("-", 1)[1])
-        tags = {"team": TEAMS[index % len(TEAMS)]} if index % 7 else {}
-        os_type = OsType.WINDOWS if index % 3 == 0 else OsType.LINUX
-        return VmSpec("Standard_D2s_v5", "westeurope", os_type, None, Priority.REGULAR, tags)
-
     # Seeding is not measured: its own client, with timeouts for Azurite's slow batches in a big partition.
     table = TableClient.from_connection_string(
         os.environ["VM_LEDGER_STORAGE"], ledger.table.table_name, read_timeout=300, connection_timeout=30
     )
-    seed_histories(table, ledger.policy, histories(), spec_of=spec_of, spec_at=now)
+    seed_histories(table, ledger.policy, histories(), spec_of=d2s_spec, spec_at=now)
+    save_d2s_prices(ledger, now)
+    _seed_attached(table, count, now)
+    _seed_actuals(ledger, count, now)
+
+
+def d2s_spec(vm: VmId) -> VmSpec:
+    """A D2s v5 in West Europe, Windows one VM in three, tagged with a team six in seven (by its index)."""
+    index = int(vm.name.rsplit("-", 1)[1])
+    tags = {"team": TEAMS[index % len(TEAMS)]} if index % 7 else {}
+    os_type = OsType.WINDOWS if index % 3 == 0 else OsType.LINUX
+    return VmSpec("Standard_D2s_v5", "westeurope", os_type, None, Priority.REGULAR, tags)
+
+
+def save_d2s_prices(ledger: Ledger, now: datetime) -> None:
+    """The D2s v5's Linux and Windows prices in the price cache, as the price refresh stores them."""
     regular = {
         OsType.LINUX: HourlyPrice(Decimal("0.096"), "USD", "D2s v5"),
         OsType.WINDOWS: HourlyPrice(Decimal("0.188"), "USD", "D2s v5"),
@@ -205,8 +215,6 @@ def _seed(count: int, now: datetime) -> None:
         ("westeurope", "standard_d2s_v5", MeterKind(os, Priority.REGULAR)): p for os, p in regular.items()
     }
     ledger.prices.save("USD", now, [("westeurope", "standard_d2s_v5")], prices)
-    _seed_attached(table, count, now)
-    _seed_actuals(ledger, count, now)
 
 
 def _seed_attached(table: TableClient, count: int, now: datetime) -> None:
@@ -260,16 +268,8 @@ def _call(
     path: str,
     params: dict[str, str],
 ) -> tuple[int, float, dict]:
-    import json
-
-    request = func.HttpRequest("GET", f"http://localhost:7071/api/{path}", body=b"", params=params)
-    proxy.reset_counts()
-    began = time.monotonic()
-    response = function(request)
-    seconds = time.monotonic() - began
-    if response.status_code != 200:
-        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_body()[:300]!r}")
-    return sum(proxy.counts().values()), seconds, json.loads(response.get_body())
+    trips, seconds, response = timed_call(proxy, function, path, params)
+    return trips, seconds, json.loads(response.get_body())
 
 
 @contextmanager

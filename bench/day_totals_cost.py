@@ -18,13 +18,14 @@ import os
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
 from azure.data.tables import TableClient
 
 import function_app
+from bench.findings_cost import findings_bound, walk_findings
 from bench.harness import FAIL, PASS, Result, new_table, progress, use_table
 from devtools.faultproxy import FaultProxy
 from shared import context
@@ -73,7 +74,8 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
                     PASS if trips <= bound else FAIL,
                 )
             )
-        results.append(_timelines_page(now, rate))
+        results.append(_timelines_page(proxy, now, rate))
+        results += _other_pages(proxy, now, rate)
         ledger.table.delete_table()
     notes = [
         f"/costs at 4 and 20 transitions a day: {VMS:,} VMs in one subscription, seeded with month, day and "
@@ -83,7 +85,7 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
         "rows + day rows of each month the whole days touch (1,000 VMs a query) + the month rows of a "
         "partial first day's month (ceil(rows / 1000), a VM having ceil(its transitions that month / 200) "
         "rows) + the registry, the prices, the disk and IP rates, the subscription's disks and IPs (one "
-        "page: no VM here holds any) and a spare.",
+        "page: no VM here holds any) and its stored actuals (one page: none here).",
         f"timelines page: top=200 over the last {PAGE_DAYS} days, with the resolution the page asks at its "
         f"widest ({PAGE_BUCKETS} periods of the window: at most {2 * PAGE_BUCKETS + 1} segments a VM) and "
         "without it (every segment, as before); bytes of the JSON body.",
@@ -91,25 +93,72 @@ def day_totals_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Res
     return results, notes
 
 
-def _timelines_page(now: datetime, rate: int) -> Result:
+def _timelines_page(proxy: FaultProxy, now: datetime, rate: int) -> Result:
     start = now - timedelta(days=PAGE_DAYS)
     params = {"from": start.isoformat(), "to": now.isoformat(), "top": "200"}
     resolution = f"PT{math.ceil(PAGE_DAYS * 86400 / PAGE_BUCKETS)}S"
-    sizes = []
+    sizes, trips = [], []
     for extra in ({"resolution": resolution}, {}):
-        request = func.HttpRequest(
-            "GET", "http://localhost:7071/api/timelines", body=b"", params={**params, **extra}
-        )
-        response = function_app.list_vm_timelines(request)
-        if response.status_code != 200:
-            raise RuntimeError(f"timelines answered {response.status_code}: {response.get_body()[:300]!r}")
+        proxy.reset_counts()
+        response = _get(function_app.list_vm_timelines, "timelines", {**params, **extra})
+        trips.append(proxy.total())
         sizes.append(len(response.get_body()))
+    months = len(months_from(month_of(start), month_of(now)))
+    rows = _rows_a_month(rate)
+    bound = months * math.ceil(200 * rows / 1000) + 7
     return Result(
         f"timelines page of 200 VMs at {rate} transitions a day, {PAGE_DAYS} days, {resolution}: bytes",
-        f"{sizes[0]:,} (without resolution: {sizes[1]:,})",
-        "< 1,000,000",
-        PASS if sizes[0] < 1_000_000 else FAIL,
+        f"{sizes[0]:,} in {trips[0]} round trips (without resolution: {sizes[1]:,})",
+        f"< 1,000,000; <= {bound} ({months} months x ceil(200 x {rows} / 1000) + 7)",
+        PASS if sizes[0] < 1_000_000 and trips[0] <= bound else FAIL,
     )
+
+
+def _other_pages(proxy: FaultProxy, now: datetime, rate: int) -> list[Result]:
+    """A ``/vms`` page of 1,000 VMs with their totals over the last 30 days, and ``/findings`` over the
+    fleet, at this rate: their bounds count pages of VMs, days' months and the edge day's month rows."""
+    start = now - timedelta(days=WINDOW_DAYS)
+    params = {"from": start.isoformat(), "to": now.isoformat(), "top": "1000"}
+    proxy.reset_counts()
+    body = json.loads(_get(function_app.list_vms, "vms", params).get_body())
+    vm_trips = proxy.total()
+    months = len(months_from(month_of(start), month_of(now)))
+    edge = math.ceil(VMS * _rows_a_month(rate) / 1000)
+    vm_bound = 1 + months + edge + 6
+    proxy.reset_counts()
+    requests, found = walk_findings({"top": "1000"})
+    finding_trips = proxy.total()
+    finding_bound, finding_target = findings_bound(requests, math.ceil(VMS / 1000), 1)
+    return [
+        Result(
+            f"/vms page of {len(body['value']):,} VMs at {rate} transitions a day, last {WINDOW_DAYS} days: "
+            "round trips",
+            f"{vm_trips}",
+            f"<= {vm_bound} (1 + {months} months + {edge} (month rows of the first day's month) + 6)",
+            PASS if vm_trips <= vm_bound else FAIL,
+        ),
+        Result(
+            f"/findings {VMS:,} VMs at {rate} transitions a day, every kind: round trips",
+            f"{finding_trips} ({found:,} findings in {requests} request(s))",
+            finding_target,
+            PASS if finding_trips <= finding_bound else FAIL,
+        ),
+    ]
+
+
+def _rows_a_month(rate: int) -> int:
+    """Month rows of a VM in a month of 31 days at ``rate`` transitions a day (200 transitions a row)."""
+    return math.ceil(rate * 31 / 200)
+
+
+def _get(
+    function: Callable[[func.HttpRequest], func.HttpResponse], path: str, params: dict[str, str]
+) -> func.HttpResponse:
+    request = func.HttpRequest("GET", f"http://localhost:7071/api/{path}", body=b"", params=params)
+    response = function(request)
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_body()[:300]!r}")
+    return response
 
 
 def _bound(table: TableClient, start: datetime, now: datetime) -> tuple[int, str]:

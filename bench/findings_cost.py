@@ -51,13 +51,9 @@ def findings_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Resul
             ("every kind (all unconfirmed: no reconcile ran)", {"top": "1000"}),
         ):
             proxy.reset_counts()
-            requests, found = _walk(params)
+            requests, found = walk_findings(params)
             trips = proxy.total()
-            # Each request scans from its cursor: two queries a page of VMs it reads (current rows and their
-            # confirmation rows), plus the registry read, plus one read of the price cache when it found
-            # something (the findings' estimated cost).
-            bound = requests * (2 + 2 * pages)
-            target = f"<= {bound} ({requests} request(s) x (2 + 2 x {pages} pages))"
+            bound, target = findings_bound(requests, pages, 1)
             results.append(
                 Result(
                     f"/findings {count:,} VMs, {label}: round trips",
@@ -72,7 +68,9 @@ def findings_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Resul
         "/findings: fleets' current rows seeded in the ledger's row format (1 % powered off 2 h before "
         "the run); the real list_findings with top=1000, every nextLink followed; round trips = Table "
         "requests seen by the counting proxy (a query per 1,000 current rows and one of their confirmation "
-        "rows, a registry read per request, a read of the price cache per request that found something).",
+        "rows, a registry read per request, a read of the price cache per request that found something; per "
+        "subscription its stored actuals and its unattached disks; the disk findings' registry and rates; "
+        "the disks and IPs of a page's deallocatedLong VMs: 3 reads).",
         f"backfill: one VM, {BACKFILL_DAYS} days of Activity Log with a start and a deallocate each day "
         "(3 records per operation, 100 records a page from the loopback fake), recorded before the VM's "
         "first event; ARM = Activity Log pages, Table = requests the counting proxy saw.",
@@ -80,7 +78,17 @@ def findings_cost(proxy: FaultProxy, connection_string: str) -> tuple[list[Resul
     return results, notes
 
 
-def _walk(params: dict[str, str]) -> tuple[int, int]:
+def findings_bound(requests: int, pages: int, subscriptions: int) -> tuple[int, str]:
+    """Each request scans from its cursor: two queries a page of VMs it reads (current rows and their
+    confirmation rows); the registry, and the price cache when it found something (the findings' estimated
+    cost); per subscription its stored actuals (billingDrift) and its unattached disks (one page each
+    here); the registry and the disk rates again for the disk findings; and, for a page with
+    ``deallocatedLong`` VMs, the rates, their disks and IPs and their subscription's listing time."""
+    bound = requests * (2 * pages + 2 * subscriptions + 7)
+    return bound, f"<= {bound} ({requests} request(s) x (2 x {pages} pages + 2 x {subscriptions} + 7))"
+
+
+def walk_findings(params: dict[str, str]) -> tuple[int, int]:
     """Call ``list_findings`` and follow ``nextLink``; return (requests, findings)."""
     requests = found = 0
     token: str | None = None

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import azure.functions as func
 from azure.data.tables import TableClient
 
+from devtools.faultproxy import FaultProxy
 from shared import context, settings
 from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId, parse_vm_id
@@ -54,6 +57,23 @@ def use_table(connection_string: str, table: str) -> None:
     os.environ[settings.STORAGE_CONNECTION] = connection_string
     os.environ[settings.TABLE_NAME] = table
     context.reset()
+
+
+def timed_call(
+    proxy: FaultProxy,
+    function: Callable[[func.HttpRequest], func.HttpResponse],
+    path: str,
+    params: dict[str, str],
+) -> tuple[int, float, func.HttpResponse]:
+    """Call an HTTP function of the app: the round trips the proxy saw, the seconds, the 200 response."""
+    request = func.HttpRequest("GET", f"http://localhost:7071/api/{path}", body=b"", params=params)
+    proxy.reset_counts()
+    began = time.monotonic()
+    response = function(request)
+    seconds = time.monotonic() - began
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_body()[:300]!r}")
+    return proxy.total(), seconds, response
 
 
 def ledger_for(connection_string: str, table: str) -> Ledger:

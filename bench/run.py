@@ -43,11 +43,18 @@ SECTIONS = (
     "firstrun",
     "storage",
 )
+# Run only when named in --only: each takes more than a few minutes.
+SLOW_SECTIONS = ("simulation",)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma list of {', '.join(SECTIONS + SLOW_SECTIONS)} (default: all but "
+        f"{', '.join(SLOW_SECTIONS)})",
+    )
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target failed")
     parser.add_argument(
         "--long-history",
@@ -65,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="first run over 10,000 VMs in 10 subscriptions + 100 x 100 instances instead of a tenth of it",
     )
+    parser.add_argument(
+        "--sim-vms", type=int, default=100_000, help="VMs of the fleet simulation (section simulation)"
+    )
+    parser.add_argument(
+        "--sim-subscriptions", type=int, default=100, help="subscriptions of the fleet simulation"
+    )
     args = parser.parse_args(argv)
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(sections) - set(SECTIONS))
+    unknown = sorted(set(sections) - set(SECTIONS + SLOW_SECTIONS))
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}")
 
@@ -92,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "sweep": lambda: _sweep(proxy, args.full_sweep),
             "firstrun": lambda: _first_run(proxy, args.full_first_run),
             "storage": _storage,
+            "simulation": lambda: _simulation(proxy, azurite, args.sim_vms, args.sim_subscriptions),
         }
         for name in sections:
             section_results, section_notes = runners[name]()
@@ -184,6 +198,14 @@ def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:
     results, notes = sweep_cost(FULL_FLEET if full else DEFAULT_FLEET)
     more_results, more_notes = sweep_reconcile_cost(proxy)
     return results + more_results, notes + more_notes
+
+
+def _simulation(
+    proxy: FaultProxy, azurite: Azurite, vms: int, subscriptions: int
+) -> tuple[list[Result], list[str]]:
+    from bench.fleet_sim import simulation
+
+    return simulation(proxy, azurite.connection_string, vms, subscriptions)
 
 
 def _storage() -> tuple[list[Result], list[str]]:

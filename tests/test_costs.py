@@ -420,3 +420,44 @@ def test_a_lone_surrogate_from_azure_is_answered_replaced_in_every_format(ledger
     assert json.loads(answers["vm"].get_body())["tags"] == {"cost\ufffdcenter": "42", "owner": "sh\ufffdop"}
     [row] = list(csv.DictReader(io.StringIO(answers["vms csv"].get_body().decode())))
     assert row["tags"] == "cost\ufffdcenter=42; owner=sh\ufffdop"
+
+
+def test_costs_name_the_oldest_price_of_every_subscription_folded_one_at_a_time(ledger):
+    """``/costs`` folds each subscription's charges before reading the next and keeps one price time per
+    subscription: the oldest price used anywhere is still the one it names."""
+    from shared.answers import costs_report
+    from shared.domain.chargeback import parse_group_by
+    from shared.domain.evidence import NewTransition, ResourceEvent
+    from shared.domain.ids import VmId
+    from shared.domain.inventory import VmSpec
+    from shared.domain.operations import SUCCEEDED, change_for
+    from shared.domain.pricing import HourlyPrice
+    from shared.domain.times import utc_now
+    from shared.store.seeding import seed_histories
+
+    now = utc_now().replace(microsecond=0)
+    sizes = {"0a": "Standard_D2s_v5", "0b": "Standard_D4s_v5"}  # the second subscription's price is older
+    vms = [VmId(f"{prefix}000000-0000-4000-8000-000000000000", "rg", f"vm-{prefix}") for prefix in sizes]
+    histories = [
+        [
+            NewTransition(
+                vm, now - timedelta(days=2), change_for("write", SUCCEEDED), ResourceEvent(vm.name, "w")
+            )
+        ]
+        for vm in vms
+    ]
+
+    def spec_of(vm: VmId) -> VmSpec:
+        return VmSpec(sizes[vm.name[-2:]], "westeurope", OsType.LINUX, None, Priority.REGULAR, {})
+
+    seed_histories(ledger.table, ledger.policy, histories, spec_of=spec_of, spec_at=now)
+    fetched = {"Standard_D2s_v5": now - timedelta(hours=1), "Standard_D4s_v5": now - timedelta(hours=5)}
+    for size, at_time in fetched.items():
+        price = {("westeurope", size.lower(), MeterKind(OsType.LINUX, Priority.REGULAR)): HourlyPrice(
+            Decimal("0.1"), "USD", size)}  # fmt: skip
+        ledger.prices.save("USD", at_time, [("westeurope", size)], price)
+
+    report = costs_report(ledger, parse_group_by("subscription"), now - timedelta(days=1), now, now, "USD")
+
+    assert [group.vm_count for group in report.groups] == [1, 1]
+    assert report.prices_as_of == fetched["Standard_D4s_v5"]

@@ -70,7 +70,7 @@ def _charges(
     fetched: list[datetime],
 ) -> list[VmCharge]:
     """The charges of one subscription's VMs that existed in the window (whole days from day rows); the
-    price times go to ``fetched``."""
+    oldest price time among them goes to ``fetched`` (one per subscription, not one per VM)."""
     start, end, as_of = window
     rows = list(ledger.iter_current_rows(subscription))
     if not rows:
@@ -95,11 +95,12 @@ def _charges(
         attached_estimate(views[-1]) if views else None,
         stored,
     )
+    times = [bill.compute.price_as_of for bill in bills if bill.compute.price_as_of is not None]
+    if times:
+        fetched.append(min(times))
     charges = []
     for (row, answer), bill, share in zip(existed, bills, shares, strict=True):
         totals = answer.totals
-        if bill.compute.price_as_of is not None:
-            fetched.append(bill.compute.price_as_of)
         extra = ChargeExtra(
             bill.attached.amount, bill.attached.monthly, bill.total.amount, bill.avoided.amount,
             bill.avoided.seconds,
