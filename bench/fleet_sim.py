@@ -37,7 +37,8 @@ from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
 from shared.domain.times import month_of, months_from
-from shared.jobs.reconcile import RUN_BUDGET_SECONDS, reconcile_subscriptions, resume_at
+from shared.jobs.reconcile import RUN_BUDGET_SECONDS
+from shared.jobs.reconcile_turns import reconcile_subscriptions, resume_at
 from shared.sources import ArmClient
 from shared.store import Ledger
 from shared.store.seeding import seed_histories

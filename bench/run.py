@@ -40,6 +40,7 @@ SECTIONS = (
     "attached",
     "coldstart",
     "sweep",
+    "firstrun",
     "storage",
 )
 # Run only when named in --only: each takes more than a few minutes.
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         "--full-sweep",
         action="store_true",
         help="sweep 100,000 VMs in 1,000 subscriptions (+100 x 100 instances) instead of 10,000 in 100",
+    )
+    parser.add_argument(
+        "--full-first-run",
+        action="store_true",
+        help="first run over 10,000 VMs in 10 subscriptions + 100 x 100 instances instead of a tenth of it",
     )
     parser.add_argument(
         "--sim-vms", type=int, default=100_000, help="VMs of the fleet simulation (section simulation)"
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             "attached": lambda: _attached(proxy),
             "coldstart": _coldstart,
             "sweep": lambda: _sweep(proxy, args.full_sweep),
+            "firstrun": lambda: _first_run(proxy, args.full_first_run),
             "storage": _storage,
             "simulation": lambda: _simulation(proxy, azurite, args.sim_vms, args.sim_subscriptions),
         }
@@ -176,6 +183,12 @@ def _attached(proxy: FaultProxy) -> tuple[list[Result], list[str]]:
     from bench.attached_cost import attached_cost
 
     return attached_cost(proxy)
+
+
+def _first_run(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:
+    from bench.first_run import DEFAULT_FLEET, FULL_FLEET, first_run
+
+    return first_run(proxy, FULL_FLEET if full else DEFAULT_FLEET)
 
 
 def _sweep(proxy: FaultProxy, full: bool) -> tuple[list[Result], list[str]]:

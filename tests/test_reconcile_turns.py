@@ -10,7 +10,8 @@ from devtools.events import SUB
 from devtools.fake_arm import FakeArm, make_vm
 from devtools.faultproxy import FaultProxy
 from shared.jobs import reconcile_subscription
-from shared.jobs.reconcile import SubscriptionReport, in_turn, reconcile_subscriptions, resume_at
+from shared.jobs.reconcile import SubscriptionReport
+from shared.jobs.reconcile_turns import in_turn, reconcile_subscriptions, resume_at
 from shared.settings import STORAGE_CONNECTION, read_settings
 from shared.sources import ArmClient
 from shared.store.tables import open_ledger

@@ -18,8 +18,8 @@ from shared.jobs.reconcile import (
     SubscriptionReport,
     raise_for_failures,
     reconcile_subscription,
-    reconcile_subscriptions,
 )
+from shared.jobs.reconcile_turns import ResumePoints, reconcile_subscriptions
 from shared.jobs.refresh import PRICES_REFRESH, RUN_DEADLINE_SECONDS, Actuals, Watch, run_timer, timer_steps
 from shared.jobs.scale_set_events import ScaleSetReport, handle_scale_set_event
 from shared.jobs.scale_set_queue import MAX_DEQUEUE_COUNT, enqueue_scale_set_event, handle_scale_set_message
@@ -42,6 +42,7 @@ __all__ = [
     "MonthRowsReport",
     "PricesReport",
     "ReconcileFailed",
+    "ResumePoints",
     "ScaleSetReport",
     "Step",
     "StepFailed",

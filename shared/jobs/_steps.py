@@ -6,6 +6,8 @@ A step's work returns a short summary, or raises: ``StepFailed`` for a failure i
 step is due when its last attempt, failed or not, is at least a period old (a failing upstream is retried
 a period later, not at every run); a step whose record cannot be read is not run, and stays due. A step
 not begun by its deadline is logged and left for the next run, with no record: a periodic one stays due.
+So does a periodic step whose failure came at or after its deadline (the deadline cut it short: its record
+says where it stopped, and the next run goes on).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.store import RunRecord, RunRecords
 logger = logging.getLogger(__name__)
 
 EVERY_RUN: timedelta | None = None
+CUT_SHORT = "cut short by the deadline: "  # how a record begins whose step stays due
 
 
 class StepFailed(RuntimeError):
@@ -102,14 +105,18 @@ def _run_once(
         except StorageUnavailable as err:
             logger.error("%s not started: its run record cannot be read: %s", name, err)
             return f"run record unreadable: {err}"
-        if last is not None and now - last.attempted_at < step.every:
+        if (
+            last is not None
+            and now - last.attempted_at < step.every
+            and not last.detail.startswith(CUT_SHORT)
+        ):
             return None
     failure = None
     try:
         detail = step.work(StepRun(now, deadline, item))
     except StepFailed as err:
-        detail = failure = str(err)
-        logger.error("%s failed: %s", name, err)
+        detail = failure = (CUT_SHORT if time.monotonic() >= deadline else "") + str(err)
+        logger.error("%s failed: %s", name, detail)
     except Exception as err:  # a step must never stop the next one, nor hide the reconcile's outcome
         detail = failure = f"{type(err).__name__}: {err}"
         logger.exception("%s failed", name)

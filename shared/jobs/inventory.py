@@ -5,13 +5,15 @@ is the timer's, ``jobs.refresh``). A listing is applied only when it completed: 
 nothing and is logged. Only VMs already in the ledger get inventory, and only when it changed: it never
 records a transition or touches billed seconds. A VM whose row cannot be written is skipped alone
 (logged, tried again at the next refresh); the others are still written. A resize shows from the next
-refresh on. Uniform scale set instances, which List All does not return, take their scale set's model
+refresh on. The writes stop at the timer step's deadline: what is left is written by the next run (the
+step stays due). Uniform scale set instances, which List All does not return, take their scale set's model
 (size, OS, priority, licence) and tags from the scale sets listing.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,9 +47,11 @@ def refresh_inventory(
     *,
     clock: Callable[[], datetime] = utc_now,
     scale_sets: Callable[[], Iterable[list[ListedScaleSet]]] | None = None,
+    deadline: float | None = None,
 ) -> InventoryReport:
     """List the subscription's VM models (and ``scale_sets``, for their Uniform instances), then store
-    each known VM's changed inventory."""
+    each known VM's changed inventory; none after ``deadline`` (``time.monotonic()``): the report says
+    where it stopped, and the next refresh, listing again, writes only what still differs."""
     report = InventoryReport(subscription_id.lower())
     now = clock()
     try:
@@ -55,8 +59,14 @@ def refresh_inventory(
         scale_set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
         for row in ledger.iter_current_rows(report.subscription_id):
             spec = specs.get(row.vm.vm_key) or _instance_spec(row, scale_set_specs)
-            if spec is not None and spec != row.profile.spec:
-                _store(ledger, row, spec, now, report)
+            if spec is None or spec == row.profile.spec:
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                report.failure = (
+                    f"the deadline came first: stopped at {row.vm.resource_id}, the rest next run"
+                )
+                break
+            _store(ledger, row, spec, now, report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except StorageUnavailable as err:

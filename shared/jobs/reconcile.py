@@ -14,24 +14,23 @@ events write against) gets the page's observation time, 100 rows a round trip (`
 ``unconfirmed`` finding can tell a ledger whose reconcile stopped running. A VM found stopped (allocated,
 billed) that the ledger did not have so gets one warning line starting with ``stoppedButBilled`` (an alert can
 fire on it): the finding rule's verdict on the state just recorded, from its first moment. VMs the ledger had
-never seen are listed in the report (``adopted``) for the Activity Log backfill.
+never seen are listed in the report (``adopted``) for the Activity Log backfill; a page's new VMs are
+written together, in transactions of many (``Ledger.adoption``).
 
-A run starts no listing page after ``RUN_BUDGET_SECONDS`` (the Functions timeout is 10 minutes, and one
-page with its retries takes at most the ARM client's page timeout), nor after the timer run's deadline,
-and each listing reads at most its page cap: what was left is reported failed, and the next run takes it
-up. The timer's next step backfills the adopted VMs (``jobs.refresh``).
+The timer's run lists each subscription in parts, resumable within its budget: ``jobs.reconcile_turns``.
+The timer's next step backfills the adopted VMs (``jobs.refresh``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from shared.domain.evidence import Origin, Source
+from shared.domain.evidence import NewTransition, Origin, Source
 from shared.domain.findings import Thresholds, VmFacts, stopped_but_billed
 from shared.domain.ids import VmId, vm_id_from_key
 from shared.domain.times import format_time, utc_now
@@ -40,8 +39,8 @@ from shared.errors import StorageUnavailable
 from shared.jobs._membership import record_membership
 from shared.jobs._observation import differs, listed_vm_of, main_state, observed_change, observed_transition
 from shared.jobs._steps import StepFailed
-from shared.sources import ArmClient, ListedVm, ListingError
-from shared.store import CurrentRow, Ledger
+from shared.sources import ListedVm, ListingError
+from shared.store import Adoption, CurrentRow, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +68,9 @@ class SubscriptionReport:
     confirmed: int = 0
     adopted: list[VmId] = field(default_factory=list)
     cut_short: bool = False  # failed because the run's listing budget ran out: first in the next run
+    # Where a listing in parts got to (``jobs.reconcile_turns``): None, not begun or done; "" List All
+    # done; else the key of the last Uniform scale set listed whole, in key order.
+    resume_after: str | None = None
     # Resource Graph sweep only: disagreements Compute's instance view overruled, and those left for the
     # next run (its budget of instance view reads spent).
     overruled: int = 0
@@ -94,71 +96,44 @@ def reconcile_subscription(
 ) -> SubscriptionReport:
     """Apply one subscription's listing (streamed page by page) to the ledger."""
     report = SubscriptionReport(subscription_id.lower())
-    try:
+    with failures_in(report):
         unseen = known_states(ledger, report.subscription_id)
+        adoption = ledger.adoption(unseen)
         for page in pages:
-            observed_at = clock()
-            unchanged: list[tuple[VmId, str]] = []
-            for listed in page:
-                apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
-            report.confirmed += ledger.confirm(unchanged, observed_at)
+            apply_page(ledger, page, unseen, clock(), report, adoption)
         record_vanished(ledger, unseen, clock(), report)
+    return report
+
+
+@contextmanager
+def failures_in(report: SubscriptionReport) -> Iterator[None]:
+    """A listing that did not complete, or storage that failed, ends the turn as the report's failure."""
+    try:
+        yield
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except StorageUnavailable as err:
         report.failure = f"storage error: {err}"
-    return report
 
 
-def reconcile_subscriptions(
+def apply_page(
     ledger: Ledger,
-    client: ArmClient,
-    subscription_ids: Iterable[str],
-    *,
-    budget_seconds: float = RUN_BUDGET_SECONDS,
-    deadline: float | None = None,
-    start_at: str | None = None,
-) -> list[SubscriptionReport]:
-    """Every subscription, each independently, each report logged; a failure is in its report.
-
-    No listing page is requested after ``budget_seconds`` nor after ``deadline`` (``time.monotonic()``):
-    the subscriptions left are reported failed. ``start_at`` (``resume_at`` of the run before) is listed
-    first and the others follow in turn, so a subscription the budget cut off is the next run's first.
-    """
-    ids = in_turn(list(subscription_ids), start_at)
-    if not ids:
-        logger.warning("RECONCILE_SUBSCRIPTION_IDS is empty: no subscription to reconcile")
-        return []
-    listing_deadline = time.monotonic() + budget_seconds
-    if deadline is not None:
-        listing_deadline = min(listing_deadline, deadline)
-    reports = []
-    for sub in ids:
-        report = reconcile_subscription(ledger, sub, client.iter_fleet_pages(sub, deadline=listing_deadline))
-        report.cut_short = report.failure is not None and time.monotonic() >= listing_deadline
-        reports.append(report)
-    for report in reports:
-        (logger.error if report.failure else logger.info)("reconcile %s", report.summary())
-    return reports
-
-
-def in_turn(subscription_ids: list[str], start_at: str | None) -> list[str]:
-    """``subscription_ids`` from ``start_at`` (compared case-insensitively) on, then the ones before it."""
-    keys = [sub.lower() for sub in subscription_ids]
-    if start_at is None or start_at.lower() not in keys:
-        return subscription_ids
-    first = keys.index(start_at.lower())
-    return subscription_ids[first:] + subscription_ids[:first]
-
-
-def resume_at(reports: Sequence[SubscriptionReport]) -> str | None:
-    """The subscription the next run lists first: the first one the run's budget cut off, if any; the one
-    after it when it was the run's first (it had the whole budget: the others are not held behind it)."""
-    cut = [index for index, report in enumerate(reports) if report.cut_short]
-    if not cut:
-        return None
-    first = cut[0] + 1 if cut[0] == 0 and len(reports) > 1 else cut[0]
-    return reports[first].subscription_id
+    page: list[ListedVm],
+    unseen: dict[str, Known],
+    observed_at: datetime,
+    report: SubscriptionReport,
+    adoption: Adoption,
+) -> None:
+    """One listing page: the changed VMs recorded one by one, the new ones adopted together, the
+    unchanged ones confirmed 100 a round trip."""
+    unchanged: list[tuple[VmId, str]] = []
+    new: list[NewTransition] = []
+    for listed in page:
+        adopted = apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
+        if adopted is not None:
+            new.append(adopted)
+    adoption.adopt(new)
+    report.confirmed += ledger.confirm(unchanged, observed_at)
 
 
 def raise_for_failures(reports: Iterable[SubscriptionReport]) -> None:
@@ -202,10 +177,12 @@ def apply_listed(
     observed_at: datetime,
     report: SubscriptionReport,
     unchanged: list[tuple[VmId, str]],
-) -> None:
+) -> NewTransition | None:
+    """Record what ``listed`` shows of a VM the ledger holds; a new VM's first transition is returned for
+    the page's adoption."""
     vm = listed_vm_of(listed.resource_id, report.subscription_id, "reconcile")
     if vm is None:
-        return
+        return None
     report.listed += 1
     report.unknown += listed.power_state is None
     known = unseen.pop(vm.vm_key, None)
@@ -214,15 +191,17 @@ def apply_listed(
         record_membership(ledger, vm, known.scale_set_id, listed.scale_set_id)
         if listed.power_state is not None:  # a missing power status confirms nothing
             unchanged.append((vm, known.last_key))
-        return
-    # Only changed VMs are read in full: one point read and one write each.
+        return None
+    # Only changed VMs are read in full: one point read and one write each; new ones are adopted together.
     current = ledger.get_current(vm) if known is not None else None
     change = observed_change(listed, current.condition.state if current else None)
-    _record(ledger, vm, change, observed_at, current, scale_set_id=listed.scale_set_id)
+    adopted = None
     if current is None:
+        adopted = _transition(vm, change, observed_at, None, scale_set_id=listed.scale_set_id)
         report.new += 1
         report.adopted.append(vm)
     else:
+        _record(ledger, vm, change, observed_at, current, scale_set_id=listed.scale_set_id)
         report.changed += 1
     was_stopped = known is not None and not known.deleted and known.power_state == "stopped"
     if not was_stopped and _found_stopped_but_billed(ledger, change, observed_at, current):
@@ -233,6 +212,7 @@ def apply_listed(
             format_time(observed_at),
             format_time(current.span.last_time) if current else "the ledger first saw it",
         )
+    return adopted
 
 
 def _found_stopped_but_billed(
@@ -278,8 +258,14 @@ def _record(
     *,
     scale_set_id: str | None = None,
 ) -> None:
-    new = observed_transition(
+    new = _transition(vm, change, observed_at, current, scale_set_id=scale_set_id)
+    ledger.record(new, known_current=current)
+
+
+def _transition(
+    vm: VmId, change: Change, observed_at: datetime, current: CurrentRow | None, *, scale_set_id: str | None
+) -> NewTransition:
+    return observed_transition(
         vm, change, observed_at, current,
         id_prefix="reconcile", operation_name=RECONCILE_OPERATION, scale_set_id=scale_set_id,
     )  # fmt: skip
-    ledger.record(new, known_current=current)

@@ -33,10 +33,11 @@ from shared.jobs.actuals import DailyHours, refresh_actuals
 from shared.jobs.attached_inventory import refresh_attached
 from shared.jobs.backfill import backfill_adopted
 from shared.jobs.inventory import refresh_inventory
-from shared.jobs.month_rows import rebuild_month_rows
+from shared.jobs.month_rows import rebuild_month_rows_in_turn
 from shared.jobs.prices import refresh_prices
 from shared.jobs.push_findings import FindingsPush, PushReport, push_digest, push_findings
-from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures, reconcile_subscriptions, resume_at
+from shared.jobs.reconcile import RUN_BUDGET_SECONDS, raise_for_failures
+from shared.jobs.reconcile_turns import ResumePoints, reconcile_subscriptions, resume_at
 from shared.jobs.retention import remove_old_transitions
 from shared.jobs.sweep import reconcile_sweep
 from shared.sources import (
@@ -194,8 +195,9 @@ class _TimerRun:
             )
         else:
             reports = reconcile_subscriptions(
-                self.ledger, self.arm, self.subscriptions, deadline=step.deadline, start_at=start_at
-            )
+                self.ledger, self.arm, self.subscriptions,
+                deadline=step.deadline, start_at=start_at, resume=ResumePoints(turns),
+            )  # fmt: skip
         # Where the budget cut this run off is where the next one starts: no subscription starves.
         turns.put(RESUME_RECORD, RunRecord(step.now, True, resume_at(reports) or ""))
         self.adopted = [vm for report in reports for vm in report.adopted]
@@ -214,10 +216,11 @@ class _TimerRun:
         return report.summary()
 
     def month_rows(self, step: StepRun) -> str:
-        report = rebuild_month_rows(self.ledger, now=step.now)
+        report = rebuild_month_rows_in_turn(self.ledger, now=step.now, deadline=step.deadline)
+        stopped = f"; the deadline came first, the next run goes on after {report.stopped_after}"
         return (
             f"rebuilt {report.rebuilt} ({report.disagreed} disagreed with their mark), raced {report.raced}, "
-            f"left {report.left}"
+            f"left {report.left}{stopped if report.stopped_after else ''}"
         )
 
     def retention(self, step: StepRun) -> str:
@@ -231,6 +234,7 @@ class _TimerRun:
             lambda: self.arm.iter_model_pages(sub, deadline=step.deadline),
             clock=lambda: step.now,
             scale_sets=lambda: self.arm.iter_scale_set_pages(sub, deadline=step.deadline),
+            deadline=step.deadline,
         )
         if report.failure:
             raise StepFailed(f"{report.failure}; previous inventory kept")

@@ -6,7 +6,8 @@ means all), so the listing decides. An instance whose listed state is the one th
 recorded at the event's time (the operation ended then); any other difference at the listing's time, as
 a reconcile would. The listing is read whole before anything is written: a listing that fails raises, so
 Event Grid delivers the event again, and nothing is half-written. Round trips: the instance pages, one
-range query for the instances the ledger knows, and a write per instance that changed.
+range query for the instances the ledger knows, a write per known instance that changed, and the new ones
+(a scale-out) adopted together: a query and a transaction per 33 of them (``Ledger.adoption``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId, parse_vm_id
@@ -54,6 +56,7 @@ def handle_scale_set_event(
             scale_set.subscription_key, group=scale_set.resource_group, scale_set_name=scale_set.name
         )
     }
+    adoption, new = ledger.adoption(known), Adopting(ledger)
     for item in listed:
         vm = parse_vm_id(item.resource_id)
         if vm is None or vm.scale_set is None or vm.scale_set.key != scale_set.key:
@@ -61,7 +64,8 @@ def handle_scale_set_event(
                            item.resource_id[:200], scale_set.resource_id)  # fmt: skip
             continue
         report.listed += 1
-        _apply_listed(ledger, event, vm, item, known.pop(vm.vm_key, None), listed_at, report)
+        _apply_listed(new, event, vm, item, known.pop(vm.vm_key, None), listed_at, report)
+    adoption.adopt(new.transitions)  # a scale-out's new instances together, not a round trip each
     for current in known.values():
         if not current.condition.state.deleted:
             _record_gone(ledger, event, current, listed_at, report)
@@ -86,8 +90,27 @@ def _list_instances(event: ScaleSetEvent, arm: ArmClient) -> list[ListedVm]:
         raise
 
 
+class Recorder(Protocol):
+    def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> object: ...
+
+
+class Adopting:
+    """Where the transitions of a listing go: new instances' kept for adoption together, the rest
+    recorded at once."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.transitions: list[NewTransition] = []
+
+    def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> None:
+        if known_current is None:
+            self.transitions.append(new)
+        else:
+            self.ledger.record(new, known_current=known_current)
+
+
 def _apply_listed(
-    ledger: Ledger,
+    ledger: Recorder,
     event: ScaleSetEvent,
     vm: VmId,
     listed: ListedVm,
@@ -140,7 +163,7 @@ def _led_there(event: ScaleSetEvent, listed: ListedVm, current: CurrentRow | Non
 
 
 def _record_at_event(
-    ledger: Ledger, event: ScaleSetEvent, vm: VmId, change: Change, current: CurrentRow | None
+    ledger: Recorder, event: ScaleSetEvent, vm: VmId, change: Change, current: CurrentRow | None
 ) -> None:
     # One id per event and instance: a redelivered event finds its rows already there.
     evidence = ResourceEvent(f"{event.event_id}/{vm.name.lower()}", event.operation_name, event.event_type)
@@ -149,7 +172,7 @@ def _record_at_event(
 
 
 def _record_at_listing(
-    ledger: Ledger,
+    ledger: Recorder,
     event: ScaleSetEvent,
     vm: VmId,
     change: Change,

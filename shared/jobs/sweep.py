@@ -182,7 +182,9 @@ def _settle_with_compute(
     unchanged: list[tuple[VmId, str]] = []
     unseen = {} if ledger_state is None else {vm.vm_key: ledger_state}
     listed = replace(view, scale_set_id=scale_set_id)
-    apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
+    adopted = apply_listed(ledger, listed, unseen, observed_at, report, unchanged)
+    if adopted is not None:
+        ledger.record(adopted)  # one VM at a time: each was read from Compute's instance view alone
     report.listed -= 1  # counted once, as swept or as known
     if report.changed + report.new == recorded_before:
         report.overruled += 1

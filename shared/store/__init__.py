@@ -1,6 +1,7 @@
 """Azure Table Storage: the ledger's records, its key layout (private), and the ``Ledger`` facade; the
 cached prices and the timer's run records in the same table; the work queue in the same account."""
 
+from shared.store._adoption import Adoption, AdoptionCounts
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import MonthEntry, VmMonth
@@ -34,6 +35,8 @@ from shared.store.watched import MAX_WATCHED, WatchedSet, WatchedSubscriptions
 from shared.store.work_queue import WorkQueue, open_work_queue, work_queue_client
 
 __all__ = [
+    "Adoption",
+    "AdoptionCounts",
     "ActualsBook",
     "ResourceDays",
     "AttachedStore",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NoReturn
 
@@ -29,6 +29,7 @@ from shared.domain.inventory import VmSpec
 from shared.domain.times import format_time, utc_now
 from shared.domain.vm_state import BillingPolicy
 from shared.errors import StorageUnavailable
+from shared.store._adoption import Adoption
 from shared.store._confirm import confirm_rows, merge_into_current
 from shared.store._current_cache import CurrentRowCache
 from shared.store._entities import (
@@ -235,6 +236,16 @@ class Ledger(LedgerReads):
         if writes_current(operations[-1]):
             self._cache.remember(plan.current.with_etag(results[-1].get("etag")))
         return plan.outcome
+
+    def adoption(self, known: Iterable[str]) -> Adoption:
+        """Adopts new VMs of one subscription in transactions of many (``Adoption.adopt``, page by page);
+        ``known``: the vm keys of the VMs the ledger holds there, as the caller read them."""
+        return Adoption(
+            self.table, self.policy, known,
+            register=lambda new: self._register_subscription(new.vm),
+            one_by_one=lambda new: self.record(new),
+            remember=lambda plan, etag: self._cache.remember(plan.current.with_etag(etag)),
+        )  # fmt: skip
 
     def confirm(self, rows: Sequence[tuple[VmId, str]], at: datetime) -> int:
         """Record that a listing at ``at`` found these VMs (with the keys of their last transitions as
