@@ -17,7 +17,7 @@ from shared import web
 from shared.domain.evidence import NewTransition, ResourceEvent
 from shared.domain.ids import VmId
 from shared.domain.operations import SUCCEEDED, change_for
-from shared.domain.times import month_of, month_start, utc_now
+from shared.domain.times import format_time, month_of, month_start, utc_now
 from shared.jobs.month_rows import rebuild_month_rows
 from shared.jobs.retention import remove_old_transitions
 from shared.store import Ledger, Outcome, open_ledger
@@ -85,6 +85,15 @@ def _answers(ledger: Ledger) -> dict[str, Any]:
     return found
 
 
+def _listing_starts(ledger: Ledger, vm: VmId, since) -> str | None:
+    """A VM's transition list's ``retainedFrom``: said when the list asked for reaches before the cut."""
+    params = {"top": "5"} | ({"from": since.isoformat()} if since else {})
+    route = {"subscriptionId": vm.subscription_id, "resourceGroup": vm.resource_group, "vmName": vm.name}
+    body = web.list_vm_transitions(Request("http://x/api/transitions", params, route), ledger)
+    assert isinstance(body, dict)
+    return body.get("retainedFrom")
+
+
 def _plain(body: Any) -> Any:
     return {key: value for key, value in body.items() if key != "asOf"}
 
@@ -103,6 +112,10 @@ def test_retention_removes_old_transitions_and_every_answer_stays_the_same(fresh
         assert all(row.time >= CUT or row.key == current.span.last_key for row in rows)
         assert rows and rows[-1].key == current.span.last_key
     assert _answers(ledger) == before
+    assert [_listing_starts(ledger, vm, since) for vm, since in ((VMS[0], None), (VMS[0], NOW))] == [
+        format_time(CUT),
+        None,
+    ]
     # A second run the same day does nothing; the next day's pass finds nothing more to remove.
     assert remove_old_transitions(ledger, now=NOW, deadline=time.monotonic() + 120).vms == 0
     again = remove_old_transitions(

@@ -29,7 +29,7 @@ from shared.domain.ids import (
     require_part,
     vm_id_from_parts,
 )
-from shared.domain.times import utc_now
+from shared.domain.times import format_time, utc_now
 from shared.errors import InvalidInput
 from shared.store import CurrentRow, Ledger, is_current_cursor, is_transition_cursor
 from shared.web.bill_bodies import vm_bill_fields
@@ -86,6 +86,9 @@ def list_vm_transitions(request: Request, ledger: Ledger) -> dict[str, Any] | Ht
     body = paged_body([transition_body(row) for row in page.items], page.next_after, request)
     if output == CSV_FORMAT:
         return csv_response(TRANSITION_COLUMNS, body, "transitions.csv")
+    cut = ledger.retained_from(utc_now())
+    if cut is not None and (start is None or start < cut):
+        body["retainedFrom"] = format_time(cut)  # older transitions were removed: the list starts here
     return body
 
 
