@@ -9,7 +9,7 @@ import pytest
 from devtools.events import SUB
 from devtools.fake_arm import FakeArm, make_vm
 from devtools.faultproxy import FaultProxy
-from shared.jobs import reconcile_subscription
+from shared.jobs import reconcile_subscription, reconcile_turns
 from shared.jobs.reconcile import SubscriptionReport
 from shared.jobs.reconcile_turns import in_turn, reconcile_subscriptions, resume_at
 from shared.settings import STORAGE_CONNECTION, read_settings
@@ -51,8 +51,12 @@ def test_subscriptions_a_spent_budget_leaves_are_reported_cut_short_and_listed_f
     listing = {sub: [make_vm(sub, "rg-turns", f"vm-{sub[:4]}")] for sub in (A, B, C)}
     with FakeArm(listing) as fake:
         client = ArmClient(fake.url, "2024-07-01", retry_total=0)
-        spent = reconcile_subscriptions(ledger, client, [A, B, C], budget_seconds=0)
+        read: list[str] = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(reconcile_turns, "known_states", lambda *args: read.append(args[1]) or {})
+            spent = reconcile_subscriptions(ledger, client, [A, B, C], budget_seconds=0)
         assert [r.cut_short for r in spent] == [True, True, True] and fake.requests == []
+        assert read == []  # nor a table read for a subscription the budget leaves unlisted
         assert resume_at(spent) == B
         again = reconcile_subscriptions(ledger, client, [A, B, C], start_at=resume_at(spent))
     assert [r.subscription_id for r in again] == [B, C, A]
