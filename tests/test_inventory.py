@@ -1,4 +1,7 @@
-"""The inventory refresh against tags that grow when written as JSON, and a VM whose row cannot be written.
+"""The inventory refresh against tags that grow when written as JSON.
+
+A row whose write storage refuses, and a row an event raced, are in ``test_inventory_batch.py`` (the
+writes go 100 to a transaction there).
 
 A Table string property holds at most 32K UTF-16 code units (64 KiB); Azurite enforces it as Azure does
 (``PropertyValueTooLarge``). Tags are stored as one JSON text column, so what must be bounded is that
@@ -8,18 +11,14 @@ JSON: a control character is one character read and six written (``\\u0001``).
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
 from devtools.events import SUB, at, vm_id, wire_event
 from devtools.fake_arm import FakeArm, make_vm
-from devtools.faultproxy import FaultProxy, FaultRule
-from shared import context
 from shared.domain.ids import parse_vm_id
 from shared.domain.inventory import MAX_TAG_NAME, MAX_TAG_VALUE, MAX_TAGS, MAX_TAGS_JSON, bound_tags
 from shared.jobs import refresh_inventory
-from shared.settings import STORAGE_CONNECTION
 from shared.sources import ArmClient
 from tests.factories import deliver
 
@@ -87,28 +86,3 @@ def test_a_vm_whose_tags_grow_as_json_is_stored_within_the_limit_and_so_are_the_
     assert spec.tags_dropped == MAX_TAGS - len(spec.tags) > 0
     assert json.loads(written) == dict(spec.tags)
     assert ledger.get_current(parse_vm_id(vm_id("c-plain"))).profile.spec.vm_size == "Standard_D2s_v5"
-
-
-@pytest.mark.slow
-def test_a_vm_whose_row_cannot_be_written_is_skipped_alone_and_logged(
-    ledger_env, azurite, monkeypatch, caplog
-):
-    """Storage refuses the write of one VM's row (500 on every attempt): the others are still written."""
-    names = ("a-refused", "b-plain", "c-plain")
-    with FaultProxy(azurite.port, queue_port=azurite.queue_port) as proxy:
-        monkeypatch.setenv(STORAGE_CONNECTION, proxy.connection_string)
-        context.reset()
-        ledger = context.get_ledger()
-        for name in names:
-            deliver(wire_event("write", at(hours=1), resource_id=vm_id(name)))
-        proxy.set_faults([FaultRule("500", 1.0, kinds=frozenset({"merge"}), path_contains="a-refused")])
-        with FakeArm(models(*names, tags={})) as fake, caplog.at_level(logging.WARNING):
-            report = refresh(ledger, fake)
-        assert (report.failure, report.listed, report.updated) == (None, 3, 2)
-        assert ledger.get_current(parse_vm_id(vm_id("a-refused"))).profile.spec is None
-        assert all(
-            ledger.get_current(parse_vm_id(vm_id(name))).profile.spec is not None for name in names[1:]
-        )
-        assert f"{vm_id('a-refused')}: inventory not stored" in caplog.text
-        assert "1 skipped" in caplog.text
-    context.reset()

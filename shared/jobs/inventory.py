@@ -3,20 +3,25 @@
 Run by the reconcile timer for each subscription, at most once per ``INVENTORY_REFRESH`` (the schedule
 is the timer's, ``jobs.refresh``). A listing is applied only when it completed: a failure part way changes
 nothing and is logged. Only VMs already in the ledger get inventory, and only when it changed: it never
-records a transition or touches billed seconds. A VM whose row cannot be written is skipped alone
-(logged, tried again at the next refresh); the others are still written. A resize shows from the next
-refresh on. The writes stop at the timer step's deadline: what is left is written by the next run (the
-step stays due). Uniform scale set instances, which List All does not return, take their scale set's model
-(size, OS, priority, licence) and tags from the scale sets listing.
+records a transition or touches billed seconds. The changed rows are merged 100 to an entity group
+transaction (a subscription's current rows share a partition), each on the ETag it was read with; a
+transaction refused because a row changed since (an event raced) is written again row by row, which counts
+the raced row and stores the others. Rows that cannot be written (a transaction, or a row's own merge,
+storage fails) are skipped (logged, tried again at the next refresh); the others are still written. A resize
+shows from the next refresh on. No transaction begins after the timer step's deadline: what is left is
+written by the next run (the step stays due). Uniform scale set instances, which List All does not
+return, take their scale set's model (size, OS, priority, licence) and tags from the scale sets listing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
+from typing import TypeVar
 
 from shared.domain.ids import VmId
 from shared.domain.inventory import VmSpec
@@ -24,7 +29,9 @@ from shared.domain.times import utc_now
 from shared.errors import StorageUnavailable
 from shared.jobs._observation import listed_vm_of
 from shared.sources import ListedModel, ListedScaleSet, ListingError
-from shared.store import CurrentRow, Ledger
+from shared.store import MAX_INVENTORY_MERGES, CurrentRow, Ledger
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +64,14 @@ def refresh_inventory(
     try:
         specs = _complete_listing(pages(), report)
         scale_set_specs = _scale_set_specs(scale_sets() if scale_sets else ())
-        for row in ledger.iter_current_rows(report.subscription_id):
-            spec = specs.get(row.vm.vm_key) or _instance_spec(row, scale_set_specs)
-            if spec is None or spec == row.profile.spec:
-                continue
+        changed = _changed(ledger.iter_current_rows(report.subscription_id), specs, scale_set_specs)
+        for chunk in _chunks(changed, MAX_INVENTORY_MERGES):
             if deadline is not None and time.monotonic() >= deadline:
                 report.failure = (
-                    f"the deadline came first: stopped at {row.vm.resource_id}, the rest next run"
+                    f"the deadline came first: stopped at {chunk[0][0].vm.resource_id}, the rest next run"
                 )
                 break
-            _store(ledger, row, spec, now, report)
+            _store_chunk(ledger, chunk, now, report)
     except ListingError as err:
         report.failure = f"listing incomplete after {err.pages_read} page(s): {err.message}"
     except StorageUnavailable as err:
@@ -79,6 +84,39 @@ def refresh_inventory(
         f"FAILED ({report.failure}), previous inventory kept" if report.failure else "ok",
     )  # fmt: skip
     return report
+
+
+def _changed(
+    rows: Iterable[CurrentRow], specs: dict[str, VmSpec], scale_set_specs: dict[str, VmSpec]
+) -> Iterator[tuple[CurrentRow, VmSpec]]:
+    for row in rows:
+        spec = specs.get(row.vm.vm_key) or _instance_spec(row, scale_set_specs)
+        if spec is not None and spec != row.profile.spec:
+            yield row, spec
+
+
+def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _store_chunk(
+    ledger: Ledger, chunk: list[tuple[CurrentRow, VmSpec]], now: datetime, report: InventoryReport
+) -> None:
+    """One transaction for the chunk; refused whole (a row changed since it was read: an event raced),
+    each row alone, which counts the raced one and stores the others."""
+    try:
+        stored = ledger.update_inventories(chunk, now)
+    except StorageUnavailable as err:
+        report.skipped += len(chunk)
+        logger.warning("inventory of %s VM(s) from %s on not stored (%s); the others go on",
+                       len(chunk), chunk[0][0].vm.resource_id, err)  # fmt: skip
+        return
+    if stored:
+        report.updated += len(chunk)
+        return
+    for row, spec in chunk:
+        _store(ledger, row, spec, now, report)
 
 
 def _store(ledger: Ledger, row: CurrentRow, spec: VmSpec, now: datetime, report: InventoryReport) -> None:

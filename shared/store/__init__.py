@@ -2,6 +2,7 @@
 cached prices and the timer's run records in the same table; the work queue in the same account."""
 
 from shared.store._adoption import Adoption, AdoptionCounts
+from shared.store._inventory_merges import MAX_INVENTORY_MERGES
 from shared.store._keys import cursor_of, is_current_cursor, is_transition_cursor
 from shared.store._month_check import month_rows_disagreement
 from shared.store._month_rows import MonthEntry, VmMonth
@@ -59,6 +60,7 @@ __all__ = [
     "PriceBook",
     "RunRecord",
     "RunRecords",
+    "MAX_INVENTORY_MERGES",
     "MAX_WATCHED",
     "WatchedSet",
     "WatchedSubscriptions",

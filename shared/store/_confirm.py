@@ -9,7 +9,8 @@ event left it, however many reconciles run. A confirmation counts only while tha
 VM's last (``confirmed``): an event recorded since holds a newer state, which its own time confirms.
 
 Other columns that never touch state (a Flexible member's scale set, the inventory) are merged into the
-current row, one row at a time (``merge_into_current``).
+current row, one row at a time (``merge_into_current``); the inventory refresh merges 100 rows a
+transaction (``_inventory_merges``) and falls back to this one for a transaction an event raced.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from shared.store._entities import (
     scale_set_entity,
 )
 from shared.store._errors import storage_errors, unavailable
+from shared.store._inventory_merges import Listed, merge_inventories
 from shared.store._keys import (
     SUBSCRIPTIONS_PARTITION,
     transition_key,
@@ -143,6 +144,14 @@ class Ledger(LedgerReads):
         self._cache.forget(row.vm)
         with storage_errors():
             return merge_into_current(self.table, inventory_entity(row.vm, spec, listed_at), row.etag)
+
+    def update_inventories(self, listed: Sequence[Listed], listed_at: datetime) -> bool:
+        """Merge each spec into its current row (one subscription's, at most 100) in one transaction, each
+        on its row's ETag; ``False`` when it was refused whole (a row changed since): nothing written."""
+        for row, _ in listed:
+            self._cache.forget(row.vm)
+        with storage_errors():
+            return merge_inventories(self.table, listed, listed_at)
 
     def record(self, new: NewTransition, *, known_current: CurrentRow | None = None) -> Outcome:
         """Record ``new`` once; return ``RECORDED`` or ``DUPLICATE``. Raises on storage failures.
