@@ -204,12 +204,14 @@ def _reconcile(
             resume = resume_at(reports)
             if len(done) == len(subs):
                 break
-    limit = 0.8 * RUN_BUDGET_SECONDS
+    # Reconcile's budget is the share of the timer run the step table gives it (the run's other steps
+    # have the rest, and the run ends well inside the Functions timeout): a run must stay within it.
+    limit = RUN_BUDGET_SECONDS
     result = Result(
         f"simulation reconcile, {len(subs) * per_sub:,} VMs in {len(subs)} subscriptions: runs until every "
         "subscription was listed",
         f"{len(lines)} run(s), {len(done)} of {len(subs)} listed, slowest run {slowest:.0f} s",
-        f"all listed, each run <= {limit:.0f} s (80 % of {RUN_BUDGET_SECONDS:.0f} s)",
+        f"all listed, each run within reconcile's {limit:.0f} s budget",
         PASS if len(done) == len(subs) and slowest <= limit else FAIL,
     )
     return [result], lines
