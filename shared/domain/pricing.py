@@ -31,7 +31,7 @@ VM_PRODUCT_PREFIX = "Virtual Machines"  # "Virtual Machines Dasv5 Series [Window
 # in KRW or IDR is never refused while 1e30 or an infinity still is.
 MAX_HOURLY_PRICE = Decimal(10_000)
 _UNITS_PER_DOLLAR_AT_MOST = {
-    "TWD": 100, "INR": 100, "RUB": 100, "TRY": 100, "JPY": 1_000, "KRW": 10_000, "IDR": 100_000,
+    "TWD": 100, "INR": 100, "RUB": 1_000, "TRY": 1_000, "JPY": 1_000, "KRW": 10_000, "IDR": 100_000,
     "ARS": 100_000,
 }  # fmt: skip
 _SECONDS_PER_HOUR = Decimal(3600)
